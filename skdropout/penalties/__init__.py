@@ -1,0 +1,85 @@
+"""Subquadratic penalties in the eta-trick form: Omega(w), f(eta), eta_hat(w) (the paper's
+central object; numpy/scipy only).
+
+Use :func:`get_penalty` to build one by name, or pass a penalty object wherever a name is
+accepted. See :class:`Penalty` for the methods every penalty has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import Domain, Penalty
+from .closed_form import L0, L1, MCP, SCAD, ElasticNet, HardThresh, Huber, LogSum, Lp, Lpp
+from .dropout import (BernoulliL0, HardConcrete, Standout, VarDrop, hardconcrete_moments,
+                      vardrop_dual)
+from .numerical import TabulatedPenalty, from_dual, from_eta_hat, from_keep_prob
+
+PENALTIES: dict[str, type[Penalty]] = {
+    cls.name: cls
+    for cls in (L1, Lp, Lpp, L0, ElasticNet, Huber, LogSum, SCAD, MCP, HardThresh, VarDrop,
+                HardConcrete, Standout, BernoulliL0)
+}
+
+
+def get_penalty(name: str | Penalty, **params: Any) -> Penalty:
+    """Build a penalty by name (or return a penalty object unchanged).
+
+    Parameters
+    ----------
+    name : str or Penalty
+        One of ``l1 lp lpp l0 elasticnet huber logsum scad mcp hardthresh vardrop
+        hardconcrete standout bernoulli_l0``, or a :class:`Penalty` instance.
+    **params
+        The penalty's parameters (e.g. ``eps`` for logsum, ``a`` and ``lam`` for mcp).
+
+    Returns
+    -------
+    Penalty
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid ones) or a bad parameter value.
+    TypeError
+        For a parameter the penalty does not have, or one of the wrong type.
+
+    Examples
+    --------
+    >>> from skdropout.penalties import get_penalty
+    >>> get_penalty("logsum", eps=2.0)
+    LogSum(eps=2.0)
+    """
+    if isinstance(name, Penalty):
+        if params:
+            raise TypeError("Parameters cannot be given together with a penalty object.")
+        return name
+    if not isinstance(name, str) or name not in PENALTIES:
+        valid = ", ".join(sorted(PENALTIES))
+        raise ValueError(f"Unknown penalty {name!r}; valid names are: {valid}.")
+    cls = PENALTIES[name]
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            raise TypeError(f"{name}: unknown parameter in {sorted(params)}; "
+                            f"{name} takes {sorted(cls().params)}.") from None
+        raise
+
+
+def resolve_penalty(penalty: str | Penalty, params: dict[str, Any] | None = None,
+                    lam: float | None = None) -> Penalty:
+    """The penalty an estimator uses: built from a name and params (or taken as an object),
+    with its lam set to the estimator's ``lam`` when its shape depends on lam."""
+    pen = get_penalty(penalty, **(params or {}))
+    if lam is not None and pen.uses_lam:
+        pen = pen.with_lam(lam)
+    return pen
+
+
+__all__ = [
+    "BernoulliL0", "Domain", "ElasticNet", "HardConcrete", "HardThresh", "Huber", "L0", "L1",
+    "LogSum", "Lp", "Lpp", "MCP", "PENALTIES", "Penalty", "SCAD", "Standout",
+    "TabulatedPenalty", "VarDrop", "from_dual", "from_eta_hat", "from_keep_prob",
+    "get_penalty", "hardconcrete_moments", "resolve_penalty", "vardrop_dual",
+]

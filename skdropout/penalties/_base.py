@@ -1,0 +1,260 @@
+"""The penalty object: Omega(w), its dual f(eta) and the reweighting map eta_hat(w).
+
+Every penalty of the library is a subquadratic Omega written in the eta-trick
+form of eq. (5),
+
+    Omega(w) = min_{eta in H} 1/2 (w' diag(eta)^-1 w + f(eta)),
+
+whose minimiser is eta_hat(w) (eq. 7) and whose adaptive-dropout keep
+probability is alpha = eta_hat / (eta_hat + lam) (eq. 8).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._xp import is_torch, namespace
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The set H of legal eta values of a separable penalty, an interval of [0, inf].
+
+    Parameters
+    ----------
+    low, high : float
+        End points (``high`` may be ``inf``).
+    low_closed, high_closed : bool
+        Whether the end points belong to H.
+    """
+
+    low: float = 0.0
+    high: float = math.inf
+    low_closed: bool = True
+    high_closed: bool = True
+
+    def contains(self, eta: np.ndarray) -> np.ndarray:
+        """Element-wise membership of ``eta`` in H."""
+        eta = np.asarray(eta, dtype=np.float64)
+        above = eta >= self.low if self.low_closed else eta > self.low
+        below = eta <= self.high if self.high_closed else eta < self.high
+        return above & below
+
+    def __str__(self) -> str:
+        lo = "[" if self.low_closed else "("
+        hi = "]" if self.high_closed else ")"
+        return f"{lo}{self.low:g}, {self.high:g}{hi}"
+
+
+def check_finite(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` as a float64 array, raising ``ValueError`` on NaN or infinity."""
+    arr = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it contains NaN or infinity.")
+    return arr
+
+
+def check_eta(eta: Any) -> np.ndarray:
+    """Return ``eta`` as a float64 array; NaN or negative values raise ``ValueError``."""
+    arr = np.asarray(eta, dtype=np.float64)
+    if np.any(np.isnan(arr)) or np.any(arr < 0):
+        raise ValueError("eta must be non-negative (0 and +inf are allowed) and not NaN.")
+    return arr
+
+
+def check_positive(value: Any, name: str, owner: str, *, strict: bool = True) -> float:
+    """Validate a real penalty parameter that must be positive (or non-negative)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__}.")
+    value = float(value)
+    ok = value > 0 if strict else value >= 0
+    if not math.isfinite(value) or not ok:
+        bound = "> 0" if strict else ">= 0"
+        raise ValueError(f"{owner}: {name} must be finite and {bound}, got {value!r}.")
+    return value
+
+
+def quad_over_eta(w2: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Element-wise w^2 / eta with the eta-trick conventions 0/0 = 0 and x/0 = inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = w2 / eta
+    out = np.where(w2 == 0, 0.0, out)
+    return out
+
+
+class Penalty:
+    """Base class of a subquadratic penalty in the eta-trick form (eq. 5).
+
+    Subclasses implement :meth:`_omega` (Omega of the magnitudes), :meth:`_eta_hat`
+    and :meth:`_dual` (all written once against the array namespace ``xp``, so
+    they run on numpy arrays and torch tensors alike).
+
+    Attributes
+    ----------
+    name : str
+        The registry name (``get_penalty(name)``).
+    separable : bool
+        Whether Omega is a sum of one function over the entries.
+    convex : bool
+        Whether Omega is convex in w (the KKT conditions are then sufficient).
+    omega0 : float
+        The value that was subtracted so that ``value(0) == 0``; eq. (5) holds as
+        ``value(w) + omega0 == min_eta (w^2/eta + f(eta)) / 2`` with f from Table 3.
+    domain : Domain
+        The set H of each eta_j.
+    uses_lam : bool
+        Whether the penalty's shape depends on lambda (set it with :meth:`with_lam`).
+    """
+
+    name: str = "penalty"
+    separable: bool = True
+    convex: bool = False
+    uses_lam: bool = False
+    omega0: float = 0.0
+    domain: Domain = Domain()
+
+    # -- what subclasses provide -------------------------------------------------
+    def _omega(self, xp: Any, a: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _eta_hat(self, xp: Any, a: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _dual(self, eta: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The constructor parameters of this penalty."""
+        return {}
+
+    @property
+    def slope0(self) -> float:
+        """Right derivative of Omega at 0, ``lim_{t->0+} Omega(t)/t`` (may be 0 or inf)."""
+        raise NotImplementedError(f"{self.name} does not define its slope at 0.")
+
+    # -- public API ----------------------------------------------------------------
+    def _prepare(self, w: Any) -> tuple[Any, Any]:
+        xp = namespace(w)
+        if xp.name == "numpy":
+            w = check_finite(w, "w")
+        return xp, w
+
+    def pointwise(self, w: Any) -> Any:
+        """Omega applied to each entry of ``w`` (separable penalties), normalised to 0 at 0.
+
+        Parameters
+        ----------
+        w : array-like or torch.Tensor
+            Weights.
+
+        Returns
+        -------
+        array or torch.Tensor
+            ``Omega(w_j)`` for each entry, same shape as ``w``.
+        """
+        if not self.separable:
+            raise TypeError(f"{self.name} is not separable: use value(w).")
+        xp, w = self._prepare(w)
+        if xp.name == "numpy":
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return self._omega(xp, np.abs(w))
+        return self._omega(xp, xp.abs(w))
+
+    def value(self, w: Any) -> Any:
+        """Omega(w), summed over the entries (Table 3), with ``value(0) == 0``.
+
+        Returns a float for numpy input and a differentiable 0-d tensor for torch input.
+        """
+        out = self.pointwise(w) if self.separable else self._value_nonseparable(w)
+        if is_torch(out):
+            return out.sum()
+        return float(np.sum(out))
+
+    def _value_nonseparable(self, w: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def eta_hat(self, w: Any) -> Any:
+        """The minimising eta of eq. (5) for fixed ``w`` (eq. 7); 0 and +inf are legal values."""
+        xp, w = self._prepare(w)
+        if xp.name == "numpy":
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return self._eta_hat(xp, np.abs(w) if self.separable else w)
+        return self._eta_hat(xp, xp.abs(w) if self.separable else w)
+
+    def keep_prob(self, w: Any, lam: float) -> Any:
+        """Adaptive-dropout keep probability ``alpha = eta_hat / (eta_hat + lam)`` (eq. 8).
+
+        ``eta_hat = inf`` gives 1 (never dropped), ``eta_hat = 0`` gives 0 (pruned).
+        """
+        lam = check_positive(lam, "lam", self.name)
+        eta = self.eta_hat(w)
+        xp = namespace(eta)
+        if xp.name == "numpy":
+            with np.errstate(invalid="ignore"):
+                return np.where(np.isinf(eta), 1.0, eta / (eta + lam))
+        return xp.where(xp.isinf(eta), xp.full_like(eta, 1.0), eta / (eta + lam))
+
+    def dual_pointwise(self, eta: Any) -> np.ndarray:
+        """f(eta_j) for each entry (separable penalties); +inf outside the domain H."""
+        if not self.separable:
+            raise TypeError(f"{self.name} is not separable: use dual(eta).")
+        eta = check_eta(eta)
+        inside = self.domain.contains(eta)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = np.asarray(self._dual(np.where(inside, eta, self.domain.low)), dtype=np.float64)
+        return np.where(inside, out, np.inf)
+
+    def dual(self, eta: Any) -> float:
+        """The dual function f(eta) of eq. (5), summed over entries; +inf outside H."""
+        if self.separable:
+            return float(np.sum(self.dual_pointwise(eta)))
+        return float(self._dual(check_eta(eta)))
+
+    def grad(self, w: Any) -> np.ndarray:
+        """dOmega/dw = w / eta_hat(w) (eq. 7); at ``w_j = 0`` this is 0 (the subgradient
+        set there is ``[-slope0, slope0]``)."""
+        w = check_finite(w, "w")
+        eta = self.eta_hat(w)
+        return _safe_ratio(w, eta)
+
+    def lam_max(self, grad0: Any) -> float:
+        """Smallest lam for which w = 0 is stationary, given ``grad0 = X'y/n`` (the loss
+        gradient at 0 with a minus sign): ``max_j |grad0_j| / slope0``.
+
+        For penalties with an infinite slope at 0 (w = 0 is then stationary for every lam)
+        this returns the l1 value ``max_j |grad0_j|`` as a scale; for a zero slope it
+        returns inf.
+        """
+        g = float(np.max(np.abs(check_finite(grad0, "grad0")))) if np.size(grad0) else 0.0
+        s = self.slope0
+        if math.isinf(s):
+            return g
+        if s == 0:
+            return math.inf
+        return g / s
+
+    def with_lam(self, lam: float) -> Penalty:
+        """This penalty for regularisation strength ``lam`` (itself when it does not use lam)."""
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.params == other.params  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self.params.items()))))
+
+
+def _safe_ratio(w: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """w / eta with 0/0 = 0 and w/inf = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = w / eta
+    return np.where((w == 0) | np.isinf(eta), 0.0, out)

@@ -1,0 +1,494 @@
+"""The closed-form penalties of Table 3 (appendix A of the paper).
+
+Each formula is written once against the array namespace ``xp`` (numpy or torch),
+so ``value`` and ``eta_hat`` are differentiable on torch tensors. Every Omega is
+normalised so that Omega(0) = 0 where Omega(0) is finite; the constant removed is
+kept in ``omega0`` (eq. 5 then reads ``value(w) + omega0 = min_eta (...)/2`` with the
+paper's f).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._base import Domain, Penalty, check_finite, check_positive
+
+INF = math.inf
+
+
+def _check_p(p: Any, owner: str) -> float:
+    p = check_positive(p, "p", owner)
+    if not 0 < p < 2:
+        raise ValueError(f"{owner}: p must lie in the open interval (0, 2), got {p!r}.")
+    return p
+
+
+class L1(Penalty):
+    """The l1 penalty Omega(w) = |w| (Table 3, row 1): f(eta) = eta, eta_hat(w) = |w|.
+
+    Examples
+    --------
+    >>> from skdropout.penalties import L1
+    >>> L1().value([1.0, -2.0]), L1().eta_hat([1.0, -2.0]).tolist()
+    (3.0, [1.0, 2.0])
+    """
+
+    name = "l1"
+    convex = True
+
+    def _omega(self, xp, a):
+        return a
+
+    def _eta_hat(self, xp, a):
+        return a
+
+    def _dual(self, eta):
+        return eta
+
+    @property
+    def slope0(self) -> float:
+        return 1.0
+
+
+class Lpp(Penalty):
+    """Omega(w) = |w|^p / p for p in (0, 2) (Table 3, appendix A.4).
+
+    f(eta) = eta^q / q with q = p / (2 - p); eta_hat(w) = |w|^(2-p).
+
+    Parameters
+    ----------
+    p : float in (0, 2)
+
+    Examples
+    --------
+    >>> from skdropout.penalties import Lpp
+    >>> round(Lpp(p=0.5).value([4.0]), 6)
+    4.0
+    """
+
+    name = "lpp"
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = _check_p(p, "lpp")
+        self.q = self.p / (2.0 - self.p)
+        self.convex = self.p >= 1
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"p": self.p}
+
+    def _omega(self, xp, a):
+        return xp.pow(a, self.p) / self.p
+
+    def _eta_hat(self, xp, a):
+        return xp.pow(a, 2.0 - self.p)
+
+    def _dual(self, eta):
+        return np.power(eta, self.q) / self.q
+
+    @property
+    def slope0(self) -> float:
+        return INF if self.p < 1 else (1.0 if self.p == 1 else 0.0)
+
+
+class Lp(Penalty):
+    """The (non-separable) norm Omega(w) = ||w||_p, p in (0, 2) (Table 3, appendix A.3).
+
+    f(eta) = ||eta||_q with q = p / (2 - p); eta_hat_j(w) = |w_j|^(2-p) ||w||_p^(p-1)
+    (and eta_hat(0) = 0).
+
+    Parameters
+    ----------
+    p : float in (0, 2)
+
+    Examples
+    --------
+    >>> from skdropout.penalties import Lp
+    >>> Lp(p=1.5).value([0.0, 0.0])
+    0.0
+    """
+
+    name = "lp"
+    separable = False
+
+    def __init__(self, p: float = 1.5) -> None:
+        self.p = _check_p(p, "lp")
+        self.q = self.p / (2.0 - self.p)
+        self.convex = self.p >= 1
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"p": self.p}
+
+    def _norm(self, xp, a):
+        return xp.pow(xp.sum(xp.pow(a, self.p)), 1.0 / self.p)
+
+    def _value_nonseparable(self, w):
+        xp, w = self._prepare(w)
+        return self._norm(xp, xp.abs(w))
+
+    def _eta_hat(self, xp, w):
+        a = xp.abs(w)
+        norm = self._norm(xp, a)
+        if xp.name == "numpy":
+            if norm == 0:
+                return np.zeros_like(a)
+            return a ** (2.0 - self.p) * norm ** (self.p - 1.0)
+        safe = xp.where(norm > 0, norm, xp.full_like(norm, 1.0))
+        return xp.pow(a, 2.0 - self.p) * xp.pow(safe, self.p - 1.0) * (norm > 0)
+
+    def _dual(self, eta):
+        if np.any(np.isinf(eta)):
+            return INF
+        return float(np.sum(eta**self.q) ** (1.0 / self.q))
+
+    def lam_max(self, grad0: Any) -> float:
+        """lam above which w = 0 is optimal: the dual norm ||grad0||_{p*} for p > 1,
+        ``max |grad0|`` for p <= 1 (then 0 is stationary for every lam; see the base class)."""
+        g = np.abs(check_finite(grad0, "grad0"))
+        if self.p <= 1 or g.size == 0:
+            return float(np.max(g)) if g.size else 0.0
+        pstar = self.p / (self.p - 1.0)
+        return float(np.sum(g**pstar) ** (1.0 / pstar))
+
+
+class L0(Penalty):
+    """Omega(w) = 1{w != 0} (Table 3, appendix A.10): f(eta) = 2 * 1{eta > 0},
+    eta_hat(w) = inf * 1{w != 0}.
+
+    Not a Legendre-Fenchel pair (the paper's footnote 2), but eq. (5) holds.
+
+    Examples
+    --------
+    >>> from skdropout.penalties import L0
+    >>> L0().value([0.0, 3.0, -1.0])
+    2.0
+    """
+
+    name = "l0"
+
+    def _omega(self, xp, a):
+        return (a > 0) * 1.0
+
+    def _eta_hat(self, xp, a):
+        return xp.where(a > 0, xp.full_like(a, INF), a * 0.0)
+
+    def _dual(self, eta):
+        return 2.0 * (eta > 0)
+
+    @property
+    def slope0(self) -> float:
+        return INF
+
+
+class ElasticNet(Penalty):
+    """Omega(w) = theta/2 w^2 + (1 - theta)|w| (Table 3, appendix A.5).
+
+    f(eta) = eta (1-theta)^2 / (1 - eta theta) on H = [0, 1/theta);
+    eta_hat(w) = |w| / (|w| theta + 1 - theta). With lam, this is scikit-learn's
+    ``ElasticNet(alpha=lam, l1_ratio=1 - theta)``.
+
+    Parameters
+    ----------
+    theta : float in [0, 1)
+
+    Examples
+    --------
+    >>> from skdropout.penalties import ElasticNet
+    >>> ElasticNet(theta=0.5).value([2.0])
+    2.0
+    """
+
+    name = "elasticnet"
+    convex = True
+
+    def __init__(self, theta: float = 0.5) -> None:
+        theta = check_positive(theta, "theta", "elasticnet", strict=False)
+        if theta >= 1:
+            raise ValueError(f"elasticnet: theta must lie in [0, 1), got {theta!r}.")
+        self.theta = theta
+        self.domain = Domain(0.0, 1.0 / theta if theta > 0 else INF, True, theta == 0)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"theta": self.theta}
+
+    def _omega(self, xp, a):
+        return 0.5 * self.theta * a * a + (1.0 - self.theta) * a
+
+    def _eta_hat(self, xp, a):
+        return a / (a * self.theta + (1.0 - self.theta))
+
+    def _dual(self, eta):
+        return eta * (1.0 - self.theta) ** 2 / (1.0 - eta * self.theta)
+
+    @property
+    def slope0(self) -> float:
+        return 1.0 - self.theta
+
+
+class Huber(Penalty):
+    """Huber's penalty (Table 3, appendix A.6), normalised to 0 at 0.
+
+    Omega(w) = w^2/(2 eps) for |w| <= eps, |w| - eps/2 beyond (the paper's form minus
+    ``omega0 = eps/2``); f(eta) = eta on H = [eps, inf); eta_hat(w) = max(eps, |w|).
+
+    Parameters
+    ----------
+    eps : float > 0
+
+    Examples
+    --------
+    >>> from skdropout.penalties import Huber
+    >>> Huber(eps=1.0).value([0.5, 3.0])
+    2.625
+    """
+
+    name = "huber"
+    convex = True
+
+    def __init__(self, eps: float = 1.0) -> None:
+        self.eps = check_positive(eps, "eps", "huber")
+        self.omega0 = self.eps / 2.0
+        self.domain = Domain(self.eps, INF)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"eps": self.eps}
+
+    def _omega(self, xp, a):
+        inside = a <= self.eps
+        small = a * a / (2.0 * self.eps)
+        return xp.where(inside, small, a - self.eps / 2.0)
+
+    def _eta_hat(self, xp, a):
+        return xp.maximum(a, self.eps)
+
+    def _dual(self, eta):
+        return eta
+
+    @property
+    def slope0(self) -> float:
+        return 0.0
+
+
+class LogSum(Penalty):
+    """The log-sum penalty (Candes et al.), normalised: Omega(w) = log(|w| + eps) - log(eps).
+
+    Table 3 / appendix A.7: f(eta) = 2 log((sqrt(eps^2 + 4 eta) + eps)/2)
+    - (sqrt(eps^2 + 4 eta) - eps)^2 / (4 eta); eta_hat(w) = |w| (|w| + eps).
+    ``omega0 = log(eps)`` is the constant removed from the paper's form.
+
+    Parameters
+    ----------
+    eps : float > 0
+
+    Examples
+    --------
+    >>> from skdropout.penalties import LogSum
+    >>> import math
+    >>> math.isclose(LogSum(eps=2.0).value([2.0]), math.log(2.0))
+    True
+    """
+
+    name = "logsum"
+
+    def __init__(self, eps: float = 2.0) -> None:
+        self.eps = check_positive(eps, "eps", "logsum")
+        self.omega0 = math.log(self.eps)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"eps": self.eps}
+
+    def _omega(self, xp, a):
+        return xp.log1p(a / self.eps)
+
+    def _eta_hat(self, xp, a):
+        return a * (a + self.eps)
+
+    def _dual(self, eta):
+        e = self.eps
+        r = np.sqrt(e * e + 4.0 * eta)
+        # (r - e)^2 / (4 eta) = 4 eta / (r + e)^2, which is exact at eta = 0 and eta = inf.
+        second = np.where(np.isinf(eta), INF, 4.0 * eta / (r + e) ** 2)
+        return np.where(np.isinf(eta), INF, 2.0 * np.log((r + e) / 2.0) - second)
+
+    @property
+    def slope0(self) -> float:
+        return 1.0 / self.eps
+
+
+class _LamShaped(Penalty):
+    """Shared parameter handling of penalties whose shape depends on lam (SCAD, MCP)."""
+
+    uses_lam = True
+    _a_min = 0.0
+
+    def __init__(self, a: float, lam: float = 1.0) -> None:
+        a = check_positive(a, "a", self.name)
+        if a <= self._a_min:
+            raise ValueError(f"{self.name}: a must be > {self._a_min:g}, got {a!r}.")
+        self.a = a
+        self.lam = check_positive(lam, "lam", self.name)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"a": self.a, "lam": self.lam}
+
+    def with_lam(self, lam: float) -> Penalty:
+        return type(self)(a=self.a, lam=lam)
+
+    @property
+    def slope0(self) -> float:
+        return 1.0
+
+
+class SCAD(_LamShaped):
+    """Fan and Li's SCAD with lam factored out (Table 3, appendix A.8): lam * Omega is the
+    usual SCAD penalty.
+
+    Omega(w) = |w| for |w| <= lam; (2 a lam |w| - w^2 - lam^2) / (2 (a-1) lam) on
+    (lam, a lam]; (a+1) lam / 2 beyond. f (eq. 57) and eta_hat (eq. 51) as in Table 3.
+
+    Parameters
+    ----------
+    a : float > 2
+    lam : float > 0
+
+    Examples
+    --------
+    >>> from skdropout.penalties import SCAD
+    >>> SCAD(a=3.7, lam=1.0).value([10.0])
+    2.35
+    """
+
+    name = "scad"
+    _a_min = 2.0
+
+    def __init__(self, a: float = 3.7, lam: float = 1.0) -> None:
+        super().__init__(a, lam)
+
+    def _omega(self, xp, a):
+        a_, lam = self.a, self.lam
+        mid = (2 * a_ * lam * a - a * a - lam * lam) / (2 * (a_ - 1) * lam)
+        flat = (a_ + 1) * lam / 2.0
+        return xp.where(a <= lam, a, xp.where(a <= a_ * lam, mid, a * 0.0 + flat))
+
+    def _eta_hat(self, xp, a):
+        a_, lam = self.a, self.lam
+        inner = a < a_ * lam
+        denom = xp.where(inner, a_ * lam - a, a * 0.0 + 1.0)
+        mid = (a_ - 1) * lam * a / denom
+        return xp.where(a <= lam, a, xp.where(inner, mid, xp.full_like(a, INF)))
+
+    def _dual(self, eta):
+        a_, lam = self.a, self.lam
+        big = np.where(np.isinf(eta), (a_ + 1) * lam,
+                       lam * ((a_ + 1) * eta - lam) / ((a_ - 1) * lam + eta))
+        return np.where(eta <= lam, eta, big)
+
+
+class MCP(_LamShaped):
+    """The minimax concave penalty with lam factored out (Table 3, appendix A.9).
+
+    Omega(w) = |w| - w^2 / (2 a lam) for |w| <= a lam, a lam / 2 beyond;
+    f(eta) = a lam eta / (eta + a lam); eta_hat(w) = a lam |w| / (a lam - |w|) below
+    a lam, +inf from there. ``lam * Omega`` is skglm's ``MCPenalty(alpha=lam, gamma=a)``.
+
+    Parameters
+    ----------
+    a : float > 0
+    lam : float > 0
+
+    Examples
+    --------
+    >>> from skdropout.penalties import MCP
+    >>> MCP(a=1.0, lam=1.0).value([0.5, 5.0])
+    0.875
+    """
+
+    name = "mcp"
+
+    def __init__(self, a: float = 3.0, lam: float = 1.0) -> None:
+        super().__init__(a, lam)
+
+    def _omega(self, xp, a):
+        t = self.a * self.lam
+        inner = a <= t
+        return xp.where(inner, a - a * a / (2.0 * t), a * 0.0 + t / 2.0)
+
+    def _eta_hat(self, xp, a):
+        t = self.a * self.lam
+        inner = a < t
+        denom = xp.where(inner, t - a, a * 0.0 + 1.0)
+        return xp.where(inner, t * a / denom, xp.full_like(a, INF))
+
+    def _dual(self, eta):
+        t = self.a * self.lam
+        return np.where(np.isinf(eta), t, t * eta / (eta + t))
+
+
+class HardThresh(Penalty):
+    """HARDTHRESH(k): Omega(w) = inf * 1{||w||_0 > k} (Table 3, appendix A.11).
+
+    f(eta) = 0 on H = {eta : ||eta||_0 <= k}; eta_hat_j(w) = inf for j in TOP-k(w) (the k
+    largest magnitudes, ties broken by position), 0 elsewhere. With the eta-trick this is
+    iterative hard thresholding; with adaptive dropout it is magnitude pruning.
+
+    Parameters
+    ----------
+    k : int >= 0
+
+    Examples
+    --------
+    >>> from skdropout.penalties import HardThresh
+    >>> HardThresh(k=1).eta_hat([0.5, -2.0, 1.0]).tolist()
+    [0.0, inf, 0.0]
+    """
+
+    name = "hardthresh"
+    separable = False
+
+    def __init__(self, k: int = 1) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"hardthresh: k must be an integer, got {type(k).__name__}.")
+        if k < 0:
+            raise ValueError(f"hardthresh: k must be >= 0, got {k!r}.")
+        self.k = int(k)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"k": self.k}
+
+    def _value_nonseparable(self, w):
+        xp, w = self._prepare(w)
+        nnz = (w != 0).sum()
+        if xp.name == "numpy":
+            return INF if nnz > self.k else 0.0
+        return xp.where(nnz > self.k, xp.full_like(w.sum(), INF), w.sum() * 0.0)
+
+    def _eta_hat(self, xp, w):
+        a = xp.abs(w)
+        flat = a.reshape(-1)
+        k = min(self.k, flat.shape[0])
+        if xp.name == "numpy":
+            keep = np.zeros(flat.shape[0], dtype=bool)
+            if k:
+                keep[np.argsort(-flat, kind="stable")[:k]] = True
+            return np.where(keep, INF, 0.0).reshape(a.shape)
+        out = xp.full_like(flat, 0.0)
+        if k:
+            idx = flat.topk(k).indices
+            out = out.index_fill(0, idx, INF)
+        return out.reshape(a.shape)
+
+    def _dual(self, eta):
+        return 0.0 if np.count_nonzero(eta) <= self.k else INF
+
+    def lam_max(self, grad0: Any) -> float:
+        """Hard thresholding is a constraint, not a lam-scaled penalty: returns inf."""
+        return INF

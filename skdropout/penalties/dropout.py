@@ -1,0 +1,310 @@
+"""Effective penalties of adaptive dropout methods (Table 2, section 4 of the paper).
+
+``vardrop``, ``hardconcrete`` and ``bernoulli_l0`` are known through their dual f only and
+are tabulated once (at lam = 1) by the Legendre-Fenchel construction of
+:mod:`skdropout.penalties.numerical`. Their f depends on lam only through eta/lam,
+f_lam(eta) = f_1(eta/lam), hence
+
+    Omega_lam(w) = Omega_1(w / sqrt(lam)),   eta_hat_lam(w) = lam * eta_hat_1(w / sqrt(lam)),
+
+so changing lam costs nothing. ``standout`` has the closed form of eq. (16).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy.special import dawsn, expit
+
+from ._base import Domain, Penalty, check_positive
+from .numerical import TabulatedPenalty, gauss_legendre, tabulate_from_dual
+
+INF = math.inf
+_ETA_GRID = np.geomspace(1e-10, 1e12, 6001)
+
+
+class _LamScaledTable(Penalty):
+    """A tabulated penalty at lam = 1, rescaled to any lam by f_lam(eta) = f_1(eta / lam)."""
+
+    uses_lam = True
+
+    def __init__(self, lam: float = 1.0) -> None:
+        self.lam = check_positive(lam, "lam", self.name)
+
+    def _table(self) -> TabulatedPenalty:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def with_lam(self, lam: float) -> Penalty:
+        return type(self)(**{**self.params, "lam": lam})
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"lam": self.lam}
+
+    @property
+    def domain(self) -> Domain:  # type: ignore[override]
+        return Domain(0.0, INF)
+
+    @property
+    def slope0(self) -> float:
+        return self._table().slope0 / math.sqrt(self.lam)
+
+    def _omega(self, xp: Any, a: Any) -> Any:
+        return self._table()._omega(xp, a / math.sqrt(self.lam))
+
+    def _eta_hat(self, xp: Any, a: Any) -> Any:
+        return self.lam * self._table()._eta_hat(xp, a / math.sqrt(self.lam))
+
+    def _dual(self, eta: np.ndarray) -> np.ndarray:
+        return self._table()._dual(eta / self.lam)
+
+
+# -- variational dropout ---------------------------------------------------------------
+
+
+def vardrop_dual(eta: np.ndarray, lam: float = 1.0) -> np.ndarray:
+    """f(eta) of variational dropout (Table 2, eq. 19) by Gauss-Legendre quadrature.
+
+    f(eta) = int_0^{eta/lam} F(sqrt(t/2)) / sqrt(t/2) dt = 4 int_0^{sqrt(eta/(2 lam))} F(s) ds,
+    with Dawson's integral F (substituting t = 2 s^2). Each value is integrated on its own,
+    cell by cell over a geometric grid, so the result is exact to rounding.
+    """
+    eta = np.atleast_1d(np.asarray(eta, dtype=np.float64))
+    s = np.sqrt(eta / (2.0 * lam))
+    order = np.argsort(s)
+    knots = s[order]
+    cells = gauss_legendre(dawsn, np.concatenate([[0.0], knots[:-1]]), knots)
+    out = np.empty_like(s)
+    out[order] = 4.0 * np.cumsum(cells)
+    return out
+
+
+def _vardrop_dual_prime(eta: np.ndarray) -> np.ndarray:
+    """f'(eta) at lam = 1: F(sqrt(eta/2)) / sqrt(eta/2) (-> 1 as eta -> 0)."""
+    s = np.sqrt(eta / 2.0)
+    return np.where(s > 1e-8, dawsn(s) / np.where(s > 0, s, 1.0), 1.0)
+
+
+@lru_cache(maxsize=None)
+def _vardrop_table() -> TabulatedPenalty:
+    eta = _ETA_GRID
+    return tabulate_from_dual(eta, vardrop_dual(eta), _vardrop_dual_prime(eta), name="vardrop")
+
+
+class VarDrop(_LamScaledTable):
+    """Effective penalty of variational dropout (Molchanov et al.; Table 2, eq. 19).
+
+    Omega is defined by eq. (5) with f(eta) = int_0^{eta/lam} F(sqrt(t/2))/sqrt(t/2) dt
+    (F is Dawson's integral). It behaves like |w|/sqrt(lam) near 0 and like log|w| for large
+    |w|. Tabulated once to a relative accuracy better than 1e-7.
+
+    Parameters
+    ----------
+    lam : float > 0
+
+    Examples
+    --------
+    >>> from skdropout.penalties import VarDrop
+    >>> round(VarDrop(lam=1.0).value([1e-6]) / 1e-6, 4)
+    1.0
+    """
+
+    name = "vardrop"
+
+    def _table(self) -> TabulatedPenalty:
+        return _vardrop_table()
+
+
+# -- hard concrete ------------------------------------------------------------------------
+
+
+def hardconcrete_moments(log_a: np.ndarray, beta: float = 2 / 3, gamma: float = -0.1,
+                         zeta: float = 1.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact E[s], 1 - E[s] and Var[s] of the HARDCONCRETE gate (eqs. 20-21).
+
+    In x = logit(u) the stretched gate is strictly between 0 and 1 on the fixed-width
+    interval [x0, x1], x0 = beta logit(-gamma/(zeta-gamma)) - log a,
+    x1 = beta logit((1-gamma)/(zeta-gamma)) - log a, where it is smooth; it is 0 below and 1
+    above. The moments are Gauss-Legendre integrals over that interval (64 nodes) plus the
+    masses sigma(x0) at 0 and 1 - sigma(x1) at 1.
+    """
+    la = np.asarray(log_a, dtype=np.float64)[:, None]
+    z0 = -gamma / (zeta - gamma)
+    z1 = (1.0 - gamma) / (zeta - gamma)
+    x0 = beta * math.log(z0 / (1 - z0)) - la
+    x1 = beta * math.log(z1 / (1 - z1)) - la
+    nodes, weights = np.polynomial.legendre.leggauss(64)
+    half = (x1 - x0) / 2.0
+    x = x0 + half * (nodes[None, :] + 1.0)
+    dens = expit(x) * expit(-x) * weights[None, :] * half          # du = sigma'(x) dx
+    s = (zeta - gamma) * expit((x + la) / beta) + gamma
+    p0 = expit(x0)[:, 0]                                            # P(s = 0)
+    p1 = expit(-x1)[:, 0]                                           # P(s = 1)
+    mean = np.sum(s * dens, axis=1) + p1
+    one_minus_mean = np.sum((1.0 - s) * dens, axis=1) + p0
+    var = (np.sum((s - mean[:, None]) ** 2 * dens, axis=1)
+           + p1 * one_minus_mean**2 + p0 * mean**2)
+    return mean, one_minus_mean, var
+
+
+def _hardconcrete_dual(log_a: np.ndarray, beta: float, gamma: float,
+                       zeta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(eta_tilde, f) at lam = 1 as functions of log a (Table 2, HARDCONCRETENORM)."""
+    mean, _, var = hardconcrete_moments(log_a, beta, gamma, zeta)
+    eta = mean**2 / var                              # lam E[s]^2 / (E[s^2] - E[s]^2)
+    f = 2.0 * expit(log_a - beta * math.log(-gamma / zeta))
+    return eta, f
+
+
+@lru_cache(maxsize=None)
+def _hardconcrete_table(beta: float, gamma: float, zeta: float) -> TabulatedPenalty:
+    log_a = np.linspace(-25.0, 25.0, 6001)
+    h = 1e-4
+    eta, f = _hardconcrete_dual(log_a, beta, gamma, zeta)
+    eta_p, f_p = _hardconcrete_dual(log_a + h, beta, gamma, zeta)
+    eta_m, f_m = _hardconcrete_dual(log_a - h, beta, gamma, zeta)
+    df = (f_p - f_m) / (eta_p - eta_m)
+    return tabulate_from_dual(eta, f, df, f_inf=2.0, name="hardconcrete")
+
+
+class HardConcrete(_LamScaledTable):
+    """Effective penalty of hard-concrete "L0 regularisation" (Louizos et al.; Table 2).
+
+    Follows Table 2 as written: f(eta~) = 2 sum_j P(s_j > 0) = 2 sigma(log a - beta
+    log(-gamma/zeta)), with eta~ = lam E[s]^2 / (E[s^2] - E[s]^2) from the exact moments of
+    the gate (:func:`hardconcrete_moments`), through the biased-mask reparameterisation of
+    section 4: Omega applies to w~ = E[s] w. Omega saturates at 1 (the paper's Figure 1 was
+    drawn with f = sum P(s_j > 0), which saturates at 1/2).
+
+    Parameters
+    ----------
+    lam : float > 0
+    beta, gamma, zeta : float
+        Gate temperature and stretch (defaults 2/3, -0.1, 1.1 as in the paper).
+
+    Examples
+    --------
+    >>> from skdropout.penalties import HardConcrete
+    >>> round(HardConcrete().value([1e3]), 3)
+    1.0
+    """
+
+    name = "hardconcrete"
+
+    def __init__(self, lam: float = 1.0, beta: float = 2 / 3, gamma: float = -0.1,
+                 zeta: float = 1.1) -> None:
+        super().__init__(lam)
+        self.beta = check_positive(beta, "beta", "hardconcrete")
+        if not (isinstance(gamma, (int, float)) and gamma < 0):
+            raise ValueError(f"hardconcrete: gamma must be < 0, got {gamma!r}.")
+        if not (isinstance(zeta, (int, float)) and zeta > 1):
+            raise ValueError(f"hardconcrete: zeta must be > 1, got {zeta!r}.")
+        self.gamma, self.zeta = float(gamma), float(zeta)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"lam": self.lam, "beta": self.beta, "gamma": self.gamma, "zeta": self.zeta}
+
+    def _table(self) -> TabulatedPenalty:
+        return _hardconcrete_table(self.beta, self.gamma, self.zeta)
+
+
+# -- biased Bernoulli L0 -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _bernoulli_table() -> TabulatedPenalty:
+    eta = _ETA_GRID
+    return tabulate_from_dual(eta, eta / (eta + 1.0), 1.0 / (eta + 1.0) ** 2, f_inf=1.0,
+                              name="bernoulli_l0")
+
+
+class BernoulliL0(_LamScaledTable):
+    """L0 through biased Bernoulli masks s_j ~ Bernoulli(alpha_j) (section 4.3).
+
+    E[||s||_0] = sum alpha_j gives f(eta) = sum eta_j / (eta_j + lam) (alpha = eta/(eta+lam),
+    eq. 8, and here alpha~ = alpha). Omega is computed numerically from f; the paper states
+    that at lam = 1 it equals MCP(1, 1), which the tests check.
+
+    Parameters
+    ----------
+    lam : float > 0
+
+    Examples
+    --------
+    >>> from skdropout.penalties import BernoulliL0
+    >>> round(BernoulliL0(lam=1.0).value([0.5]), 6)             # MCP(1, 1): 0.5 - 0.125
+    0.375
+    """
+
+    name = "bernoulli_l0"
+
+    def _table(self) -> TabulatedPenalty:
+        return _bernoulli_table()
+
+
+# -- standout ------------------------------------------------------------------------------
+
+
+class Standout(Penalty):
+    """Effective penalty of standout on the activations (z)_+ (eqs. 15-16).
+
+    eta_hat(z) = lam e^z / w2^2 (eq. 15), so the keep probability is sigma(z) for w2 = 1, and
+    Omega(z) = (w2^2 / lam) (1 - (z + 1) e^-z) (eq. 16, the closed form; Corollary 2's
+    integral runs over u = z^2). The dual is f(eta) = 2 Omega(z) - z^2/eta at
+    z = log(eta w2^2 / lam) on H = [lam / w2^2, inf). Magnitudes |z| are used, so negative
+    inputs mirror positive ones (apply it to (z)_+).
+
+    Parameters
+    ----------
+    lam : float > 0
+    w2 : float
+        The outgoing weight of the unit (its square scales the penalty).
+
+    Examples
+    --------
+    >>> from skdropout.penalties import Standout
+    >>> round(Standout().value([50.0]), 6)
+    1.0
+    """
+
+    name = "standout"
+    uses_lam = True
+
+    def __init__(self, lam: float = 1.0, w2: float = 1.0) -> None:
+        self.lam = check_positive(lam, "lam", "standout")
+        w2 = check_positive(abs(w2) if isinstance(w2, (int, float)) else w2, "w2", "standout")
+        self.w2 = w2
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"lam": self.lam, "w2": self.w2}
+
+    def with_lam(self, lam: float) -> Penalty:
+        return Standout(lam=lam, w2=self.w2)
+
+    @property
+    def domain(self) -> Domain:  # type: ignore[override]
+        return Domain(self.lam / self.w2**2, INF)
+
+    @property
+    def slope0(self) -> float:
+        return 0.0
+
+    def _omega(self, xp: Any, a: Any) -> Any:
+        c = self.w2**2 / self.lam
+        # 1 - (z + 1) e^-z = -expm1(-z) - z e^-z, accurate for small z
+        return c * (-xp.expm1(-a) - a * xp.exp(-a))
+
+    def _eta_hat(self, xp: Any, a: Any) -> Any:
+        return self.lam * xp.exp(a) / self.w2**2
+
+    def _dual(self, eta: np.ndarray) -> np.ndarray:
+        z = np.log(eta * self.w2**2 / self.lam)
+        omega = np.where(np.isinf(eta), self.w2**2 / self.lam,
+                         self._omega(np, np.where(np.isinf(z), 0.0, z)))
+        quad = np.where(np.isinf(eta), 0.0, z * z / eta)
+        return 2.0 * omega - quad

@@ -1,0 +1,26 @@
+"""Shared test settings: the data home and a fast, deterministic torch."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Tests read MNIST through the data-home setting, pointed at ../shared/data when present.
+if "SKDROPOUT_DATA" not in os.environ and SHARED_DATA.is_dir():
+    os.environ["SKDROPOUT_DATA"] = str(SHARED_DATA)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    """Keep torch to one thread so tests are reproducible and share 2 cores fairly."""
+    try:
+        import torch
+    except ImportError:  # the core library works without torch
+        yield
+        return
+    torch.set_num_threads(1)
+    yield
