@@ -58,17 +58,19 @@ class TabulatedPenalty(Penalty):
         penalty is flat from there: eta_hat = inf, keep probability 1).
     name : str
         Name shown in ``repr`` and error messages.
-    dual_eta, dual_f : arrays, optional
-        A table of the dual f on increasing eta > 0 (when f is the known side). By default
-        f is tabulated on the knots, ``f(eta_i) = 2 omega_i - w_i^2 / eta_i`` (eq. 5 at its
-        minimiser).
+    dual_eta, dual_f, dual_slope : arrays, optional
+        A table of the dual f and of df/dlog(eta) = eta f'(eta) on increasing eta > 0 (when f
+        is the known side). By default f is tabulated on the knots,
+        ``f(eta_i) = 2 omega_i - w_i^2 / eta_i`` (eq. 5 at its minimiser), with
+        df/dlog(eta) = w_i^2 / eta_i (eq. 23).
     f_inf : float, optional
         The limit of a bounded f at eta = inf (f is clipped to it when extrapolated).
     """
 
     def __init__(self, w: np.ndarray, omega: np.ndarray, eta: np.ndarray,
                  name: str = "tabulated", dual_eta: np.ndarray | None = None,
-                 dual_f: np.ndarray | None = None, f_inf: float | None = None) -> None:
+                 dual_f: np.ndarray | None = None, dual_slope: np.ndarray | None = None,
+                 f_inf: float | None = None) -> None:
         w = np.asarray(w, dtype=np.float64)
         omega = np.asarray(omega, dtype=np.float64)
         eta = np.asarray(eta, dtype=np.float64)
@@ -99,15 +101,14 @@ class TabulatedPenalty(Penalty):
                       (np.log(eta[1]) - np.log(eta[0])) / (x[1] - x[0]),
                       (np.log(eta[-1]) - np.log(eta[-2])) / (x[-1] - x[-2]))
         if dual_eta is None:
-            dual_eta, dual_f = eta, 2.0 * omega - slope
-        dual_eta = np.asarray(dual_eta, dtype=np.float64)
-        dual_f = np.asarray(dual_f, dtype=np.float64)
+            dual_eta, dual_f, dual_slope = eta, 2.0 * omega - slope, slope
         uniq = np.concatenate([[True], np.diff(dual_eta) > 0])
-        self._dual_eta = np.log(dual_eta[uniq])
-        self._dual_f = dual_f[uniq]
-        self._dual_slopes = (
-            (dual_f[1] - dual_f[0]) / (self._dual_eta[1] - self._dual_eta[0]),
-            (dual_f[-1] - dual_f[-2]) / (self._dual_eta[-1] - self._dual_eta[-2]))
+        self._dual_eta = np.log(np.asarray(dual_eta, dtype=np.float64)[uniq])
+        self._dual_f = np.asarray(dual_f, dtype=np.float64)[uniq]
+        dual_slope = np.asarray(dual_slope, dtype=np.float64)[uniq]
+        self._dual_spline = CubicHermiteSpline(self._dual_eta, self._dual_f, dual_slope,
+                                               extrapolate=False)
+        self._dual_slopes = (dual_slope[0], dual_slope[-1])
         self.f_inf = INF if f_inf is None else float(f_inf)
         self._slope0 = omega[0] / w[0] if slope[0] / omega[0] > 0.99 else (
             0.0 if slope[0] / omega[0] > 1.01 else INF)
@@ -169,7 +170,7 @@ class TabulatedPenalty(Penalty):
         head = pos & (y < le[0])
         tail = pos & (y > le[-1])
         mid = pos & ~head & ~tail & np.isfinite(eta)
-        out[mid] = np.interp(y[mid], le, fv)
+        out[mid] = self._dual_spline(y[mid])
         # Head: a power law through the first knot; tail: linear in log eta, capped at f_inf
         # (df / dlog eta = w^2 / eta by eq. 23, which tends to a constant or to 0).
         k0, k1 = self._dual_slopes
@@ -234,7 +235,7 @@ def tabulate_from_dual(eta: np.ndarray, f: np.ndarray, df: np.ndarray, *,
             f"{name}: eta*sqrt(f'(eta)) is not increasing, i.e. f is not convex in -1/eta; "
             "no subquadratic Omega has this dual (Theorem 1).")
     return TabulatedPenalty(w_knots, omega, eta_knots, name=name, dual_eta=eta, dual_f=f,
-                            f_inf=f_inf)
+                            dual_slope=eta * df, f_inf=f_inf)
 
 
 def from_dual(f: Callable[[np.ndarray], np.ndarray],

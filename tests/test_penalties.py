@@ -1,0 +1,391 @@
+"""The penalty algebra against independent computations.
+
+Every check here recomputes a quantity a second way: eq. (5) by numerical minimisation over
+eta, concavity in w^2 by finite differences, Table 2 duals by scipy quadrature or Monte Carlo,
+Corollary 2 by a separate integral, torch gradients by finite differences.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, optimize, special
+
+from skdropout.penalties import (MCP, PENALTIES, BernoulliL0, HardConcrete, HardThresh, L1,
+                                 LogSum, Lp, Standout, VarDrop, from_dual, from_eta_hat,
+                                 from_keep_prob, get_penalty, hardconcrete_moments,
+                                 vardrop_dual)
+
+SEPARABLE = {
+    "l1": {},
+    "lpp_0.5": {"name": "lpp", "p": 0.5},
+    "lpp_1.5": {"name": "lpp", "p": 1.5},
+    "elasticnet": {"theta": 0.3},
+    "huber": {"eps": 0.7},
+    "logsum": {"eps": 2.0},
+    "scad": {"a": 3.7, "lam": 0.8},
+    "mcp": {"a": 0.5, "lam": 1.4},
+    "vardrop": {"lam": 0.5},
+    "hardconcrete": {"lam": 1.0},
+    "standout": {"lam": 1.0, "w2": 1.3},
+    "bernoulli_l0": {"lam": 2.0},
+}
+
+
+def make(key: str):
+    params = dict(SEPARABLE[key])
+    name = params.pop("name", key)
+    return get_penalty(name, **params)
+
+
+def eq5_min(pen, w: float) -> tuple[float, float]:
+    """min over eta of (w^2/eta + f(eta))/2 and its argmin, by a dense grid in log eta, a
+    bounded scalar refinement, and the end points eta = 0 and eta = inf."""
+    f = pen.dual_pointwise
+
+    def phi(t):
+        eta = np.exp(t)
+        return 0.5 * (w * w / eta + f(np.atleast_1d(eta))[0])
+
+    grid = np.linspace(math.log(1e-9), math.log(1e9), 1801)
+    vals = 0.5 * (w * w / np.exp(grid) + f(np.exp(grid)))
+    i = int(np.argmin(vals))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    res = optimize.minimize_scalar(phi, bounds=(lo, hi), method="bounded",
+                                   options={"xatol": 1e-12})
+    best, arg = min((res.fun, math.exp(res.x)), (vals[i], math.exp(grid[i])))
+    ends = [(0.5 * f(np.array([math.inf]))[0], math.inf)]
+    if w == 0:
+        ends.append((0.5 * f(np.array([0.0]))[0], 0.0))
+    for val, eta in ends:
+        if val < best - 1e-12:
+            best, arg = val, eta
+    return best, arg
+
+
+magnitudes = st.floats(min_value=1e-3, max_value=30.0, allow_nan=False)
+
+
+@pytest.mark.parametrize("key", sorted(SEPARABLE))
+@settings(max_examples=25, deadline=None)
+@given(w=magnitudes)
+def test_omega_is_eq5_minimum(key, w):
+    """value(w) + omega0 = min_eta (w^2/eta + f(eta))/2, and eta_hat(w) attains it."""
+    pen = make(key)
+    best, _ = eq5_min(pen, w)
+    omega = pen.value([w]) + pen.omega0
+    assert omega == pytest.approx(best, rel=2e-6, abs=1e-9)
+    eta = pen.eta_hat(np.array([w]))[0]
+    at_eta = 0.5 * ((w * w / eta if np.isfinite(eta) else 0.0)
+                    + pen.dual_pointwise(np.array([eta]))[0])
+    assert at_eta == pytest.approx(best, rel=2e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("key", sorted(SEPARABLE))
+@settings(max_examples=25, deadline=None)
+@given(u=st.lists(st.floats(min_value=1e-4, max_value=400.0), min_size=3, max_size=3,
+                  unique=True))
+def test_concave_in_w_squared(key, u):
+    """Omega(sqrt(u)) lies above its chords (subquadratic)."""
+    pen = make(key)
+    u1, u2, u3 = sorted(u)
+    if u3 - u1 < 1e-6:
+        return
+    o1, o2, o3 = pen.pointwise(np.sqrt([u1, u2, u3]))
+    chord = o1 + (o3 - o1) * (u2 - u1) / (u3 - u1)
+    assert o2 >= chord - 1e-7 * max(1.0, abs(o2))
+
+
+@pytest.mark.parametrize("key", sorted(SEPARABLE))
+@settings(max_examples=25, deadline=None)
+@given(w=st.lists(st.floats(min_value=-50, max_value=50), min_size=2, max_size=20),
+       lam=st.floats(min_value=1e-3, max_value=10.0))
+def test_keep_prob_is_a_monotone_probability(key, w, lam):
+    pen = make(key)
+    w = np.array(w)
+    order = np.argsort(np.abs(w))
+    alpha = pen.keep_prob(w, lam)
+    assert np.all((alpha >= 0) & (alpha <= 1))
+    assert np.all(np.diff(alpha[order]) >= -1e-12)
+
+
+@pytest.mark.parametrize("key", sorted(SEPARABLE))
+def test_normalised_and_symmetric(key):
+    pen = make(key)
+    assert pen.value(np.zeros(3)) == 0.0
+    w = np.array([0.3, 2.0, 7.0])
+    np.testing.assert_allclose(pen.pointwise(-w), pen.pointwise(w))
+    np.testing.assert_allclose(pen.eta_hat(-w), pen.eta_hat(w))
+
+
+@pytest.mark.parametrize("key", sorted(SEPARABLE))
+def test_grad_matches_finite_differences(key):
+    """grad(w) = w / eta_hat(w) is dOmega/dw (eq. 7)."""
+    pen = make(key)
+    w = np.array([0.05, 0.4, 1.1, 2.9, 8.0])
+    h = 1e-6
+    fd = (pen.pointwise(w + h) - pen.pointwise(w - h)) / (2 * h)
+    smooth = np.abs(fd - (pen.pointwise(w + 2 * h) - pen.pointwise(w - 2 * h)) / (4 * h)) < 1e-4
+    np.testing.assert_allclose(pen.grad(w)[smooth], fd[smooth], rtol=1e-4, atol=1e-7)
+
+
+# -- non-separable penalties -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.6, 1.0, 1.5])
+def test_lp_norm_is_eq5_minimum(p):
+    """||w||_p = min over the eta vector of (sum w^2/eta + ||eta||_q)/2 (appendix A.3)."""
+    rng = np.random.default_rng(0)
+    pen = Lp(p=p)
+    for _ in range(3):
+        w = rng.normal(size=4)
+
+        def phi(t):
+            eta = np.exp(t)
+            return 0.5 * (np.sum(w * w / eta) + pen.dual(eta))
+
+        res = optimize.minimize(phi, np.log(np.abs(w) + 0.5), method="Nelder-Mead",
+                                options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+        assert pen.value(w) == pytest.approx(res.fun, rel=1e-6)
+        assert phi(np.log(pen.eta_hat(w))) == pytest.approx(pen.value(w), rel=1e-10)
+        assert pen.value(w) == pytest.approx(np.sum(np.abs(w) ** p) ** (1 / p))
+
+
+def test_lp_lam_max_is_the_dual_norm():
+    g = np.array([0.5, -2.0, 1.0])
+    assert Lp(p=1.5).lam_max(g) == pytest.approx(np.sum(np.abs(g) ** 3) ** (1 / 3))
+
+
+def test_hardthresh_is_top_k():
+    pen = HardThresh(k=2)
+    w = np.array([0.1, -3.0, 0.0, 2.0, -0.5])
+    eta = pen.eta_hat(w)
+    np.testing.assert_array_equal(np.isinf(eta), [False, True, False, True, False])
+    assert pen.value(w) == math.inf
+    assert pen.value(w * np.isinf(eta)) == 0.0
+    assert pen.dual(eta) == 0.0
+    assert pen.dual(np.ones(5)) == math.inf
+    np.testing.assert_array_equal(pen.keep_prob(w, 1.0), np.isinf(eta).astype(float))
+
+
+def test_l0_counts_nonzeros_and_its_dual():
+    pen = get_penalty("l0")
+    assert pen.value([0.0, 1e-9, -4.0]) == 2.0
+    np.testing.assert_array_equal(pen.dual_pointwise([0.0, 0.5, math.inf]), [0.0, 2.0, 2.0])
+
+
+# -- Table 2: the effective penalties of dropout methods ----------------------------------
+
+
+def test_bernoulli_l0_at_lam_one_is_mcp_one_one():
+    """Section 4.3: the biased Bernoulli-mask L0 penalty at lam = 1 equals MCP(1, 1)."""
+    w = np.linspace(0.0, 3.0, 301)
+    np.testing.assert_allclose(BernoulliL0(lam=1.0).pointwise(w), MCP(a=1.0, lam=1.0).pointwise(w),
+                               atol=1e-8)
+    inner = w < 0.99
+    np.testing.assert_allclose(BernoulliL0(lam=1.0).eta_hat(w)[inner],
+                               MCP(a=1.0, lam=1.0).eta_hat(w)[inner], rtol=1e-6, atol=1e-12)
+
+
+def test_standout_matches_corollary2_integral_of_eq15():
+    """Eq. (16) equals Corollary 2's integral of eq. (15) (over u = z^2)."""
+    lam, w2 = 0.7, 1.3
+    closed = Standout(lam=lam, w2=w2)
+    numeric = from_eta_hat(lambda t: lam * np.exp(t) / w2**2, w_range=(1e-6, 60.0))
+    z = np.array([1e-3, 0.2, 1.0, 2.5, 6.0, 20.0])
+    np.testing.assert_allclose(numeric.pointwise(z), closed.pointwise(z), rtol=1e-8)
+    # the keep probability of standout is sigma(z) when w2 = 1 and eta = lam e^z
+    np.testing.assert_allclose(Standout(lam=lam).keep_prob(z, lam), special.expit(z))
+    # and the integral printed in eq. (16) taken over u = z^2, done by scipy
+    for zz in z[:5]:
+        val, _ = integrate.quad(lambda u: w2**2 * np.exp(-np.sqrt(u)) / (2 * lam), 0, zz**2)
+        assert closed.pointwise([zz])[0] == pytest.approx(val, rel=1e-8)
+
+
+def test_vardrop_dual_against_scipy_quad():
+    """Eq. (19)/Table 2: f(eta) = int_0^{eta/lam} F(sqrt(t/2)) / sqrt(t/2) dt."""
+    lam = 0.3
+    eta = np.array([1e-4, 0.05, 1.0, 7.0, 300.0])
+    ours = vardrop_dual(eta, lam)
+    for e, f in zip(eta, ours):
+        ref, _ = integrate.quad(lambda t: special.dawsn(np.sqrt(t / 2)) / np.sqrt(t / 2), 0,
+                                e / lam, limit=200)
+        assert f == pytest.approx(ref, rel=1e-9)
+    np.testing.assert_allclose(VarDrop(lam=lam).dual_pointwise(eta), ours, rtol=1e-6)
+
+
+def test_vardrop_is_l1_near_zero_and_log_far_away():
+    lam = 0.5
+    pen = VarDrop(lam=lam)
+    small = np.array([1e-9, 1e-6, 1e-4])
+    np.testing.assert_allclose(pen.pointwise(small) / small, 1 / np.sqrt(lam), rtol=1e-3)
+    big = np.array([1e3, 1e5, 1e7])
+    diffs = pen.pointwise(big) - np.log(big)
+    np.testing.assert_allclose(diffs, diffs[0], atol=1e-3)
+
+
+def test_hardconcrete_moments_against_quad_and_monte_carlo():
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    log_a = np.array([-2.0, 0.0, 1.5])
+    mean, one_minus, var = hardconcrete_moments(log_a, beta, gamma, zeta)
+
+    def gate(u, la):
+        z = special.expit((np.log(u) - np.log1p(-u) + la) / beta)
+        return np.clip((zeta - gamma) * z + gamma, 0.0, 1.0)
+
+    rng = np.random.default_rng(0)
+    u = rng.uniform(size=400_000)
+    for k, la in enumerate(log_a):
+        m1, _ = integrate.quad(lambda uu: gate(uu, la), 0, 1, limit=400)
+        m2, _ = integrate.quad(lambda uu: gate(uu, la) ** 2, 0, 1, limit=400)
+        assert mean[k] == pytest.approx(m1, rel=1e-7)
+        assert one_minus[k] == pytest.approx(1 - m1, rel=1e-6)
+        assert var[k] == pytest.approx(m2 - m1**2, rel=1e-6)
+        s = gate(u, la)
+        assert mean[k] == pytest.approx(s.mean(), abs=4e-3)
+        assert (1 - special.expit(beta * np.log(-gamma / zeta) - la)) == pytest.approx(
+            np.mean(s > 0), abs=4e-3)
+
+
+def test_hardconcrete_follows_table2_and_saturates_at_one():
+    pen = HardConcrete(lam=1.0)
+    assert pen.value([50.0]) == pytest.approx(1.0)
+    assert pen.dual_pointwise([math.inf])[0] == 2.0
+    assert np.isinf(pen.eta_hat([50.0])[0])
+
+
+def test_lam_scaling_of_tabulated_penalties():
+    """f_lam(eta) = f_1(eta/lam) implies Omega_lam(w) = Omega_1(w/sqrt(lam))."""
+    w = np.array([0.01, 0.3, 2.0])
+    for cls in (VarDrop, HardConcrete, BernoulliL0):
+        one, four = cls(lam=1.0), cls(lam=4.0)
+        np.testing.assert_allclose(four.pointwise(w), one.pointwise(w / 2.0))
+        assert four.with_lam(1.0) == one
+
+
+# -- numerical constructions ----------------------------------------------------------------
+
+
+def test_from_dual_and_from_eta_hat_rebuild_logsum():
+    eps = 2.0
+    ref = LogSum(eps=eps)
+    by_dual = from_dual(lambda e: ref.dual_pointwise(e))
+    by_map = from_eta_hat(lambda t: t * (t + eps))
+    by_alpha = from_keep_prob(lambda t: t * (t + eps) / (t * (t + eps) + 0.5), lam=0.5)
+    w = np.array([1e-5, 0.01, 0.5, 3.0, 80.0])
+    np.testing.assert_allclose(by_dual.pointwise(w), ref.pointwise(w), rtol=1e-6)
+    np.testing.assert_allclose(by_map.pointwise(w), ref.pointwise(w), rtol=1e-7)
+    np.testing.assert_allclose(by_alpha.pointwise(w), ref.pointwise(w), rtol=1e-7)
+    np.testing.assert_allclose(by_map.eta_hat(w), ref.eta_hat(w), rtol=1e-6)
+
+
+def test_non_monotone_map_is_rejected():
+    with pytest.raises(ValueError, match="monotone"):
+        from_eta_hat(lambda t: 1.0 + np.sin(t) ** 2)
+    with pytest.raises(ValueError, match="monotone"):
+        from_keep_prob(lambda t: np.exp(-t) * 0.5)
+    with pytest.raises(ValueError, match="convex"):
+        from_dual(np.tanh, lambda e: 1.0 / np.cosh(np.minimum(e, 300.0)) ** 2)
+
+
+# -- torch: one formula, differentiable ------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+CLOSED = ["l1", "lpp_0.5", "lpp_1.5", "elasticnet", "huber", "logsum", "scad", "mcp",
+          "standout"]
+
+
+@pytest.mark.parametrize("key", CLOSED)
+def test_torch_matches_numpy_and_autograd_matches_grad(key):
+    pen = make(key)
+    w = np.array([-2.5, -0.4, 0.05, 0.9, 3.0])
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    val = pen.value(wt)
+    assert val.item() == pytest.approx(pen.value(w), rel=1e-12)
+    np.testing.assert_allclose(pen.eta_hat(wt).detach().numpy(), pen.eta_hat(w), rtol=1e-12)
+    np.testing.assert_allclose(pen.keep_prob(wt, 0.7).detach().numpy(), pen.keep_prob(w, 0.7))
+    val.backward()
+    np.testing.assert_allclose(wt.grad.numpy(), pen.grad(w), rtol=1e-9, atol=1e-12)
+
+
+def test_torch_lp_and_hardthresh():
+    w = np.array([0.3, -1.2, 0.0, 2.0])
+    wt = torch.tensor(w, requires_grad=True)
+    assert Lp(1.5).value(wt).item() == pytest.approx(Lp(1.5).value(w))
+    np.testing.assert_allclose(Lp(1.5).eta_hat(wt).detach().numpy(), Lp(1.5).eta_hat(w))
+    np.testing.assert_array_equal(HardThresh(2).eta_hat(wt).numpy(), HardThresh(2).eta_hat(w))
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+def test_unknown_name_lists_valid_ones():
+    with pytest.raises(ValueError) as err:
+        get_penalty("lasso")
+    for name in PENALTIES:
+        assert name in str(err.value)
+
+
+@pytest.mark.parametrize("name, params, match", [
+    ("logsum", {"eps": 0.0}, "eps"),
+    ("logsum", {"eps": -1.0}, "eps"),
+    ("huber", {"eps": 0}, "eps"),
+    ("lp", {"p": 2.0}, "p must lie"),
+    ("lpp", {"p": 0.0}, "p"),
+    ("lpp", {"p": 2.5}, "p must lie"),
+    ("mcp", {"a": 0.0}, "a"),
+    ("mcp", {"a": -1.0}, "a"),
+    ("scad", {"a": 2.0}, "a must be > 2"),
+    ("hardthresh", {"k": -1}, "k must be >= 0"),
+    ("elasticnet", {"theta": 1.0}, "theta"),
+    ("vardrop", {"lam": 0.0}, "lam"),
+])
+def test_bad_parameters(name, params, match):
+    with pytest.raises(ValueError, match=match):
+        get_penalty(name, **params)
+
+
+def test_bad_parameter_types_and_names():
+    with pytest.raises(TypeError, match="eps"):
+        get_penalty("logsum", eps="2")
+    with pytest.raises(TypeError, match="unknown parameter"):
+        get_penalty("logsum", epsilon=2.0)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        get_penalty("hardthresh", k=2.5)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", sorted(PENALTIES))
+def test_non_finite_weights_raise(name, bad):
+    pen = get_penalty(name)
+    with pytest.raises(ValueError, match="finite"):
+        pen.value(np.array([1.0, bad]))
+    with pytest.raises(ValueError, match="finite"):
+        pen.eta_hat(np.array([bad]))
+
+
+def test_bad_lam_in_keep_prob_and_bad_eta():
+    with pytest.raises(ValueError, match="lam"):
+        L1().keep_prob([1.0], 0.0)
+    with pytest.raises(ValueError, match="eta"):
+        L1().dual([-1.0])
+    with pytest.raises(ValueError, match="eta"):
+        L1().dual([np.nan])
+
+
+def test_penalty_objects_compare_pickle_and_pass_through():
+    import pickle
+
+    pen = MCP(a=2.0, lam=0.5)
+    assert get_penalty(pen) is pen
+    assert pickle.loads(pickle.dumps(pen)) == pen
+    assert pen.with_lam(0.25) == MCP(a=2.0, lam=0.25)
+    vd = VarDrop(lam=0.1)
+    vd.value([1.0])
+    assert pickle.loads(pickle.dumps(vd)).value([1.0]) == vd.value([1.0])
+    with pytest.raises(TypeError, match="penalty object"):
+        get_penalty(pen, a=3.0)
