@@ -292,34 +292,6 @@ def test_non_monotone_map_is_rejected():
         from_dual(np.tanh, lambda e: 1.0 / np.cosh(np.minimum(e, 300.0)) ** 2)
 
 
-# -- torch: one formula, differentiable ------------------------------------------------------
-
-torch = pytest.importorskip("torch")
-CLOSED = ["l1", "lpp_0.5", "lpp_1.5", "elasticnet", "huber", "logsum", "scad", "mcp",
-          "standout"]
-
-
-@pytest.mark.parametrize("key", CLOSED)
-def test_torch_matches_numpy_and_autograd_matches_grad(key):
-    pen = make(key)
-    w = np.array([-2.5, -0.4, 0.05, 0.9, 3.0])
-    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
-    val = pen.value(wt)
-    assert val.item() == pytest.approx(pen.value(w), rel=1e-12)
-    np.testing.assert_allclose(pen.eta_hat(wt).detach().numpy(), pen.eta_hat(w), rtol=1e-12)
-    np.testing.assert_allclose(pen.keep_prob(wt, 0.7).detach().numpy(), pen.keep_prob(w, 0.7))
-    val.backward()
-    np.testing.assert_allclose(wt.grad.numpy(), pen.grad(w), rtol=1e-9, atol=1e-12)
-
-
-def test_torch_lp_and_hardthresh():
-    w = np.array([0.3, -1.2, 0.0, 2.0])
-    wt = torch.tensor(w, requires_grad=True)
-    assert Lp(1.5).value(wt).item() == pytest.approx(Lp(1.5).value(w))
-    np.testing.assert_allclose(Lp(1.5).eta_hat(wt).detach().numpy(), Lp(1.5).eta_hat(w))
-    np.testing.assert_array_equal(HardThresh(2).eta_hat(wt).numpy(), HardThresh(2).eta_hat(w))
-
-
 # -- bad input ------------------------------------------------------------------------------
 
 
@@ -389,3 +361,32 @@ def test_penalty_objects_compare_pickle_and_pass_through():
     assert pickle.loads(pickle.dumps(vd)).value([1.0]) == vd.value([1.0])
     with pytest.raises(TypeError, match="penalty object"):
         get_penalty(pen, a=3.0)
+
+
+@pytest.mark.parametrize("w", [1e-6, 3e-3, 0.2, 1.0, 4.0, 60.0, 5e4])
+def test_vardrop_table_accuracy_against_exact_dual(w):
+    """The stated accuracy of the tabulated VarDrop: eq. (5) minimised directly with the
+    exact quadrature f of eq. (19) agrees with the table to 1e-7 (relative)."""
+    lam = 1.0
+
+    def phi(t):
+        return 0.5 * (w * w / math.exp(t) + vardrop_dual([math.exp(t)], lam)[0])
+
+    guess = math.log(VarDrop(lam=lam).eta_hat([w])[0])
+    res = optimize.minimize_scalar(phi, bounds=(guess - 1, guess + 1), method="bounded",
+                                   options={"xatol": 1e-10})
+    assert VarDrop(lam=lam).value([w]) == pytest.approx(res.fun, rel=1e-7)
+    assert math.exp(res.x) == pytest.approx(VarDrop(lam=lam).eta_hat([w])[0], rel=1e-4)
+
+
+def test_figure1_writes_both_panels(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from skdropout.plotting import figure1
+    from skdropout.plotting._penalties import ksparse_values
+
+    path = figure1(tmp_path)
+    assert path.exists() and path.stat().st_size > 10_000
+    # right panel: l1 of the unit-norm k-sparse vector is sqrt(k); l0 is k
+    np.testing.assert_allclose(ksparse_values(L1(), 32), np.sqrt(np.arange(33)))
+    np.testing.assert_allclose(ksparse_values(get_penalty("l0"), 32), np.arange(33))
