@@ -78,14 +78,6 @@ def check_positive(value: Any, name: str, owner: str, *, strict: bool = True) ->
     return value
 
 
-def quad_over_eta(w2: np.ndarray, eta: np.ndarray) -> np.ndarray:
-    """Element-wise w^2 / eta with the eta-trick conventions 0/0 = 0 and x/0 = inf."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = w2 / eta
-    out = np.where(w2 == 0, 0.0, out)
-    return out
-
-
 class Penalty:
     """Base class of a subquadratic penalty in the eta-trick form (eq. 5).
 
