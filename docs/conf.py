@@ -1,0 +1,113 @@
+"""Sphinx configuration of the skdropout documentation.
+
+Build (no Makefile needed, warnings are errors)::
+
+    .venv/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+No network is used: intersphinx is off, so references to numpy, scikit-learn, torch or
+skorch objects are written as plain literals, and the type names they produce in
+signatures are ignored by the nitpicky check below (``nitpick_ignore_regex``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))          # the checkout, for a build without install
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import skdropout  # noqa: E402
+
+project = "skdropout"
+author = "skdropout developers"
+copyright = "2026, skdropout developers"
+release = version = skdropout.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.doctest",
+    "numpydoc",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "generated/*.examples", "**/.ipynb_checkpoints"]
+source_suffix = {".rst": "restructuredtext"}
+root_doc = "index"
+
+# -- autodoc / autosummary / numpydoc --------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_typehints = "none"            # numpydoc's Parameters section documents the types
+autodoc_member_order = "bysource"
+autodoc_mock_imports: list[str] = []  # torch and skorch are installed in the docs env
+numpydoc_show_class_members = False   # the class template lists members itself
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_use_plots = False
+
+# Every cross-reference must resolve: a broken :func:/:class: reference fails the -W build.
+# Only names from packages we do not document (no intersphinx) are exempt.
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(numpy|np|scipy|sklearn|torch|skorch|joblib|matplotlib|pandas)(\..*)?"),
+    (r"py:.*", r"(.*\.)?_[A-Za-z]\w*"),        # private helpers are not documented
+    (r"py:.*", r"(typing|collections\.abc|pathlib|os)\..*"),
+    (r"py:.*", r"(int|float|str|bool|dict|list|tuple|callable|None|Any|object|array|"
+               r"array-like|optional|ndarray|Tensor)"),
+]
+
+# -- HTML --------------------------------------------------------------------------------
+html_theme = "alabaster"
+html_static_path = ["_static"]
+html_title = f"skdropout {release}"
+html_theme_options = {
+    "description": "Adaptive dropout and reweighted regularisation are duals",
+    "fixed_sidebar": True,
+}
+pygments_style = "sphinx"
+
+# -- docstrings written with paper-style plain-text formulas -----------------------------
+# Library docstrings write formulas in plain text (``Omega(w) = |w|``, ``coef_``), which
+# reStructuredText would read as substitution references (|w|, ||w||_p) or link targets
+# (coef_). Outside inline literals and roles, this escapes every "|" and every trailing "_"
+# of a word so the text shows as written; roles, references and math are left alone.
+_LITERAL = re.compile(r"(``.+?``|:[\w:]+:`[^`]+`|`[^`]+`_?)")
+_PIPE = re.compile(r"(?<!\\)\|")
+_TARGET = re.compile(r"(?<=[A-Za-z0-9])_(?=(?:\s|[,.;:)\]]|$))")
+
+
+def _escape_plain(text: str) -> str:
+    parts = _LITERAL.split(text)
+    for i in range(0, len(parts), 2):                   # even indices: outside literals
+        parts[i] = _TARGET.sub(r"\\_", _PIPE.sub(r"\\|", parts[i]))
+    return "".join(parts)
+
+
+def _escape_docstring(app, what, name, obj, options, lines):  # noqa: ANN001
+    in_block = False
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith(">>>") or stripped.startswith("..."):
+            continue                                    # doctest lines are literal blocks
+        if in_block:
+            if stripped and not line.startswith(" " * (block_indent + 1)):
+                in_block = False
+            else:
+                continue
+        if stripped.startswith(".. math::") or stripped.endswith("::"):
+            in_block = True
+            block_indent = len(line) - len(line.lstrip())
+            if stripped.startswith(".."):
+                continue
+        lines[i] = _escape_plain(line)
+
+
+def setup(app):  # noqa: ANN001
+    app.connect("autodoc-process-docstring", _escape_docstring, priority=600)  # after numpydoc (500)
