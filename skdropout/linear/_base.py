@@ -1,0 +1,100 @@
+"""What both linear estimators share: parameters, input checks, the penalty, the data
+(centred for the intercept, weighted by ``sample_weight``), prediction and eq. (1).
+
+The objective of both estimators is eq. (1) with the loss (3),
+
+    F(w, b) = 1/(2 sum(sw)) sum_i sw_i (y_i - x_i'w - b)^2 + lam * Omega(w),
+
+with ``sw = 1`` when no ``sample_weight`` is given, so integer weights equal repeated rows.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..penalties import PENALTIES, Penalty, resolve_penalty
+from ._design import Design
+
+
+class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
+    """Base of the estimators that minimise eq. (1) with the squared loss (3)."""
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions(set(PENALTIES)), Penalty],
+        "penalty_params": [dict, None],
+        "lam": [Interval(Real, 0, None, closed="neither")],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "warm_start": ["boolean"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _prepare(self, X: Any, y: Any, sample_weight: Any) -> tuple[Design, Penalty]:
+        """Validate the data and build the design and the penalty (raises before any
+        fitted attribute other than ``n_features_in_``/``feature_names_in_`` exists)."""
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
+                             y_numeric=True, multi_output=False)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight must have a positive sum.")
+        penalty = resolve_penalty(self.penalty, self.penalty_params, self.lam)
+        return Design(X, y, sample_weight, self.fit_intercept), penalty
+
+    def _previous_coef(self) -> np.ndarray | None:
+        """The coefficients to warm-start from, when ``warm_start`` and a matching fit exist."""
+        coef = getattr(self, "coef_", None)
+        if self.warm_start and coef is not None and coef.shape == (self.n_features_in_,):
+            return coef
+        return None
+
+    def _forget(self) -> None:
+        """Remove every fitted attribute (a failed fit leaves the estimator unfitted)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)
+
+    def _fit_guarded(self, fit: Any) -> Any:
+        try:
+            return fit()
+        except BaseException:
+            self._forget()
+            raise
+
+    @staticmethod
+    def _check_result(coef: np.ndarray, objective: float) -> None:
+        if not (np.all(np.isfinite(coef)) and np.isfinite(objective)):
+            raise FloatingPointError(
+                "The solver produced a non-finite solution; check the scale of X and y "
+                "or increase lam.")
+
+    def _set_intercept(self, design: Design) -> None:
+        self.intercept_ = float(design.y_offset - design.x_offset @ self.coef_)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=np.float64, reset=False)
+        out = X @ self.coef_ if not sp.issparse(X) else np.asarray(X @ self.coef_).ravel()
+        return out + self.intercept_
