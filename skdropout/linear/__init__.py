@@ -1,6 +1,10 @@
 """scikit-learn estimators for eq. (1) with the squared loss, from both sides of the duality:
 the eta-trick (:class:`IRLSRegressor`) and adaptive dropout (:class:`AdaptiveDropoutRegressor`)."""
 
+from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_regressor import IRLSRegressor
+from ._path import irls_path
+from ._cv import AdaptiveDropoutRegressorCV, IRLSRegressorCV
 
-__all__ = ["IRLSRegressor"]
+__all__ = ["AdaptiveDropoutRegressor", "AdaptiveDropoutRegressorCV", "IRLSRegressor",
+           "IRLSRegressorCV", "irls_path"]

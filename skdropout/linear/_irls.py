@@ -219,6 +219,16 @@ class _WorkingSet:
         return least_squares_start(self.design, self.cols)
 
 
+def default_start(design: Design, penalty: Penalty,
+                  solver: str = "auto") -> tuple[np.ndarray, _WorkingSet]:
+    """The start shared by both estimators: eta = +inf on the initial working set, i.e. least
+    squares on it (zeros elsewhere); returned with that working set."""
+    ws = _WorkingSet(design, initial_working_set(design, penalty), solver)
+    w = np.zeros(design.d)
+    w[ws.cols] = ws.least_squares()
+    return w, ws
+
+
 def _eta_on(penalty: Penalty, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """eta_hat(w) restricted to ``cols``, tiny values (relative ``_PRUNE``) set to 0."""
     eta = penalty.eta_hat(w[cols]) if penalty.separable else penalty.eta_hat(w)[cols]
@@ -298,9 +308,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
     screen = uses_working_set(penalty)
     slope0 = penalty_slope0(penalty)
     if coef_init is None:
-        ws = _WorkingSet(design, initial_working_set(design, penalty), solver)
-        w = np.zeros(d)
-        w[ws.cols] = ws.least_squares()
+        w, ws = default_start(design, penalty, solver)
     else:
         w = np.array(coef_init, dtype=np.float64)
         ws = _WorkingSet(design, np.flatnonzero(w) if screen else np.arange(d), solver)
