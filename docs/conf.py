@@ -58,6 +58,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|scipy|sklearn|torch|skorch|joblib|matplotlib|pandas)(\..*)?"),
     (r"py:.*", r"(.*\.)?_[A-Za-z]\w*"),        # private helpers are not documented
+    (r"py:obj", r"\w+_"),          # fitted attributes listed by numpydoc's Attributes section
     (r"py:.*", r"(typing|collections\.abc|pathlib|os)\..*"),
     (r"py:.*", r"(int|float|str|bool|dict|list|tuple|callable|None|Any|object|array|"
                r"array-like|optional|ndarray|Tensor)"),
@@ -109,5 +110,32 @@ def _escape_docstring(app, what, name, obj, options, lines):  # noqa: ANN001
         lines[i] = _escape_plain(line)
 
 
+def _foreign_bases() -> list[type]:
+    bases = []
+    for mod, attr in (("sklearn.base", "BaseEstimator"), ("skorch", "NeuralNet"),
+                      ("torch.nn", "Module")):
+        try:
+            bases.append(getattr(__import__(mod, fromlist=[attr]), attr))
+        except ImportError:
+            pass
+    return bases
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):  # noqa: ANN001
+    """Members a class gets from scikit-learn, skorch or torch (``set_fit_request``,
+    ``forward``...) are documented there, with references to their own docs that cannot
+    resolve here: skip those defined there, and overrides that only inherit their docs."""
+    if what != "class":
+        return None
+    module = getattr(obj, "__module__", None) or ""
+    if module and not module.startswith("skdropout"):
+        return True
+    own_doc = getattr(obj, "__doc__", None) if callable(obj) else "property"
+    if not own_doc and any(hasattr(base, name) for base in _foreign_bases()):
+        return True
+    return None
+
+
 def setup(app):  # noqa: ANN001
-    app.connect("autodoc-process-docstring", _escape_docstring, priority=600)  # after numpydoc (500)
+    app.connect("autodoc-process-docstring", _escape_docstring, priority=600)
+    app.connect("autodoc-skip-member", _skip_foreign_members)  # after numpydoc (500)
