@@ -1,0 +1,386 @@
+"""Cross-validated lam: IRLSRegressorCV and AdaptiveDropoutRegressorCV.
+
+Each CV fold fits the whole warm-started path (:func:`fit_path`) in one joblib task and
+scores every lam on its held-out part while the path runs; the full-data path is one more
+task. The folds x lams grid therefore runs unchanged under any joblib backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._dropout_regressor import AdaptiveDropoutRegressor
+from ._irls_regressor import IRLSRegressor
+from ._path import fit_path, lam_grid
+from ..penalties import resolve_penalty
+
+_OWN_PARAMS = ("lams", "eps", "cv", "scoring", "selection", "n_jobs")
+
+
+def _path_task(estimator: BaseEstimator, X: Any, y: np.ndarray, sample_weight: Any,
+               lams: np.ndarray, train: np.ndarray, test: np.ndarray | None, scorer: Any,
+               keep_estimators: bool) -> dict[str, Any]:
+    """One joblib task: the warm-started path on ``train``, each lam scored on ``test``.
+
+    Returns the path, the held-out mean squared error and score per lam and, with
+    ``keep_estimators``, a copy of the fitted estimator at each lam.
+    """
+    sw_train = None if sample_weight is None else sample_weight[train]
+    n_lams = len(lams)
+    mse, scores, fitted = np.empty(n_lams), np.empty(n_lams), []
+    if test is not None:
+        X_test, y_test = X[test], y[test]
+        sw_test = None if sample_weight is None else sample_weight[test]
+
+    def score(k: int, est: BaseEstimator) -> None:
+        if keep_estimators:
+            fitted.append(copy.deepcopy(est))
+        if test is None:
+            return
+        resid = y_test - est.predict(X_test)
+        mse[k] = np.average(resid**2, weights=sw_test)
+        if scorer is None:
+            scores[k] = -mse[k]
+        elif sw_test is None:
+            scores[k] = scorer(est, X_test, y_test)
+        else:
+            scores[k] = scorer(est, X_test, y_test, sample_weight=sw_test)
+
+    path = fit_path(estimator, X[train], y[train], lams, sample_weight=sw_train,
+                    callback=score)
+    return {"path": path, "mse": mse, "scores": scores, "estimators": fitted}
+
+
+class _RegressorCV(RegressorMixin, BaseEstimator):
+    """Shared fit/predict of the CV estimators; subclasses set ``_estimator_class``."""
+
+    _estimator_class: type[BaseEstimator]
+
+    _cv_constraints: dict = {
+        "lams": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "eps": [Interval(Real, 0, 1, closed="neither")],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "selection": [StrOptions({"min", "1se"})],
+        "n_jobs": [Integral, None],
+    }
+
+    @classmethod
+    def _base_param_names(cls) -> list[str]:
+        """The base estimator's parameters this CV estimator passes on (all but lam and
+        warm_start)."""
+        names = inspect.signature(cls._estimator_class.__init__).parameters
+        return [n for n in names if n not in ("self", "lam", "warm_start")]
+
+    def _base_estimator(self) -> BaseEstimator:
+        params = {n: getattr(self, n) for n in self._base_param_names()}
+        return self._estimator_class(**params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        base_tags = self._estimator_class().__sklearn_tags__()
+        tags.input_tags.sparse = base_tags.input_tags.sparse
+        return tags
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None):
+        """Cross-validate lam over the grid, then refit on all data at the chosen ``lam_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the fits and of the held-out errors.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for group-aware splitters (``GroupKFold``).
+
+        Returns
+        -------
+        self
+        """
+        try:
+            return self._fit(X, y, sample_weight, groups)
+        except BaseException:  # a failed fit leaves no fitted attribute behind
+            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+                delattr(self, name)
+            raise
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, groups: Any):
+        self._validate_params()
+        base = self._base_estimator()
+        sparse_ok = self.__sklearn_tags__().input_tags.sparse
+        X, y = validate_data(self, X, y, accept_sparse="csr" if sparse_ok else False,
+                             dtype=np.float64, y_numeric=True)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        penalty = resolve_penalty(self.penalty, self.penalty_params)
+        lams = lam_grid(X, y, penalty, self.lams, eps=self.eps,
+                        fit_intercept=self.fit_intercept, sample_weight=sample_weight)
+        folds = list(check_cv(self.cv, y, classifier=False).split(X, y, groups))
+        scorer = None if self.scoring is None else check_scoring(self, scoring=self.scoring)
+        seeds = self._task_seeds(len(folds) + 1)
+        tasks = [(np.arange(X.shape[0]), None, True)] + [(tr, te, False) for tr, te in folds]
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_path_task)(self._seeded(base, seed), X, y, sample_weight, lams,
+                                train, test, scorer, keep)
+            for (train, test, keep), seed in zip(tasks, seeds))
+        full, cv_runs = results[0], results[1:]
+
+        scores = np.column_stack([r["scores"] for r in cv_runs])  # (n_lams, n_folds)
+        best = self._select(scores)
+        self.lams_ = lams
+        self.mse_path_ = np.column_stack([r["mse"] for r in cv_runs])
+        self.cv_results_ = self._cv_results(lams, scores)
+        self.best_index_ = best
+        self.lam_ = float(lams[best])
+        self.coef_path_ = full["path"].coefs
+        self.intercept_path_ = full["path"].intercepts
+        self.eta_path_ = full["path"].etas
+        best_estimator = full["estimators"][best]
+        best_estimator.set_params(warm_start=False)
+        self.best_estimator_ = best_estimator
+        self.coef_ = best_estimator.coef_
+        self.intercept_ = best_estimator.intercept_
+        self.eta_ = best_estimator.eta_
+        self.n_iter_ = best_estimator.n_iter_
+        return self
+
+    def _task_seeds(self, n_tasks: int) -> list[Any]:
+        """One random_state per task, fixed before the tasks run, so that results do not
+        depend on n_jobs or the backend (estimators without randomness get None)."""
+        if "random_state" not in self._base_param_names():
+            return [None] * n_tasks
+        rs = self.random_state
+        if rs is None or isinstance(rs, Integral):
+            return [rs] * n_tasks
+        rng = check_random_state(rs)
+        return list(rng.randint(np.iinfo(np.int32).max, size=n_tasks))
+
+    @staticmethod
+    def _seeded(base: BaseEstimator, seed: Any) -> BaseEstimator:
+        if seed is None or "random_state" not in base.get_params():
+            return base
+        return clone(base).set_params(random_state=seed)
+
+    def _select(self, scores: np.ndarray) -> int:
+        """Index of the chosen lam (grid decreasing; scores: greater is better).
+
+        ``"min"``: the best mean score (the largest lam on ties). ``"1se"``: the largest lam
+        whose mean score is within one standard error of the best.
+        """
+        mean = scores.mean(axis=1)
+        best = int(np.argmax(mean))
+        if self.selection == "min":
+            return best
+        threshold = mean[best] - self._sem(scores)[best]
+        return int(np.flatnonzero(mean >= threshold)[0])
+
+    @staticmethod
+    def _sem(scores: np.ndarray) -> np.ndarray:
+        """Standard error of the mean score over folds (sample std / sqrt(n_folds))."""
+        n_folds = scores.shape[1]
+        if n_folds < 2:
+            return np.zeros(scores.shape[0])
+        return scores.std(axis=1, ddof=1) / np.sqrt(n_folds)
+
+    def _cv_results(self, lams: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+        mean = scores.mean(axis=1)
+        results: dict[str, np.ndarray] = {
+            "param_lam": lams.copy(),
+            "mean_test_score": mean,
+            "std_test_score": scores.std(axis=1),
+            "sem_test_score": self._sem(scores),
+            # rank 1 = best; ties share the smallest rank, as GridSearchCV does
+            "rank_test_score": np.searchsorted(np.sort(-mean), -mean, side="left") + 1,
+        }
+        for k in range(scores.shape[1]):
+            results[f"split{k}_test_score"] = scores[:, k]
+        return results
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict with the estimator refitted at ``lam_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        sparse_ok = self.__sklearn_tags__().input_tags.sparse
+        X = validate_data(self, X, reset=False, accept_sparse="csr" if sparse_ok else False,
+                          dtype=np.float64)
+        return self.best_estimator_.predict(X)
+
+
+_NOTES = """
+    Notes
+    -----
+    Every fold fits the whole warm-started path in one joblib task (and the full data is one
+    more task, whose path is ``coef_path_``), so the folds x lams grid scales out to a
+    cluster without code changes::
+
+        from dask.distributed import Client          # or: import ray; from ray.util.joblib
+        client = Client("tcp://scheduler:8786")      #   import register_ray; register_ray()
+        with joblib.parallel_config(backend="dask"):  # backend="ray" for Ray
+            est = {name}(n_jobs=-1).fit(X, y)
+
+    ``n_jobs`` is the number of tasks run at once (-1: as many as the backend offers); the
+    results do not depend on it nor on the backend. The refit estimator in
+    ``best_estimator_`` is the full-data path's fit at ``lam_`` (warm-started down the grid,
+    so for non-convex penalties it is the same branch of stationary points that was
+    cross-validated).
+"""
+
+_ATTRIBUTES = """
+    Attributes
+    ----------
+    lam_ : float
+        The chosen lam.
+    lams_ : ndarray of shape (n_lams,)
+        The grid, decreasing.
+    best_index_ : int
+        Index of ``lam_`` in ``lams_``.
+    mse_path_ : ndarray of shape (n_lams, n_folds)
+        Held-out mean squared error per lam and fold.
+    cv_results_ : dict of ndarray
+        As GridSearchCV's: ``param_lam``, ``mean_test_score``, ``std_test_score``,
+        ``sem_test_score`` (standard error, used by ``selection="1se"``),
+        ``rank_test_score`` and ``split{k}_test_score`` (greater is better; the default
+        score is minus the mean squared error).
+    coef_path_, eta_path_ : ndarray of shape (n_features, n_lams)
+        The path on all data (coefficients and eta_hat, eq. 7).
+    intercept_path_ : ndarray of shape (n_lams,)
+    best_estimator_ : estimator
+        The estimator fitted on all data at ``lam_``.
+    coef_, intercept_, eta_, n_iter_
+        Those of ``best_estimator_``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when X has string feature names.
+"""
+
+_CV_PARAMS = """
+    lams : int or array-like, default=100
+        Number of lam values on the geometric grid from lam_max down to ``eps * lam_max``
+        (see :func:`~skdropout.linear.irls_path`), or the grid itself.
+    eps : float in (0, 1), default=1e-3
+        Length of a generated grid: ``lams_[-1] / lams_[0]``.
+    cv : int, cross-validation generator or iterable, default=None
+        As in scikit-learn: None is 5-fold ``KFold``.
+    scoring : str or callable, default=None
+        A scikit-learn scorer name or callable (greater is better); None: minus the mean
+        squared error.
+    selection : {"min", "1se"}, default="min"
+        ``"min"``: the lam with the best mean score. ``"1se"``: the largest lam whose mean
+        score is within one standard error of the best (sparser, more regularised).
+    n_jobs : int, default=None
+        Number of joblib tasks (folds, and the full-data path) run at once.
+"""
+
+
+class IRLSRegressorCV(_RegressorCV):
+    __doc__ = f"""Eq. (1) with the squared loss solved by the eta-trick (eq. 6), lam chosen by
+    cross-validation over a warm-started path, as scikit-learn's ``LassoCV``.
+
+    Parameters
+    ----------{_CV_PARAMS}    penalty, penalty_params, fit_intercept, solver, max_iter, tol
+        As in :class:`~skdropout.linear.IRLSRegressor`.
+{_ATTRIBUTES}{_NOTES.format(name="IRLSRegressorCV")}
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skdropout.linear import IRLSRegressorCV
+    >>> X, y = make_regression(n_samples=60, n_features=8, n_informative=3, noise=1.0,
+    ...                        random_state=0)
+    >>> est = IRLSRegressorCV(lams=20, cv=3).fit(X, y)
+    >>> est.mse_path_.shape, int((est.coef_ != 0).sum()) <= 8
+    ((20, 3), True)
+    """
+
+    _estimator_class = IRLSRegressor
+    _parameter_constraints: dict = {
+        **{k: v for k, v in IRLSRegressor._parameter_constraints.items()
+           if k not in ("lam", "warm_start")},
+        **_RegressorCV._cv_constraints,
+    }
+
+    def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
+                 n_jobs=None, penalty="l1", penalty_params=None, fit_intercept=True,
+                 solver="auto", max_iter=100, tol=1e-6):
+        self.lams = lams
+        self.eps = eps
+        self.cv = cv
+        self.scoring = scoring
+        self.selection = selection
+        self.n_jobs = n_jobs
+        self.penalty = penalty
+        self.penalty_params = penalty_params
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+
+
+class AdaptiveDropoutRegressorCV(_RegressorCV):
+    __doc__ = f"""Adaptive dropout (eq. 9, Algorithm 1) with lam chosen by cross-validation
+    over a warm-started path.
+
+    Parameters
+    ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, batch_size, \
+max_iter, tol, random_state, fit_intercept
+        As in :class:`~skdropout.linear.AdaptiveDropoutRegressor`. With a
+        ``RandomState`` instance, one seed per fold is drawn from it before the folds run.
+{_ATTRIBUTES}{_NOTES.format(name="AdaptiveDropoutRegressorCV")}
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skdropout.linear import AdaptiveDropoutRegressorCV
+    >>> X, y = make_regression(n_samples=60, n_features=5, n_informative=2, noise=1.0,
+    ...                        random_state=0)
+    >>> est = AdaptiveDropoutRegressorCV(lams=4, cv=3, random_state=0).fit(X, y)
+    >>> est.mse_path_.shape
+    (4, 3)
+    """
+
+    _estimator_class = AdaptiveDropoutRegressor
+    _parameter_constraints: dict = {
+        **{k: v for k, v in AdaptiveDropoutRegressor._parameter_constraints.items()
+           if k not in ("lam", "warm_start")},
+        **_RegressorCV._cv_constraints,
+    }
+
+    def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
+                 n_jobs=None, penalty="l1", penalty_params=None, mask="gaussian",
+                 strategy="proximal", learning_rate="auto", batch_size=None, max_iter=1000,
+                 tol=1e-6, random_state=None, fit_intercept=True):
+        self.lams = lams
+        self.eps = eps
+        self.cv = cv
+        self.scoring = scoring
+        self.selection = selection
+        self.n_jobs = n_jobs
+        self.penalty = penalty
+        self.penalty_params = penalty_params
+        self.mask = mask
+        self.strategy = strategy
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.fit_intercept = fit_intercept

@@ -1,0 +1,253 @@
+"""Regularisation paths: the solutions of eq. (1) on a decreasing geometric grid of lam,
+each fit warm-started from the previous one (the continuation ncvreg uses for non-convex
+penalties)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from numbers import Integral
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import optimize, sparse
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_X_y
+from sklearn.utils.validation import _check_sample_weight
+
+from ..penalties import Penalty, resolve_penalty
+from ._irls import uses_working_set
+from ._irls_regressor import IRLSRegressor
+
+_RESOLUTION = float(np.finfo(np.float64).resolution)
+
+
+class PathResult(NamedTuple):
+    """The output of :func:`irls_path` (a tuple: ``lams, coefs, intercepts, etas = ...``).
+
+    Attributes
+    ----------
+    lams : ndarray of shape (n_lams,)
+        The grid, decreasing.
+    coefs : ndarray of shape (n_features, n_lams)
+        ``coefs[:, k]`` is the solution at ``lams[k]``.
+    intercepts : ndarray of shape (n_lams,)
+    etas : ndarray of shape (n_features, n_lams)
+        The eta-trick variables eta_hat(w) (eq. 7) at each solution; 0 marks a pruned
+        coordinate, +inf an unpenalised one.
+    """
+
+    lams: np.ndarray
+    coefs: np.ndarray
+    intercepts: np.ndarray
+    etas: np.ndarray
+
+
+def lam_max(X: Any, y: np.ndarray, penalty: Penalty, *, fit_intercept: bool = True,
+            sample_weight: np.ndarray | None = None) -> float:
+    """The top of the path: the smallest lam for which w = 0 is a solution of eq. (1).
+
+    With ``grad0 = X_c' diag(s) y_c / sum(s)`` (the negative loss gradient at w = 0 after
+    weighted centring when ``fit_intercept``; ``s`` the sample weights), w = 0 is stationary
+    for ``lam * Omega`` iff ``max_j |grad0_j| <= lam * slope0``; this is
+    ``penalty.lam_max(grad0)``. For penalties whose shape depends on lam (mcp, scad,
+    vardrop, hardconcrete, bernoulli_l0) the slope itself depends on lam, so lam_max is the
+    fixed point ``lam = penalty.with_lam(lam).lam_max(grad0)`` (found in log-space; e.g.
+    ``(max|grad0| / slope0(1))**2`` for vardrop, whose slope falls as ``1/sqrt(lam)``).
+
+    Two cases have no such lam and use the l1 scale ``max_j |grad0_j|`` instead:
+
+    - infinite slope at 0 (lpp with p < 1, l0): w = 0 is stationary for every lam, and the
+      path's first point is whatever the solver reaches from its default start;
+    - zero slope at 0 (huber, standout) or a constraint (hardthresh): w = 0 is never a
+      solution, so the path does not start at zero.
+
+    When ``grad0`` is 0 (a constant y), every lam gives w = 0 and the machine resolution is
+    returned, as scikit-learn's alpha grid does.
+    """
+    if fit_intercept:
+        y = y - np.average(y, weights=sample_weight)  # then X need not be centred
+    yw = y if sample_weight is None else y * sample_weight
+    total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    grad0 = np.asarray(X.T @ yw).ravel() / total
+    scale = float(np.max(np.abs(grad0))) if grad0.size else 0.0
+    if scale <= _RESOLUTION:
+        return _RESOLUTION
+    try:
+        top = penalty.lam_max(grad0)
+    except NotImplementedError:  # a penalty without a slope at 0
+        top = math.inf
+    if penalty.uses_lam and math.isfinite(top) and top > 0:
+        top = _lam_fixed_point(penalty, grad0, top)
+    return top if math.isfinite(top) and top > 0 else scale
+
+
+def _lam_fixed_point(penalty: Penalty, grad0: np.ndarray, start: float) -> float:
+    """Solve ``lam = penalty.with_lam(lam).lam_max(grad0)`` for lam-shaped penalties."""
+
+    def gap(t: float) -> float:
+        return math.log(penalty.with_lam(math.exp(t)).lam_max(grad0)) - t
+
+    lo = hi = math.log(start)
+    g = gap(lo)
+    if g == 0:
+        return start
+    step = 1.0
+    for _ in range(60):  # bracket the root, expanding geometrically
+        if g > 0:
+            hi = lo + step
+            if gap(hi) <= 0:
+                break
+            lo = hi
+        else:
+            lo = hi - step
+            if gap(lo) >= 0:
+                break
+            hi = lo
+        step *= 2
+    else:
+        raise ValueError(f"Could not find lam_max for {penalty!r}: lam * slope0(lam) does "
+                         "not cross max|X'y|/n; pass lams as an array.")
+    return math.exp(optimize.brentq(gap, lo, hi, xtol=1e-12, rtol=1e-12))
+
+
+def lam_grid(X: Any, y: np.ndarray, penalty: Penalty, lams: int | Any = 100, *,
+             eps: float = 1e-3, fit_intercept: bool = True,
+             sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """The decreasing grid of lam: ``lams`` values from :func:`lam_max` down to
+    ``eps * lam_max`` spaced geometrically, or the given array sorted decreasingly."""
+    if isinstance(lams, Integral) and not isinstance(lams, bool):
+        if lams < 1:
+            raise ValueError(f"lams must be a count >= 1 or an array of lam > 0, got {lams!r}.")
+        if not (isinstance(eps, (int, float)) and 0 < eps < 1):
+            raise ValueError(f"eps must be a float in (0, 1), got {eps!r}.")
+        top = lam_max(X, y, penalty, fit_intercept=fit_intercept, sample_weight=sample_weight)
+        return np.geomspace(top, top * eps, num=int(lams))
+    grid = np.asarray(lams, dtype=np.float64) if not isinstance(lams, str) else None
+    if grid is None or grid.ndim != 1 or grid.size == 0:
+        raise ValueError(f"lams must be a count >= 1 or a 1-D array of lam > 0, got {lams!r}.")
+    if not np.all(np.isfinite(grid)) or np.any(grid <= 0):
+        raise ValueError("lams must be finite and > 0.")
+    return np.sort(grid)[::-1]
+
+
+def start_policy(estimator: BaseEstimator, penalty: Penalty) -> tuple[bool, bool]:
+    """How a path of ``estimator`` starts: ``(from_zero, warm)``.
+
+    ``from_zero``: the first fit starts at w = 0, the solution at lam_max (as in glmnet and
+    ncvreg), which needs a solver that lets a zero coordinate re-enter when it violates
+    ``|X_j'r/n| <= lam * slope0``: IRLSRegressor's working set, for separable penalties with
+    ``0 < slope0 < inf``. ``warm``: later fits start from the previous solution; besides
+    that case this is safe when ``eta_hat(0) > 0`` (huber, standout). Otherwise
+    ``eta_hat(0) = 0`` is absorbing (lpp with p < 1, l0, lp, hardthresh, and every penalty
+    with ``eta_hat(0) = 0`` under adaptive dropout, which prunes zeros for good): a warm
+    start would freeze the previous support, so each lam is fitted from the estimator's
+    default start (least squares, eta = +inf).
+    """
+    screened = isinstance(estimator, IRLSRegressor) and uses_working_set(penalty)
+    revives = bool(np.all(np.asarray(penalty.eta_hat(np.zeros(1))) > 0))
+    return screened, screened or revives
+
+
+def fit_path(estimator: BaseEstimator, X: Any, y: np.ndarray, lams: np.ndarray,
+             sample_weight: np.ndarray | None = None,
+             callback: Callable[[int, BaseEstimator], None] | None = None) -> PathResult:
+    """Fit a clone of ``estimator`` (IRLSRegressor or AdaptiveDropoutRegressor) at each lam
+    of the decreasing grid ``lams``, warm-starting each fit from the previous solution where
+    :func:`start_policy` allows it.
+
+    ``callback(k, est)`` is called after the k-th fit with the fitted estimator (used to
+    score a CV fold while its path runs). The penalty's lam is set per grid point by the
+    estimator itself (``resolve_penalty``).
+    """
+    est = clone(estimator)
+    from_zero, warm = start_policy(est, resolve_penalty(est.penalty, est.penalty_params))
+    n_features, n_lams = X.shape[1], len(lams)
+    if from_zero:
+        # The first fit is warm-started from zero coefficients (the estimators' warm start
+        # reads coef_); a fit from least squares could end at another stationary point of a
+        # non-convex penalty.
+        est.coef_, est.n_features_in_ = np.zeros(n_features), n_features
+    coefs = np.empty((n_features, n_lams))
+    etas = np.empty((n_features, n_lams))
+    intercepts = np.empty(n_lams)
+    for k, lam in enumerate(lams):
+        est.set_params(lam=float(lam), warm_start=warm and (k > 0 or from_zero))
+        est.fit(X, y, sample_weight=sample_weight)
+        coefs[:, k] = est.coef_
+        intercepts[k] = est.intercept_
+        etas[:, k] = est.eta_
+        if callback is not None:
+            callback(k, est)
+    return PathResult(np.asarray(lams, dtype=np.float64), coefs, intercepts, etas)
+
+
+def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
+              penalty_params: dict[str, Any] | None = None, lams: int | Any = 100,
+              eps: float = 1e-3, fit_intercept: bool = True, sample_weight: Any = None,
+              **solver_params: Any) -> PathResult:
+    """The regularisation path of eq. (1) with the squared loss (3), solved by the eta-trick
+    (eq. 6, :class:`~skdropout.linear.IRLSRegressor`) on a decreasing grid of lam.
+
+    The grid runs from lam_max (the smallest lam whose solution is w = 0, see
+    :func:`lam_max` for penalties with an infinite or zero slope at 0) down to
+    ``eps * lam_max`` on a geometric grid; every fit is warm-started from the solution at
+    the previous (larger) lam, as ncvreg does for non-convex penalties, so the path follows
+    one branch of stationary points. Penalties whose shape depends on lam (mcp, scad,
+    vardrop, ...) get their lam set at each grid point. For penalties whose zero is
+    absorbing (lpp with p < 1, l0, lp, hardthresh; see :func:`start_policy`) each point is
+    fitted from the default start instead.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    penalty : str or Penalty, default="l1"
+        A name of :func:`skdropout.penalties.get_penalty` or a penalty object.
+    penalty_params : dict, default=None
+        Parameters of the named penalty.
+    lams : int or array-like, default=100
+        The number of grid points, or the grid itself (sorted decreasingly), as ``alphas``
+        in scikit-learn's ``LassoCV``.
+    eps : float in (0, 1), default=1e-3
+        ``lams[-1] / lams[0]`` for a generated grid.
+    fit_intercept : bool, default=True
+    sample_weight : array-like of shape (n_samples,), default=None
+    **solver_params
+        Other parameters of :class:`~skdropout.linear.IRLSRegressor` (``solver``,
+        ``max_iter``, ``tol``).
+
+    Returns
+    -------
+    PathResult
+        The named tuple ``(lams, coefs, intercepts, etas)``; ``coefs`` and ``etas`` have
+        shape (n_features, n_lams).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.linear import irls_path
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 4))
+    >>> y = X @ np.array([2.0, 0.0, -1.0, 0.0]) + 0.1 * rng.standard_normal(50)
+    >>> lams, coefs, intercepts, etas = irls_path(X, y, lams=5, eps=0.01)
+    >>> coefs.shape, bool(np.all(coefs[:, 0] == 0)), bool(np.any(coefs[:, 1] != 0))
+    ((4, 5), True, True)
+    """
+    reserved = {"penalty", "penalty_params", "lam", "fit_intercept", "warm_start"}
+    allowed = set(IRLSRegressor().get_params()) - reserved
+    unknown = sorted(set(solver_params) - allowed)
+    if unknown:
+        raise TypeError(f"irls_path got unknown solver parameters {unknown}; "
+                        f"allowed: {sorted(allowed)}.")
+    X, y = check_X_y(X, y, accept_sparse=["csr", "csc"], dtype=np.float64, y_numeric=True)
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    pen = resolve_penalty(penalty, penalty_params)
+    grid = lam_grid(X, y, pen, lams, eps=eps, fit_intercept=fit_intercept,
+                    sample_weight=sample_weight)
+    est = IRLSRegressor(penalty=penalty, penalty_params=penalty_params,
+                        fit_intercept=fit_intercept, **solver_params)
+    if sparse.issparse(X):
+        X = X.tocsr()
+    return fit_path(est, X, y, grid, sample_weight=sample_weight)

@@ -1,0 +1,125 @@
+"""Regularisation paths and cross-validation curves (matplotlib Axes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _axes(ax: Any) -> Any:
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots()
+    return ax
+
+
+def _path_arrays(est: Any) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """(lams, coefs of shape (n_features, n_lams), chosen lam or None) of a path source."""
+    if hasattr(est, "coef_path_") and hasattr(est, "lams_"):
+        return est.lams_, est.coef_path_, getattr(est, "lam_", None)
+    if isinstance(est, tuple) and hasattr(est, "coefs") and hasattr(est, "lams"):
+        return est.lams, est.coefs, None
+    raise TypeError("plot_path needs a fitted IRLSRegressorCV / AdaptiveDropoutRegressorCV "
+                    f"or the result of irls_path; got {type(est).__name__}.")
+
+
+def plot_path(est: Any, ax: Any = None) -> Any:
+    """Coefficients against lam (log scale, lam decreasing to the right, as in glmnet), with
+    a dashed vertical line at the cross-validated ``lam_`` when there is one.
+
+    Parameters
+    ----------
+    est : fitted IRLSRegressorCV, AdaptiveDropoutRegressorCV, or irls_path's result
+        A CV estimator plots its full-data path ``coef_path_`` over ``lams_``.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure's Axes when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per feature (labelled ``w_j``), restyle at will.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.linear import irls_path
+    >>> from skdropout.plotting import plot_path
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 3))
+    >>> y = X @ np.array([1.0, 0.0, -2.0]) + 0.1 * rng.standard_normal(40)
+    >>> ax = plot_path(irls_path(X, y, lams=10))
+    >>> len(ax.get_lines())
+    3
+    """
+    lams, coefs, lam_chosen = _path_arrays(est)
+    ax = _axes(ax)
+    for j, coef in enumerate(np.asarray(coefs)):
+        ax.plot(lams, coef, label=f"w_{j}")
+    ax.set_xscale("log")
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    if lam_chosen is not None:
+        ax.axvline(lam_chosen, color="k", linestyle="--", linewidth=1, label="lam_")
+    ax.set_xlabel("lam")
+    ax.set_ylabel("coefficient")
+    ax.set_title("Regularisation path")
+    return ax
+
+
+def plot_cv(est: Any, ax: Any = None) -> Any:
+    """The cross-validation curve: mean held-out error against lam with a band of one
+    standard error over folds, and a vertical line at the chosen ``lam_``.
+
+    With the default scoring the curve is the mean squared error (``mse_path_``); with
+    another ``scoring`` it is the mean test score of ``cv_results_`` (greater is better).
+
+    Parameters
+    ----------
+    est : fitted IRLSRegressorCV or AdaptiveDropoutRegressorCV
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The curve is ``ax.get_lines()[0]``, the band ``ax.collections[0]``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skdropout.linear import IRLSRegressorCV
+    >>> from skdropout.plotting import plot_cv
+    >>> X, y = make_regression(n_samples=40, n_features=5, noise=1.0, random_state=0)
+    >>> ax = plot_cv(IRLSRegressorCV(lams=10, cv=3).fit(X, y))
+    >>> ax.get_xscale()
+    'log'
+    """
+    if not (hasattr(est, "cv_results_") and hasattr(est, "lam_")):
+        raise TypeError("plot_cv needs a fitted IRLSRegressorCV or AdaptiveDropoutRegressorCV; "
+                        f"got {type(est).__name__}.")
+    lams = est.lams_
+    if est.scoring is None:
+        folds = est.mse_path_
+        label = "mean squared error"
+    else:
+        res = est.cv_results_
+        folds = np.column_stack([res[f"split{k}_test_score"]
+                                 for k in range(est.mse_path_.shape[1])])
+        label = f"score ({est.scoring})" if isinstance(est.scoring, str) else "score"
+    mean = folds.mean(axis=1)
+    sem = est.cv_results_["sem_test_score"]
+    ax = _axes(ax)
+    (line,) = ax.plot(lams, mean, marker=".", label=f"CV {label}")
+    ax.fill_between(lams, mean - sem, mean + sem, color=line.get_color(), alpha=0.2,
+                    label="+- 1 standard error")
+    ax.axvline(est.lam_, color="k", linestyle="--", linewidth=1,
+               label=f"lam_ = {est.lam_:.3g} ({est.selection})")
+    ax.set_xscale("log")
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    ax.set_xlabel("lam")
+    ax.set_ylabel(label)
+    ax.set_title("Cross-validation")
+    ax.legend()
+    return ax

@@ -1,0 +1,191 @@
+"""IRLSRegressorCV / AdaptiveDropoutRegressorCV: scikit-learn conventions, agreement with
+LassoCV on the same folds and grid, the one-standard-error rule, backends, plots."""
+
+import inspect
+
+import joblib
+import matplotlib
+import numpy as np
+import pytest
+from sklearn.datasets import make_regression
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LassoCV
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GroupKFold, KFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skdropout.linear import (AdaptiveDropoutRegressor, AdaptiveDropoutRegressorCV,
+                              IRLSRegressor, IRLSRegressorCV, irls_path)
+from skdropout.plotting import plot_cv, plot_path
+
+matplotlib.use("Agg")
+
+# AdaptiveDropoutRegressor itself matches repeated rows with integer weights only in
+# expectation (its stochastic mini-batches differ), so its CV cannot match them exactly.
+_XFAIL = {f"check_sample_weight_equivalence_on_{kind}_data":
+          "AdaptiveDropoutRegressor's stochastic fits differ between weighted and repeated rows"
+          for kind in ("dense", "sparse")}
+
+
+@parametrize_with_checks(
+    [IRLSRegressorCV(lams=3, cv=2, eps=0.1),
+     AdaptiveDropoutRegressorCV(lams=2, cv=2, eps=0.1, max_iter=20, random_state=0)],
+    expected_failed_checks=lambda est: _XFAIL if isinstance(est, AdaptiveDropoutRegressorCV)
+    else {})
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_regression(n_samples=80, n_features=30, n_informative=5, noise=8.0,
+                           random_state=3)
+    return X, y
+
+
+@pytest.mark.parametrize("cv_class, base", [(IRLSRegressorCV, IRLSRegressor),
+                                            (AdaptiveDropoutRegressorCV,
+                                             AdaptiveDropoutRegressor)])
+def test_cv_takes_every_base_parameter(cv_class, base):
+    own = set(inspect.signature(cv_class).parameters)
+    wanted = set(inspect.signature(base).parameters) - {"lam", "warm_start"}
+    assert wanted <= own
+    for name in wanted:
+        assert (inspect.signature(cv_class).parameters[name].default
+                == inspect.signature(base).parameters[name].default)
+
+
+def test_same_lam_and_coefficients_as_lasso_cv(data):
+    X, y = data
+    folds = KFold(5, shuffle=True, random_state=0)
+    ours = IRLSRegressorCV(lams=30, cv=folds, tol=1e-12, max_iter=1000).fit(X, y)
+    ref = LassoCV(alphas=30, cv=folds, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(ours.lams_, ref.alphas_, rtol=1e-12)
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-6)
+    assert ours.lam_ == ref.alpha_
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    assert ours.intercept_ == pytest.approx(ref.intercept_, abs=1e-5)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), atol=1e-4)
+
+
+def test_path_and_refit(data):
+    X, y = data
+    est = IRLSRegressorCV(lams=10, cv=3).fit(X, y)
+    lams, coefs, intercepts, etas = irls_path(X, y, lams=est.lams_)
+    np.testing.assert_allclose(est.coef_path_, coefs)
+    np.testing.assert_allclose(est.intercept_path_, intercepts)
+    np.testing.assert_allclose(est.eta_path_, etas)
+    np.testing.assert_allclose(est.coef_, coefs[:, est.best_index_])
+    assert est.best_estimator_.lam == est.lam_ == est.lams_[est.best_index_]
+    np.testing.assert_allclose(est.predict(X), est.best_estimator_.predict(X))
+
+
+def test_one_standard_error_rule(data):
+    X, y = data
+    folds = KFold(4, shuffle=True, random_state=1)
+    best = IRLSRegressorCV(lams=25, cv=folds).fit(X, y)
+    one_se = IRLSRegressorCV(lams=25, cv=folds, selection="1se").fit(X, y)
+    assert one_se.lam_ >= best.lam_
+    # independently, from the per-fold errors
+    mse = best.mse_path_
+    mean, se = mse.mean(axis=1), mse.std(axis=1, ddof=1) / np.sqrt(mse.shape[1])
+    k = np.argmin(mean)
+    assert best.lam_ == best.lams_[k]
+    expected = best.lams_[mean <= mean[k] + se[k]].max()
+    assert one_se.lam_ == expected
+    assert one_se.lam_ > best.lam_  # this problem has a flat enough minimum
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_results_do_not_depend_on_n_jobs(data, backend):
+    X, y = data
+    kwargs = {"lams": 8, "cv": 3, "penalty": "mcp"}
+    serial = IRLSRegressorCV(n_jobs=1, **kwargs).fit(X, y)
+    with joblib.parallel_config(backend=backend):
+        parallel = IRLSRegressorCV(n_jobs=2, **kwargs).fit(X, y)
+    np.testing.assert_allclose(parallel.mse_path_, serial.mse_path_, rtol=1e-10)
+    np.testing.assert_allclose(parallel.coef_path_, serial.coef_path_, atol=1e-12)
+    assert parallel.lam_ == serial.lam_
+
+
+def test_adaptive_dropout_cv_is_reproducible_across_backends(data):
+    X, y = data
+    kwargs = {"lams": 3, "cv": 2, "max_iter": 20, "random_state": 0}
+    serial = AdaptiveDropoutRegressorCV(n_jobs=1, **kwargs).fit(X, y)
+    with joblib.parallel_config(backend="threading"):
+        parallel = AdaptiveDropoutRegressorCV(n_jobs=2, **kwargs).fit(X, y)
+    np.testing.assert_allclose(parallel.mse_path_, serial.mse_path_, rtol=1e-10)
+    assert parallel.lam_ == serial.lam_
+    assert isinstance(serial.best_estimator_, AdaptiveDropoutRegressor)
+    assert serial.best_estimator_.lam == serial.lam_
+    np.testing.assert_allclose(parallel.coef_, serial.coef_, rtol=1e-10)
+
+
+def test_scoring(data):
+    X, y = data
+    folds = KFold(3, shuffle=True, random_state=0)
+    default = IRLSRegressorCV(lams=6, cv=folds).fit(X, y)
+    named = IRLSRegressorCV(lams=6, cv=folds, scoring="neg_mean_squared_error").fit(X, y)
+    np.testing.assert_allclose(named.cv_results_["mean_test_score"],
+                               -default.mse_path_.mean(axis=1), rtol=1e-10)
+    assert named.lam_ == default.lam_
+    r2 = IRLSRegressorCV(lams=6, cv=folds, scoring="r2").fit(X, y)
+    train, test = next(folds.split(X))
+    k = 2
+    est = IRLSRegressor(lam=r2.lams_[0]).fit(X[train], y[train])
+    for lam in r2.lams_[1:k + 1]:
+        est.set_params(lam=lam, warm_start=True).fit(X[train], y[train])
+    assert r2.cv_results_["split0_test_score"][k] == pytest.approx(
+        r2_score(y[test], est.predict(X[test])), rel=1e-6)
+    assert r2.cv_results_["rank_test_score"][np.argmax(r2.cv_results_["mean_test_score"])] == 1
+
+
+def test_groups_reach_the_splitter(data):
+    X, y = data
+    groups = np.arange(len(y)) % 4
+    est = IRLSRegressorCV(lams=4, cv=GroupKFold(4)).fit(X, y, groups=groups)
+    assert est.mse_path_.shape == (4, 4)
+
+
+@pytest.mark.parametrize("params", [{"selection": "max"}, {"lams": 0}, {"eps": 2.0},
+                                    {"scoring": "nope"}, {"cv": "three"},
+                                    {"penalty": "nope"}, {"lams": [1.0, -2.0]}])
+def test_bad_parameters_leave_it_unfitted(data, params):
+    X, y = data
+    est = IRLSRegressorCV(**params)
+    with pytest.raises(ValueError):
+        est.fit(X, y)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+def test_bad_data(data):
+    X, y = data
+    Xn = X.copy()
+    Xn[3, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        IRLSRegressorCV(lams=3).fit(Xn, y)
+    with pytest.raises(ValueError):
+        IRLSRegressorCV(lams=3).fit(X, y[:-2])
+
+
+def test_plots_return_axes(data):
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+
+    X, y = data
+    est = IRLSRegressorCV(lams=8, cv=3, selection="1se").fit(X, y)
+    ax = plot_path(est)
+    assert isinstance(ax, Axes) and ax.get_xscale() == "log"
+    assert len(ax.get_lines()) == X.shape[1] + 1  # one per coefficient, one at lam_
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), est.coef_path_[0])
+    _, given = plt.subplots()
+    assert plot_cv(est, ax=given) is given
+    np.testing.assert_allclose(given.get_lines()[0].get_ydata(), est.mse_path_.mean(axis=1))
+    assert given.get_lines()[1].get_xdata()[0] == est.lam_
+    assert isinstance(plot_path(irls_path(X, y, lams=4)), Axes)
+    with pytest.raises(TypeError, match="plot_path"):
+        plot_path(IRLSRegressor().fit(X, y))
+    with pytest.raises(TypeError, match="plot_cv"):
+        plot_cv(IRLSRegressor().fit(X, y))
+    plt.close("all")

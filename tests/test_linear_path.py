@@ -1,0 +1,137 @@
+"""irls_path: the grid, its top lam_max, warm-started solutions checked against scikit-learn's
+lasso_path and against the stationarity conditions of eq. (1)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_regression
+from sklearn.linear_model import LassoCV, lasso_path
+
+from skdropout.linear import irls_path
+from skdropout.linear._path import lam_grid, lam_max
+from skdropout.penalties import get_penalty, resolve_penalty
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_regression(n_samples=60, n_features=12, n_informative=4, noise=2.0,
+                           random_state=0)
+    return X, y
+
+
+def test_l1_path_equals_sklearn_lasso_path(data):
+    X, y = data
+    lams, coefs, intercepts, etas = irls_path(X, y, lams=15, eps=1e-2, tol=1e-12,
+                                              max_iter=1000)
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    alphas, ref, _ = lasso_path(Xc, yc, alphas=lams, tol=1e-14, max_iter=100_000)
+    np.testing.assert_allclose(alphas, lams)
+    np.testing.assert_allclose(coefs, ref, atol=1e-5)
+    np.testing.assert_array_equal(coefs == 0, np.abs(ref) < 1e-12)
+    np.testing.assert_allclose(intercepts, y.mean() - X.mean(axis=0) @ coefs, atol=1e-8)
+    np.testing.assert_allclose(etas, np.abs(coefs), atol=1e-8)  # eta_hat(w) = |w| for l1
+
+
+def test_grid_top_is_sklearn_alpha_max_with_sample_weight(data):
+    X, y = data
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
+    ref = LassoCV(alphas=4, eps=1e-2, cv=3).fit(X, y, sample_weight=sw).alphas_
+    grid = lam_grid(X, y, get_penalty("l1"), 4, eps=1e-2, sample_weight=sw)
+    np.testing.assert_allclose(grid, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("penalty, params", [("l1", None), ("mcp", {"a": 3.0}),
+                                             ("scad", None), ("logsum", {"eps": 2.0}),
+                                             ("elasticnet", {"theta": 0.5})])
+def test_first_point_zero_next_not(data, penalty, params):
+    X, y = data
+    lams, coefs, _, _ = irls_path(X, y, penalty=penalty, penalty_params=params, lams=6,
+                                  eps=0.05)
+    assert np.all(coefs[:, 0] == 0)
+    assert np.any(coefs[:, 1] != 0)
+
+
+def test_lam_max_of_lam_shaped_penalty_is_a_fixed_point(data):
+    """vardrop's slope at 0 falls as 1/sqrt(lam): lam_max solves lam * slope0(lam) = max|g|,
+    checked with the slope measured by a finite difference of Omega itself."""
+    X, y = data
+    g = np.max(np.abs((X - X.mean(0)).T @ (y - y.mean()))) / len(y)
+    pen = get_penalty("vardrop")
+    top = lam_max(X, y, pen)
+    t = 1e-7
+    slope = resolve_penalty(pen, None, top).value([t]) / t
+    assert top * slope == pytest.approx(g, rel=1e-4)
+    assert top != pytest.approx(pen.lam_max(g * np.ones(1)), rel=1e-2)  # lam=1's answer
+
+
+def test_lam_max_for_infinite_and_zero_slopes(data):
+    X, y = data
+    g = np.max(np.abs((X - X.mean(0)).T @ (y - y.mean()))) / len(y)
+    for name in ("lpp", "l0", "huber", "standout", "hardthresh"):
+        assert lam_max(X, y, get_penalty(name)) == pytest.approx(g)
+    assert lam_max(X, np.full(len(y), 3.0), get_penalty("l1")) == np.finfo(float).resolution
+
+
+def test_mcp_path_points_are_stationary(data):
+    """Every warm-started mcp solution satisfies the first-order conditions of eq. (1):
+    X_c'(y_c - X_c w)/n = lam * dOmega/dw on the support, |.| <= lam * slope0 off it."""
+    X, y = data
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    lams, coefs, _, _ = irls_path(X, y, penalty="mcp", penalty_params={"a": 3.0}, lams=8,
+                                  eps=0.05, tol=1e-10, max_iter=1000)
+    for lam, w in zip(lams, coefs.T):
+        corr = Xc.T @ (yc - Xc @ w) / len(y)
+        pen = resolve_penalty("mcp", {"a": 3.0}, lam)
+        on = w != 0
+        np.testing.assert_allclose(corr[on], lam * pen.grad(w)[on], atol=1e-6)
+        assert np.all(np.abs(corr[~on]) <= lam * (1 + 1e-6))
+
+
+def test_array_grid_is_sorted_decreasing_and_used(data):
+    X, y = data
+    lams, coefs, _, _ = irls_path(X, y, lams=[0.5, 5.0, 1.0])
+    np.testing.assert_array_equal(lams, [5.0, 1.0, 0.5])
+    assert coefs.shape == (X.shape[1], 3)
+
+
+def test_sample_weight_equals_repeated_rows(data):
+    X, y = data
+    reps = np.random.default_rng(2).integers(0, 3, size=len(y))
+    grid = lam_grid(X, y, get_penalty("l1"), 5, eps=0.05)
+    _, c_w, b_w, _ = irls_path(X, y, lams=grid, sample_weight=reps.astype(float), tol=1e-12)
+    _, c_r, b_r, _ = irls_path(np.repeat(X, reps, axis=0), np.repeat(y, reps), lams=grid,
+                               tol=1e-12)
+    np.testing.assert_allclose(c_w, c_r, atol=1e-7)
+    np.testing.assert_allclose(b_w, b_r, atol=1e-7)
+
+
+def test_sparse_equals_dense(data):
+    X, y = data
+    X = np.where(np.abs(X) < 0.8, 0.0, X)
+    dense = irls_path(X, y, lams=5, eps=0.05, tol=1e-12)
+    spar = irls_path(sp.csr_matrix(X), y, lams=5, eps=0.05, tol=1e-12)
+    np.testing.assert_allclose(spar.lams, dense.lams)
+    np.testing.assert_allclose(spar.coefs, dense.coefs, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"lams": 0}, "lams"), ({"lams": [1.0, -1.0]}, "lams"), ({"lams": []}, "lams"),
+    ({"lams": [[1.0]]}, "lams"), ({"lams": [np.nan]}, "lams"), ({"lams": "many"}, "lams"),
+    ({"eps": 0.0}, "eps"), ({"eps": 1.5}, "eps"), ({"penalty": "nope"}, "nope"),
+])
+def test_bad_input_errors(data, kwargs, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        irls_path(X, y, **kwargs)
+
+
+def test_bad_data_and_solver_params(data):
+    X, y = data
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        irls_path(Xn, y, lams=3)
+    with pytest.raises(ValueError):
+        irls_path(X, y[:-1], lams=3)
+    with pytest.raises(TypeError, match="unknown solver parameters"):
+        irls_path(X, y, lams=3, alpha=1.0)
