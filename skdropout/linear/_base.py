@@ -67,7 +67,9 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
             delattr(self, name)
 
     def _fit_guarded(self, fit: Any) -> Any:
+        """Validate the parameters and run ``fit``; on any error, forget the previous fit."""
         try:
+            self._validate_params()
             return fit()
         except BaseException:
             self._forget()

@@ -46,7 +46,10 @@ class Design:
             self.X = sp.csc_matrix(X, dtype=np.float64)
             self._centre = bool(fit_intercept)
         else:
-            self.X = np.asfortranarray(self.sqrt_sw[:, None] * (X - x_offset))
+            self.X = np.empty((n, d))
+            np.subtract(X, x_offset, out=self.X)
+            if sample_weight is not None:
+                self.X *= self.sqrt_sw[:, None]
             self._centre = False
 
     # -- products --------------------------------------------------------------------
@@ -54,7 +57,11 @@ class Design:
         return self.X if cols is None else self.X[:, cols]
 
     def matvec(self, v: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
-        """``X_s[:, cols] @ v``."""
+        """``X_s[:, cols] @ v`` (only the columns where ``v`` is nonzero are touched)."""
+        nz = np.flatnonzero(v)
+        if nz.size < 0.5 * v.size:
+            cols = nz if cols is None else np.asarray(cols)[nz]
+            v = v[nz]
         out = np.asarray(self._cols(cols) @ v).ravel()
         if self.sparse:
             off = self.x_offset if cols is None else self.x_offset[cols]

@@ -6,7 +6,6 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -117,7 +116,6 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         self.fit_intercept = fit_intercept
         self.warm_start = warm_start
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> AdaptiveDropoutRegressor:
         """Fit the model.
 

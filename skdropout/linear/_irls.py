@@ -31,7 +31,7 @@ from scipy.sparse.linalg import LinearOperator, lsqr
 
 from ..penalties import Penalty
 from ._design import Design
-from ._wstep import _spd_solve, cg_solve, dual_solve, primal_solve
+from ._wstep import cg_solve, dual_solve, primal_solve
 
 SOLVERS = ("auto", "cholesky", "woodbury", "cg")
 _WS_SIZE = 100          # initial working-set size on wide problems
@@ -102,7 +102,10 @@ def least_squares_start(design: Design, cols: np.ndarray) -> np.ndarray:
     if cols.size == 0:
         return np.zeros(0)
     if not design.sparse:
-        return la.lstsq(design.X[:, cols], design.y, check_finite=False,
+        # singular values below eps * max(n, m) of the largest are rounding noise (numpy's
+        # rule); keeping them makes the minimum-norm solution depend on rounding.
+        cond = np.finfo(float).eps * max(design.n, cols.size)
+        return la.lstsq(design.X[:, cols], design.y, cond=cond, check_finite=False,
                         lapack_driver="gelsd")[0]
     op = LinearOperator((design.n, cols.size), dtype=np.float64,
                         matvec=lambda v: design.matvec(v, cols),
@@ -129,20 +132,22 @@ def _curvature(penalty: Penalty, w: np.ndarray) -> np.ndarray:
 
 
 def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Penalty,
-                      lam: float, max_rounds: int = 10, max_steps: int = 30) -> np.ndarray | None:
+                      lam: float, max_steps: int = 30) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
-    Coordinates whose sign flips leave the support (and the solve restarts). Returns None
-    when the Hessian ``G + lam diag(Omega'')`` is not positive definite there."""
-    keep = w != 0
-    for _ in range(max_rounds):
-        idx = np.flatnonzero(keep)
-        out = np.zeros_like(w)
+    A Newton step that would move a coordinate across 0 is cut at the first crossing and
+    that coordinate leaves the support (an active-set homotopy, as in feature-sign search);
+    when the Hessian ``G + lam diag(Omega'')`` is not positive definite the smallest tenth of
+    the support leaves. Each round removes at least one coordinate, so this ends; returns
+    None when Newton's method does not settle within ``max_steps`` steps."""
+    cur = w.copy()
+    while True:
+        idx = np.flatnonzero(cur)
         if idx.size == 0:
-            return out
-        Gs, cs, ws = G[np.ix_(idx, idx)], c[idx], w[idx].copy()
+            return cur
+        Gs, cs, ws = G[np.ix_(idx, idx)], c[idx], cur[idx]
         sign = np.sign(ws)
-        flipped = np.zeros(idx.size, dtype=bool)
+        drop = None
         for _ in range(max_steps):
             grad = Gs @ ws - cs + lam * penalty.grad(ws)
             H = Gs + np.diag(lam * _curvature(penalty, ws))
@@ -150,20 +155,25 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                 step = la.cho_solve(la.cho_factor(H, check_finite=False), grad,
                                     check_finite=False)
             except la.LinAlgError:
-                return None
+                drop = np.abs(ws) <= np.sort(np.abs(ws))[(ws.size - 1) // 10]
+                break
             new = ws - step
-            flipped = np.sign(new) != sign
-            if flipped.any():
+            cross = np.sign(new) != sign
+            if cross.any():  # stop at the first zero crossing; that coordinate leaves
+                frac = np.where(cross, ws / np.where(cross, ws - new, 1.0), np.inf)
+                t = frac.min()
+                ws = ws - t * step
+                drop = frac <= t
                 break
             ws = new
             if np.max(np.abs(step)) <= 1e-13 * np.max(np.abs(ws)):
                 break
-        if flipped.any():
-            keep[idx[flipped]] = False
-            continue
-        out[idx] = ws
-        return out
-    return None
+        else:
+            return None
+        cur[idx] = ws
+        if drop is None:
+            return cur
+        cur[idx[drop]] = 0.0
 
 
 class _WorkingSet:
@@ -212,20 +222,13 @@ class _WorkingSet:
             out[a] = cg_solve(self.design, self.cols[a], eta[a], lam, w[a])
         return out
 
-    def least_squares(self) -> np.ndarray:
-        """The start: least squares on W (from the cached Gram matrix when there is one)."""
-        if self.G is not None and self.cols.size:
-            return _spd_solve(self.G, self.c)
-        return least_squares_start(self.design, self.cols)
-
-
 def default_start(design: Design, penalty: Penalty,
                   solver: str = "auto") -> tuple[np.ndarray, _WorkingSet]:
     """The start shared by both estimators: eta = +inf on the initial working set, i.e. least
     squares on it (zeros elsewhere); returned with that working set."""
     ws = _WorkingSet(design, initial_working_set(design, penalty), solver)
     w = np.zeros(design.d)
-    w[ws.cols] = ws.least_squares()
+    w[ws.cols] = least_squares_start(design, ws.cols)
     return w, ws
 
 
@@ -328,7 +331,9 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
             F_prev = F
         if screen:
             pos = np.flatnonzero(w[ws.cols] != 0)
-            if pos.size and pos.size <= n:
+            # at most n - 1 coordinates can have a nonsingular Gram matrix: keep the largest
+            pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
+            if pos.size:
                 polished = newton_on_support(ws.gram(pos), ws.c[pos], w[ws.cols][pos],
                                              penalty, lam)
                 if polished is not None:
