@@ -46,6 +46,7 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
         fitted attribute other than ``n_features_in_``/``feature_names_in_`` exists)."""
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
                              y_numeric=True, multi_output=False)
+        y = np.asarray(y, dtype=np.float64)  # float32 targets are computed in float64 too
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                  ensure_non_negative=True)

@@ -1,0 +1,216 @@
+"""IRLSRegressor against peers and independent computations on the same problems."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
+
+from skdropout.linear import IRLSRegressor
+from skdropout.penalties import get_penalty
+
+
+def _problem(n=60, d=25, k=5, seed=0, offset=2.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + offset
+    beta = np.zeros(d)
+    beta[:k] = rng.choice([-1, 1], k) * rng.uniform(1.0, 3.0, k)
+    y = X @ beta + 0.5 * rng.standard_normal(n) + 1.5
+    return X, y
+
+
+def _lam_max(X, y):
+    return np.max(np.abs((X - X.mean(0)).T @ (y - y.mean()))) / len(y)
+
+
+def _objective(X, y, coef, intercept, pen, lam, sw=None):
+    sw = np.ones(len(y)) if sw is None else sw
+    r = y - X @ coef - intercept
+    return 0.5 * np.sum(sw * r**2) / np.sum(sw) + lam * pen.value(coef)
+
+
+@pytest.mark.parametrize("shape", [(60, 25), (30, 200)])
+@pytest.mark.parametrize("solver", ["auto", "cholesky", "woodbury", "cg"])
+@pytest.mark.parametrize("frac", [0.5, 0.05])
+def test_l1_equals_sklearn_lasso(shape, solver, frac):
+    X, y = _problem(*shape, seed=shape[1])
+    lam = frac * _lam_max(X, y)
+    ours = IRLSRegressor(lam=lam, solver=solver).fit(X, y)
+    ref = Lasso(alpha=lam, tol=1e-14, max_iter=200_000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5 * np.abs(ref.coef_).max())
+    np.testing.assert_array_equal(ours.coef_ != 0, ref.coef_ != 0)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-5 * abs(ref.intercept_))
+    # independent KKT check of the returned point (eq. 1 is convex for l1)
+    g = X.T @ (y - X @ ours.coef_ - ours.intercept_) / len(y)
+    on = ours.coef_ != 0
+    np.testing.assert_allclose(g[on], lam * np.sign(ours.coef_[on]), rtol=1e-6)
+    assert np.all(np.abs(g[~on]) <= lam * (1 + 1e-6))
+
+
+def test_l1_sparse_input_equals_dense():
+    X, y = _problem(80, 40, seed=3)
+    X[np.abs(X - 2.0) < 1.0] = 0.0
+    lam = 0.1 * _lam_max(X, y)
+    dense = IRLSRegressor(lam=lam).fit(X, y)
+    for solver in ["auto", "cg", "cholesky"]:
+        sparse = IRLSRegressor(lam=lam, solver=solver).fit(sp.csr_matrix(X), y)
+        np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-8)
+        np.testing.assert_allclose(sparse.intercept_, dense.intercept_, atol=1e-7)
+    with pytest.raises(ValueError, match="woodbury"):
+        IRLSRegressor(lam=lam, solver="woodbury").fit(sp.csr_matrix(X), y)
+
+
+@pytest.mark.parametrize("theta", [0.2, 0.7])
+def test_elasticnet_equals_sklearn(theta):
+    # Omega = theta/2 w^2 + (1 - theta)|w|  ->  ElasticNet(alpha=lam, l1_ratio=1 - theta)
+    X, y = _problem(50, 30, seed=1)
+    lam = 0.1 * _lam_max(X, y)
+    ours = IRLSRegressor(penalty="elasticnet", penalty_params={"theta": theta}, lam=lam).fit(X, y)
+    ref = ElasticNet(alpha=lam, l1_ratio=1 - theta, tol=1e-14, max_iter=200_000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6 * np.abs(ref.coef_).max())
+    np.testing.assert_array_equal(ours.coef_ != 0, ref.coef_ != 0)
+
+
+def test_ridge_limits():
+    X, y = _problem(50, 10, seed=2)
+    n = len(y)
+    # huber with eps above every |w_j| is exactly ridge: lam w^2 / (2 eps) = Ridge(n lam / eps)
+    lam, eps = 0.5, 50.0
+    ours = IRLSRegressor(penalty="huber", penalty_params={"eps": eps}, lam=lam).fit(X, y)
+    ref = Ridge(alpha=n * lam / eps).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-8)
+    # a vanishing lam is least squares, for any penalty
+    for pen in ["l1", "logsum", "mcp"]:
+        tiny = IRLSRegressor(penalty=pen, lam=1e-9).fit(X, y)
+        np.testing.assert_allclose(tiny.coef_, LinearRegression().fit(X, y).coef_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("penalty, params", [
+    ("l1", None), ("elasticnet", {"theta": 0.5}), ("logsum", {"eps": 0.5}),
+    ("mcp", {"a": 3.0}), ("scad", {"a": 3.7}), ("lpp", {"p": 0.5}), ("lp", {"p": 1.5}),
+    ("huber", {"eps": 0.5}), ("hardthresh", {"k": 3}), ("vardrop", None),
+])
+def test_objective_path_non_increasing_and_stationary(penalty, params):
+    X, y = _problem(60, 25, seed=4)
+    X = (X - X.mean(0)) / X.std(0)
+    lam = 0.1 * _lam_max(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = IRLSRegressor(penalty=penalty, penalty_params=params, lam=lam, max_iter=300).fit(X, y)
+    path = reg.objective_path_
+    finite = path[np.isfinite(path)]
+    assert np.all(np.diff(finite) <= 1e-12 * np.abs(finite[1:])), path
+    pen = get_penalty(penalty, **(params or {}))
+    pen = pen.with_lam(lam) if pen.uses_lam else pen
+    assert reg.objective_ == pytest.approx(_objective(X, y, reg.coef_, reg.intercept_, pen, lam),
+                                           rel=1e-12)
+    np.testing.assert_array_equal(reg.eta_, pen.eta_hat(reg.coef_))
+    if penalty == "hardthresh":  # IHT fixed point: least squares on the k largest
+        on = reg.coef_ != 0
+        assert on.sum() <= 3
+        np.testing.assert_allclose(reg.coef_[on], LinearRegression().fit(X[:, on], y).coef_,
+                                   rtol=1e-8)
+        return
+    # coordinate-wise local optimality, checked by brute force along each nonzero coordinate
+    base = reg.objective_
+    for j in np.flatnonzero(reg.coef_):
+        for t in np.linspace(-1e-3, 1e-3, 9) * max(1.0, abs(reg.coef_[j])):
+            w = reg.coef_.copy()
+            w[j] += t
+            assert _objective(X, y, w, reg.intercept_, pen, lam) >= base - 1e-10 * abs(base)
+
+
+@pytest.mark.parametrize("penalty, params", [("lp", {"p": 1.5}), ("logsum", {"eps": 1.0}),
+                                             ("mcp", {"a": 4.0})])
+def test_matches_direct_minimisation(penalty, params):
+    # a smooth-enough problem solved by a general-purpose optimiser from IRLS's point and from
+    # least squares: no lower objective nearby
+    X, y = _problem(80, 6, k=3, seed=5, offset=0.0)
+    X = (X - X.mean(0)) / X.std(0)
+    lam = 0.05 * _lam_max(X, y)
+    reg = IRLSRegressor(penalty=penalty, penalty_params=params, lam=lam).fit(X, y)
+    pen = get_penalty(penalty, **(params or {}))
+    pen = pen.with_lam(lam) if pen.uses_lam else pen
+    yc = y - y.mean()
+    fun = lambda w: 0.5 * np.mean((yc - X @ w) ** 2) + lam * pen.value(w)  # noqa: E731
+    best = min((minimize(fun, w0, method="Nelder-Mead",
+                         options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 40000})
+                for w0 in [reg.coef_, np.linalg.lstsq(X, yc, rcond=None)[0]]),
+               key=lambda r: r.fun)
+    assert reg.objective_ <= best.fun + 1e-9 * abs(best.fun)
+
+
+def test_sample_weight_equals_repeated_rows_and_zero_weight_equals_removal():
+    X, y = _problem(40, 12, seed=7)
+    sw = np.random.default_rng(0).integers(0, 4, len(y))
+    lam = 0.1 * _lam_max(X, y)
+    for pen in ["l1", "logsum"]:
+        weighted = IRLSRegressor(penalty=pen, lam=lam).fit(X, y, sample_weight=sw)
+        repeated = IRLSRegressor(penalty=pen, lam=lam).fit(np.repeat(X, sw, 0), np.repeat(y, sw))
+        np.testing.assert_allclose(weighted.coef_, repeated.coef_, atol=1e-9)
+        np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, atol=1e-9)
+        assert weighted.objective_ == pytest.approx(repeated.objective_, rel=1e-10)
+    ref = Lasso(alpha=lam, tol=1e-14, max_iter=100_000).fit(X, y, sample_weight=sw * 1.0)
+    np.testing.assert_allclose(IRLSRegressor(lam=lam).fit(X, y, sample_weight=sw).coef_,
+                               ref.coef_, atol=1e-6)
+
+
+def test_intercept():
+    X, y = _problem(50, 10, seed=8)
+    lam = 0.1 * _lam_max(X, y)
+    a = IRLSRegressor(lam=lam).fit(X, y)
+    b = IRLSRegressor(lam=lam).fit(X, y + 100.0)
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-9)
+    assert b.intercept_ - a.intercept_ == pytest.approx(100.0)
+    ours = IRLSRegressor(lam=lam, fit_intercept=False).fit(X, y)
+    ref = Lasso(alpha=lam, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+    assert ours.intercept_ == 0.0
+
+
+def test_float32_input_is_computed_in_float64():
+    X, y = _problem(50, 10, seed=9)
+    lam = 0.1 * _lam_max(X, y)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    a = IRLSRegressor(lam=lam).fit(X32, y32)
+    b = IRLSRegressor(lam=lam).fit(X32.astype(np.float64), y32.astype(np.float64))
+    assert a.coef_.dtype == np.float64
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+def test_warm_start_and_convergence_warning():
+    X, y = _problem(60, 40, seed=10)
+    lam = 0.05 * _lam_max(X, y)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        IRLSRegressor(penalty="lpp", penalty_params={"p": 0.5}, lam=lam, max_iter=1).fit(X, y)
+    reg = IRLSRegressor(lam=lam, warm_start=True).fit(X, y)
+    coef = reg.coef_.copy()
+    reg.fit(X, y)
+    assert reg.n_iter_ == 1
+    np.testing.assert_allclose(reg.coef_, coef, atol=1e-10)
+    # warm start down a lam path reaches the cold-start solution (l1 is convex)
+    reg.set_params(lam=lam / 2).fit(X, y)
+    cold = IRLSRegressor(lam=lam / 2).fit(X, y)
+    np.testing.assert_allclose(reg.coef_, cold.coef_, atol=1e-8)
+
+
+def test_wide_problem_uses_working_set_and_matches_lasso():
+    rng = np.random.default_rng(11)
+    n, d = 100, 3000
+    X = rng.standard_normal((n, d))
+    y = X[:, :10] @ rng.uniform(1, 2, 10) + 0.1 * rng.standard_normal(n)
+    lam = 0.1 * _lam_max(X, y)
+    ours = IRLSRegressor(lam=lam).fit(X, y)
+    ref = Lasso(alpha=lam, tol=1e-14, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_array_equal(ours.coef_ != 0, ref.coef_ != 0)
+
+
+def test_constant_target_gives_zero_coefficients():
+    X, _ = _problem(30, 5, seed=12)
+    reg = IRLSRegressor(lam=0.1).fit(X, np.full(30, 3.0))
+    np.testing.assert_array_equal(reg.coef_, 0.0)
+    assert reg.intercept_ == pytest.approx(3.0)
