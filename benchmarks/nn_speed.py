@@ -1,0 +1,91 @@
+"""Per-epoch training time of every skdropout.nn method on LeNet-300-100 / MNIST against the
+same network trained densely with plain skorch (NeuralNetClassifier), in one run.
+
+Goal (issue 5): at most 1.5x the dense time for every method without local
+reparameterisation, at most 2.5x with it (vardrop_lr_ar, vardrop_lr).
+
+Each method trains ``--repeats`` times for one epoch on the first ``--n-samples`` MNIST
+training digits (batch 128, Adam, torch on one thread unless ``--threads``); the table reports
+the median epoch time scaled to a 48,000-sample epoch (Table 4's training split) and the
+ratio to the dense baseline measured in the same run.
+
+    SKDROPOUT_DATA=../shared/data python benchmarks/nn_speed.py --out benchmarks/results/nn_speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from skorch import NeuralNetClassifier
+
+from skdropout.datasets import fetch_mnist
+from skdropout.nn import METHODS, LeNet300100, SparseNetClassifier
+
+LOCAL_REPARAM = {"vardrop_lr_ar", "vardrop_lr"}
+EPOCH_SAMPLES = 48_000
+
+
+def _epoch_time(make, X, y, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        net = make()
+        t0 = time.perf_counter()
+        net.fit(X, y)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=12_800)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--methods", nargs="*", default=list(METHODS))
+    parser.add_argument("--out", default=None, help="write OUT.csv and OUT.md")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    X, y, _, _ = fetch_mnist(return_X_y=True)
+    X, y = X[:args.n_samples], y[:args.n_samples]
+    common = dict(max_epochs=1, batch_size=128, lr=1e-3, optimizer=torch.optim.Adam,
+                  train_split=None, iterator_train__shuffle=True, verbose=0,
+                  device=args.device)
+
+    def dense():
+        torch.manual_seed(0)
+        return NeuralNetClassifier(LeNet300100, criterion=torch.nn.CrossEntropyLoss, **common)
+
+    scale = EPOCH_SAMPLES / args.n_samples
+    base = _epoch_time(dense, X, y, args.repeats) * scale
+    rows = [{"method": "dense (plain skorch)", "epoch_s": base, "ratio": 1.0, "goal": None}]
+    for method in args.methods:
+        def make(method=method):
+            return SparseNetClassifier(LeNet300100, method=method, random_state=0, **common)
+        t = _epoch_time(make, X, y, args.repeats) * scale
+        goal = 2.5 if method in LOCAL_REPARAM else 1.5
+        rows.append({"method": method, "epoch_s": t, "ratio": t / base, "goal": goal})
+    table = pd.DataFrame(rows)
+    table["meets_goal"] = [None if g is None or np.isnan(g) else bool(r <= g)
+                           for r, g in zip(table["ratio"], table["goal"])]
+    header = (f"# nn_speed: seconds per 48,000-sample epoch, LeNet-300-100, batch 128, Adam\n"
+              f"# torch {torch.__version__}, {args.threads} thread(s), device {args.device}, "
+              f"{platform.processor() or platform.machine()}, n_samples={args.n_samples}, "
+              f"repeats={args.repeats} (median)\n")
+    print(header + table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.out:
+        table.to_csv(args.out + ".csv", index=False)
+        with open(args.out + ".md", "w") as fh:
+            fh.write(header.replace("# ", "") + "\n" + table.to_markdown(index=False,
+                                                                            floatfmt=".3f")
+                     + "\n")
+    return table
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Run (part of) the Table 4 / Figure 2 reproduction into this folder, one torch thread.
+
+    SKDROPOUT_DATA=../shared/data python benchmarks/table4/run.py --epochs 200 [METHOD ...]
+
+Several processes with disjoint method lists may run at once; each rebuilds table4.csv and the
+figures from every finished method when it ends (``--collect`` only rebuilds them).
+"""
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from skdropout.experiments import collect_table4, run_table4
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("methods", nargs="*", default=None)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--collect", action="store_true")
+    args = parser.parse_args()
+    out = Path(__file__).resolve().parent
+    torch.set_num_threads(args.threads)
+    if args.collect:
+        table = collect_table4(out)
+    else:
+        table = run_table4(methods=args.methods or None, epochs=args.epochs,
+                           device=args.device, out=out, verbose=1)
+    print(table.to_string(index=False))

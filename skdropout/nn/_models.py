@@ -1,0 +1,80 @@
+"""The networks of the sparsification benchmarks: LeNet-300-100 and LeNet-5 (Caffe's)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class LeNet300100(nn.Module):
+    """LeNet-300-100: a fully connected ReLU network 784-300-100-10 returning logits.
+
+    It has 784*300 + 300*100 + 100*10 = 266,200 weights (biases excluded), the
+    denominator of every density figure of Table 4.
+
+    Parameters
+    ----------
+    in_features : int, default=784
+    hidden : sequence of int, default=(300, 100)
+    n_classes : int, default=10
+        Number of outputs (logits).
+
+    Examples
+    --------
+    >>> from skdropout.nn import LeNet300100
+    >>> net = LeNet300100()
+    >>> sum(m.weight.numel() for m in net.modules() if hasattr(m, "weight"))
+    266200
+    """
+
+    def __init__(self, in_features: int = 784, hidden: Sequence[int] = (300, 100),
+                 n_classes: int = 10) -> None:
+        super().__init__()
+        sizes = [int(in_features), *[int(h) for h in hidden]]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], int(n_classes)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 as in Caffe (and Han et al., Molchanov et al.): conv 20@5x5, max-pool,
+    conv 50@5x5, max-pool, fully connected 800-500-10, ReLU, returning logits.
+
+    Accepts images ``(n, 1, 28, 28)`` or flat rows ``(n, 784)``.
+
+    Parameters
+    ----------
+    n_classes : int, default=10
+    image_size : int, default=28
+        Side of the square single-channel input image.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.nn import LeNet5
+    >>> LeNet5()(torch.zeros(2, 784)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, n_classes: int = 10, image_size: int = 28) -> None:
+        super().__init__()
+        self.image_size = int(image_size)
+        side = ((self.image_size - 4) // 2 - 4) // 2
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(50 * side * side, 500), nn.ReLU(),
+            nn.Linear(500, int(n_classes)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.reshape(-1, 1, self.image_size, self.image_size)
+        return self.classifier(self.features(x))

@@ -1,0 +1,87 @@
+"""Training curves of the deep sparsifiers: error against density (Figure 2 of the paper)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+
+def _as_frame(curve: Any) -> pd.DataFrame:
+    """A curve given as a DataFrame, a skorch History or a list of per-epoch dicts."""
+    if isinstance(curve, pd.DataFrame):
+        df = curve.copy()
+    else:
+        df = pd.DataFrame([{"density": h.get("density"), "valid_error": h.get("valid_error")}
+                           for h in curve])
+        df["valid_error"] = 100 * df["valid_error"].astype(float)
+    missing = {"density", "valid_error"} - set(df.columns)
+    if missing:
+        raise ValueError(f"A training curve needs columns 'density' and 'valid_error' "
+                         f"(error in %); missing {sorted(missing)}.")
+    return df
+
+
+def plot_training(curves: Mapping[str, Any], ax: Any = None,
+                  published: Mapping[str, tuple[float, float]] | None = None,
+                  final: Mapping[str, tuple[float, float]] | None = None,
+                  logx: bool = True) -> Any:
+    """Error against fraction of nonzero weights over training, one line per method
+    (the paper's Figure 2).
+
+    Parameters
+    ----------
+    curves : mapping of name -> DataFrame, skorch History or list of dicts
+        Per-epoch ``density`` (fraction of kept weights) and ``valid_error`` (in % for a
+        DataFrame, a fraction in a History, as ``SparseNetClassifier`` records it).
+    ax : matplotlib Axes, optional
+    published : mapping of name -> (error %, density), optional
+        Reference points drawn as black markers (e.g. published LeNet-300-100 results).
+    final : mapping of name -> (error %, density), optional
+        Final test results of the curves' methods, drawn as stars in the line's colour.
+    logx : bool, default=True
+        Logarithmic density axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skdropout.plotting import plot_training
+    >>> curve = pd.DataFrame({"density": [1.0, 0.3, 0.1], "valid_error": [5.0, 3.0, 2.5]})
+    >>> ax = plot_training({"logsum": curve})
+    >>> len(ax.get_lines())
+    2
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.4))
+    colors = {}
+    for name, curve in curves.items():
+        df = _as_frame(curve)
+        (line,) = ax.plot(df["density"], df["valid_error"], "-", lw=1.4, label=name)
+        ax.plot(df["density"].iloc[-1:], df["valid_error"].iloc[-1:], "o",
+                color=line.get_color(), ms=4)
+        colors[name] = line.get_color()
+    for name, (err, dens) in (final or {}).items():
+        ax.plot([dens], [err], "*", ms=11, color=colors.get(name, "k"), mec="k", mew=0.5,
+                label=f"{name} (test)")
+    markers = iter("sD^vP")
+    for name, (err, dens) in (published or {}).items():
+        ax.plot([dens], [err], next(markers, "x"), color="k", ms=7, label=name)
+    if logx:
+        ax.set_xscale("log")
+    errors = np.concatenate([_as_frame(c)["valid_error"].to_numpy(float) for c in curves.values()]
+                            ) if curves else np.array([1.0])
+    finite = errors[np.isfinite(errors)]
+    if finite.size:
+        ax.set_ylim(0, min(float(np.max(finite)) * 1.05, max(4 * float(np.median(finite)), 5)))
+    ax.set_xlabel("fraction of nonzero weights")
+    ax.set_ylabel("error (%)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax
