@@ -15,14 +15,19 @@ the eta-trick objective (6), for any X. On standardised data (c_j = 1) it is eq.
   gradient step on ``L(w + (s - 1) * v)``, then ``eta = eta_hat(v)`` and the Tikhonov proximal
   step ``v <- eta / (eta + rho lam) * v`` (written without dividing by eta).
 
-A coordinate is pruned when one Tikhonov proximal step would remove more than half of it,
-``eta_j < rho_t lam`` (keep odds ``c_j eta_j / lam`` below ``c_j rho_t``; for l1,
-``|w_j| < rho_t lam``): then ``w_j = 0`` and ``alpha_j = 0`` from then on (eta_j = 0 is
-absorbing, as in the eta-trick). Coordinates whose optimum is 0 hover below that level
-(for l1 at about ``rho_t g_j^2 / lam`` with ``|g_j| < lam``), so the rule becomes exact as the
-learning rate, which decays linearly to 0 over ``max_iter`` epochs (the schedule of the
-paper's appendix C), goes to 0. The result is the average of the iterates of the second half
-of the schedule (Polyak-Ruppert), which removes most of the mask noise.
+Coordinate j moves with the step ``rho_t / c_j`` (a diagonal preconditioner: on
+standardised data c_j = 1 and the updates are exactly eq. (9) and Algorithm 1; on other data
+it makes the run invariant to the scale of each column, like the duality itself).
+Coordinates whose eta_hat is exactly 0 are pruned (w_j = 0, alpha_j = 0 from then on: eta = 0
+is absorbing, as in the eta-trick). The learning rate decays linearly to 0 over ``max_iter``
+epochs (the schedule of the paper's appendix C); the result is the average of the iterates
+of the second half of the schedule (Polyak-Ruppert), which removes most of the mask noise.
+With a finite step, a coordinate whose optimum is 0 does not reach 0 but hovers at O(rho)
+(for l1 at ``rho g_j^2 / (lam - |g_j|)``, where ``|g_j| < lam`` is its correlation with the
+residual): at the end such coordinates, those for which 0 is stationary (``|g_j| <= lam slope0``
+with w_j removed, the coordinates whose keep probability the dynamics drive to 0), are set to
+exactly 0. A threshold on alpha during training would instead prune by noise: the mask noise
+and the hover level both scale with rho, so their ratio never improves.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numpy as np
 
 from ..penalties import Penalty
 from ._design import Design
-from ._irls import objective
+from ._irls import objective, penalty_slope0, uses_working_set
 
 STRATEGIES = ("proximal", "sgd")
 MASKS = ("gaussian", "bernoulli")
@@ -66,15 +71,17 @@ def draw_mask(rng: np.random.Generator, alpha: np.ndarray, mask: str) -> np.ndar
     return (rng.random(alpha.size) < alpha) / alpha
 
 
-def lipschitz(design: Design, n_power: int = 50, seed: int = 0) -> float:
-    """Largest eigenvalue of X'X/n by power iteration (the smoothness constant of L)."""
+def lipschitz(design: Design, scale: np.ndarray, n_power: int = 50, seed: int = 0) -> float:
+    """Largest eigenvalue of ``diag(scale)^-1/2 X'X/n diag(scale)^-1/2`` by power iteration
+    (the smoothness constant of L in the preconditioned coordinates)."""
+    inv = 1.0 / np.sqrt(scale)
     v = np.random.default_rng(seed).standard_normal(design.d)
     lip = 0.0
     for _ in range(n_power):
         nv = np.linalg.norm(v)
         if nv == 0:
             return 0.0
-        v = design.rmatvec(design.matvec(v / nv)) / design.n
+        v = inv * design.rmatvec(design.matvec(inv * v / nv)) / design.n
         lip = float(np.linalg.norm(v))
     return lip
 
@@ -97,8 +104,9 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
     mask : {"gaussian", "bernoulli"}
     strategy : {"proximal", "sgd"}
     learning_rate : float, optional
-        Initial step rho_0; default ``1 / ||X'X/n||_2`` (half of it for ``"sgd"``, whose
-        gradient is multiplied by the mask).
+        Initial step rho_0 in standardised units (coordinate j moves by rho_t / c_j times its
+        gradient); default ``1 / ||C^-1/2 X'X/n C^-1/2||_2`` with ``C = diag(c)`` (half of it
+        for ``"sgd"``, whose gradient is multiplied by the mask).
     batch_size : int, optional
         Rows per step; default all rows (then the masks are the only randomness).
     max_iter : int
@@ -131,8 +139,10 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
     w = np.array(coef_init, dtype=np.float64)
     alive = (w != 0) & (c > 0)
     w[~alive] = 0.0
+    precond = 1.0 / np.where(c > 0, c, 1.0)  # per-coordinate steps rho_t / c_j
     if learning_rate is None:  # eq. (9) multiplies the gradient by s (E[s^2] = 1/alpha): halve it
-        learning_rate = (0.5 if strategy == "sgd" else 1.0) / max(lipschitz(design), 1e-300)
+        lip = lipschitz(design, np.where(c > 0, c, 1.0))
+        learning_rate = (0.5 if strategy == "sgd" else 1.0) / max(lip, 1e-300)
     rho0 = learning_rate
     bs = n if batch_size is None else min(int(batch_size), n)
     n_batches = math.ceil(n / bs)
@@ -155,18 +165,19 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
             s = draw_mask(rng, alpha[a], mask)
             resid = Xb[:, a] @ (s * w[a]) - yb
             grad = Xb[:, a].T @ resid / idx.size
+            rho_a = rho * precond[a]
             if strategy == "sgd":
-                w[a] -= rho * s * grad  # eq. (9): the gradient of L(s * w) in w
+                w[a] -= rho_a * s * grad  # eq. (9): the gradient of L(s * w) in w
                 eta = _eta(penalty, w, alive)
             else:  # Algorithm 1: gradient in w of L(w + (s - 1) v), v = w; then the prox in v
-                u = w[a] - rho * grad
+                u = w[a] - rho_a * grad
                 w[a] = u
                 eta = _eta(penalty, w, alive)
                 e = eta[a]
                 with np.errstate(invalid="ignore"):
-                    w[a] = np.where(np.isinf(e), u, u * e / (e + rho * lam))
+                    w[a] = np.where(np.isinf(e), u, u * e / (e + rho_a * lam))
             alpha = keep_prob(eta, c, lam)
-            _prune(alive, w, eta, alpha, (alpha <= 0) | (eta < rho * lam))
+            _prune(alive, w, eta, alpha, alpha <= 0)
             if 2 * t > total:  # Polyak-Ruppert average of the second half of the schedule
                 n_avg += 1
                 w_avg += (w - w_avg) / n_avg
@@ -176,9 +187,26 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
             break
     if n_avg and not converged:
         w = np.where(alive, w_avg, 0.0)
+    _prune_stationary_zeros(design, penalty, lam, w, alive)
     eta = _eta(penalty, w, alive)
     return DropoutResult(w, eta, keep_prob(eta, c, lam), epoch,
                          objective(design, penalty, lam, w), converged)
+
+
+def _prune_stationary_zeros(design: Design, penalty: Penalty, lam: float, w: np.ndarray,
+                            alive: np.ndarray) -> None:
+    """Zero the coordinates for which 0 is stationary (in place): ``|g_j| <= lam slope0`` with
+    ``g_j = X_j'(y - X w + X_j w_j)/n``. These are the coordinates whose keep probability the
+    dynamics drive to 0 (for l1, ``w_j`` then contracts by ``|g_j|/lam`` per step); with a
+    finite learning rate they hover at O(rho) instead of reaching 0. Only for separable
+    penalties with a finite positive slope at 0 (for the others 0 is always, or never,
+    stationary and only exact zeros are pruned)."""
+    if not uses_working_set(penalty):
+        return
+    g = design.rmatvec(design.y - design.matvec(w)) / design.n + design.col_sq_norms() * w
+    drop = alive & (np.abs(g) <= lam * penalty_slope0(penalty))
+    alive &= ~drop
+    w[drop] = 0.0
 
 
 def _prune(alive: np.ndarray, w: np.ndarray, eta: np.ndarray, alpha: np.ndarray,

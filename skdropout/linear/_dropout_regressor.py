@@ -45,8 +45,10 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     strategy : {"proximal", "sgd"}, default="proximal"
         Algorithm 1 (appendix B) or eq. (9).
     learning_rate : "auto" or float, default="auto"
-        Initial step; "auto" is ``1 / ||X'X/n||_2`` for "proximal" and half of it for "sgd"
-        (whose gradient is multiplied by the mask). It decays linearly to 0 over ``max_iter``
+        Initial step in standardised units: coordinate j moves by ``rho_t / c_j`` times its
+        gradient (a diagonal preconditioner that makes training invariant to column scales).
+        "auto" is ``1 / ||C^-1/2 (X'X/n) C^-1/2||_2``, ``C = diag(c)``, for "proximal" and half
+        of it for "sgd" (whose gradient is multiplied by the mask). It decays linearly to 0 over ``max_iter``
         epochs; the result averages the iterates of the second half.
     batch_size : int, default=None
         Rows per step; None uses all rows (the masks are then the only randomness, and
