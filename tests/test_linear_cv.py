@@ -189,3 +189,18 @@ def test_plots_return_axes(data):
     with pytest.raises(TypeError, match="plot_cv"):
         plot_cv(IRLSRegressor().fit(X, y))
     plt.close("all")
+
+
+def test_adaptive_dropout_cv_picks_the_lam_of_irls_cv(data):
+    """The duality (Theorem 1): both sides reach the same solutions, so on standardised data
+    the two CV curves agree and pick the same lam."""
+    X, y = data
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    folds = KFold(3, shuffle=True, random_state=0)
+    irls = IRLSRegressorCV(lams=6, eps=0.01, cv=folds).fit(X, y)
+    drop = AdaptiveDropoutRegressorCV(lams=6, eps=0.01, cv=folds, max_iter=100,
+                                      random_state=0).fit(X, y)
+    np.testing.assert_allclose(drop.lams_, irls.lams_)
+    assert drop.lam_ == irls.lam_
+    k = irls.best_index_
+    np.testing.assert_allclose(drop.mse_path_[k], irls.mse_path_[k], rtol=0.15)

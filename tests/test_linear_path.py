@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.datasets import make_regression
 from sklearn.linear_model import LassoCV, lasso_path
 
-from skdropout.linear import irls_path
+from skdropout.linear import IRLSRegressor, irls_path
 from skdropout.linear._path import lam_grid, lam_max
 from skdropout.penalties import get_penalty, resolve_penalty
 
@@ -135,3 +135,22 @@ def test_bad_data_and_solver_params(data):
         irls_path(X, y[:-1], lams=3)
     with pytest.raises(TypeError, match="unknown solver parameters"):
         irls_path(X, y, lams=3, alpha=1.0)
+
+
+def test_absorbing_zero_penalty_is_fitted_from_the_default_start(data):
+    """lpp (p < 1) has eta_hat(0) = 0 and no KKT re-entry: a warm start would freeze the
+    previous support, so every point equals a fresh fit at its lam."""
+    X, y = data
+    lams, coefs, _, _ = irls_path(X, y, penalty="lpp", lams=4, eps=0.05)
+    for lam, w in zip(lams, coefs.T):
+        fresh = IRLSRegressor(penalty="lpp", lam=lam).fit(X, y).coef_
+        np.testing.assert_array_equal(w, fresh)
+
+
+def test_warm_start_follows_the_path_for_a_nonconvex_penalty(data):
+    """logsum at lam_max: the path is at w = 0 (stationary), while a fresh fit from least
+    squares stops at another stationary point."""
+    X, y = data
+    lams, coefs, _, _ = irls_path(X, y, penalty="logsum", lams=3, eps=0.1)
+    assert np.all(coefs[:, 0] == 0)
+    assert np.any(IRLSRegressor(penalty="logsum", lam=lams[0]).fit(X, y).coef_ != 0)

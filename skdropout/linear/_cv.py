@@ -170,9 +170,7 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
 
     @staticmethod
     def _seeded(base: BaseEstimator, seed: Any) -> BaseEstimator:
-        if seed is None or "random_state" not in base.get_params():
-            return base
-        return clone(base).set_params(random_state=seed)
+        return base if seed is None else clone(base).set_params(random_state=seed)
 
     def _select(self, scores: np.ndarray) -> int:
         """Index of the chosen lam (grid decreasing; scores: greater is better).
@@ -230,20 +228,28 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
 _NOTES = """
     Notes
     -----
-    Every fold fits the whole warm-started path in one joblib task (and the full data is one
-    more task, whose path is ``coef_path_``), so the folds x lams grid scales out to a
-    cluster without code changes::
+    The work is ``n_folds + 1`` joblib tasks: each fold's whole warm-started path (the
+    lams along it run in order, each fit starting from the previous one), and the path on
+    all data (``coef_path_``; its fit at ``lam_`` is ``best_estimator_``, so for non-convex
+    penalties the refit lies on the same branch of stationary points that was
+    cross-validated). ``n_jobs`` tasks run at once; the results depend neither on it nor on
+    the backend, so the same code runs on a cluster through joblib. Dask::
 
-        from dask.distributed import Client          # or: import ray; from ray.util.joblib
-        client = Client("tcp://scheduler:8786")      #   import register_ray; register_ray()
-        with joblib.parallel_config(backend="dask"):  # backend="ray" for Ray
+        import joblib
+        from dask.distributed import Client
+        client = Client("tcp://scheduler:8786")  # registers joblib's "dask" backend
+        with joblib.parallel_config(backend="dask"):
             est = {name}(n_jobs=-1).fit(X, y)
 
-    ``n_jobs`` is the number of tasks run at once (-1: as many as the backend offers); the
-    results do not depend on it nor on the backend. The refit estimator in
-    ``best_estimator_`` is the full-data path's fit at ``lam_`` (warm-started down the grid,
-    so for non-convex penalties it is the same branch of stationary points that was
-    cross-validated).
+    Ray::
+
+        import joblib
+        from ray.util.joblib import register_ray
+        register_ray()
+        with joblib.parallel_config(backend="ray"):
+            est = {name}(n_jobs=-1).fit(X, y)
+
+    More than ``n_folds + 1`` workers are not used: use a larger ``cv`` to spread wider.
 """
 
 _ATTRIBUTES = """
@@ -303,13 +309,16 @@ class IRLSRegressorCV(_RegressorCV):
 {_ATTRIBUTES}{_NOTES.format(name="IRLSRegressorCV")}
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn.datasets import make_regression
     >>> from skdropout.linear import IRLSRegressorCV
-    >>> X, y = make_regression(n_samples=60, n_features=8, n_informative=3, noise=1.0,
-    ...                        random_state=0)
+    >>> X, y, w = make_regression(n_samples=60, n_features=8, n_informative=3, noise=1.0,
+    ...                           coef=True, random_state=0)
     >>> est = IRLSRegressorCV(lams=20, cv=3).fit(X, y)
-    >>> est.mse_path_.shape, int((est.coef_ != 0).sum()) <= 8
-    ((20, 3), True)
+    >>> est.mse_path_.shape
+    (20, 3)
+    >>> np.flatnonzero(w).tolist(), np.flatnonzero(np.abs(est.coef_) > 1).tolist()
+    ([0, 2, 5], [0, 2, 5])
     """
 
     _estimator_class = IRLSRegressor
@@ -348,13 +357,16 @@ max_iter, tol, random_state, fit_intercept
 {_ATTRIBUTES}{_NOTES.format(name="AdaptiveDropoutRegressorCV")}
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn.datasets import make_regression
     >>> from skdropout.linear import AdaptiveDropoutRegressorCV
-    >>> X, y = make_regression(n_samples=60, n_features=5, n_informative=2, noise=1.0,
-    ...                        random_state=0)
-    >>> est = AdaptiveDropoutRegressorCV(lams=4, cv=3, random_state=0).fit(X, y)
-    >>> est.mse_path_.shape
+    >>> X, y, w = make_regression(n_samples=60, n_features=5, n_informative=2, noise=1.0,
+    ...                           coef=True, random_state=0)
+    >>> est = AdaptiveDropoutRegressorCV(lams=4, cv=3, max_iter=100, random_state=0)
+    >>> est.fit(X, y).mse_path_.shape
     (4, 3)
+    >>> np.flatnonzero(w).tolist(), np.flatnonzero(np.abs(est.coef_) > 1).tolist()
+    ([0, 1], [0, 1])
     """
 
     _estimator_class = AdaptiveDropoutRegressor
