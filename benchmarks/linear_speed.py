@@ -1,0 +1,178 @@
+"""Wall time of IRLSRegressor against scikit-learn, celer and skglm at the same objective.
+
+Every solver minimises eq. (1) with the loss (3) and an intercept,
+``F(w, b) = ||y - X w - b||^2 / (2n) + lam * Omega(w)``, on the same data and lam; F is
+evaluated by this script for every solution (one formula for all). ``F_best`` is the lowest
+F any solver reaches at its tightest tol; each solver is then timed at the loosest tol of
+``TOLS`` whose solution satisfies ``F <= F_best (1 + 1e-6)`` (best of ``--repeat`` runs), so
+all times are for the same objective. MCP is not convex: a solver that stops at another
+stationary point is reported with its gap instead.
+
+Problems (make_regression, 50 informative features, noise=1, random_state=0;
+lam = lam_max / 20 with lam_max = ||X_c' y_c||_inf / n):
+
+* base: n=1000, d=5000, penalties l1 and mcp (a = gamma = 3);
+* wide: n=500, d=100,000, l1, with the peak memory of each fit (tracemalloc, separate run);
+* tall: n=100,000, d=500, l1.
+
+BLAS runs on one thread for everybody (threadpoolctl), which makes the numbers
+reproducible on a shared machine; skglm's numba functions are compiled on a small problem
+first (its first-call compile time is printed separately). OPENBLAS_CORETYPE, if set in the
+environment, is left as it is. Usage:
+``python benchmarks/linear_speed.py [--quick] [--repeat R] [--out FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from skdropout.linear import IRLSRegressor
+from skdropout.penalties import get_penalty
+
+TOLS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-14]
+REL = 1e-6
+A = 3.0
+
+
+def solvers(penalty: str) -> dict:
+    """name -> factory(lam, tol) of a fitted-estimator-like object with coef_, intercept_."""
+    import celer
+    import skglm
+    from sklearn.linear_model import Lasso
+
+    if penalty == "l1":
+        return {
+            "skdropout IRLS": lambda lam, tol: IRLSRegressor(lam=lam, tol=tol, max_iter=1000),
+            "sklearn Lasso": lambda lam, tol: Lasso(alpha=lam, tol=tol, max_iter=100_000),
+            "celer Lasso": lambda lam, tol: celer.Lasso(alpha=lam, tol=tol),
+            "skglm Lasso": lambda lam, tol: skglm.Lasso(alpha=lam, tol=tol),
+        }
+    return {
+        "skdropout IRLS": lambda lam, tol: IRLSRegressor(
+            penalty="mcp", penalty_params={"a": A}, lam=lam, tol=tol, max_iter=1000),
+        "skglm MCPRegression": lambda lam, tol: skglm.MCPRegression(alpha=lam, gamma=A, tol=tol),
+    }
+
+
+def objective(X, y, est, pen, lam) -> float:
+    r = y - X @ est.coef_ - est.intercept_
+    return 0.5 * float(r @ r) / len(y) + lam * pen.value(est.coef_)
+
+
+def fit(factory, X, y, lam, tol):
+    est = factory(lam, tol)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    return est, time.perf_counter() - start
+
+
+def peak_memory(factory, X, y, lam, tol) -> float:
+    """Peak traced allocation (MiB) during one fit, beyond what existed before."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    fit(factory, X, y, lam, tol)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (peak - base) / 2**20
+
+
+def run_problem(name, n, d, penalty, repeat, memory, rows, tols):
+    X, y = make_regression(n_samples=n, n_features=d, n_informative=50, noise=1.0,
+                           random_state=0)
+    lam = np.max(np.abs((X - X.mean(0)).T @ (y - y.mean()))) / n / 20
+    pen = get_penalty(penalty, a=A, lam=lam) if penalty == "mcp" else get_penalty(penalty)
+    facs = solvers(penalty)
+    tight = {k: objective(X, y, fit(f, X, y, lam, tols[-1])[0], pen, lam)
+             for k, f in facs.items()}
+    f_best = min(tight.values())
+    for solver, factory in facs.items():
+        chosen, obj, est = None, tight[solver], None
+        for tol in tols:
+            est, _ = fit(factory, X, y, lam, tol)
+            obj = objective(X, y, est, pen, lam)
+            if obj <= f_best * (1 + REL):
+                chosen = tol
+                break
+        tol = chosen if chosen is not None else tols[-1]
+        times = [fit(factory, X, y, lam, tol)[1] for _ in range(repeat)]
+        est = fit(factory, X, y, lam, tol)[0]
+        obj = objective(X, y, est, pen, lam)
+        mem = peak_memory(factory, X, y, lam, tol) if memory else float("nan")
+        rows.append(dict(problem=f"{name} {n}x{d}", penalty=penalty, solver=solver,
+                         tol=tol, reached=chosen is not None, time=min(times),
+                         rel_gap=(obj - f_best) / abs(f_best),
+                         nnz=int(np.count_nonzero(est.coef_)), mem=mem))
+        print(fmt_row(rows[-1]), flush=True)
+
+
+def fmt_row(r) -> str:
+    mem = "" if np.isnan(r["mem"]) else f"{r['mem']:9.0f}"
+    flag = "" if r["reached"] else "  (did not reach F_best within 1e-6)"
+    return (f"{r['problem']:<18}{r['penalty']:<6}{r['solver']:<22}{r['tol']:>8.0e}"
+            f"{r['time']:>10.3f}{r.get('ratio', float('nan')):>8.2f}{r['rel_gap']:>11.1e}"
+            f"{r['nnz']:>6}{mem:>10}{flag}")
+
+
+HEADER = (f"{'problem':<18}{'pen':<6}{'solver':<22}{'tol':>8}{'time[s]':>10}{'ratio':>8}"
+          f"{'F/F_best-1':>11}{'nnz':>6}{'peak MiB':>10}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="base problem only")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
+                                             "linear_speed.txt"))
+    args = parser.parse_args()
+
+    import skglm
+    start = time.perf_counter()
+    Xs, ys = make_regression(50, 20, random_state=0)
+    skglm.Lasso(alpha=0.1).fit(Xs, ys)
+    skglm.MCPRegression(alpha=0.1).fit(Xs, ys)
+    jit = time.perf_counter() - start
+
+    rows: list[dict] = []
+    print(HEADER)
+    with threadpool_limits(1):
+        run_problem("base", 1000, 5000, "l1", args.repeat, False, rows, TOLS)
+        run_problem("base", 1000, 5000, "mcp", args.repeat, False, rows, TOLS)
+        if not args.quick:
+            few = [1e-3, 1e-4, 1e-6, 1e-8, 1e-10]
+            run_problem("wide", 500, 100_000, "l1", 1, True, rows, few)
+            run_problem("tall", 100_000, 500, "l1", 1, False, rows, few)
+    for r in rows:  # time relative to the fastest peer (not us) on the same problem/penalty
+        peers = [q["time"] for q in rows if q["problem"] == r["problem"]
+                 and q["penalty"] == r["penalty"] and not q["solver"].startswith("skdropout")
+                 and q["reached"]]
+        r["ratio"] = r["time"] / min(peers) if peers else float("nan")
+    import celer
+    import sklearn
+    lines = [
+        "# benchmarks/linear_speed.py: wall time at the same objective (F <= F_best (1 + 1e-6))",
+        f"# {platform.platform()}, {platform.processor() or platform.machine()}, BLAS threads=1",
+        f"# numpy {np.__version__}, scikit-learn {sklearn.__version__}, celer {celer.__version__}, "
+        f"skglm {skglm.__version__}; skglm numba compile on first call: {jit:.1f} s (excluded)",
+        "# ratio = time / time of the fastest peer that reached F_best on the same row group",
+        HEADER, *[fmt_row(r) for r in rows]]
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
