@@ -1,0 +1,149 @@
+"""``skdropout sparsify`` (one sparsifier on digits or MNIST) and ``skdropout table4``."""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+from typing import Any
+
+import numpy as np
+
+from ._errors import CommandError
+
+
+def add_sparsify_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "sparsify", help="train one sparsifier (LeNet-300-100) on digits or MNIST",
+        description="Train a LeNet-300-100 sparsified by one method, print the validation "
+                    "error and density of the pruned network every epoch, then its test "
+                    "error and density; optionally save the fitted estimator.")
+    p.add_argument("--method", required=True,
+                   help="one of skdropout.nn.METHODS, e.g. vardrop_lr_ar, logsum, hardconcrete")
+    p.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
+                   help="digits (scikit-learn's 8x8, ships with it) or mnist (data home)")
+    p.add_argument("--lam", type=float, default=None,
+                   help="regularisation strength (default: the method's, see SparseNetClassifier)")
+    p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--batch-size", type=int, default=128, help="(default 128)")
+    p.add_argument("--hidden", type=int, nargs="+", default=[300, 100], metavar="UNITS",
+                   help="hidden layer sizes (default 300 100, LeNet-300-100)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--data-home", default=None, help="MNIST data home (default $SKDROPOUT_DATA)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar on stderr")
+    p.add_argument("--save", metavar="FILE", help="pickle the fitted estimator to FILE")
+    p.set_defaults(handler=run_sparsify)
+
+
+def add_table4_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "table4", help="rerun the paper's Table 4 and Figure 2 on MNIST",
+        description="The paper's protocol (appendix C): LeNet-300-100 on MNIST, 80/20 split "
+                    "of the training set, Adam with linearly decaying learning rate, batch "
+                    "128. Writes a CSV per method, the final table and Figure 2 to --out.")
+    p.add_argument("--epochs", type=int, default=200, help="(default 200, the paper's)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--out", default="skdropout-table4", metavar="DIR",
+                   help="output folder (default ./skdropout-table4)")
+    p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                   help="a subset of Table 4's methods (default all)")
+    p.add_argument("--data-home", default=None, help="MNIST data home (default $SKDROPOUT_DATA)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(handler=run_table4)
+
+
+def check_method(method: str) -> None:
+    """Raise CommandError for a method skdropout.nn does not have (before any data loads)."""
+    from ..nn import METHODS
+
+    if method not in METHODS:
+        raise CommandError(f"unknown method {method!r}; choose from: {', '.join(METHODS)}.")
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    if args.epochs < 1:
+        raise CommandError(f"--epochs must be >= 1, got {args.epochs}.")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CommandError(f"--device {args.device}: CUDA is not available here "
+                               "(torch.cuda.is_available() is False); use --device cpu.")
+    elif args.device != "cpu":
+        raise CommandError(f"--device must be cpu or cuda[:N], got {args.device!r}.")
+
+
+def load_dataset(name: str, seed: int, data_home: str | None = None) -> tuple[np.ndarray, ...]:
+    """``(X_train, y_train, X_test, y_test)`` as float32 in [0, 1] and int64: scikit-learn's
+    digits split 80/20 (stratified, ``seed``), or MNIST's standard 60,000/10,000 split."""
+    if name == "mnist":
+        from ..datasets import fetch_mnist
+
+        return fetch_mnist(data_home=data_home, return_X_y=True)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        (X / 16.0).astype(np.float32), y.astype(np.int64), test_size=0.2, stratify=y,
+        random_state=seed)
+    return X_train, y_train, X_test, y_test
+
+
+def train_sparsifier(method: str, X_train: np.ndarray, y_train: np.ndarray, *,
+                     lam: float | None, epochs: int, hidden: list[int], seed: int,
+                     lr: float = 1e-3, batch_size: int = 128, device: str = "cpu",
+                     progress: bool = False, report_every: int = 1) -> Any:
+    """Fit a SparseNetClassifier (LeNet-300-100 shape) holding out 20 % of the training set
+    (stratified) for the per-epoch validation error, printing a line every ``report_every``
+    epochs (and after the last)."""
+    from skorch.dataset import ValidSplit
+
+    from ..nn import LeNet300100, SparseNetClassifier
+    from ._progress import EpochReport
+
+    callbacks: list[Any] = [EpochReport(every=report_every)]
+    if progress:
+        from skorch.callbacks import ProgressBar
+
+        callbacks.insert(0, ProgressBar())
+    net = SparseNetClassifier(
+        LeNet300100, module__in_features=X_train.shape[1], module__hidden=tuple(hidden),
+        module__n_classes=10, method=method, lam=lam, max_epochs=epochs, lr=lr,
+        batch_size=batch_size, device=device, random_state=seed, verbose=0,
+        train_split=ValidSplit(0.2, stratified=True, random_state=seed), callbacks=callbacks)
+    return net.fit(X_train, y_train)
+
+
+def run_sparsify(args: argparse.Namespace) -> int:
+    check_method(args.method)
+    _check_common(args)
+    X_train, y_train, X_test, y_test = load_dataset(args.dataset, args.seed, args.data_home)
+    print(f"{args.method} on {args.dataset}: {len(X_train)} training images (80 % fit, 20 % "
+          f"validation), {len(X_test)} test images; network {X_train.shape[1]}-"
+          f"{'-'.join(map(str, args.hidden))}-10")
+    net = train_sparsifier(args.method, X_train, y_train, lam=args.lam, epochs=args.epochs,
+                           hidden=args.hidden, seed=args.seed, lr=args.lr,
+                           batch_size=args.batch_size, device=args.device,
+                           progress=args.progress)
+    error = float(np.mean(net.predict(X_test) != y_test))
+    print(f"test error of the pruned network: {100 * error:.2f}%   density: "
+          f"{100 * net.density_:.2f}% of the weights kept")
+    if args.save:
+        with open(args.save, "wb") as handle:
+            pickle.dump(net, handle)
+        print(f"saved the fitted estimator to {args.save} (pickle.load it)")
+    return 0
+
+
+def run_table4(args: argparse.Namespace) -> int:
+    _check_common(args)
+    from ..experiments.table4 import run_table4 as table4
+
+    table = table4(methods=args.methods, epochs=args.epochs, device=args.device, out=args.out,
+                   data_home=args.data_home, seed=args.seed)
+    print(table.to_string())
+    print(f"results written to {args.out}")
+    return 0

@@ -1,0 +1,132 @@
+"""``skdropout fit``: cross-validated IRLS (IRLSRegressorCV) on the columns of a CSV file."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from ._errors import CommandError
+from ._table import numeric_columns, read_csv
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "fit", help="fit IRLSRegressorCV to a CSV file and print the chosen lam and support",
+        description="Cross-validate lam for an IRLS regressor with the given penalty on the "
+                    "columns of a CSV file (header row required), refit at the chosen lam, "
+                    "print the nonzero coefficients by column name and the CV score.")
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument("--features", nargs="+", metavar="COLUMN",
+                   help="the predictor columns (default: all but the target and --drop)")
+    p.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
+                   help="columns not to use as predictors")
+    p.add_argument("--sep", default=",", help="field separator (default ',')")
+    p.add_argument("--penalty", default="logsum",
+                   help="penalty name, see skdropout.penalties (default logsum)")
+    p.add_argument("--param", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="penalty parameters, e.g. --param eps=0.5")
+    p.add_argument("--cv", type=int, default=5, help="number of CV folds (default 5)")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--n-lams", type=int, help="number of lams on the automatic grid")
+    grid.add_argument("--lams", nargs="+", type=float, metavar="LAM", help="explicit lam grid")
+    p.add_argument("--scoring", default=None,
+                   help="a scikit-learn scorer name (default: mean squared error)")
+    p.add_argument("--selection", choices=["min", "1se"], default="min",
+                   help="best mean score, or the one-standard-error rule (default min)")
+    p.add_argument("--no-standardize", dest="standardize", action="store_false",
+                   help="fit on the raw columns instead of standardised ones")
+    p.add_argument("--n-jobs", type=int, default=None, help="parallel CV folds (joblib)")
+    p.add_argument("--save", metavar="FILE", help="save the fitted model with joblib")
+    p.set_defaults(handler=run)
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``["eps=0.5", "k=3"]`` -> ``{"eps": 0.5, "k": 3}`` (int, else float, else str).
+
+    Examples
+    --------
+    >>> parse_params(["eps=0.5", "k=3"])
+    {'eps': 0.5, 'k': 3}
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise CommandError(f"--param {item!r}: expected NAME=VALUE, e.g. eps=0.5.")
+        for convert in (int, float, str):
+            try:
+                params[name] = convert(text)
+                break
+            except ValueError:
+                continue
+    return params
+
+
+def run(args: argparse.Namespace) -> int:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..penalties import get_penalty
+
+    header, rows = read_csv(args.data, args.sep)
+    numeric_columns(args.data, header, [], [args.target, *args.drop])  # names exist
+    features = args.features or [c for c in header if c != args.target and c not in args.drop]
+    if args.target in features:
+        raise CommandError(f"the target {args.target!r} cannot also be a feature.")
+    if not features:
+        raise CommandError(f"{args.data}: no predictor columns left.")
+    X = numeric_columns(args.data, header, rows, features)
+    y = numeric_columns(args.data, header, rows, [args.target])[:, 0]
+    params = parse_params(args.param)
+    try:
+        penalty = get_penalty(args.penalty, **params)
+    except TypeError as exc:
+        raise CommandError(str(exc)) from None
+    from ..linear import IRLSRegressorCV
+
+    lams = args.lams if args.lams is not None else args.n_lams
+    cv_model = IRLSRegressorCV(penalty=args.penalty, penalty_params=params or None,
+                               cv=args.cv, scoring=args.scoring, selection=args.selection,
+                               n_jobs=args.n_jobs, **({} if lams is None else {"lams": lams}))
+    model = make_pipeline(StandardScaler(), cv_model) if args.standardize else cv_model
+    model.fit(X, y)
+    report(cv_model, model, features, penalty, args)
+    if args.save:
+        import joblib
+
+        joblib.dump(model, args.save)
+        print(f"saved the fitted model to {args.save} (joblib.load it; predict takes the "
+              f"columns {', '.join(features)})")
+    return 0
+
+
+def report(cv_model: Any, model: Any, features: list[str], penalty: Any,
+           args: argparse.Namespace) -> None:
+    best = cv_model.best_index_
+    scores = cv_model.cv_results_
+    n_lams = len(cv_model.lams_)
+    print(f"IRLSRegressorCV, penalty {penalty!r}, {args.cv}-fold CV over {n_lams} lams "
+          f"({cv_model.lams_.max():.4g} .. {cv_model.lams_.min():.4g}), {args.selection} rule")
+    print(f"chosen lam: {cv_model.lam_:.6g}")
+    mean, sem = scores["mean_test_score"][best], scores["sem_test_score"][best]
+    if args.scoring is None:
+        print(f"CV mean squared error: {-mean:.6g} (standard error {sem:.3g})")
+    else:
+        print(f"CV {args.scoring}: {mean:.6g} (standard error {sem:.3g})")
+    coef = np.asarray(cv_model.coef_)
+    support = np.flatnonzero(coef)
+    print(f"nonzero coefficients: {len(support)} of {len(features)}")
+    names = [features[j] for j in support] + ["(intercept)"]
+    columns = {"coefficient": [*coef[support], cv_model.intercept_]}
+    if args.standardize:  # coefficients per standard deviation, and in the columns' units
+        scaler = model[0]
+        raw = coef / scaler.scale_
+        columns = {"standardised": columns["coefficient"],
+                   "original units": [*raw[support], cv_model.intercept_ - raw @ scaler.mean_]}
+    width = max(len(name) for name in names)
+    print("  " + " " * width + "".join(f"  {title:>14}" for title in columns))
+    for i, name in enumerate(names):
+        print(f"  {name:<{width}}" + "".join(f"  {col[i]:>14.6g}" for col in columns.values()))

@@ -1,0 +1,319 @@
+"""The ``skdropout`` command: every subcommand run through ``main([...])`` (and the entry
+points through subprocesses) on small data written here, and its one-line errors."""
+
+import csv
+import pickle
+import re
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+
+from skdropout.cli import main
+from skdropout.datasets import _download
+from test_datasets import idx_bytes, write_home
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_main(capsys, *argv):
+    """(exit status, stdout, stderr) of ``skdropout argv``."""
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, command, *fragments):
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"skdropout {command}: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], err
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def diabetes_csv(tmp_path):
+    """The diabetes data as a CSV with named columns, the target ``y`` and a text column."""
+    data = load_diabetes()
+    path = tmp_path / "diabetes.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*data.feature_names, "y", "group"])
+        for row, target in zip(data.data, data.target):
+            writer.writerow([*(f"{v:.10g}" for v in row), target, "ab"[int(target > 150)]])
+    return path
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path, monkeypatch):
+    """A data home holding a small MNIST-shaped data set (all digits in both splits)."""
+    rng = np.random.default_rng(0)
+    parts = {}
+    for prefix, n in (("train", 100), ("t10k", 30)):
+        labels = np.arange(n, dtype=np.uint8) % 10
+        images = rng.integers(0, 40, (n, 28, 28), dtype=np.uint8)
+        images[np.arange(n), labels, :] = 255  # a row per class: learnable
+        parts[f"{prefix}-images-idx3-ubyte"] = idx_bytes(images)
+        parts[f"{prefix}-labels-idx1-ubyte"] = idx_bytes(labels)
+    home = tmp_path / "mnist-home"
+    write_home(home, parts)
+    monkeypatch.setenv("SKDROPOUT_CACHE", str(tmp_path / "cache"))
+    return home
+
+
+# --- entry points and the parser -----------------------------------------------------------
+
+def test_python_m_and_console_script():
+    out = subprocess.run([sys.executable, "-m", "skdropout", "--version"], capture_output=True,
+                         text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.startswith("skdropout ")
+    script = Path(sys.executable).parent / "skdropout"
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for command in ("demo", "figure1", "table4", "sparsify", "fit"):
+        assert command in out.stdout
+
+
+def test_no_command_and_bad_option_are_one_line_errors(capsys):
+    status, _, err = run_main(capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "COMMAND" in err
+    status, _, err = run_main(capsys, "sparsify", "--method", "logsum", "--dataset", "cifar")
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "invalid choice: 'cifar'" in err
+
+
+@pytest.mark.parametrize("module, command, argv", [
+    ("torch", "sparsify", ["sparsify", "--method", "logsum"]),
+    ("matplotlib", "figure1", ["figure1", "--out", "unused"]),
+])
+def test_missing_optional_dependency(tmp_path, module, command, argv):
+    code = f"""
+import sys
+
+
+class Uninstalled:  # an import system where {module} is not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == {module!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+
+sys.meta_path.insert(0, Uninstalled())
+from skdropout.cli import main
+sys.exit(main({argv!r}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert_one_line_error(out.returncode, out.stderr, command, module, "skdropout[")
+    assert not (tmp_path / "unused").exists()
+
+
+# --- figure1 -------------------------------------------------------------------------------
+
+def test_figure1_writes_a_png(tmp_path, capsys):
+    import matplotlib.image as mpimg
+
+    status, out, _ = run_main(capsys, "figure1", "--out", tmp_path / "fig")
+    assert status == 0
+    path = tmp_path / "fig" / "figure1.png"
+    assert out.strip() == f"wrote {path}"
+    image = mpimg.imread(path)
+    assert image.shape[0] > 300 and image.shape[1] > 2 * image.shape[0] - 200
+
+
+# --- fit -----------------------------------------------------------------------------------
+
+def test_fit_prints_lam_support_and_score_and_saves(diabetes_csv, tmp_path, capsys):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skdropout.linear import IRLSRegressorCV
+
+    model_path = tmp_path / "model.joblib"
+    status, out, err = run_main(capsys, "fit", diabetes_csv, "--target", "y", "--drop", "group",
+                                "--penalty", "logsum", "--param", "eps=0.5", "--cv", "3",
+                                "--n-lams", "15", "--save", model_path)
+    assert status == 0, err
+    data = load_diabetes()
+    names = list(data.feature_names)
+    X, y = np.round(data.data, 12), data.target
+    direct = make_pipeline(StandardScaler(), IRLSRegressorCV(
+        penalty="logsum", penalty_params={"eps": 0.5}, cv=3, lams=15)).fit(X, y)
+    cv_model = direct[-1]
+    lam = float(re.search(r"chosen lam: (\S+)", out).group(1))
+    assert lam == pytest.approx(cv_model.lam_, rel=1e-5)
+    mse = float(re.search(r"CV mean squared error: (\S+)", out).group(1))
+    assert mse == pytest.approx(-cv_model.cv_results_["mean_test_score"][cv_model.best_index_],
+                                rel=1e-5)
+    # The printed rows are the nonzero coefficients by column name, and the "original units"
+    # column with its intercept predicts like the fitted pipeline.
+    rows = re.findall(r"^  (\S+)\s+(\S+)\s+(\S+)$", out, flags=re.M)
+    printed = {name: (float(std), float(raw)) for name, std, raw in rows
+               if name != "standardised"}
+    support = [names[j] for j in np.flatnonzero(cv_model.coef_)]
+    assert [n for n in printed if n != "(intercept)"] == support
+    raw = np.array([printed.get(n, (0.0, 0.0))[1] for n in names])
+    np.testing.assert_allclose(X @ raw + printed["(intercept)"][1], direct.predict(X),
+                               rtol=1e-4)
+    saved = joblib.load(model_path)
+    np.testing.assert_allclose(saved.predict(X), direct.predict(X), rtol=1e-6)
+
+
+def test_fit_without_standardising(diabetes_csv, capsys):
+    status, out, err = run_main(capsys, "fit", diabetes_csv, "--target", "y", "--features",
+                                "bmi", "bp", "s5", "--no-standardize", "--cv", "3",
+                                "--lams", "1.0", "0.1", "0.01", "--penalty", "l1")
+    assert status == 0, err
+    assert "3 lams" in out and re.search(r"chosen lam: (1|0\.1|0\.01)\n", out)
+
+
+def _ragged(path):
+    path.write_text(path.read_text() + "1,2\n")
+
+
+@pytest.mark.parametrize("argv, fragments, damage", [
+    (["--target", "y"], ["no such file", "missing.csv"], "missing"),
+    (["--target", "outcome"], ["no column 'outcome'", "columns are: age, sex"], None),
+    (["--target", "y", "--drop", "grp"], ["no column 'grp'"], None),
+    (["--target", "y"], ["column 'group'", "non-numeric value 'b'", "line 2"], None),
+    (["--target", "y", "--drop", "group"], ["column 'bmi'", "missing", "line 3"], "blank"),
+    (["--target", "y", "--drop", "group"], ["line 444", "2 fields"], "ragged"),
+    (["--target", "y", "--drop", "group", "--penalty", "lasso"], ["Unknown penalty 'lasso'",
+                                                                  "logsum"], None),
+    (["--target", "y", "--drop", "group", "--param", "eps"], ["NAME=VALUE"], None),
+    (["--target", "y", "--drop", "group", "--param", "epsilon=1"], ["unknown parameter"],
+     None),
+    (["--target", "y", "--drop", "group", "--cv", "1"], ["cv"], None),
+])
+def test_fit_errors_are_one_line(diabetes_csv, capsys, argv, fragments, damage):
+    path = diabetes_csv
+    if damage == "missing":
+        path = diabetes_csv.with_name("missing.csv")
+    elif damage == "blank":
+        lines = diabetes_csv.read_text().splitlines()
+        cells = lines[2].split(",")
+        cells[2] = ""
+        lines[2] = ",".join(cells)
+        diabetes_csv.write_text("\n".join(lines) + "\n")
+    elif damage == "ragged":
+        _ragged(diabetes_csv)
+    status, _, err = run_main(capsys, "fit", path, *argv)
+    assert_one_line_error(status, err, "fit", *fragments)
+
+
+# --- sparsify ------------------------------------------------------------------------------
+
+def test_sparsify_digits_reports_and_saves(tmp_path, capsys):
+    from skdropout.cli._deep import load_dataset
+
+    model_path = tmp_path / "net.pkl"
+    status, out, err = run_main(capsys, "sparsify", "--method", "logsum", "--dataset", "digits",
+                                "--epochs", "2", "--hidden", "16", "8", "--lr", "0.01",
+                                "--no-progress", "--save", model_path)
+    assert status == 0, err
+    epochs = re.findall(r"^\s+(\d+)\s+\S+\s+(\S+)%\s+(\S+)%\s+\S+$", out, flags=re.M)
+    assert [e[0] for e in epochs] == ["1", "2"]
+    net = pickle.loads(model_path.read_bytes())
+    X_train, y_train, X_test, y_test = load_dataset("digits", seed=0)
+    error = np.mean(net.predict(X_test) != y_test)
+    test_error, density = re.search(r"test error of the pruned network: (\S+)%\s+density: "
+                                    r"(\S+)%", out).groups()
+    assert float(test_error) == pytest.approx(100 * error, abs=0.006)
+    assert float(density) == pytest.approx(100 * net.density_, abs=0.006)
+    assert float(epochs[-1][2]) == pytest.approx(100 * net.density_, abs=0.006)
+    assert len(net.history) == 2 and net.module_  # the pickled estimator is the fitted one
+
+
+def test_sparsify_mnist_from_the_data_home(tiny_mnist, capsys):
+    status, out, err = run_main(capsys, "sparsify", "--method", "vardrop_lr_ar", "--dataset",
+                                "mnist", "--data-home", tiny_mnist, "--epochs", "1",
+                                "--hidden", "8", "--no-progress")
+    assert status == 0, err
+    assert "100 training images" in out and "30 test images" in out
+    assert "network 784-8-10" in out
+
+
+def test_sparsify_progress_bar_goes_to_stderr(capsys):
+    status, out, err = run_main(capsys, "sparsify", "--method", "magnitude", "--epochs", "1",
+                                "--hidden", "4")
+    assert status == 0
+    assert "it/s" in err and "it/s" not in out
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--method", "dropconnect"], ["unknown method 'dropconnect'", "vardrop_lr_ar"]),
+    (["--method", "logsum", "--epochs", "0"], ["--epochs must be >= 1"]),
+    (["--method", "logsum", "--device", "tpu"], ["--device must be cpu or cuda"]),
+    (["--method", "logsum", "--device", "cuda"], ["CUDA is not available", "--device cpu"]),
+    (["--method", "logsum", "--lam", "-1"], ["lam must be a finite number > 0"]),
+])
+def test_sparsify_errors_are_one_line(capsys, monkeypatch, argv, fragments):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    status, _, err = run_main(capsys, "sparsify", "--epochs", "1", "--hidden", "4", *argv)
+    assert_one_line_error(status, err, "sparsify", *fragments)
+
+
+def test_sparsify_mnist_missing_offline_names_the_folder(tmp_path, capsys, monkeypatch):
+    def refuse(url):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(_download, "_fetch_url", refuse)
+    monkeypatch.setenv("SKDROPOUT_CACHE", str(tmp_path / "cache"))
+    status, _, err = run_main(capsys, "sparsify", "--method", "logsum", "--dataset", "mnist",
+                              "--data-home", tmp_path / "empty", "--epochs", "1")
+    assert_one_line_error(status, err, "sparsify", str(tmp_path / "empty" / "mnist"),
+                          "MNIST not found")
+
+
+# --- table4 --------------------------------------------------------------------------------
+
+def test_table4_on_a_small_data_home(tiny_mnist, tmp_path, capsys):
+    out_dir = tmp_path / "t4"
+    status, out, err = run_main(capsys, "table4", "--epochs", "1", "--methods", "logsum",
+                                "adaprox", "--data-home", tiny_mnist, "--out", out_dir)
+    assert status == 0, err
+    assert "logsum" in out and "adaprox" in out and f"results written to {out_dir}" in out
+    written = {p.suffix for p in out_dir.rglob("*")}
+    assert {".csv", ".png"} <= written
+
+
+def test_table4_errors_are_one_line(tiny_mnist, tmp_path, capsys):
+    status, _, err = run_main(capsys, "table4", "--epochs", "1", "--methods", "dropconnect",
+                              "--data-home", tiny_mnist, "--out", tmp_path / "t4")
+    assert_one_line_error(status, err, "table4", "dropconnect")
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+def test_demo_reduced(tmp_path, capsys):
+    out_dir = tmp_path / "demo"
+    status, out, err = run_main(capsys, "demo", "--out", out_dir, "--epochs", "2", "--cv", "3")
+    assert status == 0, err
+    supports = re.findall(r"support of (.+?): (\d+) features: (.*)$", out, flags=re.M)
+    assert [s[0] for s in supports] == ["IRLS (eta-trick)", "adaptive dropout"]
+    assert supports[0][1:] == supports[1][1:]  # the same support from both sides
+    gap = float(re.search(r"largest coefficient difference: (\S+) %", out).group(1))
+    assert gap < 5.0
+    objectives = re.search(r"objective \(eq\. 1\)\s+(\S+)\s+(\S+)", out).groups()
+    assert float(objectives[1]) == pytest.approx(float(objectives[0]), rel=1e-3)
+    assert "test error of the pruned network" in out
+    for name in ("duality_coefficients.png", "diabetes_cv_path.png", "figure1.png"):
+        assert (out_dir / name).stat().st_size > 10_000
+        assert str(out_dir / name) in out
+
+
+def test_demo_unknown_method_fails_before_any_work(tmp_path, capsys):
+    status, out, err = run_main(capsys, "demo", "--out", tmp_path / "d", "--method", "nope")
+    assert_one_line_error(status, err, "demo", "unknown method 'nope'")
+    assert out == "" and not (tmp_path / "d").exists()
