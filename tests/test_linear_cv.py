@@ -20,18 +20,9 @@ from skdropout.plotting import plot_cv, plot_path
 
 matplotlib.use("Agg")
 
-# AdaptiveDropoutRegressor itself matches repeated rows with integer weights only in
-# expectation (its stochastic mini-batches differ), so its CV cannot match them exactly.
-_XFAIL = {f"check_sample_weight_equivalence_on_{kind}_data":
-          "AdaptiveDropoutRegressor's stochastic fits differ between weighted and repeated rows"
-          for kind in ("dense", "sparse")}
-
-
 @parametrize_with_checks(
     [IRLSRegressorCV(lams=3, cv=2, eps=0.1),
-     AdaptiveDropoutRegressorCV(lams=2, cv=2, eps=0.1, max_iter=20, random_state=0)],
-    expected_failed_checks=lambda est: _XFAIL if isinstance(est, AdaptiveDropoutRegressorCV)
-    else {})
+     AdaptiveDropoutRegressorCV(lams=2, cv=2, eps=0.1, max_iter=20, random_state=0)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
