@@ -92,7 +92,21 @@ class Design:
         return out
 
     def col_sq_norms(self) -> np.ndarray:
-        """``diag(X_s' X_s) / n``, the scale c_j of eq. (4)."""
+        """``diag(X_s' X_s) / n``, the scale c_j of eq. (4) (computed once)."""
+        if getattr(self, "_sq", None) is None:
+            self._sq = self._col_sq_norms()
+        return self._sq
+
+    def block(self, cols: np.ndarray) -> np.ndarray:
+        """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns)."""
+        if not self.sparse:
+            return np.asfortranarray(self.X[:, cols])
+        block = np.asarray(self.X[:, cols].todense())
+        if self._centre:
+            block = block - self.x_offset[cols]
+        return np.asfortranarray(self.sqrt_sw[:, None] * block)
+
+    def _col_sq_norms(self) -> np.ndarray:
         if not self.sparse:
             return np.einsum("ij,ij->j", self.X, self.X) / self.n
         sq = np.asarray(self.X.multiply(self.X).T @ (self.sqrt_sw**2)).ravel()

@@ -85,15 +85,18 @@ def kkt_residuals(g: np.ndarray, w: np.ndarray, penalty: Penalty, lam: float) ->
     return res
 
 
-def initial_working_set(design: Design, penalty: Penalty) -> np.ndarray:
+def initial_working_set(design: Design, penalty: Penalty,
+                        c: np.ndarray | None = None) -> np.ndarray:
     """Columns of the start: all of them, or (working-set penalties on problems with more than
-    ``_WS_SIZE`` columns) the ``min(100, n/2)`` most correlated with y."""
+    ``_WS_SIZE`` columns) the ``min(100, n/2)`` most correlated with y (``c = X'y/n`` if
+    already computed)."""
     d = design.d
     if not uses_working_set(penalty) or d <= _WS_SIZE:
         return np.arange(d)
     k = min(d, _WS_SIZE, max(1, design.n // 2))
     q = design.col_sq_norms()
-    score = np.abs(design.rmatvec(design.y)) / np.sqrt(np.where(q > 0, q, np.inf))
+    c = design.rmatvec(design.y) if c is None else c
+    score = np.abs(c) / np.sqrt(np.where(q > 0, q, np.inf))
     return np.sort(np.argsort(-score, kind="stable")[:k])
 
 
@@ -132,13 +135,15 @@ def _curvature(penalty: Penalty, w: np.ndarray) -> np.ndarray:
 
 
 def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Penalty,
-                      lam: float, max_steps: int = 30) -> np.ndarray | None:
+                      lam: float, max_steps: int = 30, greedy: bool = False) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
     A Newton step that would move a coordinate across 0 is cut at the first crossing and
     that coordinate leaves the support (an active-set homotopy, as in feature-sign search);
     when the Hessian ``G + lam diag(Omega'')`` is not positive definite the smallest tenth of
-    the support leaves. Each round removes at least one coordinate, so this ends; returns
+    the support leaves. With ``greedy``, every coordinate that a full Newton step moves
+    across 0 leaves at once (fewer rounds, no monotonicity guarantee; the caller checks the
+    objective). Each round removes at least one coordinate, so this ends; returns
     None when Newton's method does not settle within ``max_steps`` steps."""
     cur = w.copy()
     while True:
@@ -159,6 +164,9 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                 break
             new = ws - step
             cross = np.sign(new) != sign
+            if cross.any() and greedy:  # all crossing coordinates leave at once
+                ws, drop = new, cross
+                break
             if cross.any():  # stop at the first zero crossing; that coordinate leaves
                 frac = np.where(cross, ws / np.where(cross, ws - new, 1.0), np.inf)
                 t = frac.min()
@@ -222,11 +230,11 @@ class _WorkingSet:
             out[a] = cg_solve(self.design, self.cols[a], eta[a], lam, w[a])
         return out
 
-def default_start(design: Design, penalty: Penalty,
-                  solver: str = "auto") -> tuple[np.ndarray, _WorkingSet]:
+def default_start(design: Design, penalty: Penalty, solver: str = "auto",
+                  c: np.ndarray | None = None) -> tuple[np.ndarray, _WorkingSet]:
     """The start shared by both estimators: eta = +inf on the initial working set, i.e. least
     squares on it (zeros elsewhere); returned with that working set."""
-    ws = _WorkingSet(design, initial_working_set(design, penalty), solver)
+    ws = _WorkingSet(design, initial_working_set(design, penalty, c), solver)
     w = np.zeros(design.d)
     w[ws.cols] = least_squares_start(design, ws.cols)
     return w, ws
@@ -250,9 +258,10 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
     ``-g_j t + q_j t^2/2 + lam Omega(t) < 0`` (it is a descent direction because
     ``|g_j| > lam slope0``). ``w`` and the residual ``r`` are updated in place."""
     n = design.n
-    for j in js:
-        col = np.array([j])
-        gj = float(design.rmatvec(r, col)[0]) / n
+    block = design.block(js)
+    for i, j in enumerate(js):
+        xj = block[:, i]
+        gj = float(xj @ r) / n
         if q[j] <= 0 or abs(gj) <= lam * slope0:
             continue
         t = math.copysign((abs(gj) - lam * slope0) / q[j], gj)
@@ -263,7 +272,7 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
         else:
             continue
         w[j] = t
-        r -= design.matvec(np.array([t]), col)
+        r -= t * xj
 
 
 def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray | None = None,
@@ -311,7 +320,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
     screen = uses_working_set(penalty)
     slope0 = penalty_slope0(penalty)
     if coef_init is None:
-        w, ws = default_start(design, penalty, solver)
+        w, ws = default_start(design, penalty, solver, c_full)
     else:
         w = np.array(coef_init, dtype=np.float64)
         ws = _WorkingSet(design, np.flatnonzero(w) if screen else np.arange(d), solver)
@@ -334,14 +343,18 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
             # at most n - 1 coordinates can have a nonsingular Gram matrix: keep the largest
             pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
             if pos.size:
-                polished = newton_on_support(ws.gram(pos), ws.c[pos], w[ws.cols][pos],
-                                             penalty, lam)
-                if polished is not None:
+                G_pos = ws.gram(pos)
+                for greedy in (True, False):  # the cheap greedy homotopy first
+                    polished = newton_on_support(G_pos, ws.c[pos], w[ws.cols][pos],
+                                                 penalty, lam, greedy=greedy)
+                    if polished is None:
+                        continue
                     w_pol = w.copy()
                     w_pol[ws.cols[pos]] = polished
                     F_pol = objective(design, penalty, lam, w_pol)
                     if F_pol <= F:
                         w, F = w_pol, F_pol
+                        break
         r = design.y - design.matvec(w)
         g = design.rmatvec(r) / n
         res = kkt_residuals(g, w, penalty, lam) / scale
