@@ -1,7 +1,7 @@
 """``skdropout demo``: the paper's duality in a minute, on data that ships with scikit-learn.
 
 1. Diabetes (442 patients, 10 standardised features): lam chosen by IRLSRegressorCV with the
-   log-sum penalty; at that lam, IRLSRegressor (the eta-trick, eq. 6) and
+   log-sum penalty (eps = 5) and the one-standard-error rule; at that lam, IRLSRegressor (the eta-trick, eq. 6) and
    AdaptiveDropoutRegressor (adaptive dropout with keep probability eq. 8) solve the same
    problem, eq. (1), from its two sides; their coefficients and supports are printed side by
    side with their objective values.
@@ -24,6 +24,7 @@ import numpy as np
 from ._plots import plot_coefficients
 
 PENALTY = "logsum"
+PENALTY_PARAMS = {"eps": 5.0}  # Omega(w) = sum log(1 + |w_j|/eps), w in units of y per std
 
 
 def add_parser(subparsers: Any) -> None:
@@ -77,17 +78,20 @@ def duality(cv: int, seed: int) -> tuple[list[str], Any, dict[str, Any]]:
     y = data.target
     names = list(data.feature_names)
     print(f"1. Duality on scikit-learn's diabetes data ({X.shape[0]} patients, {X.shape[1]} "
-          f"standardised features), penalty {PENALTY}")
+          f"standardised features),\n   penalty {PENALTY} with eps = {PENALTY_PARAMS['eps']:g}")
     start = time.perf_counter()
-    cv_model = IRLSRegressorCV(penalty=PENALTY, cv=cv).fit(X, y)
+    cv_model = IRLSRegressorCV(penalty=PENALTY, penalty_params=PENALTY_PARAMS, cv=cv,
+                               selection="1se").fit(X, y)
     lam = cv_model.lam_
     mse = -cv_model.cv_results_["mean_test_score"][cv_model.best_index_]
-    print(f"   lam chosen by {cv}-fold CV (IRLSRegressorCV): {lam:.4g}   CV mean squared "
-          f"error {mse:.1f}   ({time.perf_counter() - start:.1f} s)")
+    print(f"   lam chosen by {cv}-fold CV (IRLSRegressorCV, largest lam within one standard "
+          f"error of the best):\n   lam = {lam:.4g}, CV mean squared error {mse:.1f} "
+          f"({time.perf_counter() - start:.1f} s)")
     fits = {}
-    for label, est in (("IRLS (eta-trick)", IRLSRegressor(penalty=PENALTY, lam=lam)),
-                       ("adaptive dropout", AdaptiveDropoutRegressor(
-                           penalty=PENALTY, lam=lam, random_state=seed))):
+    both = dict(penalty=PENALTY, penalty_params=PENALTY_PARAMS, lam=lam)
+    for label, est in (("IRLS (eta-trick)", IRLSRegressor(**both)),
+                       ("adaptive dropout", AdaptiveDropoutRegressor(**both,
+                                                                     random_state=seed))):
         start = time.perf_counter()
         fits[label] = est.fit(X, y)
         fits[label].seconds_ = time.perf_counter() - start
@@ -116,11 +120,15 @@ def print_side_by_side(names: list[str], fits: dict[str, Any], cv_model: Any) ->
                                                          np.finfo(float).tiny)
     print(f"   largest coefficient difference: {100 * gap:.2f} % of the largest coefficient")
     path_fit = cv_model.best_estimator_
-    support = [n for n, c in zip(names, path_fit.coef_) if c != 0]
-    print("   Both start from least squares. IRLSRegressorCV's own fit at this lam, warm-started"
-          f"\n   down the lam path, reaches objective {path_fit.objective_:.4f} with support "
-          f"{', '.join(support)}:\n   log-sum is not convex, so the start picks the local "
-          "minimum.")
+    if np.allclose(path_fit.coef_, irls.coef_, rtol=1e-6, atol=1e-9 * np.abs(irls.coef_).max()):
+        print("   (IRLSRegressorCV's own fit at this lam, warm-started down the lam path, is "
+              "the same point.)")
+    else:
+        support = [n for n, c in zip(names, path_fit.coef_) if c != 0]
+        print("   Both start from least squares. IRLSRegressorCV's own fit at this lam, "
+              f"warm-started\n   down the lam path, reaches objective {path_fit.objective_:.4f} "
+              f"with support {', '.join(support)}:\n   log-sum is not convex, so the start "
+              "picks the local minimum.")
 
 
 def linear_figures(out: Path, names: list[str], cv_model: Any,
@@ -130,7 +138,8 @@ def linear_figures(out: Path, names: list[str], cv_model: Any,
     from ..plotting import plot_cv, plot_path
 
     paths = [plot_coefficients(names, {k: f.coef_ for k, f in fits.items()},
-                               f"Diabetes, {PENALTY} penalty, lam = {cv_model.lam_:.3g}",
+                               f"Diabetes, {PENALTY}(eps={PENALTY_PARAMS['eps']:g}), "
+                               f"lam = {cv_model.lam_:.3g}",
                                out / "duality_coefficients.png")]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     plot_cv(cv_model, ax=left)
