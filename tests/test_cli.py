@@ -171,9 +171,12 @@ def test_fit_prints_lam_support_and_score_and_saves(diabetes_csv, tmp_path, caps
 def test_fit_without_standardising(diabetes_csv, capsys):
     status, out, err = run_main(capsys, "fit", diabetes_csv, "--target", "y", "--features",
                                 "bmi", "bp", "s5", "--no-standardize", "--cv", "3",
-                                "--lams", "1.0", "0.1", "0.01", "--penalty", "l1")
+                                "--lams", "1.0", "0.1", "0.01", "--penalty", "l1", "--scoring",
+                                "r2")
     assert status == 0, err
     assert "3 lams" in out and re.search(r"chosen lam: (1|0\.1|0\.01)\n", out)
+    assert re.search(r"CV r2: 0\.\d+ \(standard error", out)
+    assert "original units" not in out
 
 
 def _ragged(path):
@@ -185,6 +188,7 @@ def _ragged(path):
     (["--target", "outcome"], ["no column 'outcome'", "columns are: age, sex"], None),
     (["--target", "y", "--drop", "grp"], ["no column 'grp'"], None),
     (["--target", "y"], ["column 'group'", "non-numeric value 'b'", "line 2"], None),
+    (["--target", "group", "--drop", "y"], ["column 'group'", "non-numeric"], None),
     (["--target", "y", "--drop", "group"], ["column 'bmi'", "missing", "line 3"], "blank"),
     (["--target", "y", "--drop", "group"], ["line 444", "2 fields"], "ragged"),
     (["--target", "y", "--drop", "group", "--penalty", "lasso"], ["Unknown penalty 'lasso'",
@@ -308,7 +312,8 @@ def test_demo_reduced(tmp_path, capsys):
     objectives = re.search(r"objective \(eq\. 1\)\s+(\S+)\s+(\S+)", out).groups()
     assert float(objectives[1]) == pytest.approx(float(objectives[0]), rel=1e-3)
     assert "test error of the pruned network" in out
-    for name in ("duality_coefficients.png", "diabetes_cv_path.png", "figure1.png"):
+    for name in ("duality_coefficients.png", "diabetes_cv_path.png", "digits_training.png",
+                 "figure1.png"):
         assert (out_dir / name).stat().st_size > 10_000
         assert str(out_dir / name) in out
 

@@ -7,8 +7,9 @@
    side with their objective values.
 2. Digits (1,797 8x8 images): one sparsifier (LeNet-300-100 shape) with its test error and
    density.
-Figures go to the output folder: Figure 1 of the paper, the two coefficient vectors, the CV
-curve, the regularisation path.
+Figures go to the output folder: the two coefficient vectors, the CV curve and the
+regularisation path, the sparsifier's error against density over training, Figure 1 of the
+paper.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     names, cv_model, fits = duality(args.cv, args.seed)
     figures = [*linear_figures(out, names, cv_model, fits)]
-    digits_sparsifier(args.method, args.lam, args.lr, args.epochs, args.seed)
+    net, error = digits_sparsifier(args.method, args.lam, args.lr, args.epochs, args.seed)
+    figures.append(training_figure(out, args.method, net, error))
     from ..plotting import figure1
 
     figures.append(figure1(out))
@@ -151,8 +153,9 @@ def linear_figures(out: Path, names: list[str], cv_model: Any,
     return paths
 
 
-def digits_sparsifier(method: str, lam: float, lr: float, epochs: int, seed: int) -> None:
-    """Part 2: one sparsifier on the digits, with its error and density."""
+def digits_sparsifier(method: str, lam: float, lr: float, epochs: int,
+                      seed: int) -> tuple[Any, float]:
+    """Part 2: one sparsifier on the digits; prints and returns it with its test error."""
     from ._deep import load_dataset, train_sparsifier
 
     X_train, y_train, X_test, y_test = load_dataset("digits", seed)
@@ -164,3 +167,20 @@ def digits_sparsifier(method: str, lam: float, lr: float, epochs: int, seed: int
     n_weights = 64 * 300 + 300 * 100 + 100 * 10
     print(f"   test error of the pruned network: {100 * error:.2f} %   density: "
           f"{100 * net.density_:.2f} % of the {n_weights} weights kept")
+    return net, error
+
+
+def training_figure(out: Path, method: str, net: Any, error: float) -> Path:
+    """Validation error against density over training (the paper's Figure 2 for one method),
+    with the final test result as a star."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import plot_training
+
+    ax = plot_training({method: net.history}, final={method: (100 * error, net.density_)})
+    ax.set_title(f"Digits, {method}: error against density over training")
+    path = out / "digits_training.png"
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=120)
+    plt.close(ax.figure)
+    return path
