@@ -185,30 +185,63 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
 
 
 class _WorkingSet:
-    """The columns W in the solves, with the cached Gram matrix X_W'X_W/n when used."""
+    """The columns W in the solves, with the cached Gram matrix X_W'X_W/n and (dense X) the
+    block X_W when the Cholesky w-step is used."""
 
     def __init__(self, design: Design, cols: np.ndarray, solver: str) -> None:
         self.design, self.solver = design, solver
         self.cols = np.zeros(0, dtype=np.intp)
-        self.G = np.zeros((0, 0))
+        self.G: np.ndarray | None = np.zeros((0, 0))
+        self.XW: np.ndarray | None = None if design.sparse else np.zeros((design.n, 0))
         self.c = np.zeros(0)
         self.add(cols)
 
     def add(self, new: np.ndarray) -> None:
-        """Append columns, extending the Gram matrix by its new blocks only."""
+        """Append columns, extending the Gram matrix (and block) by the new parts only."""
         d, n = self.design, self.design.n
         old = self.cols
         self.cols = np.concatenate([old, new]).astype(np.intp)
         self.kind = choose_solver(self.solver, d, self.cols.size)
         self.c = np.concatenate([self.c, d.rmatvec(d.y, new) / n])
         if self.kind != "cholesky":
-            self.G = None
+            self.G = self.XW = None
             return
         if self.G is None or self.G.shape[0] != old.size:
-            self.G = d.cross(self.cols, self.cols) / n
+            self.XW = None if d.sparse else d.block(self.cols)
+            self.G = (self.XW.T @ self.XW if self.XW is not None
+                      else d.cross(self.cols, self.cols)) / n
             return
-        cross = d.cross(old, new) / n
-        self.G = np.block([[self.G, cross], [cross.T, d.cross(new, new) / n]])
+        if self.XW is not None:
+            B = d.block(new)
+            cross, corner = self.XW.T @ B / n, B.T @ B / n
+            self.XW = np.asfortranarray(np.hstack([self.XW, B]))
+        else:
+            cross, corner = d.cross(old, new) / n, d.cross(new, new) / n
+        self.G = np.block([[self.G, cross], [cross.T, corner]])
+
+    def residual(self, w: np.ndarray) -> np.ndarray:
+        """``y - X w`` for a ``w`` supported in W."""
+        if self.XW is not None:
+            return self.design.y - self.XW @ w[self.cols]
+        return self.design.y - self.design.matvec(w)
+
+    def objective(self, penalty: Penalty, lam: float, w: np.ndarray) -> float:
+        """Eq. (1) for a ``w`` supported in W."""
+        r = self.residual(w)
+        return float(r @ r) / (2.0 * self.design.n) + lam * penalty.value(w)
+
+    def least_squares(self) -> np.ndarray:
+        """Least squares on W: from the Gram matrix when it is well conditioned, else the
+        minimum-norm solution by SVD (:func:`least_squares_start`)."""
+        if self.G is not None and self.cols.size:
+            try:
+                L = la.cholesky(self.G, lower=True, check_finite=False)
+                diag = np.abs(np.diag(L))
+                if diag.min() > 1e-6 * diag.max():
+                    return la.cho_solve((L, True), self.c, check_finite=False)
+            except la.LinAlgError:
+                pass
+        return least_squares_start(self.design, self.cols)
 
     def gram(self, pos: np.ndarray) -> np.ndarray:
         """X_S'X_S/n for positions ``pos`` in W."""
@@ -236,7 +269,7 @@ def default_start(design: Design, penalty: Penalty, solver: str = "auto",
     squares on it (zeros elsewhere); returned with that working set."""
     ws = _WorkingSet(design, initial_working_set(design, penalty, c), solver)
     w = np.zeros(design.d)
-    w[ws.cols] = least_squares_start(design, ws.cols)
+    w[ws.cols] = ws.least_squares()
     return w, ws
 
 
@@ -325,7 +358,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         w = np.array(coef_init, dtype=np.float64)
         ws = _WorkingSet(design, np.flatnonzero(w) if screen else np.arange(d), solver)
     q = design.col_sq_norms() if screen else None
-    F = objective(design, penalty, lam, w)
+    F = ws.objective(penalty, lam, w)
     path = [F]
     converged, kkt, it = False, math.inf, 0
     for it in range(1, max_iter + 1):
@@ -333,7 +366,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         eta_w = _eta_on(penalty, w, ws.cols)
         w_new = np.zeros(d)
         w_new[ws.cols] = ws.wstep(eta_w, w[ws.cols], lam)
-        F_new = objective(design, penalty, lam, w_new)
+        F_new = ws.objective(penalty, lam, w_new)
         if F_new <= F or not screen:
             w, F_prev, F = w_new, F, F_new
         else:  # a w-step can only lose to rounding here; keep the better point
@@ -351,11 +384,11 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                         continue
                     w_pol = w.copy()
                     w_pol[ws.cols[pos]] = polished
-                    F_pol = objective(design, penalty, lam, w_pol)
+                    F_pol = ws.objective(penalty, lam, w_pol)
                     if F_pol <= F:
                         w, F = w_pol, F_pol
                         break
-        r = design.y - design.matvec(w)
+        r = ws.residual(w)
         g = design.rmatvec(r) / n
         res = kkt_residuals(g, w, penalty, lam) / scale
         kkt = float(res.max()) if d else 0.0
@@ -372,7 +405,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                 new = np.setdiff1d(viol[w[viol] != 0], ws.cols)
                 if new.size:
                     ws.add(new)
-                F = objective(design, penalty, lam, w)
+                F = ws.objective(penalty, lam, w)
         path.append(F)
     eta = np.asarray(penalty.eta_hat(w), dtype=np.float64)
     return IRLSResult(w, eta, it, path, converged, kkt)

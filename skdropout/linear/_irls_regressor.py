@@ -64,7 +64,8 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     objective_ : float
         Eq. (1) at the solution (weighted mean loss when ``sample_weight`` is given).
     objective_path_ : ndarray
-        Eq. (1) at the start and after each iteration (non-increasing).
+        Eq. (1) at the start and after each iteration (non-increasing; the start is +inf for
+        a constraint penalty such as hardthresh when least squares violates it).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has string column names.
