@@ -1,10 +1,10 @@
 """``skdropout demo``: the paper's duality in a minute, on data that ships with scikit-learn.
 
 1. Diabetes (442 patients, 10 standardised features): lam chosen by IRLSRegressorCV with the
-   log-sum penalty (eps = 5) and the one-standard-error rule; at that lam, IRLSRegressor (the eta-trick, eq. 6) and
-   AdaptiveDropoutRegressor (adaptive dropout with keep probability eq. 8) solve the same
-   problem, eq. (1), from its two sides; their coefficients and supports are printed side by
-   side with their objective values.
+   log-sum penalty (eps = 5) and the one-standard-error rule; at that lam, IRLSRegressor (the
+   eta-trick, eq. 6) and AdaptiveDropoutRegressor (adaptive dropout with keep probability
+   eq. 8) solve the same problem, eq. (1), from its two sides; their coefficients, keep
+   probabilities, supports and objective values are printed side by side.
 2. Digits (1,797 8x8 images): one sparsifier (LeNet-300-100 shape) with its test error and
    density.
 Figures go to the output folder: the two coefficient vectors, the CV curve and the

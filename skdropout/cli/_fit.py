@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import CommandError
-from ._table import numeric_columns, read_csv
+from ._table import check_columns, numeric_columns, read_csv
 
 
 def add_parser(subparsers: Any) -> None:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from ..penalties import get_penalty
 
     header, rows = read_csv(args.data, args.sep)
-    numeric_columns(args.data, header, [], [args.target, *args.drop])  # names exist
+    check_columns(args.data, header, [args.target, *args.drop])
     features = args.features or [c for c in header if c != args.target and c not in args.drop]
     if args.target in features:
         raise CommandError(f"the target {args.target!r} cannot also be a feature.")

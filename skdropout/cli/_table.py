@@ -37,6 +37,14 @@ def read_csv(path: str | Path, sep: str = ",") -> tuple[list[str], list[list[str
     return header, rows[1:]
 
 
+def check_columns(path: str | Path, header: Sequence[str], names: Sequence[str]) -> None:
+    """Raise CommandError naming the names that are not columns (and listing the columns)."""
+    unknown = [name for name in names if name not in header]
+    if unknown:
+        raise CommandError(f"{path}: no column {', '.join(map(repr, unknown))}; the columns "
+                           f"are: {', '.join(header)}.")
+
+
 def numeric_columns(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[str]],
                     names: Sequence[str]) -> np.ndarray:
     """The named columns as a float64 array of shape (n_rows, len(names)).
@@ -53,10 +61,7 @@ def numeric_columns(path: str | Path, header: Sequence[str], rows: Sequence[Sequ
     array([[1. ],
            [2.5]])
     """
-    unknown = [name for name in names if name not in header]
-    if unknown:
-        raise CommandError(f"{path}: no column {', '.join(map(repr, unknown))}; the columns "
-                           f"are: {', '.join(header)}.")
+    check_columns(path, header, names)
     out = np.empty((len(rows), len(names)))
     for j, name in enumerate(names):
         k = header.index(name)

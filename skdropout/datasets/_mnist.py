@@ -177,8 +177,8 @@ def _read_verified(folder: Path, expected: dict[str, tuple[str, int]]) -> dict[s
     return arrays
 
 
-def fetch_mnist(data_home: str | os.PathLike | None = None, download_if_missing: bool = True,
-                return_X_y: bool = False, cache: bool = True):
+def fetch_mnist(data_home: str | os.PathLike | None = None, *, download_if_missing: bool = True,
+                return_X_y: bool = False, cache: bool = True) -> Bunch | tuple[np.ndarray, ...]:
     """Load MNIST (60,000 training and 10,000 test digits), the paper's Table 4 data.
 
     Reads ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``
@@ -192,7 +192,8 @@ def fetch_mnist(data_home: str | os.PathLike | None = None, download_if_missing:
     hashes, in the first writable of: ``$SKDROPOUT_CACHE``, ``<data home>/cache``,
     ``$XDG_CACHE_HOME/skdropout`` (default ``~/.cache/skdropout``); a read-only data home is
     never written to. Later calls load the cache (a fraction of a second) without re-reading
-    the IDX files.
+    the IDX files; as it is named after the content, data homes holding the same files share
+    it.
 
     Parameters
     ----------
@@ -258,7 +259,8 @@ def fetch_mnist(data_home: str | os.PathLike | None = None, download_if_missing:
     return _as_bunch(arrays, return_X_y)
 
 
-def _as_bunch(arrays: dict[str, np.ndarray], return_X_y: bool):
+def _as_bunch(arrays: dict[str, np.ndarray], return_X_y: bool
+              ) -> Bunch | tuple[np.ndarray, ...]:
     n_train = len(arrays["train_labels"])
     n_samples = n_train + len(arrays["test_labels"])
     data = np.empty((n_samples, SIDE * SIDE), dtype=np.float32)
