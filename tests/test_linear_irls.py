@@ -214,3 +214,14 @@ def test_constant_target_gives_zero_coefficients():
     reg = IRLSRegressor(lam=0.1).fit(X, np.full(30, 3.0))
     np.testing.assert_array_equal(reg.coef_, 0.0)
     assert reg.intercept_ == pytest.approx(3.0)
+
+
+def test_large_column_means_are_centred_exactly():
+    # offsets far above the spreads take the centred-copy path; small ones stay implicit
+    X, y = _problem(60, 15, seed=13, offset=0.0)
+    lam = 0.1 * _lam_max(X, y)
+    small = IRLSRegressor(lam=lam).fit(X, y)
+    big = IRLSRegressor(lam=lam).fit(X + 1e6, y)
+    np.testing.assert_allclose(big.coef_, small.coef_, atol=1e-7)
+    ref = Lasso(alpha=lam, tol=1e-14, max_iter=100_000).fit(X + 1e6, y)
+    np.testing.assert_allclose(big.coef_, ref.coef_, atol=1e-6)

@@ -3,8 +3,13 @@
 With normalised sample weights ``sw`` (mean 1) and weighted column means ``x_offset``,
 the solvers minimise ``1/(2n) ||y_s - X_s w||^2 + lam * Omega(w)`` with
 ``X_s = diag(sqrt(sw)) (X - 1 x_offset')`` and ``y_s = sqrt(sw) (y - y_offset)``; the
-intercept is then ``y_offset - x_offset' w``. A sparse ``X`` is never densified or
-centred in memory: centring is applied inside every product.
+intercept is then ``y_offset - x_offset' w``.
+
+``X_s`` is not formed: centring and weights are applied inside every product, so a sparse X
+is never densified and a dense X is never copied. The one exception is a dense X whose
+column means are large against its column spreads (``x_offset_j^2 > 100 var_j``), where the
+Gram identity ``X_s'X_s = X'diag(sw)X - n x_offset x_offset'`` would lose digits: that X is
+centred once, in a copy.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+_OFFSET_RATIO = 100.0
 
 
 class Design:
@@ -34,7 +41,8 @@ class Design:
         self.n, self.d = n, d
         self.sparse = sp.issparse(X)
         sw = np.ones(n) if sample_weight is None else sample_weight * (n / sample_weight.sum())
-        self.sqrt_sw = np.sqrt(sw)
+        self.sw, self.sqrt_sw = sw, np.sqrt(sw)
+        self._weighted = sample_weight is not None
         if fit_intercept:
             x_offset = np.asarray(X.T @ sw).ravel() / n
             y_offset = float(sw @ y) / n
@@ -42,19 +50,26 @@ class Design:
             x_offset, y_offset = np.zeros(d), 0.0
         self.x_offset, self.y_offset = x_offset, y_offset
         self.y = self.sqrt_sw * (y - y_offset)
-        if self.sparse:
-            self.X = sp.csc_matrix(X, dtype=np.float64)
-            self._centre = bool(fit_intercept)
-        else:
-            self.X = np.empty((n, d))
-            np.subtract(X, x_offset, out=self.X)
-            if sample_weight is not None:
-                self.X *= self.sqrt_sw[:, None]
-            self._centre = False
+        self._centre = bool(fit_intercept)
+        self.X = sp.csc_matrix(X, dtype=np.float64) if self.sparse else X
+        self._sq = None
+        if not self.sparse and self._centre:
+            second = self._weighted_sq()  # mean of sw x^2 per column
+            var = np.maximum(second - x_offset**2, 0.0)
+            if np.any(x_offset**2 > _OFFSET_RATIO * var):
+                Xc = np.subtract(X, x_offset)
+                if self._weighted:
+                    Xc *= self.sqrt_sw[:, None]
+                self.X, self._centre, self._weighted = Xc, False, False
+            else:
+                self._sq = var
 
     # -- products --------------------------------------------------------------------
     def _cols(self, cols: np.ndarray | None) -> Any:
         return self.X if cols is None else self.X[:, cols]
+
+    def _off(self, cols: np.ndarray | None) -> np.ndarray:
+        return self.x_offset if cols is None else self.x_offset[cols]
 
     def matvec(self, v: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
         """``X_s[:, cols] @ v`` (only the columns where ``v`` is nonzero are touched)."""
@@ -63,65 +78,67 @@ class Design:
             cols = nz if cols is None else np.asarray(cols)[nz]
             v = v[nz]
         out = np.asarray(self._cols(cols) @ v).ravel()
-        if self.sparse:
-            off = self.x_offset if cols is None else self.x_offset[cols]
-            if self._centre:
-                out = out - off @ v
+        if self._centre:
+            out = out - self._off(cols) @ v
+        if self._weighted:
             out = self.sqrt_sw * out
         return out
 
     def rmatvec(self, u: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
         """``X_s[:, cols]' @ u``."""
-        if not self.sparse:
-            return self._cols(cols).T @ u
-        su = self.sqrt_sw * u
+        su = self.sqrt_sw * u if self._weighted else u
         out = np.asarray(self._cols(cols).T @ su).ravel()
         if self._centre:
-            off = self.x_offset if cols is None else self.x_offset[cols]
-            out = out - off * su.sum()
+            out = out - self._off(cols) * su.sum()
         return out
 
     def cross(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Dense ``X_s[:, rows]' X_s[:, cols]`` (the caller divides by n)."""
-        if not self.sparse:
-            return self.X[:, rows].T @ self.X[:, cols]
-        Xr = self.X[:, rows].multiply(self.sqrt_sw[:, None] ** 2).tocsc()
-        out = np.asarray((Xr.T @ self.X[:, cols]).todense())
+        if self.sparse:
+            Xr = self.X[:, rows]
+            if self._weighted:
+                Xr = Xr.multiply(self.sw[:, None]).tocsc()
+            out = np.asarray((Xr.T @ self.X[:, cols]).todense())
+        else:
+            Xr = self.X[:, rows]
+            out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ self.X[:, cols]
         if self._centre:
             out -= self.n * np.outer(self.x_offset[rows], self.x_offset[cols])
         return out
 
-    def col_sq_norms(self) -> np.ndarray:
-        """``diag(X_s' X_s) / n``, the scale c_j of eq. (4) (computed once)."""
-        if getattr(self, "_sq", None) is None:
-            self._sq = self._col_sq_norms()
-        return self._sq
-
     def block(self, cols: np.ndarray) -> np.ndarray:
-        """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns)."""
-        if not self.sparse:
-            return np.asfortranarray(self.X[:, cols])
-        block = np.asarray(self.X[:, cols].todense())
-        if self._centre:
-            block = block - self.x_offset[cols]
-        return np.asfortranarray(self.sqrt_sw[:, None] * block)
-
-    def _col_sq_norms(self) -> np.ndarray:
-        if not self.sparse:
-            return np.einsum("ij,ij->j", self.X, self.X) / self.n
-        sq = np.asarray(self.X.multiply(self.X).T @ (self.sqrt_sw**2)).ravel()
-        if self._centre:
-            sq = sq - self.n * self.x_offset**2
-        return np.maximum(sq, 0.0) / self.n
+        """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns; a copy)."""
+        B = np.asarray(self.X[:, cols].todense()) if self.sparse else self.X[:, cols]
+        return np.asfortranarray(self._finish(B, self._off(cols), slice(None)))
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
         """Dense rows ``X_s[idx]`` (a mini-batch; only these rows are densified)."""
-        if not self.sparse:
-            return self.X[idx]
-        block = np.asarray(self.X[idx].todense())
+        B = np.asarray(self.X[idx].todense()) if self.sparse else self.X[idx]
+        return self._finish(B, self.x_offset, idx)
+
+    def _finish(self, B: np.ndarray, off: np.ndarray, idx: Any) -> np.ndarray:
         if self._centre:
-            block = block - self.x_offset
-        return self.sqrt_sw[idx, None] * block
+            B = B - off
+        if self._weighted:
+            B = self.sqrt_sw[idx, None] * B
+        return B
+
+    def _weighted_sq(self) -> np.ndarray:
+        """``sum_i sw_i X_ij^2 / n`` (raw, uncentred)."""
+        if self.sparse:
+            return np.asarray(self.X.multiply(self.X).T @ self.sw).ravel() / self.n
+        if self._weighted:
+            return np.einsum("ij,ij,i->j", self.X, self.X, self.sw) / self.n
+        return np.einsum("ij,ij->j", self.X, self.X) / self.n
+
+    def col_sq_norms(self) -> np.ndarray:
+        """``diag(X_s' X_s) / n``, the scale c_j of eq. (4) (computed once)."""
+        if self._sq is None:
+            sq = self._weighted_sq()
+            if self._centre:
+                sq = np.maximum(sq - self.x_offset**2, 0.0)
+            self._sq = sq
+        return self._sq
 
     def loss(self, w: np.ndarray) -> float:
         """The squared loss (3), ``||y_s - X_s w||^2 / (2n)``."""

@@ -159,12 +159,15 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
             rho = rho0 * (1.0 - t / total)
             t += 1
             idx = order[start:start + bs]
-            Xb, yb = (design.X, design.y) if bs == n and not design.sparse else (
-                design.rows(idx), design.y[idx])
             a = np.flatnonzero(alive)
             s = draw_mask(rng, alpha[a], mask)
-            resid = Xb[:, a] @ (s * w[a]) - yb
-            grad = Xb[:, a].T @ resid / idx.size
+            if bs == n:  # full batch: products with the (implicitly centred) design
+                resid = design.matvec(s * w[a], a) - design.y
+                grad = design.rmatvec(resid, a) / n
+            else:
+                Xb = design.rows(idx)[:, a]
+                resid = Xb @ (s * w[a]) - design.y[idx]
+                grad = Xb.T @ resid / idx.size
             rho_a = rho * precond[a]
             if strategy == "sgd":
                 w[a] -= rho_a * s * grad  # eq. (9): the gradient of L(s * w) in w

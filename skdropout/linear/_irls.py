@@ -108,7 +108,7 @@ def least_squares_start(design: Design, cols: np.ndarray) -> np.ndarray:
         # singular values below eps * max(n, m) of the largest are rounding noise (numpy's
         # rule); keeping them makes the minimum-norm solution depend on rounding.
         cond = np.finfo(float).eps * max(design.n, cols.size)
-        return la.lstsq(design.X[:, cols], design.y, cond=cond, check_finite=False,
+        return la.lstsq(design.block(cols), design.y, cond=cond, check_finite=False,
                         lapack_driver="gelsd")[0]
     op = LinearOperator((design.n, cols.size), dtype=np.float64,
                         matvec=lambda v: design.matvec(v, cols),

@@ -57,14 +57,14 @@ def dual_solve(design: Design, cols: np.ndarray, eta: np.ndarray, lam: float) ->
     eta_p = eta[~free]
     K = np.zeros((n, n))
     for start in range(0, pen_cols.size, _CHUNK):
-        block = design.X[:, pen_cols[start:start + _CHUNK]]
+        block = design.block(pen_cols[start:start + _CHUNK])
         K += (block * eta_p[start:start + _CHUNK]) @ block.T
     K[np.diag_indices_from(K)] += n * lam
     factor = la.cho_factor(K, lower=True, check_finite=False)
     w = np.empty(cols.size)
     resid = design.y
     if free_cols.size:
-        XU = design.X[:, free_cols]
+        XU = design.block(free_cols)
         MXU = la.cho_solve(factor, XU, check_finite=False)
         My = la.cho_solve(factor, design.y, check_finite=False)
         w_u = _spd_solve(XU.T @ MXU, XU.T @ My)
