@@ -152,8 +152,8 @@ def main() -> None:
         run_problem("base", 1000, 5000, "mcp", args.repeat, False, rows, TOLS)
         if not args.quick:
             few = [1e-3, 1e-4, 1e-6, 1e-8, 1e-10]
-            run_problem("wide", 500, 100_000, "l1", 1, True, rows, few)
-            run_problem("tall", 100_000, 500, "l1", 1, False, rows, few)
+            run_problem("wide", 500, 100_000, "l1", args.repeat, True, rows, few)
+            run_problem("tall", 100_000, 500, "l1", args.repeat, False, rows, few)
     for r in rows:  # time relative to the fastest peer (not us) on the same problem/penalty
         peers = [q["time"] for q in rows if q["problem"] == r["problem"]
                  and q["penalty"] == r["penalty"] and not q["solver"].startswith("skdropout")

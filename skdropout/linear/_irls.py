@@ -191,8 +191,8 @@ class _WorkingSet:
     def __init__(self, design: Design, cols: np.ndarray, solver: str) -> None:
         self.design, self.solver = design, solver
         self.cols = np.zeros(0, dtype=np.intp)
-        self.G: np.ndarray | None = np.zeros((0, 0))
-        self.XW: np.ndarray | None = None if design.sparse else np.zeros((design.n, 0))
+        self.G: np.ndarray | None = None
+        self.XW: np.ndarray | None = None
         self.c = np.zeros(0)
         self.add(cols)
 
@@ -207,7 +207,8 @@ class _WorkingSet:
             self.G = self.XW = None
             return
         if self.G is None or self.G.shape[0] != old.size:
-            self.XW = None if d.sparse else d.block(self.cols)
+            # a block copy only for a true working set (not for all the columns)
+            self.XW = None if d.sparse or 2 * self.cols.size > d.d else d.block(self.cols)
             self.G = (self.XW.T @ self.XW if self.XW is not None
                       else d.cross(self.cols, self.cols)) / n
             return
