@@ -43,7 +43,7 @@ root_doc = "index"
 # -- autodoc / autosummary / numpydoc --------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"            # numpydoc's Parameters section documents the types
 autodoc_member_order = "bysource"
 autodoc_mock_imports: list[str] = []  # torch and skorch are installed in the docs env
@@ -64,7 +64,7 @@ nitpick_ignore = [
 ]
 nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|scipy|sklearn|torch|skorch|joblib|matplotlib|pandas)(\..*)?"),
-    (r"py:.*", r"(.*\.)?_[A-Za-z]\w*"),        # private helpers are not documented
+    (r"py:.*", r"(.*\.)?_[A-Za-z]\w*(\..*)?"),  # private helpers/modules are not documented
     (r"py:obj", r"\w+_"),          # fitted attributes listed by numpydoc's Attributes section
     (r"py:.*", r"(typing|collections\.abc|pathlib|os)\..*"),
     (r"py:.*", r"(int|float|str|bool|dict|list|tuple|callable|None|Any|object|array|"
