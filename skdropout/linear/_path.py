@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import optimize, sparse
+from sklearn import config_context
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_X_y
 from sklearn.utils.validation import _check_sample_weight
@@ -158,7 +159,8 @@ def fit_path(estimator: BaseEstimator, X: Any, y: np.ndarray, lams: np.ndarray,
 
     ``callback(k, est)`` is called after the k-th fit with the fitted estimator (used to
     score a CV fold while its path runs). The penalty's lam is set per grid point by the
-    estimator itself (``resolve_penalty``).
+    estimator itself (``resolve_penalty``). ``X`` and ``y`` must be validated already (the
+    fits skip the finiteness checks).
     """
     est = clone(estimator)
     from_zero, warm = start_policy(est, resolve_penalty(est.penalty, est.penalty_params))
@@ -173,7 +175,8 @@ def fit_path(estimator: BaseEstimator, X: Any, y: np.ndarray, lams: np.ndarray,
     intercepts = np.empty(n_lams)
     for k, lam in enumerate(lams):
         est.set_params(lam=float(lam), warm_start=warm and (k > 0 or from_zero))
-        est.fit(X, y, sample_weight=sample_weight)
+        with config_context(assume_finite=True):  # X and y were checked once, by the caller
+            est.fit(X, y, sample_weight=sample_weight)
         coefs[:, k] = est.coef_
         intercepts[k] = est.intercept_
         etas[:, k] = est.eta_
