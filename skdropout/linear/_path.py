@@ -192,14 +192,11 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
     """The regularisation path of eq. (1) with the squared loss (3), solved by the eta-trick
     (eq. 6, :class:`~skdropout.linear.IRLSRegressor`) on a decreasing grid of lam.
 
-    The grid runs from lam_max (the smallest lam whose solution is w = 0, see
-    :func:`lam_max` for penalties with an infinite or zero slope at 0) down to
-    ``eps * lam_max`` on a geometric grid; every fit is warm-started from the solution at
-    the previous (larger) lam, as ncvreg does for non-convex penalties, so the path follows
-    one branch of stationary points. Penalties whose shape depends on lam (mcp, scad,
-    vardrop, ...) get their lam set at each grid point. For penalties whose zero is
-    absorbing (lpp with p < 1, l0, lp, hardthresh; see :func:`start_policy`) each point is
-    fitted from the default start instead.
+    The grid runs from lam_max (the smallest lam whose solution is w = 0; see Notes) down
+    to ``eps * lam_max`` on a geometric grid. The path starts at w = 0 and every fit is
+    warm-started from the solution at the previous (larger) lam, as ncvreg does for
+    non-convex penalties, so the path follows one branch of stationary points. Penalties
+    whose shape depends on lam (mcp, scad, vardrop, ...) get their lam set at each grid point.
 
     Parameters
     ----------
@@ -225,6 +222,24 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
     PathResult
         The named tuple ``(lams, coefs, intercepts, etas)``; ``coefs`` and ``etas`` have
         shape (n_features, n_lams).
+
+    Notes
+    -----
+    With ``g = X_c' y_c / n`` (centred, weighted as the fit is), w = 0 is stationary for
+    ``lam * Omega`` iff ``max_j |g_j| <= lam * slope0``, slope0 being Omega's right
+    derivative at 0, so ``lam_max = max_j |g_j| / slope0``; for penalties whose shape depends
+    on lam it is the fixed point of that equation (e.g. ``(max_j |g_j| / slope0(1))**2`` for
+    vardrop, whose slope falls as ``1 / sqrt(lam)``).
+
+    - Infinite slope at 0 (lpp with p < 1, l0): w = 0 is stationary for every lam, so no lam
+      is "the first all-zero one"; the grid starts at the l1 value ``max_j |g_j|``. As
+      ``eta_hat(0) = 0`` is then absorbing, a warm start would freeze the previous support:
+      each point is fitted from the default start (least squares, eta = +inf). The same holds
+      for lp and hardthresh.
+    - Zero slope at 0 (huber, standout): w = 0 is never a solution for y correlated with X;
+      the grid again starts at ``max_j |g_j|``, and the first point is not zero.
+    - A constant y (g = 0): every lam gives w = 0; the grid is the machine resolution, as in
+      scikit-learn.
 
     Examples
     --------
