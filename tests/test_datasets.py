@@ -384,3 +384,25 @@ def test_read_idx_all_types(tmp_path, dtype, type_byte):
 def test_parse_idx_rejects_unknown_type():
     with pytest.raises(ValueError, match="bad magic"):
         parse_idx(b"\x00\x00\x07\x01\x00\x00\x00\x01\x05")
+
+
+def test_read_only_everywhere_loads_without_a_cache(tmp_path, monkeypatch, offline):
+    parts = tiny_parts()
+    home = tmp_path / "home"
+    write_home(home, {name: idx_bytes(a) for name, a in parts.items()})
+    read_only = [home / "mnist", home, tmp_path / "cache", tmp_path / "xdg"]
+    for folder in read_only[2:]:
+        folder.mkdir()
+    monkeypatch.setenv("SKDROPOUT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    before = sorted(tmp_path.rglob("*"))
+    for folder in read_only:
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        assert get_cache_home(home) is None
+        bunch = fetch_mnist(data_home=home)
+    finally:
+        for folder in read_only:
+            folder.chmod(stat.S_IRWXU)
+    np.testing.assert_array_equal(bunch.y_train, parts["train-labels-idx1-ubyte"])
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
