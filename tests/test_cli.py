@@ -92,6 +92,13 @@ def test_no_command_and_bad_option_are_one_line_errors(capsys):
     assert "invalid choice: 'cifar'" in err
 
 
+def test_traceback_flag_reraises(tmp_path):
+    from skdropout.cli._errors import CommandError
+
+    with pytest.raises(CommandError, match="no such file"):
+        main(["--traceback", "fit", str(tmp_path / "none.csv"), "--target", "y"])
+
+
 @pytest.mark.parametrize("module, command, argv", [
     ("torch", "sparsify", ["sparsify", "--method", "logsum"]),
     ("matplotlib", "figure1", ["figure1", "--out", "unused"]),
