@@ -174,6 +174,9 @@ def test_plots_return_axes(data):
     assert plot_cv(est, ax=given) is given
     np.testing.assert_allclose(given.get_lines()[0].get_ydata(), est.mse_path_.mean(axis=1))
     assert given.get_lines()[1].get_xdata()[0] == est.lam_
+    r2 = IRLSRegressorCV(lams=5, cv=3, scoring="r2").fit(X, y)
+    np.testing.assert_allclose(plot_cv(r2).get_lines()[0].get_ydata(),
+                               r2.cv_results_["mean_test_score"])
     assert isinstance(plot_path(irls_path(X, y, lams=4)), Axes)
     with pytest.raises(TypeError, match="plot_path"):
         plot_path(IRLSRegressor().fit(X, y))
