@@ -52,7 +52,7 @@ def _style(ax: plt.Axes, title: str, xlabel: str) -> None:
 def plot_separable(pen: Penalty, label: str) -> plt.Figure:
     """Omega(w), f(eta) and the keep probability alpha(w) at lam = 1, side by side."""
     w = np.linspace(-4.0, 4.0, 801)
-    eta = np.linspace(1e-4, 6.0, 600)
+    eta = np.linspace(0.0, 6.0, 601)
     fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.0), constrained_layout=True)
     axes[0].plot(w, pen.pointwise(w), color="C0")
     _style(axes[0], r"$\Omega(w)$", "$w$")
