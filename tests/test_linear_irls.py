@@ -225,3 +225,20 @@ def test_large_column_means_are_centred_exactly():
     np.testing.assert_allclose(big.coef_, small.coef_, atol=1e-7)
     ref = Lasso(alpha=lam, tol=1e-14, max_iter=100_000).fit(X + 1e6, y)
     np.testing.assert_allclose(big.coef_, ref.coef_, atol=1e-6)
+
+
+@pytest.mark.parametrize("penalty, params", [("huber", {"eps": 0.5}), ("lpp", {"p": 0.5}),
+                                             ("hardthresh", {"k": 3}), ("mcp", {"a": 3.0})])
+def test_solvers_agree_on_wide_problems(penalty, params):
+    # more columns than rows: "auto" takes the dual (Woodbury) form for penalties without a
+    # working set, including eta = inf (unpenalised) blocks (hardthresh, mcp)
+    X, y = _problem(30, 80, k=3, seed=14, offset=0.0)
+    lam = 0.2 * _lam_max(X, y)
+    fits = {s: IRLSRegressor(penalty=penalty, penalty_params=params, lam=lam, solver=s,
+                             max_iter=300).fit(X, y)
+            for s in ["woodbury", "cholesky", "cg"]}
+    for s in ["cholesky", "cg"]:
+        np.testing.assert_allclose(fits[s].coef_, fits["woodbury"].coef_, atol=1e-6)
+    path = fits["woodbury"].objective_path_
+    finite = path[np.isfinite(path)]
+    assert np.all(np.diff(finite) <= 1e-12 * np.abs(finite[1:]))
