@@ -25,6 +25,7 @@ environment, is left as it is. Usage:
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 import tracemalloc
@@ -163,7 +164,9 @@ def main() -> None:
     import sklearn
     lines = [
         "# benchmarks/linear_speed.py: wall time at the same objective (F <= F_best (1 + 1e-6))",
-        f"# {platform.platform()}, {platform.processor() or platform.machine()}, BLAS threads=1",
+        f"# {platform.platform()}, {platform.processor() or platform.machine()}, BLAS threads=1, "
+        f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+        "(a shared machine: compare ratios within one run, not absolute times)",
         f"# numpy {np.__version__}, scikit-learn {sklearn.__version__}, celer {celer.__version__}, "
         f"skglm {skglm.__version__}; skglm numba compile on first call: {jit:.1f} s (excluded)",
         "# ratio = time / time of the fastest peer that reached F_best on the same row group",

@@ -22,9 +22,10 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     dividing by eta) and the eta-step ``eta = eta_hat(w)`` of eq. (7). Each iteration is a
     majorisation-minimisation step, so ``objective_path_`` never increases.
 
-    The start is ``eta = +inf`` on the initial working set, i.e. least squares (all columns,
-    or the 100 most correlated ones on problems with more than 100 columns for penalties that
-    use a working set); ``w = 0`` would be a fixed point since ``eta_hat(0) = 0``.
+    The start is ``eta = +inf`` on the initial working set, i.e. least squares (on all
+    columns, or, for penalties that use a working set on problems with more than 100 columns,
+    on the ``min(100, n/2)`` columns most correlated with y); ``w = 0`` would be a fixed point
+    since ``eta_hat(0) = 0``.
     Penalties that are separable with ``0 < slope0 < inf`` (l1, elasticnet, logsum, mcp,
     scad, vardrop, ...) use a growing working set and a Newton polish on the support; the
     others (lp, lpp, l0, huber, hardthresh, ...) iterate on all columns.
