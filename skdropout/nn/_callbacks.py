@@ -33,16 +33,17 @@ def cubic_density(progress: float, target: float, begin: float = 0.0,
 
 class LinearLRDecay(Callback):
     """Decay the learning rate linearly to 0 over the whole training run (appendix C),
-    one step per training batch: ``lr_t = lr (1 - t / T)`` with T = epochs x batches/epoch.
+    one step per training batch: ``lr_t = lr_0 (1 - t / T)`` with T = epochs x batches/epoch
+    and lr_0 each parameter group's learning rate at the start of training.
     """
 
     def initialize(self) -> LinearLRDecay:
-        self.step_ = 0
-        self.total_ = None
+        self.step_, self.total_, self.base_lrs_ = 0, None, None
         return self
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
         self.step_, self.total_ = 0, None
+        self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
 
     def on_batch_end(self, net: Any, training: bool = False, **kwargs: Any) -> None:
         if not training:
@@ -51,8 +52,8 @@ class LinearLRDecay(Callback):
             self.total_ = _total_steps(net)
         self.step_ += 1
         factor = max(0.0, 1.0 - self.step_ / self.total_)
-        for group in net.optimizer_.param_groups:
-            group["lr"] = net.lr * factor
+        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_):
+            group["lr"] = base * factor
 
 
 def _total_steps(net: Any) -> int:
