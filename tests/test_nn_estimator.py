@@ -1,0 +1,213 @@
+"""skdropout.nn: the formulas against independent computations, the estimator API
+(GridSearchCV, clone, pickle, validation record, compact) and bad input."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from skorch.dataset import Dataset  # noqa: E402
+from skorch.helper import predefined_split  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from torch import nn  # noqa: E402
+
+from skdropout.nn import (LeNet5, LeNet300100, MagnitudeLayer, PenaltyLayer,  # noqa: E402
+                          SparseLayer, SparseNetClassifier, SparseNetRegressor)
+from skdropout.nn._callbacks import cubic_density  # noqa: E402
+from skdropout.nn._layers import dual_torch, vardrop_kl  # noqa: E402
+from skdropout.nn._methods import effective_step  # noqa: E402
+from skdropout.penalties import get_penalty, vardrop_dual  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+def small(method="logsum", **kw):
+    params = dict(module__in_features=64, module__hidden=(32, 16), method=method,
+                  max_epochs=2, batch_size=64, lr=1e-2, random_state=0, verbose=0)
+    params.update(kw)
+    return SparseNetClassifier(LeNet300100, **params)
+
+
+# -- formulas -----------------------------------------------------------------------------
+def test_vardrop_kl_matches_exact_dual():
+    # f(eta) = 2 KL with eta/lam = 1/alpha (Table 2, eq. 19; footnote 3): Molchanov's
+    # approximation is within 0.01 nats of the exact Dawson-integral value
+    log_alpha = np.linspace(-6, 6, 49)
+    exact = vardrop_dual(np.exp(-log_alpha), lam=1.0) / 2.0
+    approx = vardrop_kl(torch.as_tensor(log_alpha)).numpy()
+    np.testing.assert_allclose(approx, exact, atol=0.012)
+
+
+@pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}),
+                                         ("mcp", {"a": 3.0, "lam": 0.5})])
+def test_dual_torch_value_and_gradient(name, params):
+    pen = get_penalty(name, **params)
+    eta = torch.tensor([1e-3, 0.1, 0.7, 2.0], dtype=torch.float64, requires_grad=True)
+    val = dual_torch(pen, eta)
+    ref = pen.dual_pointwise(eta.detach().numpy()) - 2 * pen.omega0
+    np.testing.assert_allclose(val.detach().numpy(), ref, rtol=1e-6, atol=1e-9)
+    val.sum().backward()
+    h = 1e-6
+    e = eta.detach().numpy()
+    fd = (pen.dual_pointwise(e + h) - pen.dual_pointwise(e - h)) / (2 * h)
+    np.testing.assert_allclose(eta.grad.numpy(), fd, rtol=1e-4)
+
+
+def test_adaprox_step_is_the_adam_step_and_the_prox_formula():
+    torch.manual_seed(0)
+    pen = get_penalty("logsum", eps=2.0)
+    layer = PenaltyLayer(nn.Linear(5, 3), lam=0.1, penalty=pen, rule="adaprox")
+    opt = torch.optim.Adam(layer.parameters(), lr=0.01)
+    for _ in range(3):
+        opt.zero_grad()
+        layer(torch.randn(8, 5)).pow(2).sum().backward()
+        before = layer.weight.detach().clone()
+        opt.step()
+    # rho * m_hat is exactly Adam's update
+    state = opt.state[layer.weight]
+    m_hat = state["exp_avg"] / (1 - 0.9 ** float(state["step"]))
+    rho = effective_step(opt, layer.weight)
+    torch.testing.assert_close(before - layer.weight.detach(), rho * m_hat)
+    # the proximal step of the adaptive Tikhonov penalty (Algorithm 1)
+    w = layer.weight.detach().numpy().copy()
+    eta = np.abs(w) * (np.abs(w) + 2.0)
+    expected = w / (1 + rho.numpy() * 0.1 / eta)
+    layer.prox(rho)
+    np.testing.assert_allclose(layer.weight.detach().numpy(), expected, rtol=1e-6)
+
+
+def test_magnitude_pruning_does_not_compound():
+    layer = MagnitudeLayer(nn.Linear(20, 10), lam=1.0)
+    layer.prune_to(0.5)
+    layer.prune_to(0.5)
+    assert int(layer.mask().sum()) == 100
+    kept = layer.weight.detach().abs()[layer.mask()]
+    dropped = layer.weight.detach().abs()[~layer.mask()]
+    assert torch.all(dropped == 0) and kept.min() > 0
+    assert cubic_density(0.375, 0.1, 0.0, 0.75) == pytest.approx(0.1 + 0.9 * 0.125)
+
+
+# -- estimator API ------------------------------------------------------------------------
+def test_grid_search_over_lam_and_method_options(digits):
+    X, y = digits
+    net = small("magnitude", method__target_density=0.5, max_epochs=1)
+    params = net.get_params()
+    assert params["method__target_density"] == 0.5
+    assert clone(net).get_params()["method__target_density"] == 0.5
+    gs = GridSearchCV(small(max_epochs=1), {"lam": [1e-4, 1e-2]}, cv=2)
+    gs.fit(X[:600], y[:600])
+    assert gs.best_params_["lam"] in (1e-4, 1e-2)
+    assert np.all(np.isfinite(gs.cv_results_["mean_test_score"]))
+
+
+def test_pickle_round_trip(digits):
+    X, y = digits
+    net = small("vardrop_lr").fit(X, y)
+    again = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))
+    assert again.density_ == net.density_
+    assert next(again.module_.parameters()).device.type == "cpu"
+
+
+def test_validation_error_is_that_of_the_pruned_model(digits):
+    X, y = digits
+    net = small("logsum", max_epochs=3, lam=1e-2,
+                train_split=predefined_split(Dataset(X[1500:], y[1500:])))
+    net.fit(X[:1500], y[:1500])
+    err = float(np.mean(net.predict(X[1500:]) != y[1500:]))
+    assert net.history[-1, "valid_error"] == pytest.approx(err)
+    assert net.density_ < 1
+    assert net.n_train_ == 1500
+
+
+def test_defaults_use_all_data_shuffled_and_vardrop_lam_is_one_over_n(digits):
+    X, y = digits
+    net = small("vardrop_lr", max_epochs=1).fit(X, y)
+    assert net.n_train_ == len(X)
+    assert net.get_params()["iterator_train__shuffle"] is True
+    assert all(layer.lam == pytest.approx(1 / len(X)) for layer in net.sparse_layers())
+
+
+def test_compact_removes_dead_units(digits):
+    X, y = digits
+    net = small("logsum").fit(X, y)
+    first, second = net.sparse_layers()[:2]
+    with torch.no_grad():
+        first.weight[:5] = 0.0       # five hidden units without input: constant units
+        second.weight[:, 5:9] = 0.0  # four whose output is unused
+    compact = net.compact()
+    linears = [m for m in compact.modules() if isinstance(m, nn.Linear)]
+    assert linears[0].out_features == 32 - 9
+    with torch.no_grad():
+        out = torch.softmax(compact(torch.as_tensor(X)), 1).numpy()
+    np.testing.assert_allclose(out, net.predict_proba(X), atol=1e-5)
+
+
+def test_regressor_and_conv_layers():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 10)).astype(np.float32)
+    y = (X[:, :2] @ np.array([[1.0], [-2.0]])).astype(np.float32)
+    reg = SparseNetRegressor(LeNet300100, module__in_features=10, module__hidden=(16,),
+                             module__n_classes=1, max_epochs=30, random_state=0, verbose=0,
+                             lr=1e-2, lam=1e-3)
+    reg.fit(X, y)
+    assert np.mean((reg.predict(X) - y) ** 2) < 0.1 * np.var(y)
+    assert 0 < reg.density_ <= 1
+    imgs = rng.random((32, 784)).astype(np.float32)
+    labels = rng.integers(0, 10, 32)
+    for method, n_conv in (("hardconcrete", 2), ("standout", 0)):
+        net = SparseNetClassifier(LeNet5, method=method, max_epochs=1, verbose=0,
+                                  random_state=0).fit(imgs, labels)
+        convs = [m for m in net.sparse_layers() if m.conv is not None]
+        assert len(convs) == n_conv
+        assert net.predict(imgs).shape == (32,)
+        assert set(net.layer_density_) >= {"features.0", "features.3", "classifier.1"}
+
+
+# -- bad input ----------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs,match", [
+    ({"method": "dropconnect"}, "valid methods are: vardrop_lr_ar"),
+    ({"lam": -1.0}, "lam must be"),
+    ({"lam": float("nan")}, "lam must be"),
+    ({"method__foo": 1}, "method__foo"),
+    ({"method": "magnitude", "method__eps": 1}, "valid options: method__target_density"),
+    ({"penalty": "vardrop"}, "no closed form on torch"),
+    ({"method": "adaprox", "optimizer": torch.optim.RMSprop}, "optimizer must be"),
+    ({"random_state": 1.5}, "random_state"),
+])
+def test_bad_input_raises_before_training(digits, kwargs, match):
+    X, y = digits
+    net = small(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        net.fit(X, y)
+    assert not net.history  # nothing was trained
+
+
+def test_module_without_prunable_layer_and_nan_input(digits):
+    X, y = digits
+    net = SparseNetClassifier(nn.Sequential(nn.Flatten()), max_epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="no prunable layer"):
+        net.fit(X, y)
+    net = small("standout", module__hidden=())
+    with pytest.raises(ValueError, match="besides the output layer"):
+        net.fit(X, y)
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        small().fit(Xn, y)
+
+
+def test_user_module_instance_is_not_modified(digits):
+    X, y = digits
+    module = LeNet300100(in_features=64, hidden=(16,))
+    SparseNetClassifier(module, max_epochs=1, verbose=0, random_state=0).fit(X, y)
+    assert not any(isinstance(m, SparseLayer) for m in module.modules())
