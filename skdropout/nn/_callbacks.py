@@ -20,7 +20,7 @@ def cubic_density(progress: float, target: float, begin: float = 0.0,
     Examples
     --------
     >>> from skdropout.nn._callbacks import cubic_density
-    >>> cubic_density(0.0, 0.1), cubic_density(0.5, 0.1, 0.0, 1.0), cubic_density(1.0, 0.1)
+    >>> cubic_density(0.0, 0.1), round(cubic_density(0.5, 0.1, 0.0, 1.0), 6), cubic_density(1.0, 0.1)
     (1.0, 0.2125, 0.1)
     """
     if progress <= begin:
