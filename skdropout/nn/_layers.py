@@ -242,7 +242,7 @@ class PenaltyLayer(SparseLayer):
 def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None = None,
                      n_iter: int = 60, newton_steps: int = 1) -> torch.Tensor:
     """The magnitude a >= 0 with eta_hat(a) = eta (eta_hat is increasing for subquadratic
-    penalties), in float64 without gradient.
+    penalties), without gradient, in float64 for float64 ``eta`` and float32 otherwise.
 
     From a warm start ``a0`` (the previous solution while eta changes by small optimiser
     steps): ``newton_steps`` steps of Newton's method on log eta_hat(a) = log eta in log a,
@@ -250,14 +250,17 @@ def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | Non
     the square of the relative change of eta). Without ``a0``, or when a step is not finite
     and increasing, bisection on log a.
     """
-    target = eta.detach().double()
+    target = eta.detach()
+    if target.dtype != torch.float64:
+        target = target.float()
+    h = 1e-6 if target.dtype == torch.float64 else 1e-3
     log_t = torch.log(target)
     if a0 is not None and a0.shape == target.shape and a0.device == target.device:
-        la = torch.log(a0.clamp_min(1e-300))
+        la = torch.log(a0.to(target.dtype).clamp_min(torch.finfo(target.dtype).tiny))
         ok = True
         for _ in range(newton_steps):
             g = torch.log(penalty.eta_hat(torch.exp(la))) - log_t
-            slope = (torch.log(penalty.eta_hat(torch.exp(la + 1e-6))) - log_t - g) / 1e-6
+            slope = (torch.log(penalty.eta_hat(torch.exp(la + h))) - log_t - g) / h
             step = g / slope
             if not bool(torch.isfinite(step).all() and (slope > 0).all()):
                 ok = False
@@ -272,7 +275,7 @@ def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | Non
             break
         hi = torch.where(short, hi * 16.0, hi)
     log_hi = torch.log(hi)
-    log_lo = log_hi - 80.0
+    log_lo = log_hi - (80.0 if target.dtype == torch.float64 else 40.0)
     for _ in range(n_iter):
         mid = 0.5 * (log_lo + log_hi)
         above = penalty.eta_hat(torch.exp(mid)) >= target
