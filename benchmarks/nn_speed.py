@@ -41,6 +41,16 @@ def _epoch_time(make, X, y, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _markdown(table: pd.DataFrame) -> str:
+    def cell(v):
+        return f"{v:.3f}" if isinstance(v, float) and not np.isnan(v) else (
+            "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=24_000)
@@ -82,9 +92,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if args.out:
         table.to_csv(args.out + ".csv", index=False)
         with open(args.out + ".md", "w") as fh:
-            fh.write(header.replace("# ", "") + "\n" + table.to_markdown(index=False,
-                                                                            floatfmt=".3f")
-                     + "\n")
+            fh.write(header.replace("# ", "") + "\n" + _markdown(table) + "\n")
     return table
 
 

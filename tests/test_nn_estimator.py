@@ -211,3 +211,15 @@ def test_user_module_instance_is_not_modified(digits):
     module = LeNet300100(in_features=64, hidden=(16,))
     SparseNetClassifier(module, max_epochs=1, verbose=0, random_state=0).fit(X, y)
     assert not any(isinstance(m, SparseLayer) for m in module.modules())
+
+
+def test_hardconcrete_mask_is_the_keep_probability_rule():
+    from skdropout.nn import HardConcreteLayer
+
+    torch.manual_seed(0)
+    layer = HardConcreteLayer(nn.Linear(40, 50), lam=1e-3)
+    with torch.no_grad():
+        layer.log_a.uniform_(-6.0, 2.0)
+    exact = (layer.keep_prob() >= 0.05) & (layer.gate() > 0)
+    assert torch.equal(layer.mask(), exact)
+    assert 0 < int(exact.sum()) < exact.numel()

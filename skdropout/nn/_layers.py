@@ -9,6 +9,7 @@ probability is below :data:`KEEP_MIN` is exactly zero whenever the layer is eval
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -350,6 +351,26 @@ class EtaTrickLayer(SparseLayer):
         return state
 
 
+def _hc_keep_prob(log_a: np.ndarray, beta: float, gamma: float, zeta: float) -> np.ndarray:
+    """alpha~ = E[s]^2 / E[s^2] of HARDCONCRETE gates (section 4, biased masks)."""
+    mean, _, var = hardconcrete_moments(np.asarray(log_a, dtype=np.float64), beta, gamma, zeta)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mean > 0, mean**2 / (mean**2 + var), 0.0)
+
+
+@functools.lru_cache(maxsize=32)
+def _hc_log_a_threshold(beta: float, gamma: float, zeta: float) -> float:
+    """The log a at which alpha~ = 0.05 (alpha~ increases with log a), by bisection."""
+    lo, hi = -60.0, 60.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if _hc_keep_prob(np.array([mid]), beta, gamma, zeta)[0] >= KEEP_MIN:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 # -- hard concrete L0 gates (Louizos et al. 2018; section 4.3) -------------------------------
 class HardConcreteLayer(SparseLayer):
     """Weights times HARDCONCRETE(beta, gamma, zeta)(a) gates (eqs. 20-21).
@@ -381,15 +402,16 @@ class HardConcreteLayer(SparseLayer):
         key = (self.log_a._version, self.log_a.data_ptr(), self.log_a.device)
         if self._cache is None or self._cache[0] != key:
             la = self.log_a.detach().cpu().double().numpy().ravel()
-            mean, _, var = hardconcrete_moments(la, self.beta, self.gamma, self.zeta)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                alpha = np.where(mean > 0, mean**2 / (mean**2 + var), 0.0)
+            alpha = _hc_keep_prob(la, self.beta, self.gamma, self.zeta)
             alpha_t = torch.as_tensor(alpha, dtype=self.weight.dtype).reshape(self.weight.shape)
             self._cache = (key, alpha_t.to(self.weight.device))
         return self._cache[1]
 
     def mask(self) -> torch.Tensor:
-        return (self.keep_prob() >= KEEP_MIN) & (self.gate().detach() > 0)
+        # alpha~ is increasing in log a: alpha~ >= 0.05 <=> log a >= a fixed threshold
+        thr = _hc_log_a_threshold(self.beta, self.gamma, self.zeta)
+        log_a = self.log_a.detach()
+        return (log_a >= thr) & (self.gate().detach() > 0)
 
     def pruned_weight(self) -> torch.Tensor:
         return torch.where(self.mask(), self.weight * self.gate(), torch.zeros_like(self.weight))
