@@ -156,8 +156,10 @@ def _curve(history: Any) -> pd.DataFrame:
 
 
 def collect_table4(out: str | Path) -> pd.DataFrame:
-    """Assemble ``table4.csv``, ``figure2.png`` and ``figure2_published.png`` in ``out`` from
-    the per-method files present there; returns the table (errors in %)."""
+    """Assemble ``table4.csv``, ``figure2.png`` and ``figure2_published.png`` (this run's
+    curves and test results with the paper's Table 4 points and the published LeNet-300-100
+    results) in ``out`` from the per-method files present there; returns the table (errors
+    in %)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -188,7 +190,9 @@ def collect_table4(out: str | Path) -> pd.DataFrame:
         ax.figure.savefig(out / "figure2.png", dpi=130, bbox_inches="tight")
         plt.close(ax.figure)
         final = {r["method"]: (r["test_error_%"], r["density"]) for r in rows}
-        ax = plot_training(curves, published=PUBLISHED_LENET300100, final=final)
+        paper = {m: (PAPER_TABLE4[m]["test_error"], PAPER_TABLE4[m]["density"])
+                 for m in final}
+        ax = plot_training(curves, published=PUBLISHED_LENET300100, final=final, paper=paper)
         ax.set_title("LeNet-300-100 on MNIST: this run and published results (test error)")
         ax.figure.savefig(out / "figure2_published.png", dpi=130, bbox_inches="tight")
         plt.close(ax.figure)

@@ -26,6 +26,7 @@ def _as_frame(curve: Any) -> pd.DataFrame:
 def plot_training(curves: Mapping[str, Any], ax: Any = None,
                   published: Mapping[str, tuple[float, float]] | None = None,
                   final: Mapping[str, tuple[float, float]] | None = None,
+                  paper: Mapping[str, tuple[float, float]] | None = None,
                   logx: bool = True) -> Any:
     """Error against fraction of nonzero weights over training, one line per method
     (the paper's Figure 2).
@@ -40,6 +41,9 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
         Reference points drawn as black markers (e.g. published LeNet-300-100 results).
     final : mapping of name -> (error %, density), optional
         Final test results of the curves' methods, drawn as stars in the line's colour.
+    paper : mapping of name -> (error %, density), optional
+        Reference results of the curves' methods (e.g. the paper's Table 4), drawn as
+        hollow circles in the line's colour.
     logx : bool, default=True
         Logarithmic density axis.
 
@@ -70,6 +74,10 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
     for name, (err, dens) in (final or {}).items():
         ax.plot([dens], [err], "*", ms=11, color=colors.get(name, "k"), mec="k", mew=0.5,
                 label=f"{name} (test)")
+    for name, (err, dens) in (paper or {}).items():
+        if name in colors:
+            ax.plot([dens], [err], "o", ms=9, mfc="none", mew=1.5, color=colors[name],
+                    label=f"{name} (paper)")
     markers = iter("sD^vP")
     for name, (err, dens) in (published or {}).items():
         ax.plot([dens], [err], next(markers, "x"), color="k", ms=7, label=name)
@@ -83,5 +91,5 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
     ax.set_xlabel("fraction of nonzero weights")
     ax.set_ylabel("error (%)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
