@@ -20,8 +20,9 @@ if __name__ == "__main__":
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--collect", action="store_true")
+    parser.add_argument("--out", default=None, help="output folder (default: this folder)")
     args = parser.parse_args()
-    out = Path(__file__).resolve().parent
+    out = Path(args.out) if args.out else Path(__file__).resolve().parent
     torch.set_num_threads(args.threads)
     if args.collect:
         table = collect_table4(out)
