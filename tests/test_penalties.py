@@ -390,3 +390,18 @@ def test_figure1_writes_both_panels(tmp_path):
     # right panel: l1 of the unit-norm k-sparse vector is sqrt(k); l0 is k
     np.testing.assert_allclose(ksparse_values(L1(), 32), np.sqrt(np.arange(33)))
     np.testing.assert_allclose(ksparse_values(get_penalty("l0"), 32), np.arange(33))
+
+
+def test_from_keep_prob_that_reaches_one_and_never_prunes():
+    """A keep probability that reaches 1 (eta_hat = inf) is allowed, and a map with
+    eta_hat(0) > 0 keeps that value at 0 (Omega is then quadratic near 0)."""
+    pen = from_keep_prob(lambda t: np.minimum(special.expit(4 * t - 2) * 1.2, 1.0), lam=1.0)
+    a0 = special.expit(-2.0) * 1.2
+    assert pen.eta_hat([0.0])[0] == pytest.approx(a0 / (1 - a0))
+    assert np.isinf(pen.eta_hat([5.0])[0])
+    # Corollary 2 by scipy: Omega(w) = int_0^w t / eta_hat(t) dt
+    for w in (0.1, 0.5):
+        ref, _ = integrate.quad(
+            lambda t: t * (1 - min(special.expit(4 * t - 2) * 1.2, 1.0))
+            / min(special.expit(4 * t - 2) * 1.2, 1.0), 0, w)
+        assert pen.value([w]) == pytest.approx(ref, rel=1e-6)

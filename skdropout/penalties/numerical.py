@@ -65,12 +65,15 @@ class TabulatedPenalty(Penalty):
         df/dlog(eta) = w_i^2 / eta_i (eq. 23).
     f_inf : float, optional
         The limit of a bounded f at eta = inf (f is clipped to it when extrapolated).
+    eta_at_zero : float
+        eta_hat(0) (0 for penalties with a kink at 0; positive for maps that never prune,
+        whose Omega is quadratic near 0).
     """
 
     def __init__(self, w: np.ndarray, omega: np.ndarray, eta: np.ndarray,
                  name: str = "tabulated", dual_eta: np.ndarray | None = None,
                  dual_f: np.ndarray | None = None, dual_slope: np.ndarray | None = None,
-                 f_inf: float | None = None) -> None:
+                 f_inf: float | None = None, eta_at_zero: float = 0.0) -> None:
         w = np.asarray(w, dtype=np.float64)
         omega = np.asarray(omega, dtype=np.float64)
         eta = np.asarray(eta, dtype=np.float64)
@@ -110,6 +113,7 @@ class TabulatedPenalty(Penalty):
                                                extrapolate=False)
         self._dual_slopes = (dual_slope[0], dual_slope[-1])
         self.f_inf = INF if f_inf is None else float(f_inf)
+        self.eta_at_zero = float(eta_at_zero)
         self._slope0 = omega[0] / w[0] if slope[0] / omega[0] > 0.99 else (
             0.0 if slope[0] / omega[0] > 1.01 else INF)
         self.domain = Domain(0.0, INF)
@@ -140,7 +144,7 @@ class TabulatedPenalty(Penalty):
     def _eta_abs(self, a: np.ndarray) -> np.ndarray:
         x0, x1 = self._ends[:2]
         l0, l1, k0, k1 = self._ends[6:]
-        out = np.zeros_like(a)
+        out = np.full_like(a, self.eta_at_zero)
         pos = a > 0
         x = np.log(np.where(pos, a, 1.0))
         head = pos & (x < x0)
@@ -322,13 +326,16 @@ def from_eta_hat(eta_hat: Callable[[np.ndarray], np.ndarray], *,
     eta = np.asarray(eta_hat(w), dtype=np.float64)
     if np.any(np.isnan(eta)) or np.any(eta < 0):
         raise ValueError(f"{name}: eta_hat must be >= 0 (inf allowed), never NaN.")
-    if np.any(np.diff(eta) < -1e-12 * np.abs(eta[1:])):
+    finite = np.isfinite(eta)
+    steps = np.diff(np.where(finite, eta, np.finfo(np.float64).max))
+    if np.any(steps < -1e-12 * np.abs(np.where(finite[1:], eta[1:], 1.0))):
         raise ValueError(
             f"{name}: eta_hat is not monotone non-decreasing in |w|, so no subquadratic "
             "Omega has it as its reweighting map (Corollary 2 needs a monotone map).")
     cells = gauss_legendre(integrand, np.concatenate([[0.0], w[:-1]]), w)
     omega = np.cumsum(cells)
-    return TabulatedPenalty(w, omega, eta, name=name)
+    eta0 = float(np.asarray(eta_hat(np.zeros(1)), dtype=np.float64)[0])
+    return TabulatedPenalty(w, omega, eta, name=name, eta_at_zero=eta0)
 
 
 def from_keep_prob(keep_prob: Callable[[np.ndarray], np.ndarray], lam: float = 1.0,
