@@ -70,7 +70,26 @@ def get_penalty(name: str | Penalty, **params: Any) -> Penalty:
 def resolve_penalty(penalty: str | Penalty, params: dict[str, Any] | None = None,
                     lam: float | None = None) -> Penalty:
     """The penalty an estimator uses: built from a name and params (or taken as an object),
-    with its lam set to the estimator's ``lam`` when its shape depends on lam."""
+    with its lam set to the estimator's ``lam`` when its shape depends on lam.
+
+    Parameters
+    ----------
+    penalty : str or Penalty
+    params : dict, optional
+        Parameters for :func:`get_penalty`.
+    lam : float, optional
+        The estimator's regularisation strength.
+
+    Returns
+    -------
+    Penalty
+
+    Examples
+    --------
+    >>> from skdropout.penalties import resolve_penalty
+    >>> resolve_penalty("mcp", {"a": 3.0}, lam=0.1)
+    MCP(a=3.0, lam=0.1)
+    """
     pen = get_penalty(penalty, **(params or {}))
     if lam is not None and pen.uses_lam:
         pen = pen.with_lam(lam)

@@ -158,9 +158,23 @@ class Penalty:
         return self._omega(xp, xp.abs(w))
 
     def value(self, w: Any) -> Any:
-        """Omega(w), summed over the entries (Table 3), with ``value(0) == 0``.
+        """Omega(w), summed over the entries (eq. 1, Table 3), with ``value(0) == 0``.
 
-        Returns a float for numpy input and a differentiable 0-d tensor for torch input.
+        Parameters
+        ----------
+        w : array-like or torch.Tensor
+            Weights (any shape).
+
+        Returns
+        -------
+        float or torch.Tensor
+            A float for numpy input, a differentiable 0-d tensor for torch input.
+
+        Examples
+        --------
+        >>> from skdropout.penalties import get_penalty
+        >>> get_penalty("l1").value([1.0, -2.0])
+        3.0
         """
         out = self.pointwise(w) if self.separable else self._value_nonseparable(w)
         if is_torch(out):
@@ -171,7 +185,23 @@ class Penalty:
         raise NotImplementedError
 
     def eta_hat(self, w: Any) -> Any:
-        """The minimising eta of eq. (5) for fixed ``w`` (eq. 7); 0 and +inf are legal values."""
+        """The minimising eta of eq. (5) for fixed ``w`` (eq. 7); 0 and +inf are legal values.
+
+        Parameters
+        ----------
+        w : array-like or torch.Tensor
+
+        Returns
+        -------
+        array or torch.Tensor
+            eta_hat(w), same shape as ``w``.
+
+        Examples
+        --------
+        >>> from skdropout.penalties import get_penalty
+        >>> get_penalty("mcp", a=1.0, lam=1.0).eta_hat([0.5, 2.0]).tolist()
+        [1.0, inf]
+        """
         xp, w = self._prepare(w)
         if xp.name == "numpy":
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -182,6 +212,22 @@ class Penalty:
         """Adaptive-dropout keep probability ``alpha = eta_hat / (eta_hat + lam)`` (eq. 8).
 
         ``eta_hat = inf`` gives 1 (never dropped), ``eta_hat = 0`` gives 0 (pruned).
+
+        Parameters
+        ----------
+        w : array-like or torch.Tensor
+        lam : float > 0
+
+        Returns
+        -------
+        array or torch.Tensor
+            Probabilities in [0, 1], non-decreasing in |w|.
+
+        Examples
+        --------
+        >>> from skdropout.penalties import get_penalty
+        >>> get_penalty("l1").keep_prob([0.0, 1.0], lam=1.0).tolist()
+        [0.0, 0.5]
         """
         lam = check_positive(lam, "lam", self.name)
         eta = self.eta_hat(w)
@@ -192,7 +238,16 @@ class Penalty:
         return xp.where(xp.isinf(eta), xp.full_like(eta, 1.0), eta / (eta + lam))
 
     def dual_pointwise(self, eta: Any) -> np.ndarray:
-        """f(eta_j) for each entry (separable penalties); +inf outside the domain H."""
+        """f(eta_j) for each entry (separable penalties, eq. 5); +inf outside the domain H.
+
+        Parameters
+        ----------
+        eta : array-like, >= 0 (inf allowed)
+
+        Returns
+        -------
+        ndarray
+        """
         if not self.separable:
             raise TypeError(f"{self.name} is not separable: use dual(eta).")
         eta = check_eta(eta)
@@ -202,14 +257,38 @@ class Penalty:
         return np.where(inside, out, np.inf)
 
     def dual(self, eta: Any) -> float:
-        """The dual function f(eta) of eq. (5), summed over entries; +inf outside H."""
+        """The dual function f(eta) of eq. (5), summed over entries; +inf outside H.
+
+        Parameters
+        ----------
+        eta : array-like, >= 0 (inf allowed)
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> from skdropout.penalties import get_penalty
+        >>> get_penalty("mcp", a=1.0, lam=1.0).dual([1.0])
+        0.5
+        """
         if self.separable:
             return float(np.sum(self.dual_pointwise(eta)))
         return float(self._dual(check_eta(eta)))
 
     def grad(self, w: Any) -> np.ndarray:
         """dOmega/dw = w / eta_hat(w) (eq. 7); at ``w_j = 0`` this is 0 (the subgradient
-        set there is ``[-slope0, slope0]``)."""
+        set there is ``[-slope0, slope0]``).
+
+        Parameters
+        ----------
+        w : array-like
+
+        Returns
+        -------
+        ndarray
+        """
         w = check_finite(w, "w")
         eta = self.eta_hat(w)
         return _safe_ratio(w, eta)
@@ -221,6 +300,15 @@ class Penalty:
         For penalties with an infinite slope at 0 (w = 0 is then stationary for every lam)
         this returns the l1 value ``max_j |grad0_j|`` as a scale; for a zero slope it
         returns inf.
+
+        Parameters
+        ----------
+        grad0 : array-like
+            X'y/n for centred data.
+
+        Returns
+        -------
+        float
         """
         g = float(np.max(np.abs(check_finite(grad0, "grad0")))) if np.size(grad0) else 0.0
         s = self.slope0
