@@ -23,7 +23,8 @@ PENALTIES: dict[str, type[Penalty]] = {
 
 
 def get_penalty(name: str | Penalty, **params: Any) -> Penalty:
-    """Build a penalty by name (or return a penalty object unchanged).
+    """Build a penalty by name (or return a penalty object unchanged): the Omega / f /
+    eta_hat triple of eq. (5) for one row of Table 3 or one method of Table 2.
 
     Parameters
     ----------
@@ -70,7 +71,8 @@ def get_penalty(name: str | Penalty, **params: Any) -> Penalty:
 def resolve_penalty(penalty: str | Penalty, params: dict[str, Any] | None = None,
                     lam: float | None = None) -> Penalty:
     """The penalty an estimator uses: built from a name and params (or taken as an object),
-    with its lam set to the estimator's ``lam`` when its shape depends on lam.
+    with its lam set to the estimator's ``lam`` when its shape depends on lam (the lam of
+    eqs. 1 and 6).
 
     Parameters
     ----------

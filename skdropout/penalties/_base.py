@@ -30,6 +30,17 @@ class Domain:
         End points (``high`` may be ``inf``).
     low_closed, high_closed : bool
         Whether the end points belong to H.
+
+    Notes
+    -----
+    H is the feasible set of eta in eq. (5) (Table 3 lists it where it is restricted, e.g.
+    [eps, inf) for Huber).
+
+    Examples
+    --------
+    >>> from skdropout.penalties import Domain
+    >>> Domain(1.0).contains([0.5, 1.0, float("inf")]).tolist()
+    [False, True, True]
     """
 
     low: float = 0.0
@@ -38,7 +49,16 @@ class Domain:
     high_closed: bool = True
 
     def contains(self, eta: np.ndarray) -> np.ndarray:
-        """Element-wise membership of ``eta`` in H."""
+        """Element-wise membership of ``eta`` in H.
+
+        Parameters
+        ----------
+        eta : array-like
+
+        Returns
+        -------
+        ndarray of bool
+        """
         eta = np.asarray(eta, dtype=np.float64)
         above = eta >= self.low if self.low_closed else eta > self.low
         below = eta <= self.high if self.high_closed else eta < self.high
@@ -84,6 +104,18 @@ class Penalty:
     Subclasses implement :meth:`_omega` (Omega of the magnitudes), :meth:`_eta_hat`
     and :meth:`_dual` (all written once against the array namespace ``xp``, so
     they run on numpy arrays and torch tensors alike).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.penalties import get_penalty
+    >>> pen = get_penalty("logsum", eps=1.0)
+    >>> w = np.array([0.0, 1.0])
+    >>> eta = pen.eta_hat(w)                            # eq. (7): |w| (|w| + eps)
+    >>> float(0.5 * (w[1] ** 2 / eta[1] + pen.dual_pointwise(eta)[1]))   # eq. (5)
+    0.6931471805599453
+    >>> pen.value(w) + pen.omega0                       # log(1 + 1) + log(1)
+    0.6931471805599453
 
     Attributes
     ----------
@@ -319,8 +351,30 @@ class Penalty:
         return g / s
 
     def with_lam(self, lam: float) -> Penalty:
-        """This penalty for regularisation strength ``lam`` (itself when it does not use lam)."""
-        return self
+        """This penalty for regularisation strength ``lam`` (itself when it does not use lam).
+
+        Penalties whose shape depends on lambda (lam * Omega is the usual SCAD/MCP; the dual f
+        of Table 2's methods depends on eta / lam) are rebuilt with the new lam.
+
+        Parameters
+        ----------
+        lam : float > 0
+
+        Returns
+        -------
+        Penalty
+
+        Examples
+        --------
+        >>> from skdropout.penalties import MCP, L1
+        >>> MCP(a=3.0, lam=1.0).with_lam(0.5)
+        MCP(a=3.0, lam=0.5)
+        >>> L1().with_lam(0.5)
+        L1()
+        """
+        if not self.uses_lam:
+            return self
+        return type(self)(**{**self.params, "lam": lam})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -147,7 +147,17 @@ class Lp(Penalty):
 
     def lam_max(self, grad0: Any) -> float:
         """lam above which w = 0 is optimal: the dual norm ||grad0||_{p*} for p > 1,
-        ``max |grad0|`` for p <= 1 (then 0 is stationary for every lam; see the base class)."""
+        ``max |grad0|`` for p <= 1 (then 0 is stationary for every lam; see the base class).
+
+        Parameters
+        ----------
+        grad0 : array-like
+            X'y/n for centred data.
+
+        Returns
+        -------
+        float
+        """
         g = np.abs(check_finite(grad0, "grad0"))
         if self.p <= 1 or g.size == 0:
             return float(np.max(g)) if g.size else 0.0
@@ -339,9 +349,6 @@ class _LamShaped(Penalty):
     def params(self) -> dict[str, Any]:
         return {"a": self.a, "lam": self.lam}
 
-    def with_lam(self, lam: float) -> Penalty:
-        return type(self)(a=self.a, lam=lam)
-
     @property
     def slope0(self) -> float:
         return 1.0
@@ -490,5 +497,16 @@ class HardThresh(Penalty):
         return 0.0 if np.count_nonzero(eta) <= self.k else INF
 
     def lam_max(self, grad0: Any) -> float:
-        """Hard thresholding is a constraint, not a lam-scaled penalty: returns inf."""
+        """Hard thresholding is a constraint, not a lam-scaled penalty: returns inf.
+
+        Parameters
+        ----------
+        grad0 : array-like
+            Unused.
+
+        Returns
+        -------
+        float
+            ``inf``.
+        """
         return INF

@@ -37,9 +37,6 @@ class _LamScaledTable(Penalty):
     def _table(self) -> TabulatedPenalty:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def with_lam(self, lam: float) -> Penalty:
-        return type(self)(**{**self.params, "lam": lam})
-
     @property
     def params(self) -> dict[str, Any]:
         return {"lam": self.lam}
@@ -72,6 +69,16 @@ def vardrop_dual(eta: np.ndarray, lam: float = 1.0) -> np.ndarray:
     with Dawson's integral F (substituting t = 2 s^2). The requested end points are merged
     into a geometric grid of cells (ratio <= 1.1) on which the smooth F is integrated with
     12-point Gauss-Legendre, so the result is exact to rounding.
+
+    Parameters
+    ----------
+    eta : array-like, >= 0
+    lam : float > 0
+
+    Returns
+    -------
+    ndarray
+        f(eta), same length as ``eta``.
 
     Examples
     --------
@@ -136,6 +143,25 @@ def hardconcrete_moments(log_a: np.ndarray, beta: float = 2 / 3, gamma: float = 
     x1 = beta logit((1-gamma)/(zeta-gamma)) - log a, where it is smooth; it is 0 below and 1
     above. The moments are Gauss-Legendre integrals over that interval (64 nodes) plus the
     masses sigma(x0) at 0 and 1 - sigma(x1) at 1.
+
+    Parameters
+    ----------
+    log_a : array-like
+        Log of the gate location parameter a of eq. (20).
+    beta, gamma, zeta : float
+        Temperature and stretch of eqs. (20)-(21).
+
+    Returns
+    -------
+    mean, one_minus_mean, var : ndarray
+        E[s], 1 - E[s] (computed directly, accurate when E[s] -> 1) and Var[s].
+
+    Examples
+    --------
+    >>> from skdropout.penalties import hardconcrete_moments
+    >>> mean, q, var = hardconcrete_moments([0.0])
+    >>> round(float(mean[0] + q[0]), 12)
+    1.0
     """
     la = np.asarray(log_a, dtype=np.float64)[:, None]
     z0 = -gamma / (zeta - gamma)
@@ -288,9 +314,6 @@ class Standout(Penalty):
     @property
     def params(self) -> dict[str, Any]:
         return {"lam": self.lam, "w2": self.w2}
-
-    def with_lam(self, lam: float) -> Penalty:
-        return Standout(lam=lam, w2=self.w2)
 
     @property
     def domain(self) -> Domain:  # type: ignore[override]

@@ -68,6 +68,15 @@ class TabulatedPenalty(Penalty):
     eta_at_zero : float
         eta_hat(0) (0 for penalties with a kink at 0; positive for maps that never prune,
         whose Omega is quadratic near 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.penalties import TabulatedPenalty
+    >>> w = np.geomspace(1e-3, 10.0, 200)                   # l1: Omega = |w|, eta_hat = |w|
+    >>> pen = TabulatedPenalty(w, w.copy(), w.copy())
+    >>> round(pen.value([0.5, -2.0]), 6)
+    2.5
     """
 
     def __init__(self, w: np.ndarray, omega: np.ndarray, eta: np.ndarray,
@@ -343,6 +352,18 @@ def from_keep_prob(keep_prob: Callable[[np.ndarray], np.ndarray], lam: float = 1
     """Build a penalty from a monotone adaptive-dropout keep probability alpha(|w|).
 
     eta_hat = lam alpha / (1 - alpha) (eq. 8 inverted), then :func:`from_eta_hat`.
+
+    Parameters
+    ----------
+    keep_prob : callable
+        Vectorised map |w| -> alpha(|w|) in [0, 1], non-decreasing (Corollary 2).
+    lam : float > 0
+    **kwargs
+        ``w_range``, ``num``, ``name`` as in :func:`from_eta_hat`.
+
+    Returns
+    -------
+    TabulatedPenalty
 
     Examples
     --------
