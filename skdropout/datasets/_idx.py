@@ -89,6 +89,21 @@ def parse_idx(content: bytes, source: str = "<bytes>") -> np.ndarray:
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file, gzipped or not (see :func:`parse_idx`).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; gzip content is recognised by its magic bytes, not by the name.
+
+    Returns
+    -------
+    numpy.ndarray
+        In native byte order, of the shape and type the header declares.
+
+    Raises
+    ------
+    ValueError
+        Corrupt gzip data or a malformed IDX file (the message names ``path``).
+
     Examples
     --------
     >>> import gzip, tempfile, pathlib

@@ -35,17 +35,63 @@ class LinearLRDecay(Callback):
     """Decay the learning rate linearly to 0 over the whole training run (appendix C),
     one step per training batch: ``lr_t = lr_0 (1 - t / T)`` with T = epochs x batches/epoch
     and lr_0 each parameter group's learning rate at the start of training.
+
+    Examples
+    --------
+    The callback only needs the net's optimiser, ``n_train_``, ``batch_size`` and
+    ``max_epochs``; here 4 samples in batches of 2 for 2 epochs, so T = 4 steps:
+
+    >>> from types import SimpleNamespace
+    >>> import torch
+    >>> from skdropout.nn import LinearLRDecay
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> net = SimpleNamespace(optimizer_=opt, n_train_=4, batch_size=2, max_epochs=2)
+    >>> cb = LinearLRDecay().initialize()
+    >>> cb.on_train_begin(net)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     cb.on_batch_end(net, training=True)
+    ...     lrs.append(round(opt.param_groups[0]["lr"], 6))
+    >>> lrs
+    [0.075, 0.05, 0.025, 0.0]
     """
 
     def initialize(self) -> LinearLRDecay:
+        """Reset the step counter (skorch calls this when the net is initialised).
+
+        Returns
+        -------
+        LinearLRDecay
+            self.
+        """
         self.step_, self.total_, self.base_lrs_ = 0, None, None
         return self
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """Record every parameter group's initial learning rate lr_0.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The network being trained.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
         self.step_, self.total_ = 0, None
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
 
     def on_batch_end(self, net: Any, training: bool = False, **kwargs: Any) -> None:
+        """After a training batch, set every group's lr to ``lr_0 (1 - t / T)``.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The network being trained.
+        training : bool, default=False
+            Whether the batch was a training batch; validation batches change nothing.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
         if not training:
             return
         if self.total_ is None:
@@ -66,18 +112,72 @@ def _total_steps(net: Any) -> int:
 class SparsityRules(Callback):
     """Applies the rules that act between optimiser steps (training batches only) and
     records ``density``, ``layer_density`` and, when there is a validation split,
-    ``valid_error`` of the pruned model every epoch."""
+    ``valid_error`` of the pruned model every epoch.
+
+    The rules: the proximal step of ADAPROX (Algorithm 1, appendix B) after each
+    optimiser step, with the optimiser's effective per-weight step; the cubic TOP-k
+    schedule of magnitude pruning (section 4.4) every ``method__every`` steps and at the
+    last one; a new record of the standout keep probabilities (section 4.1) each epoch.
+    The recorded density is the fraction of weights whose keep probability (eq. 8) is at
+    least 0.05, the measure of Table 4 and appendix C. The estimators
+    (``SparseNetClassifier``, ``SparseNetRegressor``) add this callback themselves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.nn import SparseNetRegressor, LeNet300100
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(32, 5)).astype("float32"); y = X[:, :1]
+    >>> net = SparseNetRegressor(LeNet300100, module__in_features=5, module__hidden=(8,),
+    ...                          module__n_classes=1, method="magnitude",
+    ...                          method__target_density=0.25, max_epochs=2, random_state=0,
+    ...                          verbose=0).fit(X, y)
+    >>> # one step per epoch; pruned at the last step (10 of 40 and 2 of 8 weights kept)
+    >>> net.history[:, "density"]
+    [1.0, 0.25]
+    """
 
     def initialize(self) -> SparsityRules:
+        """Reset the step counters (skorch calls this when the net is initialised).
+
+        Returns
+        -------
+        SparsityRules
+            self.
+        """
         self.n_steps_ = 0
         self.total_steps_ = None
         return self
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """Restart the step count of the pruning schedule.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The network being trained.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
         self.n_steps_, self.total_steps_ = 0, None
 
     def on_batch_end(self, net: Any, batch: Any = None, training: bool = False,
                      **kwargs: Any) -> None:
+        """After a training batch: the ADAPROX proximal step, and the magnitude pruning
+        step when the schedule is due.
+
+        Parameters
+        ----------
+        net : SparseNetClassifier or SparseNetRegressor
+            The network being trained (its ``method``, ``method_options_``,
+            ``optimizer_`` and ``sparse_layers()`` are used).
+        batch : tuple, optional
+            The batch (unused).
+        training : bool, default=False
+            Whether the batch was a training batch; validation batches change nothing.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
         if not training:  # a proximal or pruning step belongs to training batches only
             return
         if self.total_steps_ is None:  # n_train_ is known once the data are split
@@ -96,11 +196,30 @@ class SparsityRules(Callback):
                     layer.prune_to(density)
 
     def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
+        """Start a new record of the standout layers' largest keep probabilities.
+
+        Parameters
+        ----------
+        net : SparseNetClassifier or SparseNetRegressor
+            The network being trained.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
         for layer in net.sparse_layers():
             if isinstance(layer, StandoutLayer):
                 layer.begin_epoch()
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        """Record ``density``, ``layer_density`` and (with a validation split)
+        ``valid_error`` in the net's history.
+
+        Parameters
+        ----------
+        net : SparseNetClassifier or SparseNetRegressor
+            The network being trained.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
         net.history.record("density", net.density_)
         net.history.record("layer_density", net.layer_density_)
         row = net.history[-1]

@@ -119,7 +119,50 @@ def install_method(module: nn.Module, spec: MethodSpec, lam: float, penalty: Pen
                    options: dict[str, Any]) -> list[SparseLayer]:
     """Replace the prunable layers of ``module`` in place by the method's layers.
 
-    Raises ``ValueError`` when the module has no layer the method can replace.
+    The methods are those compared in section 5 and Table 4 (VARDROP variants, eta-TRICK,
+    ADAPROX, ADATIKHONOV, LOGSUM) and the other sparsifiers of section 4 (hard concrete,
+    magnitude pruning, standout). Every ``nn.Linear`` (and ``nn.Conv2d`` when
+    ``spec.conv``) child of any submodule is replaced, except the output layer when
+    ``spec.skip_last``; layers that are already sparse are left alone.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The network, modified in place.
+    spec : MethodSpec
+        The method (a value of :data:`METHODS`).
+    lam : float
+        Regularisation strength lambda passed to every layer.
+    penalty : Penalty or None
+        The penalty of the penalty-based methods (``spec.uses_penalty``); ignored by the
+        others.
+    options : dict
+        The method's options (keyword arguments of its layer), e.g. from
+        ``method_options``.
+
+    Returns
+    -------
+    list of SparseLayer
+        The new layers, in the order of ``module.modules()``.
+
+    Raises
+    ------
+    ValueError
+        When the module has no layer the method can replace.
+
+    Examples
+    --------
+    >>> from skdropout.nn import METHODS, LeNet300100, install_method
+    >>> from skdropout.penalties import get_penalty
+    >>> net = LeNet300100(in_features=8, hidden=(4,), n_classes=3)
+    >>> layers = install_method(net, METHODS["logsum"], 1e-3,
+    ...                         get_penalty("logsum", eps=2.0), {})
+    >>> [type(layer).__name__ for layer in layers]
+    ['PenaltyLayer', 'PenaltyLayer']
+    >>> net = LeNet300100(in_features=8, hidden=(4,), n_classes=3)
+    >>> [type(m).__name__ for m in install_method(net, METHODS["standout"], 1.0, None,
+    ...                                           {"alpha": 1.0, "beta": 0.0})]
+    ['StandoutLayer']
     """
     targets = _prunable(module, spec)
     if not targets:

@@ -40,6 +40,18 @@ class LeNet300100(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Inputs ``(n, in_features)``, or any ``(n, ...)`` that flattens to it.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits, ``(n, n_classes)``.
+        """
         return self.net(x)
 
 
@@ -47,7 +59,9 @@ class LeNet5(nn.Module):
     """LeNet-5 as in Caffe (and Han et al., Molchanov et al.): conv 20@5x5, max-pool,
     conv 50@5x5, max-pool, fully connected 800-500-10, ReLU, returning logits.
 
-    Accepts images ``(n, 1, 28, 28)`` or flat rows ``(n, 784)``.
+    Accepts images ``(n, 1, 28, 28)`` or flat rows ``(n, 784)``. The paper's section 5
+    and appendix C sparsify LeNet-300-100 only; this convolutional network of the same
+    benchmark family lets the weight-level methods be tried on ``nn.Conv2d`` layers too.
 
     Parameters
     ----------
@@ -75,6 +89,18 @@ class LeNet5(nn.Module):
             nn.Linear(500, int(n_classes)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Images ``(n, 1, image_size, image_size)`` or flat rows ``(n, image_size**2)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits, ``(n, n_classes)``.
+        """
         if x.dim() == 2:
             x = x.reshape(-1, 1, self.image_size, self.image_size)
         return self.classifier(self.features(x))
