@@ -107,7 +107,7 @@ class SparseLayer(nn.Module):
         raise NotImplementedError
 
     def mask(self) -> torch.Tensor:
-        """Which weights are kept: keep probability (eq. 8) at least :data:`KEEP_MIN`.
+        """Which weights are kept: keep probability (eq. 8) at least ``KEEP_MIN`` (0.05).
 
         Returns
         -------

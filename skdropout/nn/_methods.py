@@ -130,7 +130,7 @@ def install_method(module: nn.Module, spec: MethodSpec, lam: float, penalty: Pen
     module : nn.Module
         The network, modified in place.
     spec : MethodSpec
-        The method (a value of :data:`METHODS`).
+        The method (a value of ``skdropout.nn.METHODS``).
     lam : float
         Regularisation strength lambda passed to every layer.
     penalty : Penalty or None
