@@ -19,33 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..penalties import Penalty, hardconcrete_moments
+from ._kernels import (LOG_ALPHA_MAX, LOG_ALPHA_MIN, eta_trick_objective, hardconcrete_weight,
+                       local_variance, noisy_weight, vardrop_kl_sum)
 
 #: A weight is pruned when its keep probability is below this (Molchanov et al.'s rule:
 #: for variational dropout it is log alpha > log 19).
 KEEP_MIN = 0.05
 LOG_19 = math.log((1.0 - KEEP_MIN) / KEEP_MIN)
-
-# Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
-_K1, _K2, _K3 = 0.63576, 1.87320, 1.48695
-
-
-def vardrop_kl(log_alpha: torch.Tensor) -> torch.Tensor:
-    """KL(q || p) of one weight under the log-uniform prior, Molchanov et al.'s approximation.
-
-    ``-KL = k1 sigmoid(k2 + k3 log alpha) - log1p(1/alpha)/2 - k1`` with k1 = 0.63576,
-    k2 = 1.87320, k3 = 1.48695 (so KL -> 0 as alpha -> inf). ``alpha`` is Molchanov's
-    noise-variance ratio, ``1/(n eta)`` in the paper's footnote 3.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skdropout.nn._layers import vardrop_kl
-    >>> bool(vardrop_kl(torch.tensor(8.0)) < 1e-3)
-    True
-    """
-    neg_kl = _K1 * torch.sigmoid(_K2 + _K3 * log_alpha) - 0.5 * F.softplus(-log_alpha) - _K1
-    return -neg_kl
-
 
 class SparseLayer(nn.Module):
     """Base of the sparsifying layers: the weights of a Linear or Conv2d layer plus a rule.
@@ -224,7 +204,8 @@ class VarDropLayer(SparseLayer):
     ``mode='plain'``: parameters w and log alpha; one sample of multiplicative noise
     ``w (1 + sqrt(alpha) eps)`` per mini-batch (no trick).
 
-    The loss term is ``lam * sum KL`` (:func:`vardrop_kl`), with lam = 1/N for the
+    The loss term is ``lam * sum KL`` (Molchanov et al.'s approximation,
+    :func:`skdropout.nn._kernels.vardrop_kl_sum`), with lam = 1/N for the
     variational bound (N the number of training samples). In the paper's variables
     eta_bar = eta/lam = 1/alpha_molchanov, so the keep probability is
     ``sigmoid(-log alpha)`` and a weight is pruned when log alpha > log 19.
@@ -287,7 +268,7 @@ class VarDropLayer(SparseLayer):
             la = self.log_sigma2 - torch.log(self.weight ** 2 + 1e-16)
         else:
             la = self.log_alpha_
-        return torch.clamp(la, -10.0, 10.0)
+        return torch.clamp(la, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
 
     def keep_prob(self) -> torch.Tensor:
         """Keep probability eta_bar / (eta_bar + 1) = sigmoid(-log alpha) (eq. 8).
@@ -310,14 +291,17 @@ class VarDropLayer(SparseLayer):
         return self.log_alpha().detach() < LOG_19
 
     def regularizer(self) -> torch.Tensor:
-        """``lam * sum KL``, the KL term of eq. (18) (approximation ``vardrop_kl``).
+        """``lam * sum KL``, the KL term of eq. (18) (Molchanov et al.'s approximation,
+        with analytic gradients: ``skdropout.nn._kernels.vardrop_kl_sum``).
 
         Returns
         -------
         torch.Tensor
             A differentiable 0-d tensor.
         """
-        return self.lam * vardrop_kl(self.log_alpha()).sum()
+        if self.mode == "lr_ar":
+            return self.lam * vardrop_kl_sum(self.log_sigma2, self.weight)
+        return self.lam * vardrop_kl_sum(self.log_alpha_)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """One draw of the noisy layer: the weight noise (``'plain'``) or its output
@@ -336,13 +320,11 @@ class VarDropLayer(SparseLayer):
             A random sample of the layer's output.
         """
         if self.mode == "plain":
-            noise = torch.randn_like(self.weight)
-            w = self.weight * (1.0 + torch.exp(0.5 * self.log_alpha()) * noise)
-            return self._op(x, w, self.bias)
+            return self._op(x, noisy_weight(self.weight, self.log_alpha_), self.bias)
         if self.mode == "lr_ar":
-            var_w = torch.exp(self.log_sigma2)
+            var_w = local_variance(self.log_sigma2)
         else:
-            var_w = torch.exp(self.log_alpha()) * self.weight ** 2
+            var_w = local_variance(self.log_alpha_, self.weight)
         mean = self._op(x, self.weight, self.bias)
         std = torch.sqrt(self._op(x * x, var_w, None) + 1e-8)
         return mean + std * torch.randn_like(mean)
@@ -448,79 +430,6 @@ class PenaltyLayer(SparseLayer):
         self.weight.mul_(shrink)
 
 
-def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None = None,
-                     n_iter: int = 60, newton_steps: int = 1) -> torch.Tensor:
-    """The magnitude a >= 0 with eta_hat(a) = eta (eta_hat is increasing for subquadratic
-    penalties), without gradient, in float64 for float64 ``eta`` and float32 otherwise.
-
-    From a warm start ``a0`` (the previous solution while eta changes by small optimiser
-    steps): ``newton_steps`` steps of Newton's method on log eta_hat(a) = log eta in log a,
-    with the slope by a finite difference (quadratic convergence keeps the tracking error at
-    the square of the relative change of eta). Without ``a0``, or when a step is not finite
-    and increasing, bisection on log a.
-    """
-    target = eta.detach()
-    if target.dtype != torch.float64:
-        target = target.float()
-    h = 1e-6 if target.dtype == torch.float64 else 1e-3
-    log_t = torch.log(target)
-    if a0 is not None and a0.shape == target.shape and a0.device == target.device:
-        la = torch.log(a0.to(target.dtype).clamp_min(torch.finfo(target.dtype).tiny))
-        ok = True
-        for _ in range(newton_steps):
-            g = torch.log(penalty.eta_hat(torch.exp(la))) - log_t
-            slope = (torch.log(penalty.eta_hat(torch.exp(la + h))) - log_t - g) / h
-            step = g / slope
-            if not bool(torch.isfinite(step).all() and (slope > 0).all()):
-                ok = False
-                break
-            la = la - step
-        if ok:
-            return torch.exp(la)
-    hi = torch.ones_like(target)
-    for _ in range(64):  # grow the bracket until eta_hat(hi) >= eta
-        short = penalty.eta_hat(hi) < target
-        if not bool(short.any()):
-            break
-        hi = torch.where(short, hi * 16.0, hi)
-    log_hi = torch.log(hi)
-    log_lo = log_hi - (80.0 if target.dtype == torch.float64 else 40.0)
-    for _ in range(n_iter):
-        mid = 0.5 * (log_lo + log_hi)
-        above = penalty.eta_hat(torch.exp(mid)) >= target
-        log_hi = torch.where(above, mid, log_hi)
-        log_lo = torch.where(above, log_lo, mid)
-    return torch.exp(0.5 * (log_lo + log_hi))
-
-
-def dual_torch(penalty: Penalty, eta: torch.Tensor,
-               a: torch.Tensor | None = None) -> torch.Tensor:
-    """f(eta) of eq. (5) on torch tensors, differentiable in eta, from the penalty's closed
-    forms: f(eta) = 2 Omega(a) - a^2 / eta with a = eta_hat^{-1}(eta) (the maximiser of the
-    Legendre-Fenchel form, found without gradient by :func:`_inverse_eta_hat`). By the
-    envelope theorem the gradient of this expression in eta is exactly f'(eta) = a^2/eta^2.
-
-    Uses the normalised Omega (Omega(0) = 0), so it differs from Table 3's f by the constant
-    ``2 * penalty.omega0``. ``a`` may be passed when already known.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skdropout.penalties import get_penalty
-    >>> from skdropout.nn._layers import dual_torch
-    >>> pen = get_penalty("logsum", eps=2.0)
-    >>> eta = torch.tensor([0.5, 3.0], dtype=torch.float64)
-    >>> ref = pen.dual_pointwise(eta.numpy()) - 2 * pen.omega0
-    >>> bool(torch.allclose(dual_torch(pen, eta), torch.as_tensor(ref), rtol=1e-6))
-    True
-    """
-    if a is None:
-        with torch.no_grad():
-            a = _inverse_eta_hat(penalty, eta)
-    a = a.to(eta.dtype)
-    return 2.0 * penalty.pointwise(a) - a * a / eta
-
-
 class EtaTrickLayer(SparseLayer):
     """Joint gradient descent in w and log eta of eq. (6) (the paper's eta-TRICK).
 
@@ -598,13 +507,9 @@ class EtaTrickLayer(SparseLayer):
         torch.Tensor
             A 0-d tensor, differentiable in ``weight`` and ``log_eta_bar``.
         """
-        lev = torch.clamp(self.log_eta_bar, -30.0, 30.0)
-        eta = self.lam * torch.exp(lev)
-        w = self.weight
-        with torch.no_grad():
-            self._a = _inverse_eta_hat(self.penalty, eta, self._a)
-        obj = (w * w / eta).sum() + dual_torch(self.penalty, eta, self._a).sum()
-        return 0.5 * self.lam * obj + self.lam * self.log_eta_decay * lev.sum()
+        obj, self._a = eta_trick_objective(self.weight, self.log_eta_bar, self.penalty,
+                                           self.lam, self.log_eta_decay, self._a)
+        return obj
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -761,10 +666,8 @@ class HardConcreteLayer(SparseLayer):
         torch.Tensor
             The output with weights ``w * s``, differentiable in ``log_a`` through s.
         """
-        u = torch.rand_like(self.log_a).clamp(1e-6, 1.0 - 1e-6)
-        z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + self.log_a) / self.beta)
-        s = torch.clamp(z * (self.zeta - self.gamma) + self.gamma, 0.0, 1.0)
-        return self._op(x, self.weight * s, self.bias)
+        ws = hardconcrete_weight(self.weight, self.log_a, self.beta, self.gamma, self.zeta)
+        return self._op(x, ws, self.bias)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -151,6 +151,11 @@ class Penalty:
     def _dual(self, eta: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _eta_hat_inverse(self, xp: Any, eta: Any) -> Any:
+        """The magnitude a >= 0 with eta_hat(a) = eta in closed form (eq. 7 solved for
+        |w|), or None when the penalty has none (callers then solve it numerically)."""
+        return None
+
     @property
     def params(self) -> dict[str, Any]:
         """The constructor parameters of this penalty."""

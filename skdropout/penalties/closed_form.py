@@ -45,6 +45,9 @@ class L1(Penalty):
     def _eta_hat(self, xp, a):
         return a
 
+    def _eta_hat_inverse(self, xp, eta):
+        return eta
+
     def _dual(self, eta):
         return eta
 
@@ -85,6 +88,9 @@ class Lpp(Penalty):
 
     def _eta_hat(self, xp, a):
         return xp.pow(a, 2.0 - self.p)
+
+    def _eta_hat_inverse(self, xp, eta):
+        return xp.pow(eta, 1.0 / (2.0 - self.p))
 
     def _dual(self, eta):
         return np.power(eta, self.q) / self.q
@@ -319,6 +325,10 @@ class LogSum(Penalty):
 
     def _eta_hat(self, xp, a):
         return a * (a + self.eps)
+
+    def _eta_hat_inverse(self, xp, eta):
+        # the positive root of a^2 + eps a = eta, written without cancellation
+        return 2.0 * eta / (xp.sqrt(4.0 * eta + self.eps**2) + self.eps)
 
     def _dual(self, eta):
         e = self.eps

@@ -1,0 +1,190 @@
+"""The fused per-weight terms of skdropout.nn._kernels against the plain torch expressions
+they replace (autograd on those) and against finite differences (torch.autograd.gradcheck)."""
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+
+from skdropout.nn._kernels import (K1, K2, K3, _inverse_eta_hat, eta_trick_objective,  # noqa: E402
+                                   hardconcrete_weight, local_variance, noisy_weight,
+                                   vardrop_kl_sum)
+from skdropout.penalties import get_penalty  # noqa: E402
+
+D = torch.float64
+
+
+def _kl_plain(log_alpha):
+    # Molchanov et al. (2017), eq. (14), as written there
+    la = torch.clamp(log_alpha, -10.0, 10.0)
+    return -(K1 * torch.sigmoid(K2 + K3 * la) - 0.5 * F.softplus(-la) - K1).sum()
+
+
+def _values_and_grads(fn, *inputs):
+    inputs = [x.detach().clone().requires_grad_(True) for x in inputs]
+    out = fn(*inputs)
+    out.backward(torch.ones_like(out) if out.dim() else None)
+    return out.detach(), [x.grad for x in inputs]
+
+
+def _assert_same(fused, plain, *inputs):
+    out_f, grads_f = _values_and_grads(fused, *inputs)
+    out_p, grads_p = _values_and_grads(plain, *inputs)
+    torch.testing.assert_close(out_f, out_p, rtol=1e-10, atol=1e-12)
+    for gf, gp in zip(grads_f, grads_p):
+        torch.testing.assert_close(gf, gp, rtol=1e-9, atol=1e-12)
+
+
+@pytest.fixture
+def gen():
+    return torch.Generator().manual_seed(0)
+
+
+def test_vardrop_kl_sum_is_molchanovs_kl(gen):
+    # values across and beyond the clipping range [-10, 10] (no gradient outside it)
+    la = torch.cat([torch.linspace(-14, 14, 57, dtype=D), torch.randn(40, dtype=D, generator=gen)])
+    _assert_same(vardrop_kl_sum, _kl_plain, la)
+    assert torch.autograd.gradcheck(vardrop_kl_sum, (la[9:48].clone().requires_grad_(),))
+
+
+def test_vardrop_kl_sum_additive_reparameterisation(gen):
+    theta = torch.randn(6, 5, dtype=D, generator=gen) * 0.1
+    theta[0, 0] = 0.0  # log alpha = log sigma^2 - log 1e-16: clipped, no gradient
+    log_sigma2 = torch.randn(6, 5, dtype=D, generator=gen) - 8.0
+
+    def plain(ls2, th):
+        return _kl_plain(ls2 - torch.log(th ** 2 + 1e-16))
+
+    _assert_same(vardrop_kl_sum, plain, log_sigma2, theta)
+    inputs = (log_sigma2[1:].clone().requires_grad_(), theta[1:].clone().requires_grad_())
+    assert torch.autograd.gradcheck(vardrop_kl_sum, inputs)
+
+
+def _seeded(fn):
+    def run(*args):
+        torch.manual_seed(123)
+        return fn(*args)
+    return run
+
+
+def test_noisy_weight_is_multiplicative_gaussian_noise(gen):
+    w = torch.randn(7, 4, dtype=D, generator=gen)
+    la = torch.linspace(-12, 12, 28, dtype=D).reshape(7, 4)
+
+    def plain(w, la):
+        eps = torch.randn_like(w)
+        return w * (1.0 + torch.exp(0.5 * torch.clamp(la, -10, 10)) * eps)
+
+    _assert_same(_seeded(noisy_weight), _seeded(plain), w, la)
+    assert torch.autograd.gradcheck(_seeded(noisy_weight), (w.clone().requires_grad_(),
+                                                            la.clone().requires_grad_()))
+    # the noise: N(0, alpha) relative perturbations
+    torch.manual_seed(0)
+    rel = noisy_weight(torch.ones(200_000, dtype=D), torch.full((200_000,), math.log(0.25),
+                                                                dtype=D)) - 1.0
+    assert abs(float(rel.mean())) < 0.005 and abs(float(rel.std()) - 0.5) < 0.005
+
+
+def test_hardconcrete_weight_is_louizos_gate(gen):
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    w = torch.randn(6, 5, dtype=D, generator=gen)
+    log_a = torch.linspace(-4, 4, 30, dtype=D).reshape(6, 5)
+
+    def plain(w, log_a):
+        u = torch.rand_like(log_a).clamp(1e-6, 1.0 - 1e-6)
+        z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_a) / beta)
+        return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0)
+
+    def fused(w, log_a):
+        return hardconcrete_weight(w, log_a, beta, gamma, zeta)
+
+    _assert_same(_seeded(fused), _seeded(plain), w, log_a)
+    assert torch.autograd.gradcheck(_seeded(fused), (w.clone().requires_grad_(),
+                                                     log_a.clone().requires_grad_()))
+    # P(s > 0) = sigmoid(log a - beta log(-gamma/zeta)) (the L0 term), by sampling
+    torch.manual_seed(0)
+    s = hardconcrete_weight(torch.ones(200_000, dtype=D), torch.zeros(200_000, dtype=D),
+                            beta, gamma, zeta)
+    p_open = 1.0 / (1.0 + math.exp(beta * math.log(-gamma / zeta)))
+    assert abs(float((s > 0).double().mean()) - p_open) < 0.005
+
+
+@pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}),
+                                         ("lpp", {"p": 0.5}), ("mcp", {"a": 3.0, "lam": 0.5})])
+def test_eta_trick_objective_is_eq6(name, params, gen):
+    pen = get_penalty(name, **params)
+    lam, decay = 0.3, 1e-2
+    w = torch.randn(5, 4, dtype=D, generator=gen)
+    lev = torch.linspace(-3, 3, 20, dtype=D).reshape(5, 4)
+    lev[0, 0] = 31.0  # clipped: no gradient
+
+    def plain(w, lev):
+        # eq. (6) with f(eta) = 2 Omega(a) - a^2/eta, a = eta_hat^{-1}(eta), by bisection
+        lev_c = torch.clamp(lev, -30.0, 30.0)
+        eta = lam * torch.exp(lev_c)
+        with torch.no_grad():
+            a = _bisect_inverse(pen, eta)
+        # with a held fixed, autograd gives d/deta (-a^2/eta) = a^2/eta^2 = f'(eta)
+        f = 2.0 * pen.pointwise(a) - a * a / eta
+        return 0.5 * lam * ((w * w / eta).sum() + f.sum()) + lam * decay * lev_c.sum()
+
+    def fused(w, lev):
+        return eta_trick_objective(w, lev, pen, lam, decay)[0]
+
+    out_f, grads_f = _values_and_grads(fused, w, lev)
+    out_p, grads_p = _values_and_grads(plain, w, lev)
+    torch.testing.assert_close(out_f, out_p, rtol=1e-8, atol=1e-10)
+    for gf, gp in zip(grads_f, grads_p):
+        torch.testing.assert_close(gf, gp, rtol=1e-6, atol=1e-9)
+    lev_in = lev.clone()
+    lev_in[0, 0] = 0.5  # finite differences away from the clipping kink
+    assert torch.autograd.gradcheck(fused, (w.clone().requires_grad_(), lev_in.requires_grad_()),
+                                    atol=1e-6)
+
+
+def _bisect_inverse(pen, eta):
+    lo = torch.full_like(eta, -60.0)
+    hi = torch.full_like(eta, 60.0)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        above = pen.eta_hat(torch.exp(mid)) >= eta
+        hi, lo = torch.where(above, mid, hi), torch.where(above, lo, mid)
+    return torch.exp(0.5 * (lo + hi))
+
+
+@pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}),
+                                         ("lpp", {"p": 0.5}), ("lpp", {"p": 1.5})])
+def test_closed_form_inverse_of_eta_hat(name, params):
+    pen = get_penalty(name, **params)
+    eta = torch.logspace(-8, 8, 33, dtype=D)
+    a = _inverse_eta_hat(pen, eta)
+    torch.testing.assert_close(pen.eta_hat(a), eta, rtol=1e-12, atol=0)
+    torch.testing.assert_close(a, _bisect_inverse(pen, eta), rtol=1e-9, atol=0)
+
+
+def test_local_variance_of_both_parameterisations(gen):
+    w = torch.randn(6, 5, dtype=D, generator=gen)
+    la = torch.linspace(-12, 12, 30, dtype=D).reshape(6, 5)
+    _assert_same(local_variance, lambda la, w: torch.exp(torch.clamp(la, -10, 10)) * w ** 2,
+                 la, w)
+    _assert_same(local_variance, torch.exp, la)
+    inside = (la.clone()[1:-1], w[1:-1].clone())
+    assert torch.autograd.gradcheck(local_variance, tuple(x.requires_grad_() for x in inside))
+
+
+def test_transposed_gradients_are_handled():
+    # the weight gradient of F.linear arrives as a transposed view
+    torch.manual_seed(0)
+    w = torch.randn(7, 5, dtype=D, requires_grad=True)
+    la = torch.full((7, 5), -1.0, dtype=D, requires_grad=True)
+    x = torch.randn(4, 5, dtype=D)
+    torch.manual_seed(1)
+    F.linear(x, noisy_weight(w, la)).sum().backward()
+    grads = w.grad.clone(), la.grad.clone()
+    w.grad = la.grad = None
+    torch.manual_seed(1)
+    eps = torch.randn_like(w)
+    F.linear(x, w * (1 + torch.exp(0.5 * la) * eps)).sum().backward()
+    torch.testing.assert_close(grads, (w.grad, la.grad))
