@@ -265,6 +265,27 @@ def _compact_sequential(seq: nn.Sequential) -> None:
         children[i], children[j] = seq[i], seq[j]
 
 
+def _sparse_net_init(base: type, default_criterion: type) -> Any:
+    """The estimators' ``__init__`` on top of the skorch class ``base``; the two differ only
+    in the default criterion (sklearn reads parameters and defaults off the signature)."""
+
+    def __init__(self, module: Any, *args: Any, method: str = "logsum",
+                 lam: float | None = None, penalty: str | Penalty = "logsum",
+                 penalty_params: dict[str, Any] | None = None, random_state: int | None = None,
+                 criterion: Any = default_criterion, train_split: Any = None,
+                 optimizer: Any = torch.optim.Adam, lr: float = 1e-3, **kwargs: Any) -> None:
+        kwargs.setdefault("iterator_train__shuffle", True)
+        base.__init__(self, module, *args, criterion=criterion, train_split=train_split,
+                      optimizer=optimizer, lr=lr, **kwargs)
+        self.method = method
+        self.lam = lam
+        self.penalty = penalty
+        self.penalty_params = penalty_params
+        self.random_state = random_state
+
+    return __init__
+
+
 class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
     __doc__ = ("""A skorch classifier that trains a sparse network (section 5 of the paper).
 
@@ -296,19 +317,7 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
     True
     """)
 
-    def __init__(self, module: Any, *args: Any, method: str = "logsum",
-                 lam: float | None = None, penalty: str | Penalty = "logsum",
-                 penalty_params: dict[str, Any] | None = None, random_state: int | None = None,
-                 criterion: Any = nn.CrossEntropyLoss, train_split: Any = None,
-                 optimizer: Any = torch.optim.Adam, lr: float = 1e-3, **kwargs: Any) -> None:
-        kwargs.setdefault("iterator_train__shuffle", True)
-        super().__init__(module, *args, criterion=criterion, train_split=train_split,
-                         optimizer=optimizer, lr=lr, **kwargs)
-        self.method = method
-        self.lam = lam
-        self.penalty = penalty
-        self.penalty_params = penalty_params
-        self.random_state = random_state
+    __init__ = _sparse_net_init(NeuralNetClassifier, nn.CrossEntropyLoss)
 
 
 class SparseNetRegressor(_SparseNetMixin, NeuralNetRegressor):
@@ -331,19 +340,7 @@ class SparseNetRegressor(_SparseNetMixin, NeuralNetRegressor):
     (64, 1)
     """)
 
-    def __init__(self, module: Any, *args: Any, method: str = "logsum",
-                 lam: float | None = None, penalty: str | Penalty = "logsum",
-                 penalty_params: dict[str, Any] | None = None, random_state: int | None = None,
-                 criterion: Any = nn.MSELoss, train_split: Any = None,
-                 optimizer: Any = torch.optim.Adam, lr: float = 1e-3, **kwargs: Any) -> None:
-        kwargs.setdefault("iterator_train__shuffle", True)
-        super().__init__(module, *args, criterion=criterion, train_split=train_split,
-                         optimizer=optimizer, lr=lr, **kwargs)
-        self.method = method
-        self.lam = lam
-        self.penalty = penalty
-        self.penalty_params = penalty_params
-        self.random_state = random_state
+    __init__ = _sparse_net_init(NeuralNetRegressor, nn.MSELoss)
 
 
 __all__ = ["METHODS", "SparseNetClassifier", "SparseNetRegressor"]
