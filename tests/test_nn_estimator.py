@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
+from skorch.callbacks import Callback  # noqa: E402
 from skorch.dataset import Dataset  # noqa: E402
 from skorch.helper import predefined_split  # noqa: E402
 from sklearn.base import clone  # noqa: E402
@@ -183,6 +184,7 @@ def test_regressor_and_conv_layers():
     ({"penalty": "vardrop"}, "no closed form on torch"),
     ({"method": "adaprox", "optimizer": torch.optim.RMSprop}, "optimizer must be"),
     ({"random_state": 1.5}, "random_state"),
+    ({"method": "vardrop", "method__kl_warmup": -1}, "method__kl_warmup"),
 ])
 def test_bad_input_raises_before_training(digits, kwargs, match):
     X, y = digits
@@ -223,3 +225,23 @@ def test_hardconcrete_mask_is_the_keep_probability_rule():
     exact = (layer.keep_prob() >= 0.05) & (layer.gate() > 0)
     assert torch.equal(layer.mask(), exact)
     assert 0 < int(exact.sum()) < exact.numel()
+
+
+def test_kl_warmup_raises_the_kl_weight_linearly(digits):
+    # 1797 digits in batches of 64: 29 steps per epoch; a 2-epoch warm-up over 3 epochs
+    X, y = digits
+    weights = []
+
+    class Spy(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                weights.append(net.sparse_layers()[0].kl_weight)
+
+    net = small("vardrop_lr", max_epochs=3, method__kl_warmup=2, callbacks=[Spy()]).fit(X, y)
+    steps = np.arange(1, 3 * 29 + 1)
+    np.testing.assert_allclose(weights, np.minimum(1.0, steps / (2 * 29)))
+    # the KL term enters the loss with that weight
+    layer = net.sparse_layers()[0]
+    full = float(layer.regularizer().detach())
+    layer.kl_weight = 0.25
+    assert float(layer.regularizer().detach()) == pytest.approx(0.25 * full)

@@ -7,7 +7,7 @@ from typing import Any
 
 from skorch.callbacks import Callback
 
-from ._layers import MagnitudeLayer, PenaltyLayer, StandoutLayer
+from ._layers import MagnitudeLayer, PenaltyLayer, StandoutLayer, VarDropLayer
 from ._methods import effective_step
 
 
@@ -114,7 +114,9 @@ class SparsityRules(Callback):
     records ``density``, ``layer_density`` and, when there is a validation split,
     ``valid_error`` of the pruned model every epoch.
 
-    The rules: the proximal step of ADAPROX (Algorithm 1, appendix B) after each
+    The rules: the KL warm-up of the variational dropout methods (``method__kl_warmup``
+    epochs, as in the reference code of Molchanov et al.; off by default) before each
+    optimiser step; the proximal step of ADAPROX (Algorithm 1, appendix B) after each
     optimiser step, with the optimiser's effective per-weight step; the cubic TOP-k
     schedule of magnitude pruning (section 4.4) every ``method__every`` steps and at the
     last one; a new record of the standout keep probabilities (section 4.1) each epoch.
@@ -160,6 +162,33 @@ class SparsityRules(Callback):
             Ignored (skorch's callback arguments).
         """
         self.n_steps_, self.total_steps_ = 0, None
+
+    def on_batch_begin(self, net: Any, batch: Any = None, training: bool = False,
+                       **kwargs: Any) -> None:
+        """Before a training batch: the weight of the variational dropout KL term during
+        a KL warm-up (``method__kl_warmup`` epochs, linear from 0 to 1 by training step).
+
+        Parameters
+        ----------
+        net : SparseNetClassifier or SparseNetRegressor
+            The network being trained.
+        batch : tuple, optional
+            The batch (unused).
+        training : bool, default=False
+            Whether the batch is a training batch.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
+        warmup = net.method_options_.get("kl_warmup", 0.0)
+        if not training or not warmup:
+            return
+        if self.total_steps_ is None:  # n_train_ is known once the data are split
+            self.total_steps_ = _total_steps(net)
+        per_epoch = self.total_steps_ / net.max_epochs
+        weight = min(1.0, (self.n_steps_ + 1) / (warmup * per_epoch))
+        for layer in net.sparse_layers():
+            if isinstance(layer, VarDropLayer):
+                layer.kl_weight = weight
 
     def on_batch_end(self, net: Any, batch: Any = None, training: bool = False,
                      **kwargs: Any) -> None:

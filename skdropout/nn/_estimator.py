@@ -30,7 +30,8 @@ _PARAMS_DOC = """
         One of ``vardrop_lr_ar vardrop_lr vardrop eta_trick adaprox adatikhonov logsum
         hardconcrete magnitude standout``. Method options are set as ``method__<name>``
         keyword arguments (visible to ``get_params``/``clone``/``GridSearchCV``):
-        vardrop*: ``init_log_alpha`` (-5); eta_trick: ``init_log_eta`` (5),
+        vardrop*: ``init_log_alpha`` (-5), ``kl_warmup`` (0: epochs over which the KL
+        weight grows linearly from 0 to 1, off when 0); eta_trick: ``init_log_eta`` (5),
         ``log_eta_decay`` (1e-3); hardconcrete: ``beta`` (2/3), ``gamma`` (-0.1),
         ``zeta`` (1.1), ``init_log_a`` (2); magnitude: ``target_density`` (0.1), ``begin``
         (0), ``end`` (0.75) as fractions of training, ``every`` (20 steps); standout:
@@ -72,6 +73,10 @@ class _SparseNetMixin:
             raise ValueError(f"lam must be a finite number > 0 (or None for the method's "
                              f"default), got {lam!r}.")
         opts = method_options(spec, self.get_params_for("method"))
+        warmup = opts.get("kl_warmup", 0.0)
+        if isinstance(warmup, bool) or not isinstance(warmup, numbers.Real) or \
+                not math.isfinite(warmup) or warmup < 0:
+            raise ValueError(f"method__kl_warmup must be a number of epochs >= 0, got {warmup!r}.")
         if self.random_state is not None and (isinstance(self.random_state, bool) or
                                               not isinstance(self.random_state, numbers.Integral)):
             raise ValueError(f"random_state must be an int or None, got {self.random_state!r}.")

@@ -249,6 +249,8 @@ class VarDropLayer(SparseLayer):
         if mode not in ("lr_ar", "lr", "plain"):
             raise ValueError(f"mode must be 'lr_ar', 'lr' or 'plain', got {mode!r}.")
         self.mode = mode
+        #: factor of the KL term, raised from 0 to 1 during a KL warm-up (1 otherwise)
+        self.kl_weight = 1.0
         if mode == "lr_ar":
             init = torch.log(self.weight.detach() ** 2 + 1e-16) + init_log_alpha
             self.log_sigma2 = nn.Parameter(init)
@@ -291,17 +293,19 @@ class VarDropLayer(SparseLayer):
         return self.log_alpha().detach() < LOG_19
 
     def regularizer(self) -> torch.Tensor:
-        """``lam * sum KL``, the KL term of eq. (18) (Molchanov et al.'s approximation,
-        with analytic gradients: ``skdropout.nn._kernels.vardrop_kl_sum``).
+        """``kl_weight * lam * sum KL``, the KL term of eq. (18) (Molchanov et al.'s
+        approximation, with analytic gradients: ``skdropout.nn._kernels.vardrop_kl_sum``);
+        ``kl_weight`` is 1 except during a KL warm-up.
 
         Returns
         -------
         torch.Tensor
             A differentiable 0-d tensor.
         """
+        scale = self.lam * self.kl_weight
         if self.mode == "lr_ar":
-            return self.lam * vardrop_kl_sum(self.log_sigma2, self.weight)
-        return self.lam * vardrop_kl_sum(self.log_alpha_)
+            return scale * vardrop_kl_sum(self.log_sigma2, self.weight)
+        return scale * vardrop_kl_sum(self.log_alpha_)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """One draw of the noisy layer: the weight noise (``'plain'``) or its output

@@ -49,8 +49,9 @@ class MethodSpec:
 
 
 def _vardrop(mode: str) -> Callable[..., SparseLayer]:
-    def make(base: nn.Module, lam: float, penalty: Penalty, **opts: Any) -> SparseLayer:
-        return VarDropLayer(base, lam, mode=mode, **opts)
+    def make(base: nn.Module, lam: float, penalty: Penalty, init_log_alpha: float,
+             kl_warmup: float) -> SparseLayer:
+        return VarDropLayer(base, lam, mode=mode, init_log_alpha=init_log_alpha)
     return make
 
 
@@ -60,7 +61,7 @@ def _penalty_rule(rule: str) -> Callable[..., SparseLayer]:
     return make
 
 
-_VD_OPTS = {"init_log_alpha": -5.0}
+_VD_OPTS = {"init_log_alpha": -5.0, "kl_warmup": 0.0}
 
 METHODS: dict[str, MethodSpec] = {s.name: s for s in (
     MethodSpec("vardrop_lr_ar", _vardrop("lr_ar"), dict(_VD_OPTS), default_lam=None),
