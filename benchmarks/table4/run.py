@@ -20,6 +20,9 @@ if __name__ == "__main__":
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--collect", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="an estimator parameter for every method, e.g. "
+                             "method__kl_warmup=50 (a deviation from the paper's protocol)")
     parser.add_argument("--out", default=None, help="output folder (default: this folder)")
     args = parser.parse_args()
     out = Path(args.out) if args.out else Path(__file__).resolve().parent
@@ -27,6 +30,7 @@ if __name__ == "__main__":
     if args.collect:
         table = collect_table4(out)
     else:
+        params = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
         table = run_table4(methods=args.methods or None, epochs=args.epochs,
-                           device=args.device, out=out, verbose=1)
+                           device=args.device, out=out, params=params, verbose=1)
     print(table.to_string(index=False))
