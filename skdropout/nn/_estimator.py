@@ -15,6 +15,7 @@ from torch import nn
 
 from ..penalties import Penalty, resolve_penalty
 from ._callbacks import SparsityRules
+from ._compact import compact_module
 from ._layers import SparseLayer
 from ._methods import METHODS, MethodSpec, get_method, install_method, method_options
 
@@ -205,69 +206,26 @@ class _SparseNetMixin:
             layer.weight.mul_(layer.mask())
         return self
 
-    @torch.no_grad()
     def compact(self) -> nn.Module:
-        """A smaller dense copy of the evaluated network: the method's layers become plain
-        layers holding the pruned weights, and in ``nn.Sequential`` chains of Linear layers
-        separated by element-wise activations, units whose outgoing weights are all zero
-        are removed (units with all-zero incoming weights are folded into the next bias
-        first). Returns a module in eval mode with the same outputs as ``module_``.
+        """A smaller dense copy of the evaluated network; ``module_`` is not modified.
+
+        Returns
+        -------
+        torch.nn.Module
+            A module in eval mode with the same outputs as ``module_``. The method's layers
+            are plain ``nn.Linear``/``nn.Conv2d`` layers holding the pruned weights. Inside
+            each ``nn.Sequential``, what is removed: between Linear layers separated by
+            element-wise activations, hidden units whose outgoing weights are all zero
+            (units with all-zero incoming weights are constant and folded into the next
+            bias first); between Conv2d layers (``groups=1``) separated by element-wise
+            activations and max/average pooling, output channels whose outgoing weights
+            are all zero, or that output exactly 0 (all-zero incoming weights, zero bias,
+            activations mapping 0 to 0); between a Conv2d and a Linear layer joined by
+            ``nn.Flatten``, channels whose block of Linear input columns is all zero,
+            together with those columns.
         """
         self.check_is_fitted()
-        module = copy.deepcopy(self.module_).eval()
-        _replace_dense(module)
-        for seq in [m for m in module.modules() if isinstance(m, nn.Sequential)]:
-            _compact_sequential(seq)
-        return module.requires_grad_(False)
-
-
-_ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.Dropout, nn.LeakyReLU, nn.ELU,
-                nn.GELU, nn.SiLU, nn.Softplus)
-
-
-def _replace_dense(module: nn.Module) -> None:
-    for name, child in list(module.named_children()):
-        if isinstance(child, SparseLayer):
-            setattr(module, name, child.to_dense().eval())
-        else:
-            _replace_dense(child)
-
-
-def _compact_sequential(seq: nn.Sequential) -> None:
-    """Remove dead units between consecutive Linear layers of ``seq`` (in place)."""
-    children = list(seq)
-    for i, first in enumerate(children):
-        if not isinstance(first, nn.Linear):
-            continue
-        j = i + 1
-        while j < len(children) and isinstance(children[j], _ELEMENTWISE):
-            j += 1
-        if j >= len(children) or not isinstance(children[j], nn.Linear):
-            continue
-        second, between = children[j], nn.Sequential(*children[i + 1:j]).eval()
-        w1, w2 = first.weight, second.weight
-        b1 = first.bias if first.bias is not None else torch.zeros_like(w1[:, 0])
-        no_input = ~(w1 != 0).any(dim=1)
-        if no_input.any():  # constant units: fold act(b) into the next layer's bias
-            const = between(torch.where(no_input, b1, torch.zeros_like(b1))[None, :])[0]
-            const = torch.where(no_input, const, torch.zeros_like(const))
-            if second.bias is None:
-                second.bias = nn.Parameter(torch.zeros_like(w2[:, 0]), requires_grad=False)
-            second.bias += w2 @ const
-            w2[:, no_input] = 0.0
-        alive = (w2 != 0).any(dim=0)
-        if bool(alive.all()):
-            continue
-        new1 = nn.Linear(w1.shape[1], int(alive.sum()), bias=first.bias is not None).to(w1)
-        new1.weight.copy_(w1[alive])
-        if first.bias is not None:
-            new1.bias.copy_(first.bias[alive])
-        new2 = nn.Linear(int(alive.sum()), w2.shape[0], bias=second.bias is not None).to(w2)
-        new2.weight.copy_(w2[:, alive])
-        if second.bias is not None:
-            new2.bias.copy_(second.bias)
-        seq[i], seq[j] = new1.requires_grad_(False), new2.requires_grad_(False)
-        children[i], children[j] = seq[i], seq[j]
+        return compact_module(self.module_)
 
 
 def _sparse_net_init(base: type, default_criterion: type) -> Any:

@@ -62,11 +62,13 @@ class LeNet5(nn.Module):
     Accepts images ``(n, 1, 28, 28)`` or flat rows ``(n, 784)``. The paper's section 5
     and appendix C sparsify LeNet-300-100 only; this convolutional network of the same
     benchmark family lets the weight-level methods be tried on ``nn.Conv2d`` layers too.
+    Its layers form one ``nn.Sequential`` (attribute ``net``), so that ``compact()`` can
+    remove dead channels and units along the whole chain.
 
     Parameters
     ----------
     n_classes : int, default=10
-    image_size : int, default=28
+    image_size : int >= 16, default=28
         Side of the square single-channel input image.
 
     Examples
@@ -81,10 +83,13 @@ class LeNet5(nn.Module):
         super().__init__()
         self.image_size = int(image_size)
         side = ((self.image_size - 4) // 2 - 4) // 2
-        self.features = nn.Sequential(
+        if side < 1:
+            raise ValueError(f"image_size must be at least 16 (two 5x5 convolutions and two "
+                             f"2x2 poolings), got {image_size!r}.")
+        # one Sequential, so that compaction sees the whole conv -> conv -> linear chain
+        self.net = nn.Sequential(
             nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2))
-        self.classifier = nn.Sequential(
+            nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(50 * side * side, 500), nn.ReLU(),
             nn.Linear(500, int(n_classes)))
 
@@ -103,4 +108,4 @@ class LeNet5(nn.Module):
         """
         if x.dim() == 2:
             x = x.reshape(-1, 1, self.image_size, self.image_size)
-        return self.classifier(self.features(x))
+        return self.net(x)
