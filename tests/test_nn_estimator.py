@@ -171,7 +171,7 @@ def test_regressor_and_conv_layers():
         convs = [m for m in net.sparse_layers() if m.conv is not None]
         assert len(convs) == n_conv
         assert net.predict(imgs).shape == (32,)
-        assert set(net.layer_density_) >= {"features.0", "features.3", "classifier.1"}
+        assert set(net.layer_density_) >= {"net.0", "net.3", "net.7"}
 
 
 # -- bad input ----------------------------------------------------------------------------
