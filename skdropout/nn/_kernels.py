@@ -27,10 +27,21 @@ LOG_ALPHA_MIN, LOG_ALPHA_MAX = -10.0, 10.0
 _TINY = 1e-16  # keeps log(theta^2) finite at theta = 0 (additive reparameterisation)
 
 
-def _clip(x: torch.Tensor, low: float, high: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``clamp(x, low, high)`` and where it has no gradient (strictly outside [low, high])."""
+def _clip(x: torch.Tensor, low: float, high: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``clamp(x, low, high)`` as a new tensor, and where it has no gradient (strictly
+    outside [low, high]); None when nothing is clipped, which on a CPU one reduction tells
+    (sparing the clamp and the masking of the gradient in the common case)."""
+    if x.device.type == "cpu":
+        lo, hi = torch.aminmax(x)
+        if low <= float(lo) and float(hi) <= high:
+            return x.clone(), None
     clipped = x.clamp(low, high)
     return clipped, x.ne(clipped)
+
+
+def _zero_where(t: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``t`` with the entries under ``mask`` set to 0, in place (``mask`` None: none)."""
+    return t if mask is None else t.masked_fill_(mask, 0.0)
 
 
 class _VarDropKL(torch.autograd.Function):
@@ -64,7 +75,7 @@ class _VarDropKL(torch.autograd.Function):
         t, p, outside, theta, theta_sq = ctx.saved_tensors
         d = torch.mul(t, t).sub_(t).mul_(K1 * K3)  # -k1 k3 t (1 - t)
         d.add_(p, alpha=0.5).sub_(0.5)  # - (1 - p) / 2
-        d.masked_fill_(outside, 0.0).mul_(grad)
+        _zero_where(d, outside).mul_(grad)
         if theta is None:
             return d, None
         # la = log sigma^2 - log(theta^2 + tiny): dla/dtheta = -2 theta / (theta^2 + tiny)
@@ -112,7 +123,7 @@ class _NoisyWeight(torch.autograd.Function):
         w, scaled, outside = ctx.saved_tensors
         grad = grad.contiguous()  # a Linear layer's weight gradient arrives transposed
         grad_w = torch.add(scaled, 1.0).mul_(grad)
-        grad_la = torch.mul(grad, w).mul_(scaled).mul_(0.5).masked_fill_(outside, 0.0)
+        grad_la = _zero_where(torch.mul(grad, w).mul_(scaled).mul_(0.5), outside)
         return grad_w, grad_la
 
 
@@ -167,7 +178,7 @@ class _LocalVariance(torch.autograd.Function):
         if w is None:
             return grad_first, None
         grad_w = torch.mul(grad, w).mul_(alpha).mul_(2.0)
-        return grad_first.masked_fill_(outside, 0.0), grad_w
+        return _zero_where(grad_first, outside), grad_w
 
 
 def local_variance(first: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
@@ -206,7 +217,7 @@ class _HardConcreteWeight(torch.autograd.Function):
         z.add_(log_a).mul_(1.0 / beta).sigmoid_()
         s, outside = _clip(torch.mul(z, zeta - gamma).add_(gamma), 0.0, 1.0)
         # ds/dlog a = (zeta - gamma) z (1 - z) / beta where the gate is not clipped
-        ds = torch.sub(1.0, z).mul_(z).mul_((zeta - gamma) / beta).masked_fill_(outside, 0.0)
+        ds = _zero_where(torch.sub(1.0, z).mul_(z).mul_((zeta - gamma) / beta), outside)
         ctx.save_for_backward(w, s, ds)
         return w * s
 
@@ -250,31 +261,33 @@ def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma
 class _EtaTrickObjective(torch.autograd.Function):
     """``lam/2 (sum w^2/eta + f(eta)) + lam c sum log eta_bar`` of eq. (6), in (w, log eta_bar).
 
-    eta = lam exp(clip(log eta_bar, -30, 30)) and a = eta_hat^{-1}(eta) are given with
-    ``f_sum`` = sum f(eta). Gradients: ``lam w / eta`` in w and, by the envelope theorem
-    (f'(eta) = a^2/eta^2), ``lam/2 (a^2 - w^2)/eta + lam c`` in log eta_bar (zero where it
-    is clipped).
+    eta = lam exp(clip(log eta_bar, -30, 30)) and a = eta_hat^{-1}(eta) are given, with
+    ``omega_sum`` = sum Omega(a); f(eta) = 2 Omega(a) - a^2/eta. Gradients: ``lam w / eta``
+    in w and, by the envelope theorem (f'(eta) = a^2/eta^2), ``lam/2 (a^2 - w^2)/eta +
+    lam c`` in log eta_bar (zero where it is clipped).
     """
 
     @staticmethod
     def forward(ctx: Any, w: torch.Tensor, log_eta_bar: torch.Tensor, eta: torch.Tensor,
-                a: torch.Tensor, f_sum: torch.Tensor, lev_sum: torch.Tensor,
-                outside: torch.Tensor, lam: float, decay: float) -> torch.Tensor:
+                a: torch.Tensor, omega_sum: torch.Tensor, lev_sum: torch.Tensor,
+                outside: torch.Tensor | None, lam: float, decay: float) -> torch.Tensor:
         w_over_eta = torch.div(w, eta)
-        total = 0.5 * lam * (torch.dot(w_over_eta.reshape(-1), w.reshape(-1)) + f_sum) + \
-            lam * decay * lev_sum
-        ctx.save_for_backward(w, w_over_eta, eta, a, outside)
+        a_over_eta = torch.div(a, eta)
+        quad = torch.dot(w_over_eta.reshape(-1), w.reshape(-1))  # sum w^2/eta
+        f_sum = 2.0 * omega_sum - torch.dot(a_over_eta.reshape(-1), a.reshape(-1))
+        total = 0.5 * lam * (quad + f_sum) + lam * decay * lev_sum
+        ctx.save_for_backward(w, w_over_eta, a, a_over_eta, outside)
         ctx.lam, ctx.decay = lam, decay
         return total
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        w, w_over_eta, eta, a, outside = ctx.saved_tensors
-        lam = ctx.lam
+        w, w_over_eta, a, a_over_eta, outside = ctx.saved_tensors
+        lam, decay = ctx.lam, ctx.decay
         grad_w = torch.mul(w_over_eta, lam * grad)
-        # lam/2 (a^2 - w^2)/eta = lam/2 (a (a / eta) - w (w / eta))
-        grad_lev = torch.div(a, eta).mul_(a).sub_(torch.mul(w_over_eta, w))
-        grad_lev.mul_(0.5 * lam).add_(lam * ctx.decay).masked_fill_(outside, 0.0).mul_(grad)
+        # (lam/2 (a^2 - w^2)/eta + lam c) grad
+        grad_lev = torch.mul(a, a_over_eta).addcmul_(w, w_over_eta, value=-1.0)
+        _zero_where(grad_lev.mul_(0.5 * lam * grad).add_(lam * decay * grad), outside)
         return grad_w, grad_lev, None, None, None, None, None, None, None
 
 
@@ -326,42 +339,16 @@ def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | Non
     return torch.exp(0.5 * (log_lo + log_hi))
 
 
-def dual_torch(penalty: Penalty, eta: torch.Tensor,
-               a: torch.Tensor | None = None) -> torch.Tensor:
-    """f(eta) of eq. (5) on torch tensors, differentiable in eta, from the penalty's closed
-    forms: f(eta) = 2 Omega(a) - a^2 / eta with a = eta_hat^{-1}(eta) (the maximiser of the
-    Legendre-Fenchel form, found without gradient by :func:`_inverse_eta_hat`). By the
-    envelope theorem the gradient of this expression in eta is exactly f'(eta) = a^2/eta^2.
-
-    Uses the normalised Omega (Omega(0) = 0), so it differs from Table 3's f by the constant
-    ``2 * penalty.omega0``. ``a`` may be passed when already known.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skdropout.penalties import get_penalty
-    >>> from skdropout.nn._kernels import dual_torch
-    >>> pen = get_penalty("logsum", eps=2.0)
-    >>> eta = torch.tensor([0.5, 3.0], dtype=torch.float64)
-    >>> ref = pen.dual_pointwise(eta.numpy()) - 2 * pen.omega0
-    >>> bool(torch.allclose(dual_torch(pen, eta), torch.as_tensor(ref), rtol=1e-6))
-    True
-    """
-    if a is None:
-        with torch.no_grad():
-            a = _inverse_eta_hat(penalty, eta)
-    a = a.to(eta.dtype)
-    return 2.0 * penalty.pointwise(a) - a * a / eta
-
-
 def eta_trick_objective(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty,
                         lam: float, decay: float,
                         a0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The eta-trick loss term of eq. (6) with appendix C's small pull on log eta_bar.
 
     ``lam/2 (sum w^2/eta + f(eta)) + lam decay sum log eta_bar`` with
-    ``eta = lam exp(clip(log eta_bar, -30, 30))`` and f the penalty's dual, normalised so
-    that Omega(0) = 0 (:func:`dual_torch`).
+    ``eta = lam exp(clip(log eta_bar, -30, 30))`` and f the penalty's dual (eq. 5) from its
+    closed forms, f(eta) = 2 Omega(a) - a^2/eta with a = eta_hat^{-1}(eta), the maximiser of
+    the Legendre-Fenchel form (so f is normalised with Omega(0) = 0 and differs from Table 3's
+    by the constant ``2 * penalty.omega0``).
 
     Parameters
     ----------
@@ -397,7 +384,7 @@ def eta_trick_objective(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Pen
         lev_sum = lev.sum()
         eta = lev.exp_().mul_(lam)
         a = _inverse_eta_hat(penalty, eta, a0).to(eta.dtype)
-        f_sum = dual_torch(penalty, eta, a).sum()
-    total = _EtaTrickObjective.apply(w, log_eta_bar, eta, a, f_sum, lev_sum, outside,
+        omega_sum = penalty.value(a)
+    total = _EtaTrickObjective.apply(w, log_eta_bar, eta, a, omega_sum, lev_sum, outside,
                                      float(lam), float(decay))
     return total, a

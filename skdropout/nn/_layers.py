@@ -503,7 +503,8 @@ class EtaTrickLayer(SparseLayer):
         """The penalty term of eq. (6), ``lam/2 (sum w^2/eta + f(eta))``, plus the small
         ``lam * log_eta_decay * sum log_eta_bar`` of appendix C.
 
-        f is the penalty's dual (``dual_torch``, normalised so Omega(0) = 0) and
+        f is the penalty's dual (normalised so Omega(0) = 0, see
+        ``skdropout.nn._kernels.eta_trick_objective``) and
         log_eta_bar is clipped to [-30, 30].
 
         Returns
