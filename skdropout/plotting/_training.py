@@ -61,6 +61,7 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
     2
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -83,6 +84,14 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
         ax.plot([dens], [err], next(markers, "x"), color="k", ms=7, label=name)
     if logx:
         ax.set_xscale("log")
+        # ticks at 1, 2, 5 x 10^k labelled as plain numbers (matplotlib's own minor labels
+        # overlap when the densities span about a decade)
+        lo, hi = ax.get_xlim()
+        ax.set_xticks([m * 10.0**k for k in range(-8, 1) for m in (1, 2, 5)
+                       if lo <= m * 10.0**k <= hi])
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(lo, hi)
     errors = np.concatenate([_as_frame(c)["valid_error"].to_numpy(float) for c in curves.values()]
                             ) if curves else np.array([1.0])
     finite = errors[np.isfinite(errors)]
