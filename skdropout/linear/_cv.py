@@ -330,7 +330,7 @@ class IRLSRegressorCV(_RegressorCV):
 
     def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
                  n_jobs=None, penalty="l1", penalty_params=None, fit_intercept=True,
-                 solver="auto", max_iter=100, tol=1e-6):
+                 solver="auto", max_iter=1000, tol=1e-6):
         self.lams = lams
         self.eps = eps
         self.cv = cv

@@ -45,7 +45,7 @@ class IRLSRegressor(EtaTrickRegressorMixin):
         w-step solver: Cholesky on the active set (used when it has at most n columns),
         the dual/Woodbury form (more columns than rows; never forms a d x d matrix), or
         conjugate gradients (large sparse problems).
-    max_iter : int, default=100
+    max_iter : int, default=1000
         Maximum number of iterations.
     tol : float, default=1e-6
         Scale-free tolerance: the largest KKT (subdifferential) residual divided by
@@ -89,7 +89,7 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     }
 
     def __init__(self, penalty: Any = "l1", penalty_params: dict | None = None, lam: float = 1.0,
-                 fit_intercept: bool = True, solver: str = "auto", max_iter: int = 100,
+                 fit_intercept: bool = True, solver: str = "auto", max_iter: int = 1000,
                  tol: float = 1e-6, warm_start: bool = False) -> None:
         self.penalty = penalty
         self.penalty_params = penalty_params
