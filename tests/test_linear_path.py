@@ -154,3 +154,31 @@ def test_warm_start_follows_the_path_for_a_nonconvex_penalty(data):
     lams, coefs, _, _ = irls_path(X, y, penalty="logsum", lams=3, eps=0.1)
     assert np.all(coefs[:, 0] == 0)
     assert np.any(IRLSRegressor(penalty="logsum", lam=lams[0]).fit(X, y).coef_ != 0)
+
+
+def test_path_builds_one_design_and_copies_do_not_carry_it(data, monkeypatch):
+    import copy
+    import pickle
+
+    import skdropout.linear._base as base
+    from skdropout.linear._path import fit_path
+
+    X, y = data
+    built = []
+
+    class CountingDesign(base.Design):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(base, "Design", CountingDesign)
+    copies = []
+    lams = lam_grid(X, y, resolve_penalty("l1", None), 8, eps=1e-2)
+    path = fit_path(IRLSRegressor(penalty="l1"), X, y, lams,
+                    callback=lambda k, est: copies.append(copy.deepcopy(est)))
+    assert len(built) == 1  # one centred design for the eight fits
+    assert not any(hasattr(c, "_path_design") for c in copies)
+    assert b"_path_design" not in pickle.dumps(copies[-1])
+    for k, lam in enumerate(lams):  # each point is the fit an independent estimator makes
+        ref = IRLSRegressor(penalty="l1", lam=lam, tol=1e-10).fit(X, y).coef_
+        np.testing.assert_allclose(path.coefs[:, k], ref, atol=1e-6 * np.abs(ref).max())

@@ -160,7 +160,8 @@ def fit_path(estimator: BaseEstimator, X: Any, y: np.ndarray, lams: np.ndarray,
     ``callback(k, est)`` is called after the k-th fit with the fitted estimator (used to
     score a CV fold while its path runs). The penalty's lam is set per grid point by the
     estimator itself (``resolve_penalty``). ``X`` and ``y`` must be validated already (the
-    fits skip the finiteness checks).
+    fits skip the finiteness checks); the centred design is built once, by the first fit,
+    and reused by the others.
     """
     est = clone(estimator)
     from_zero, warm = start_policy(est, resolve_penalty(est.penalty, est.penalty_params))
@@ -173,15 +174,19 @@ def fit_path(estimator: BaseEstimator, X: Any, y: np.ndarray, lams: np.ndarray,
     coefs = np.empty((n_features, n_lams))
     etas = np.empty((n_features, n_lams))
     intercepts = np.empty(n_lams)
-    for k, lam in enumerate(lams):
-        est.set_params(lam=float(lam), warm_start=warm and (k > 0 or from_zero))
-        with config_context(assume_finite=True):  # X and y were checked once, by the caller
-            est.fit(X, y, sample_weight=sample_weight)
-        coefs[:, k] = est.coef_
-        intercepts[k] = est.intercept_
-        etas[:, k] = est.eta_
-        if callback is not None:
-            callback(k, est)
+    est._path_design = None  # the first fit builds the centred design, the others reuse it
+    try:
+        for k, lam in enumerate(lams):
+            est.set_params(lam=float(lam), warm_start=warm and (k > 0 or from_zero))
+            with config_context(assume_finite=True):  # X and y were checked by the caller
+                est.fit(X, y, sample_weight=sample_weight)
+            coefs[:, k] = est.coef_
+            intercepts[k] = est.intercept_
+            etas[:, k] = est.eta_
+            if callback is not None:
+                callback(k, est)
+    finally:
+        del est._path_design
     return PathResult(np.asarray(lams, dtype=np.float64), coefs, intercepts, etas)
 
 
