@@ -74,10 +74,6 @@ class _SparseNetMixin:
             raise ValueError(f"lam must be a finite number > 0 (or None for the method's "
                              f"default), got {lam!r}.")
         opts = method_options(spec, self.get_params_for("method"))
-        warmup = opts.get("kl_warmup", 0.0)
-        if isinstance(warmup, bool) or not isinstance(warmup, numbers.Real) or \
-                not math.isfinite(warmup) or warmup < 0:
-            raise ValueError(f"method__kl_warmup must be a number of epochs >= 0, got {warmup!r}.")
         if self.random_state is not None and (isinstance(self.random_state, bool) or
                                               not isinstance(self.random_state, numbers.Integral)):
             raise ValueError(f"random_state must be an int or None, got {self.random_state!r}.")

@@ -7,6 +7,8 @@ methods, ``nn.Conv2d``) layers of any module by the method's layer.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -51,6 +53,11 @@ class MethodSpec:
 def _vardrop(mode: str) -> Callable[..., SparseLayer]:
     def make(base: nn.Module, lam: float, penalty: Penalty, init_log_alpha: float,
              kl_warmup: float) -> SparseLayer:
+        # kl_warmup is applied by the SparsityRules callback; it is checked here, with its method
+        if isinstance(kl_warmup, bool) or not isinstance(kl_warmup, numbers.Real) or \
+                not math.isfinite(kl_warmup) or kl_warmup < 0:
+            raise ValueError("method__kl_warmup must be a number of epochs >= 0, got "
+                             f"{kl_warmup!r}.")
         return VarDropLayer(base, lam, mode=mode, init_log_alpha=init_log_alpha)
     return make
 
