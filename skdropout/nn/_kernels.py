@@ -28,13 +28,14 @@ _TINY = 1e-16  # keeps log(theta^2) finite at theta = 0 (additive reparameterisa
 
 
 def _clip(x: torch.Tensor, low: float, high: float) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``clamp(x, low, high)`` as a new tensor, and where it has no gradient (strictly
-    outside [low, high]); None when nothing is clipped, which on a CPU one reduction tells
-    (sparing the clamp and the masking of the gradient in the common case)."""
+    """``clamp(x, low, high)`` and where it has no gradient (strictly outside [low, high]);
+    ``x`` itself and None when nothing is clipped, which on a CPU one reduction tells (sparing
+    the clamp and the masking of the gradient in the common case). Callers must not modify
+    the result in place."""
     if x.device.type == "cpu":
         lo, hi = torch.aminmax(x)
         if low <= float(lo) and float(hi) <= high:
-            return x.clone(), None
+            return x, None
     clipped = x.clamp(low, high)
     return clipped, x.ne(clipped)
 
@@ -65,7 +66,7 @@ class _VarDropKL(torch.autograd.Function):
             raw = torch.log(theta_sq).neg_().add_(first)
         la, outside = _clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
         t = torch.mul(la, -K3).sub_(K2).sigmoid_()
-        p = la.sigmoid_()
+        p = torch.sigmoid(la)
         total = K1 * t.sum() - 0.5 * torch.log(p).sum()
         ctx.save_for_backward(t, p, outside, theta, theta_sq)
         return total
@@ -114,7 +115,7 @@ class _NoisyWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, w: torch.Tensor, log_alpha: torch.Tensor) -> torch.Tensor:
         la, outside = _clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-        scaled = la.mul_(0.5).exp_().mul_(torch.randn_like(w))  # sqrt(alpha) eps
+        scaled = torch.mul(la, 0.5).exp_().mul_(torch.randn_like(w))  # sqrt(alpha) eps
         ctx.save_for_backward(w, scaled, outside)
         return torch.add(scaled, 1.0).mul_(w)
 
@@ -165,7 +166,7 @@ class _LocalVariance(torch.autograd.Function):
             ctx.save_for_backward(var, None, None, None)
             return var
         alpha, outside = _clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-        alpha.exp_()
+        alpha = torch.exp(alpha)
         var = torch.mul(w, w).mul_(alpha)
         ctx.save_for_backward(var, alpha, w, outside)
         return var
@@ -382,7 +383,7 @@ def eta_trick_objective(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Pen
     with torch.no_grad():
         lev, outside = _clip(log_eta_bar.detach(), -30.0, 30.0)
         lev_sum = lev.sum()
-        eta = lev.exp_().mul_(lam)
+        eta = torch.exp(lev).mul_(lam)
         a = _inverse_eta_hat(penalty, eta, a0).to(eta.dtype)
         omega_sum = penalty.value(a)
     total = _EtaTrickObjective.apply(w, log_eta_bar, eta, a, omega_sum, lev_sum, outside,
