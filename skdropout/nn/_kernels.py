@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
-from ..penalties import Penalty
+from ..penalties import LogSum, Penalty
 from ..penalties._xp import namespace
 
 # Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
@@ -28,21 +29,66 @@ _TINY = 1e-16  # keeps log(theta^2) finite at theta = 0 (additive reparameterisa
 
 
 def _clip(x: torch.Tensor, low: float, high: float) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``clamp(x, low, high)`` and where it has no gradient (strictly outside [low, high]);
-    ``x`` itself and None when nothing is clipped, which on a CPU one reduction tells (sparing
-    the clamp and the masking of the gradient in the common case). Callers must not modify
-    the result in place."""
+    """``clamp(x, low, high)`` and, as 1.0/0.0 floats, where it has no gradient (strictly
+    outside [low, high]); ``x`` itself and None when nothing is clipped, which on a CPU one
+    reduction tells (sparing the clamp and the masking of the gradient in the common case).
+    The indicator is ``sign(|x - clamp(x)|)``, exact, because boolean masks (``ne``,
+    ``masked_fill_``) run several times slower than float arithmetic on a CPU. Callers must
+    not modify the result in place."""
     if x.device.type == "cpu":
         lo, hi = torch.aminmax(x)
         if low <= float(lo) and float(hi) <= high:
             return x, None
     clipped = x.clamp(low, high)
-    return clipped, x.ne(clipped)
+    return clipped, torch.sub(x, clipped).abs_().sign_()
 
 
-def _zero_where(t: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """``t`` with the entries under ``mask`` set to 0, in place (``mask`` None: none)."""
-    return t if mask is None else t.masked_fill_(mask, 0.0)
+def _zero_where(t: torch.Tensor, outside: torch.Tensor | None) -> torch.Tensor:
+    """``t`` with the entries where ``outside`` is 1 set to 0, in place (None: none)."""
+    return t if outside is None else t.addcmul_(t, outside, value=-1.0)
+
+
+#: CPU tensors with at least this many entries draw their uniforms with numpy (see
+#: :func:`uniform_like`); below it the per-call set-up would cost more than it saves.
+_NUMPY_UNIFORM_MIN = 4096
+
+
+def uniform_like(t: torch.Tensor) -> torch.Tensor:
+    """Independent U[0, 1) draws shaped like ``t`` (same dtype and device).
+
+    On a CPU, large float32/float64 tensors are filled by numpy's PCG64 generator, which
+    draws uniforms about twice as fast as torch's CPU generator (one draw per weight per step
+    is a large part of a hard concrete step). Its seed is drawn from torch's default
+    generator, so ``torch.manual_seed`` (and the estimators' ``random_state``) make the
+    draws reproducible exactly as with ``torch.rand_like``; each call seeds a fresh
+    generator, so concurrent calls share no state.
+
+    Parameters
+    ----------
+    t : torch.Tensor
+        The tensor whose shape, dtype and device the draws take.
+
+    Returns
+    -------
+    torch.Tensor
+        Uniform draws on [0, 1).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.nn._kernels import uniform_like
+    >>> _ = torch.manual_seed(0); a = uniform_like(torch.empty(5000))
+    >>> _ = torch.manual_seed(0); b = uniform_like(torch.empty(5000))
+    >>> bool(torch.equal(a, b)), bool(((a >= 0) & (a < 1)).all())
+    (True, True)
+    """
+    if (t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64)
+            or t.numel() < _NUMPY_UNIFORM_MIN):
+        return torch.rand_like(t, memory_format=torch.contiguous_format)
+    seed = int(torch.randint(0, 2**62, (1,)))
+    dtype = np.float32 if t.dtype == torch.float32 else np.float64
+    draws = np.random.Generator(np.random.PCG64(seed)).random(t.numel(), dtype=dtype)
+    return torch.from_numpy(draws).reshape(t.shape)
 
 
 class _VarDropKL(torch.autograd.Function):
@@ -214,7 +260,7 @@ class _HardConcreteWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
                 zeta: float) -> torch.Tensor:
-        z = torch.rand_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
+        z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
         z.add_(log_a).mul_(1.0 / beta).sigmoid_()
         s, outside = _clip(torch.mul(z, zeta - gamma).add_(gamma), 0.0, 1.0)
         # ds/dlog a = (zeta - gamma) z (1 - z) / beta where the gate is not clipped
@@ -234,7 +280,7 @@ def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma
     """Weights times one sampled hard concrete gate each (eqs. 20-21).
 
     ``s = min(1, max(0, sigmoid((log u - log(1-u) + log a) / beta) (zeta - gamma) + gamma))``
-    with u ~ U(0, 1) per weight.
+    with u ~ U(0, 1) per weight (:func:`uniform_like`).
 
     Parameters
     ----------
@@ -262,34 +308,52 @@ def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma
 class _EtaTrickObjective(torch.autograd.Function):
     """``lam/2 (sum w^2/eta + f(eta)) + lam c sum log eta_bar`` of eq. (6), in (w, log eta_bar).
 
-    eta = lam exp(clip(log eta_bar, -30, 30)) and a = eta_hat^{-1}(eta) are given, with
-    ``omega_sum`` = sum Omega(a); f(eta) = 2 Omega(a) - a^2/eta. Gradients: ``lam w / eta``
-    in w and, by the envelope theorem (f'(eta) = a^2/eta^2), ``lam/2 (a^2 - w^2)/eta +
-    lam c`` in log eta_bar (zero where it is clipped).
+    eta = lam exp(clip(log eta_bar, -30, 30)), ``a2_over_eta`` = a^2/eta with
+    a = eta_hat^{-1}(eta) and ``omega_sum`` = sum Omega(a) are given; f(eta) = 2 Omega(a) -
+    a^2/eta. Gradients: ``lam w / eta`` in w and, by the envelope theorem (f'(eta) =
+    a^2/eta^2), ``lam/2 (a^2 - w^2)/eta + lam c`` in log eta_bar (zero where it is clipped).
     """
 
     @staticmethod
     def forward(ctx: Any, w: torch.Tensor, log_eta_bar: torch.Tensor, eta: torch.Tensor,
-                a: torch.Tensor, omega_sum: torch.Tensor, lev_sum: torch.Tensor,
+                a2_over_eta: torch.Tensor, omega_sum: torch.Tensor, lev_sum: torch.Tensor,
                 outside: torch.Tensor | None, lam: float, decay: float) -> torch.Tensor:
         w_over_eta = torch.div(w, eta)
-        a_over_eta = torch.div(a, eta)
-        quad = torch.dot(w_over_eta.reshape(-1), w.reshape(-1))  # sum w^2/eta
-        f_sum = 2.0 * omega_sum - torch.dot(a_over_eta.reshape(-1), a.reshape(-1))
-        total = 0.5 * lam * (quad + f_sum) + lam * decay * lev_sum
-        ctx.save_for_backward(w, w_over_eta, a, a_over_eta, outside)
+        diff = torch.addcmul(a2_over_eta, w, w_over_eta, value=-1.0)  # (a^2 - w^2)/eta
+        # lam/2 (sum w^2/eta + sum (2 Omega(a) - a^2/eta)) = lam sum Omega - lam/2 sum diff
+        total = lam * omega_sum - 0.5 * lam * diff.sum() + lam * decay * lev_sum
+        ctx.save_for_backward(w_over_eta, diff, outside)
         ctx.lam, ctx.decay = lam, decay
         return total
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        w, w_over_eta, a, a_over_eta, outside = ctx.saved_tensors
+        w_over_eta, diff, outside = ctx.saved_tensors
         lam, decay = ctx.lam, ctx.decay
         grad_w = torch.mul(w_over_eta, lam * grad)
-        # (lam/2 (a^2 - w^2)/eta + lam c) grad
-        grad_lev = torch.mul(a, a_over_eta).addcmul_(w, w_over_eta, value=-1.0)
-        _zero_where(grad_lev.mul_(0.5 * lam * grad).add_(lam * decay * grad), outside)
-        return grad_w, grad_lev, None, None, None, None, None, None, None
+        grad_lev = torch.mul(diff, 0.5 * lam * grad).add_(lam * decay * grad)
+        return (grad_w, _zero_where(grad_lev, outside), None, None, None, None, None, None,
+                None)
+
+
+def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``a = eta_hat^{-1}(eta)``, ``a^2/eta`` and ``sum Omega(a)``: what the value and the
+    gradients of eq. (6) need from the penalty (no gradient).
+
+    LOGSUM(eps), the paper's choice, in place from ``q = sqrt(eps^2 + 4 eta) + eps`` (Table
+    3's closed form): ``a = 2 eta / q``, ``a^2/eta = 2 a / q`` and ``Omega(a) =
+    log1p(a / eps)``, four temporaries fewer than the generic route; any other penalty by
+    :func:`_inverse_eta_hat` and ``penalty.value``.
+    """
+    if isinstance(penalty, LogSum):
+        eps = penalty.eps
+        q = torch.mul(eta, 4.0).add_(eps * eps).sqrt_().add_(eps)
+        a = torch.div(eta, q).mul_(2.0)
+        omega_sum = torch.div(a, eps).log1p_().sum()
+        return a, q.reciprocal_().mul_(a).mul_(2.0), omega_sum
+    a = _inverse_eta_hat(penalty, eta, a0).to(eta.dtype)
+    return a, torch.mul(a, a).div_(eta), penalty.value(a)
 
 
 def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None = None,
@@ -384,8 +448,7 @@ def eta_trick_objective(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Pen
         lev, outside = _clip(log_eta_bar.detach(), -30.0, 30.0)
         lev_sum = lev.sum()
         eta = torch.exp(lev).mul_(lam)
-        a = _inverse_eta_hat(penalty, eta, a0).to(eta.dtype)
-        omega_sum = penalty.value(a)
-    total = _EtaTrickObjective.apply(w, log_eta_bar, eta, a, omega_sum, lev_sum, outside,
-                                     float(lam), float(decay))
+        a, a2_over_eta, omega_sum = _dual_terms(penalty, eta, a0)
+    total = _EtaTrickObjective.apply(w, log_eta_bar, eta, a2_over_eta, omega_sum, lev_sum,
+                                     outside, float(lam), float(decay))
     return total, a
