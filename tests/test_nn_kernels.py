@@ -11,7 +11,7 @@ import torch.nn.functional as F  # noqa: E402
 from skdropout.nn._kernels import (K1, K2, K3, _NUMPY_UNIFORM_MIN,  # noqa: E402
                                    _dual_terms, _inverse_eta_hat, eta_trick_objective,
                                    hardconcrete_weight, local_variance, noisy_weight,
-                                   uniform_like, vardrop_kl_sum)
+                                   sigmoid_sum, uniform_like, vardrop_kl_sum)
 from skdropout.penalties import get_penalty  # noqa: E402
 
 D = torch.float64
@@ -226,3 +226,142 @@ def test_transposed_gradients_are_handled():
     eps = torch.randn_like(w)
     F.linear(x, w * (1 + torch.exp(0.5 * la) * eps)).sum().backward()
     torch.testing.assert_close(grads, (w.grad, la.grad))
+
+
+# -- the fused loops of _native.c against the torch route ----------------------------------
+def test_native_loops_build_where_a_compiler_is():
+    import platform
+    import shutil
+    import sys
+
+    from skdropout.nn import _native
+
+    if sys.platform.startswith("linux") and platform.machine() == "x86_64" and \
+            shutil.which("cc"):
+        assert _native.library() is not None
+    assert _native.usable(torch.zeros(3)) == (_native.library() is not None)
+    assert not _native.usable(torch.zeros(3, dtype=D))
+    assert not _native.usable(torch.zeros(4, 3).t())
+
+
+def test_native_build_and_its_fallbacks(monkeypatch, tmp_path):
+    import shutil
+    import sys
+
+    from skdropout.nn import _native
+
+    monkeypatch.setenv("SKDROPOUT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SKDROPOUT_NATIVE", "0")
+    assert _native._build() is None  # switched off: the torch route
+    monkeypatch.delenv("SKDROPOUT_NATIVE")
+    monkeypatch.setenv("CC", "false")
+    assert _native._build() is None  # a failed build: the torch route
+    assert not list((tmp_path / "cache").glob("native-*"))
+    if sys.platform.startswith("linux") and shutil.which("cc"):
+        monkeypatch.setenv("CC", "cc")
+        assert _native._build() is not None
+        assert len(list((tmp_path / "cache").glob("native-*.so"))) == 1
+
+
+def _both_routes(fn, inputs, monkeypatch, threads=1):
+    """Values and gradients of fn by the fused loops and by the torch operations (float32,
+    same random draws)."""
+    from skdropout.nn import _native
+
+    if _native.library() is None:
+        pytest.skip("no C compiler: the torch route is the only one")
+    results = []
+    for native in (True, False):
+        if not native:
+            monkeypatch.setattr(_native, "usable", lambda *tensors: False)
+        old = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            torch.manual_seed(5)
+            results.append(_values_and_grads(fn, *inputs))
+        finally:
+            torch.set_num_threads(old)
+    return results
+
+
+def _close(a, b, rtol=2e-5, atol=1e-6):
+    torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("additive", [False, True])
+def test_native_vardrop_kl(additive, threads, monkeypatch):
+    g = torch.Generator().manual_seed(1)
+    first = torch.randn(300, 250, generator=g) * 8  # about a fifth clipped
+    theta = torch.randn(300, 250, generator=g) if additive else None
+    inputs = (first, theta) if additive else (first,)
+    (vn, gn), (vt, gt) = _both_routes(vardrop_kl_sum, inputs, monkeypatch, threads)
+    _close(vn, vt, rtol=1e-5, atol=0.0)
+    for a, b in zip(gn, gt):
+        _close(a, b)
+
+
+def test_native_noisy_weight_and_local_variance(monkeypatch):
+    g = torch.Generator().manual_seed(2)
+    w = torch.randn(200, 300, generator=g)
+    la = torch.randn(200, 300, generator=g) * 8
+    for fn in (noisy_weight, lambda w, la: local_variance(la, w)):
+        (vn, gn), (vt, gt) = _both_routes(fn, (w, la), monkeypatch)
+        _close(vn, vt)
+        for a, b in zip(gn, gt):
+            _close(a, b)
+
+
+def test_native_hardconcrete_weight(monkeypatch):
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(200, 300, generator=g)
+    log_a = torch.randn(200, 300, generator=g) * 4
+
+    def fn(w, log_a):
+        return hardconcrete_weight(w, log_a, 2 / 3, -0.1, 1.1)
+
+    (vn, gn), (vt, gt) = _both_routes(fn, (w, log_a), monkeypatch)
+    assert 0.05 < float((vn == 0).float().mean()) < 0.95  # both clipped and open gates
+    _close(vn, vt)
+    for a, b in zip(gn, gt):
+        _close(a, b)
+
+
+def test_sigmoid_sum_both_routes(gen, monkeypatch):
+    x = torch.linspace(-120, 120, 4001, dtype=D)  # exp(-x) overflows float32 at one end
+    _assert_same(lambda x: sigmoid_sum(x, 1.5), lambda x: torch.sigmoid(x - 1.5).sum(), x)
+    assert torch.autograd.gradcheck(lambda x: sigmoid_sum(x, 1.5), (x[1990:2010].clone()
+                                                                   .requires_grad_(),))
+    (vn, gn), (vt, gt) = _both_routes(lambda x: sigmoid_sum(x, 1.5), (x.float(),),
+                                      monkeypatch)
+    assert torch.isfinite(gn[0]).all()
+    _close(vn, vt, rtol=1e-6, atol=0.0)
+    _close(gn[0], gt[0], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_native_eta_trick_logsum(threads, monkeypatch):
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(300, 250, generator=g) * 0.1
+    lev = torch.randn(300, 250, generator=g) * 12  # some beyond +-30
+    pen = get_penalty("logsum", eps=2.0)
+
+    def fn(w, lev):
+        return eta_trick_objective(w, lev, pen, 1e-3, 1e-3)[0]
+
+    (vn, gn), (vt, gt) = _both_routes(fn, (w, lev), monkeypatch, threads)
+    _close(vn, vt, rtol=1e-5, atol=0.0)
+    for a, b in zip(gn, gt):
+        _close(a, b, rtol=5e-5)
+
+
+def test_native_loops_propagate_nan():
+    from skdropout.nn import _native
+
+    if _native.library() is None:
+        pytest.skip("no C compiler: the torch route is the only one")
+    la = torch.zeros(10)
+    la[3] = float("nan")
+    assert torch.isnan(vardrop_kl_sum(la))
+    pen = get_penalty("logsum", eps=2.0)
+    assert torch.isnan(eta_trick_objective(torch.ones(10), la, pen, 1e-3, 1e-3)[0])

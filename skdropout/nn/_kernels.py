@@ -4,15 +4,19 @@ Each method adds element-wise work on every weight at every step (a KL term, a s
 gate, the eta-trick objective). Written as plain torch expressions, autograd records every
 intermediate and replays a chain of element-wise backward kernels; on a CPU this costs
 more than the layer's matrix products (the KL of Molchanov et al. on LeNet-300-100's
-266,200 weights took longer than the dense network's forward and backward passes). The
-functions below compute the value and, once, the few tensors their closed-form
-derivatives need, so one step does a handful of element-wise passes instead. Each one is
-checked against autograd on the plain expression and by finite differences
+266,200 weights took longer than the dense network's forward and backward passes). Here
+each term is one function that computes its value and, in the same pass, its derivative in
+each input (every term is element-wise, or a sum of element-wise terms), and one autograd
+function (:class:`_Elementwise`) applies the chain rule. The value and derivatives come
+from the fused loops of ``_native.c`` for float32 CPU tensors where those are available
+(:mod:`._native`), else from a few in-place torch operations. Both routes are checked
+against autograd on the plain expressions, against each other and by finite differences
 (``tests/test_nn_kernels.py``).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,7 @@ import torch
 
 from ..penalties import LogSum, Penalty
 from ..penalties._xp import namespace
+from . import _native
 
 # Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
@@ -91,42 +96,70 @@ def uniform_like(t: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(draws).reshape(t.shape)
 
 
-class _VarDropKL(torch.autograd.Function):
-    """sum_j KL_j of the clipped log alpha_j (Molchanov et al.'s approximation).
+class _Elementwise(torch.autograd.Function):
+    """The chain rule for a term whose derivative in each input is element-wise.
 
-    ``KL = k1 t + softplus(-la) / 2`` with ``t = sigmoid(-(k2 + k3 la))`` (the same as
-    ``k1 - k1 sigmoid(k2 + k3 la) + log1p(1/alpha) / 2``, written without cancellation) and
-    ``softplus(-la) = -log p``, ``p = sigmoid(la)``; ``dKL/dla = -k1 k3 t (1 - t) - (1 - p)/2``.
-    With ``theta`` given (additive reparameterisation) the first input is log sigma^2 and
-    ``la = log sigma^2 - log(theta^2 + 1e-16)``. In-place operations keep the number of
-    full-size temporaries small.
+    ``_Elementwise.apply(compute, *inputs)`` with ``compute(*inputs) -> (out, derivs)``:
+    ``derivs[k]`` is d out / d inputs[k] entry by entry (None: no gradient), for an
+    element-wise ``out`` (the incoming gradient is multiplied entry by entry) or a 0-d sum
+    of element-wise terms (it is scaled). ``compute`` runs without autograd.
     """
 
     @staticmethod
-    def forward(ctx: Any, first: torch.Tensor, theta: torch.Tensor | None) -> torch.Tensor:
-        theta_sq = None
-        if theta is None:
-            raw = first
-        else:
-            theta_sq = torch.mul(theta, theta).add_(_TINY)
-            raw = torch.log(theta_sq).neg_().add_(first)
-        la, outside = _clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-        t = torch.mul(la, -K3).sub_(K2).sigmoid_()
-        p = torch.sigmoid(la)
-        total = K1 * t.sum() - 0.5 * torch.log(p).sum()
-        ctx.save_for_backward(t, p, outside, theta, theta_sq)
-        return total
+    def forward(ctx: Any, compute: Any, *inputs: torch.Tensor | None) -> torch.Tensor:
+        out, derivs = compute(*inputs)
+        ctx.has = [d is not None for d in derivs]
+        ctx.save_for_backward(*(d for d in derivs if d is not None))
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        t, p, outside, theta, theta_sq = ctx.saved_tensors
-        d = torch.mul(t, t).sub_(t).mul_(K1 * K3)  # -k1 k3 t (1 - t)
-        d.add_(p, alpha=0.5).sub_(0.5)  # - (1 - p) / 2
-        _zero_where(d, outside).mul_(grad)
-        if theta is None:
-            return d, None
-        # la = log sigma^2 - log(theta^2 + tiny): dla/dtheta = -2 theta / (theta^2 + tiny)
-        return d, torch.mul(d, theta).div_(theta_sq).mul_(-2.0)
+        if grad.dim():
+            grad = grad.contiguous()  # a Linear layer's weight gradient arrives transposed
+        saved = iter(ctx.saved_tensors)
+        return (None, *(torch.mul(next(saved), grad) if has else None for has in ctx.has))
+
+
+def _empty(like: torch.Tensor, k: int) -> list[torch.Tensor]:
+    return [torch.empty_like(like) for _ in range(k)]
+
+
+def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None
+                ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """sum_j KL_j of the clipped log alpha_j (Molchanov et al.'s approximation) and its
+    derivatives in ``first`` and ``theta``.
+
+    ``KL = k1 t + log1p(1/alpha) / 2`` with ``t = sigmoid(-(k2 + k3 la))`` (the same as
+    ``k1 - k1 sigmoid(k2 + k3 la) - log p / 2``, p = sigmoid(la), written without
+    cancellation); ``dKL/dla = -k1 k3 t (1 - t) - (1 - p)/2``, with ``1 - t = exp(k2 + k3
+    la) t`` and ``1 - p = (1/alpha) / (1 + 1/alpha)`` (accurate where t or p is near 1).
+    With ``theta`` given (additive reparameterisation) the first input is log sigma^2 and
+    ``la = log sigma^2 - log(theta^2 + 1e-16)``, so ``dla/dtheta = -2 theta / (theta^2 +
+    1e-16)``.
+    """
+    if _native.usable(first, theta):
+        d_first = torch.empty_like(first)
+        d_theta = None if theta is None else torch.empty_like(theta)
+        (total,) = _native.run("sk_vardrop_kl", [first, theta, d_first, d_theta],
+                               first.numel(), n_sums=1)
+        return first.new_tensor(total), [d_first, d_theta]
+    theta_sq = None
+    if theta is None:
+        raw = first
+    else:
+        theta_sq = torch.mul(theta, theta).add_(_TINY)
+        raw = torch.log(theta_sq).neg_().add_(first)
+    la, outside = _clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    u = torch.mul(la, K3).add_(K2).exp_()  # 1 - t = u t, without cancellation near t = 1
+    t = torch.add(u, 1.0).reciprocal_()
+    v = torch.neg(la).exp_()  # 1/alpha: -log p = log1p(v), 1 - p = v / (1 + v)
+    total = K1 * t.sum() + 0.5 * torch.log1p(v).sum()
+    d = u.mul_(t).mul_(t).mul_(-K1 * K3)  # -k1 k3 t (1 - t)
+    d.sub_(torch.add(v, 1.0).reciprocal_().mul_(v).mul_(0.5))  # - (1 - p) / 2
+    _zero_where(d, outside)
+    if theta is None:
+        return total, [d, None]
+    return total, [d, torch.mul(d, theta).div_(theta_sq).mul_(-2.0)]
 
 
 def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
@@ -152,26 +185,22 @@ def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None) -> to
     >>> bool(vardrop_kl_sum(torch.tensor([8.0])) < 1e-3)  # KL -> 0 as alpha -> inf
     True
     """
-    return _VarDropKL.apply(first, theta)
+    return _Elementwise.apply(_vardrop_kl, first, theta)
 
 
-class _NoisyWeight(torch.autograd.Function):
-    """``w (1 + sqrt(alpha) eps)`` with one standard normal eps per weight (VARDROP)."""
-
-    @staticmethod
-    def forward(ctx: Any, w: torch.Tensor, log_alpha: torch.Tensor) -> torch.Tensor:
-        la, outside = _clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-        scaled = torch.mul(la, 0.5).exp_().mul_(torch.randn_like(w))  # sqrt(alpha) eps
-        ctx.save_for_backward(w, scaled, outside)
-        return torch.add(scaled, 1.0).mul_(w)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        w, scaled, outside = ctx.saved_tensors
-        grad = grad.contiguous()  # a Linear layer's weight gradient arrives transposed
-        grad_w = torch.add(scaled, 1.0).mul_(grad)
-        grad_la = _zero_where(torch.mul(grad, w).mul_(scaled).mul_(0.5), outside)
-        return grad_w, grad_la
+def _noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor
+                  ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``w (1 + sqrt(alpha) eps)`` with one standard normal eps per weight (VARDROP) and its
+    derivatives ``1 + sqrt(alpha) eps`` in w and ``w sqrt(alpha) eps / 2`` in log alpha."""
+    eps = torch.randn_like(w)
+    if _native.usable(w, log_alpha, eps):
+        out, d_w, d_la = _empty(w, 3)
+        _native.run("sk_noisy_weight", [w, log_alpha, eps, out, d_w, d_la], w.numel())
+        return out, [d_w, d_la]
+    la, outside = _clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    scaled = torch.mul(la, 0.5).exp_().mul_(eps)  # sqrt(alpha) eps
+    d_w = torch.add(scaled, 1.0)
+    return torch.mul(w, d_w), [d_w, _zero_where(scaled.mul_(w).mul_(0.5), outside)]
 
 
 def noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor) -> torch.Tensor:
@@ -198,34 +227,26 @@ def noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor) -> torch.Tensor:
     >>> bool(torch.allclose(noisy_weight(w, torch.full((3,), -10.0)), w, atol=0.05))
     True
     """
-    return _NoisyWeight.apply(w, log_alpha)
+    return _Elementwise.apply(_noisy_weight, w, log_alpha)
 
 
-class _LocalVariance(torch.autograd.Function):
-    """The weight variances of the local reparameterisation trick: ``exp(log sigma^2)``
-    (additive reparameterisation) or ``alpha w^2`` with alpha = exp(clip(log alpha))."""
-
-    @staticmethod
-    def forward(ctx: Any, first: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
-        if w is None:
-            var = torch.exp(first)
-            ctx.save_for_backward(var, None, None, None)
-            return var
-        alpha, outside = _clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-        alpha = torch.exp(alpha)
-        var = torch.mul(w, w).mul_(alpha)
-        ctx.save_for_backward(var, alpha, w, outside)
-        return var
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        var, alpha, w, outside = ctx.saved_tensors
-        grad = grad.contiguous()  # a Linear layer's weight gradient arrives transposed
-        grad_first = torch.mul(grad, var)
-        if w is None:
-            return grad_first, None
-        grad_w = torch.mul(grad, w).mul_(alpha).mul_(2.0)
-        return _zero_where(grad_first, outside), grad_w
+def _local_variance(first: torch.Tensor, w: torch.Tensor | None
+                    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """The weight variances of the local reparameterisation trick, ``exp(log sigma^2)``
+    (additive reparameterisation) or ``alpha w^2`` with alpha = exp(clip(log alpha)), and
+    their derivatives (the variance itself in the first input, ``2 alpha w`` in w)."""
+    if w is None:
+        var = torch.exp(first)
+        return var, [var, None]
+    if _native.usable(first, w):
+        var, d_first, d_w = _empty(w, 3)
+        _native.run("sk_local_variance", [first, w, var, d_first, d_w], w.numel())
+        return var, [d_first, d_w]
+    la, outside = _clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    alpha_w = torch.exp(la).mul_(w)
+    var = torch.mul(alpha_w, w)
+    d_first = var if outside is None else _zero_where(var.clone(), outside)
+    return var, [d_first, alpha_w.mul_(2.0)]
 
 
 def local_variance(first: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
@@ -251,28 +272,25 @@ def local_variance(first: torch.Tensor, w: torch.Tensor | None = None) -> torch.
     >>> local_variance(torch.tensor([0.0]), torch.tensor([3.0])).tolist()  # alpha = 1
     [9.0]
     """
-    return _LocalVariance.apply(first, w)
+    return _Elementwise.apply(_local_variance, first, w)
 
 
-class _HardConcreteWeight(torch.autograd.Function):
-    """``w s`` with one HARDCONCRETE(beta, gamma, zeta)(a) gate s per weight (eqs. 20-21)."""
-
-    @staticmethod
-    def forward(ctx: Any, w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
-                zeta: float) -> torch.Tensor:
-        z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
-        z.add_(log_a).mul_(1.0 / beta).sigmoid_()
-        s, outside = _clip(torch.mul(z, zeta - gamma).add_(gamma), 0.0, 1.0)
-        # ds/dlog a = (zeta - gamma) z (1 - z) / beta where the gate is not clipped
-        ds = _zero_where(torch.sub(1.0, z).mul_(z).mul_((zeta - gamma) / beta), outside)
-        ctx.save_for_backward(w, s, ds)
-        return w * s
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        w, s, ds = ctx.saved_tensors
-        grad = grad.contiguous()  # a Linear layer's weight gradient arrives transposed
-        return grad * s, torch.mul(grad, w).mul_(ds), None, None, None
+def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
+                         zeta: float) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """``w s`` with one HARDCONCRETE(beta, gamma, zeta)(a) gate s per weight (eqs. 20-21)
+    and its derivatives s in w and ``w ds/dlog a`` in log a, where ``ds/dlog a = (zeta -
+    gamma) z (1 - z) / beta`` with z the sigmoid of eq. (20) (0 where the gate is clipped)."""
+    u = uniform_like(log_a)
+    if _native.usable(w, log_a, u):
+        out, s, d_la = _empty(w, 3)
+        _native.run("sk_hardconcrete", [w, log_a, u, out, s, d_la], w.numel(),
+                    (beta, gamma, zeta))
+        return out, [s, d_la, None, None, None]
+    z = u.logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
+    z.add_(log_a).mul_(1.0 / beta).sigmoid_()
+    s, outside = _clip(torch.mul(z, zeta - gamma).add_(gamma), 0.0, 1.0)
+    d_la = _zero_where(torch.sub(1.0, z).mul_(z).mul_((zeta - gamma) / beta).mul_(w), outside)
+    return torch.mul(w, s), [s, d_la, None, None, None]
 
 
 def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
@@ -302,38 +320,75 @@ def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma
     >>> out.tolist()  # gates wide open
     [1.0, 1.0, 1.0, 1.0]
     """
-    return _HardConcreteWeight.apply(w, log_a, beta, gamma, zeta)
+    return _Elementwise.apply(_hardconcrete_weight, w, log_a, beta, gamma, zeta)
 
 
-class _EtaTrickObjective(torch.autograd.Function):
-    """``lam/2 (sum w^2/eta + f(eta)) + lam c sum log eta_bar`` of eq. (6), in (w, log eta_bar).
+def _sigmoid_sum(x: torch.Tensor, shift: float) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """``sum sigmoid(x - shift)`` and its derivative ``p (1 - p)`` in x."""
+    if _native.usable(x):
+        d = torch.empty_like(x)
+        (total,) = _native.run("sk_sigmoid_sum", [x, d], x.numel(), (shift,), n_sums=1)
+        return x.new_tensor(total), [d, None]
+    p = torch.sub(x, shift).sigmoid_()
+    return p.sum(), [torch.sub(1.0, p).mul_(p), None]
 
-    eta = lam exp(clip(log eta_bar, -30, 30)), ``a2_over_eta`` = a^2/eta with
-    a = eta_hat^{-1}(eta) and ``omega_sum`` = sum Omega(a) are given; f(eta) = 2 Omega(a) -
-    a^2/eta. Gradients: ``lam w / eta`` in w and, by the envelope theorem (f'(eta) =
-    a^2/eta^2), ``lam/2 (a^2 - w^2)/eta + lam c`` in log eta_bar (zero where it is clipped).
+
+def sigmoid_sum(x: torch.Tensor, shift: float) -> torch.Tensor:
+    """``sum_j sigmoid(x_j - shift)``, e.g. the expected number of open hard concrete gates
+    ``sum P(s_j > 0)`` with x = log a and shift = beta log(-gamma/zeta) (eq. 21).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Any shape.
+    shift : float
+
+    Returns
+    -------
+    torch.Tensor
+        0-d, differentiable in ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.nn._kernels import sigmoid_sum
+    >>> float(sigmoid_sum(torch.zeros(4), 0.0))
+    2.0
     """
+    return _Elementwise.apply(_sigmoid_sum, x, shift)
 
-    @staticmethod
-    def forward(ctx: Any, w: torch.Tensor, log_eta_bar: torch.Tensor, eta: torch.Tensor,
-                a2_over_eta: torch.Tensor, omega_sum: torch.Tensor, lev_sum: torch.Tensor,
-                outside: torch.Tensor | None, lam: float, decay: float) -> torch.Tensor:
+
+def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam: float,
+              decay: float, a0: torch.Tensor | None, keep: list[torch.Tensor | None]
+              ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """``lam/2 (sum w^2/eta + f(eta)) + lam c sum log eta_bar`` of eq. (6) in (w,
+    log eta_bar), and its derivatives.
+
+    eta = lam exp(clip(log eta_bar, -30, 30)), a = eta_hat^{-1}(eta), f(eta) = 2 Omega(a) -
+    a^2/eta, so the value is ``lam sum Omega(a) - lam/2 sum (a^2 - w^2)/eta + lam c sum
+    log eta_bar``. Derivatives: ``lam w / eta`` in w and, by the envelope theorem
+    (f'(eta) = a^2/eta^2), ``lam/2 (a^2 - w^2)/eta + lam c`` in log eta_bar (zero where it
+    is clipped). ``keep[0]`` receives a, the warm start of the next call (None from the
+    fused LOGSUM loop, which does not need one).
+    """
+    if isinstance(penalty, LogSum) and _native.usable(w, log_eta_bar):
+        w_over_eta, d_lev = _empty(w, 2)
+        omega_sum, diff_sum, lev_sum = _native.run(
+            "sk_eta_logsum", [w, log_eta_bar, w_over_eta, d_lev], w.numel(),
+            (lam, penalty.eps, decay), n_sums=3)
+        keep[0] = None
+    else:
+        lev, outside = _clip(log_eta_bar, -30.0, 30.0)
+        lev_sum = lev.sum()
+        eta = torch.exp(lev).mul_(lam)
+        keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, eta, a0)
         w_over_eta = torch.div(w, eta)
-        diff = torch.addcmul(a2_over_eta, w, w_over_eta, value=-1.0)  # (a^2 - w^2)/eta
-        # lam/2 (sum w^2/eta + sum (2 Omega(a) - a^2/eta)) = lam sum Omega - lam/2 sum diff
-        total = lam * omega_sum - 0.5 * lam * diff.sum() + lam * decay * lev_sum
-        ctx.save_for_backward(w_over_eta, diff, outside)
-        ctx.lam, ctx.decay = lam, decay
-        return total
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        w_over_eta, diff, outside = ctx.saved_tensors
-        lam, decay = ctx.lam, ctx.decay
-        grad_w = torch.mul(w_over_eta, lam * grad)
-        grad_lev = torch.mul(diff, 0.5 * lam * grad).add_(lam * decay * grad)
-        return (grad_w, _zero_where(grad_lev, outside), None, None, None, None, None, None,
-                None)
+        d_lev = torch.addcmul(a2_over_eta, w, w_over_eta, value=-1.0)  # (a^2 - w^2)/eta
+        diff_sum = d_lev.sum()
+        _zero_where(d_lev.mul_(0.5).add_(decay), outside)
+    total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
+    return (w.new_tensor(total) if not isinstance(total, torch.Tensor) else total,
+            [w_over_eta.mul_(lam), d_lev.mul_(lam)])
 
 
 def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None
@@ -431,8 +486,9 @@ def eta_trick_objective(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Pen
     -------
     objective : torch.Tensor
         0-d, differentiable in ``w`` and ``log_eta_bar``.
-    a : torch.Tensor
-        ``eta_hat^{-1}(eta)``, the warm start of the next call.
+    a : torch.Tensor or None
+        ``eta_hat^{-1}(eta)``, the warm start of the next call (None from the fused LOGSUM
+        loop, which needs none).
 
     Examples
     --------
@@ -444,11 +500,7 @@ def eta_trick_objective(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Pen
     >>> float(eta_trick_objective(w, lev, pen, 1.0, 0.0)[0])  # = Omega(1) = |1|
     1.0
     """
-    with torch.no_grad():
-        lev, outside = _clip(log_eta_bar.detach(), -30.0, 30.0)
-        lev_sum = lev.sum()
-        eta = torch.exp(lev).mul_(lam)
-        a, a2_over_eta, omega_sum = _dual_terms(penalty, eta, a0)
-    total = _EtaTrickObjective.apply(w, log_eta_bar, eta, a2_over_eta, omega_sum, lev_sum,
-                                     outside, float(lam), float(decay))
-    return total, a
+    keep: list[torch.Tensor | None] = [None]
+    total = _Elementwise.apply(partial(_eta_trick, penalty=penalty, lam=float(lam),
+                                       decay=float(decay), a0=a0, keep=keep), w, log_eta_bar)
+    return total, keep[0]

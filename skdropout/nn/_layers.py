@@ -20,7 +20,7 @@ from torch import nn
 
 from ..penalties import Penalty, hardconcrete_moments
 from ._kernels import (LOG_ALPHA_MAX, LOG_ALPHA_MIN, eta_trick_objective, hardconcrete_weight,
-                       local_variance, noisy_weight, vardrop_kl_sum)
+                       local_variance, noisy_weight, sigmoid_sum, vardrop_kl_sum)
 
 #: A weight is pruned when its keep probability is below this (Molchanov et al.'s rule:
 #: for variational dropout it is log alpha > log 19).
@@ -652,8 +652,7 @@ class HardConcreteLayer(SparseLayer):
         torch.Tensor
             A 0-d tensor, differentiable in ``log_a``.
         """
-        shift = self.beta * math.log(-self.gamma / self.zeta)
-        return self.lam * torch.sigmoid(self.log_a - shift).sum()
+        return self.lam * sigmoid_sum(self.log_a, self.beta * math.log(-self.gamma / self.zeta))
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The layer with one random gate per weight drawn by eqs. (20)-(21).

@@ -1,0 +1,176 @@
+/* Fused float32 CPU loops for the per-weight terms of skdropout.nn (see _native.py).
+ *
+ * Each function does in one pass over the weights what skdropout/nn/_kernels.py does with a
+ * chain of torch element-wise operations, and writes the tensors the backward pass needs.
+ * The loops are vectorised by the compiler (OpenMP simd) with glibc's vector math library
+ * for exp/log; sums are accumulated in float per block of BLOCK entries and in double
+ * across blocks. A clipped entry has no gradient; the clip bounds are inclusive, as for
+ * torch.clamp. NaN inputs give NaN outputs (no fast-math). */
+
+#include <stddef.h>
+
+#pragma omp declare simd notinbranch
+float expf(float);
+#pragma omp declare simd notinbranch
+float logf(float);
+#pragma omp declare simd notinbranch
+float log1pf(float);
+float sqrtf(float);
+
+#define BLOCK 1024
+
+static inline float clipf(float x, float lo, float hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* Molchanov et al. (2017), eq. (14), the approximation of -KL, and the log alpha clipping. */
+static const float K1 = 0.63576f, K2 = 1.87320f, K3 = 1.48695f;
+static const float LA_MIN = -10.0f, LA_MAX = 10.0f;
+
+/* sum_j KL_j of log alpha = clip(first) (theta NULL) or clip(first - log(theta^2 + 1e-16))
+ * (additive reparameterisation), KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la));
+ * writes dKL/dfirst and, with theta, dKL/dtheta. */
+void sk_vardrop_kl(const float *first, const float *theta, float *d_first, float *d_theta,
+                   long n, double *sums) {
+    double total = 0.0;
+    for (long b = 0; b < n; b += BLOCK) {
+        long end = b + BLOCK < n ? b + BLOCK : n;
+        float part = 0.0f;
+        if (theta == NULL) {
+#pragma omp simd reduction(+ : part)
+            for (long i = b; i < end; i++) {
+                float la = clipf(first[i], LA_MIN, LA_MAX);
+                float inside = la == first[i] ? 1.0f : 0.0f;
+                float t = 1.0f / (1.0f + expf(K2 + K3 * la));
+                float e = expf(-la);
+                part += K1 * t + 0.5f * log1pf(e);
+                /* -k1 k3 t (1 - t) - (1 - p)/2 with 1 - p = e / (1 + e) */
+                d_first[i] = inside * (-K1 * K3 * t * (1.0f - t) - 0.5f * e / (1.0f + e));
+            }
+        } else {
+#pragma omp simd reduction(+ : part)
+            for (long i = b; i < end; i++) {
+                float th2 = theta[i] * theta[i] + 1e-16f;
+                float raw = first[i] - logf(th2);
+                float la = clipf(raw, LA_MIN, LA_MAX);
+                float inside = la == raw ? 1.0f : 0.0f;
+                float t = 1.0f / (1.0f + expf(K2 + K3 * la));
+                float e = expf(-la);
+                part += K1 * t + 0.5f * log1pf(e);
+                float d = inside * (-K1 * K3 * t * (1.0f - t) - 0.5f * e / (1.0f + e));
+                d_first[i] = d;
+                d_theta[i] = -2.0f * d * theta[i] / th2;
+            }
+        }
+        total += part;
+    }
+    sums[0] = total;
+}
+
+/* w (1 + sqrt(alpha) eps) with alpha = exp(clip(log_alpha)); writes the factor 1 + sqrt(alpha)
+ * eps (d out / d w) and w sqrt(alpha) eps / 2 (d out / d log alpha, 0 where clipped). */
+void sk_noisy_weight(const float *w, const float *log_alpha, const float *eps, float *out,
+                     float *d_w, float *d_la, long n) {
+#pragma omp simd
+    for (long i = 0; i < n; i++) {
+        float la = clipf(log_alpha[i], LA_MIN, LA_MAX);
+        float inside = la == log_alpha[i] ? 1.0f : 0.0f;
+        float scaled = expf(0.5f * la) * eps[i];
+        out[i] = w[i] * (1.0f + scaled);
+        d_w[i] = 1.0f + scaled;
+        d_la[i] = inside * 0.5f * w[i] * scaled;
+    }
+}
+
+/* alpha w^2 with alpha = exp(clip(log_alpha)); writes d/dlog alpha (= the variance, 0 where
+ * clipped) and d/dw = 2 alpha w. */
+void sk_local_variance(const float *log_alpha, const float *w, float *var, float *d_la,
+                       float *d_w, long n) {
+#pragma omp simd
+    for (long i = 0; i < n; i++) {
+        float la = clipf(log_alpha[i], LA_MIN, LA_MAX);
+        float inside = la == log_alpha[i] ? 1.0f : 0.0f;
+        float alpha = expf(la);
+        float v = alpha * w[i] * w[i];
+        var[i] = v;
+        d_la[i] = inside * v;
+        d_w[i] = 2.0f * alpha * w[i];
+    }
+}
+
+/* Louizos et al.'s hard concrete gate (eqs. 20-21) from a uniform u:
+ * s = clip(sigmoid((logit(u) + log a)/beta) (zeta - gamma) + gamma, 0, 1), u clipped to
+ * [1e-6, 1 - 1e-6]; writes w s and its derivatives s in w and w ds/dlog a in log a (0 where
+ * the gate is clipped). */
+void sk_hardconcrete(const float *w, const float *log_a, const float *u, float *out, float *s,
+                     float *d_la, long n, float beta, float gamma, float zeta) {
+    const float inv_beta = 1.0f / beta, span = zeta - gamma, k = (zeta - gamma) / beta;
+#pragma omp simd
+    for (long i = 0; i < n; i++) {
+        float uc = clipf(u[i], 1e-6f, 1.0f - 1e-6f);
+        float x = (logf(uc / (1.0f - uc)) + log_a[i]) * inv_beta;
+        float z = 1.0f / (1.0f + expf(-x));
+        float raw = z * span + gamma;
+        float si = clipf(raw, 0.0f, 1.0f);
+        float inside = si == raw ? 1.0f : 0.0f;
+        s[i] = si;
+        d_la[i] = inside * k * z * (1.0f - z) * w[i];
+        out[i] = w[i] * si;
+    }
+}
+
+/* sum_j sigmoid(x_j - shift) (the expected number of open hard concrete gates, eq. 21) and
+ * its derivative p (1 - p), both from e = exp(-|x - shift|), which cannot overflow. */
+void sk_sigmoid_sum(const float *x, float *d, long n, float shift, double *sums) {
+    double total = 0.0;
+    for (long b = 0; b < n; b += BLOCK) {
+        long end = b + BLOCK < n ? b + BLOCK : n;
+        float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+        for (long i = b; i < end; i++) {
+            float y = x[i] - shift;
+            float e = expf(y < 0.0f ? y : -y);
+            float r = 1.0f / (1.0f + e);
+            float p = y < 0.0f ? e * r : r;
+            part += p;
+            d[i] = e * r * r; /* p (1 - p) */
+        }
+        total += part;
+    }
+    sums[0] = total;
+}
+
+/* The eta-trick objective of eq. (6) with LOGSUM(eps): eta = lam exp(clip(lev, -30, 30)),
+ * a = 2 eta / q with q = sqrt(eps^2 + 4 eta) + eps (a^2 + eps a = eta), Omega(a) =
+ * log1p(a/eps), diff = (a^2 - w^2)/eta. Writes w/eta and (diff/2 + decay) (0 where lev is
+ * clipped), the gradients in w and lev divided by lam; sums = (sum Omega, sum diff,
+ * sum clip(lev)). */
+void sk_eta_logsum(const float *w, const float *lev, float *w_over_eta, float *d_lev, long n,
+                   float lam, float eps, float decay, double *sums) {
+    double s_omega = 0.0, s_diff = 0.0, s_lev = 0.0;
+    for (long b = 0; b < n; b += BLOCK) {
+        long end = b + BLOCK < n ? b + BLOCK : n;
+        float p_omega = 0.0f, p_diff = 0.0f, p_lev = 0.0f;
+#pragma omp simd reduction(+ : p_omega, p_diff, p_lev)
+        for (long i = b; i < end; i++) {
+            float l = clipf(lev[i], -30.0f, 30.0f);
+            float inside = l == lev[i] ? 1.0f : 0.0f;
+            float eta = lam * expf(l);
+            float q = sqrtf(eps * eps + 4.0f * eta) + eps;
+            float a = 2.0f * eta / q;
+            float woe = w[i] / eta;
+            float diff = 2.0f * a / q - w[i] * woe;
+            w_over_eta[i] = woe;
+            d_lev[i] = inside * (0.5f * diff + decay);
+            p_omega += log1pf(a / eps);
+            p_diff += diff;
+            p_lev += l;
+        }
+        s_omega += p_omega;
+        s_diff += p_diff;
+        s_lev += p_lev;
+    }
+    sums[0] = s_omega;
+    sums[1] = s_diff;
+    sums[2] = s_lev;
+}

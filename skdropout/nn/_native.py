@@ -1,0 +1,170 @@
+"""The fused float32 CPU loops of ``_native.c``, compiled on first use with the C compiler.
+
+On a CPU each torch element-wise operation is one pass over the weights, and a step of a
+sparsifying method needs a dozen or more of them per layer (a clip, two or three
+exponentials or logarithms, the products its gradient needs). ``_native.c`` does each
+method's per-weight work in one vectorised pass. It is compiled once per source version
+and compiler flags into the cache directory (``$SKDROPOUT_CACHE``, else
+``~/.cache/skdropout``) with ``$CC`` (else ``cc``) and loaded with ctypes, which releases
+the GIL, so large tensors are split over ``torch.get_num_threads()`` threads.
+
+Everything falls back to the torch expressions of ``_kernels.py`` when the loops are not
+available: not Linux, no compiler, a C library without the vector math functions, or
+``SKDROPOUT_NATIVE=0``. ``tests/test_nn_kernels.py`` checks both routes against each
+other and against independent computations.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+_SOURCE = Path(__file__).with_name("_native.c")
+_FLAGS = ("-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-shared")
+#: below this many entries per thread a split costs more than it saves
+_MIN_CHUNK = 32768
+_lock = threading.Lock()
+_loaded: dict[str, object] = {}
+
+
+def _cpu_flags() -> tuple[str, ...]:
+    """``-mavx2 -mfma`` when this CPU has them (the vector math then works 8 floats wide)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            if {"avx2", "fma"} <= set(line.split(":", 1)[1].split()):
+                return ("-mavx2", "-mfma")
+            break
+    return ()
+
+
+def _compile(tmp: str, target: Path, flags: tuple[str, ...]) -> None:
+    """Compile ``_native.c`` in ``tmp`` and move it to ``target`` (atomic: processes
+    building at the same time cannot load a half-written library)."""
+    built = Path(tmp) / target.name
+    subprocess.run([os.environ.get("CC", "cc"), *flags, str(_SOURCE), "-o", str(built),
+                    "-lm"], check=True, capture_output=True, timeout=120)
+    os.replace(built, target)
+
+
+def _build() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux") or os.environ.get("SKDROPOUT_NATIVE") == "0":
+        return None
+    flags = _FLAGS + _cpu_flags()
+    key = hashlib.sha256(_SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
+    name = f"native-{key}.so"
+    roots = [Path(os.environ.get("SKDROPOUT_CACHE") or Path.home() / ".cache" / "skdropout"),
+             Path(tempfile.gettempdir()) / f"skdropout-{os.getuid()}"]
+    for root in roots:  # the temporary directory when the cache cannot be written
+        target = root / name
+        if not target.exists():
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                tmp = tempfile.TemporaryDirectory(dir=root)
+            except OSError:
+                continue
+            try:
+                with tmp:
+                    _compile(tmp.name, target, flags)
+            except (OSError, subprocess.SubprocessError):
+                return None  # no compiler or a failed build
+        try:
+            return ctypes.CDLL(str(target))
+        except OSError:
+            return None  # e.g. a C library without the vector math functions
+    return None
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled loops, or None where they are not available (built once per process).
+
+    Returns
+    -------
+    ctypes.CDLL or None
+    """
+    if "lib" not in _loaded:
+        with _lock:
+            if "lib" not in _loaded:
+                _loaded["lib"] = _build()
+    return _loaded["lib"]  # type: ignore[return-value]
+
+
+def usable(*tensors: torch.Tensor | None) -> bool:
+    """Whether the loops can take these tensors: contiguous float32 CPU tensors (None
+    stands for an absent optional input) and the library is available.
+
+    Parameters
+    ----------
+    *tensors : torch.Tensor or None
+
+    Returns
+    -------
+    bool
+    """
+    return all(t is None or (t.device.type == "cpu" and t.dtype == torch.float32
+                             and t.is_contiguous()) for t in tensors) and library() is not None
+
+
+def _pool() -> ThreadPoolExecutor:
+    if "pool" not in _loaded:
+        with _lock:
+            if "pool" not in _loaded:
+                _loaded["pool"] = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    return _loaded["pool"]  # type: ignore[return-value]
+
+
+def run(name: str, arrays: Sequence[torch.Tensor | None], n: int,
+        scalars: Sequence[float] = (), n_sums: int = 0) -> list[float]:
+    """Call the loop ``name`` of ``_native.c`` on ``n`` entries.
+
+    Parameters
+    ----------
+    name : str
+        The C function, ``name(*arrays, n, *scalars[, sums])``.
+    arrays : sequence of torch.Tensor or None
+        Contiguous float32 CPU tensors of ``n`` entries (inputs and outputs, in the C
+        function's order); None is passed as NULL.
+    n : int
+        Number of entries.
+    scalars : sequence of float
+        The C function's float arguments.
+    n_sums : int, default=0
+        How many sums the function returns through its last argument.
+
+    Returns
+    -------
+    list of float
+        The ``n_sums`` sums, over all entries.
+    """
+    fn = getattr(library(), name)
+    parts = max(1, min(torch.get_num_threads(), n // _MIN_CHUNK))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    sums = (ctypes.c_double * max(1, n_sums * parts))()
+
+    def call(k: int) -> None:
+        lo, hi = bounds[k], bounds[k + 1]
+        args: list[object] = [None if a is None else ctypes.c_void_p(a.data_ptr() + 4 * lo)
+                              for a in arrays]
+        args += [ctypes.c_long(hi - lo), *(ctypes.c_float(s) for s in scalars)]
+        if n_sums:
+            args.append(ctypes.byref(sums, 8 * n_sums * k))
+        fn(*args)
+
+    if parts == 1:
+        call(0)
+    else:
+        list(_pool().map(call, range(parts)))
+    return [sum(sums[k * n_sums + j] for k in range(parts)) for j in range(n_sums)]
