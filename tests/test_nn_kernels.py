@@ -365,3 +365,57 @@ def test_native_loops_propagate_nan():
     assert torch.isnan(vardrop_kl_sum(la))
     pen = get_penalty("logsum", eps=2.0)
     assert torch.isnan(eta_trick_objective(torch.ones(10), la, pen, 1e-3, 1e-3)[0])
+
+
+def test_native_threads_work_in_a_forked_child():
+    import multiprocessing
+
+    from skdropout.nn import _native
+
+    if _native.library() is None:
+        pytest.skip("no C compiler: the torch route is the only one")
+    x = torch.randn(200_000)
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = float(vardrop_kl_sum(x))  # starts the pool in this process
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply_async(_kl_in_child, (x,)).get(timeout=60)
+    finally:
+        torch.set_num_threads(old)
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def _kl_in_child(x):
+    torch.set_num_threads(2)
+    return float(vardrop_kl_sum(x))
+
+
+def test_fixed_eta_tikhonov_and_the_prox_at_eta_zero_and_infinity():
+    from torch import nn
+
+    from skdropout.nn import PenaltyLayer
+    from skdropout.nn._kernels import fixed_eta_tikhonov
+
+    pen = get_penalty("mcp", a=3.0, lam=0.5)  # eta_hat = 0 at 0, inf beyond a lam = 1.5
+    w = torch.tensor([0.0, 0.3, -0.8, 1.2, 2.0, -5.0], dtype=D)
+    eta = pen.eta_hat(w)
+    assert eta[0] == 0 and torch.isinf(eta[-2:]).all()
+    finite = (eta > 0) & torch.isfinite(eta)
+
+    def plain(w):  # eq. (6) in w with eta held fixed, only where 0 < eta < inf
+        return 0.5 * (w[finite] ** 2 / eta[finite]).sum()
+
+    _assert_same(lambda w: fixed_eta_tikhonov(w, pen), plain, w)
+    # the proximal step w eta / (eta + rho lam): unchanged at eta = inf, 0 at eta = 0
+    layer = PenaltyLayer(nn.Linear(6, 1).double(), lam=0.2, penalty=pen, rule="adaprox")
+    with torch.no_grad():
+        layer.weight.copy_(w[None])
+    rho = torch.full((1, 6), 0.1, dtype=D)
+    layer.prox(rho)
+    expected = torch.where(finite, w * eta / (eta + 0.1 * 0.2), w)
+    expected[0] = 0.0
+    torch.testing.assert_close(layer.weight.detach()[0], expected, rtol=1e-12, atol=0.0)
+    layer.prox(0.1)  # plain SGD: a float step
+    assert torch.isfinite(layer.weight).all()

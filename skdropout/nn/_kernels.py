@@ -358,6 +358,45 @@ def sigmoid_sum(x: torch.Tensor, shift: float) -> torch.Tensor:
     return _Elementwise.apply(_sigmoid_sum, x, shift)
 
 
+def _fixed_eta_tikhonov(w: torch.Tensor, penalty: Penalty
+                        ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """``sum w^2 / (2 eta)`` with eta = eta_hat(w) held fixed, and its derivative w / eta
+    (both 0 where eta = 0, and where eta = inf)."""
+    w_over_eta = torch.div(w, penalty.eta_hat(w)).nan_to_num_(0.0, 0.0, 0.0)
+    return 0.5 * torch.dot(w_over_eta.reshape(-1), w.reshape(-1)), [w_over_eta, None]
+
+
+def fixed_eta_tikhonov(w: torch.Tensor, penalty: Penalty) -> torch.Tensor:
+    """The adaptive Tikhonov term ``1/2 sum w^2 / eta`` of eq. (6) with eta = eta_hat(w)
+    (eq. 7) held fixed: its gradient is ``w / eta``, not the penalty's (ADATIKHONOV).
+
+    Weights with eta = 0 contribute 0 (nothing to shrink: eta_hat(w) = 0 only where the
+    penalty sets w to 0), as do those with eta = inf (no shrinkage).
+
+    Parameters
+    ----------
+    w : torch.Tensor
+        The weights.
+    penalty : Penalty
+        A penalty of :mod:`skdropout.penalties` (its ``eta_hat``).
+
+    Returns
+    -------
+    torch.Tensor
+        0-d, differentiable in ``w``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.penalties import get_penalty
+    >>> from skdropout.nn._kernels import fixed_eta_tikhonov
+    >>> w = torch.tensor([2.0, 0.0])  # l1: eta_hat(w) = |w|, so w^2 / (2 eta) = |w| / 2
+    >>> float(fixed_eta_tikhonov(w, get_penalty("l1")))
+    1.0
+    """
+    return _Elementwise.apply(_fixed_eta_tikhonov, w, penalty)
+
+
 def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam: float,
               decay: float, a0: torch.Tensor | None, keep: list[torch.Tensor | None]
               ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:

@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..penalties import Penalty, hardconcrete_moments
-from ._kernels import (LOG_ALPHA_MAX, LOG_ALPHA_MIN, eta_trick_objective, hardconcrete_weight,
-                       local_variance, noisy_weight, sigmoid_sum, vardrop_kl_sum)
+from ._kernels import (LOG_ALPHA_MAX, LOG_ALPHA_MIN, eta_trick_objective, fixed_eta_tikhonov,
+                       hardconcrete_weight, local_variance, noisy_weight, sigmoid_sum,
+                       vardrop_kl_sum)
 
 #: A weight is pruned when its keep probability is below this (Molchanov et al.'s rule:
 #: for variational dropout it is log alpha > log 19).
@@ -407,12 +408,7 @@ class PenaltyLayer(SparseLayer):
         if self.rule == "logsum":
             return self.lam * self.penalty.value(self.weight)
         if self.rule == "adatikhonov":
-            w = self.weight
-            eta = self.penalty.eta_hat(w.detach())
-            pos = eta > 0
-            quad = torch.where(pos, w * w / torch.where(pos, eta, torch.ones_like(eta)),
-                               torch.zeros_like(w))
-            return 0.5 * self.lam * quad.sum()
+            return self.lam * fixed_eta_tikhonov(self.weight, self.penalty)
         return self.weight.new_zeros(())
 
     @torch.no_grad()
@@ -428,10 +424,9 @@ class PenaltyLayer(SparseLayer):
             The optimiser's effective per-weight step rho of its last update (a tensor
             shaped like ``weight``, or a float for plain SGD).
         """
-        eta = self.penalty.eta_hat(self.weight)
-        shrink = torch.where(torch.isinf(eta), torch.ones_like(eta),
-                             eta / (eta + step * self.lam))
-        self.weight.mul_(shrink)
+        # eta / (eta + rho lam) = 1 / (1 + rho lam / eta): 1 at eta = inf, 0 at eta = 0
+        shrink = torch.reciprocal(self.penalty.eta_hat(self.weight)).mul_(step).mul_(self.lam)
+        self.weight.mul_(shrink.add_(1.0).reciprocal_())
 
 
 class EtaTrickLayer(SparseLayer):

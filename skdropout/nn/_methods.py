@@ -206,7 +206,8 @@ def effective_step(optimizer: Any, param: Any) -> Any:
             return lr
         t = float(state["step"])
         v = state["max_exp_avg_sq"] if group.get("amsgrad") else state["exp_avg_sq"]
-        v_hat = v / (1.0 - group["betas"][1] ** t)
-        return lr / (torch.sqrt(v_hat) + group["eps"])
+        # lr / (sqrt(v / (1 - beta2^t)) + eps), in place on one temporary
+        rho = torch.sqrt(v).div_(math.sqrt(1.0 - group["betas"][1] ** t)).add_(group["eps"])
+        return rho.reciprocal_().mul_(lr)
     raise TypeError("adaprox needs the optimiser's per-weight step: use torch.optim.SGD, "
                     f"Adam or AdamW, got {type(optimizer).__name__}.")

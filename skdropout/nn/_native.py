@@ -118,6 +118,14 @@ def usable(*tensors: torch.Tensor | None) -> bool:
                              and t.is_contiguous()) for t in tensors) and library() is not None
 
 
+def _forget_pool() -> None:
+    _loaded.pop("pool", None)
+
+
+# a forked child inherits the pool object but not its threads: it starts its own
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _pool() -> ThreadPoolExecutor:
     if "pool" not in _loaded:
         with _lock:
