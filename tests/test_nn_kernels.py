@@ -3,6 +3,8 @@ they replace (autograd on those) and against finite differences (torch.autograd.
 
 import math
 
+import numpy as np
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -301,30 +303,123 @@ def test_native_vardrop_kl(additive, threads, monkeypatch):
         _close(a, b)
 
 
-def test_native_noisy_weight_and_local_variance(monkeypatch):
+def _native_or_skip():
+    from skdropout.nn import _native
+
+    if _native.library() is None:
+        pytest.skip("no C compiler: the torch route is the only one")
+    return _native
+
+
+def test_native_local_variance(monkeypatch):
     g = torch.Generator().manual_seed(2)
     w = torch.randn(200, 300, generator=g)
     la = torch.randn(200, 300, generator=g) * 8
-    for fn in (noisy_weight, lambda w, la: local_variance(la, w)):
-        (vn, gn), (vt, gt) = _both_routes(fn, (w, la), monkeypatch)
-        _close(vn, vt)
-        for a, b in zip(gn, gt):
-            _close(a, b)
-
-
-def test_native_hardconcrete_weight(monkeypatch):
-    g = torch.Generator().manual_seed(3)
-    w = torch.randn(200, 300, generator=g)
-    log_a = torch.randn(200, 300, generator=g) * 4
-
-    def fn(w, log_a):
-        return hardconcrete_weight(w, log_a, 2 / 3, -0.1, 1.1)
-
-    (vn, gn), (vt, gt) = _both_routes(fn, (w, log_a), monkeypatch)
-    assert 0.05 < float((vn == 0).float().mean()) < 0.95  # both clipped and open gates
+    (vn, gn), (vt, gt) = _both_routes(lambda w, la: local_variance(la, w), (w, la), monkeypatch)
     _close(vn, vt)
     for a, b in zip(gn, gt):
         _close(a, b)
+
+
+def test_native_noisy_weight_and_hardconcrete_given_draws():
+    # the loops with the random numbers given, against the formulas in float64
+    native = _native_or_skip()
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(200, 300, generator=g)
+    la = torch.randn(200, 300, generator=g) * 8
+    eps = torch.randn(200, 300, generator=g)
+    out, d_w, d_la = (torch.empty_like(w) for _ in range(3))
+    native.run("sk_noisy_weight", [w, la, eps, out, d_w, d_la], w.numel(), seed=0)
+    w64, la64 = w.double(), la.double()
+    scaled = torch.exp(0.5 * la64.clamp(-10, 10)) * eps.double()
+    inside = (la64.abs() <= 10).double()
+    _close(out.double(), w64 * (1 + scaled), rtol=1e-5, atol=1e-6)
+    _close(d_w.double(), 1 + scaled, rtol=1e-5, atol=1e-6)
+    _close(d_la.double(), inside * 0.5 * w64 * scaled, rtol=1e-5, atol=1e-6)
+
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    log_a = torch.randn(200, 300, generator=g) * 4
+    u = torch.rand(200, 300, generator=g)
+    out, s_, d_la = (torch.empty_like(w) for _ in range(3))
+    native.run("sk_hardconcrete", [w, log_a, u, out, s_, d_la], w.numel(), (beta, gamma, zeta),
+               seed=0)
+    uc = u.double().clamp(1e-6, 1 - 1e-6)
+    z = torch.sigmoid((torch.log(uc) - torch.log1p(-uc) + log_a.double()) / beta)
+    raw = z * (zeta - gamma) + gamma
+    gate = raw.clamp(0, 1)
+    assert 0.05 < float((gate == 0).double().mean()) < 0.95  # clipped and open gates
+    _close(out.double(), w64 * gate, rtol=1e-5, atol=1e-6)
+    _close(s_.double(), gate, rtol=1e-5, atol=1e-6)
+    ds = ((raw > 0) & (raw < 1)).double() * (zeta - gamma) / beta * z * (1 - z)
+    _close(d_la.double(), w64 * ds, rtol=1e-4, atol=1e-5)
+
+
+def test_philox_known_answers():
+    # Philox4x32-10 test vectors of Salmon et al.'s Random123 (kat_vectors)
+    native = _native_or_skip()
+    import ctypes
+
+    lib = native.library()
+    cases = [((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+             ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2,
+              (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+             ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+              (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1))]
+    for ctr, key, expected in cases:
+        out = (ctypes.c_uint32 * 4)()
+        lib.sk_philox4x32((ctypes.c_uint32 * 4)(*ctr), (ctypes.c_uint32 * 2)(*key), out)
+        assert tuple(out) == expected
+    assert lib.sk_block_size() == native.BLOCK
+
+
+@pytest.mark.parametrize("normal", [False, True])
+def test_native_random_streams(normal):
+    from scipy import stats
+
+    native = _native_or_skip()
+    n = 200_003  # not a multiple of the block: a partial last block
+    a = native.random(n, normal, seed=11)
+    assert torch.equal(a, native.random(n, normal, seed=11))
+    b = native.random(n, normal, seed=12)
+    old = torch.get_num_threads()
+    try:  # the draws do not depend on how the entries are split between threads
+        torch.set_num_threads(4)
+        assert torch.equal(a, native.random(n, normal, seed=11))
+    finally:
+        torch.set_num_threads(old)
+    x = a.double().numpy()
+    dist = "norm" if normal else "uniform"
+    assert stats.kstest(x, dist).pvalue > 1e-3
+    assert stats.kstest(b.double().numpy(), dist).pvalue > 1e-3
+    if normal:  # the lanes that share a counter, and neighbours, are uncorrelated
+        assert abs(x.mean()) < 0.01 and abs(x.std() - 1) < 0.01
+        assert abs(stats.kurtosis(x)) < 0.05
+    else:
+        assert x.min() > 0 and x.max() <= 1
+    block = native.BLOCK
+    for lag in (1, block // 4, block // 2):
+        assert abs(np.corrcoef(x[:-lag], x[lag:])[0, 1]) < 0.01
+    assert abs(np.corrcoef(x, b.double().numpy())[0, 1]) < 0.01
+
+
+def test_native_noise_of_the_methods_in_float32():
+    _native_or_skip()
+    torch.manual_seed(0)
+    rel = noisy_weight(torch.ones(200_000), torch.full((200_000,), math.log(0.25))) - 1.0
+    assert abs(float(rel.mean())) < 0.005 and abs(float(rel.std()) - 0.5) < 0.005
+    torch.manual_seed(0)
+    a = noisy_weight(torch.ones(5000), torch.zeros(5000))
+    torch.manual_seed(0)
+    assert torch.equal(a, noisy_weight(torch.ones(5000), torch.zeros(5000)))  # random_state
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    s = hardconcrete_weight(torch.ones(200_000), torch.zeros(200_000), beta, gamma, zeta)
+    p_open = 1.0 / (1.0 + math.exp(beta * math.log(-gamma / zeta)))
+    assert abs(float((s > 0).double().mean()) - p_open) < 0.005
+    # E[s] of the hard concrete gate at log a = 0, by the exact moments
+    from skdropout.penalties import hardconcrete_moments
+
+    mean = hardconcrete_moments(np.zeros(1), beta, gamma, zeta)[0]
+    assert abs(float(s.double().mean()) - float(np.asarray(mean).ravel()[0])) < 0.005
 
 
 def test_sigmoid_sum_both_routes(gen, monkeypatch):

@@ -192,11 +192,12 @@ def _noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor
                   ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """``w (1 + sqrt(alpha) eps)`` with one standard normal eps per weight (VARDROP) and its
     derivatives ``1 + sqrt(alpha) eps`` in w and ``w sqrt(alpha) eps / 2`` in log alpha."""
-    eps = torch.randn_like(w)
-    if _native.usable(w, log_alpha, eps):
+    if _native.usable(w, log_alpha):  # eps from the loops' own stream
         out, d_w, d_la = _empty(w, 3)
-        _native.run("sk_noisy_weight", [w, log_alpha, eps, out, d_w, d_la], w.numel())
+        _native.run("sk_noisy_weight", [w, log_alpha, None, out, d_w, d_la], w.numel(),
+                    seed=_native.torch_seed())
         return out, [d_w, d_la]
+    eps = torch.randn_like(w)
     la, outside = _clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     scaled = torch.mul(la, 0.5).exp_().mul_(eps)  # sqrt(alpha) eps
     d_w = torch.add(scaled, 1.0)
@@ -207,7 +208,9 @@ def noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor) -> torch.Tensor:
     """One draw of the multiplicatively perturbed weights ``w (1 + sqrt(alpha) eps)``.
 
     ``alpha = exp(clip(log_alpha, -10, 10))``, eps ~ N(0, 1) per weight (VARDROP without
-    reparameterisation tricks, section 4.2).
+    reparameterisation tricks, section 4.2): from ``torch.randn_like``, or, in the fused CPU
+    loops, from their counter-based stream (:func:`skdropout.nn._native.random`), seeded
+    from torch's generator.
 
     Parameters
     ----------
@@ -280,13 +283,12 @@ def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamm
     """``w s`` with one HARDCONCRETE(beta, gamma, zeta)(a) gate s per weight (eqs. 20-21)
     and its derivatives s in w and ``w ds/dlog a`` in log a, where ``ds/dlog a = (zeta -
     gamma) z (1 - z) / beta`` with z the sigmoid of eq. (20) (0 where the gate is clipped)."""
-    u = uniform_like(log_a)
-    if _native.usable(w, log_a, u):
+    if _native.usable(w, log_a):  # u from the loops' own stream
         out, s, d_la = _empty(w, 3)
-        _native.run("sk_hardconcrete", [w, log_a, u, out, s, d_la], w.numel(),
-                    (beta, gamma, zeta))
+        _native.run("sk_hardconcrete", [w, log_a, None, out, s, d_la], w.numel(),
+                    (beta, gamma, zeta), seed=_native.torch_seed())
         return out, [s, d_la, None, None, None]
-    z = u.logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
+    z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
     z.add_(log_a).mul_(1.0 / beta).sigmoid_()
     s, outside = _clip(torch.mul(z, zeta - gamma).add_(gamma), 0.0, 1.0)
     d_la = _zero_where(torch.sub(1.0, z).mul_(z).mul_((zeta - gamma) / beta).mul_(w), outside)
@@ -298,7 +300,8 @@ def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma
     """Weights times one sampled hard concrete gate each (eqs. 20-21).
 
     ``s = min(1, max(0, sigmoid((log u - log(1-u) + log a) / beta) (zeta - gamma) + gamma))``
-    with u ~ U(0, 1) per weight (:func:`uniform_like`).
+    with u ~ U(0, 1) per weight (:func:`uniform_like`, or, in the fused CPU loops, their
+    counter-based stream seeded from torch's generator).
 
     Parameters
     ----------

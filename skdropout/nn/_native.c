@@ -8,6 +8,7 @@
  * torch.clamp. NaN inputs give NaN outputs (no fast-math). */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #pragma omp declare simd notinbranch
 float expf(float);
@@ -16,12 +17,92 @@ float logf(float);
 #pragma omp declare simd notinbranch
 float log1pf(float);
 float sqrtf(float);
+#pragma omp declare simd notinbranch
+float sinf(float);
+#pragma omp declare simd notinbranch
+float cosf(float);
 
 #define BLOCK 1024
 
 static inline float clipf(float x, float lo, float hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
+
+/* -- counter-based random numbers ------------------------------------------------------
+ * Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011):
+ * ten rounds of two 32x32 -> 64-bit products keyed by the 64-bit seed. Entry i of a block of
+ * BLOCK entries takes lane i / G of the output of counter (block * G + i % G) with G =
+ * BLOCK / 4, so every entry has its own counter, the draws do not depend on how the entries
+ * are split between threads (splits fall on block boundaries), and the loop over counters
+ * writes four contiguous runs (vectorised). */
+#define G (BLOCK / 4)
+
+int sk_block_size(void) { return BLOCK; }
+
+void sk_philox4x32(const uint32_t *ctr, const uint32_t *key, uint32_t *out) {
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3], k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c0 = n0; c1 = (uint32_t)p1; c2 = n2; c3 = (uint32_t)p0;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+/* The BLOCK uniforms in (0, 1] (24 bits) of block number `block` under `seed`. */
+static void uniform_block(float *u, uint64_t block, uint64_t seed) {
+    const uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
+#pragma omp simd
+    for (long g = 0; g < G; g++) {
+        uint64_t ctr = block * G + (uint64_t)g;
+        uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32), c2 = 0, c3 = 0;
+        uint32_t k0 = key0, k1 = key1;
+        for (int r = 0; r < 10; r++) {
+            uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c0 = n0; c1 = (uint32_t)p1; c2 = n2; c3 = (uint32_t)p0;
+            k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+        }
+        u[g] = (float)((c0 >> 8) + 1u) * 0x1p-24f;
+        u[G + g] = (float)((c1 >> 8) + 1u) * 0x1p-24f;
+        u[2 * G + g] = (float)((c2 >> 8) + 1u) * 0x1p-24f;
+        u[3 * G + g] = (float)((c3 >> 8) + 1u) * 0x1p-24f;
+    }
+}
+
+/* Standard normals of block `block` by Box-Muller on pairs of its uniforms: entries g and
+ * G + g from the first two lanes, 2G + g and 3G + g from the other two. */
+static void normal_block(float *z, uint64_t block, uint64_t seed) {
+    uniform_block(z, block, seed);
+    float *restrict u0 = z, *restrict u1 = z + G, *restrict u2 = z + 2 * G,
+          *restrict u3 = z + 3 * G;
+#pragma omp simd
+    for (long g = 0; g < G; g++) {
+        float r0 = sqrtf(-2.0f * logf(u0[g])), t0 = 6.283185307179586f * u1[g];
+        float r1 = sqrtf(-2.0f * logf(u2[g])), t1 = 6.283185307179586f * u3[g];
+        u0[g] = r0 * cosf(t0);
+        u1[g] = r0 * sinf(t0);
+        u2[g] = r1 * cosf(t1);
+        u3[g] = r1 * sinf(t1);
+    }
+}
+
+/* Entries [start, start + n) of the stream of uniforms (sk_uniform) or standard normals
+ * (sk_normal) of `seed`; start is a multiple of BLOCK. */
+static void stream(float *out, long n, int normal, uint64_t seed, long start) {
+    float buf[BLOCK];
+    for (long b = 0; b < n; b += BLOCK) {
+        long m = b + BLOCK < n ? BLOCK : n - b;
+        if (normal) normal_block(buf, (uint64_t)(start + b) / BLOCK, seed);
+        else uniform_block(buf, (uint64_t)(start + b) / BLOCK, seed);
+        for (long i = 0; i < m; i++) out[b + i] = buf[i];
+    }
+}
+
+void sk_uniform(float *out, long n, uint64_t seed, long start) { stream(out, n, 0, seed, start); }
+
+void sk_normal(float *out, long n, uint64_t seed, long start) { stream(out, n, 1, seed, start); }
 
 /* Molchanov et al. (2017), eq. (14), the approximation of -KL, and the log alpha clipping. */
 static const float K1 = 0.63576f, K2 = 1.87320f, K3 = 1.48695f;
@@ -68,17 +149,25 @@ void sk_vardrop_kl(const float *first, const float *theta, float *d_first, float
 }
 
 /* w (1 + sqrt(alpha) eps) with alpha = exp(clip(log_alpha)); writes the factor 1 + sqrt(alpha)
- * eps (d out / d w) and w sqrt(alpha) eps / 2 (d out / d log alpha, 0 where clipped). */
+ * eps (d out / d w) and w sqrt(alpha) eps / 2 (d out / d log alpha, 0 where clipped). eps
+ * are the given standard normals, or (eps NULL) entries [start, start + n) of the normal
+ * stream of `seed`. */
 void sk_noisy_weight(const float *w, const float *log_alpha, const float *eps, float *out,
-                     float *d_w, float *d_la, long n) {
+                     float *d_w, float *d_la, long n, uint64_t seed, long start) {
+    float buf[BLOCK];
+    for (long b = 0; b < n; b += BLOCK) {
+        long end = b + BLOCK < n ? b + BLOCK : n;
+        const float *e = eps ? eps + b : buf;
+        if (eps == NULL) normal_block(buf, (uint64_t)(start + b) / BLOCK, seed);
 #pragma omp simd
-    for (long i = 0; i < n; i++) {
-        float la = clipf(log_alpha[i], LA_MIN, LA_MAX);
-        float inside = la == log_alpha[i] ? 1.0f : 0.0f;
-        float scaled = expf(0.5f * la) * eps[i];
-        out[i] = w[i] * (1.0f + scaled);
-        d_w[i] = 1.0f + scaled;
-        d_la[i] = inside * 0.5f * w[i] * scaled;
+        for (long i = b; i < end; i++) {
+            float la = clipf(log_alpha[i], LA_MIN, LA_MAX);
+            float inside = la == log_alpha[i] ? 1.0f : 0.0f;
+            float scaled = expf(0.5f * la) * e[i - b];
+            out[i] = w[i] * (1.0f + scaled);
+            d_w[i] = 1.0f + scaled;
+            d_la[i] = inside * 0.5f * w[i] * scaled;
+        }
     }
 }
 
@@ -101,21 +190,29 @@ void sk_local_variance(const float *log_alpha, const float *w, float *var, float
 /* Louizos et al.'s hard concrete gate (eqs. 20-21) from a uniform u:
  * s = clip(sigmoid((logit(u) + log a)/beta) (zeta - gamma) + gamma, 0, 1), u clipped to
  * [1e-6, 1 - 1e-6]; writes w s and its derivatives s in w and w ds/dlog a in log a (0 where
- * the gate is clipped). */
+ * the gate is clipped). u are the given uniforms, or (u NULL) entries [start, start + n) of
+ * the uniform stream of `seed`. */
 void sk_hardconcrete(const float *w, const float *log_a, const float *u, float *out, float *s,
-                     float *d_la, long n, float beta, float gamma, float zeta) {
+                     float *d_la, long n, float beta, float gamma, float zeta, uint64_t seed,
+                     long start) {
     const float inv_beta = 1.0f / beta, span = zeta - gamma, k = (zeta - gamma) / beta;
+    float buf[BLOCK];
+    for (long b = 0; b < n; b += BLOCK) {
+        long end = b + BLOCK < n ? b + BLOCK : n;
+        const float *v = u ? u + b : buf;
+        if (u == NULL) uniform_block(buf, (uint64_t)(start + b) / BLOCK, seed);
 #pragma omp simd
-    for (long i = 0; i < n; i++) {
-        float uc = clipf(u[i], 1e-6f, 1.0f - 1e-6f);
-        float x = (logf(uc / (1.0f - uc)) + log_a[i]) * inv_beta;
-        float z = 1.0f / (1.0f + expf(-x));
-        float raw = z * span + gamma;
-        float si = clipf(raw, 0.0f, 1.0f);
-        float inside = si == raw ? 1.0f : 0.0f;
-        s[i] = si;
-        d_la[i] = inside * k * z * (1.0f - z) * w[i];
-        out[i] = w[i] * si;
+        for (long i = b; i < end; i++) {
+            float uc = clipf(v[i - b], 1e-6f, 1.0f - 1e-6f);
+            float x = (logf(uc / (1.0f - uc)) + log_a[i]) * inv_beta;
+            float z = 1.0f / (1.0f + expf(-x));
+            float raw = z * span + gamma;
+            float si = clipf(raw, 0.0f, 1.0f);
+            float inside = si == raw ? 1.0f : 0.0f;
+            s[i] = si;
+            d_la[i] = inside * k * z * (1.0f - z) * w[i];
+            out[i] = w[i] * si;
+        }
     }
 }
 

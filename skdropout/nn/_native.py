@@ -30,7 +30,11 @@ from typing import Sequence
 import torch
 
 _SOURCE = Path(__file__).with_name("_native.c")
-_FLAGS = ("-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-shared")
+_FLAGS = ("-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-shared",
+          # sin and cos of one angle would become a sincos call, which has no vector form
+          "-fno-builtin-sinf", "-fno-builtin-cosf")
+#: entries per block of the loops and of their random streams (BLOCK in _native.c)
+BLOCK = 1024
 #: below this many entries per thread a split costs more than it saves
 _MIN_CHUNK = 32768
 _lock = threading.Lock()
@@ -135,13 +139,13 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def run(name: str, arrays: Sequence[torch.Tensor | None], n: int,
-        scalars: Sequence[float] = (), n_sums: int = 0) -> list[float]:
+        scalars: Sequence[float] = (), n_sums: int = 0, seed: int | None = None) -> list[float]:
     """Call the loop ``name`` of ``_native.c`` on ``n`` entries.
 
     Parameters
     ----------
     name : str
-        The C function, ``name(*arrays, n, *scalars[, sums])``.
+        The C function, ``name(*arrays, n, *scalars[, seed, start][, sums])``.
     arrays : sequence of torch.Tensor or None
         Contiguous float32 CPU tensors of ``n`` entries (inputs and outputs, in the C
         function's order); None is passed as NULL.
@@ -151,6 +155,10 @@ def run(name: str, arrays: Sequence[torch.Tensor | None], n: int,
         The C function's float arguments.
     n_sums : int, default=0
         How many sums the function returns through its last argument.
+    seed : int or None, default=None
+        For the loops that draw random numbers: the seed (0 <= seed < 2**64) of their
+        counter-based stream; each thread's share starts at a block boundary, so the draws
+        do not depend on the number of threads.
 
     Returns
     -------
@@ -159,7 +167,7 @@ def run(name: str, arrays: Sequence[torch.Tensor | None], n: int,
     """
     fn = getattr(library(), name)
     parts = max(1, min(torch.get_num_threads(), n // _MIN_CHUNK))
-    bounds = [n * k // parts for k in range(parts + 1)]
+    bounds = [n * k // parts // BLOCK * BLOCK for k in range(parts)] + [n]
     sums = (ctypes.c_double * max(1, n_sums * parts))()
 
     def call(k: int) -> None:
@@ -167,6 +175,8 @@ def run(name: str, arrays: Sequence[torch.Tensor | None], n: int,
         args: list[object] = [None if a is None else ctypes.c_void_p(a.data_ptr() + 4 * lo)
                               for a in arrays]
         args += [ctypes.c_long(hi - lo), *(ctypes.c_float(s) for s in scalars)]
+        if seed is not None:
+            args += [ctypes.c_uint64(seed), ctypes.c_long(lo)]
         if n_sums:
             args.append(ctypes.byref(sums, 8 * n_sums * k))
         fn(*args)
@@ -176,3 +186,36 @@ def run(name: str, arrays: Sequence[torch.Tensor | None], n: int,
     else:
         list(_pool().map(call, range(parts)))
     return [sum(sums[k * n_sums + j] for k in range(parts)) for j in range(n_sums)]
+
+
+def torch_seed() -> int:
+    """A seed for the random streams of the loops, drawn from torch's default generator
+    (so ``torch.manual_seed`` and the estimators' ``random_state`` reproduce the draws).
+
+    Returns
+    -------
+    int
+        In [0, 2**62).
+    """
+    return int(torch.randint(0, 2**62, (1,)))
+
+
+def random(n: int, normal: bool, seed: int) -> torch.Tensor:
+    """The first ``n`` entries of the uniform (on (0, 1], 24 bits) or standard normal
+    (Box-Muller) stream of ``seed``, as the loops draw them: Philox4x32-10 (Salmon et al.
+    2011), one counter per four entries.
+
+    Parameters
+    ----------
+    n : int
+    normal : bool
+    seed : int
+
+    Returns
+    -------
+    torch.Tensor
+        float32, shape ``(n,)``.
+    """
+    out = torch.empty(n)
+    run("sk_normal" if normal else "sk_uniform", [out], n, seed=seed)
+    return out
