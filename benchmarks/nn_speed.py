@@ -27,7 +27,7 @@ import torch
 from skorch import NeuralNetClassifier
 
 from skdropout.datasets import fetch_mnist
-from skdropout.nn import METHODS, LeNet300100, SparseNetClassifier
+from skdropout.nn import METHODS, LeNet300100, SparseNetClassifier, _native
 from skdropout.nn._kernels import uniform_like
 
 LOCAL_REPARAM = {"vardrop_lr_ar", "vardrop_lr"}
@@ -40,9 +40,9 @@ WEIGHT_NOISE = {"vardrop": "randn", "hardconcrete": "uniform"}
 
 def _step_costs(device: str, repeats: int = 50) -> dict[str, float]:
     """Seconds of the work a method cannot avoid per step, on LeNet-300-100's weight
-    shapes: one Adam update of a second set of 266,200 parameters, and one uniform (by
-    ``uniform_like``, numpy's generator on CPU, as hard concrete draws them) or normal
-    draw per weight."""
+    shapes: one Adam update of a second set of 266,200 parameters, and one uniform or
+    normal draw per weight, by the generator the methods use (on a CPU with the fused
+    loops, their Philox stream; else ``uniform_like`` and ``torch.randn_like``)."""
     shapes = [m.weight.shape for m in LeNet300100().modules() if isinstance(m, torch.nn.Linear)]
     params = [torch.zeros(s, device=device, requires_grad=True) for s in shapes]
     for p in params:
@@ -62,9 +62,14 @@ def _step_costs(device: str, repeats: int = 50) -> dict[str, float]:
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
-    return {"adam": timed(opt.step),
-            "uniform": timed(lambda: [uniform_like(p) for p in params]),
-            "randn": timed(lambda: [torch.randn_like(p) for p in params])}
+    if _native.usable(*params):
+        def draw(normal: bool):
+            return lambda: [_native.random(p.numel(), normal, seed=0) for p in params]
+    else:
+        def draw(normal: bool):
+            return lambda: [(torch.randn_like if normal else uniform_like)(p) for p in params]
+    return {"adam": timed(opt.step), "uniform": timed(draw(False)),
+            "randn": timed(draw(True))}
 
 
 def _epoch_time(make, X, y, repeats: int) -> float:
@@ -142,7 +147,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
               f"alternate)\n"
               f"# floor: 1 + (Adam step on a second set of 266,200 parameters "
               f"{1e3 * costs['adam']:.2f} ms for methods with one, + one draw per weight: "
-              f"uniform {1e3 * costs['uniform']:.2f} ms, randn {1e3 * costs['randn']:.2f} ms) "
+              f"uniform {1e3 * costs['uniform']:.2f} ms, normal {1e3 * costs['randn']:.2f} ms"
+              f"{', the fused loops' if _native.library() and args.device == 'cpu' else ''}) "
               f"/ dense step\n")
     print(header + table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.out:
