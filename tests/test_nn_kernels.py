@@ -514,3 +514,21 @@ def test_fixed_eta_tikhonov_and_the_prox_at_eta_zero_and_infinity():
     torch.testing.assert_close(layer.weight.detach()[0], expected, rtol=1e-12, atol=0.0)
     layer.prox(0.1)  # plain SGD: a float step
     assert torch.isfinite(layer.weight).all()
+
+
+def test_unit_gradients_are_not_corrupted_by_accumulation():
+    # with the incoming gradient 1 the saved derivatives are handed to autograd as they are:
+    # two backward passes (retain_graph) and accumulation must not change them
+    pen = get_penalty("logsum", eps=2.0)
+    w = torch.randn(50, 40, requires_grad=True)
+    lev = torch.randn(50, 40, requires_grad=True)
+    obj = eta_trick_objective(w, lev, pen, 1e-2, 1e-3)[0]
+    (w * 3.0).sum().add(obj).backward(retain_graph=True)  # w gets two contributions
+    first_w, first_lev = w.grad.clone(), lev.grad.clone()
+    obj.backward(retain_graph=True)
+    torch.testing.assert_close(w.grad, 2 * first_w - 3.0)
+    torch.testing.assert_close(lev.grad, 2 * first_lev)
+    w.grad, lev.grad = None, None
+    obj.backward()
+    torch.testing.assert_close(w.grad, first_w - 3.0)
+    torch.testing.assert_close(lev.grad, first_lev)

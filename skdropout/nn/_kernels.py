@@ -114,9 +114,13 @@ class _Elementwise(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        saved = iter(ctx.saved_tensors)
         if grad.dim():
             grad = grad.contiguous()  # a Linear layer's weight gradient arrives transposed
-        saved = iter(ctx.saved_tensors)
+        elif grad.device.type == "cpu" and float(grad) == 1.0:
+            # a term added to the loss as is: the derivatives are the gradients (autograd
+            # copies rather than accumulates into tensors it does not own)
+            return (None, *(next(saved) if has else None for has in ctx.has))
         return (None, *(torch.mul(next(saved), grad) if has else None for has in ctx.has))
 
 
