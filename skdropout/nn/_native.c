@@ -244,6 +244,7 @@ void sk_sigmoid_sum(const float *x, float *d, long n, float shift, double *sums)
  * sum clip(lev)). */
 void sk_eta_logsum(const float *w, const float *lev, float *w_over_eta, float *d_lev, long n,
                    float lam, float eps, float decay, double *sums) {
+    const float inv_eps = 1.0f / eps;
     double s_omega = 0.0, s_diff = 0.0, s_lev = 0.0;
     for (long b = 0; b < n; b += BLOCK) {
         long end = b + BLOCK < n ? b + BLOCK : n;
@@ -253,13 +254,13 @@ void sk_eta_logsum(const float *w, const float *lev, float *w_over_eta, float *d
             float l = clipf(lev[i], -30.0f, 30.0f);
             float inside = l == lev[i] ? 1.0f : 0.0f;
             float eta = lam * expf(l);
-            float q = sqrtf(eps * eps + 4.0f * eta) + eps;
-            float a = 2.0f * eta / q;
+            float r = 1.0f / (sqrtf(eps * eps + 4.0f * eta) + eps); /* 1/q */
+            float a = 2.0f * eta * r;
             float woe = w[i] / eta;
-            float diff = 2.0f * a / q - w[i] * woe;
+            float diff = 2.0f * a * r - w[i] * woe;
             w_over_eta[i] = woe;
             d_lev[i] = inside * (0.5f * diff + decay);
-            p_omega += log1pf(a / eps);
+            p_omega += log1pf(a * inv_eps);
             p_diff += diff;
             p_lev += l;
         }
