@@ -88,15 +88,25 @@ static void normal_block(float *z, uint64_t block, uint64_t seed) {
     }
 }
 
+/* The draws for the block of entries that starts at b: the given ones (given != NULL), or
+ * that block of the uniform (normal == 0) or normal stream of `seed`, written to buf; start
+ * is the global index of entry 0, a multiple of BLOCK. */
+static const float *block_draws(const float *given, float *buf, long b, int normal,
+                                uint64_t seed, long start) {
+    if (given) return given + b;
+    if (normal) normal_block(buf, (uint64_t)(start + b) / BLOCK, seed);
+    else uniform_block(buf, (uint64_t)(start + b) / BLOCK, seed);
+    return buf;
+}
+
 /* Entries [start, start + n) of the stream of uniforms (sk_uniform) or standard normals
- * (sk_normal) of `seed`; start is a multiple of BLOCK. */
+ * (sk_normal) of `seed`. */
 static void stream(float *out, long n, int normal, uint64_t seed, long start) {
     float buf[BLOCK];
     for (long b = 0; b < n; b += BLOCK) {
         long m = b + BLOCK < n ? BLOCK : n - b;
-        if (normal) normal_block(buf, (uint64_t)(start + b) / BLOCK, seed);
-        else uniform_block(buf, (uint64_t)(start + b) / BLOCK, seed);
-        for (long i = 0; i < m; i++) out[b + i] = buf[i];
+        const float *d = block_draws(NULL, buf, b, normal, seed, start);
+        for (long i = 0; i < m; i++) out[b + i] = d[i];
     }
 }
 
@@ -157,8 +167,7 @@ void sk_noisy_weight(const float *w, const float *log_alpha, const float *eps, f
     float buf[BLOCK];
     for (long b = 0; b < n; b += BLOCK) {
         long end = b + BLOCK < n ? b + BLOCK : n;
-        const float *e = eps ? eps + b : buf;
-        if (eps == NULL) normal_block(buf, (uint64_t)(start + b) / BLOCK, seed);
+        const float *e = block_draws(eps, buf, b, 1, seed, start);
 #pragma omp simd
         for (long i = b; i < end; i++) {
             float la = clipf(log_alpha[i], LA_MIN, LA_MAX);
@@ -199,8 +208,7 @@ void sk_hardconcrete(const float *w, const float *log_a, const float *u, float *
     float buf[BLOCK];
     for (long b = 0; b < n; b += BLOCK) {
         long end = b + BLOCK < n ? b + BLOCK : n;
-        const float *v = u ? u + b : buf;
-        if (u == NULL) uniform_block(buf, (uint64_t)(start + b) / BLOCK, seed);
+        const float *v = block_draws(u, buf, b, 0, seed, start);
 #pragma omp simd
         for (long i = b; i < end; i++) {
             float uc = clipf(v[i - b], 1e-6f, 1.0f - 1e-6f);
