@@ -532,3 +532,10 @@ def test_unit_gradients_are_not_corrupted_by_accumulation():
     obj.backward()
     torch.testing.assert_close(w.grad, first_w - 3.0)
     torch.testing.assert_close(lev.grad, first_lev)
+
+
+def test_second_derivatives_are_refused():
+    x = torch.randn(20, dtype=D, requires_grad=True)
+    (g,) = torch.autograd.grad(vardrop_kl_sum(x), x, create_graph=True)
+    with pytest.raises(RuntimeError):
+        g.sum().backward()

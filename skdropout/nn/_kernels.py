@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from ..penalties import LogSum, Penalty
 from ..penalties._xp import namespace
@@ -113,6 +114,7 @@ class _Elementwise(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # the derivatives are saved as values: no second order
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         saved = iter(ctx.saved_tensors)
         if grad.dim():
@@ -418,23 +420,23 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     fused LOGSUM loop, which does not need one).
     """
     if isinstance(penalty, LogSum) and _native.usable(w, log_eta_bar):
-        w_over_eta, d_lev = _empty(w, 2)
+        d_w, d_lev = _empty(w, 2)
         omega_sum, diff_sum, lev_sum = _native.run(
-            "sk_eta_logsum", [w, log_eta_bar, w_over_eta, d_lev], w.numel(),
+            "sk_eta_logsum", [w, log_eta_bar, d_w, d_lev], w.numel(),
             (lam, penalty.eps, decay), n_sums=3)
         keep[0] = None
-    else:
-        lev, outside = _clip(log_eta_bar, -30.0, 30.0)
-        lev_sum = lev.sum()
-        eta = torch.exp(lev).mul_(lam)
-        keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, eta, a0)
-        w_over_eta = torch.div(w, eta)
-        d_lev = torch.addcmul(a2_over_eta, w, w_over_eta, value=-1.0)  # (a^2 - w^2)/eta
-        diff_sum = d_lev.sum()
-        _zero_where(d_lev.mul_(0.5).add_(decay), outside)
+        total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
+        return w.new_tensor(total), [d_w, d_lev]
+    lev, outside = _clip(log_eta_bar, -30.0, 30.0)
+    lev_sum = lev.sum()
+    eta = torch.exp(lev).mul_(lam)
+    keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, eta, a0)
+    w_over_eta = torch.div(w, eta)
+    d_lev = torch.addcmul(a2_over_eta, w, w_over_eta, value=-1.0)  # (a^2 - w^2)/eta
+    diff_sum = d_lev.sum()
+    _zero_where(d_lev.mul_(0.5).add_(decay), outside)
     total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
-    return (w.new_tensor(total) if not isinstance(total, torch.Tensor) else total,
-            [w_over_eta.mul_(lam), d_lev.mul_(lam)])
+    return total, [w_over_eta.mul_(lam), d_lev.mul_(lam)]
 
 
 def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None

@@ -247,10 +247,10 @@ void sk_sigmoid_sum(const float *x, float *d, long n, float shift, double *sums)
 
 /* The eta-trick objective of eq. (6) with LOGSUM(eps): eta = lam exp(clip(lev, -30, 30)),
  * a = 2 eta / q with q = sqrt(eps^2 + 4 eta) + eps (a^2 + eps a = eta), Omega(a) =
- * log1p(a/eps), diff = (a^2 - w^2)/eta. Writes w/eta and (diff/2 + decay) (0 where lev is
- * clipped), the gradients in w and lev divided by lam; sums = (sum Omega, sum diff,
+ * log1p(a/eps), diff = (a^2 - w^2)/eta. Writes the gradients in w, lam w/eta, and in lev,
+ * lam (diff/2 + decay) (0 where lev is clipped); sums = (sum Omega, sum diff,
  * sum clip(lev)). */
-void sk_eta_logsum(const float *w, const float *lev, float *w_over_eta, float *d_lev, long n,
+void sk_eta_logsum(const float *w, const float *lev, float *lam_w_over_eta, float *d_lev, long n,
                    float lam, float eps, float decay, double *sums) {
     const float inv_eps = 1.0f / eps;
     double s_omega = 0.0, s_diff = 0.0, s_lev = 0.0;
@@ -266,8 +266,8 @@ void sk_eta_logsum(const float *w, const float *lev, float *w_over_eta, float *d
             float a = 2.0f * eta * r;
             float woe = w[i] / eta;
             float diff = 2.0f * a * r - w[i] * woe;
-            w_over_eta[i] = woe;
-            d_lev[i] = inside * (0.5f * diff + decay);
+            lam_w_over_eta[i] = lam * woe;
+            d_lev[i] = lam * inside * (0.5f * diff + decay);
             p_omega += log1pf(a * inv_eps);
             p_diff += diff;
             p_lev += l;
