@@ -118,7 +118,7 @@ class _Elementwise(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         saved = iter(ctx.saved_tensors)
         if grad.dim():
-            grad = grad.contiguous()  # a Linear layer's weight gradient arrives transposed
+            grad = grad.contiguous()  # products with the (contiguous) derivatives
         elif grad.device.type == "cpu" and float(grad) == 1.0:
             # a term added to the loss as is: the derivatives are the gradients (autograd
             # copies rather than accumulates into tensors it does not own)
