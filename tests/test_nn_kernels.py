@@ -540,3 +540,19 @@ def test_second_derivatives_are_refused():
     (g,) = torch.autograd.grad(vardrop_kl_sum(x), x, create_graph=True)
     with pytest.raises(RuntimeError):
         g.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, D])  # the loops and the torch route
+def test_scaled_terms_scale_value_and_gradients(dtype):
+    g = torch.Generator().manual_seed(8)
+    x = (torch.randn(3000, generator=g) * 6).to(dtype)
+    theta = torch.randn(3000, generator=g).to(dtype)
+    terms = [lambda s, x, th: vardrop_kl_sum(x, th, s),
+             lambda s, x, th: vardrop_kl_sum(x, scale=s) + 0 * th.sum(),
+             lambda s, x, th: sigmoid_sum(x, 0.7, s) + 0 * th.sum()]
+    for term in terms:
+        (v1, g1), (v3, g3) = (_values_and_grads(lambda x, th: term(s, x, th), x, theta)
+                              for s in (1.0, 3e-3))
+        torch.testing.assert_close(v3, 3e-3 * v1)
+        for a, b in zip(g3, g1):
+            torch.testing.assert_close(a, 3e-3 * b)

@@ -130,10 +130,10 @@ def _empty(like: torch.Tensor, k: int) -> list[torch.Tensor]:
     return [torch.empty_like(like) for _ in range(k)]
 
 
-def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None
+def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
                 ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-    """sum_j KL_j of the clipped log alpha_j (Molchanov et al.'s approximation) and its
-    derivatives in ``first`` and ``theta``.
+    """``scale`` times sum_j KL_j of the clipped log alpha_j (Molchanov et al.'s
+    approximation), and its derivatives in ``first`` and ``theta``.
 
     ``KL = k1 t + log1p(1/alpha) / 2`` with ``t = sigmoid(-(k2 + k3 la))`` (the same as
     ``k1 - k1 sigmoid(k2 + k3 la) - log p / 2``, p = sigmoid(la), written without
@@ -147,8 +147,8 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None
         d_first = torch.empty_like(first)
         d_theta = None if theta is None else torch.empty_like(theta)
         (total,) = _native.run("sk_vardrop_kl", [first, theta, d_first, d_theta],
-                               first.numel(), n_sums=1)
-        return first.new_tensor(total), [d_first, d_theta]
+                               first.numel(), (scale,), n_sums=1)
+        return first.new_tensor(scale * total), [d_first, d_theta, None]
     theta_sq = None
     if theta is None:
         raw = first
@@ -159,16 +159,17 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None
     u = torch.mul(la, K3).add_(K2).exp_()  # 1 - t = u t, without cancellation near t = 1
     t = torch.add(u, 1.0).reciprocal_()
     v = torch.neg(la).exp_()  # 1/alpha: -log p = log1p(v), 1 - p = v / (1 + v)
-    total = K1 * t.sum() + 0.5 * torch.log1p(v).sum()
-    d = u.mul_(t).mul_(t).mul_(-K1 * K3)  # -k1 k3 t (1 - t)
-    d.sub_(torch.add(v, 1.0).reciprocal_().mul_(v).mul_(0.5))  # - (1 - p) / 2
+    total = scale * (K1 * t.sum() + 0.5 * torch.log1p(v).sum())
+    d = u.mul_(t).mul_(t).mul_(-K1 * K3 * scale)  # -k1 k3 t (1 - t)
+    d.sub_(torch.add(v, 1.0).reciprocal_().mul_(v).mul_(0.5 * scale))  # - (1 - p) / 2
     _zero_where(d, outside)
     if theta is None:
-        return total, [d, None]
-    return total, [d, torch.mul(d, theta).div_(theta_sq).mul_(-2.0)]
+        return total, [d, None, None]
+    return total, [d, torch.mul(d, theta).div_(theta_sq).mul_(-2.0), None]
 
 
-def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
+def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None,
+                   scale: float = 1.0) -> torch.Tensor:
     """Sum over weights of the KL term of eqs. (18)-(19), Molchanov et al.'s approximation.
 
     Parameters
@@ -178,11 +179,14 @@ def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None) -> to
     theta : torch.Tensor or None, default=None
         The weights of the additive reparameterisation: then
         ``log alpha = log sigma^2 - log(theta^2 + 1e-16)``.
+    scale : float, default=1.0
+        A factor of the sum (lam in the loss): a term added to the loss as it is hands its
+        derivatives to autograd without a further pass.
 
     Returns
     -------
     torch.Tensor
-        0-d, differentiable in ``first`` and ``theta``.
+        0-d, ``scale`` times the sum, differentiable in ``first`` and ``theta``.
 
     Examples
     --------
@@ -191,7 +195,7 @@ def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None) -> to
     >>> bool(vardrop_kl_sum(torch.tensor([8.0])) < 1e-3)  # KL -> 0 as alpha -> inf
     True
     """
-    return _Elementwise.apply(_vardrop_kl, first, theta)
+    return _Elementwise.apply(_vardrop_kl, first, theta, float(scale))
 
 
 def _noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor
@@ -332,25 +336,30 @@ def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma
     return _Elementwise.apply(_hardconcrete_weight, w, log_a, beta, gamma, zeta)
 
 
-def _sigmoid_sum(x: torch.Tensor, shift: float) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-    """``sum sigmoid(x - shift)`` and its derivative ``p (1 - p)`` in x."""
+def _sigmoid_sum(x: torch.Tensor, shift: float, scale: float
+                 ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """``scale sum sigmoid(x - shift)`` and its derivative ``scale p (1 - p)`` in x."""
     if _native.usable(x):
         d = torch.empty_like(x)
-        (total,) = _native.run("sk_sigmoid_sum", [x, d], x.numel(), (shift,), n_sums=1)
-        return x.new_tensor(total), [d, None]
+        (total,) = _native.run("sk_sigmoid_sum", [x, d], x.numel(), (shift, scale), n_sums=1)
+        return x.new_tensor(scale * total), [d, None, None]
     p = torch.sub(x, shift).sigmoid_()
-    return p.sum(), [torch.sub(1.0, p).mul_(p), None]
+    return scale * p.sum(), [torch.sub(1.0, p).mul_(p).mul_(scale), None, None]
 
 
-def sigmoid_sum(x: torch.Tensor, shift: float) -> torch.Tensor:
-    """``sum_j sigmoid(x_j - shift)``, e.g. the expected number of open hard concrete gates
-    ``sum P(s_j > 0)`` with x = log a and shift = beta log(-gamma/zeta) (eq. 21).
+def sigmoid_sum(x: torch.Tensor, shift: float, scale: float = 1.0) -> torch.Tensor:
+    """``scale sum_j sigmoid(x_j - shift)``, e.g. lam times the expected number of open hard
+    concrete gates ``sum P(s_j > 0)`` with x = log a and shift = beta log(-gamma/zeta)
+    (eq. 21).
 
     Parameters
     ----------
     x : torch.Tensor
         Any shape.
     shift : float
+    scale : float, default=1.0
+        A factor of the sum (lam in the loss): a term added to the loss as it is hands its
+        derivatives to autograd without a further pass.
 
     Returns
     -------
@@ -364,7 +373,7 @@ def sigmoid_sum(x: torch.Tensor, shift: float) -> torch.Tensor:
     >>> float(sigmoid_sum(torch.zeros(4), 0.0))
     2.0
     """
-    return _Elementwise.apply(_sigmoid_sum, x, shift)
+    return _Elementwise.apply(_sigmoid_sum, x, float(shift), float(scale))
 
 
 def _fixed_eta_tikhonov(w: torch.Tensor, penalty: Penalty

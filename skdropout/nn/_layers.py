@@ -305,8 +305,8 @@ class VarDropLayer(SparseLayer):
         """
         scale = self.lam * self.kl_weight
         if self.mode == "lr_ar":
-            return scale * vardrop_kl_sum(self.log_sigma2, self.weight)
-        return scale * vardrop_kl_sum(self.log_alpha_)
+            return vardrop_kl_sum(self.log_sigma2, self.weight, scale)
+        return vardrop_kl_sum(self.log_alpha_, scale=scale)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """One draw of the noisy layer: the weight noise (``'plain'``) or its output
@@ -647,7 +647,7 @@ class HardConcreteLayer(SparseLayer):
         torch.Tensor
             A 0-d tensor, differentiable in ``log_a``.
         """
-        return self.lam * sigmoid_sum(self.log_a, self.beta * math.log(-self.gamma / self.zeta))
+        return sigmoid_sum(self.log_a, self.beta * math.log(-self.gamma / self.zeta), self.lam)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The layer with one random gate per weight drawn by eqs. (20)-(21).

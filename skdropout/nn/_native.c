@@ -120,9 +120,9 @@ static const float LA_MIN = -10.0f, LA_MAX = 10.0f;
 
 /* sum_j KL_j of log alpha = clip(first) (theta NULL) or clip(first - log(theta^2 + 1e-16))
  * (additive reparameterisation), KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la));
- * writes dKL/dfirst and, with theta, dKL/dtheta. */
+ * writes scale dKL/dfirst and, with theta, scale dKL/dtheta. */
 void sk_vardrop_kl(const float *first, const float *theta, float *d_first, float *d_theta,
-                   long n, double *sums) {
+                   long n, float scale, double *sums) {
     double total = 0.0;
     for (long b = 0; b < n; b += BLOCK) {
         long end = b + BLOCK < n ? b + BLOCK : n;
@@ -136,7 +136,7 @@ void sk_vardrop_kl(const float *first, const float *theta, float *d_first, float
                 float e = expf(-la);
                 part += K1 * t + 0.5f * log1pf(e);
                 /* -k1 k3 t (1 - t) - (1 - p)/2 with 1 - p = e / (1 + e) */
-                d_first[i] = inside * (-K1 * K3 * t * (1.0f - t) - 0.5f * e / (1.0f + e));
+                d_first[i] = scale * inside * (-K1 * K3 * t * (1.0f - t) - 0.5f * e / (1.0f + e));
             }
         } else {
 #pragma omp simd reduction(+ : part)
@@ -148,7 +148,7 @@ void sk_vardrop_kl(const float *first, const float *theta, float *d_first, float
                 float t = 1.0f / (1.0f + expf(K2 + K3 * la));
                 float e = expf(-la);
                 part += K1 * t + 0.5f * log1pf(e);
-                float d = inside * (-K1 * K3 * t * (1.0f - t) - 0.5f * e / (1.0f + e));
+                float d = scale * inside * (-K1 * K3 * t * (1.0f - t) - 0.5f * e / (1.0f + e));
                 d_first[i] = d;
                 d_theta[i] = -2.0f * d * theta[i] / th2;
             }
@@ -225,8 +225,9 @@ void sk_hardconcrete(const float *w, const float *log_a, const float *u, float *
 }
 
 /* sum_j sigmoid(x_j - shift) (the expected number of open hard concrete gates, eq. 21) and
- * its derivative p (1 - p), both from e = exp(-|x - shift|), which cannot overflow. */
-void sk_sigmoid_sum(const float *x, float *d, long n, float shift, double *sums) {
+ * its derivative p (1 - p) times scale, both from e = exp(-|x - shift|), which cannot
+ * overflow. */
+void sk_sigmoid_sum(const float *x, float *d, long n, float shift, float scale, double *sums) {
     double total = 0.0;
     for (long b = 0; b < n; b += BLOCK) {
         long end = b + BLOCK < n ? b + BLOCK : n;
@@ -238,7 +239,7 @@ void sk_sigmoid_sum(const float *x, float *d, long n, float shift, double *sums)
             float r = 1.0f / (1.0f + e);
             float p = y < 0.0f ? e * r : r;
             part += p;
-            d[i] = e * r * r; /* p (1 - p) */
+            d[i] = scale * e * r * r; /* scale p (1 - p) */
         }
         total += part;
     }
