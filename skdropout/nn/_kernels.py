@@ -451,19 +451,8 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
 def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``a = eta_hat^{-1}(eta)``, ``a^2/eta`` and ``sum Omega(a)``: what the value and the
-    gradients of eq. (6) need from the penalty (no gradient).
-
-    LOGSUM(eps), the paper's choice, in place from ``q = sqrt(eps^2 + 4 eta) + eps`` (Table
-    3's closed form): ``a = 2 eta / q``, ``a^2/eta = 2 a / q`` and ``Omega(a) =
-    log1p(a / eps)``, four temporaries fewer than the generic route; any other penalty by
-    :func:`_inverse_eta_hat` and ``penalty.value``.
-    """
-    if isinstance(penalty, LogSum):
-        eps = penalty.eps
-        q = torch.mul(eta, 4.0).add_(eps * eps).sqrt_().add_(eps)
-        a = torch.div(eta, q).mul_(2.0)
-        omega_sum = torch.div(a, eps).log1p_().sum()
-        return a, q.reciprocal_().mul_(a).mul_(2.0), omega_sum
+    gradients of eq. (6) need from the penalty (no gradient), from its closed forms
+    (:func:`_inverse_eta_hat`, ``penalty.value``)."""
     a = _inverse_eta_hat(penalty, eta, a0).to(eta.dtype)
     return a, torch.mul(a, a).div_(eta), penalty.value(a)
 

@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..penalties import Penalty, hardconcrete_moments
-from ._kernels import (LOG_ALPHA_MAX, LOG_ALPHA_MIN, eta_trick_objective, fixed_eta_tikhonov,
-                       hardconcrete_weight, local_variance, noisy_weight, sigmoid_sum,
-                       vardrop_kl_sum)
+from ._kernels import (_TINY, LOG_ALPHA_MAX, LOG_ALPHA_MIN, eta_trick_objective,
+                       fixed_eta_tikhonov, hardconcrete_weight, local_variance, noisy_weight,
+                       sigmoid_sum, vardrop_kl_sum)
 
 #: A weight is pruned when its keep probability is below this (Molchanov et al.'s rule:
 #: for variational dropout it is log alpha > log 19).
@@ -253,7 +253,7 @@ class VarDropLayer(SparseLayer):
         #: factor of the KL term, raised from 0 to 1 during a KL warm-up (1 otherwise)
         self.kl_weight = 1.0
         if mode == "lr_ar":
-            init = torch.log(self.weight.detach() ** 2 + 1e-16) + init_log_alpha
+            init = torch.log(self.weight.detach() ** 2 + _TINY) + init_log_alpha
             self.log_sigma2 = nn.Parameter(init)
         else:
             self.log_alpha_ = nn.Parameter(torch.full_like(self.weight, init_log_alpha))
@@ -268,7 +268,7 @@ class VarDropLayer(SparseLayer):
             variables (footnote 3).
         """
         if self.mode == "lr_ar":
-            la = self.log_sigma2 - torch.log(self.weight ** 2 + 1e-16)
+            la = self.log_sigma2 - torch.log(self.weight ** 2 + _TINY)
         else:
             la = self.log_alpha_
         return torch.clamp(la, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
