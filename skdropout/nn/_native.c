@@ -50,6 +50,67 @@ void sk_philox4x32(const uint32_t *ctr, const uint32_t *key, uint32_t *out) {
     out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
 }
 
+/* The uniform in (0, 1] (24 bits) of one 32-bit output. */
+static inline float to_uniform(uint32_t c) { return (float)((c >> 8) + 1u) * 0x1p-24f; }
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+/* hi and lo words of the eight 32x32 -> 64-bit products a * m (even and odd lanes). */
+static inline void mulhilo8(__m256i a, __m256i m, __m256i *hi, __m256i *lo) {
+    __m256i even = _mm256_mul_epu32(a, m), odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+    *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+static inline __m256 to_uniform8(__m256i c) {
+    __m256i v = _mm256_add_epi32(_mm256_srli_epi32(c, 8), _mm256_set1_epi32(1));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(0x1p-24f));
+}
+
+/* The BLOCK uniforms in (0, 1] of block number `block` under `seed`: the loop below with
+ * AVX2 integer products, two groups of eight counters at a time (the compiler's
+ * vectorisation of the 64-bit products is about 3.5 times slower). Same output. */
+static void uniform_block(float *u, uint64_t block, uint64_t seed) {
+    const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u), m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
+    __m256i rk0[10], rk1[10];
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        rk0[r] = _mm256_set1_epi32((int)k0);
+        rk1[r] = _mm256_set1_epi32((int)k1);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), eight = _mm256_set1_epi32(8);
+    for (long g = 0; g < G; g += 16) {
+        uint64_t ctr = block * G + (uint64_t)g; /* a multiple of 16: no carry into word 1 */
+        __m256i a0 = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)ctr), lane);
+        __m256i b0 = _mm256_add_epi32(a0, eight);
+        __m256i a1 = _mm256_set1_epi32((int)(uint32_t)(ctr >> 32)), b1 = a1;
+        __m256i a2 = _mm256_setzero_si256(), a3 = a2, b2 = a2, b3 = a2;
+        for (int r = 0; r < 10; r++) {
+            __m256i ha0, la0, hb0, lb0, ha2, la2, hb2, lb2;
+            mulhilo8(a0, m0, &ha0, &la0);
+            mulhilo8(b0, m0, &hb0, &lb0);
+            mulhilo8(a2, m1, &ha2, &la2);
+            mulhilo8(b2, m1, &hb2, &lb2);
+            a0 = _mm256_xor_si256(_mm256_xor_si256(ha2, a1), rk0[r]);
+            b0 = _mm256_xor_si256(_mm256_xor_si256(hb2, b1), rk0[r]);
+            a2 = _mm256_xor_si256(_mm256_xor_si256(ha0, a3), rk1[r]);
+            b2 = _mm256_xor_si256(_mm256_xor_si256(hb0, b3), rk1[r]);
+            a1 = la2; b1 = lb2; a3 = la0; b3 = lb0;
+        }
+        _mm256_storeu_ps(u + g, to_uniform8(a0));
+        _mm256_storeu_ps(u + g + 8, to_uniform8(b0));
+        _mm256_storeu_ps(u + G + g, to_uniform8(a1));
+        _mm256_storeu_ps(u + G + g + 8, to_uniform8(b1));
+        _mm256_storeu_ps(u + 2 * G + g, to_uniform8(a2));
+        _mm256_storeu_ps(u + 2 * G + g + 8, to_uniform8(b2));
+        _mm256_storeu_ps(u + 3 * G + g, to_uniform8(a3));
+        _mm256_storeu_ps(u + 3 * G + g + 8, to_uniform8(b3));
+    }
+}
+#else
 /* The BLOCK uniforms in (0, 1] (24 bits) of block number `block` under `seed`. */
 static void uniform_block(float *u, uint64_t block, uint64_t seed) {
     const uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
@@ -64,12 +125,13 @@ static void uniform_block(float *u, uint64_t block, uint64_t seed) {
             c0 = n0; c1 = (uint32_t)p1; c2 = n2; c3 = (uint32_t)p0;
             k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
         }
-        u[g] = (float)((c0 >> 8) + 1u) * 0x1p-24f;
-        u[G + g] = (float)((c1 >> 8) + 1u) * 0x1p-24f;
-        u[2 * G + g] = (float)((c2 >> 8) + 1u) * 0x1p-24f;
-        u[3 * G + g] = (float)((c3 >> 8) + 1u) * 0x1p-24f;
+        u[g] = to_uniform(c0);
+        u[G + g] = to_uniform(c1);
+        u[2 * G + g] = to_uniform(c2);
+        u[3 * G + g] = to_uniform(c3);
     }
 }
+#endif
 
 /* Standard normals of block `block` by Box-Muller on pairs of its uniforms: entries g and
  * G + g from the first two lanes, 2G + g and 3G + g from the other two. */
