@@ -233,6 +233,51 @@ def test_hardconcrete_mask_is_the_keep_probability_rule():
     assert 0 < int(exact.sum()) < exact.numel()
 
 
+@pytest.mark.parametrize("kind", ["vardrop", "hardconcrete"])
+def test_loss_term_computed_with_the_noise_is_the_regularizer(kind):
+    # vardrop (no tricks) and hard concrete compute their loss term in the forward pass;
+    # regularizer() hands it out once, for unchanged parameters only, and the layer pickles
+    import copy
+
+    from skdropout.nn import HardConcreteLayer, VarDropLayer
+
+    torch.manual_seed(0)
+    if kind == "vardrop":
+        layer = VarDropLayer(nn.Linear(30, 20), lam=1e-2, mode="plain")
+        x_param = layer.log_alpha_
+        with torch.no_grad():
+            x_param.uniform_(-6.0, 2.0)
+    else:
+        layer = HardConcreteLayer(nn.Linear(30, 20), lam=1e-2)
+        x_param = layer.log_a
+    fresh = layer.regularizer()  # no forward pass yet: computed here
+    layer(torch.randn(8, 30))
+    stored = layer._held[1]
+    held = layer.regularizer()
+    assert held is stored
+    torch.testing.assert_close(held, fresh)
+    again = layer.regularizer()  # taken once: computed again, same value
+    torch.testing.assert_close(again, fresh)
+    assert again.grad_fn is not held.grad_fn
+    layer(torch.randn(8, 30))
+    copy.deepcopy(layer)  # the held term (a graph) is not part of the state
+    pickle.loads(pickle.dumps(layer))
+    with torch.no_grad():
+        x_param.add_(0.5)  # an optimiser step: the held term is stale
+    changed = layer.regularizer()
+    assert float(changed.detach()) != pytest.approx(float(fresh.detach()))
+    layer(torch.randn(8, 30))
+    with torch.no_grad():
+        layer.eval()(torch.randn(8, 30))  # evaluation forgets it
+    assert layer._held is None
+    layer.train()
+    with torch.no_grad():  # no graph: nothing to hold, the regularizer still has gradients
+        layer(torch.randn(8, 30))
+    reg = layer.regularizer()
+    reg.backward()
+    assert reg.requires_grad and x_param.grad is not None
+
+
 def test_kl_warmup_raises_the_kl_weight_linearly(digits):
     # 1797 digits in batches of 64: 29 steps per epoch; a 2-epoch warm-up over 3 epochs
     X, y = digits

@@ -12,8 +12,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from skdropout.nn._kernels import (K1, K2, K3, _NUMPY_UNIFORM_MIN,  # noqa: E402
                                    _dual_terms, _inverse_eta_hat, eta_trick_objective,
-                                   hardconcrete_weight, local_variance, noisy_weight,
-                                   sigmoid_sum, uniform_like, vardrop_kl_sum)
+                                   hardconcrete_gates, local_variance, sigmoid_sum,
+                                   uniform_like, vardrop_kl_sum, vardrop_noise)
 from skdropout.penalties import get_penalty  # noqa: E402
 
 D = torch.float64
@@ -72,21 +72,32 @@ def _seeded(fn):
     return run
 
 
-def test_noisy_weight_is_multiplicative_gaussian_noise(gen):
+def _joined(fn):
+    """fn's two outputs (weights, 0-d term) as one vector, for value and gradient checks."""
+    def run(*args):
+        out, term = fn(*args)
+        return torch.cat([out.reshape(-1), term.reshape(1)])
+    return run
+
+
+def test_vardrop_noise_is_multiplicative_gaussian_noise_and_kl(gen):
     w = torch.randn(7, 4, dtype=D, generator=gen)
     la = torch.linspace(-12, 12, 28, dtype=D).reshape(7, 4)
 
     def plain(w, la):
         eps = torch.randn_like(w)
-        return w * (1.0 + torch.exp(0.5 * torch.clamp(la, -10, 10)) * eps)
+        return w * (1.0 + torch.exp(0.5 * torch.clamp(la, -10, 10)) * eps), 0.3 * _kl_plain(la)
 
-    _assert_same(_seeded(noisy_weight), _seeded(plain), w, la)
-    assert torch.autograd.gradcheck(_seeded(noisy_weight), (w.clone().requires_grad_(),
-                                                            la.clone().requires_grad_()))
+    def fused(w, la):
+        return vardrop_noise(w, la, 0.3)
+
+    _assert_same(_seeded(_joined(fused)), _seeded(_joined(plain)), w, la)
+    assert torch.autograd.gradcheck(_seeded(_joined(fused)), (w.clone().requires_grad_(),
+                                                              la.clone().requires_grad_()))
     # the noise: N(0, alpha) relative perturbations
     torch.manual_seed(0)
-    rel = noisy_weight(torch.ones(200_000, dtype=D), torch.full((200_000,), math.log(0.25),
-                                                                dtype=D)) - 1.0
+    rel = vardrop_noise(torch.ones(200_000, dtype=D),
+                        torch.full((200_000,), math.log(0.25), dtype=D), 1.0)[0] - 1.0
     assert abs(float(rel.mean())) < 0.005 and abs(float(rel.std()) - 0.5) < 0.005
 
 
@@ -112,7 +123,7 @@ def test_uniform_like_draws_reproducible_uniforms(dtype, n):
 
 
 @pytest.mark.parametrize("shape", [(6, 5), (64, 80)])  # torch's and numpy's uniforms
-def test_hardconcrete_weight_is_louizos_gate(gen, shape):
+def test_hardconcrete_gates_are_louizos_gates_and_count(gen, shape):
     beta, gamma, zeta = 2 / 3, -0.1, 1.1
     w = torch.randn(*shape, dtype=D, generator=gen)
     log_a = torch.linspace(-4, 4, w.numel(), dtype=D).reshape(shape)
@@ -120,19 +131,21 @@ def test_hardconcrete_weight_is_louizos_gate(gen, shape):
     def plain(w, log_a):
         u = uniform_like(log_a).clamp(1e-6, 1.0 - 1e-6)
         z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_a) / beta)
-        return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0)
+        count = torch.sigmoid(log_a - beta * math.log(-gamma / zeta)).sum()
+        return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0), 0.3 * count
 
     def fused(w, log_a):
-        return hardconcrete_weight(w, log_a, beta, gamma, zeta)
+        return hardconcrete_gates(w, log_a, beta, gamma, zeta, 0.3)
 
-    _assert_same(_seeded(fused), _seeded(plain), w, log_a)
+    _assert_same(_seeded(_joined(fused)), _seeded(_joined(plain)), w, log_a)
     if w.numel() <= 100:  # finite differences: a few entries are enough
-        assert torch.autograd.gradcheck(_seeded(fused), (w.clone().requires_grad_(),
-                                                         log_a.clone().requires_grad_()))
+        assert torch.autograd.gradcheck(_seeded(_joined(fused)),
+                                        (w.clone().requires_grad_(),
+                                         log_a.clone().requires_grad_()))
     # P(s > 0) = sigmoid(log a - beta log(-gamma/zeta)) (the L0 term), by sampling
     torch.manual_seed(0)
-    s = hardconcrete_weight(torch.ones(200_000, dtype=D), torch.zeros(200_000, dtype=D),
-                            beta, gamma, zeta)
+    s = hardconcrete_gates(torch.ones(200_000, dtype=D), torch.zeros(200_000, dtype=D),
+                           beta, gamma, zeta, 1.0)[0]
     p_open = 1.0 / (1.0 + math.exp(beta * math.log(-gamma / zeta)))
     assert abs(float((s > 0).double().mean()) - p_open) < 0.005
 
@@ -214,20 +227,21 @@ def test_local_variance_of_both_parameterisations(gen):
     assert torch.autograd.gradcheck(local_variance, tuple(x.requires_grad_() for x in inside))
 
 
-def test_transposed_gradients_are_handled():
-    # an incoming gradient with another memory layout than the saved derivatives
+@pytest.mark.parametrize("dtype", [D, torch.float32])  # the torch route and the loops
+def test_transposed_gradients_are_handled(dtype):
+    # an incoming gradient with another memory layout than the saved derivatives gives the
+    # gradients of the same gradient laid out contiguously
     torch.manual_seed(0)
-    w = torch.randn(7, 5, dtype=D, requires_grad=True)
-    la = torch.full((7, 5), -1.0, dtype=D, requires_grad=True)
-    g = torch.randn(5, 7, dtype=D).t()  # not contiguous
-    torch.manual_seed(1)
-    noisy_weight(w, la).backward(g)
-    grads = w.grad.clone(), la.grad.clone()
-    w.grad = la.grad = None
-    torch.manual_seed(1)
-    eps = torch.randn_like(w)
-    (w * (1 + torch.exp(0.5 * la) * eps)).backward(g)
-    torch.testing.assert_close(grads, (w.grad, la.grad))
+    w = torch.randn(70, 50, dtype=dtype, requires_grad=True)
+    la = torch.full((70, 50), -1.0, dtype=dtype, requires_grad=True)
+    g = torch.randn(50, 70, dtype=dtype).t()  # not contiguous
+    grads = []
+    for grad_out in (g, g.contiguous()):
+        w.grad = la.grad = None
+        torch.manual_seed(1)
+        vardrop_noise(w, la, 1.0)[0].backward(grad_out)
+        grads.append((w.grad, la.grad))
+    torch.testing.assert_close(grads[0], grads[1])
 
 
 # -- the fused loops of _native.c against the torch route ----------------------------------
@@ -322,37 +336,63 @@ def test_native_local_variance(monkeypatch):
         _close(a, b)
 
 
-def test_native_noisy_weight_and_hardconcrete_given_draws():
-    # the loops with the random numbers given, against the formulas in float64
+def _kl64(la):
+    """Molchanov's KL of the clipped log alpha and its derivative (0 where clipped), float64."""
+    x = la.double().detach().clone().requires_grad_(True)
+    _kl_plain(x).backward()
+    kl = -(K1 * torch.sigmoid(K2 + K3 * x.clamp(-10, 10)) - 0.5 * F.softplus(-x.clamp(-10, 10))
+           - K1)
+    return kl.detach(), x.grad
+
+
+def test_native_vardrop_noise_and_hardconcrete_gates_given_draws():
+    # the forward and backward loops with the random numbers given, against the formulas in
+    # float64
     native = _native_or_skip()
     g = torch.Generator().manual_seed(3)
     w = torch.randn(200, 300, generator=g)
     la = torch.randn(200, 300, generator=g) * 8
     eps = torch.randn(200, 300, generator=g)
-    out, d_w, d_la = (torch.empty_like(w) for _ in range(3))
-    native.run("sk_noisy_weight", [w, la, eps, out, d_w, d_la], w.numel(), seed=0)
-    w64, la64 = w.double(), la.double()
-    scaled = torch.exp(0.5 * la64.clamp(-10, 10)) * eps.double()
+    grad = torch.randn(200, 300, generator=g)
+    out, scaled, g_la, grad_w = (torch.empty_like(w) for _ in range(4))
+    (kl_sum,) = native.run("sk_vardrop_noise", [w, la, eps, out, scaled, g_la], w.numel(),
+                           (0.7,), n_sums=1, seed=0)
+    w64, la64, grad64 = w.double(), la.double(), grad.double()
+    scaled64 = torch.exp(0.5 * la64.clamp(-10, 10)) * eps.double()
     inside = (la64.abs() <= 10).double()
-    _close(out.double(), w64 * (1 + scaled), rtol=1e-5, atol=1e-6)
-    _close(d_w.double(), 1 + scaled, rtol=1e-5, atol=1e-6)
-    _close(d_la.double(), inside * 0.5 * w64 * scaled, rtol=1e-5, atol=1e-6)
+    kl, d_kl = _kl64(la)
+    _close(out.double(), w64 * (1 + scaled64), rtol=1e-5, atol=1e-6)
+    _close(scaled.double(), scaled64, rtol=1e-5, atol=1e-6)
+    _close(g_la.double(), 0.7 * d_kl, rtol=1e-5, atol=1e-6)
+    assert kl_sum == pytest.approx(float(kl.sum()), rel=1e-5)
+    native.run("sk_vardrop_noise_backward", [grad, w, la, scaled, g_la, grad_w], w.numel(),
+               (2.5,))
+    _close(grad_w.double(), grad64 * (1 + scaled64), rtol=1e-5, atol=1e-6)
+    _close(g_la.double(), 2.5 * 0.7 * d_kl + inside * 0.5 * grad64 * w64 * scaled64,
+           rtol=1e-5, atol=1e-6)
 
     beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    shift = beta * math.log(-gamma / zeta)
     log_a = torch.randn(200, 300, generator=g) * 4
     u = torch.rand(200, 300, generator=g)
-    out, s_, d_la = (torch.empty_like(w) for _ in range(3))
-    native.run("sk_hardconcrete", [w, log_a, u, out, s_, d_la], w.numel(), (beta, gamma, zeta),
-               seed=0)
+    out, z_, g_la, grad_w = (torch.empty_like(w) for _ in range(4))
+    (count,) = native.run("sk_hardconcrete_gates", [w, log_a, u, out, z_, g_la], w.numel(),
+                          (beta, gamma, zeta, shift, 0.7), n_sums=1, seed=0)
     uc = u.double().clamp(1e-6, 1 - 1e-6)
     z = torch.sigmoid((torch.log(uc) - torch.log1p(-uc) + log_a.double()) / beta)
     raw = z * (zeta - gamma) + gamma
     gate = raw.clamp(0, 1)
     assert 0.05 < float((gate == 0).double().mean()) < 0.95  # clipped and open gates
+    p = torch.sigmoid(log_a.double() - shift)
     _close(out.double(), w64 * gate, rtol=1e-5, atol=1e-6)
-    _close(s_.double(), gate, rtol=1e-5, atol=1e-6)
+    _close(z_.double(), z, rtol=1e-5, atol=1e-6)
+    _close(g_la.double(), 0.7 * p * (1 - p), rtol=1e-5, atol=1e-7)
+    assert count == pytest.approx(float(p.sum()), rel=1e-5)
+    native.run("sk_hardconcrete_gates_backward", [grad, w, z_, g_la, grad_w], w.numel(),
+               (beta, gamma, zeta, 2.5))
     ds = ((raw > 0) & (raw < 1)).double() * (zeta - gamma) / beta * z * (1 - z)
-    _close(d_la.double(), w64 * ds, rtol=1e-4, atol=1e-5)
+    _close(grad_w.double(), grad64 * gate, rtol=1e-5, atol=1e-6)
+    _close(g_la.double(), 2.5 * 0.7 * p * (1 - p) + grad64 * w64 * ds, rtol=1e-4, atol=1e-5)
 
 
 def test_philox_known_answers():
@@ -445,14 +485,16 @@ def test_native_random_streams(normal):
 def test_native_noise_of_the_methods_in_float32():
     _native_or_skip()
     torch.manual_seed(0)
-    rel = noisy_weight(torch.ones(200_000), torch.full((200_000,), math.log(0.25))) - 1.0
+    rel = vardrop_noise(torch.ones(200_000), torch.full((200_000,), math.log(0.25)), 1.0)[0]
+    rel = rel - 1.0
     assert abs(float(rel.mean())) < 0.005 and abs(float(rel.std()) - 0.5) < 0.005
     torch.manual_seed(0)
-    a = noisy_weight(torch.ones(5000), torch.zeros(5000))
-    torch.manual_seed(0)
-    assert torch.equal(a, noisy_weight(torch.ones(5000), torch.zeros(5000)))  # random_state
+    a = vardrop_noise(torch.ones(5000), torch.zeros(5000), 1.0)[0]
+    torch.manual_seed(0)  # random_state
+    assert torch.equal(a, vardrop_noise(torch.ones(5000), torch.zeros(5000), 1.0)[0])
     beta, gamma, zeta = 2 / 3, -0.1, 1.1
-    s = hardconcrete_weight(torch.ones(200_000), torch.zeros(200_000), beta, gamma, zeta)
+    s = hardconcrete_gates(torch.ones(200_000), torch.zeros(200_000), beta, gamma, zeta,
+                           1.0)[0]
     p_open = 1.0 / (1.0 + math.exp(beta * math.log(-gamma / zeta)))
     assert abs(float((s > 0).double().mean()) - p_open) < 0.005
     # E[s] of the hard concrete gate at log a = 0, by the exact moments
@@ -595,3 +637,76 @@ def test_scaled_terms_scale_value_and_gradients(dtype):
         torch.testing.assert_close(v3, 3e-3 * v1)
         for a, b in zip(g3, g1):
             torch.testing.assert_close(a, 3e-3 * b)
+
+
+# -- the fused node (noise and loss term in one pass) on the loops -------------------------
+def _fused_case(kind, gen):
+    w = torch.randn(150, 120, generator=gen)
+    x = torch.randn(150, 120, generator=gen) * (8 if kind == "vardrop" else 4)
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+
+    def fn(w, x):
+        if kind == "vardrop":
+            return vardrop_noise(w, x, 0.7)
+        return hardconcrete_gates(w, x, beta, gamma, zeta, 0.7)
+
+    def term(x):
+        if kind == "vardrop":
+            return vardrop_kl_sum(x, scale=0.7)
+        return sigmoid_sum(x, beta * math.log(-gamma / zeta), 0.7)
+    return w, x, fn, term, (beta, gamma, zeta)
+
+
+@pytest.mark.parametrize("kind", ["vardrop", "hardconcrete"])
+def test_fused_noise_and_term_gradients(kind, gen):
+    # loss = <G, weights> + c term: the gradients against the formulas in float64, with the
+    # noise read back from the output (scaled = out / w - 1, s = out / w), and the term
+    # against the standalone one
+    _native_or_skip()
+    w, x, fn, term, (beta, gamma, zeta) = _fused_case(kind, gen)
+    G = torch.randn(w.shape, generator=gen)
+    wr, xr = w.clone().requires_grad_(), x.clone().requires_grad_()
+    torch.manual_seed(4)
+    out, t = fn(wr, xr)
+    assert type(out.grad_fn).__name__ == "_NoiseAndTermBackward"  # one node on the loops
+    assert out.grad_fn is t.grad_fn
+    (out * G).sum().add(2.5 * t).backward()
+    xs = x.clone().requires_grad_()
+    t_alone = term(xs)
+    t_alone.backward()
+    torch.testing.assert_close(t.detach(), t_alone.detach(), rtol=1e-6, atol=0)
+    w64, G64, ratio = w.double(), G.double(), out.detach().double() / w.double()
+    if kind == "vardrop":
+        scaled = ratio - 1.0
+        inside = (x.abs() <= 10).double()
+        expect_w = G64 * (1 + scaled)
+        expect_x = 2.5 * xs.grad.double() + inside * 0.5 * G64 * w64 * scaled
+    else:
+        open_ = ((ratio > 0) & (ratio < 1)).double()
+        z = (ratio - gamma) / (zeta - gamma)
+        expect_w = G64 * ratio
+        expect_x = 2.5 * xs.grad.double() + open_ * (zeta - gamma) / beta * z * (1 - z) * w64 * G64
+    _close(wr.grad.double(), expect_w, rtol=1e-4, atol=1e-5)
+    _close(xr.grad.double(), expect_x, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["vardrop", "hardconcrete"])
+def test_fused_node_backward_twice_and_term_alone(kind, gen):
+    # the term's derivative is completed in place by the first backward pass; a second one
+    # (retain_graph) recomputes it: both passes give the same gradients. With the weights
+    # unused, the gradient in x is the term's alone (the other route's value)
+    _native_or_skip()
+    w, x, fn, term, _ = _fused_case(kind, gen)
+    wr, xr = w.clone().requires_grad_(), x.clone().requires_grad_()
+    out, t = fn(wr, xr)
+    loss = out.sum() + t
+    loss.backward(retain_graph=True)
+    first = wr.grad.clone(), xr.grad.clone()
+    wr.grad = xr.grad = None
+    loss.backward()
+    torch.testing.assert_close((wr.grad, xr.grad), first)
+    xr.grad = None
+    fn(wr, xr)[1].backward()
+    xs = x.clone().requires_grad_()
+    term(xs).backward()
+    torch.testing.assert_close(xr.grad, xs.grad)

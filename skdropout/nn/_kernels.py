@@ -16,6 +16,7 @@ against autograd on the plain expressions, against each other and by finite diff
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -202,11 +203,6 @@ def _noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor
                   ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """``w (1 + sqrt(alpha) eps)`` with one standard normal eps per weight (VARDROP) and its
     derivatives ``1 + sqrt(alpha) eps`` in w and ``w sqrt(alpha) eps / 2`` in log alpha."""
-    if _native.usable(w, log_alpha):  # eps from the loops' own stream
-        out, d_w, d_la = _empty(w, 3)
-        _native.run("sk_noisy_weight", [w, log_alpha, None, out, d_w, d_la], w.numel(),
-                    seed=_native.torch_seed())
-        return out, [d_w, d_la]
     eps = torch.randn_like(w)
     la, outside = _clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     scaled = torch.mul(la, 0.5).exp_().mul_(eps)  # sqrt(alpha) eps
@@ -214,33 +210,91 @@ def _noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor
     return torch.mul(w, d_w), [d_w, _zero_where(scaled.mul_(w).mul_(0.5), outside)]
 
 
-def noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor) -> torch.Tensor:
-    """One draw of the multiplicatively perturbed weights ``w (1 + sqrt(alpha) eps)``.
+class _NoiseAndTerm(torch.autograd.Function):
+    """A layer's random weights and its loss term in one node, from the fused CPU loops.
 
-    ``alpha = exp(clip(log_alpha, -10, 10))``, eps ~ N(0, 1) per weight (VARDROP without
-    reparameterisation tricks, section 4.2): from ``torch.randn_like``, or, in the fused CPU
-    loops, from their counter-based stream (:func:`skdropout.nn._native.random`), seeded
-    from torch's generator.
+    ``_NoiseAndTerm.apply(kind, w, x, params, scale)`` with kind ``'vardrop'`` (x = log
+    alpha, no params) or ``'hardconcrete'`` (x = log a, params = (beta, gamma, zeta,
+    shift)) returns the perturbed weights and ``scale`` times the term's sum (the KL, the
+    expected number of open gates). One pass draws the noise and computes both, with the
+    term's derivative in x, which the backward pass completes in place into x's gradient
+    (one pass, which also writes w's): fewer passes and full-size temporaries than one node
+    per output, which matters on a CPU, where fresh memory costs page faults.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, kind: str, w: torch.Tensor, x: torch.Tensor,
+                params: tuple[float, ...], scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        out, saved, g_x = _empty(w, 3)
+        name = "sk_vardrop_noise" if kind == "vardrop" else "sk_hardconcrete_gates"
+        (total,) = _native.run(name, [w, x, None, out, saved, g_x], w.numel(),
+                               (*params, scale), n_sums=1, seed=_native.torch_seed())
+        ctx.save_for_backward(w, x, saved)
+        ctx.kind, ctx.params, ctx.scale, ctx.g_x = kind, params, scale, g_x
+        return out, w.new_tensor(scale * total)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor, grad_term: torch.Tensor
+                 ) -> tuple[torch.Tensor | None, ...]:
+        w, x, saved = ctx.saved_tensors
+        g_x, ctx.g_x = ctx.g_x, None  # completed in place: one backward pass owns it
+        if g_x is None:  # a second backward pass through this node (retain_graph)
+            g_x = torch.empty_like(x)
+            if ctx.kind == "vardrop":
+                _native.run("sk_vardrop_kl", [x, None, g_x, None], x.numel(), (ctx.scale,),
+                            n_sums=1)
+            else:
+                _native.run("sk_sigmoid_sum", [x, g_x], x.numel(), (ctx.params[3], ctx.scale),
+                            n_sums=1)
+        grad_w = torch.empty_like(w)
+        if ctx.kind == "vardrop":
+            _native.run("sk_vardrop_noise_backward", [grad.contiguous(), w, x, saved, g_x,
+                                                      grad_w], w.numel(), (float(grad_term),))
+        else:
+            _native.run("sk_hardconcrete_gates_backward", [grad.contiguous(), w, saved, g_x,
+                                                           grad_w], w.numel(),
+                        (*ctx.params[:3], float(grad_term)))
+        return None, grad_w, g_x, None, None
+
+
+def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One draw of the multiplicatively perturbed weights of VARDROP (no reparameterisation
+    trick, section 4.2) and the layer's KL term.
+
+    The weights are ``w (1 + sqrt(alpha) eps)`` with ``alpha = exp(clip(log_alpha, -10,
+    10))`` and eps ~ N(0, 1) per weight: from ``torch.randn_like``, or, in the fused CPU
+    loops, from their counter-based stream (:func:`skdropout.nn._native.random`) seeded from
+    torch's generator. The term is ``scale`` times :func:`vardrop_kl_sum` of log alpha; on
+    float32 CPU tensors both come from one pass (one autograd node).
 
     Parameters
     ----------
     w, log_alpha : torch.Tensor
         Weights and their log alpha, same shape.
+    scale : float
+        The factor of the KL sum (lam in the loss).
 
     Returns
     -------
-    torch.Tensor
+    weights : torch.Tensor
         The noisy weights, differentiable in ``w`` and ``log_alpha``.
+    kl : torch.Tensor
+        0-d, ``scale * sum KL``, differentiable in ``log_alpha``.
 
     Examples
     --------
     >>> import torch
-    >>> from skdropout.nn._kernels import noisy_weight
+    >>> from skdropout.nn._kernels import vardrop_noise
     >>> w = torch.ones(3)
-    >>> bool(torch.allclose(noisy_weight(w, torch.full((3,), -10.0)), w, atol=0.05))
-    True
+    >>> noisy, kl = vardrop_noise(w, torch.full((3,), -10.0), 1.0)
+    >>> bool(torch.allclose(noisy, w, atol=0.05)), bool(kl > 0)
+    (True, True)
     """
-    return _Elementwise.apply(_noisy_weight, w, log_alpha)
+    if _native.usable(w, log_alpha):
+        return _NoiseAndTerm.apply("vardrop", w, log_alpha, (), float(scale))
+    return _Elementwise.apply(_noisy_weight, w, log_alpha), vardrop_kl_sum(log_alpha, None, scale)
 
 
 def _local_variance(first: torch.Tensor, w: torch.Tensor | None
@@ -293,11 +347,6 @@ def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamm
     """``w s`` with one HARDCONCRETE(beta, gamma, zeta)(a) gate s per weight (eqs. 20-21)
     and its derivatives s in w and ``w ds/dlog a`` in log a, where ``ds/dlog a = (zeta -
     gamma) z (1 - z) / beta`` with z the sigmoid of eq. (20) (0 where the gate is clipped)."""
-    if _native.usable(w, log_a):  # u from the loops' own stream
-        out, s, d_la = _empty(w, 3)
-        _native.run("sk_hardconcrete", [w, log_a, None, out, s, d_la], w.numel(),
-                    (beta, gamma, zeta), seed=_native.torch_seed())
-        return out, [s, d_la, None, None, None]
     z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
     z.add_(log_a).mul_(1.0 / beta).sigmoid_()
     s, outside = _clip(torch.mul(z, zeta - gamma).add_(gamma), 0.0, 1.0)
@@ -305,13 +354,16 @@ def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamm
     return torch.mul(w, s), [s, d_la, None, None, None]
 
 
-def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
-                        zeta: float) -> torch.Tensor:
-    """Weights times one sampled hard concrete gate each (eqs. 20-21).
+def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
+                       zeta: float, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights times one sampled hard concrete gate each (eqs. 20-21), and ``scale`` times
+    the expected number of open gates.
 
     ``s = min(1, max(0, sigmoid((log u - log(1-u) + log a) / beta) (zeta - gamma) + gamma))``
     with u ~ U(0, 1) per weight (:func:`uniform_like`, or, in the fused CPU loops, their
-    counter-based stream seeded from torch's generator).
+    counter-based stream seeded from torch's generator); the count is
+    ``sum P(s_j > 0) = sum sigmoid(log a_j - beta log(-gamma/zeta))`` (:func:`sigmoid_sum`).
+    On float32 CPU tensors both come from one pass (one autograd node).
 
     Parameters
     ----------
@@ -319,21 +371,31 @@ def hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma
         Weights and the gates' log a, same shape.
     beta, gamma, zeta : float
         Temperature and stretch interval.
+    scale : float
+        The factor of the count (lam in the loss).
 
     Returns
     -------
-    torch.Tensor
+    weights : torch.Tensor
         ``w * s``, differentiable in ``w`` and ``log_a``.
+    count : torch.Tensor
+        0-d, ``scale * sum P(s_j > 0)``, differentiable in ``log_a``.
 
     Examples
     --------
     >>> import torch
-    >>> from skdropout.nn._kernels import hardconcrete_weight
-    >>> out = hardconcrete_weight(torch.ones(4), torch.full((4,), 20.0), 2 / 3, -0.1, 1.1)
-    >>> out.tolist()  # gates wide open
-    [1.0, 1.0, 1.0, 1.0]
+    >>> from skdropout.nn._kernels import hardconcrete_gates
+    >>> out, count = hardconcrete_gates(torch.ones(4), torch.full((4,), 20.0), 2 / 3, -0.1,
+    ...                                 1.1, 1.0)
+    >>> out.tolist(), float(count)  # gates wide open
+    ([1.0, 1.0, 1.0, 1.0], 4.0)
     """
-    return _Elementwise.apply(_hardconcrete_weight, w, log_a, beta, gamma, zeta)
+    shift = beta * math.log(-gamma / zeta)
+    if _native.usable(w, log_a):
+        return _NoiseAndTerm.apply("hardconcrete", w, log_a,
+                                   (float(beta), float(gamma), float(zeta), shift), float(scale))
+    return (_Elementwise.apply(_hardconcrete_weight, w, log_a, beta, gamma, zeta),
+            sigmoid_sum(log_a, shift, scale))
 
 
 def _sigmoid_sum(x: torch.Tensor, shift: float, scale: float

@@ -20,8 +20,8 @@ from torch import nn
 
 from ..penalties import Penalty, hardconcrete_moments
 from ._kernels import (_TINY, LOG_ALPHA_MAX, LOG_ALPHA_MIN, eta_trick_objective,
-                       fixed_eta_tikhonov, hardconcrete_weight, local_variance, noisy_weight,
-                       sigmoid_sum, vardrop_kl_sum)
+                       fixed_eta_tikhonov, hardconcrete_gates, local_variance, sigmoid_sum,
+                       vardrop_kl_sum, vardrop_noise)
 
 #: A weight is pruned when its keep probability is below this (Molchanov et al.'s rule:
 #: for variational dropout it is log alpha > log 19).
@@ -57,6 +57,8 @@ class SparseLayer(nn.Module):
 
     #: whether the layer may replace an ``nn.Conv2d``
     conv_ok = True
+    #: attributes that are caches of the current parameters, not state: not pickled
+    _transient: tuple[str, ...] = ("_held",)
 
     def __init__(self, base: nn.Module, lam: float) -> None:
         super().__init__()
@@ -75,6 +77,7 @@ class SparseLayer(nn.Module):
         self.weight = nn.Parameter(base.weight.detach().clone())
         self.bias = None if base.bias is None else nn.Parameter(base.bias.detach().clone())
         self.lam = float(lam)
+        self._held: tuple[tuple[Any, ...], torch.Tensor] | None = None
 
     # -- the rule -----------------------------------------------------------------------
     def keep_prob(self) -> torch.Tensor:
@@ -117,6 +120,29 @@ class SparseLayer(nn.Module):
         """
         return self.weight.new_zeros(())
 
+    def _term_key(self, scale: float, params: tuple[torch.Tensor, ...]) -> tuple[Any, ...]:
+        return (scale, *((p.data_ptr(), p._version) for p in params))
+
+    def _hold_term(self, term: torch.Tensor, scale: float, *params: torch.Tensor) -> None:
+        """Keep ``term``, this layer's loss term computed by a training forward pass along
+        with the noise, for :meth:`regularizer` to return (a graph is not built twice);
+        kept only while it is differentiable and ``params`` are unchanged."""
+        self._held = (self._term_key(scale, params), term) if term.requires_grad else None
+
+    def _take_term(self, scale: float, *params: torch.Tensor) -> torch.Tensor | None:
+        """The term kept by :meth:`_hold_term` if it was computed with these parameters
+        (same tensors, not modified since) and ``scale``; taken once."""
+        held, self._held = getattr(self, "_held", None), None
+        if held is not None and held[0] == self._term_key(scale, params):
+            return held[1]
+        return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self._transient:
+            state[name] = None
+        return state
+
     # -- forward --------------------------------------------------------------------------
     def _op(self, x: torch.Tensor, weight: torch.Tensor,
             bias: torch.Tensor | None) -> torch.Tensor:
@@ -156,6 +182,7 @@ class SparseLayer(nn.Module):
         """
         if self.training:
             return self.train_forward(x)
+        self._held = None
         return self._op(x, self.pruned_weight(), self.bias)
 
     def to_dense(self) -> nn.Module:
@@ -306,7 +333,8 @@ class VarDropLayer(SparseLayer):
         scale = self.lam * self.kl_weight
         if self.mode == "lr_ar":
             return vardrop_kl_sum(self.log_sigma2, self.weight, scale)
-        return vardrop_kl_sum(self.log_alpha_, scale=scale)
+        held = self._take_term(scale, self.log_alpha_)  # from the last forward pass
+        return held if held is not None else vardrop_kl_sum(self.log_alpha_, scale=scale)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """One draw of the noisy layer: the weight noise (``'plain'``) or its output
@@ -324,8 +352,11 @@ class VarDropLayer(SparseLayer):
         torch.Tensor
             A random sample of the layer's output.
         """
-        if self.mode == "plain":
-            return self._op(x, noisy_weight(self.weight, self.log_alpha_), self.bias)
+        if self.mode == "plain":  # the KL term comes with the noise (one pass, one node)
+            scale = self.lam * self.kl_weight
+            noisy, kl = vardrop_noise(self.weight, self.log_alpha_, scale)
+            self._hold_term(kl, scale, self.log_alpha_)
+            return self._op(x, noisy, self.bias)
         if self.mode == "lr_ar":
             var_w = local_variance(self.log_sigma2)
         else:
@@ -466,6 +497,8 @@ class EtaTrickLayer(SparseLayer):
     (torch.Size([2, 3]), torch.Size([2, 3]))
     """
 
+    _transient = (*SparseLayer._transient, "_a")
+
     def __init__(self, base: nn.Module, lam: float, penalty: Penalty,
                  init_log_eta: float = 5.0, log_eta_decay: float = 1e-3) -> None:
         super().__init__(base, lam)
@@ -510,11 +543,6 @@ class EtaTrickLayer(SparseLayer):
         obj, self._a = eta_trick_objective(self.weight, self.log_eta_bar, self.penalty,
                                            self.lam, self.log_eta_decay, self._a)
         return obj
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_a"] = None
-        return state
 
 
 def _hc_keep_prob(log_a: np.ndarray, beta: float, gamma: float, zeta: float) -> np.ndarray:
@@ -574,6 +602,8 @@ class HardConcreteLayer(SparseLayer):
     >>> int(layer.mask().sum()), float(layer.pruned_weight().detach()[0, 0])
     (5, 0.0)
     """
+
+    _transient = (*SparseLayer._transient, "_cache")
 
     def __init__(self, base: nn.Module, lam: float, beta: float = 2 / 3, gamma: float = -0.1,
                  zeta: float = 1.1, init_log_a: float = 2.0) -> None:
@@ -647,6 +677,9 @@ class HardConcreteLayer(SparseLayer):
         torch.Tensor
             A 0-d tensor, differentiable in ``log_a``.
         """
+        held = self._take_term(self.lam, self.log_a)  # from the last forward pass
+        if held is not None:
+            return held
         return sigmoid_sum(self.log_a, self.beta * math.log(-self.gamma / self.zeta), self.lam)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -663,13 +696,10 @@ class HardConcreteLayer(SparseLayer):
         torch.Tensor
             The output with weights ``w * s``, differentiable in ``log_a`` through s.
         """
-        ws = hardconcrete_weight(self.weight, self.log_a, self.beta, self.gamma, self.zeta)
+        ws, count = hardconcrete_gates(self.weight, self.log_a, self.beta, self.gamma,
+                                       self.zeta, self.lam)
+        self._hold_term(count, self.lam, self.log_a)  # the count comes with the gates
         return self._op(x, ws, self.bias)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_cache"] = None
-        return state
 
 
 # -- gradual magnitude pruning (Zhu & Gupta 2017; section 4.4) -------------------------------

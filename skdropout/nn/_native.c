@@ -17,6 +17,7 @@ float logf(float);
 #pragma omp declare simd notinbranch
 float log1pf(float);
 float sqrtf(float);
+float fabsf(float);
 #pragma omp declare simd notinbranch
 float sinf(float);
 #pragma omp declare simd notinbranch
@@ -180,9 +181,35 @@ void sk_normal(float *out, long n, uint64_t seed, long start) { stream(out, n, 1
 static const float K1 = 0.63576f, K2 = 1.87320f, K3 = 1.48695f;
 static const float LA_MIN = -10.0f, LA_MAX = 10.0f;
 
+/* log1p(m) for m in [0, 1], inline (a vector call costs more here): 2 atanh(s) with
+ * s = m / (2 + m) in [0, 1/3], its series to s^13 (the next term is below 2e-8 relative). */
+static inline float log1p_unit(float m) {
+    float s = m / (2.0f + m), s2 = s * s;
+    float p = 1.0f / 13.0f;
+    p = p * s2 + 1.0f / 11.0f;
+    p = p * s2 + 1.0f / 9.0f;
+    p = p * s2 + 1.0f / 7.0f;
+    p = p * s2 + 1.0f / 5.0f;
+    p = p * s2 + 1.0f / 3.0f;
+    p = p * s2 + 1.0f;
+    return 2.0f * s * p;
+}
+
+/* KL of the clipped log alpha la, KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la)),
+ * and (*d) its derivative -k1 k3 t (1 - t) - (1 - p)/2, p = sigmoid(la), all from
+ * m = exp(-|la|) <= 1 without cancellation: log1p(1/alpha) = max(-la, 0) + log1p(m) and
+ * 1 - p = m / (1 + m) for la >= 0, 1 / (1 + m) below. */
+static inline float kl_term(float la, float *d) {
+    float t = 1.0f / (1.0f + expf(K2 + K3 * la));
+    float m = expf(-fabsf(la));
+    float one_minus_p = (la >= 0.0f ? m : 1.0f) / (1.0f + m);
+    *d = -K1 * K3 * t * (1.0f - t) - 0.5f * one_minus_p;
+    return K1 * t + 0.5f * ((la < 0.0f ? -la : 0.0f) + log1p_unit(m));
+}
+
 /* sum_j KL_j of log alpha = clip(first) (theta NULL) or clip(first - log(theta^2 + 1e-16))
- * (additive reparameterisation), KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la));
- * writes scale dKL/dfirst and, with theta, scale dKL/dtheta. */
+ * (additive reparameterisation); writes scale dKL/dfirst (0 where clipped) and, with theta,
+ * scale dKL/dtheta. */
 void sk_vardrop_kl(const float *first, const float *theta, float *d_first, float *d_theta,
                    long n, float scale, double *sums) {
     double total = 0.0;
@@ -192,25 +219,18 @@ void sk_vardrop_kl(const float *first, const float *theta, float *d_first, float
         if (theta == NULL) {
 #pragma omp simd reduction(+ : part)
             for (long i = b; i < end; i++) {
-                float la = clipf(first[i], LA_MIN, LA_MAX);
-                float inside = la == first[i] ? 1.0f : 0.0f;
-                float t = 1.0f / (1.0f + expf(K2 + K3 * la));
-                float e = expf(-la);
-                part += K1 * t + 0.5f * log1pf(e);
-                /* -k1 k3 t (1 - t) - (1 - p)/2 with 1 - p = e / (1 + e) */
-                d_first[i] = scale * inside * (-K1 * K3 * t * (1.0f - t) - 0.5f * e / (1.0f + e));
+                float la = clipf(first[i], LA_MIN, LA_MAX), d;
+                part += kl_term(la, &d);
+                d_first[i] = (la == first[i] ? scale : 0.0f) * d;
             }
         } else {
 #pragma omp simd reduction(+ : part)
             for (long i = b; i < end; i++) {
                 float th2 = theta[i] * theta[i] + 1e-16f;
                 float raw = first[i] - logf(th2);
-                float la = clipf(raw, LA_MIN, LA_MAX);
-                float inside = la == raw ? 1.0f : 0.0f;
-                float t = 1.0f / (1.0f + expf(K2 + K3 * la));
-                float e = expf(-la);
-                part += K1 * t + 0.5f * log1pf(e);
-                float d = scale * inside * (-K1 * K3 * t * (1.0f - t) - 0.5f * e / (1.0f + e));
+                float la = clipf(raw, LA_MIN, LA_MAX), d;
+                part += kl_term(la, &d);
+                d *= la == raw ? scale : 0.0f;
                 d_first[i] = d;
                 d_theta[i] = -2.0f * d * theta[i] / th2;
             }
@@ -220,25 +240,46 @@ void sk_vardrop_kl(const float *first, const float *theta, float *d_first, float
     sums[0] = total;
 }
 
-/* w (1 + sqrt(alpha) eps) with alpha = exp(clip(log_alpha)); writes the factor 1 + sqrt(alpha)
- * eps (d out / d w) and w sqrt(alpha) eps / 2 (d out / d log alpha, 0 where clipped). eps
- * are the given standard normals, or (eps NULL) entries [start, start + n) of the normal
- * stream of `seed`. */
-void sk_noisy_weight(const float *w, const float *log_alpha, const float *eps, float *out,
-                     float *d_w, float *d_la, long n, uint64_t seed, long start) {
+/* VARDROP without tricks, forward: the noisy weights w (1 + sqrt(alpha) eps), alpha =
+ * exp(clip(log_alpha)), and the layer's KL term in one pass. Writes out, scaled = sqrt(alpha)
+ * eps (for the backward pass) and g_la = scale dKL/dlog alpha (0 where clipped); sums[0] =
+ * sum KL. eps are the given standard normals, or (eps NULL) entries [start, start + n) of
+ * the normal stream of `seed`. */
+void sk_vardrop_noise(const float *w, const float *log_alpha, const float *eps, float *out,
+                      float *scaled, float *g_la, long n, float scale, uint64_t seed, long start,
+                      double *sums) {
     float buf[BLOCK];
+    double total = 0.0;
     for (long b = 0; b < n; b += BLOCK) {
         long end = b + BLOCK < n ? b + BLOCK : n;
         const float *e = block_draws(eps, buf, b, 1, seed, start);
-#pragma omp simd
+        float part = 0.0f;
+#pragma omp simd reduction(+ : part)
         for (long i = b; i < end; i++) {
-            float la = clipf(log_alpha[i], LA_MIN, LA_MAX);
-            float inside = la == log_alpha[i] ? 1.0f : 0.0f;
-            float scaled = expf(0.5f * la) * e[i - b];
-            out[i] = w[i] * (1.0f + scaled);
-            d_w[i] = 1.0f + scaled;
-            d_la[i] = inside * 0.5f * w[i] * scaled;
+            float la = clipf(log_alpha[i], LA_MIN, LA_MAX), d;
+            float sc = expf(0.5f * la) * e[i - b];
+            out[i] = w[i] * (1.0f + sc);
+            scaled[i] = sc;
+            part += kl_term(la, &d);
+            g_la[i] = (la == log_alpha[i] ? scale : 0.0f) * d;
         }
+        total += part;
+    }
+    sums[0] = total;
+}
+
+/* VARDROP without tricks, backward, from the incoming gradient g of the noisy weights and
+ * g_kl of the KL term: grad_w = g (1 + scaled) and, in place of g_la, g_kl g_la +
+ * g w scaled / 2 (the noise's part 0 where log alpha is clipped). */
+void sk_vardrop_noise_backward(const float *g, const float *w, const float *log_alpha,
+                               const float *scaled, float *g_la, float *grad_w, long n,
+                               float g_kl) {
+#pragma omp simd
+    for (long i = 0; i < n; i++) {
+        float la = clipf(log_alpha[i], LA_MIN, LA_MAX);
+        grad_w[i] = g[i] * (1.0f + scaled[i]);
+        float half = la == log_alpha[i] ? 0.5f : 0.0f; /* as a factor: no branch */
+        g_la[i] = g_kl * g_la[i] + half * g[i] * w[i] * scaled[i];
     }
 }
 
@@ -258,37 +299,71 @@ void sk_local_variance(const float *log_alpha, const float *w, float *var, float
     }
 }
 
-/* Louizos et al.'s hard concrete gate (eqs. 20-21) from a uniform u:
- * s = clip(sigmoid((logit(u) + log a)/beta) (zeta - gamma) + gamma, 0, 1), u clipped to
- * [1e-6, 1 - 1e-6]; writes w s and its derivatives s in w and w ds/dlog a in log a (0 where
- * the gate is clipped). u are the given uniforms, or (u NULL) entries [start, start + n) of
- * the uniform stream of `seed`. */
-void sk_hardconcrete(const float *w, const float *log_a, const float *u, float *out, float *s,
-                     float *d_la, long n, float beta, float gamma, float zeta, uint64_t seed,
-                     long start) {
-    const float inv_beta = 1.0f / beta, span = zeta - gamma, k = (zeta - gamma) / beta;
+/* P(s > 0) = sigmoid(x - shift) of a hard concrete gate with log a = x (eq. 21) and (*d) its
+ * derivative p (1 - p), both from e = exp(-|x - shift|), which cannot overflow. */
+static inline float open_prob(float x, float shift, float *d) {
+    float y = x - shift;
+    float e = expf(-fabsf(y));
+    float r = 1.0f / (1.0f + e);
+    *d = e * r * r;
+    return y < 0.0f ? e * r : r;
+}
+
+/* Louizos et al.'s hard concrete gate s = clip(z (zeta - gamma) + gamma, 0, 1) of eq. (20)
+ * from z. */
+static inline float gate_of(float z, float gamma, float span) {
+    return clipf(z * span + gamma, 0.0f, 1.0f);
+}
+
+/* HARDCONCRETE, forward: the gated weights w s and the layer's expected number of open
+ * gates in one pass. z = sigmoid((logit(u) + log a)/beta) with u clipped to [1e-6, 1 - 1e-6]
+ * and s = gate_of(z); writes out = w s, z (for the backward pass) and g_la = scale dP(s >
+ * 0)/dlog a; sums[0] = sum P(s > 0) (shift = beta log(-gamma/zeta)). u are the given
+ * uniforms, or (u NULL) entries [start, start + n) of the uniform stream of `seed`. */
+void sk_hardconcrete_gates(const float *w, const float *log_a, const float *u, float *out,
+                           float *z_out, float *g_la, long n, float beta, float gamma,
+                           float zeta, float shift, float scale, uint64_t seed, long start,
+                           double *sums) {
+    const float inv_beta = 1.0f / beta, span = zeta - gamma;
     float buf[BLOCK];
+    double total = 0.0;
     for (long b = 0; b < n; b += BLOCK) {
         long end = b + BLOCK < n ? b + BLOCK : n;
         const float *v = block_draws(u, buf, b, 0, seed, start);
-#pragma omp simd
+        float part = 0.0f;
+#pragma omp simd reduction(+ : part)
         for (long i = b; i < end; i++) {
-            float uc = clipf(v[i - b], 1e-6f, 1.0f - 1e-6f);
+            float uc = clipf(v[i - b], 1e-6f, 1.0f - 1e-6f), d;
             float x = (logf(uc / (1.0f - uc)) + log_a[i]) * inv_beta;
             float z = 1.0f / (1.0f + expf(-x));
-            float raw = z * span + gamma;
-            float si = clipf(raw, 0.0f, 1.0f);
-            float inside = si == raw ? 1.0f : 0.0f;
-            s[i] = si;
-            d_la[i] = inside * k * z * (1.0f - z) * w[i];
-            out[i] = w[i] * si;
+            z_out[i] = z;
+            out[i] = w[i] * gate_of(z, gamma, span);
+            part += open_prob(log_a[i], shift, &d);
+            g_la[i] = scale * d;
         }
+        total += part;
+    }
+    sums[0] = total;
+}
+
+/* HARDCONCRETE, backward, from the incoming gradient g of the gated weights and g_p of the
+ * count: grad_w = g s and, in place of g_la, g_p g_la + g w ds/dlog a with ds/dlog a =
+ * (zeta - gamma) z (1 - z) / beta (0 where the gate is clipped). */
+void sk_hardconcrete_gates_backward(const float *g, const float *w, const float *z,
+                                    float *g_la, float *grad_w, long n, float beta,
+                                    float gamma, float zeta, float g_p) {
+    const float span = zeta - gamma, k = (zeta - gamma) / beta;
+#pragma omp simd
+    for (long i = 0; i < n; i++) {
+        float raw = z[i] * span + gamma, si = gate_of(z[i], gamma, span);
+        grad_w[i] = g[i] * si;
+        float slope = si == raw ? k : 0.0f; /* as a factor: no branch */
+        g_la[i] = g_p * g_la[i] + slope * z[i] * (1.0f - z[i]) * w[i] * g[i];
     }
 }
 
 /* sum_j sigmoid(x_j - shift) (the expected number of open hard concrete gates, eq. 21) and
- * its derivative p (1 - p) times scale, both from e = exp(-|x - shift|), which cannot
- * overflow. */
+ * its derivative p (1 - p) times scale. */
 void sk_sigmoid_sum(const float *x, float *d, long n, float shift, float scale, double *sums) {
     double total = 0.0;
     for (long b = 0; b < n; b += BLOCK) {
@@ -296,12 +371,9 @@ void sk_sigmoid_sum(const float *x, float *d, long n, float shift, float scale, 
         float part = 0.0f;
 #pragma omp simd reduction(+ : part)
         for (long i = b; i < end; i++) {
-            float y = x[i] - shift;
-            float e = expf(y < 0.0f ? y : -y);
-            float r = 1.0f / (1.0f + e);
-            float p = y < 0.0f ? e * r : r;
-            part += p;
-            d[i] = scale * e * r * r; /* scale p (1 - p) */
+            float dp;
+            part += open_prob(x[i], shift, &dp);
+            d[i] = scale * dp;
         }
         total += part;
     }
