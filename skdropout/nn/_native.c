@@ -195,17 +195,18 @@ static inline float log1p_unit(float m) {
     return 2.0f * s * p;
 }
 
-/* KL of the clipped log alpha la, KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la)),
+/* KL of the clipped log alpha la (kl_term_m: given m = exp(-|la|)), KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la)),
  * and (*d) its derivative -k1 k3 t (1 - t) - (1 - p)/2, p = sigmoid(la), all from
  * m = exp(-|la|) <= 1 without cancellation: log1p(1/alpha) = max(-la, 0) + log1p(m) and
  * 1 - p = m / (1 + m) for la >= 0, 1 / (1 + m) below. */
-static inline float kl_term(float la, float *d) {
+static inline float kl_term_m(float la, float m, float *d) {
     float t = 1.0f / (1.0f + expf(K2 + K3 * la));
-    float m = expf(-fabsf(la));
     float one_minus_p = (la >= 0.0f ? m : 1.0f) / (1.0f + m);
     *d = -K1 * K3 * t * (1.0f - t) - 0.5f * one_minus_p;
     return K1 * t + 0.5f * ((la < 0.0f ? -la : 0.0f) + log1p_unit(m));
 }
+
+static inline float kl_term(float la, float *d) { return kl_term_m(la, expf(-fabsf(la)), d); }
 
 /* sum_j KL_j of log alpha = clip(first) (theta NULL) or clip(first - log(theta^2 + 1e-16))
  * (additive reparameterisation); writes scale dKL/dfirst (0 where clipped) and, with theta,
@@ -257,10 +258,11 @@ void sk_vardrop_noise(const float *w, const float *log_alpha, const float *eps, 
 #pragma omp simd reduction(+ : part)
         for (long i = b; i < end; i++) {
             float la = clipf(log_alpha[i], LA_MIN, LA_MAX), d;
-            float sc = expf(0.5f * la) * e[i - b];
+            float m = expf(-fabsf(la)), root = sqrtf(m); /* sqrt(alpha) = root^(+-1) */
+            float sc = (la < 0.0f ? root : 1.0f / root) * e[i - b];
             out[i] = w[i] * (1.0f + sc);
             scaled[i] = sc;
-            part += kl_term(la, &d);
+            part += kl_term_m(la, m, &d);
             g_la[i] = (la == log_alpha[i] ? scale : 0.0f) * d;
         }
         total += part;
