@@ -710,3 +710,27 @@ def test_fused_node_backward_twice_and_term_alone(kind, gen):
     xs = x.clone().requires_grad_()
     term(xs).backward()
     torch.testing.assert_close(xr.grad, xs.grad)
+
+
+@pytest.mark.parametrize("kind", ["vardrop", "hardconcrete"])
+def test_fused_node_does_not_depend_on_the_thread_split(kind, gen):
+    _native_or_skip()
+    w = torch.randn(300, 250, generator=gen)  # large enough to be split over two threads
+    x = torch.randn(300, 250, generator=gen) * 4
+    results = []
+    old = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            torch.manual_seed(9)
+            fn = vardrop_noise if kind == "vardrop" else (
+                lambda w, x, s: hardconcrete_gates(w, x, 2 / 3, -0.1, 1.1, s))
+            wr, xr = w.clone().requires_grad_(), x.clone().requires_grad_()
+            out, term = fn(wr, xr, 0.3)
+            (out.sum() + term).backward()
+            results.append((out.detach(), term.detach(), wr.grad, xr.grad))
+    finally:
+        torch.set_num_threads(old)
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=0)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-6, atol=0)
+    torch.testing.assert_close(results[0][2:], results[1][2:], rtol=0, atol=0)

@@ -9,7 +9,10 @@ each term is one function that computes its value and, in the same pass, its der
 each input (every term is element-wise, or a sum of element-wise terms), and one autograd
 function (:class:`_Elementwise`) applies the chain rule. The value and derivatives come
 from the fused loops of ``_native.c`` for float32 CPU tensors where those are available
-(:mod:`._native`), else from a few in-place torch operations. Both routes are checked
+(:mod:`._native`), else from a few in-place torch operations. On the loops, the noisy
+weights of VARDROP and the gated weights of hard concrete come with their layer's loss term
+(KL, expected count of open gates) from one pass and one autograd node
+(:class:`_NoiseAndTerm`). Both routes are checked
 against autograd on the plain expressions, against each other and by finite differences
 (``tests/test_nn_kernels.py``).
 """
@@ -98,6 +101,24 @@ def uniform_like(t: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(draws).reshape(t.shape)
 
 
+def _first_order(backward: Any) -> Any:
+    """``once_differentiable`` (a second backward pass through the result raises) where it
+    is needed, when the graph of the backward pass is recorded; a plain call otherwise,
+    sparing its per-call cost (a ``no_grad`` block) in every training step."""
+    recorded = once_differentiable(backward)
+
+    def wrapper(ctx: Any, *grads: Any) -> Any:
+        if torch.is_grad_enabled():
+            return recorded(ctx, *grads)
+        return backward(ctx, *grads)
+    return wrapper
+
+
+def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
+    """A 0-d tensor of ``value`` with the dtype and device of ``like``."""
+    return torch.full((), value, dtype=like.dtype, device=like.device)
+
+
 class _Elementwise(torch.autograd.Function):
     """The chain rule for a term whose derivative in each input is element-wise.
 
@@ -115,7 +136,7 @@ class _Elementwise(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable  # the derivatives are saved as values: no second order
+    @_first_order  # the derivatives are saved as values: no second order
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         saved = iter(ctx.saved_tensors)
         if grad.dim():
@@ -149,7 +170,7 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
         d_theta = None if theta is None else torch.empty_like(theta)
         (total,) = _native.run("sk_vardrop_kl", [first, theta, d_first, d_theta],
                                first.numel(), (scale,), n_sums=1)
-        return first.new_tensor(scale * total), [d_first, d_theta, None]
+        return _scalar(scale * total, first), [d_first, d_theta, None]
     theta_sq = None
     if theta is None:
         raw = first
@@ -231,10 +252,10 @@ class _NoiseAndTerm(torch.autograd.Function):
                                (*params, scale), n_sums=1, seed=_native.torch_seed())
         ctx.save_for_backward(w, x, saved)
         ctx.kind, ctx.params, ctx.scale, ctx.g_x = kind, params, scale, g_x
-        return out, w.new_tensor(scale * total)
+        return out, _scalar(scale * total, w)
 
     @staticmethod
-    @once_differentiable
+    @_first_order
     def backward(ctx: Any, grad: torch.Tensor, grad_term: torch.Tensor
                  ) -> tuple[torch.Tensor | None, ...]:
         w, x, saved = ctx.saved_tensors
@@ -404,7 +425,7 @@ def _sigmoid_sum(x: torch.Tensor, shift: float, scale: float
     if _native.usable(x):
         d = torch.empty_like(x)
         (total,) = _native.run("sk_sigmoid_sum", [x, d], x.numel(), (shift, scale), n_sums=1)
-        return x.new_tensor(scale * total), [d, None, None]
+        return _scalar(scale * total, x), [d, None, None]
     p = torch.sub(x, shift).sigmoid_()
     return scale * p.sum(), [torch.sub(1.0, p).mul_(p).mul_(scale), None, None]
 
@@ -497,7 +518,7 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
             (lam, penalty.eps, decay), n_sums=3)
         keep[0] = None
         total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
-        return w.new_tensor(total), [d_w, d_lev]
+        return _scalar(total, w), [d_w, d_lev]
     lev, outside = _clip(log_eta_bar, -30.0, 30.0)
     lev_sum = lev.sum()
     eta = torch.exp(lev).mul_(lam)

@@ -127,12 +127,14 @@ class SparseLayer(nn.Module):
         """Keep ``term``, this layer's loss term computed by a training forward pass along
         with the noise, for :meth:`regularizer` to return (a graph is not built twice);
         kept only while it is differentiable and ``params`` are unchanged."""
-        self._held = (self._term_key(scale, params), term) if term.requires_grad else None
+        held = (self._term_key(scale, params), term) if term.requires_grad else None
+        object.__setattr__(self, "_held", held)  # not a module, parameter or buffer
 
     def _take_term(self, scale: float, *params: torch.Tensor) -> torch.Tensor | None:
         """The term kept by :meth:`_hold_term` if it was computed with these parameters
         (same tensors, not modified since) and ``scale``; taken once."""
-        held, self._held = getattr(self, "_held", None), None
+        held = getattr(self, "_held", None)
+        object.__setattr__(self, "_held", None)
         if held is not None and held[0] == self._term_key(scale, params):
             return held[1]
         return None
@@ -182,7 +184,7 @@ class SparseLayer(nn.Module):
         """
         if self.training:
             return self.train_forward(x)
-        self._held = None
+        object.__setattr__(self, "_held", None)
         return self._op(x, self.pruned_weight(), self.bias)
 
     def to_dense(self) -> nn.Module:

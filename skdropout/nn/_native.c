@@ -73,7 +73,8 @@ static inline __m256 to_uniform8(__m256i c) {
  * AVX2 integer products, two groups of eight counters at a time (the compiler's
  * vectorisation of the 64-bit products is about 3.5 times slower). Same output. */
 static void uniform_block(float *u, uint64_t block, uint64_t seed) {
-    const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u), m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
+    const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u);
+    const __m256i m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
     __m256i rk0[10], rk1[10];
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int r = 0; r < 10; r++) {
@@ -195,10 +196,10 @@ static inline float log1p_unit(float m) {
     return 2.0f * s * p;
 }
 
-/* KL of the clipped log alpha la (kl_term_m: given m = exp(-|la|)), KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la)),
+/* KL of the clipped log alpha la, KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la)),
  * and (*d) its derivative -k1 k3 t (1 - t) - (1 - p)/2, p = sigmoid(la), all from
- * m = exp(-|la|) <= 1 without cancellation: log1p(1/alpha) = max(-la, 0) + log1p(m) and
- * 1 - p = m / (1 + m) for la >= 0, 1 / (1 + m) below. */
+ * m = exp(-|la|) <= 1 (given to kl_term_m) without cancellation: log1p(1/alpha) =
+ * max(-la, 0) + log1p(m) and 1 - p = m / (1 + m) for la >= 0, 1 / (1 + m) below. */
 static inline float kl_term_m(float la, float m, float *d) {
     float t = 1.0f / (1.0f + expf(K2 + K3 * la));
     float one_minus_p = (la >= 0.0f ? m : 1.0f) / (1.0f + m);

@@ -25,7 +25,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -38,7 +38,7 @@ BLOCK = 1024
 #: below this many entries per thread a split costs more than it saves
 _MIN_CHUNK = 32768
 _lock = threading.Lock()
-_loaded: dict[str, object] = {}
+_loaded: dict[str, Any] = {}
 
 
 def _cpu_flags() -> tuple[str, ...]:
@@ -165,27 +165,43 @@ def run(name: str, arrays: Sequence[torch.Tensor | None], n: int,
     list of float
         The ``n_sums`` sums, over all entries.
     """
-    fn = getattr(library(), name)
+    fn = _function(name, len(arrays), len(scalars), seed is not None, n_sums > 0)
+    ptrs = [None if a is None else a.data_ptr() for a in arrays]
     parts = max(1, min(torch.get_num_threads(), n // _MIN_CHUNK))
+    if parts == 1:  # most calls: no split (Python costs here are per step and layer)
+        sums = (ctypes.c_double * max(1, n_sums))()
+        fn(*ptrs, n, *scalars, *(() if seed is None else (seed, 0)),
+           *((ctypes.addressof(sums),) if n_sums else ()))
+        return list(sums[:n_sums])
     bounds = [n * k // parts // BLOCK * BLOCK for k in range(parts)] + [n]
-    sums = (ctypes.c_double * max(1, n_sums * parts))()
+    sums = (ctypes.c_double * (n_sums * parts or 1))()
 
     def call(k: int) -> None:
         lo, hi = bounds[k], bounds[k + 1]
-        args: list[object] = [None if a is None else ctypes.c_void_p(a.data_ptr() + 4 * lo)
-                              for a in arrays]
-        args += [ctypes.c_long(hi - lo), *(ctypes.c_float(s) for s in scalars)]
+        args: list[object] = [None if p is None else p + 4 * lo for p in ptrs]
+        args += [hi - lo, *scalars]
         if seed is not None:
-            args += [ctypes.c_uint64(seed), ctypes.c_long(lo)]
+            args += [seed, lo]
         if n_sums:
-            args.append(ctypes.byref(sums, 8 * n_sums * k))
+            args.append(ctypes.addressof(sums) + 8 * n_sums * k)
         fn(*args)
 
-    if parts == 1:
-        call(0)
-    else:
-        list(_pool().map(call, range(parts)))
+    list(_pool().map(call, range(parts)))
     return [sum(sums[k * n_sums + j] for k in range(parts)) for j in range(n_sums)]
+
+
+def _function(name: str, n_arrays: int, n_scalars: int, seeded: bool, summed: bool) -> Any:
+    """The loop ``name`` with its argument types declared, so that ctypes converts Python
+    ints and floats itself (cached)."""
+    fn = _loaded.get(name)
+    if fn is None:
+        fn = getattr(library(), name)
+        fn.argtypes = ([ctypes.c_void_p] * n_arrays + [ctypes.c_long]
+                       + [ctypes.c_float] * n_scalars
+                       + ([ctypes.c_uint64, ctypes.c_long] if seeded else [])
+                       + ([ctypes.c_void_p] if summed else []))  # the last: double *sums
+        _loaded[name] = fn
+    return fn
 
 
 def torch_seed() -> int:
@@ -197,7 +213,7 @@ def torch_seed() -> int:
     int
         In [0, 2**62).
     """
-    return int(torch.randint(0, 2**62, (1,)))
+    return torch.empty((), dtype=torch.int64).random_(0, 2**62).item()
 
 
 def random(n: int, normal: bool, seed: int) -> torch.Tensor:
