@@ -19,10 +19,14 @@ from skdropout.penalties import get_penalty  # noqa: E402
 D = torch.float64
 
 
-def _kl_plain(log_alpha):
-    # Molchanov et al. (2017), eq. (14), as written there
+def _kl_terms(log_alpha):
+    # Molchanov et al. (2017), eq. (14), as written there, per weight
     la = torch.clamp(log_alpha, -10.0, 10.0)
-    return -(K1 * torch.sigmoid(K2 + K3 * la) - 0.5 * F.softplus(-la) - K1).sum()
+    return -(K1 * torch.sigmoid(K2 + K3 * la) - 0.5 * F.softplus(-la) - K1)
+
+
+def _kl_plain(log_alpha):
+    return _kl_terms(log_alpha).sum()
 
 
 def _values_and_grads(fn, *inputs):
@@ -339,9 +343,8 @@ def test_native_local_variance(monkeypatch):
 def _kl64(la):
     """Molchanov's KL of the clipped log alpha and its derivative (0 where clipped), float64."""
     x = la.double().detach().clone().requires_grad_(True)
-    _kl_plain(x).backward()
-    kl = -(K1 * torch.sigmoid(K2 + K3 * x.clamp(-10, 10)) - 0.5 * F.softplus(-x.clamp(-10, 10))
-           - K1)
+    kl = _kl_terms(x)
+    kl.sum().backward()
     return kl.detach(), x.grad
 
 

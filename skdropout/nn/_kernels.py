@@ -261,13 +261,9 @@ class _NoiseAndTerm(torch.autograd.Function):
         w, x, saved = ctx.saved_tensors
         g_x, ctx.g_x = ctx.g_x, None  # completed in place: one backward pass owns it
         if g_x is None:  # a second backward pass through this node (retain_graph)
-            g_x = torch.empty_like(x)
-            if ctx.kind == "vardrop":
-                _native.run("sk_vardrop_kl", [x, None, g_x, None], x.numel(), (ctx.scale,),
-                            n_sums=1)
-            else:
-                _native.run("sk_sigmoid_sum", [x, g_x], x.numel(), (ctx.params[3], ctx.scale),
-                            n_sums=1)
+            term = (_vardrop_kl(x, None, ctx.scale) if ctx.kind == "vardrop"
+                    else _sigmoid_sum(x, ctx.params[3], ctx.scale))  # the term alone
+            g_x = term[1][0]
         grad_w = torch.empty_like(w)
         if ctx.kind == "vardrop":
             _native.run("sk_vardrop_noise_backward", [grad.contiguous(), w, x, saved, g_x,
@@ -375,6 +371,28 @@ def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamm
     return torch.mul(w, s), [s, d_la, None, None, None]
 
 
+def open_gate_shift(beta: float, gamma: float, zeta: float) -> float:
+    """``beta log(-gamma/zeta)``: a HARDCONCRETE(beta, gamma, zeta)(a) gate is open (s > 0)
+    with probability ``sigmoid(log a - shift)`` (eq. 21).
+
+    Parameters
+    ----------
+    beta, gamma, zeta : float
+        Temperature and stretch interval.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from skdropout.nn._kernels import open_gate_shift
+    >>> round(open_gate_shift(2 / 3, -0.1, 1.1), 4)
+    -1.5986
+    """
+    return beta * math.log(-gamma / zeta)
+
+
 def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
                        zeta: float, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights times one sampled hard concrete gate each (eqs. 20-21), and ``scale`` times
@@ -411,7 +429,7 @@ def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma:
     >>> out.tolist(), float(count)  # gates wide open
     ([1.0, 1.0, 1.0, 1.0], 4.0)
     """
-    shift = beta * math.log(-gamma / zeta)
+    shift = open_gate_shift(beta, gamma, zeta)
     if _native.usable(w, log_a):
         return _NoiseAndTerm.apply("hardconcrete", w, log_a,
                                    (float(beta), float(gamma), float(zeta), shift), float(scale))

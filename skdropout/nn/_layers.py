@@ -20,8 +20,8 @@ from torch import nn
 
 from ..penalties import Penalty, hardconcrete_moments
 from ._kernels import (_TINY, LOG_ALPHA_MAX, LOG_ALPHA_MIN, eta_trick_objective,
-                       fixed_eta_tikhonov, hardconcrete_gates, local_variance, sigmoid_sum,
-                       vardrop_kl_sum, vardrop_noise)
+                       fixed_eta_tikhonov, hardconcrete_gates, local_variance, open_gate_shift,
+                       sigmoid_sum, vardrop_kl_sum, vardrop_noise)
 
 #: A weight is pruned when its keep probability is below this (Molchanov et al.'s rule:
 #: for variational dropout it is log alpha > log 19).
@@ -682,7 +682,8 @@ class HardConcreteLayer(SparseLayer):
         held = self._take_term(self.lam, self.log_a)  # from the last forward pass
         if held is not None:
             return held
-        return sigmoid_sum(self.log_a, self.beta * math.log(-self.gamma / self.zeta), self.lam)
+        return sigmoid_sum(self.log_a, open_gate_shift(self.beta, self.gamma, self.zeta),
+                           self.lam)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The layer with one random gate per weight drawn by eqs. (20)-(21).
