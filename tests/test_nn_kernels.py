@@ -278,6 +278,11 @@ def test_native_build_and_its_fallbacks(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", "false")
     assert _native._build() is None  # a failed build: the torch route
     assert not list((tmp_path / "cache").glob("native-*"))
+    monkeypatch.setenv("CC", "cc")
+    monkeypatch.setenv("CXX", "false")
+    assert _native._build_operators() is None  # no C++ compiler: no operators
+    assert not list((tmp_path / "cache").glob("ops-*"))
+    monkeypatch.delenv("CXX")
     if sys.platform.startswith("linux") and shutil.which("cc"):
         monkeypatch.setenv("CC", "cc")
         assert _native._build() is not None
@@ -328,6 +333,13 @@ def _native_or_skip():
     if _native.library() is None:
         pytest.skip("the fused loops are off (SKDROPOUT_NATIVE=0) or cannot be built here")
     return _native
+
+
+def _operators_or_skip():
+    native = _native_or_skip()
+    if native.operators() is None:
+        pytest.skip("the C++ operators cannot be built here (no C++ compiler)")
+    return native.operators()
 
 
 def test_native_local_variance(monkeypatch):
@@ -449,7 +461,7 @@ def test_uniform_stream_is_philox_in_its_layout(tmp_path):
     start = first_block * block
     assert np.array_equal(_uniform_stream(lib, 2 * block, seed, start).numpy(), expected)
     portable = tmp_path / "portable.so"  # without -mavx2: the plain C loop
-    _native._compile(str(tmp_path), portable, _native._FLAGS)
+    _native._compile_loops(str(tmp_path), portable, _native._FLAGS)
     other = ctypes.CDLL(str(portable))
     for n, s, st in ((2 * block, seed, start), (5000, 7, 0)):
         assert torch.equal(_uniform_stream(other, n, s, st), _uniform_stream(lib, n, s, st))
@@ -665,13 +677,13 @@ def test_fused_noise_and_term_gradients(kind, gen):
     # loss = <G, weights> + c term: the gradients against the formulas in float64, with the
     # noise read back from the output (scaled = out / w - 1, s = out / w), and the term
     # against the standalone one
-    _native_or_skip()
+    _operators_or_skip()
     w, x, fn, term, (beta, gamma, zeta) = _fused_case(kind, gen)
     G = torch.randn(w.shape, generator=gen)
     wr, xr = w.clone().requires_grad_(), x.clone().requires_grad_()
     torch.manual_seed(4)
     out, t = fn(wr, xr)
-    assert type(out.grad_fn).__name__ == "_NoiseAndTermBackward"  # one node on the loops
+    assert "NoiseAndTerm" in out.grad_fn.name()  # one node, the C++ operator's
     assert out.grad_fn is t.grad_fn
     (out * G).sum().add(2.5 * t).backward()
     xs = x.clone().requires_grad_()
@@ -698,7 +710,7 @@ def test_fused_node_backward_twice_and_term_alone(kind, gen):
     # the term's derivative is completed in place by the first backward pass; a second one
     # (retain_graph) recomputes it: both passes give the same gradients. With the weights
     # unused, the gradient in x is the term's alone (the other route's value)
-    _native_or_skip()
+    _operators_or_skip()
     w, x, fn, term, _ = _fused_case(kind, gen)
     wr, xr = w.clone().requires_grad_(), x.clone().requires_grad_()
     out, t = fn(wr, xr)
@@ -717,7 +729,7 @@ def test_fused_node_backward_twice_and_term_alone(kind, gen):
 
 @pytest.mark.parametrize("kind", ["vardrop", "hardconcrete"])
 def test_fused_node_does_not_depend_on_the_thread_split(kind, gen):
-    _native_or_skip()
+    _operators_or_skip()
     w = torch.randn(300, 250, generator=gen)  # large enough to be split over two threads
     x = torch.randn(300, 250, generator=gen) * 4
     results = []
@@ -737,3 +749,47 @@ def test_fused_node_does_not_depend_on_the_thread_split(kind, gen):
     torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=0)
     torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-6, atol=0)
     torch.testing.assert_close(results[0][2:], results[1][2:], rtol=0, atol=0)
+
+
+def test_fused_operators_check_their_inputs():
+    ops = _operators_or_skip()
+    w = torch.randn(6, 5)
+    with pytest.raises(RuntimeError, match="contiguous float32 CPU"):
+        ops.vardrop_noise(w.double(), w.double(), 1.0)
+    with pytest.raises(RuntimeError, match="contiguous float32 CPU"):
+        ops.hardconcrete_gates(w.t(), w.t(), 2 / 3, -0.1, 1.1, -0.16, 1.0)
+    with pytest.raises(RuntimeError, match="differ in size"):
+        ops.vardrop_noise(w, torch.zeros(7), 1.0)
+
+
+@pytest.mark.parametrize("kind", ["vardrop", "hardconcrete"])
+def test_fused_node_has_first_derivatives_only(kind, gen):
+    # the C++ node's gradients are values: a backward pass through them raises (as
+    # once_differentiable does in Python) instead of missing the second derivatives
+    _operators_or_skip()
+    w, x, fn, _, _ = _fused_case(kind, gen)
+    wr, xr = w.clone().requires_grad_(), x.clone().requires_grad_()
+    out, t = fn(wr, xr)
+    gw, gx = torch.autograd.grad((out ** 2).sum() + t, (wr, xr), create_graph=True)
+    with pytest.raises(RuntimeError, match="first derivatives only"):
+        (gw.sum() + gx.sum()).backward()
+    out, t = fn(wr, xr)  # without a recorded graph the values are plain gradients
+    gw2, gx2 = torch.autograd.grad((out ** 2).sum() + t, (wr, xr))
+    assert gw2.grad_fn is None and gx2.grad_fn is None
+
+
+@pytest.mark.parametrize("kind", ["vardrop", "hardconcrete"])
+def test_fused_node_without_the_operators_takes_the_torch_route(kind, gen, monkeypatch):
+    # no C++ compiler: the loops may still be there, the two outputs come from two nodes
+    # and the term is the standalone one
+    from skdropout.nn import _native
+
+    monkeypatch.setattr(_native, "operators", lambda: None)
+    w, x, fn, term, _ = _fused_case(kind, gen)
+    wr, xr = w.clone().requires_grad_(), x.clone().requires_grad_()
+    out, t = fn(wr, xr)
+    assert out.grad_fn is not t.grad_fn
+    torch.testing.assert_close(t, term(x), rtol=1e-6, atol=0)
+    (out.sum() + t).backward()
+    assert torch.isfinite(wr.grad).all() and torch.isfinite(xr.grad).all()
+

@@ -11,10 +11,10 @@ function (:class:`_Elementwise`) applies the chain rule. The value and derivativ
 from the fused loops of ``_native.c`` for float32 CPU tensors where those are available
 (:mod:`._native`), else from a few in-place torch operations. On the loops, the noisy
 weights of VARDROP and the gated weights of hard concrete come with their layer's loss term
-(KL, expected count of open gates) from one pass and one autograd node
-(:class:`_NoiseAndTerm`). Both routes are checked
-against autograd on the plain expressions, against each other and by finite differences
-(``tests/test_nn_kernels.py``).
+(KL, expected count of open gates) from one pass and one autograd node, a torch operator
+whose backward pass is C++ (``_native_ops.cpp``, :func:`._native.operators`). Both routes
+are checked against autograd on the plain expressions, against each other and by finite
+differences (``tests/test_nn_kernels.py``).
 """
 
 from __future__ import annotations
@@ -231,50 +231,6 @@ def _noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor
     return torch.mul(w, d_w), [d_w, _zero_where(scaled.mul_(w).mul_(0.5), outside)]
 
 
-class _NoiseAndTerm(torch.autograd.Function):
-    """A layer's random weights and its loss term in one node, from the fused CPU loops.
-
-    ``_NoiseAndTerm.apply(kind, w, x, params, scale)`` with kind ``'vardrop'`` (x = log
-    alpha, no params) or ``'hardconcrete'`` (x = log a, params = (beta, gamma, zeta,
-    shift)) returns the perturbed weights and ``scale`` times the term's sum (the KL, the
-    expected number of open gates). One pass draws the noise and computes both, with the
-    term's derivative in x, which the backward pass completes in place into x's gradient
-    (one pass, which also writes w's): fewer passes and full-size temporaries than one node
-    per output, which matters on a CPU, where fresh memory costs page faults.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, kind: str, w: torch.Tensor, x: torch.Tensor,
-                params: tuple[float, ...], scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-        out, saved, g_x = _empty(w, 3)
-        name = "sk_vardrop_noise" if kind == "vardrop" else "sk_hardconcrete_gates"
-        (total,) = _native.run(name, [w, x, None, out, saved, g_x], w.numel(),
-                               (*params, scale), n_sums=1, seed=_native.torch_seed())
-        ctx.save_for_backward(w, x, saved)
-        ctx.kind, ctx.params, ctx.scale, ctx.g_x = kind, params, scale, g_x
-        return out, _scalar(scale * total, w)
-
-    @staticmethod
-    @_first_order
-    def backward(ctx: Any, grad: torch.Tensor, grad_term: torch.Tensor
-                 ) -> tuple[torch.Tensor | None, ...]:
-        w, x, saved = ctx.saved_tensors
-        g_x, ctx.g_x = ctx.g_x, None  # completed in place: one backward pass owns it
-        if g_x is None:  # a second backward pass through this node (retain_graph)
-            term = (_vardrop_kl(x, None, ctx.scale) if ctx.kind == "vardrop"
-                    else _sigmoid_sum(x, ctx.params[3], ctx.scale))  # the term alone
-            g_x = term[1][0]
-        grad_w = torch.empty_like(w)
-        if ctx.kind == "vardrop":
-            _native.run("sk_vardrop_noise_backward", [grad.contiguous(), w, x, saved, g_x,
-                                                      grad_w], w.numel(), (float(grad_term),))
-        else:
-            _native.run("sk_hardconcrete_gates_backward", [grad.contiguous(), w, saved, g_x,
-                                                           grad_w], w.numel(),
-                        (*ctx.params[:3], float(grad_term)))
-        return None, grad_w, g_x, None, None
-
-
 def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """One draw of the multiplicatively perturbed weights of VARDROP (no reparameterisation
@@ -284,7 +240,8 @@ def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
     10))`` and eps ~ N(0, 1) per weight: from ``torch.randn_like``, or, in the fused CPU
     loops, from their counter-based stream (:func:`skdropout.nn._native.random`) seeded from
     torch's generator. The term is ``scale`` times :func:`vardrop_kl_sum` of log alpha; on
-    float32 CPU tensors both come from one pass (one autograd node).
+    float32 CPU tensors both come from one pass and one autograd node (the operator
+    ``torch.ops.skdropout.vardrop_noise`` where it can be built).
 
     Parameters
     ----------
@@ -309,8 +266,9 @@ def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
     >>> bool(torch.allclose(noisy, w, atol=0.05)), bool(kl > 0)
     (True, True)
     """
-    if _native.usable(w, log_alpha):
-        return _NoiseAndTerm.apply("vardrop", w, log_alpha, (), float(scale))
+    ops = _native.operators() if _native.usable(w, log_alpha) else None
+    if ops is not None:
+        return ops.vardrop_noise(w, log_alpha, float(scale))
     return _Elementwise.apply(_noisy_weight, w, log_alpha), vardrop_kl_sum(log_alpha, None, scale)
 
 
@@ -402,7 +360,8 @@ def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma:
     with u ~ U(0, 1) per weight (:func:`uniform_like`, or, in the fused CPU loops, their
     counter-based stream seeded from torch's generator); the count is
     ``sum P(s_j > 0) = sum sigmoid(log a_j - beta log(-gamma/zeta))`` (:func:`sigmoid_sum`).
-    On float32 CPU tensors both come from one pass (one autograd node).
+    On float32 CPU tensors both come from one pass and one autograd node (the operator
+    ``torch.ops.skdropout.hardconcrete_gates`` where it can be built).
 
     Parameters
     ----------
@@ -430,9 +389,10 @@ def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma:
     ([1.0, 1.0, 1.0, 1.0], 4.0)
     """
     shift = open_gate_shift(beta, gamma, zeta)
-    if _native.usable(w, log_a):
-        return _NoiseAndTerm.apply("hardconcrete", w, log_a,
-                                   (float(beta), float(gamma), float(zeta), shift), float(scale))
+    ops = _native.operators() if _native.usable(w, log_a) else None
+    if ops is not None:
+        return ops.hardconcrete_gates(w, log_a, float(beta), float(gamma), float(zeta), shift,
+                                      float(scale))
     return (_Elementwise.apply(_hardconcrete_weight, w, log_a, beta, gamma, zeta),
             sigmoid_sum(log_a, shift, scale))
 
