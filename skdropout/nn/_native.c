@@ -182,10 +182,10 @@ void sk_normal(float *out, long n, uint64_t seed, long start) { stream(out, n, 1
 static const float K1 = 0.63576f, K2 = 1.87320f, K3 = 1.48695f;
 static const float LA_MIN = -10.0f, LA_MAX = 10.0f;
 
-/* log1p(m) for m in [0, 1], inline (a vector call costs more here): 2 atanh(s) with
- * s = m / (2 + m) in [0, 1/3], its series to s^13 (the next term is below 2e-8 relative). */
-static inline float log1p_unit(float m) {
-    float s = m / (2.0f + m), s2 = s * s;
+/* 2 atanh(s) = log1p(m) for s = m / (2 + m) in [0, 1/3] (m in [0, 1]), inline (a vector
+ * call costs more here): the series to s^13 (the next term is below 2e-8 relative). */
+static inline float two_atanh(float s) {
+    float s2 = s * s;
     float p = 1.0f / 13.0f;
     p = p * s2 + 1.0f / 11.0f;
     p = p * s2 + 1.0f / 9.0f;
@@ -196,18 +196,20 @@ static inline float log1p_unit(float m) {
     return 2.0f * s * p;
 }
 
-/* KL of the clipped log alpha la, KL = k1 t + log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la)),
- * and (*d) its derivative -k1 k3 t (1 - t) - (1 - p)/2, p = sigmoid(la), all from
- * m = exp(-|la|) <= 1 (given to kl_term_m) without cancellation: log1p(1/alpha) =
- * max(-la, 0) + log1p(m) and 1 - p = m / (1 + m) for la >= 0, 1 / (1 + m) below. */
-static inline float kl_term_m(float la, float m, float *d) {
+/* KL of the clipped log alpha la from alpha = exp(la) (at most e^10), KL = k1 t +
+ * log1p(1/alpha)/2 with t = sigmoid(-(k2 + k3 la)), and (*d) its derivative -k1 k3 t (1 - t)
+ * - (1 - p)/2 with 1 - p = 1 / (1 + alpha), without cancellation: log1p(1/alpha) =
+ * max(-la, 0) + log1p(m), m = min(alpha, 1/alpha), from s = m / (2 + m), which is
+ * alpha / (2 + alpha) for la < 0 and 1 / (1 + 2 alpha) above. */
+static inline float kl_term_alpha(float la, float alpha, float *d) {
     float t = 1.0f / (1.0f + expf(K2 + K3 * la));
-    float one_minus_p = (la >= 0.0f ? m : 1.0f) / (1.0f + m);
-    *d = -K1 * K3 * t * (1.0f - t) - 0.5f * one_minus_p;
-    return K1 * t + 0.5f * ((la < 0.0f ? -la : 0.0f) + log1p_unit(m));
+    int below = la < 0.0f;
+    float s = (below ? alpha : 1.0f) / (below ? 2.0f + alpha : 1.0f + 2.0f * alpha);
+    *d = -K1 * K3 * t * (1.0f - t) - 0.5f / (1.0f + alpha);
+    return K1 * t + 0.5f * ((below ? -la : 0.0f) + two_atanh(s));
 }
 
-static inline float kl_term(float la, float *d) { return kl_term_m(la, expf(-fabsf(la)), d); }
+static inline float kl_term(float la, float *d) { return kl_term_alpha(la, expf(la), d); }
 
 /* sum_j KL_j of log alpha = clip(first) (theta NULL) or clip(first - log(theta^2 + 1e-16))
  * (additive reparameterisation); writes scale dKL/dfirst (0 where clipped) and, with theta,
@@ -259,11 +261,11 @@ void sk_vardrop_noise(const float *w, const float *log_alpha, const float *eps, 
 #pragma omp simd reduction(+ : part)
         for (long i = b; i < end; i++) {
             float la = clipf(log_alpha[i], LA_MIN, LA_MAX), d;
-            float m = expf(-fabsf(la)), root = sqrtf(m); /* sqrt(alpha) = root^(+-1) */
-            float sc = (la < 0.0f ? root : 1.0f / root) * e[i - b];
+            float root = expf(0.5f * la); /* sqrt(alpha) */
+            float sc = root * e[i - b];
             out[i] = w[i] * (1.0f + sc);
             scaled[i] = sc;
-            part += kl_term_m(la, m, &d);
+            part += kl_term_alpha(la, root * root, &d);
             g_la[i] = (la == log_alpha[i] ? scale : 0.0f) * d;
         }
         total += part;
