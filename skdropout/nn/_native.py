@@ -33,7 +33,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -69,26 +69,26 @@ def _run(command: list[str]) -> None:
     subprocess.run(command, check=True, capture_output=True, timeout=300)
 
 
-def _compile_loops(tmp: str, built: Path, flags: tuple[str, ...]) -> None:
+def _compile_loops(built: Path, flags: tuple[str, ...]) -> None:
     _run([os.environ.get("CC", "cc"), *flags, str(_SOURCE), "-o", str(built), "-lm"])
 
 
-def _compile_operators(tmp: str, built: Path, flags: tuple[str, ...]) -> None:
+def _compile_operators(built: Path, flags: tuple[str, ...]) -> None:
     """The torch operators of ``_native_ops.cpp`` with the loops of ``_native.c`` linked in,
     against the headers and libraries of the running torch."""
-    loops = Path(tmp) / "native.o"
+    loops = built.with_name("native.o")
     _run([os.environ.get("CC", "cc"), *(f for f in flags if f != "-shared"), "-c",
           str(_SOURCE), "-o", str(loops)])
-    root = Path(torch.__file__).parent
+    include, lib = Path(torch.__file__).parent / "include", Path(torch.__file__).parent / "lib"
     _run([os.environ.get("CXX", "c++"), *_CXX_FLAGS,
           f"-D_GLIBCXX_USE_CXX11_ABI={int(torch.compiled_with_cxx11_abi())}",
-          f"-I{root / 'include'}", f"-I{root / 'include' / 'torch' / 'csrc' / 'api' / 'include'}",
-          str(_OPS_SOURCE), str(loops), f"-L{root / 'lib'}", f"-Wl,-rpath,{root / 'lib'}",
+          f"-I{include}", f"-I{include / 'torch' / 'csrc' / 'api' / 'include'}",
+          str(_OPS_SOURCE), str(loops), f"-L{lib}", f"-Wl,-rpath,{lib}",
           "-ltorch", "-ltorch_cpu", "-lc10", "-lm", "-o", str(built)])
 
 
-def _cached_build(prefix: str, compile_: Any, flags: tuple[str, ...], *key: bytes
-                  ) -> Path | None:
+def _cached_build(prefix: str, compile_: Callable[[Path, tuple[str, ...]], None],
+                  flags: tuple[str, ...], *key: bytes) -> Path | None:
     """The shared library ``compile_`` makes, built once per ``key`` (sources, flags,
     versions) into the cache directory, or None (not Linux, switched off, no compiler, a
     failed build). It is built in a temporary directory and moved into place (atomic:
@@ -110,7 +110,7 @@ def _cached_build(prefix: str, compile_: Any, flags: tuple[str, ...], *key: byte
             try:
                 with tmp:
                     built = Path(tmp.name) / name
-                    compile_(tmp.name, built, flags)
+                    compile_(built, flags)
                     os.replace(built, target)
             except (OSError, subprocess.SubprocessError):
                 return None

@@ -2,17 +2,18 @@
 // (see _native.py): the noisy weights of VARDROP with the layer's KL term, and the gated
 // weights of hard concrete with the expected number of open gates. The loops are those of
 // _native.c (linked into this library); what this file adds is the autograd node around
-// them, which as a Python autograd.Function cost ~0.15 ms per layer and step, more than
-// its loops on the smaller layers.
+// them, which as a Python autograd.Function called through ctypes cost ~0.07 ms per layer
+// and training step, as much as the loops of a 30,000-weight layer.
 //
 //   torch.ops.skdropout.vardrop_noise(w, log_alpha, scale) -> (weights, kl)
 //   torch.ops.skdropout.hardconcrete_gates(w, log_a, beta, gamma, zeta, shift, scale)
 //       -> (weights, count)
 //
 // Inputs: contiguous float32 CPU tensors of the same size (checked). The seed of the
-// noise is drawn from torch's default generator as skdropout.nn._native.torch_seed does,
-// and the work is split over torch's threads at block boundaries as _native.run splits
-// it, so both routes give the same draws and sums.
+// noise is drawn from torch's default generator (so torch.manual_seed and the estimators'
+// random_state reproduce the draws), and the work is split over torch's threads at block
+// boundaries as _native.run splits the other loops, so the draws and the gradients do not
+// depend on the number of threads.
 
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -86,7 +87,7 @@ void check_inputs(const at::Tensor &w, const at::Tensor &x, const char *name) {
                 ": the two inputs differ in size (", w.numel(), " and ", x.numel(), ")");
 }
 
-// A seed for the loops' stream from torch's default generator (as _native.torch_seed).
+// A seed for the loops' stream, in [0, 2^62), from torch's default generator.
 uint64_t torch_seed() {
     return static_cast<uint64_t>(
         at::empty({}, at::kLong).random_(0, int64_t(1) << 62).item<int64_t>());
