@@ -79,7 +79,8 @@ def _compile_operators(built: Path, flags: tuple[str, ...]) -> None:
     loops = built.with_name("native.o")
     _run([os.environ.get("CC", "cc"), *(f for f in flags if f != "-shared"), "-c",
           str(_SOURCE), "-o", str(loops)])
-    include, lib = Path(torch.__file__).parent / "include", Path(torch.__file__).parent / "lib"
+    root = Path(torch.__file__).parent
+    include, lib = root / "include", root / "lib"
     _run([os.environ.get("CXX", "c++"), *_CXX_FLAGS,
           f"-D_GLIBCXX_USE_CXX11_ABI={int(torch.compiled_with_cxx11_abi())}",
           f"-I{include}", f"-I{include / 'torch' / 'csrc' / 'api' / 'include'}",
@@ -119,8 +120,7 @@ def _cached_build(prefix: str, compile_: Callable[[Path, tuple[str, ...]], None]
 
 
 def _build() -> ctypes.CDLL | None:
-    flags = _FLAGS + _cpu_flags()
-    path = _cached_build("native", _compile_loops, flags, _SOURCE.read_bytes())
+    path = _cached_build("native", _compile_loops, _FLAGS + _cpu_flags(), _SOURCE.read_bytes())
     try:
         return None if path is None else ctypes.CDLL(str(path))
     except OSError:
@@ -128,8 +128,7 @@ def _build() -> ctypes.CDLL | None:
 
 
 def _build_operators() -> Path | None:
-    flags = _FLAGS + _cpu_flags()
-    return _cached_build("ops", _compile_operators, flags, _SOURCE.read_bytes(),
+    return _cached_build("ops", _compile_operators, _FLAGS + _cpu_flags(), _SOURCE.read_bytes(),
                          _OPS_SOURCE.read_bytes(), torch.__version__.encode(),
                          os.environ.get("CXX", "c++").encode())
 
