@@ -360,7 +360,7 @@ def _kl64(la):
     return kl.detach(), x.grad
 
 
-def test_native_vardrop_noise_and_hardconcrete_gates_given_draws():
+def test_native_vardrop_noise_given_draws():
     # the forward and backward loops with the random numbers given, against the formulas in
     # float64
     native = _native_or_skip()
@@ -386,13 +386,23 @@ def test_native_vardrop_noise_and_hardconcrete_gates_given_draws():
     _close(g_la.double(), 2.5 * 0.7 * d_kl + inside * 0.5 * grad64 * w64 * scaled64,
            rtol=1e-5, atol=1e-6)
 
-    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+
+@pytest.mark.parametrize("beta", [2 / 3, 0.45])  # the loop's square-root form, the general one
+def test_native_hardconcrete_gates_given_draws(beta):
+    native = _native_or_skip()
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(200, 300, generator=g)
+    grad = torch.randn(200, 300, generator=g)
+    gamma, zeta = -0.1, 1.1
     shift = beta * math.log(-gamma / zeta)
     log_a = torch.randn(200, 300, generator=g) * 4
+    log_a[0, :8] = torch.tensor([-200.0, -90.0, -60.0, 60.0, 90.0, 200.0, shift, 0.0])
     u = torch.rand(200, 300, generator=g)
+    u[1, :4] = torch.tensor([0.0, 1e-7, 1.0 - 1e-7, 1.0])  # clipped to [1e-6, 1 - 1e-6]
     out, z_, g_la, grad_w = (torch.empty_like(w) for _ in range(4))
     (count,) = native.run("sk_hardconcrete_gates", [w, log_a, u, out, z_, g_la], w.numel(),
                           (beta, gamma, zeta, shift, 0.7), n_sums=1, seed=0)
+    w64, grad64 = w.double(), grad.double()
     uc = u.double().clamp(1e-6, 1 - 1e-6)
     z = torch.sigmoid((torch.log(uc) - torch.log1p(-uc) + log_a.double()) / beta)
     raw = z * (zeta - gamma) + gamma
@@ -408,6 +418,8 @@ def test_native_vardrop_noise_and_hardconcrete_gates_given_draws():
     ds = ((raw > 0) & (raw < 1)).double() * (zeta - gamma) / beta * z * (1 - z)
     _close(grad_w.double(), grad64 * gate, rtol=1e-5, atol=1e-6)
     _close(g_la.double(), 2.5 * 0.7 * p * (1 - p) + grad64 * w64 * ds, rtol=1e-4, atol=1e-5)
+    for t in (out, z_, g_la, grad_w):
+        assert torch.isfinite(t).all()
 
 
 def test_philox_known_answers():
@@ -465,6 +477,21 @@ def test_uniform_stream_is_philox_in_its_layout(tmp_path):
     other = ctypes.CDLL(str(portable))
     for n, s, st in ((2 * block, seed, start), (5000, 7, 0)):
         assert torch.equal(_uniform_stream(other, n, s, st), _uniform_stream(lib, n, s, st))
+
+
+def test_normal_stream_is_box_muller_of_the_uniform_stream():
+    # in each block of BLOCK = 4 G draws, the uniforms u at g and G + g give the normals
+    # sqrt(-2 log u_g) (cos, sin)(2 pi u_{G+g}) there, and those at 2G + g and 3G + g the
+    # next pair: the loops' inline logarithm, sine and cosine against float64
+    native = _native_or_skip()
+    n, lanes = 64 * native.BLOCK, native.BLOCK // 4
+    u = native.random(n, False, seed=5).double().reshape(-1, 4, lanes)
+    z = native.random(n, True, seed=5).double().reshape(-1, 4, lanes)
+    for k in (0, 2):
+        r = torch.sqrt(-2.0 * torch.log(u[:, k]))
+        angle = 2.0 * math.pi * u[:, k + 1]
+        torch.testing.assert_close(z[:, k], r * torch.cos(angle), rtol=2e-6, atol=2e-6)
+        torch.testing.assert_close(z[:, k + 1], r * torch.sin(angle), rtol=2e-6, atol=2e-6)
 
 
 @pytest.mark.parametrize("normal", [False, True])

@@ -40,9 +40,7 @@ import torch
 _SOURCE = Path(__file__).with_name("_native.c")
 _OPS_SOURCE = Path(__file__).with_name("_native_ops.cpp")
 _CXX_FLAGS = ("-O2", "-std=c++20", "-fPIC", "-shared")
-_FLAGS = ("-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-shared",
-          # sin and cos of one angle would become a sincos call, which has no vector form
-          "-fno-builtin-sinf", "-fno-builtin-cosf")
+_FLAGS = ("-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-shared")
 #: entries per block of the loops and of their random streams (BLOCK in _native.c)
 BLOCK = 1024
 #: below this many entries per thread a split costs more than it saves
