@@ -584,6 +584,14 @@ def test_native_loops_propagate_nan():
     assert torch.isnan(vardrop_kl_sum(la))
     pen = get_penalty("logsum", eps=2.0)
     assert torch.isnan(eta_trick_objective(torch.ones(10), la, pen, 1e-3, 1e-3)[0])
+    assert torch.isnan(local_variance(la, torch.ones(10))[3])
+    assert torch.isnan(sigmoid_sum(la, 1.5))
+    # the fused loops (the inline exponential and hard concrete's two forms of the gate)
+    noisy, kl = vardrop_noise(torch.ones(10), la, 1.0)
+    assert torch.isnan(noisy[3]) and torch.isnan(kl) and torch.isfinite(noisy[:3]).all()
+    for beta in (2 / 3, 0.45):
+        gated, count = hardconcrete_gates(torch.ones(10), la, beta, -0.1, 1.1, 1.0)
+        assert torch.isnan(gated[3]) and torch.isnan(count)
 
 
 def test_native_threads_work_in_a_forked_child():
