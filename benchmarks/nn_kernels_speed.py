@@ -26,7 +26,7 @@ from skdropout.nn._kernels import (eta_trick_objective, hardconcrete_gates, loca
                                    sigmoid_sum, vardrop_kl_sum, vardrop_noise)
 from skdropout.penalties import get_penalty
 
-from nn_speed import _markdown  # noqa: E402  (this script's folder is on sys.path)
+from nn_speed import report  # noqa: E402  (this script's folder is on sys.path)
 
 SHAPE = (300, 784)
 
@@ -95,15 +95,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         rows.append({"term": name, "fused_ms": 1e3 * fused, "torch_ms": 1e3 * torch_route,
                      "speedup": torch_route / fused})
     table = pd.DataFrame(rows)
-    header = (f"nn_kernels_speed: forward + backward of each per-weight term on {SHAPE[0]} x "
+    header = (f"# nn_kernels_speed: forward + backward of each per-weight term on {SHAPE[0]} x "
               f"{SHAPE[1]} float32 weights, min of {args.repeats}\n"
-              f"torch {torch.__version__}, {args.threads} thread(s), "
+              f"# torch {torch.__version__}, {args.threads} thread(s), "
               f"{platform.processor() or platform.machine()}\n")
-    print(header + table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if args.out:
-        table.to_csv(args.out + ".csv", index=False)
-        with open(args.out + ".md", "w") as fh:
-            fh.write(header + "\n" + _markdown(table) + "\n")
+    report(table, header, args.out)
     return table
 
 

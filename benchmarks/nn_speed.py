@@ -94,6 +94,16 @@ def _markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def report(table: pd.DataFrame, header: str, out: str | None) -> None:
+    """Print ``header`` (lines starting with ``# ``) and ``table``; with ``out``, write
+    OUT.csv and OUT.md (the header without its ``# ``, the table in markdown)."""
+    print(header + table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if out:
+        table.to_csv(out + ".csv", index=False)
+        with open(out + ".md", "w") as fh:
+            fh.write(header.replace("# ", "") + "\n" + _markdown(table) + "\n")
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=48_000)
@@ -151,11 +161,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
               f"uniform {1e3 * costs['uniform']:.2f} ms, normal {1e3 * costs['randn']:.2f} ms"
               f"{', the fused loops' if _native.library() and args.device == 'cpu' else ''}) "
               f"/ dense step\n")
-    print(header + table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if args.out:
-        table.to_csv(args.out + ".csv", index=False)
-        with open(args.out + ".md", "w") as fh:
-            fh.write(header.replace("# ", "") + "\n" + _markdown(table) + "\n")
+    report(table, header, args.out)
     return table
 
 
