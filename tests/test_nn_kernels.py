@@ -524,6 +524,21 @@ def test_native_random_streams(normal):
     assert abs(np.corrcoef(x, b.double().numpy())[0, 1]) < 0.01
 
 
+def test_fused_node_seed_is_one_draw_of_torchs_generator():
+    # the operator seeds its stream with the value random_(0, 2**62) draws from torch's
+    # default generator (read from the generator itself), consuming that one draw
+    _operators_or_skip()
+    native = _native_or_skip()
+    torch.manual_seed(11)
+    seed = int(torch.empty((), dtype=torch.long).random_(0, 2**62))
+    after = torch.rand(3)
+    torch.manual_seed(11)
+    out, _ = vardrop_noise(torch.ones(3000), torch.zeros(3000), 1.0)  # alpha = 1: 1 + eps
+    assert torch.equal(torch.rand(3), after)
+    torch.testing.assert_close(out - 1.0, native.random(3000, True, seed), rtol=1e-6,
+                               atol=1e-6)
+
+
 def test_native_noise_of_the_methods_in_float32():
     _native_or_skip()
     torch.manual_seed(0)

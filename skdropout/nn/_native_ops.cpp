@@ -15,11 +15,11 @@
 // boundaries as _native.run splits the other loops, so the draws and the gradients do not
 // depend on the number of threads.
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
-#include <ATen/ops/scalar_tensor.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/functions/basic_ops.h>
@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 extern "C" {
@@ -87,10 +88,20 @@ void check_inputs(const at::Tensor &w, const at::Tensor &x, const char *name) {
                 ": the two inputs differ in size (", w.numel(), " and ", x.numel(), ")");
 }
 
-// A seed for the loops' stream, in [0, 2^62), from torch's default generator.
+// A seed for the loops' stream, in [0, 2^62), from torch's default generator: the value
+// that random_(0, 2^62) on a 0-d int64 tensor draws (random64() mod 2^62), without the
+// tensor and its three dispatched calls.
 uint64_t torch_seed() {
-    return static_cast<uint64_t>(
-        at::empty({}, at::kLong).random_(0, int64_t(1) << 62).item<int64_t>());
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return gen.get<at::CPUGeneratorImpl>()->random64() % (uint64_t(1) << 62);
+}
+
+// A 0-d float32 CPU tensor holding v (at::scalar_tensor less its dispatched fill).
+at::Tensor scalar(double v) {
+    at::Tensor t = at::empty({}, at::TensorOptions().dtype(at::kFloat));
+    *t.data_ptr<float>() = static_cast<float>(v);
+    return t;
 }
 
 // The term's derivative in x alone (scale dKL/dlog alpha, scale dP(open)/dlog a), for a
@@ -132,7 +143,7 @@ struct NoiseAndTerm : public torch::autograd::Function<NoiseAndTerm> {
         ctx->saved_data["params"] = p;
         ctx->saved_data["scale"] = scale;
         ctx->saved_data["g_x"] = g_x;  // completed in place: one backward pass owns it
-        return {out, at::scalar_tensor(scale * total[0], w.options())};
+        return {out, scalar(scale * total[0])};
     }
 
     static variable_list backward(AutogradContext *ctx, variable_list grads) {
@@ -148,7 +159,7 @@ struct NoiseAndTerm : public torch::autograd::Function<NoiseAndTerm> {
             g_x = term_derivative(kind, x, p, ctx->saved_data["scale"].toDouble());
         }
         const at::Tensor g = grads[0].contiguous();
-        const float g_term = grads[1].item<float>();
+        const float g_term = *grads[1].data_ptr<float>();  // 0-d float32 CPU, as the output
         at::Tensor grad_w = at::empty_like(w);
         const float *gp = g.data_ptr<float>(), *wp = w.data_ptr<float>(),
                     *xp = x.data_ptr<float>(), *sp = saved.data_ptr<float>();
