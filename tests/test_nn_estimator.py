@@ -278,6 +278,38 @@ def test_loss_term_computed_with_the_noise_is_the_regularizer(kind):
     assert reg.requires_grad and x_param.grad is not None
 
 
+@pytest.mark.parametrize("kind", ["vardrop", "hardconcrete"])
+def test_noise_layers_with_a_parametrized_weight(kind):
+    # the training pass reads the parameters from _parameters, and through the attribute
+    # where a parametrization has replaced one: the same draw as with the weight written in
+    from torch.nn.utils import parametrize
+
+    from skdropout.nn import HardConcreteLayer, VarDropLayer
+
+    def make():
+        torch.manual_seed(0)
+        if kind == "vardrop":
+            return VarDropLayer(nn.Linear(6, 4), lam=1e-2, mode="plain")
+        return HardConcreteLayer(nn.Linear(6, 4), lam=1e-2)
+
+    class Doubled(nn.Module):
+        def forward(self, w):
+            return 2.0 * w
+
+    layer, plain = make(), make()
+    parametrize.register_parametrization(layer, "weight", Doubled())
+    with torch.no_grad():
+        plain.weight.mul_(2.0)
+    x = torch.randn(5, 6)
+    torch.manual_seed(1)
+    out = layer(x)
+    torch.manual_seed(1)
+    torch.testing.assert_close(out, plain(x))
+    torch.testing.assert_close(layer.regularizer(), plain.regularizer())
+    out.sum().backward()
+    assert layer.parametrizations.weight.original.grad is not None
+
+
 def test_kl_warmup_raises_the_kl_weight_linearly(digits):
     # 1797 digits in batches of 64: 29 steps per epoch; a 2-epoch warm-up over 3 epochs
     X, y = digits

@@ -213,11 +213,12 @@ class SparsityRules(Callback):
             self.total_steps_ = _total_steps(net)
         self.n_steps_ += 1
         opts = net.method_options_
-        for layer in net.sparse_layers():
-            if isinstance(layer, PenaltyLayer) and layer.rule == "adaprox":
-                layer.prox(effective_step(net.optimizer_, layer.weight))
-        if net.method == "magnitude" and (self.n_steps_ % int(opts["every"]) == 0
-                                          or self.n_steps_ >= self.total_steps_):
+        if net.method == "adaprox":  # the other methods have no per-batch rule: no walk
+            for layer in net.sparse_layers():
+                if isinstance(layer, PenaltyLayer) and layer.rule == "adaprox":
+                    layer.prox(effective_step(net.optimizer_, layer.weight))
+        elif net.method == "magnitude" and (self.n_steps_ % int(opts["every"]) == 0
+                                            or self.n_steps_ >= self.total_steps_):
             density = cubic_density(self.n_steps_ / self.total_steps_, opts["target_density"],
                                     opts["begin"], opts["end"])
             for layer in net.sparse_layers():

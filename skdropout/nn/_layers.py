@@ -120,23 +120,36 @@ class SparseLayer(nn.Module):
         """
         return self.weight.new_zeros(())
 
-    def _term_key(self, scale: float, params: tuple[torch.Tensor, ...]) -> tuple[Any, ...]:
-        return (scale, *((p.data_ptr(), p._version) for p in params))
+    def _fetch(self, *names: str) -> list[torch.Tensor | None]:
+        """The parameters ``names`` (None for an absent bias) read from ``_parameters``:
+        attribute access goes through nn.Module.__getattr__, about 1 us per parameter in
+        the training forward pass of every layer and step; attribute access where a name
+        is not there (a parametrization turns it into a property)."""
+        p = self._parameters
+        try:
+            return [p[n] for n in names]
+        except KeyError:
+            return [getattr(self, n) for n in names]
 
-    def _hold_term(self, term: torch.Tensor, scale: float, *params: torch.Tensor) -> None:
+    def _hold_term(self, term: torch.Tensor, scale: float, param: torch.Tensor) -> None:
         """Keep ``term``, this layer's loss term computed by a training forward pass along
         with the noise, for :meth:`regularizer` to return (a graph is not built twice);
-        kept only while it is differentiable and ``params`` are unchanged."""
-        held = (self._term_key(scale, params), term) if term.requires_grad else None
+        kept only while it is differentiable and ``param`` is unchanged."""
+        held = ((scale, param, param.data_ptr(), param._version), term) \
+            if term.requires_grad else None
         object.__setattr__(self, "_held", held)  # not a module, parameter or buffer
 
-    def _take_term(self, scale: float, *params: torch.Tensor) -> torch.Tensor | None:
-        """The term kept by :meth:`_hold_term` if it was computed with these parameters
-        (same tensors, not modified since) and ``scale``; taken once."""
-        held = getattr(self, "_held", None)
+    def _take_term(self, scale: float, param: torch.Tensor) -> torch.Tensor | None:
+        """The term kept by :meth:`_hold_term` if it was computed from this ``param`` (the
+        same tensor, its storage and version unchanged: no optimiser step since) and
+        ``scale``; taken once."""
+        held = self.__dict__.get("_held")
         object.__setattr__(self, "_held", None)
-        if held is not None and held[0] == self._term_key(scale, params):
-            return held[1]
+        if held is not None:
+            (s, p, ptr, version), term = held
+            if s == scale and p is param and ptr == param.data_ptr() \
+                    and version == param._version:
+                return term
         return None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -335,8 +348,9 @@ class VarDropLayer(SparseLayer):
         scale = self.lam * self.kl_weight
         if self.mode == "lr_ar":
             return vardrop_kl_sum(self.log_sigma2, self.weight, scale)
-        held = self._take_term(scale, self.log_alpha_)  # from the last forward pass
-        return held if held is not None else vardrop_kl_sum(self.log_alpha_, scale=scale)
+        log_alpha, = self._fetch("log_alpha_")
+        held = self._take_term(scale, log_alpha)  # from the last forward pass
+        return held if held is not None else vardrop_kl_sum(log_alpha, scale=scale)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """One draw of the noisy layer: the weight noise (``'plain'``) or its output
@@ -355,10 +369,11 @@ class VarDropLayer(SparseLayer):
             A random sample of the layer's output.
         """
         if self.mode == "plain":  # the KL term comes with the noise (one pass, one node)
+            w, log_alpha, bias = self._fetch("weight", "log_alpha_", "bias")
             scale = self.lam * self.kl_weight
-            noisy, kl = vardrop_noise(self.weight, self.log_alpha_, scale)
-            self._hold_term(kl, scale, self.log_alpha_)
-            return self._op(x, noisy, self.bias)
+            noisy, kl = vardrop_noise(w, log_alpha, scale)
+            self._hold_term(kl, scale, log_alpha)
+            return self._op(x, noisy, bias)
         if self.mode == "lr_ar":
             var_w = local_variance(self.log_sigma2)
         else:
@@ -679,11 +694,11 @@ class HardConcreteLayer(SparseLayer):
         torch.Tensor
             A 0-d tensor, differentiable in ``log_a``.
         """
-        held = self._take_term(self.lam, self.log_a)  # from the last forward pass
+        log_a, = self._fetch("log_a")
+        held = self._take_term(self.lam, log_a)  # from the last forward pass
         if held is not None:
             return held
-        return sigmoid_sum(self.log_a, open_gate_shift(self.beta, self.gamma, self.zeta),
-                           self.lam)
+        return sigmoid_sum(log_a, open_gate_shift(self.beta, self.gamma, self.zeta), self.lam)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The layer with one random gate per weight drawn by eqs. (20)-(21).
@@ -699,10 +714,10 @@ class HardConcreteLayer(SparseLayer):
         torch.Tensor
             The output with weights ``w * s``, differentiable in ``log_a`` through s.
         """
-        ws, count = hardconcrete_gates(self.weight, self.log_a, self.beta, self.gamma,
-                                       self.zeta, self.lam)
-        self._hold_term(count, self.lam, self.log_a)  # the count comes with the gates
-        return self._op(x, ws, self.bias)
+        w, log_a, bias = self._fetch("weight", "log_a", "bias")
+        ws, count = hardconcrete_gates(w, log_a, self.beta, self.gamma, self.zeta, self.lam)
+        self._hold_term(count, self.lam, log_a)  # the count comes with the gates
+        return self._op(x, ws, bias)
 
 
 # -- gradual magnitude pruning (Zhu & Gupta 2017; section 4.4) -------------------------------

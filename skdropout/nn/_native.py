@@ -181,8 +181,10 @@ def usable(*tensors: torch.Tensor | None) -> bool:
     -------
     bool
     """
-    return all(t is None or (t.device.type == "cpu" and t.dtype == torch.float32
-                             and t.is_contiguous()) for t in tensors) and library() is not None
+    for t in tensors:  # a loop of attribute tests: this runs per layer and training step
+        if t is not None and not (t.is_cpu and t.dtype is torch.float32 and t.is_contiguous()):
+            return False
+    return library() is not None
 
 
 def _forget_pool() -> None:
