@@ -75,7 +75,9 @@ class SparseLayer(nn.Module):
             raise TypeError(f"Cannot replace a {type(base).__name__}; expected nn.Linear"
                             f"{' or nn.Conv2d' if self.conv_ok else ''}.")
         self.weight = nn.Parameter(base.weight.detach().clone())
-        self.bias = None if base.bias is None else nn.Parameter(base.bias.detach().clone())
+        # an absent bias is a parameter of None, as in nn.Linear (found in _parameters)
+        self.register_parameter("bias", None if base.bias is None
+                                else nn.Parameter(base.bias.detach().clone()))
         self.lam = float(lam)
         self._held: tuple[tuple[Any, ...], torch.Tensor] | None = None
 
@@ -124,7 +126,7 @@ class SparseLayer(nn.Module):
         """The parameters ``names`` (None for an absent bias) read from ``_parameters``:
         attribute access goes through nn.Module.__getattr__, about 1 us per parameter in
         the training forward pass of every layer and step; attribute access where a name
-        is not there (a parametrization turns it into a property)."""
+        is not there (a parametrization turns a parameter into a property)."""
         p = self._parameters
         try:
             return [p[n] for n in names]
