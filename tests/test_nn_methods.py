@@ -1,6 +1,8 @@
 """Every sparsifier of skdropout.nn trains on the digits data to >= 90 % test accuracy with
 a density below 1, reproducibly; the evaluated network is the pruned one."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ pytest.importorskip("skorch")
 
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
+from skorch.exceptions import DeviceWarning  # noqa: E402
 
 from skdropout.nn import (KEEP_MIN, METHODS, LeNet300100, LinearLRDecay,  # noqa: E402
                           SparseNetClassifier)
@@ -88,3 +91,94 @@ def test_method_trains_sparse_and_accurate(digits, method):
     a = make_net(method, max_epochs=1).fit(X_tr[:320], y_tr[:320]).predict_proba(X_te)
     b = make_net(method, max_epochs=1).fit(X_tr[:320], y_tr[:320]).predict_proba(X_te)
     np.testing.assert_array_equal(a, b)
+
+
+# -- off the CPU: the route CUDA takes ------------------------------------------------------
+@pytest.mark.parametrize("model", ["mlp", "conv"])
+@pytest.mark.parametrize("method", list(METHODS))
+def test_method_runs_on_a_device_other_than_the_cpu(method, model):
+    """Every method's layers, loss terms, optimiser step and per-step rule on 'meta', a
+    device without data on which, as on CUDA, mixing in a tensor of another device raises:
+    this is the torch route every term takes on CUDA (the fused loops are CPU-only)."""
+    from types import SimpleNamespace
+
+    from skdropout.nn import LeNet5, SparsityRules, install_method
+    from skdropout.nn._methods import method_options
+    from skdropout.penalties import get_penalty
+
+    spec = METHODS[method]
+    opts = method_options(spec, {"every": 10**9} if method == "magnitude" else {})
+    torch.manual_seed(0)
+    net = LeNet300100(in_features=64, hidden=(16, 8)) if model == "mlp" else LeNet5()
+    layers = install_method(net, spec, 1e-3, get_penalty("logsum", eps=2.0), opts)
+    net = net.to("meta")
+    x = torch.randn(4, 64) if model == "mlp" else torch.randn(4, 1, 28, 28)
+    x = x.to("meta")
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    rules = SparsityRules().initialize()
+    fake = SimpleNamespace(method=method, method_options_=opts, optimizer_=optimizer,
+                           sparse_layers=lambda: layers, n_train_=64, batch_size=16,
+                           max_epochs=1)
+    rules.on_epoch_begin(fake)
+    for _ in range(2):  # the second step meets Adam's state and the held loss terms
+        rules.on_batch_begin(fake, training=True)
+        out = net.train()(x)
+        loss = torch.logsumexp(out, 1).sum() + sum(layer.regularizer() for layer in layers)
+        assert out.device.type == "meta" and loss.device.type == "meta"
+        optimizer.zero_grad()
+        loss.backward()
+        assert all(p.grad is not None and p.grad.device.type == "meta"
+                   for layer in layers for p in layer.parameters() if p.requires_grad)
+        optimizer.step()
+        rules.on_batch_end(fake, training=True)  # adaprox: the prox step
+    for layer in layers:
+        assert layer.mask().device.type == "meta"
+        assert layer.pruned_weight().device.type == "meta"
+        assert next(layer.to_dense().parameters()).device.type == "meta"
+        if method != "hardconcrete":  # its alpha~ is computed in numpy (CPU round trip)
+            assert layer.keep_prob().device.type == "meta"
+    assert net.eval()(x).device.type == "meta"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", list(METHODS))
+def test_method_trains_on_cuda_and_loads_on_a_cpu(digits, method, monkeypatch):
+    """device='cuda' trains every method on the GPU to the accuracy and sparsity of the CPU
+    runs; the pickled net loads on a machine without CUDA with the same predictions."""
+    X_tr, X_te, y_tr, y_te = digits
+    net = make_net(method, device="cuda").fit(X_tr, y_tr)
+    assert all(p.is_cuda for p in net.module_.parameters())
+    acc = float(np.mean(net.predict(X_te) == y_te))
+    assert acc >= 0.90, (method, acc)
+    assert 0 < net.density_ < 1, (method, net.density_)
+    for layer in net.sparse_layers():
+        assert torch.all(layer.pruned_weight()[~layer.mask()] == 0)
+    proba = net.predict_proba(X_te)
+    with torch.no_grad():
+        logits = net.compact()(torch.as_tensor(X_te, device="cuda")).cpu()
+    np.testing.assert_allclose(torch.softmax(logits, 1).numpy(), proba, atol=1e-5)
+
+    assert_loads_on_a_cpu(net, X_te, monkeypatch)
+
+
+def assert_loads_on_a_cpu(net, X, monkeypatch):
+    """``net`` pickled as a net of device 'cuda' loads where CUDA is absent: on the CPU, with
+    a warning, the same predictions and the same density."""
+    proba, density = net.predict_proba(X), net.density_
+    net.device = "cuda"
+    blob = pickle.dumps(net)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(DeviceWarning, match="(?i)cuda"):
+        on_cpu = pickle.loads(blob)
+    assert torch.device(on_cpu.device).type == "cpu"
+    assert all(p.device.type == "cpu" for p in on_cpu.module_.parameters())
+    np.testing.assert_allclose(on_cpu.predict_proba(X), proba, atol=1e-5)
+    assert on_cpu.density_ == density
+
+
+def test_a_net_saved_for_cuda_loads_on_a_cpu(digits, monkeypatch):
+    """The CPU half of the test above, where no GPU is: a net whose device is 'cuda' (its
+    tensors are on the CPU here) unpickles through skorch's fallback with its method state."""
+    X_tr, X_te, y_tr, _ = digits
+    net = make_net("hardconcrete", max_epochs=1).fit(X_tr[:320], y_tr[:320])
+    assert_loads_on_a_cpu(net, X_te, monkeypatch)
