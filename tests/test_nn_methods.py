@@ -1,7 +1,10 @@
 """Every sparsifier of skdropout.nn trains on the digits data to >= 90 % test accuracy with
-a density below 1, reproducibly; the evaluated network is the pruned one."""
+a density below 1, reproducibly; the evaluated network is the pruned one. Off the CPU: the
+torch route that CUDA takes, on the meta device and trained on the CPU, and (where a GPU is)
+every method trained with device='cuda' and unpickled without CUDA."""
 
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,8 +16,10 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from skorch.exceptions import DeviceWarning  # noqa: E402
 
-from skdropout.nn import (KEEP_MIN, METHODS, LeNet300100, LinearLRDecay,  # noqa: E402
-                          SparseNetClassifier)
+from skdropout.nn import (KEEP_MIN, METHODS, LeNet5, LeNet300100, LinearLRDecay,  # noqa: E402
+                          SparseNetClassifier, SparsityRules, _native, install_method)
+from skdropout.nn._methods import method_options  # noqa: E402
+from skdropout.penalties import get_penalty  # noqa: E402
 
 # Digits has 1,347 training rows: each run has only ~1,000 optimiser steps, so the methods
 # whose keep parameter starts far from the threshold (log alpha = -5 or log eta_bar = 5 in
@@ -100,12 +105,6 @@ def test_method_runs_on_a_device_other_than_the_cpu(method, model):
     """Every method's layers, loss terms, optimiser step and per-step rule on 'meta', a
     device without data on which, as on CUDA, mixing in a tensor of another device raises:
     this is the torch route every term takes on CUDA (the fused loops are CPU-only)."""
-    from types import SimpleNamespace
-
-    from skdropout.nn import LeNet5, SparsityRules, install_method
-    from skdropout.nn._methods import method_options
-    from skdropout.penalties import get_penalty
-
     spec = METHODS[method]
     opts = method_options(spec, {"every": 10**9} if method == "magnitude" else {})
     torch.manual_seed(0)
@@ -145,8 +144,6 @@ def test_method_runs_on_a_device_other_than_the_cpu(method, model):
 def test_method_trains_on_the_torch_route(digits, method, monkeypatch):
     """With the fused CPU loops off, as on CUDA, the methods that have them still reach the
     accuracy and sparsity goals: the numbers a GPU run computes, here on the CPU."""
-    from skdropout.nn import _native
-
     asked = []
 
     def declined(*tensors):
