@@ -111,8 +111,7 @@ def test_method_runs_on_a_device_other_than_the_cpu(method, model):
     net = LeNet300100(in_features=64, hidden=(16, 8)) if model == "mlp" else LeNet5()
     layers = install_method(net, spec, 1e-3, get_penalty("logsum", eps=2.0), opts)
     net = net.to("meta")
-    x = torch.randn(4, 64) if model == "mlp" else torch.randn(4, 1, 28, 28)
-    x = x.to("meta")
+    x = torch.empty((4, 64) if model == "mlp" else (4, 1, 28, 28), device="meta")
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     rules = SparsityRules().initialize()
     fake = SimpleNamespace(method=method, method_options_=opts, optimizer_=optimizer,
