@@ -102,7 +102,13 @@ def test_traceback_flag_reraises(tmp_path):
         main(["--traceback", "fit", str(tmp_path / "none.csv"), "--target", "y"])
 
 
-def run_without(module, argv, cwd, **env):
+def subprocess_env():
+    """This process's environment without the cache folder the fixtures set (the compiled
+    CPU loops are cached there too: a fresh folder would compile them again)."""
+    return {k: v for k, v in os.environ.items() if k != "SKDROPOUT_CACHE"}
+
+
+def run_without(module, argv, cwd):
     """``skdropout argv`` in a subprocess whose import system lacks ``module``."""
     code = f"""
 import importlib.abc
@@ -129,7 +135,7 @@ from skdropout.cli import main
 sys.exit(main({[str(a) for a in argv]!r}))
 """
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=cwd, env={**os.environ, **env})
+                          timeout=120, cwd=cwd, env=subprocess_env())
 
 
 @pytest.mark.parametrize("module, command, argv", [
@@ -149,7 +155,7 @@ def test_demo_and_table4_need_no_pandas(tiny_mnist, tmp_path):
     assert (tmp_path / "skdropout-output" / "digits_training.png").is_file()
     out = run_without("pandas", ["table4", "--epochs", "2", "--methods", "logsum",
                                  "--data-home", tiny_mnist, "--out", tmp_path / "t4"],
-                      tmp_path, SKDROPOUT_CACHE=str(tmp_path / "cache"))
+                      tmp_path)
     assert out.returncode == 0, out.stderr
     with (tmp_path / "t4" / "table4.csv").open() as handle:
         (row,) = csv.DictReader(handle)
@@ -425,6 +431,8 @@ def test_save_to_an_unwritable_path_fails_before_training(diabetes_csv, tmp_path
      ["--hidden", "-5"]),
     (["sparsify", "--method", "logsum", "--epochs", "1", "--lr", "0"],
      ["--lr must be a finite number > 0"]),
+    (["sparsify", "--method", "logsum", "--epochs", "1", "--batch-size", "0"],
+     ["--batch-size must be >= 1"]),
     (["demo", "--epochs", "0"], ["--epochs must be >= 1"]),
     (["demo", "--epochs", "1", "--lam", "-3"], ["--lam must be a finite number > 0"]),
 ])
@@ -480,7 +488,7 @@ def test_sigint_stops_sparsify_with_status_130(tmp_path):
     argv = [sys.executable, "-m", "skdropout", "sparsify", "--method", "logsum", "--epochs",
             "100000", "--hidden", "4", "--no-progress", "--save", str(tmp_path / "net.pkl")]
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                               text=True, env={**subprocess_env(), "OMP_NUM_THREADS": "1"})
     while "train loss" not in process.stdout.readline():  # training has begun
         assert process.poll() is None, process.stderr.read()
     process.stdout.readline()  # and finished an epoch

@@ -17,8 +17,10 @@ pytest.importorskip("skorch")
 pytest.importorskip("matplotlib")
 
 from skdropout.experiments import PAPER_TABLE4, collect_table4, run_table4  # noqa: E402
+from skdropout.experiments import table4  # noqa: E402
+from skdropout.experiments._atomic import write_text_atomic  # noqa: E402
 from skdropout.nn import LinearLRDecay  # noqa: E402
-from test_cli import ROOT, tiny_mnist  # noqa: E402,F401
+from test_cli import ROOT, subprocess_env, tiny_mnist  # noqa: E402,F401
 
 
 def write_curve(path, rows):
@@ -99,6 +101,33 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tiny_mnist, tmp_pat
     assert not (out / f"{method}.checkpoint.pt").exists()
 
 
+def test_run_interrupted_after_its_last_epoch_is_stored_without_training(tiny_mnist, tmp_path,
+                                                                        monkeypatch):
+    from skdropout.nn import SparseNetClassifier
+
+    settings = dict(methods=["vardrop_lr_ar"], epochs=2, data_home=tiny_mnist)
+    (straight,) = run_table4(out=tmp_path / "straight", **settings)
+
+    def ctrl_c(path, text):
+        if path.suffix == ".json":
+            raise KeyboardInterrupt
+        write_text_atomic(path, text)
+
+    monkeypatch.setattr(table4, "write_text_atomic", ctrl_c)  # storing the result
+    with pytest.raises(KeyboardInterrupt):
+        run_table4(out=tmp_path / "cut", **settings)
+    monkeypatch.undo()
+    assert not (tmp_path / "cut" / "vardrop_lr_ar.json").exists()
+
+    def no_training(self, *args, **kwargs):
+        raise AssertionError("trained again although every epoch is in the checkpoint")
+
+    monkeypatch.setattr(SparseNetClassifier, "partial_fit", no_training)
+    (resumed,) = run_table4(out=tmp_path / "cut", **settings)
+    del resumed["wall_time_s"], straight["wall_time_s"]
+    assert resumed == straight  # lam = 1/N of the real training set, test error, density
+
+
 def test_rerun_keeps_finished_methods_and_refuses_other_settings(tiny_mnist, tmp_path,
                                                                  monkeypatch):
     settings = dict(methods=["logsum"], epochs=2, data_home=tiny_mnist, out=tmp_path)
@@ -120,11 +149,10 @@ def test_rerun_keeps_finished_methods_and_refuses_other_settings(tiny_mnist, tmp
 def test_sigterm_stops_the_command_which_resumes(tiny_mnist, tmp_path):
     """``kill`` (SIGTERM) of ``skdropout table4``: exit 130, no result recorded; the same
     command again finishes the run from its checkpoint with all its epochs."""
-    epochs = 300
+    epochs = 100
     argv = [sys.executable, "-m", "skdropout", "table4", "--epochs", str(epochs), "--methods",
             "logsum", "--data-home", str(tiny_mnist), "--out", str(tmp_path / "t4")]
-    env = {"SKDROPOUT_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
-           "PATH": "/usr/bin:/bin"}
+    env = {**subprocess_env(), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     checkpoint = tmp_path / "t4" / "logsum.checkpoint.pt"

@@ -77,6 +77,8 @@ def check_training_options(args: argparse.Namespace) -> None:
         value = getattr(args, option, None)
         if value is not None and not (np.isfinite(value) and value > 0):
             raise CommandError(f"--{option} must be a finite number > 0, got {value}.")
+    if getattr(args, "batch_size", 1) < 1:
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}.")
     hidden = getattr(args, "hidden", [])
     if any(units < 1 for units in hidden):
         raise CommandError(f"--hidden: every layer needs >= 1 unit, got "

@@ -77,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _terminate_as_interrupt():
             return int(args.handler(args) or 0)
     except KeyboardInterrupt:
-        print(f"skdropout {args.command}: interrupted; what finished is kept (table4 and "
-              "sparsify --checkpoint resume when run again)", file=sys.stderr)
+        resumable = args.command == "table4" or getattr(args, "checkpoint", None)
+        hint = "; run the same command again to resume" if resumable else ""
+        print(f"skdropout {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     except ACTIONABLE as exc:
         if args.traceback:

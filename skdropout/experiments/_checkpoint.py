@@ -39,9 +39,9 @@ class EpochCheckpoint(Callback):
 
     The state is the module's, the optimiser's and the criterion's ``state_dict``, the
     history, the learned attributes (names ending in ``_``) of the other callbacks (step
-    counters of learning-rate and pruning schedules), the torch random state and ``config``,
-    written to a temporary file and renamed over ``path``, so the file always holds one whole
-    epoch. Restored, training continues with the next epoch as if it had not stopped. The
+    counters of learning-rate and pruning schedules), the torch random states (CPU, and CUDA
+    when in use) and ``config``, written to a temporary file and renamed over ``path``, so
+    the file always holds one whole epoch. Restored, training continues with the next epoch as if it had not stopped. The
     callback must come last in ``callbacks`` so that it restores after the others have
     reset themselves and saves after they have recorded the epoch (skorch's ``print_log``
     may follow it).
@@ -112,6 +112,8 @@ class EpochCheckpoint(Callback):
             for key, value in attributes.get(name, {}).items():
                 setattr(callback, key, value)
         torch.set_rng_state(state["rng"])
+        if state["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
         self.epochs_done_ = len(net.history)
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
@@ -128,6 +130,8 @@ class EpochCheckpoint(Callback):
                  "criterion": net.criterion_.state_dict(),
                  "history": json.dumps(net.history.to_list()),
                  "callbacks": json.dumps(callbacks), "rng": torch.get_rng_state(),
+                 "rng_cuda": (torch.cuda.get_rng_state_all() if torch.cuda.is_initialized()
+                              else []),
                  "config": json.dumps(self.config)}
         with replacing(self.path) as partial:
             torch.save(state, partial)
@@ -174,6 +178,7 @@ def fit_resumable(net: Any, X: Any, y: Any, checkpoint: str | os.PathLike | None
         if done < net.max_epochs:
             net.partial_fit(X, y, epochs=net.max_epochs - done)
         else:  # finished before its results were stored
+            net.get_split_datasets(X, y)  # what the net learns from the data before epoch 1
             dict(net.callbacks_)["checkpoint"].restore(net)
     if dict(net.callbacks_)["checkpoint"].epochs_done_ < net.max_epochs:
         raise KeyboardInterrupt
