@@ -9,9 +9,10 @@ pruned); the test error is that of the pruned network.
 Each method writes ``<out>/<method>.csv`` (one row per epoch: validation error and density
 of the pruned model, epoch and cumulative time) and ``<out>/<method>.checkpoint.pt`` (the
 training state) after every epoch, and ``<out>/<method>.json`` (final test error, density,
-wall time) when done, each file written whole (a temporary file renamed over it). A run
-interrupted by Ctrl-C writes no JSON; run the same command again and it resumes from the
-last finished epoch; a method whose JSON is there is not trained again.
+wall time of the last session, training time summed over the epochs of all sessions) when
+done, each file written whole (a temporary file renamed over it). A run interrupted by
+Ctrl-C writes no JSON; run the same command again and it resumes from the last finished
+epoch; a method whose JSON is there is not trained again.
 :func:`collect_table4` assembles ``table4.csv`` (beside the paper's numbers), ``figure2.png``
 and ``figure2_published.png`` from the finished methods only, so several processes may share
 one ``out`` folder.
