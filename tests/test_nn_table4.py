@@ -149,7 +149,7 @@ def test_rerun_keeps_finished_methods_and_refuses_other_settings(tiny_mnist, tmp
 def test_sigterm_stops_the_command_which_resumes(tiny_mnist, tmp_path):
     """``kill`` (SIGTERM) of ``skdropout table4``: exit 130, no result recorded; the same
     command again finishes the run from its checkpoint with all its epochs."""
-    epochs = 100
+    epochs = 40
     argv = [sys.executable, "-m", "skdropout", "table4", "--epochs", str(epochs), "--methods",
             "logsum", "--data-home", str(tiny_mnist), "--out", str(tmp_path / "t4")]
     env = {**subprocess_env(), "OMP_NUM_THREADS": "1"}
