@@ -85,11 +85,14 @@ class EpochCheckpoint(Callback):
         state = self.read()
         if state is None:
             return 0
+        self._check_config(state)
+        return len(json.loads(state["history"]))
+
+    def _check_config(self, state: dict[str, Any]) -> None:
         saved = json.loads(state["config"])
         if saved != json.loads(json.dumps(self.config)):
             raise ValueError(f"{self.path} holds a checkpoint of another run ({saved}); "
                              "rerun with those settings to resume it, or delete the file.")
-        return len(json.loads(state["history"]))
 
     def initialize(self) -> EpochCheckpoint:
         self.epochs_done_ = 0
@@ -98,6 +101,7 @@ class EpochCheckpoint(Callback):
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
         state = self.read()
         if state is not None:
+            self._check_config(state)
             self.restore(net, state)
 
     def restore(self, net: Any, state: dict[str, Any] | None = None) -> None:
@@ -158,7 +162,8 @@ def fit_resumable(net: Any, X: Any, y: Any, checkpoint: str | os.PathLike | None
     Returns
     -------
     net
-        Fitted for ``max_epochs`` epochs.
+        Fitted for ``max_epochs`` epochs, with its own callbacks again (the checkpoint is
+        not among them).
 
     Raises
     ------
@@ -170,16 +175,23 @@ def fit_resumable(net: Any, X: Any, y: Any, checkpoint: str | os.PathLike | None
     """
     saver = EpochCheckpoint(checkpoint, config)
     done = saver.check()
-    net.set_params(callbacks=[*(net.callbacks or []), ("checkpoint", saver)])
-    if done == 0:
-        net.fit(X, y)
-    else:  # restored when training begins (after the other callbacks have reset)
-        net.initialize()
-        if done < net.max_epochs:
-            net.partial_fit(X, y, epochs=net.max_epochs - done)
-        else:  # finished before its results were stored
-            net.get_split_datasets(X, y)  # what the net learns from the data before epoch 1
-            dict(net.callbacks_)["checkpoint"].restore(net)
-    if dict(net.callbacks_)["checkpoint"].epochs_done_ < net.max_epochs:
+    callbacks = net.callbacks
+    net.set_params(callbacks=[*(callbacks or []), ("checkpoint", saver)])
+    try:
+        if done == 0:
+            net.fit(X, y)
+        else:  # restored when training begins (after the other callbacks have reset)
+            net.initialize()
+            if done < net.max_epochs:
+                net.partial_fit(X, y, epochs=net.max_epochs - done)
+            else:  # finished before its results were stored
+                net.get_split_datasets(X, y)  # what the net learns from the data before epoch 1
+                dict(net.callbacks_)["checkpoint"].restore(net)
+        finished = dict(net.callbacks_)["checkpoint"].epochs_done_ >= net.max_epochs
+    finally:  # a later fit of the returned net knows nothing of this checkpoint
+        net.set_params(callbacks=callbacks)
+        if net.initialized_:
+            net.initialize_callbacks()
+    if not finished:
         raise KeyboardInterrupt
     return net
