@@ -498,3 +498,12 @@ def test_sigint_stops_sparsify_with_status_130(tmp_path):
     assert process.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert "test error" not in out and not (tmp_path / "net.pkl").exists()
+
+
+def test_sparsify_damaged_checkpoint_is_a_one_line_error(tmp_path, capsys):
+    damaged = tmp_path / "run.ckpt"
+    damaged.write_bytes(b"not a checkpoint")
+    status, out, err = run_main(capsys, "sparsify", "--method", "logsum", "--epochs", "1",
+                                "--hidden", "4", "--checkpoint", damaged)
+    assert_one_line_error(status, err, "sparsify", str(damaged), "unreadable checkpoint")
+    assert out == ""
