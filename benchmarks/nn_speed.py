@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--out", default=None, help="write OUT.csv and OUT.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    X, y, _, _ = fetch_mnist(return_X_y=True)
+    X, y = fetch_mnist(subset="train", return_X_y=True)
     X, y = X[:args.n_samples], y[:args.n_samples]
     common = dict(max_epochs=1, batch_size=128, lr=1e-3, optimizer=torch.optim.Adam,
                   train_split=None, iterator_train__shuffle=True, verbose=0,

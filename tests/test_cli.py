@@ -2,8 +2,11 @@
 points through subprocesses) on small data written here, and its one-line errors."""
 
 import csv
+import io
+import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -99,29 +102,64 @@ def test_traceback_flag_reraises(tmp_path):
         main(["--traceback", "fit", str(tmp_path / "none.csv"), "--target", "y"])
 
 
+def subprocess_env():
+    """This process's environment without the cache folder the fixtures set (the compiled
+    CPU loops are cached there too: a fresh folder would compile them again)."""
+    return {k: v for k, v in os.environ.items() if k != "SKDROPOUT_CACHE"}
+
+
+def run_without(module, cwd, *argvs):
+    """``skdropout argv`` for each of ``argvs`` (until one fails) in a subprocess whose
+    import system lacks ``module``."""
+    code = f"""
+import importlib.abc
+import importlib.machinery
+import sys
+
+
+class Absent(importlib.abc.Loader):  # an import of {module} fails as if not installed
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {{spec.name!r}}", name=spec.name)
+
+    def exec_module(self, module):
+        pass
+
+
+class Uninstalled:  # (a spec is returned: torch probes optional modules with find_spec)
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == {module!r}:
+            return importlib.machinery.ModuleSpec(name, Absent())
+
+
+sys.meta_path.insert(0, Uninstalled())
+from skdropout.cli import main
+sys.exit(next(filter(None, map(main, {[[str(a) for a in argv] for argv in argvs]!r})), 0))
+"""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=cwd, env=subprocess_env())
+
+
 @pytest.mark.parametrize("module, command, argv", [
     ("torch", "sparsify", ["sparsify", "--method", "logsum"]),
     ("matplotlib", "figure1", ["figure1", "--out", "unused"]),
 ])
 def test_missing_optional_dependency(tmp_path, module, command, argv):
-    code = f"""
-import sys
-
-
-class Uninstalled:  # an import system where {module} is not installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == {module!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
-
-
-sys.meta_path.insert(0, Uninstalled())
-from skdropout.cli import main
-sys.exit(main({argv!r}))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
+    out = run_without(module, tmp_path, argv)
     assert_one_line_error(out.returncode, out.stderr, command, module, "skdropout[")
     assert not (tmp_path / "unused").exists()
+
+
+def test_demo_and_table4_need_no_pandas(tiny_mnist, tmp_path):
+    """The extras the README installs for them (deep, plot) do not bring pandas."""
+    out = run_without("pandas", tmp_path, ["demo", "--epochs", "2", "--cv", "3"],
+                      ["table4", "--epochs", "2", "--methods", "logsum", "--data-home",
+                       tiny_mnist, "--out", tmp_path / "t4"])
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "skdropout-output" / "digits_training.png").is_file()
+    with (tmp_path / "t4" / "table4.csv").open() as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["method"] == "logsum" and row["epochs"] == "2"
+    assert (tmp_path / "t4" / "figure2.png").stat().st_size > 0
 
 
 # --- figure1 -------------------------------------------------------------------------------
@@ -253,6 +291,18 @@ def test_sparsify_mnist_from_the_data_home(tiny_mnist, capsys):
     assert "network 784-8-10" in out
 
 
+def test_epoch_report_shows_the_seconds_of_short_epochs():
+    from types import SimpleNamespace
+
+    from skdropout.cli._progress import EpochReport
+
+    stream = io.StringIO()
+    history = [{"epoch": 1, "train_loss": 2.0, "valid_error": 0.5, "density": 1.0,
+                "dur": 0.0412}]
+    EpochReport(stream=stream).on_epoch_end(SimpleNamespace(history=history, max_epochs=1))
+    assert stream.getvalue().split()[-1] == "0.041"
+
+
 def test_sparsify_progress_bar_goes_to_stderr(capsys):
     status, out, err = run_main(capsys, "sparsify", "--method", "magnitude", "--epochs", "1",
                                 "--hidden", "4")
@@ -281,6 +331,7 @@ def test_sparsify_mnist_missing_offline_names_the_folder(tmp_path, capsys, monke
 
     monkeypatch.setattr(_download, "_fetch_url", refuse)
     monkeypatch.setenv("SKDROPOUT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # no MNIST cached anywhere
     status, _, err = run_main(capsys, "sparsify", "--method", "logsum", "--dataset", "mnist",
                               "--data-home", tmp_path / "empty", "--epochs", "1")
     assert_one_line_error(status, err, "sparsify", str(tmp_path / "empty" / "mnist"),
@@ -329,3 +380,130 @@ def test_demo_unknown_method_fails_before_any_work(tmp_path, capsys):
     status, out, err = run_main(capsys, "demo", "--out", tmp_path / "d", "--method", "nope")
     assert_one_line_error(status, err, "demo", "unknown method 'nope'")
     assert out == "" and not (tmp_path / "d").exists()
+
+
+# --- input checked before the work, files read in their encoding --------------------------
+
+@pytest.mark.parametrize("sep", ["", ",,"])
+def test_fit_separator_of_other_than_one_character(diabetes_csv, capsys, sep):
+    status, _, err = run_main(capsys, "fit", diabetes_csv, "--target", "y", "--sep", sep)
+    assert_one_line_error(status, err, "fit", "--sep must be one character", repr(sep))
+
+
+def test_fit_reads_a_csv_with_a_byte_order_mark(diabetes_csv, capsys):
+    diabetes_csv.write_bytes(b"\xef\xbb\xbf" + diabetes_csv.read_bytes())
+    status, out, err = run_main(capsys, "fit", diabetes_csv, "--target", "y", "--features",
+                                "age", "bmi", "--cv", "3", "--n-lams", "5")
+    assert status == 0, err
+    assert "chosen lam" in out
+
+
+def test_fit_latin1_csv_names_the_file_and_the_encoding(tmp_path, capsys):
+    path = tmp_path / "caf\u00e9.csv"
+    rows = ["r\u00e9gion,x,y"] + [f"{'ab'[i % 2]}\u00e9,{i},{2 * i + i % 3}" for i in range(30)]
+    path.write_bytes("\n".join(rows).encode("latin-1"))
+    status, _, err = run_main(capsys, "fit", path, "--target", "y", "--features", "x")
+    assert_one_line_error(status, err, "fit", str(path), "not utf-8 text", "--encoding")
+    status, out, err = run_main(capsys, "fit", path, "--target", "y", "--features", "x",
+                                "--encoding", "latin-1", "--cv", "3", "--n-lams", "5")
+    assert status == 0, err
+    status, _, err = run_main(capsys, "fit", path, "--target", "y", "--encoding", "klingon")
+    assert_one_line_error(status, err, "fit", "unknown encoding 'klingon'")
+
+
+@pytest.mark.parametrize("command", ["fit", "sparsify"])
+def test_save_to_an_unwritable_path_fails_before_training(diabetes_csv, tmp_path, capsys,
+                                                          command):
+    argv = ([command, diabetes_csv, "--target", "y", "--drop", "group"] if command == "fit"
+            else [command, "--method", "logsum", "--epochs", "1", "--hidden", "4"])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for target in (tmp_path / "no-such-folder" / "model.out", a_file / "model.out"):
+        status, out, err = run_main(capsys, *argv, "--save", target)
+        assert_one_line_error(status, err, command, "--save", str(target), "cannot write there")
+        assert out == ""  # nothing trained, nothing printed
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["sparsify", "--method", "logsum", "--epochs", "1", "--hidden", "0"], ["--hidden", "0"]),
+    (["sparsify", "--method", "logsum", "--epochs", "1", "--hidden", "8", "-5"],
+     ["--hidden", "-5"]),
+    (["sparsify", "--method", "logsum", "--epochs", "1", "--lr", "0"],
+     ["--lr must be a finite number > 0"]),
+    (["sparsify", "--method", "logsum", "--epochs", "1", "--batch-size", "0"],
+     ["--batch-size must be >= 1"]),
+    (["demo", "--epochs", "0"], ["--epochs must be >= 1"]),
+    (["demo", "--epochs", "1", "--lam", "-3"], ["--lam must be a finite number > 0"]),
+])
+def test_training_options_are_checked_before_any_work(tmp_path, capsys, argv, fragments):
+    status, out, err = run_main(capsys, *argv)
+    assert_one_line_error(status, err, argv[0], *fragments)
+    assert out == ""
+
+
+# --- interrupts ----------------------------------------------------------------------------
+
+def test_sparsify_interrupted_exits_130_and_resumes_from_its_checkpoint(tmp_path, capsys,
+                                                                       monkeypatch):
+    from skdropout.cli._progress import EpochReport
+
+    argv = ["sparsify", "--method", "vardrop_lr_ar", "--epochs", "5", "--hidden", "16",
+            "--lr", "0.01", "--no-progress"]
+    status, straight, err = run_main(capsys, *argv, "--save", tmp_path / "straight.pkl")
+    assert status == 0, err
+
+    checkpoint, saved = tmp_path / "run.ckpt", tmp_path / "net.pkl"
+    report = EpochReport.on_epoch_end
+
+    def ctrl_c_at_epoch_3(self, net, **kwargs):
+        if len(net.history) == 3:
+            raise KeyboardInterrupt
+        report(self, net, **kwargs)
+
+    monkeypatch.setattr(EpochReport, "on_epoch_end", ctrl_c_at_epoch_3)
+    status, out, err = run_main(capsys, *argv, "--checkpoint", checkpoint, "--save", saved)
+    assert status == 130 and "interrupted" in err
+    assert "test error" not in out and not saved.exists() and checkpoint.is_file()
+    monkeypatch.undo()
+
+    status, out, err = run_main(capsys, *argv, "--checkpoint", checkpoint, "--save", saved)
+    assert status == 0, err
+    epochs = re.findall(r"^\s+(\d+)\s+\S+\s+\S+%\s+\S+%\s+\S+$", out, flags=re.M)
+    assert epochs == ["3", "4", "5"]
+    net = pickle.loads(saved.read_bytes())
+    assert len(net.history) == 5
+    assert "checkpoint" not in dict(net.callbacks_)  # a refit starts afresh
+    final = r"test error of the pruned network: .*"
+    assert re.search(final, out).group() == re.search(final, straight).group()
+    assert not checkpoint.exists()  # finished: nothing left to resume
+
+    monkeypatch.setattr(EpochReport, "on_epoch_end", ctrl_c_at_epoch_3)
+    assert run_main(capsys, *argv, "--checkpoint", checkpoint)[0] == 130
+    monkeypatch.undo()
+    status, out, err = run_main(capsys, *argv, "--lam", "0.5", "--checkpoint", checkpoint)
+    assert_one_line_error(status, err, "sparsify", "checkpoint of another run")
+    assert out == ""  # refused before the data load
+
+
+def test_sigint_stops_sparsify_with_status_130(tmp_path):
+    argv = [sys.executable, "-m", "skdropout", "sparsify", "--method", "logsum", "--epochs",
+            "100000", "--hidden", "4", "--no-progress", "--save", str(tmp_path / "net.pkl")]
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**subprocess_env(), "OMP_NUM_THREADS": "1"})
+    while "train loss" not in process.stdout.readline():  # training has begun
+        assert process.poll() is None, process.stderr.read()
+    process.stdout.readline()  # and finished an epoch
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert "test error" not in out and not (tmp_path / "net.pkl").exists()
+
+
+def test_sparsify_damaged_checkpoint_is_a_one_line_error(tmp_path, capsys):
+    damaged = tmp_path / "run.ckpt"
+    damaged.write_bytes(b"not a checkpoint")
+    status, out, err = run_main(capsys, "sparsify", "--method", "logsum", "--epochs", "1",
+                                "--hidden", "4", "--checkpoint", damaged)
+    assert_one_line_error(status, err, "sparsify", str(damaged), "unreadable checkpoint")
+    assert out == ""

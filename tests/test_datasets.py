@@ -7,6 +7,7 @@ import os
 import stat
 import struct
 import urllib.error
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,11 @@ def write_home(home: Path, contents: dict, gz=True, manifest=True) -> Path:
 
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
+    """The cache folder, and no other cache to read from (a cache of the real MNIST in the
+    user's ~/.cache would stand in for missing files)."""
     path = tmp_path / "cache"
     monkeypatch.setenv("SKDROPOUT_CACHE", str(path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     return path
 
 
@@ -137,20 +141,29 @@ def test_builtin_hashes_agree_with_the_shared_manifest_and_content():
     assert (hashlib.sha256(content).hexdigest(), len(content)) == listed["t10k-labels-idx1-ubyte"]
 
 
+def snapshot(folder: Path) -> dict:
+    """Every path under ``folder`` with its size and modification time."""
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
 @needs_shared
 def test_real_mnist_cache_is_reused_without_reading_the_files(mnist, real_cache, monkeypatch):
-    cached = list(real_cache.glob("mnist-*.npz"))
-    assert len(cached) == 1
+    """The second load reads a cache (the one of the read-only shared data home when it has
+    one, else the one the first load wrote) and writes nothing into the data home."""
     monkeypatch.setenv("SKDROPOUT_CACHE", str(real_cache))
+    caches = [*real_cache.glob("mnist-*.npz"), *(SHARED.parent / "cache").glob("mnist-*.npz")]
+    assert caches
+    home_before = snapshot(SHARED.parent)
 
     def must_not_read(path):
         raise AssertionError(f"read {path} although the cache is there")
 
     monkeypatch.setattr(_mnist, "read_bytes", must_not_read)
-    X_train, y_train, X_test, y_test = fetch_mnist(return_X_y=True)
+    X_train, y_train = fetch_mnist(subset="train", return_X_y=True)
+    X_test, y_test = fetch_mnist(subset="test", return_X_y=True)
     np.testing.assert_array_equal(X_train, mnist.X_train)
     np.testing.assert_array_equal(y_test, mnist.y_test)
-    assert not (SHARED.parent / "cache").exists()  # the read-only data home is never written
+    assert snapshot(SHARED.parent) == home_before  # the read-only data home is never written
 
 
 @needs_shared
@@ -169,8 +182,8 @@ def test_real_mnist_download_path_with_a_fake_mirror(tmp_path, cache_dir, monkey
         return data
 
     monkeypatch.setattr(_download, "_fetch_url", mirror)
-    Xt, yt, Xs, ys = fetch_mnist(data_home=tmp_path / "home", return_X_y=True, cache=False)
-    assert Xt.shape == (60000, 784) and np.bincount(ys).tolist() == TEST_COUNTS
+    X, y = fetch_mnist(data_home=tmp_path / "home", return_X_y=True, cache=False)
+    assert X.shape == (70000, 784) and np.bincount(y[60000:]).tolist() == TEST_COUNTS
     assert sorted(p.name for p in (tmp_path / "home" / "mnist").iterdir()) == sorted(
         f"{name}.gz" for name in NAMES)
     assert sum(u.endswith("t10k-labels-idx1-ubyte.gz") for u in calls) == 2
@@ -203,16 +216,73 @@ def test_cache_key_follows_the_content(tmp_path, cache_dir, offline):
     assert len(list(cache_dir.glob("mnist-*.npz"))) == 2
 
 
-def test_corrupt_cache_is_rebuilt_with_a_warning(tmp_path, cache_dir, offline):
+@pytest.mark.parametrize("damage", [lambda b: b[:100], lambda b: b""],
+                         ids=["truncated", "empty"])
+def test_corrupt_cache_is_rebuilt_with_a_warning(tmp_path, cache_dir, offline, damage):
     parts = tiny_parts()
     write_home(tmp_path, {name: idx_bytes(a) for name, a in parts.items()})
     fetch_mnist(data_home=tmp_path)
     (cached,) = cache_dir.glob("mnist-*.npz")
-    cached.write_bytes(cached.read_bytes()[:100])
+    cached.write_bytes(damage(cached.read_bytes()))
     with pytest.warns(UserWarning, match="MNIST cache"):
         bunch = fetch_mnist(data_home=tmp_path)
     np.testing.assert_array_equal(bunch.y_train, parts["train-labels-idx1-ubyte"])
     np.load(cached)  # rebuilt and readable again
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fetch_mnist(data_home=tmp_path)
+
+
+def test_return_X_y_and_subsets_follow_scikit_learn(tmp_path, cache_dir, offline):
+    parts = tiny_parts()
+    write_home(tmp_path, {name: idx_bytes(a) for name, a in parts.items()})
+    train_images = parts["train-images-idx3-ubyte"].reshape(5, 784) / np.float32(255)
+    test_images = parts["t10k-images-idx3-ubyte"].reshape(3, 784) / np.float32(255)
+    X, y = fetch_mnist(data_home=tmp_path, return_X_y=True)
+    np.testing.assert_array_equal(X, np.vstack([train_images, test_images]))
+    np.testing.assert_array_equal(y, np.concatenate([parts["train-labels-idx1-ubyte"],
+                                                     parts["t10k-labels-idx1-ubyte"]]))
+    X_train, y_train = fetch_mnist(data_home=tmp_path, subset="train", return_X_y=True)
+    X_test, y_test = fetch_mnist(data_home=tmp_path, subset="test", return_X_y=True)
+    np.testing.assert_array_equal(X_train, train_images)
+    np.testing.assert_array_equal(X_test, test_images)
+    assert y_train.dtype == y_test.dtype == np.int64 and X_test.dtype == np.float32
+    np.testing.assert_array_equal(y_test, parts["t10k-labels-idx1-ubyte"])
+    test = fetch_mnist(data_home=tmp_path, subset="test")
+    assert test.subset == "test" and test.data.shape == (3, 784) and "X_train" not in test
+    whole = fetch_mnist(data_home=tmp_path)
+    assert whole.n_train == 5 and np.shares_memory(whole.X_test, whole.data)
+    np.testing.assert_array_equal(whole.y_train, y_train)
+    with pytest.raises(ValueError, match="subset must be one of 'train', 'test', 'all'"):
+        fetch_mnist(data_home=tmp_path, subset="validation")
+
+
+def test_valid_cache_in_a_read_only_home_is_read_and_nothing_written(tmp_path, cache_dir,
+                                                                    offline, monkeypatch):
+    parts = tiny_parts()
+    home = tmp_path / "home"
+    write_home(home, {name: idx_bytes(a) for name, a in parts.items()})
+    monkeypatch.delenv("SKDROPOUT_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    fetch_mnist(data_home=home)  # writes home/cache, the first writable cache folder
+    assert len(list((home / "cache").glob("mnist-*.npz"))) == 1
+    monkeypatch.setenv("SKDROPOUT_CACHE", str(cache_dir))
+    before = snapshot(tmp_path)
+    read_only = [home / "cache", home / "mnist", home]
+    for folder in read_only:
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+
+    def must_not_read(path):
+        raise AssertionError(f"read {path} although a valid cache is there")
+
+    monkeypatch.setattr(_mnist, "read_bytes", must_not_read)
+    try:
+        X, y = fetch_mnist(data_home=home, subset="train", return_X_y=True)
+    finally:
+        for folder in read_only:
+            folder.chmod(stat.S_IRWXU)
+    np.testing.assert_array_equal(y, parts["train-labels-idx1-ubyte"])
+    assert snapshot(tmp_path) == before  # read, and nothing written anywhere
 
 
 def test_without_manifest_tiny_files_fail_the_builtin_hashes(tmp_path, cache_dir, offline):

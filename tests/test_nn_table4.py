@@ -1,9 +1,15 @@
 """The Table 4 runner's bookkeeping: table beside the paper's numbers, Figure 2 files, input
-checks (the training itself is the benchmark in benchmarks/table4)."""
+checks, and runs that survive an interrupt (the training itself is the benchmark in
+benchmarks/table4)."""
 
+import csv
 import json
+import signal
+import subprocess
+import sys
+import time
 
-import pandas as pd
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -11,24 +17,44 @@ pytest.importorskip("skorch")
 pytest.importorskip("matplotlib")
 
 from skdropout.experiments import PAPER_TABLE4, collect_table4, run_table4  # noqa: E402
+from skdropout.experiments import table4  # noqa: E402
+from skdropout.experiments._atomic import write_text_atomic  # noqa: E402
+from skdropout.nn import LinearLRDecay  # noqa: E402
+from test_cli import ROOT, subprocess_env, tiny_mnist  # noqa: E402,F401
 
 
-def test_collect_table4_writes_table_and_figures(tmp_path):
-    for i, method in enumerate(["logsum", "vardrop_lr"]):
-        curve = pd.DataFrame({"epoch": [1, 2], "valid_error": [5.0, 3.0 + i],
-                              "density": [1.0, 0.1 * (i + 1)], "train_loss": [1.0, 0.5],
-                              "epoch_time_s": [2.0, 2.0], "time_s": [2.0, 4.0]})
-        curve.to_csv(tmp_path / f"{method}.csv", index=False)
+def write_curve(path, rows):
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_curve(path):
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_collect_table4_writes_table_and_figures_of_finished_methods(tmp_path):
+    for i, method in enumerate(["logsum", "vardrop_lr", "adaprox"]):
+        write_curve(tmp_path / f"{method}.csv", [
+            {"epoch": e, "valid_error": 5.0 - e + i, "density": 1.0 / (e + i), "train_loss": 1.0,
+             "epoch_time_s": 2.0, "time_s": 2.0 * e} for e in (1, 2)])
+        if method == "adaprox":
+            continue  # a curve without a result: not finished, in neither table nor figure
         (tmp_path / f"{method}.json").write_text(json.dumps(
             {"method": method, "epochs": 2, "lam": 1e-3, "lr": 1e-4, "test_error": 2.5,
              "density": 0.1, "wall_time_s": 4.0}))
     table = collect_table4(tmp_path)
-    assert list(table["method"]) == ["vardrop_lr", "logsum"]  # Table 4's order
-    row = table.set_index("method").loc["logsum"]
-    assert row["paper_test_error_%"] == PAPER_TABLE4["logsum"]["test_error"]
-    assert row["paper_density"] == PAPER_TABLE4["logsum"]["density"]
+    assert [row["method"] for row in table] == ["vardrop_lr", "logsum"]  # Table 4's order
+    logsum = table[1]
+    assert logsum["paper_test_error_%"] == PAPER_TABLE4["logsum"]["test_error"]
+    assert logsum["paper_density"] == PAPER_TABLE4["logsum"]["density"]
+    assert [row["method"] for row in read_curve(tmp_path / "table4.csv")] == ["vardrop_lr",
+                                                                              "logsum"]
     for name in ("table4.csv", "figure2.png", "figure2_published.png"):
         assert (tmp_path / name).stat().st_size > 0
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
 
 
 @pytest.mark.parametrize("kwargs,match", [({"methods": ["dropconnect"]}, "Unknown Table 4"),
@@ -36,3 +62,114 @@ def test_collect_table4_writes_table_and_figures(tmp_path):
 def test_run_table4_rejects_bad_input_before_loading_data(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_table4(out=tmp_path, data_home=tmp_path / "nowhere", **kwargs)
+
+
+def interrupt_at(monkeypatch, epoch):
+    """Ctrl-C at the end of ``epoch`` (before it is recorded), as a user's would come."""
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == epoch:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(LinearLRDecay, "on_epoch_end", on_epoch_end, raising=False)
+
+
+@pytest.mark.parametrize("method", ["logsum", "vardrop_lr_ar"])
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tiny_mnist, tmp_path,
+                                                            monkeypatch, method):
+    settings = dict(methods=[method], epochs=4, data_home=tiny_mnist, batch_size=32)
+    straight = run_table4(out=tmp_path / "straight", **settings)
+
+    out = tmp_path / "cut"
+    interrupt_at(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        run_table4(out=out, **settings)
+    assert not (out / f"{method}.json").exists()  # not recorded as finished
+    assert [r["epoch"] for r in read_curve(out / f"{method}.csv")] == ["1", "2"]
+    assert (out / f"{method}.checkpoint.pt").is_file()
+    assert collect_table4(out) == []
+    monkeypatch.undo()
+
+    resumed = run_table4(out=out, **settings)
+    cut, whole = read_curve(out / f"{method}.csv"), read_curve(tmp_path / "straight" /
+                                                               f"{method}.csv")
+    assert [r["epoch"] for r in cut] == ["1", "2", "3", "4"]
+    for key in ("valid_error", "density", "train_loss"):  # the same run, resumed
+        np.testing.assert_allclose([float(r[key]) for r in cut],
+                                   [float(r[key]) for r in whole], rtol=1e-6)
+    for key in ("test_error_%", "density", "epochs"):
+        assert resumed[0][key] == pytest.approx(straight[0][key], rel=1e-6)
+    assert not (out / f"{method}.checkpoint.pt").exists()
+
+
+def test_run_interrupted_after_its_last_epoch_is_stored_without_training(tiny_mnist, tmp_path,
+                                                                        monkeypatch):
+    from skdropout.nn import SparseNetClassifier
+
+    settings = dict(methods=["vardrop_lr_ar"], epochs=2, data_home=tiny_mnist)
+    (straight,) = run_table4(out=tmp_path / "straight", **settings)
+
+    def ctrl_c(path, text):
+        if path.suffix == ".json":
+            raise KeyboardInterrupt
+        write_text_atomic(path, text)
+
+    monkeypatch.setattr(table4, "write_text_atomic", ctrl_c)  # storing the result
+    with pytest.raises(KeyboardInterrupt):
+        run_table4(out=tmp_path / "cut", **settings)
+    monkeypatch.undo()
+    assert not (tmp_path / "cut" / "vardrop_lr_ar.json").exists()
+
+    def no_training(self, *args, **kwargs):
+        raise AssertionError("trained again although every epoch is in the checkpoint")
+
+    monkeypatch.setattr(SparseNetClassifier, "partial_fit", no_training)
+    (resumed,) = run_table4(out=tmp_path / "cut", **settings)
+    del resumed["wall_time_s"], straight["wall_time_s"]
+    assert resumed == straight  # lam = 1/N of the real training set, test error, density
+
+
+def test_rerun_keeps_finished_methods_and_refuses_other_settings(tiny_mnist, tmp_path,
+                                                                 monkeypatch):
+    settings = dict(methods=["logsum"], epochs=2, data_home=tiny_mnist, out=tmp_path)
+    run_table4(**settings)
+    files = {p.name: p.read_bytes() for p in tmp_path.glob("logsum.*")}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished method was trained again")
+
+    monkeypatch.setattr("skdropout.experiments._checkpoint.fit_resumable", no_training)
+    table = run_table4(**settings)
+    assert [row["method"] for row in table] == ["logsum"]
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("logsum.*")} == files
+    with pytest.raises(ValueError, match="finished run with other settings"):
+        run_table4(**{**settings, "epochs": 3})
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("logsum.*")} == files
+
+
+def test_sigterm_stops_the_command_which_resumes(tiny_mnist, tmp_path):
+    """``kill`` (SIGTERM) of ``skdropout table4``: exit 130, no result recorded; the same
+    command again finishes the run from its checkpoint with all its epochs."""
+    epochs = 40
+    argv = [sys.executable, "-m", "skdropout", "table4", "--epochs", str(epochs), "--methods",
+            "logsum", "--data-home", str(tiny_mnist), "--out", str(tmp_path / "t4")]
+    env = {**subprocess_env(), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / "t4" / "logsum.checkpoint.pt"
+    deadline = time.monotonic() + 90
+    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "t4" / "logsum.json").exists()
+    done = len(read_curve(tmp_path / "t4" / "logsum.csv"))
+    assert 1 <= done < epochs
+
+    finish = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert finish.returncode == 0, finish.stderr
+    curve = read_curve(tmp_path / "t4" / "logsum.csv")
+    assert [int(r["epoch"]) for r in curve] == list(range(1, epochs + 1))
+    assert json.loads((tmp_path / "t4" / "logsum.json").read_text())["epochs"] == epochs

@@ -3,7 +3,8 @@
     SKDROPOUT_DATA=../shared/data python benchmarks/table4/run.py --epochs 200 [METHOD ...]
 
 Several processes with disjoint method lists may run at once; each rebuilds table4.csv and the
-figures from every finished method when it ends (``--collect`` only rebuilds them).
+figures from every finished method when it ends (``--collect`` only rebuilds them). A run cut
+short by Ctrl-C resumes from its last finished epoch when started again.
 """
 
 import argparse
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from skdropout.experiments import collect_table4, run_table4
+from skdropout.experiments import collect_table4, format_table, run_table4
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
@@ -33,4 +34,4 @@ if __name__ == "__main__":
         params = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
         table = run_table4(methods=args.methods or None, epochs=args.epochs,
                            device=args.device, out=out, params=params, verbose=1)
-    print(table.to_string(index=False))
+    print(format_table(table))

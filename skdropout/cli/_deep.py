@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import pickle
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._errors import CommandError
+from ..experiments._atomic import replacing
+from ._errors import CommandError, check_writable
 
 
 def add_sparsify_parser(subparsers: Any) -> None:
@@ -34,6 +36,9 @@ def add_sparsify_parser(subparsers: Any) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar on stderr")
     p.add_argument("--save", metavar="FILE", help="pickle the fitted estimator to FILE")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="save the training state to FILE after every epoch; the same command "
+                        "run again after an interrupt (Ctrl-C) resumes from it")
     p.set_defaults(handler=run_sparsify)
 
 
@@ -42,7 +47,9 @@ def add_table4_parser(subparsers: Any) -> None:
         "table4", help="rerun the paper's Table 4 and Figure 2 on MNIST",
         description="The paper's protocol (appendix C): LeNet-300-100 on MNIST, 80/20 split "
                     "of the training set, Adam with linearly decaying learning rate, batch "
-                    "128. Writes a CSV per method, the final table and Figure 2 to --out.")
+                    "128. Writes a CSV per method, the final table and Figure 2 to --out. "
+                    "Run again after an interrupt (Ctrl-C), it resumes where it stopped and "
+                    "skips the methods already finished in --out.")
     p.add_argument("--epochs", type=int, default=200, help="(default 200, the paper's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--out", default="skdropout-table4", metavar="DIR",
@@ -62,9 +69,24 @@ def check_method(method: str) -> None:
         raise CommandError(f"unknown method {method!r}; choose from: {', '.join(METHODS)}.")
 
 
-def _check_common(args: argparse.Namespace) -> None:
+def check_training_options(args: argparse.Namespace) -> None:
+    """Raise CommandError for training options no run can use (before any data loads)."""
     if args.epochs < 1:
         raise CommandError(f"--epochs must be >= 1, got {args.epochs}.")
+    for option in ("lr", "lam"):
+        value = getattr(args, option, None)
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise CommandError(f"--{option} must be a finite number > 0, got {value}.")
+    if getattr(args, "batch_size", 1) < 1:
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    hidden = getattr(args, "hidden", [])
+    if any(units < 1 for units in hidden):
+        raise CommandError(f"--hidden: every layer needs >= 1 unit, got "
+                           f"{' '.join(map(str, hidden))}.")
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    check_training_options(args)
     if args.device.startswith("cuda"):
         import torch
 
@@ -81,7 +103,9 @@ def load_dataset(name: str, seed: int, data_home: str | None = None) -> tuple[np
     if name == "mnist":
         from ..datasets import fetch_mnist
 
-        return fetch_mnist(data_home=data_home, return_X_y=True)
+        X_train, y_train = fetch_mnist(data_home=data_home, subset="train", return_X_y=True)
+        X_test, y_test = fetch_mnist(data_home=data_home, subset="test", return_X_y=True)
+        return X_train, y_train, X_test, y_test
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -95,12 +119,17 @@ def load_dataset(name: str, seed: int, data_home: str | None = None) -> tuple[np
 def train_sparsifier(method: str, X_train: np.ndarray, y_train: np.ndarray, *,
                      lam: float | None, epochs: int, hidden: list[int], seed: int,
                      lr: float = 1e-3, batch_size: int = 128, device: str = "cpu",
-                     progress: bool = False, report_every: int = 1) -> Any:
+                     progress: bool = False, report_every: int = 1,
+                     checkpoint: str | None = None, config: dict[str, Any] | None = None
+                     ) -> Any:
     """Fit a SparseNetClassifier (LeNet-300-100 shape) holding out 20 % of the training set
     (stratified) for the per-epoch validation error, printing a line every ``report_every``
-    epochs (and after the last)."""
+    epochs (and after the last); resumable from ``checkpoint`` (see
+    :func:`skdropout.experiments.fit_resumable`, which raises KeyboardInterrupt when the
+    training is interrupted)."""
     from skorch.dataset import ValidSplit
 
+    from ..experiments._checkpoint import fit_resumable
     from ..nn import LeNet300100, SparseNetClassifier
     from ._progress import EpochReport
 
@@ -114,12 +143,21 @@ def train_sparsifier(method: str, X_train: np.ndarray, y_train: np.ndarray, *,
         module__n_classes=10, method=method, lam=lam, max_epochs=epochs, lr=lr,
         batch_size=batch_size, device=device, random_state=seed, verbose=0,
         train_split=ValidSplit(0.2, stratified=True, random_state=seed), callbacks=callbacks)
-    return net.fit(X_train, y_train)
+    return fit_resumable(net, X_train, y_train, checkpoint, config)
 
 
 def run_sparsify(args: argparse.Namespace) -> int:
     check_method(args.method)
     _check_common(args)
+    for option in ("save", "checkpoint"):
+        if getattr(args, option):
+            check_writable(getattr(args, option), f"--{option}")
+    config = {name: getattr(args, name) for name in ("method", "dataset", "lam", "epochs", "lr",
+                                                     "batch_size", "hidden", "seed")}
+    if args.checkpoint:  # another run's checkpoint is refused before the data load
+        from ..experiments._checkpoint import EpochCheckpoint
+
+        EpochCheckpoint(args.checkpoint, config).check()
     X_train, y_train, X_test, y_test = load_dataset(args.dataset, args.seed, args.data_home)
     print(f"{args.method} on {args.dataset}: {len(X_train)} training images (80 % fit, 20 % "
           f"validation), {len(X_test)} test images; network {X_train.shape[1]}-"
@@ -127,14 +165,16 @@ def run_sparsify(args: argparse.Namespace) -> int:
     net = train_sparsifier(args.method, X_train, y_train, lam=args.lam, epochs=args.epochs,
                            hidden=args.hidden, seed=args.seed, lr=args.lr,
                            batch_size=args.batch_size, device=args.device,
-                           progress=args.progress)
+                           progress=args.progress, checkpoint=args.checkpoint, config=config)
     error = float(np.mean(net.predict(X_test) != y_test))
     print(f"test error of the pruned network: {100 * error:.2f}%   density: "
           f"{100 * net.density_:.2f}% of the weights kept")
     if args.save:
-        with open(args.save, "wb") as handle:
+        with replacing(args.save) as partial, open(partial, "wb") as handle:
             pickle.dump(net, handle)
         print(f"saved the fitted estimator to {args.save} (pickle.load it)")
+    if args.checkpoint:  # the run is complete: nothing left to resume
+        Path(args.checkpoint).unlink()
     return 0
 
 
@@ -144,6 +184,8 @@ def run_table4(args: argparse.Namespace) -> int:
 
     table = table4(methods=args.methods, epochs=args.epochs, device=args.device, out=args.out,
                    data_home=args.data_home, seed=args.seed)
-    print(table.to_string())
+    from ..experiments.table4 import format_table
+
+    print(format_table(table))
     print(f"results written to {args.out}")
     return 0

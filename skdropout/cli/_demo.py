@@ -50,8 +50,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._deep import check_method
+    from ._deep import check_method, check_training_options
 
+    check_training_options(args)
     import_module("matplotlib")  # fail before the work when an extra is missing
     check_method(args.method)  # imports skdropout.nn, hence torch
     out = Path(args.out)

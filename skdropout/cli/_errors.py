@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 # Optional dependency -> the extra that installs it.
-EXTRAS = {"torch": "deep", "skorch": "deep", "tqdm": "deep", "matplotlib": "plot",
-          "pandas": "bench"}
+EXTRAS = {"torch": "deep", "skorch": "deep", "tqdm": "deep", "matplotlib": "plot"}
 
 
 class CommandError(Exception):
@@ -29,3 +31,26 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
         return f"{exc.strerror}: {exc.filename}"
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def check_writable(path: str | os.PathLike, option: str) -> None:
+    """Raise CommandError unless a file can be written at ``path`` (checked by opening it for
+    appending, so an existing file is left as it is and a new one is removed again): an
+    output option fails before the work, not after it.
+
+    Examples
+    --------
+    >>> check_writable("/no-such-folder/model.pkl", "--save")
+    Traceback (most recent call last):
+    ...
+    skdropout.cli._errors.CommandError: --save /no-such-folder/model.pkl: cannot write there (No such file or directory).
+    """
+    path = Path(path)
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"{option} {path}: cannot write there ({exc.strerror}).") from None
+    if not existed:
+        path.unlink()

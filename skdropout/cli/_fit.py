@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import CommandError
+from ._errors import CommandError, check_writable
 from ._table import check_columns, numeric_columns, read_csv
 
 
@@ -23,7 +23,10 @@ def add_parser(subparsers: Any) -> None:
                    help="the predictor columns (default: all but the target and --drop)")
     p.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
                    help="columns not to use as predictors")
-    p.add_argument("--sep", default=",", help="field separator (default ',')")
+    p.add_argument("--sep", default=",", help="field separator, one character (default ',')")
+    p.add_argument("--encoding", default="utf-8",
+                   help="text encoding of the file, e.g. latin-1 (default utf-8, with or "
+                        "without a byte-order mark)")
     p.add_argument("--penalty", default="logsum",
                    help="penalty name, see skdropout.penalties (default logsum)")
     p.add_argument("--param", nargs="+", default=[], metavar="NAME=VALUE",
@@ -71,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..penalties import get_penalty
 
-    header, rows = read_csv(args.data, args.sep)
+    if args.save:
+        check_writable(args.save, "--save")
+    header, rows = read_csv(args.data, args.sep, args.encoding)
     check_columns(args.data, header, [args.target, *args.drop])
     features = args.features or [c for c in header if c != args.target and c not in args.drop]
     if args.target in features:
@@ -97,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
     if args.save:
         import joblib
 
-        joblib.dump(model, args.save)
+        from ..experiments._atomic import replacing
+
+        with replacing(args.save) as partial:
+            joblib.dump(model, partial)
         print(f"saved the fitted model to {args.save} (joblib.load it; predict takes the "
               f"columns {', '.join(features)})")
     return 0

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from .. import __version__
 from . import _deep, _demo, _fit, _plots
@@ -40,6 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while a command runs, so that ``kill`` stops a
+    training run the way Ctrl-C does (checkpoint kept, exit status 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``skdropout`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
@@ -52,9 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with _terminate_as_interrupt():
+            return int(args.handler(args) or 0)
     except KeyboardInterrupt:
-        print(f"skdropout {args.command}: interrupted", file=sys.stderr)
+        resumable = args.command == "table4" or getattr(args, "checkpoint", None)
+        hint = "; run the same command again to resume" if resumable else ""
+        print(f"skdropout {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     except ACTIONABLE as exc:
         if args.traceback:

@@ -33,5 +33,5 @@ class EpochReport(Callback):
             return
         error = f"{100 * row['valid_error']:10.2f}%" if "valid_error" in row else f"{'-':>11}"
         print(f"{row['epoch']:>5}  {row['train_loss']:>10.4f}  {error}  "
-              f"{100 * row['density']:7.2f}%  {row['dur']:>7.1f}",
+              f"{100 * row['density']:7.2f}%  {row['dur']:>7.3f}",
               file=self.stream or sys.stdout, flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,19 +12,35 @@ import numpy as np
 from ._errors import CommandError
 
 
-def read_csv(path: str | Path, sep: str = ",") -> tuple[list[str], list[list[str]]]:
+def read_csv(path: str | Path, sep: str = ",",
+             encoding: str = "utf-8") -> tuple[list[str], list[list[str]]]:
     """The header and the rows of a CSV file, every row checked to have the header's length.
+
+    A UTF-8 file may start with a byte-order mark (as spreadsheet programs write it); it is
+    not part of the first column's name.
 
     Raises
     ------
     CommandError
-        A missing or empty file, a repeated column name, or a ragged row.
+        A separator that is not one character, an unknown encoding, a missing or empty file,
+        text that is not in ``encoding``, a repeated column name, or a ragged row.
     """
     path = Path(path)
+    if len(sep) != 1:
+        raise CommandError(f"--sep must be one character, got {sep!r}.")
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise CommandError(f"--encoding: unknown encoding {encoding!r}.") from None
     if not path.is_file():
         raise CommandError(f"no such file: {path}")
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.reader(handle, delimiter=sep) if row]
+    try:
+        with path.open(newline="", encoding="utf-8-sig" if codec == "utf-8" else encoding) as h:
+            rows = [row for row in csv.reader(h, delimiter=sep) if row]
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{path}: not {encoding} text (byte {exc.object[exc.start]:#04x} at "
+                           f"offset {exc.start}); give the file's encoding with --encoding, "
+                           "e.g. --encoding latin-1.") from None
     if len(rows) < 2:
         raise CommandError(f"{path}: a header row and at least one data row are needed.")
     header = [name.strip() for name in rows[0]]

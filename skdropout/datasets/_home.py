@@ -79,12 +79,15 @@ def get_cache_home(data_home: Path) -> Path | None:
     '/tmp/skdropout-cache'
     >>> del os.environ["SKDROPOUT_CACHE"]
     """
+    return next((folder for folder in cache_folders(data_home) if is_writable(folder)), None)
+
+
+def cache_folders(data_home: Path) -> list[Path]:
+    """The folders a cache is looked for in, in order: ``$SKDROPOUT_CACHE`` (when set),
+    ``<data_home>/cache``, ``$XDG_CACHE_HOME/skdropout`` (default ``~/.cache/skdropout``)."""
     explicit = os.environ.get(CACHE_ENV)
-    candidates = [Path(explicit).expanduser()] if explicit else []
-    candidates.append(Path(data_home) / "cache")
+    folders = [Path(explicit).expanduser()] if explicit else []
+    folders.append(Path(data_home) / "cache")
     xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    candidates.append(Path(xdg).expanduser() / "skdropout")
-    for candidate in candidates:
-        if is_writable(candidate):
-            return candidate
-    return None
+    folders.append(Path(xdg).expanduser() / "skdropout")
+    return folders

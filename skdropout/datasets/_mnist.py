@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from . import _download
-from ._home import get_cache_home, get_data_home, is_writable
+from ._home import cache_folders, get_cache_home, get_data_home, is_writable
 from ._idx import decompress, parse_idx, read_bytes
 
 MIRRORS = (
@@ -21,6 +21,8 @@ MIRRORS = (
 )
 MANIFEST = "CONTENT_SHA256"
 SIDE = 28
+# subset -> the splits it holds, in order.
+SUBSETS = {"train": ("train",), "test": ("test",), "all": ("train", "test")}
 
 # part -> (file name without .gz, SHA-256 and byte count of the *decompressed* content).
 FILES = {
@@ -38,8 +40,9 @@ DESCR = """\
 MNIST handwritten digits (LeCun, Cortes and Burges)
 --------------------------------------------------
 70,000 grey-scale images of 28x28 pixels of the digits 0-9: the standard 60,000 training
-images (X_train, y_train) and 10,000 test images (X_test, y_test). ``data`` and ``target``
-hold the training rows followed by the test rows; X_train and X_test are views into ``data``.
+images and 10,000 test images (``subset="train"``, ``"test"``). With ``subset="all"``,
+``data`` and ``target`` hold the training rows followed by the test rows, and X_train,
+y_train, X_test, y_test are views into them.
 Pixels are float32 in [0, 1] (the stored byte divided by 255), flattened row by row to 784
 features; labels are int64. Read from the four IDX files of the data home's ``mnist/``
 folder, verified against the SHA-256 of their decompressed content.
@@ -112,30 +115,26 @@ def _download_missing(folder: Path, missing: list[str],
                              "download failed: " + "; ".join(reason for _, reason in failed))
 
 
-def _cache_path(data_home: Path, expected: dict[str, tuple[str, int]]) -> Path | None:
-    cache_home = get_cache_home(data_home)
-    if cache_home is None:
-        return None
+def _cache_name(expected: dict[str, tuple[str, int]]) -> str:
+    """The cache file's name, made of the content hashes (same files, same name)."""
     key = hashlib.sha256("".join(expected[name][0] for name, _, _ in FILES.values())
                          .encode()).hexdigest()[:16]
-    return cache_home / f"mnist-{key}.npz"
+    return f"mnist-{key}.npz"
 
 
 def _load_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of the cache file ``path``; None (with a warning when the file is there but
+    unreadable, empty or invalid) when it cannot be used."""
+    if not path.is_file():
+        return None
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {part: npz[part] for part in FILES}
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        warnings.warn(f"Ignoring unreadable MNIST cache {path} ({exc}); rebuilding it.",
-                      UserWarning, stacklevel=3)
-        return None
-    try:
         _check_arrays(arrays, str(path))
-    except ValueError as exc:
-        warnings.warn(f"Ignoring invalid MNIST cache {path} ({exc}); rebuilding it.",
-                      UserWarning, stacklevel=3)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        warnings.warn(f"Ignoring the unreadable or invalid MNIST cache {path} ({exc}); "
+                      "reading the MNIST files instead (the cache is rebuilt where it can be "
+                      "written).", UserWarning, stacklevel=3)
         return None
     return arrays
 
@@ -177,8 +176,9 @@ def _read_verified(folder: Path, expected: dict[str, tuple[str, int]]) -> dict[s
     return arrays
 
 
-def fetch_mnist(data_home: str | os.PathLike | None = None, *, download_if_missing: bool = True,
-                return_X_y: bool = False, cache: bool = True) -> Bunch | tuple[np.ndarray, ...]:
+def fetch_mnist(data_home: str | os.PathLike | None = None, *, subset: str = "all",
+                download_if_missing: bool = True, return_X_y: bool = False,
+                cache: bool = True) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Load MNIST (60,000 training and 10,000 test digits), the paper's Table 4 data.
 
     Reads ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``
@@ -191,31 +191,36 @@ def fetch_mnist(data_home: str | os.PathLike | None = None, *, download_if_missi
     The verified arrays are cached as an ``.npz`` (uint8, about 55 MB) named after the content
     hashes, in the first writable of: ``$SKDROPOUT_CACHE``, ``<data home>/cache``,
     ``$XDG_CACHE_HOME/skdropout`` (default ``~/.cache/skdropout``); a read-only data home is
-    never written to. Later calls load the cache (a fraction of a second) without re-reading
-    the IDX files; as it is named after the content, data homes holding the same files share
-    it.
+    never written to. Later calls load the first valid cache found in these folders, writable
+    or not (a fraction of a second), without re-reading the IDX files; as it is named after
+    the content, data homes holding the same files share it. An unreadable, empty or invalid
+    cache is ignored with a warning and rebuilt.
 
     Parameters
     ----------
     data_home : str or path-like, optional
         The data home; default the ``SKDROPOUT_DATA`` environment variable, else
         ``~/skdropout_data`` (see :func:`get_data_home`).
+    subset : {"all", "train", "test"}, default="all"
+        The standard 60,000 training digits, the 10,000 test digits, or all 70,000 (training
+        rows first, as ``fetch_openml("mnist_784")`` orders them).
     download_if_missing : bool, default=True
         Download missing files into ``<data home>/mnist/`` from the public mirrors
         (ossci-datasets.s3.amazonaws.com/mnist/, then storage.googleapis.com/cvdf-datasets/mnist/).
     return_X_y : bool, default=False
-        Return ``(X_train, y_train, X_test, y_test)`` instead of a Bunch.
+        Return ``(data, target)`` of ``subset`` instead of a Bunch, as scikit-learn's
+        ``fetch_*`` functions do.
     cache : bool, default=True
         Read and write the ``.npz`` cache.
 
     Returns
     -------
     sklearn.utils.Bunch
-        ``data`` (70000, 784) float32 in [0, 1], ``target`` (70000,) int64 (training rows
-        first), ``X_train`` (60000, 784) and ``X_test`` (10000, 784) (views into ``data``),
-        ``y_train`` and ``y_test`` (int64), ``n_train`` (60000), ``target_names``
-        (the digits 0-9), ``DESCR``.
-    (X_train, y_train, X_test, y_test) : tuple of ndarray
+        ``data`` (n, 784) float32 in [0, 1], ``target`` (n,) int64, ``subset``,
+        ``target_names`` (the digits 0-9), ``DESCR``; n is 60,000, 10,000 or 70,000. With
+        ``subset="all"`` also the standard split as views into ``data``: ``X_train``
+        (60000, 784), ``y_train``, ``X_test`` (10000, 784), ``y_test`` and ``n_train``.
+    (data, target) : tuple of ndarray
         When ``return_X_y`` is True.
 
     Raises
@@ -224,26 +229,37 @@ def fetch_mnist(data_home: str | os.PathLike | None = None, *, download_if_missi
         Files missing and not downloadable (offline, or ``download_if_missing=False``, or a
         read-only data home): the message names the folder to put them in.
     ValueError
-        A corrupt or truncated file (bad gzip stream, wrong size or SHA-256, bad IDX magic,
-        wrong dimensions), or a malformed ``CONTENT_SHA256``: the message names the file.
+        An unknown ``subset``; a corrupt or truncated file (bad gzip stream, wrong size or
+        SHA-256, bad IDX magic, wrong dimensions), or a malformed ``CONTENT_SHA256``: the
+        message names the file.
 
     Examples
     --------
     Needs the MNIST files (about 11 MB) in the data home, or network access:
 
     >>> from skdropout.datasets import fetch_mnist
-    >>> mnist = fetch_mnist()  # doctest: +SKIP
-    >>> mnist.X_train.shape, mnist.X_test.shape  # doctest: +SKIP
+    >>> X_train, y_train = fetch_mnist(subset="train", return_X_y=True)  # doctest: +SKIP
+    >>> X_test, y_test = fetch_mnist(subset="test", return_X_y=True)  # doctest: +SKIP
+    >>> X_train.shape, X_test.shape  # doctest: +SKIP
     ((60000, 784), (10000, 784))
+    >>> mnist = fetch_mnist()  # doctest: +SKIP
+    >>> mnist.data.shape, mnist.X_train.shape  # doctest: +SKIP
+    ((70000, 784), (60000, 784))
     """
+    if subset not in SUBSETS:
+        raise ValueError(f"subset must be one of {', '.join(map(repr, SUBSETS))}; "
+                         f"got {subset!r}.")
     home = get_data_home(data_home)
     folder = home / "mnist"
     manifest = _read_manifest(folder)
     builtin = {name: (sha, n_bytes) for name, sha, n_bytes in FILES.values()}
     expected = manifest if manifest is not None else builtin
 
-    cache_path = _cache_path(home, expected) if cache else None
-    arrays = _load_cache(cache_path) if cache_path is not None else None
+    arrays = None
+    if cache:  # a valid cache is read wherever it lies, a read-only data home included
+        name = _cache_name(expected)
+        arrays = next(filter(None, (_load_cache(folder / name)
+                                    for folder in cache_folders(home))), None)
     if arrays is None:
         missing = [name for name, _, _ in FILES.values() if _locate(folder, name) is None]
         if missing and not download_if_missing:
@@ -254,24 +270,30 @@ def fetch_mnist(data_home: str | os.PathLike | None = None, *, download_if_missi
                                      "lists hashes that are not the published MNIST ones")
             _download_missing(folder, missing, builtin)
         arrays = _read_verified(folder, expected)
-        if cache_path is not None:
-            _save_cache(cache_path, arrays)
-    return _as_bunch(arrays, return_X_y)
+        cache_home = get_cache_home(home) if cache else None
+        if cache_home is not None:
+            _save_cache(cache_home / name, arrays)
+    return _as_bunch(arrays, subset, return_X_y)
 
 
-def _as_bunch(arrays: dict[str, np.ndarray], return_X_y: bool
-              ) -> Bunch | tuple[np.ndarray, ...]:
-    n_train = len(arrays["train_labels"])
-    n_samples = n_train + len(arrays["test_labels"])
-    data = np.empty((n_samples, SIDE * SIDE), dtype=np.float32)
-    for rows, part in ((slice(None, n_train), "train_images"),
-                       (slice(n_train, None), "test_images")):
-        np.divide(arrays[part].reshape(-1, SIDE * SIDE), np.float32(255), out=data[rows],
-                  dtype=np.float32)
-    target = np.concatenate([arrays["train_labels"], arrays["test_labels"]]).astype(np.int64)
-    X_train, X_test = data[:n_train], data[n_train:]
-    y_train, y_test = target[:n_train], target[n_train:]
+
+def _as_bunch(arrays: dict[str, np.ndarray], subset: str, return_X_y: bool
+              ) -> Bunch | tuple[np.ndarray, np.ndarray]:
+    splits = SUBSETS[subset]
+    sizes = [len(arrays[f"{split}_labels"]) for split in splits]
+    data = np.empty((sum(sizes), SIDE * SIDE), dtype=np.float32)
+    start = 0
+    for split, size in zip(splits, sizes):
+        np.divide(arrays[f"{split}_images"].reshape(-1, SIDE * SIDE), np.float32(255),
+                  out=data[start:start + size], dtype=np.float32)
+        start += size
+    target = np.concatenate([arrays[f"{split}_labels"] for split in splits]).astype(np.int64)
     if return_X_y:
-        return X_train, y_train, X_test, y_test
-    return Bunch(data=data, target=target, X_train=X_train, y_train=y_train, X_test=X_test,
-                 y_test=y_test, n_train=n_train, target_names=np.arange(10), DESCR=DESCR)
+        return data, target
+    bunch = Bunch(data=data, target=target, subset=subset, target_names=np.arange(10),
+                  DESCR=DESCR)
+    if subset == "all":
+        n_train = sizes[0]
+        bunch.update(X_train=data[:n_train], y_train=target[:n_train], X_test=data[n_train:],
+                     y_test=target[n_train:], n_train=n_train)
+    return bunch

@@ -7,14 +7,21 @@ counted over the 266,200 weights with the keep-probability rule (keep probabilit
 pruned); the test error is that of the pruned network.
 
 Each method writes ``<out>/<method>.csv`` (one row per epoch: validation error and density
-of the pruned model, epoch and cumulative time) while it trains and ``<out>/<method>.json``
-(final test error, density, wall time) when done; :func:`collect_table4` assembles
-``table4.csv`` (beside the paper's numbers), ``figure2.png`` and ``figure2_published.png``
-from whatever methods are present, so several processes may share one ``out`` folder.
+of the pruned model, epoch and cumulative time) and ``<out>/<method>.checkpoint.pt`` (the
+training state) after every epoch, and ``<out>/<method>.json`` (final test error, density,
+wall time of the last session, training time summed over the epochs of all sessions) when
+done, each file written whole (a temporary file renamed over it). A run interrupted by
+Ctrl-C writes no JSON; run the same command again and it resumes from the last finished
+epoch; a method whose JSON is there is not trained again.
+:func:`collect_table4` assembles ``table4.csv`` (beside the paper's numbers), ``figure2.png``
+and ``figure2_published.png`` from the finished methods only, so several processes may share
+one ``out`` folder.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import time
@@ -22,7 +29,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
+
+from ._atomic import replacing, write_text_atomic
 
 #: Table 4 of the paper: lam, learning rate, test error (%), fraction of nonzeros.
 #: lam=None means 1/N with N the real number of training samples (48,000 here); the paper
@@ -63,8 +71,11 @@ def _split(n: int, seed: int, valid_fraction: float = 0.2) -> tuple[np.ndarray, 
 def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: str = "cpu",
                out: str | Path = "table4", data_home: str | None = None, seed: int = 0,
                lr: float | None = None, batch_size: int = 128,
-               params: dict[str, Any] | None = None, verbose: int = 0) -> pd.DataFrame:
+               params: dict[str, Any] | None = None, verbose: int = 0) -> list[dict[str, Any]]:
     """Train the Table 4 methods on MNIST and write their curves, the table and Figure 2.
+
+    Methods already finished in ``out`` with the same settings are not trained again; one
+    interrupted there resumes from its last finished epoch.
 
     Parameters
     ----------
@@ -93,8 +104,16 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
 
     Returns
     -------
-    pandas.DataFrame
-        The table of :func:`collect_table4` (all methods present in ``out``).
+    list of dict
+        The rows of :func:`collect_table4` (all methods finished in ``out``).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Training was interrupted; the finished epochs are kept for a rerun to resume.
+    ValueError
+        A bad option, or ``out`` holds a result or checkpoint of a method run with other
+        settings (raised before any training).
     """
     import torch
     from skorch.callbacks import Callback
@@ -103,6 +122,7 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
 
     from ..datasets import fetch_mnist
     from ..nn import LeNet300100, LinearLRDecay, SparseNetClassifier
+    from ._checkpoint import EpochCheckpoint, fit_resumable
 
     methods = list(PAPER_TABLE4) if methods is None else list(methods)
     unknown = [m for m in methods if m not in PAPER_TABLE4]
@@ -111,10 +131,18 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
     out = Path(out)
+    configs = {m: {"method": m, "epochs": epochs, "lr": lr or PAPER_TABLE4[m]["lr"],
+                   "batch_size": batch_size, "seed": seed, "params": dict(params or {})}
+               for m in methods}
+    todo = [m for m in methods if not _finished(out, configs[m])]
+    for method in todo:  # refuse another run's checkpoint before any training
+        EpochCheckpoint(out / f"{method}.checkpoint.pt", configs[method]).check()
     out.mkdir(parents=True, exist_ok=True)
-    X_train, y_train, X_test, y_test = fetch_mnist(data_home=data_home, return_X_y=True)
-    tr, va = _split(len(X_train), seed)
-    X_tr, y_tr, X_va, y_va = X_train[tr], y_train[tr], X_train[va], y_train[va]
+    if todo:
+        X, y = fetch_mnist(data_home=data_home, subset="train", return_X_y=True)
+        X_test, y_test = fetch_mnist(data_home=data_home, subset="test", return_X_y=True)
+        tr, va = _split(len(X), seed)
+        X_tr, y_tr, X_va, y_va = X[tr], y[tr], X[va], y[va]
 
     class _EpochCSV(Callback):
         """Write the per-epoch curve after every epoch (partial runs stay readable)."""
@@ -123,47 +151,107 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
             self.path = path
 
         def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
-            _curve(net.history).to_csv(self.path, index=False)
+            write_text_atomic(self.path, _csv_text(_curve(net.history)))
 
-    for method in methods:
-        spec = PAPER_TABLE4[method]
+    for method in todo:
+        spec, config = PAPER_TABLE4[method], configs[method]
         net = SparseNetClassifier(
-            LeNet300100, method=method, lam=spec["lam"], lr=lr or spec["lr"],
+            LeNet300100, method=method, lam=spec["lam"], lr=config["lr"],
             optimizer=torch.optim.Adam, batch_size=batch_size, max_epochs=epochs,
             train_split=predefined_split(Dataset(X_va, y_va)), device=device,
             random_state=seed, verbose=verbose,
             callbacks=[("lr_decay", LinearLRDecay()),
                        ("epoch_csv", _EpochCSV(out / f"{method}.csv"))])
         net.set_params(**(params or {}))
+        checkpoint = out / f"{method}.checkpoint.pt"
         t0 = time.perf_counter()
-        net.fit(X_tr, y_tr)
+        fit_resumable(net, X_tr, y_tr, checkpoint, config)
         wall = time.perf_counter() - t0
         test_error = float(np.mean(net.predict(X_test) != y_test))
         n_kept = round(net.density_ * N_WEIGHTS)
-        result = {"method": method, "epochs": epochs, "lam": net.sparse_layers()[0].lam,
-                  "lr": lr or spec["lr"], "batch_size": batch_size, "seed": seed,
-                  "device": device, "test_error": 100 * test_error,
-                  "density": net.density_, "nonzeros": n_kept,
-                  "layer_density": net.layer_density_, "wall_time_s": wall,
-                  "n_train": int(net.n_train_), "params": dict(params or {})}
-        (out / f"{method}.json").write_text(json.dumps(result, indent=1))
+        result = {**config, "lam": net.sparse_layers()[0].lam, "device": device,
+                  "test_error": 100 * test_error, "density": net.density_,
+                  "nonzeros": n_kept, "layer_density": net.layer_density_,
+                  "train_time_s": float(sum(h["dur"] for h in net.history)),
+                  "wall_time_s": wall, "n_train": len(X_tr)}
+        write_text_atomic(out / f"{method}.json", json.dumps(result, indent=1))
+        checkpoint.unlink()
     return collect_table4(out)
 
 
-def _curve(history: Any) -> pd.DataFrame:
-    rows = [{"epoch": h["epoch"], "valid_error": 100 * h.get("valid_error", math.nan),
-             "density": h["density"], "train_loss": h.get("train_loss", math.nan),
-             "epoch_time_s": h["dur"]} for h in history]
-    df = pd.DataFrame(rows)
-    df["time_s"] = df["epoch_time_s"].cumsum()
-    return df
+def _finished(out: Path, config: dict[str, Any]) -> bool:
+    """Whether ``out`` holds the finished result of the run ``config`` describes.
+
+    Raises
+    ------
+    ValueError
+        ``out`` holds a finished result of the same method with other settings.
+    """
+    path = out / f"{config['method']}.json"
+    if not path.is_file():
+        return False
+    result = json.loads(path.read_text())
+    saved = {key: result.get(key, {} if key == "params" else None) for key in config}
+    if saved != config:
+        raise ValueError(f"{path} holds a finished run with other settings ({saved}); "
+                         f"write this run ({config}) to another folder, or move that one.")
+    return True
 
 
-def collect_table4(out: str | Path) -> pd.DataFrame:
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _read_curve(path: Path) -> dict[str, np.ndarray]:
+    """The columns of a per-epoch CSV as float arrays."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: np.array([float(row[key]) for row in rows]) for key in (rows[0] if rows else {})}
+
+
+def _curve(history: Any) -> list[dict[str, Any]]:
+    rows, elapsed = [], 0.0
+    for h in history:
+        elapsed += h["dur"]
+        rows.append({"epoch": h["epoch"], "valid_error": 100 * h.get("valid_error", math.nan),
+                     "density": h["density"], "train_loss": h.get("train_loss", math.nan),
+                     "epoch_time_s": h["dur"], "time_s": elapsed})
+    return rows
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows of :func:`collect_table4` as aligned text columns (numbers to 4 digits).
+
+    Examples
+    --------
+    >>> print(format_table([{"method": "logsum", "density": 0.0191}]))
+    method  density
+    logsum   0.0191
+    """
+    if not rows:
+        return "(no finished method)"
+    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()]
+             for row in rows]
+    names = list(rows[0])
+    widths = [max(len(name), *(len(r[j]) for r in cells)) for j, name in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) if j == 0 else n.rjust(w)
+                       for j, (n, w) in enumerate(zip(names, widths)))]
+    for r in cells:
+        lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
+                               for j, (c, w) in enumerate(zip(r, widths))))
+    return "\n".join(lines)
+
+
+def collect_table4(out: str | Path) -> list[dict[str, Any]]:
     """Assemble ``table4.csv``, ``figure2.png`` and ``figure2_published.png`` (this run's
     curves and test results with the paper's Table 4 points and the published LeNet-300-100
-    results) in ``out`` from the per-method files present there; returns the table (errors
-    in %)."""
+    results) in ``out`` from the methods finished there (those with a ``<method>.json``);
+    returns the table's rows in Table 4's order (errors in %)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,29 +263,35 @@ def collect_table4(out: str | Path) -> pd.DataFrame:
     rows, curves = [], {}
     for method, spec in PAPER_TABLE4.items():
         res_path = out / f"{method}.json"
-        if (out / f"{method}.csv").exists():
-            curves[method] = pd.read_csv(out / f"{method}.csv")
         if not res_path.exists():
             continue
         res = json.loads(res_path.read_text())
+        if (out / f"{method}.csv").exists():
+            curves[method] = _read_curve(out / f"{method}.csv")
         rows.append({"method": method, "epochs": res["epochs"], "lam": res["lam"],
                      "paper_lam": spec["paper_lam"], "lr": res["lr"],
                      "test_error_%": res["test_error"], "paper_test_error_%": spec["test_error"],
                      "density": res["density"], "paper_density": spec["density"],
                      "wall_time_s": res["wall_time_s"]})
-    table = pd.DataFrame(rows)
     if rows:
-        table.to_csv(out / "table4.csv", index=False, float_format="%.5g")
+        text = _csv_text([{k: float(f"{v:.5g}") if isinstance(v, float) else v
+                           for k, v in row.items()} for row in rows])
+        write_text_atomic(out / "table4.csv", text)
     if curves:
         ax = plot_training(curves)
         ax.set_title("Figure 2: LeNet-300-100 on MNIST (validation, pruned network)")
-        ax.figure.savefig(out / "figure2.png", dpi=130, bbox_inches="tight")
+        _save_figure(ax.figure, out / "figure2.png")
         plt.close(ax.figure)
         final = {r["method"]: (r["test_error_%"], r["density"]) for r in rows}
         paper = {m: (PAPER_TABLE4[m]["test_error"], PAPER_TABLE4[m]["density"])
                  for m in final}
         ax = plot_training(curves, published=PUBLISHED_LENET300100, final=final, paper=paper)
         ax.set_title("LeNet-300-100 on MNIST: this run and published results (test error)")
-        ax.figure.savefig(out / "figure2_published.png", dpi=130, bbox_inches="tight")
+        _save_figure(ax.figure, out / "figure2_published.png")
         plt.close(ax.figure)
-    return table
+    return rows
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    with replacing(path) as partial:
+        fig.savefig(partial, dpi=130, bbox_inches="tight")

@@ -5,22 +5,29 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
+
+CURVE_COLUMNS = ("density", "valid_error")
 
 
-def _as_frame(curve: Any) -> pd.DataFrame:
-    """A curve given as a DataFrame, a skorch History or a list of per-epoch dicts."""
-    if isinstance(curve, pd.DataFrame):
-        df = curve.copy()
-    else:
-        df = pd.DataFrame([{"density": h.get("density"), "valid_error": h.get("valid_error")}
-                           for h in curve])
-        df["valid_error"] = 100 * df["valid_error"].astype(float)
-    missing = {"density", "valid_error"} - set(df.columns)
-    if missing:
-        raise ValueError(f"A training curve needs columns 'density' and 'valid_error' "
-                         f"(error in %); missing {sorted(missing)}.")
-    return df
+def _curve_columns(curve: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(density, valid_error in %)`` of a curve given as columns (a pandas DataFrame or a
+    dict of sequences, error in %) or as per-epoch records (a skorch History or a list of
+    dicts, error as a fraction, as ``SparseNetClassifier`` records it)."""
+    if hasattr(curve, "keys"):
+        missing = set(CURVE_COLUMNS) - set(curve.keys())
+        if missing:
+            raise ValueError(f"A training curve needs columns 'density' and 'valid_error' "
+                             f"(error in %); missing {sorted(missing)}.")
+        density, error = (np.asarray(curve[name], dtype=float) for name in CURVE_COLUMNS)
+        return density, error
+    records = list(curve)
+    density = np.array([_number(h.get("density")) for h in records], dtype=float)
+    error = 100 * np.array([_number(h.get("valid_error")) for h in records], dtype=float)
+    return density, error
+
+
+def _number(value: Any) -> float:
+    return np.nan if value is None else float(value)
 
 
 def plot_training(curves: Mapping[str, Any], ax: Any = None,
@@ -33,9 +40,10 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
 
     Parameters
     ----------
-    curves : mapping of name -> DataFrame, skorch History or list of dicts
-        Per-epoch ``density`` (fraction of kept weights) and ``valid_error`` (in % for a
-        DataFrame, a fraction in a History, as ``SparseNetClassifier`` records it).
+    curves : mapping of name -> columns or per-epoch records
+        Per-epoch ``density`` (fraction of kept weights) and ``valid_error``: as columns (a
+        pandas DataFrame or a dict of sequences, error in %) or as records (a skorch History
+        or a list of dicts, error as a fraction, as ``SparseNetClassifier`` records it).
     ax : matplotlib Axes, optional
     published : mapping of name -> (error %, density), optional
         Reference points drawn as black markers (e.g. published LeNet-300-100 results).
@@ -53,9 +61,8 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from skdropout.plotting import plot_training
-    >>> curve = pd.DataFrame({"density": [1.0, 0.3, 0.1], "valid_error": [5.0, 3.0, 2.5]})
+    >>> curve = {"density": [1.0, 0.3, 0.1], "valid_error": [5.0, 3.0, 2.5]}
     >>> ax = plot_training({"logsum": curve})
     >>> len(ax.get_lines())
     2
@@ -67,10 +74,9 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
         _, ax = plt.subplots(figsize=(6.4, 4.4))
     colors = {}
     for name, curve in curves.items():
-        df = _as_frame(curve)
-        (line,) = ax.plot(df["density"], df["valid_error"], "-", lw=1.4, label=name)
-        ax.plot(df["density"].iloc[-1:], df["valid_error"].iloc[-1:], "o",
-                color=line.get_color(), ms=4)
+        density, error = _curve_columns(curve)
+        (line,) = ax.plot(density, error, "-", lw=1.4, label=name)
+        ax.plot(density[-1:], error[-1:], "o", color=line.get_color(), ms=4)
         colors[name] = line.get_color()
     for name, (err, dens) in (final or {}).items():
         ax.plot([dens], [err], "*", ms=11, color=colors.get(name, "k"), mec="k", mew=0.5,
@@ -92,7 +98,7 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlim(lo, hi)
-    errors = np.concatenate([_as_frame(c)["valid_error"].to_numpy(float) for c in curves.values()]
+    errors = np.concatenate([_curve_columns(c)[1] for c in curves.values()]
                             ) if curves else np.array([1.0])
     finite = errors[np.isfinite(errors)]
     if finite.size:
