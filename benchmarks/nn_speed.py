@@ -27,7 +27,7 @@ import torch
 from skorch import NeuralNetClassifier
 
 from skdropout.datasets import fetch_mnist
-from skdropout.nn import METHODS, LeNet300100, SparseNetClassifier, _native
+from skdropout.nn import METHODS, LeNet300100, SparseNetClassifier
 from skdropout.nn._kernels import uniform_like
 
 LOCAL_REPARAM = {"vardrop_lr_ar", "vardrop_lr"}
@@ -41,8 +41,8 @@ WEIGHT_NOISE = {"vardrop": "randn", "hardconcrete": "uniform"}
 def _step_costs(device: str, repeats: int = 50) -> dict[str, float]:
     """Seconds of the work a method cannot avoid per step, on LeNet-300-100's weight
     shapes: one Adam update of a second set of 266,200 parameters, and one uniform or
-    normal draw per weight, by the generator the methods use (on a CPU with the fused
-    loops, their Philox stream; else ``uniform_like`` and ``torch.randn_like``)."""
+    normal draw per weight, by the generator the methods use (``uniform_like`` and
+    ``torch.randn_like``)."""
     shapes = [m.weight.shape for m in LeNet300100().modules() if isinstance(m, torch.nn.Linear)]
     params = [torch.zeros(s, device=device, requires_grad=True) for s in shapes]
     for p in params:
@@ -62,12 +62,8 @@ def _step_costs(device: str, repeats: int = 50) -> dict[str, float]:
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
-    if _native.usable(*params):
-        def draw(normal: bool):
-            return lambda: [_native.random(p.numel(), normal, seed=0) for p in params]
-    else:
-        def draw(normal: bool):
-            return lambda: [(torch.randn_like if normal else uniform_like)(p) for p in params]
+    def draw(normal: bool):
+        return lambda: [(torch.randn_like if normal else uniform_like)(p) for p in params]
     return {"adam": timed(opt.step), "uniform": timed(draw(False)),
             "randn": timed(draw(True))}
 
@@ -126,7 +122,6 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
     scale = EPOCH_SAMPLES / args.n_samples
     _epoch_time(dense, X[:256], y[:256], 1)  # warm-up: torch.optim's lazy imports
-    _native.operators()  # and the first use's compilation of the loops, outside the clock
     rows = []
     for method in args.methods:
         def make(method=method):
@@ -159,7 +154,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
               f"# floor: 1 + (Adam step on a second set of 266,200 parameters "
               f"{1e3 * costs['adam']:.2f} ms for methods with one, + one draw per weight: "
               f"uniform {1e3 * costs['uniform']:.2f} ms, normal {1e3 * costs['randn']:.2f} ms"
-              f"{', the fused loops' if _native.library() and args.device == 'cpu' else ''}) "
+              f") "
               f"/ dense step\n")
     report(table, header, args.out)
     return table

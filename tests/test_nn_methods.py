@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from skorch.exceptions import DeviceWarning  # noqa: E402
 
 from skdropout.nn import (KEEP_MIN, METHODS, LeNet5, LeNet300100, LinearLRDecay,  # noqa: E402
-                          SparseNetClassifier, SparsityRules, _native, install_method)
+                          SparseNetClassifier, SparsityRules, install_method)
 from skdropout.nn._methods import method_options  # noqa: E402
 from skdropout.penalties import get_penalty  # noqa: E402
 
@@ -98,13 +98,13 @@ def test_method_trains_sparse_and_accurate(digits, method):
     np.testing.assert_array_equal(a, b)
 
 
-# -- off the CPU: the route CUDA takes ------------------------------------------------------
+# -- off the CPU ------------------------------------------------------
 @pytest.mark.parametrize("model", ["mlp", "conv"])
 @pytest.mark.parametrize("method", list(METHODS))
 def test_method_runs_on_a_device_other_than_the_cpu(method, model):
     """Every method's layers, loss terms, optimiser step and per-step rule on 'meta', a
     device without data on which, as on CUDA, mixing in a tensor of another device raises:
-    this is the torch route every term takes on CUDA (the fused loops are CPU-only)."""
+    this is the route every term takes on CUDA."""
     spec = METHODS[method]
     opts = method_options(spec, {"every": 10**9} if method == "magnitude" else {})
     torch.manual_seed(0)
@@ -136,26 +136,6 @@ def test_method_runs_on_a_device_other_than_the_cpu(method, model):
         if method != "hardconcrete":  # its alpha~ is computed in numpy (CPU round trip)
             assert layer.keep_prob().device.type == "meta"
     assert net.eval()(x).device.type == "meta"
-
-
-@pytest.mark.parametrize("method", ["vardrop_lr_ar", "vardrop_lr", "vardrop", "eta_trick",
-                                    "hardconcrete"])  # the methods with fused CPU loops
-def test_method_trains_on_the_torch_route(digits, method, monkeypatch):
-    """With the fused CPU loops off, as on CUDA, the methods that have them still reach the
-    accuracy and sparsity goals: the numbers a GPU run computes, here on the CPU."""
-    asked = []
-
-    def declined(*tensors):
-        asked.append(len(tensors))
-        return False
-
-    monkeypatch.setattr(_native, "usable", declined)
-    X_tr, X_te, y_tr, y_te = digits
-    net = make_net(method).fit(X_tr, y_tr)
-    assert asked  # the loops were asked for, and declined
-    acc = float(np.mean(net.predict(X_te) == y_te))
-    assert acc >= 0.90, (method, acc)
-    assert 0 < net.density_ < 1, (method, net.density_)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

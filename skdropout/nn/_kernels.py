@@ -7,14 +7,9 @@ more than the layer's matrix products (the KL of Molchanov et al. on LeNet-300-1
 266,200 weights took longer than the dense network's forward and backward passes). Here
 each term is one function that computes its value and, in the same pass, its derivative in
 each input (every term is element-wise, or a sum of element-wise terms), and one autograd
-function (:class:`_Elementwise`) applies the chain rule. The value and derivatives come
-from the fused loops of ``_native.c`` for float32 CPU tensors where those are available
-(:mod:`._native`), else from a few in-place torch operations. On the loops, the noisy
-weights of VARDROP and the gated weights of hard concrete come with their layer's loss term
-(KL, expected count of open gates) from one pass and one autograd node, a torch operator
-whose backward pass is C++ (``_native_ops.cpp``, :func:`._native.operators`). Both routes
-are checked against autograd on the plain expressions, against each other and by finite
-differences (``tests/test_nn_kernels.py``).
+function (:class:`_Elementwise`) applies the chain rule, from a few in-place torch
+operations: one route on every device. The terms are checked against autograd on the plain
+expressions and by finite differences (``tests/test_nn_kernels.py``).
 """
 
 from __future__ import annotations
@@ -27,9 +22,8 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..penalties import LogSum, Penalty
+from ..penalties import Penalty
 from ..penalties._xp import namespace
-from . import _native
 
 # Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
@@ -114,11 +108,6 @@ def _first_order(backward: Any) -> Any:
     return wrapper
 
 
-def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
-    """A 0-d tensor of ``value`` with the dtype and device of ``like``."""
-    return torch.full((), value, dtype=like.dtype, device=like.device)
-
-
 class _Elementwise(torch.autograd.Function):
     """The chain rule for a term whose derivative in each input is element-wise.
 
@@ -148,10 +137,6 @@ class _Elementwise(torch.autograd.Function):
         return (None, *(torch.mul(next(saved), grad) if has else None for has in ctx.has))
 
 
-def _empty(like: torch.Tensor, k: int) -> list[torch.Tensor]:
-    return [torch.empty_like(like) for _ in range(k)]
-
-
 def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
                 ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     """``scale`` times sum_j KL_j of the clipped log alpha_j (Molchanov et al.'s
@@ -165,12 +150,6 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
     ``la = log sigma^2 - log(theta^2 + 1e-16)``, so ``dla/dtheta = -2 theta / (theta^2 +
     1e-16)``.
     """
-    if _native.usable(first, theta):
-        d_first = torch.empty_like(first)
-        d_theta = None if theta is None else torch.empty_like(theta)
-        (total,) = _native.run("sk_vardrop_kl", [first, theta, d_first, d_theta],
-                               first.numel(), (scale,), n_sums=1)
-        return _scalar(scale * total, first), [d_first, d_theta, None]
     theta_sq = None
     if theta is None:
         raw = first
@@ -237,11 +216,8 @@ def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
     trick, section 4.2) and the layer's KL term.
 
     The weights are ``w (1 + sqrt(alpha) eps)`` with ``alpha = exp(clip(log_alpha, -10,
-    10))`` and eps ~ N(0, 1) per weight: from ``torch.randn_like``, or, in the fused CPU
-    loops, from their counter-based stream (:func:`skdropout.nn._native.random`) seeded from
-    torch's generator. The term is ``scale`` times :func:`vardrop_kl_sum` of log alpha; on
-    float32 CPU tensors both come from one pass and one autograd node (the operator
-    ``torch.ops.skdropout.vardrop_noise`` where it can be built).
+    10))`` and eps ~ N(0, 1) per weight from ``torch.randn_like``. The term is ``scale``
+    times :func:`vardrop_kl_sum` of log alpha.
 
     Parameters
     ----------
@@ -266,9 +242,6 @@ def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
     >>> bool(torch.allclose(noisy, w, atol=0.05)), bool(kl > 0)
     (True, True)
     """
-    ops = _native.operators() if _native.usable(w, log_alpha) else None
-    if ops is not None:
-        return ops.vardrop_noise(w, log_alpha, float(scale))
     return _Elementwise.apply(_noisy_weight, w, log_alpha), vardrop_kl_sum(log_alpha, None, scale)
 
 
@@ -280,10 +253,6 @@ def _local_variance(first: torch.Tensor, w: torch.Tensor | None
     if w is None:
         var = torch.exp(first)
         return var, [var, None]
-    if _native.usable(first, w):
-        var, d_first, d_w = _empty(w, 3)
-        _native.run("sk_local_variance", [first, w, var, d_first, d_w], w.numel())
-        return var, [d_first, d_w]
     la, outside = _clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     alpha_w = torch.exp(la).mul_(w)
     var = torch.mul(alpha_w, w)
@@ -357,11 +326,8 @@ def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma:
     the expected number of open gates.
 
     ``s = min(1, max(0, sigmoid((log u - log(1-u) + log a) / beta) (zeta - gamma) + gamma))``
-    with u ~ U(0, 1) per weight (:func:`uniform_like`, or, in the fused CPU loops, their
-    counter-based stream seeded from torch's generator); the count is
+    with u ~ U(0, 1) per weight (:func:`uniform_like`); the count is
     ``sum P(s_j > 0) = sum sigmoid(log a_j - beta log(-gamma/zeta))`` (:func:`sigmoid_sum`).
-    On float32 CPU tensors both come from one pass and one autograd node (the operator
-    ``torch.ops.skdropout.hardconcrete_gates`` where it can be built).
 
     Parameters
     ----------
@@ -389,10 +355,6 @@ def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma:
     ([1.0, 1.0, 1.0, 1.0], 4.0)
     """
     shift = open_gate_shift(beta, gamma, zeta)
-    ops = _native.operators() if _native.usable(w, log_a) else None
-    if ops is not None:
-        return ops.hardconcrete_gates(w, log_a, float(beta), float(gamma), float(zeta), shift,
-                                      float(scale))
     return (_Elementwise.apply(_hardconcrete_weight, w, log_a, beta, gamma, zeta),
             sigmoid_sum(log_a, shift, scale))
 
@@ -400,10 +362,6 @@ def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma:
 def _sigmoid_sum(x: torch.Tensor, shift: float, scale: float
                  ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     """``scale sum sigmoid(x - shift)`` and its derivative ``scale p (1 - p)`` in x."""
-    if _native.usable(x):
-        d = torch.empty_like(x)
-        (total,) = _native.run("sk_sigmoid_sum", [x, d], x.numel(), (shift, scale), n_sums=1)
-        return _scalar(scale * total, x), [d, None, None]
     p = torch.sub(x, shift).sigmoid_()
     return scale * p.sum(), [torch.sub(1.0, p).mul_(p).mul_(scale), None, None]
 
@@ -486,17 +444,8 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     a^2/eta, so the value is ``lam sum Omega(a) - lam/2 sum (a^2 - w^2)/eta + lam c sum
     log eta_bar``. Derivatives: ``lam w / eta`` in w and, by the envelope theorem
     (f'(eta) = a^2/eta^2), ``lam/2 (a^2 - w^2)/eta + lam c`` in log eta_bar (zero where it
-    is clipped). ``keep[0]`` receives a, the warm start of the next call (None from the
-    fused LOGSUM loop, which does not need one).
+    is clipped). ``keep[0]`` receives a, the warm start of the next call.
     """
-    if isinstance(penalty, LogSum) and _native.usable(w, log_eta_bar):
-        d_w, d_lev = _empty(w, 2)
-        omega_sum, diff_sum, lev_sum = _native.run(
-            "sk_eta_logsum", [w, log_eta_bar, d_w, d_lev], w.numel(),
-            (lam, penalty.eps, decay), n_sums=3)
-        keep[0] = None
-        total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
-        return _scalar(total, w), [d_w, d_lev]
     lev, outside = _clip(log_eta_bar, -30.0, 30.0)
     lev_sum = lev.sum()
     eta = torch.exp(lev).mul_(lam)
@@ -593,9 +542,8 @@ def eta_trick_objective(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Pen
     -------
     objective : torch.Tensor
         0-d, differentiable in ``w`` and ``log_eta_bar``.
-    a : torch.Tensor or None
-        ``eta_hat^{-1}(eta)``, the warm start of the next call (None from the fused LOGSUM
-        loop, which needs none).
+    a : torch.Tensor
+        ``eta_hat^{-1}(eta)``, the warm start of the next call.
 
     Examples
     --------
