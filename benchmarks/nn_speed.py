@@ -28,7 +28,7 @@ from skorch import NeuralNetClassifier
 
 from skdropout.datasets import fetch_mnist
 from skdropout.nn import METHODS, LeNet300100, SparseNetClassifier
-from skdropout.nn._kernels import uniform_like
+from skdropout.nn._terms import uniform_like
 
 LOCAL_REPARAM = {"vardrop_lr_ar", "vardrop_lr"}
 EPOCH_SAMPLES = 48_000

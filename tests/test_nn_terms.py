@@ -1,4 +1,4 @@
-"""The per-weight terms of skdropout.nn._kernels against the plain torch expressions
+"""The per-weight terms of skdropout.nn (autograd functions with analytic gradients) against the plain torch expressions
 they replace (autograd on those) and against finite differences (torch.autograd.gradcheck)."""
 
 import math
@@ -10,10 +10,12 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
-from skdropout.nn._kernels import (K1, K2, K3, _NUMPY_UNIFORM_MIN,  # noqa: E402
-                                   _dual_terms, _inverse_eta_hat, eta_trick_objective,
-                                   hardconcrete_gates, local_variance, sigmoid_sum,
-                                   uniform_like, vardrop_kl_sum, vardrop_noise)
+from skdropout.nn._hardconcrete import hardconcrete_gates, sigmoid_sum  # noqa: E402
+from skdropout.nn._penalty import (_dual_terms, _inverse_eta_hat,  # noqa: E402
+                                   eta_trick_objective, fixed_eta_tikhonov)
+from skdropout.nn._terms import _NUMPY_UNIFORM_MIN, uniform_like  # noqa: E402
+from skdropout.nn._vardrop import (K1, K2, K3, local_variance, vardrop_kl_sum,  # noqa: E402
+                                   vardrop_noise)
 from skdropout.penalties import get_penalty  # noqa: E402
 
 D = torch.float64
@@ -299,7 +301,6 @@ def test_fixed_eta_tikhonov_and_the_prox_at_eta_zero_and_infinity():
     from torch import nn
 
     from skdropout.nn import PenaltyLayer
-    from skdropout.nn._kernels import fixed_eta_tikhonov
 
     pen = get_penalty("mcp", a=3.0, lam=0.5)  # eta_hat = 0 at 0, inf beyond a lam = 1.5
     w = torch.tensor([0.0, 0.3, -0.8, 1.2, 2.0, -5.0], dtype=D)
