@@ -38,8 +38,8 @@ def _values_and_grads(fn, *inputs):
     return out.detach(), [x.grad for x in inputs]
 
 
-def _assert_same(fused, plain, *inputs):
-    out_f, grads_f = _values_and_grads(fused, *inputs)
+def _assert_same(analytic, plain, *inputs):
+    out_f, grads_f = _values_and_grads(analytic, *inputs)
     out_p, grads_p = _values_and_grads(plain, *inputs)
     torch.testing.assert_close(out_f, out_p, rtol=1e-10, atol=1e-12)
     for gf, gp in zip(grads_f, grads_p):
@@ -94,11 +94,11 @@ def test_vardrop_noise_is_multiplicative_gaussian_noise_and_kl(gen):
         eps = torch.randn_like(w)
         return w * (1.0 + torch.exp(0.5 * torch.clamp(la, -10, 10)) * eps), 0.3 * _kl_plain(la)
 
-    def fused(w, la):
+    def analytic(w, la):
         return vardrop_noise(w, la, 0.3)
 
-    _assert_same(_seeded(_joined(fused)), _seeded(_joined(plain)), w, la)
-    assert torch.autograd.gradcheck(_seeded(_joined(fused)), (w.clone().requires_grad_(),
+    _assert_same(_seeded(_joined(analytic)), _seeded(_joined(plain)), w, la)
+    assert torch.autograd.gradcheck(_seeded(_joined(analytic)), (w.clone().requires_grad_(),
                                                               la.clone().requires_grad_()))
     # the noise: N(0, alpha) relative perturbations
     torch.manual_seed(0)
@@ -140,12 +140,12 @@ def test_hardconcrete_gates_are_louizos_gates_and_count(gen, shape):
         count = torch.sigmoid(log_a - beta * math.log(-gamma / zeta)).sum()
         return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0), 0.3 * count
 
-    def fused(w, log_a):
+    def analytic(w, log_a):
         return hardconcrete_gates(w, log_a, beta, gamma, zeta, 0.3)
 
-    _assert_same(_seeded(_joined(fused)), _seeded(_joined(plain)), w, log_a)
+    _assert_same(_seeded(_joined(analytic)), _seeded(_joined(plain)), w, log_a)
     if w.numel() <= 100:  # finite differences: a few entries are enough
-        assert torch.autograd.gradcheck(_seeded(_joined(fused)),
+        assert torch.autograd.gradcheck(_seeded(_joined(analytic)),
                                         (w.clone().requires_grad_(),
                                          log_a.clone().requires_grad_()))
     # P(s > 0) = sigmoid(log a - beta log(-gamma/zeta)) (the L0 term), by sampling
@@ -175,17 +175,17 @@ def test_eta_trick_objective_is_eq6(name, params, gen):
         f = 2.0 * pen.pointwise(a) - a * a / eta
         return 0.5 * lam * ((w * w / eta).sum() + f.sum()) + lam * decay * lev_c.sum()
 
-    def fused(w, lev):
+    def analytic(w, lev):
         return eta_trick_objective(w, lev, pen, lam, decay)[0]
 
-    out_f, grads_f = _values_and_grads(fused, w, lev)
+    out_f, grads_f = _values_and_grads(analytic, w, lev)
     out_p, grads_p = _values_and_grads(plain, w, lev)
     torch.testing.assert_close(out_f, out_p, rtol=1e-8, atol=1e-10)
     for gf, gp in zip(grads_f, grads_p):
         torch.testing.assert_close(gf, gp, rtol=1e-6, atol=1e-9)
     lev_in = lev.clone()
     lev_in[0, 0] = 0.5  # finite differences away from the clipping kink
-    assert torch.autograd.gradcheck(fused, (w.clone().requires_grad_(), lev_in.requires_grad_()),
+    assert torch.autograd.gradcheck(analytic, (w.clone().requires_grad_(), lev_in.requires_grad_()),
                                     atol=1e-6)
 
 
@@ -348,6 +348,11 @@ def test_second_derivatives_are_refused():
     (g,) = torch.autograd.grad(vardrop_kl_sum(x), x, create_graph=True)
     with pytest.raises(RuntimeError):
         g.sum().backward()
+    w = torch.randn(20, dtype=D, requires_grad=True)
+    noisy, kl = vardrop_noise(w, x, 1.0)
+    gw, gx = torch.autograd.grad((noisy ** 2).sum() + kl, (w, x), create_graph=True)
+    with pytest.raises(RuntimeError):
+        (gw.sum() + gx.sum()).backward()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, D])

@@ -16,7 +16,7 @@ from torch import nn
 from ..penalties import hardconcrete_moments
 from ._base import KEEP_MIN, SparseLayer, check_number
 from ._spec import MethodSpec
-from ._terms import ElementwiseTerm, clip, uniform_like, zero_where
+from ._terms import ElementwiseTerm, uniform_like, zero_outside
 
 def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
                          zeta: float) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
@@ -25,9 +25,11 @@ def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamm
     gamma) z (1 - z) / beta`` with z the sigmoid of eq. (20) (0 where the gate is clipped)."""
     z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
     z.add_(log_a).mul_(1.0 / beta).sigmoid_()
-    s, outside = clip(torch.mul(z, zeta - gamma).add_(gamma), 0.0, 1.0)
-    d_la = zero_where(torch.sub(1.0, z).mul_(z).mul_((zeta - gamma) / beta).mul_(w), outside)
-    return torch.mul(w, s), [s, d_la, None, None, None]
+    raw = torch.mul(z, zeta - gamma).add_(gamma)
+    # z (1 - z) as z - z^2: it loses digits only near z = 1, where the gate is clipped
+    d_la = zero_outside(torch.addcmul(z, z, z, value=-1.0).mul_(w), raw, 0.0, 1.0)
+    s = raw.clamp_(0.0, 1.0)
+    return torch.mul(w, s), [s, d_la.mul_((zeta - gamma) / beta), None, None, None]
 
 
 def open_gate_shift(beta: float, gamma: float, zeta: float) -> float:

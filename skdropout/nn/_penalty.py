@@ -18,7 +18,7 @@ from ..penalties import Penalty
 from ..penalties._xp import namespace
 from ._base import LOG_19, SparseLayer, check_number
 from ._spec import MethodSpec
-from ._terms import ElementwiseTerm, clip, zero_where
+from ._terms import ElementwiseTerm, clip, zero_outside
 
 
 def check_penalty(penalty: Penalty, owner: str, needs_gradient: bool) -> Penalty:
@@ -112,14 +112,14 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     (f'(eta) = a^2/eta^2), ``lam/2 (a^2 - w^2)/eta + lam c`` in log eta_bar (zero where it
     is clipped). ``keep[0]`` receives a, the warm start of the next call.
     """
-    lev, outside = clip(log_eta_bar, -30.0, 30.0)
+    lev, unclipped = clip(log_eta_bar, -30.0, 30.0)
     lev_sum = lev.sum()
     eta = torch.exp(lev).mul_(lam)
     keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, eta, a0)
     w_over_eta = torch.div(w, eta)
     d_lev = torch.addcmul(a2_over_eta, w, w_over_eta, value=-1.0)  # (a^2 - w^2)/eta
     diff_sum = d_lev.sum()
-    zero_where(d_lev.mul_(0.5).add_(decay), outside)
+    d_lev = zero_outside(d_lev.mul_(0.5).add_(decay), unclipped, -30.0, 30.0)
     total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
     return total, [w_over_eta.mul_(lam), d_lev.mul_(lam)]
 

@@ -13,6 +13,8 @@ rule. This is the one route on every device: no code is compiled at run time.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -21,23 +23,36 @@ from torch.autograd.function import once_differentiable
 
 
 def clip(x: torch.Tensor, low: float, high: float) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``clamp(x, low, high)`` and, as 1.0/0.0 floats, where it has no gradient (strictly
-    outside [low, high]); ``x`` itself and None when nothing is clipped, which on a CPU one
-    reduction tells (sparing the clamp and the masking of the gradient in the common case).
-    The indicator is ``sign(|x - clamp(x)|)``, exact, because boolean masks (``ne``,
-    ``masked_fill_``) run several times slower than float arithmetic on a CPU. Callers must
-    not modify the result in place."""
+    """``clamp(x, low, high)`` and the unclipped ``x`` for :func:`zero_outside`; ``x``
+    itself and None when nothing is clipped, which on a CPU one reduction tells (sparing the
+    clamp and the masking of the gradient in the common case). Callers must not modify the
+    result in place."""
     if x.device.type == "cpu":
         lo, hi = torch.aminmax(x)
         if low <= float(lo) and float(hi) <= high:
             return x, None
-    clipped = x.clamp(low, high)
-    return clipped, torch.sub(x, clipped).abs_().sign_()
+    return x.clamp(low, high), x
 
 
-def zero_where(t: torch.Tensor, outside: torch.Tensor | None) -> torch.Tensor:
-    """``t`` with the entries where ``outside`` is 1 set to 0, in place (None: none)."""
-    return t if outside is None else t.addcmul_(t, outside, value=-1.0)
+@functools.lru_cache(maxsize=None)
+def _widened(low: float, high: float, dtype: torch.dtype) -> tuple[float, float]:
+    """The neighbours of ``low`` and ``high`` just outside them in ``dtype``: bounds that
+    make hardtanh's strict comparisons inclusive, as the gradient of ``clamp`` is."""
+    lo, hi = torch.tensor([low, high], dtype=dtype), torch.tensor([-math.inf, math.inf],
+                                                                 dtype=dtype)
+    out = torch.nextafter(lo, hi)
+    return float(out[0]), float(out[1])
+
+
+def zero_outside(d: torch.Tensor, raw: torch.Tensor | None, low: float,
+                 high: float) -> torch.Tensor:
+    """``d`` where ``low <= raw <= high`` and 0 elsewhere (``d`` itself when ``raw`` is
+    None, from :func:`clip`): the derivative of a clipped quantity, in one pass of
+    hardtanh's backward kernel (boolean masks run several times slower on a CPU)."""
+    if raw is None:
+        return d
+    lo, hi = _widened(low, high, raw.dtype)
+    return torch.ops.aten.hardtanh_backward(d, raw, lo, hi)
 
 
 #: CPU tensors with at least this many entries draw their uniforms with numpy (see
@@ -83,7 +98,7 @@ def uniform_like(t: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(draws).reshape(t.shape)
 
 
-def _first_order(backward: Any) -> Any:
+def first_order(backward: Any) -> Any:
     """``once_differentiable`` (a second backward pass through the result raises) where it
     is needed, when the graph of the backward pass is recorded; a plain call otherwise,
     sparing its per-call cost (a ``no_grad`` block) in every training step."""
@@ -113,7 +128,7 @@ class ElementwiseTerm(torch.autograd.Function):
         return out
 
     @staticmethod
-    @_first_order  # the derivatives are saved as values: no second order
+    @first_order  # the derivatives are saved as values: no second order
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         saved = iter(ctx.saved_tensors)
         if grad.dim():

@@ -13,13 +13,25 @@ from torch import nn
 from ._base import LOG_19, SparseLayer, check_number
 from ._callbacks import StepRule
 from ._spec import MethodSpec
-from ._terms import ElementwiseTerm, clip, zero_where
+from ._terms import ElementwiseTerm, clip, first_order, zero_outside
 
 # Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
 #: Molchanov et al.'s clipping range of log alpha.
 LOG_ALPHA_MIN, LOG_ALPHA_MAX = -10.0, 10.0
 _TINY = 1e-16  # keeps log(theta^2) finite at theta = 0 (additive reparameterisation)
+
+def _kl_and_slope(la: torch.Tensor, v: torch.Tensor, unclipped: torch.Tensor | None,
+                  scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``scale sum KL`` of the clipped log alpha ``la`` and its derivative in the unclipped
+    log alpha (0 where clipped), given ``v = 1/alpha``: -log p = log1p(v) and
+    1 - p = v / (1 + v)."""
+    t = torch.mul(la, -K3).sub_(K2).sigmoid_()
+    total = scale * (K1 * t.sum() + 0.5 * torch.log1p(v).sum())
+    d = torch.addcmul(t, t, t, value=-1.0).mul_(-K1 * K3 * scale)  # -k1 k3 t (1 - t)
+    d.addcmul_(v, torch.add(v, 1.0).reciprocal_(), value=-0.5 * scale)  # - (1 - p) / 2
+    return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+
 
 def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
                 ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
@@ -28,8 +40,9 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
 
     ``KL = k1 t + log1p(1/alpha) / 2`` with ``t = sigmoid(-(k2 + k3 la))`` (the same as
     ``k1 - k1 sigmoid(k2 + k3 la) - log p / 2``, p = sigmoid(la), written without
-    cancellation); ``dKL/dla = -k1 k3 t (1 - t) - (1 - p)/2``, with ``1 - t = exp(k2 + k3
-    la) t`` and ``1 - p = (1/alpha) / (1 + 1/alpha)`` (accurate where t or p is near 1).
+    cancellation); ``dKL/dla = -k1 k3 t (1 - t) - (1 - p)/2``, with ``1 - p = (1/alpha) /
+    (1 + 1/alpha)`` (accurate where p is near 1; ``t - t^2`` loses digits only where
+    t (1 - t) is far below the second term).
     With ``theta`` given (additive reparameterisation) the first input is log sigma^2 and
     ``la = log sigma^2 - log(theta^2 + 1e-16)``, so ``dla/dtheta = -2 theta / (theta^2 +
     1e-16)``.
@@ -40,14 +53,8 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
     else:
         theta_sq = torch.mul(theta, theta).add_(_TINY)
         raw = torch.log(theta_sq).neg_().add_(first)
-    la, outside = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-    u = torch.mul(la, K3).add_(K2).exp_()  # 1 - t = u t, without cancellation near t = 1
-    t = torch.add(u, 1.0).reciprocal_()
-    v = torch.neg(la).exp_()  # 1/alpha: -log p = log1p(v), 1 - p = v / (1 + v)
-    total = scale * (K1 * t.sum() + 0.5 * torch.log1p(v).sum())
-    d = u.mul_(t).mul_(t).mul_(-K1 * K3 * scale)  # -k1 k3 t (1 - t)
-    d.sub_(torch.add(v, 1.0).reciprocal_().mul_(v).mul_(0.5 * scale))  # - (1 - p) / 2
-    zero_where(d, outside)
+    la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    total, d = _kl_and_slope(la, torch.neg(la).exp_(), unclipped, scale)
     if theta is None:
         return total, [d, None, None]
     return total, [d, torch.mul(d, theta).div_(theta_sq).mul_(-2.0), None]
@@ -83,15 +90,33 @@ def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None,
     return ElementwiseTerm.apply(_vardrop_kl, first, theta, float(scale))
 
 
-def _noisy_weight(w: torch.Tensor, log_alpha: torch.Tensor
-                  ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """``w (1 + sqrt(alpha) eps)`` with one standard normal eps per weight (VARDROP) and its
-    derivatives ``1 + sqrt(alpha) eps`` in w and ``w sqrt(alpha) eps / 2`` in log alpha."""
-    eps = torch.randn_like(w)
-    la, outside = clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-    scaled = torch.mul(la, 0.5).exp_().mul_(eps)  # sqrt(alpha) eps
-    d_w = torch.add(scaled, 1.0)
-    return torch.mul(w, d_w), [d_w, zero_where(scaled.mul_(w).mul_(0.5), outside)]
+class _NoisyWeightAndKL(torch.autograd.Function):
+    """``w (1 + sqrt(alpha) eps)`` with one standard normal eps per weight (VARDROP) and
+    ``scale sum KL`` in one pass and one node: the noise's sqrt(alpha) gives the KL's
+    1/alpha. The derivatives are ``1 + sqrt(alpha) eps`` in w and ``w sqrt(alpha) eps / 2``
+    plus the KL's in log alpha (0 where log alpha is clipped)."""
+
+    @staticmethod
+    def forward(ctx: Any, w: torch.Tensor, log_alpha: torch.Tensor,
+                scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        eps = torch.randn_like(w)
+        la, unclipped = clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+        root = torch.mul(la, 0.5).exp_()  # sqrt(alpha)
+        kl, d_kl = _kl_and_slope(la, torch.mul(root, root).reciprocal_(), unclipped, scale)
+        scaled = root.mul_(eps)
+        d_w = torch.add(scaled, 1.0)
+        d_noise = zero_outside(scaled.mul_(w).mul_(0.5), unclipped, LOG_ALPHA_MIN,
+                               LOG_ALPHA_MAX)
+        ctx.save_for_backward(d_w, d_noise, d_kl)
+        return torch.mul(w, d_w), kl
+
+    @staticmethod
+    @first_order  # the derivatives are saved as values: no second order
+    def backward(ctx: Any, grad: torch.Tensor, grad_kl: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, None]:
+        d_w, d_noise, d_kl = ctx.saved_tensors
+        grad = grad.contiguous()  # products with the (contiguous) derivatives
+        return torch.mul(d_w, grad), torch.mul(d_noise, grad).addcmul_(d_kl, grad_kl), None
 
 
 def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
@@ -101,7 +126,8 @@ def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
 
     The weights are ``w (1 + sqrt(alpha) eps)`` with ``alpha = exp(clip(log_alpha, -10,
     10))`` and eps ~ N(0, 1) per weight from ``torch.randn_like``. The term is ``scale``
-    times :func:`vardrop_kl_sum` of log alpha.
+    times :func:`vardrop_kl_sum` of log alpha; both come from one pass and one autograd
+    node.
 
     Parameters
     ----------
@@ -126,7 +152,7 @@ def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
     >>> bool(torch.allclose(noisy, w, atol=0.05)), bool(kl > 0)
     (True, True)
     """
-    return ElementwiseTerm.apply(_noisy_weight, w, log_alpha), vardrop_kl_sum(log_alpha, None, scale)
+    return _NoisyWeightAndKL.apply(w, log_alpha, float(scale))
 
 
 def _local_variance(first: torch.Tensor, w: torch.Tensor | None
@@ -137,10 +163,10 @@ def _local_variance(first: torch.Tensor, w: torch.Tensor | None
     if w is None:
         var = torch.exp(first)
         return var, [var, None]
-    la, outside = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     alpha_w = torch.exp(la).mul_(w)
     var = torch.mul(alpha_w, w)
-    d_first = var if outside is None else zero_where(var.clone(), outside)
+    d_first = zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     return var, [d_first, alpha_w.mul_(2.0)]
 
 
