@@ -369,3 +369,21 @@ def test_scaled_terms_scale_value_and_gradients(dtype):
         torch.testing.assert_close(v3, 3e-3 * v1)
         for a, b in zip(g3, g1):
             torch.testing.assert_close(a, 3e-3 * b)
+
+
+@pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}), ("lp", {"p": 1.5}),
+                                         ("lpp", {"p": 0.5}), ("elasticnet", {"theta": 0.3}),
+                                         ("huber", {}), ("mcp", {"a": 3.0, "lam": 0.5}),
+                                         ("scad", {"a": 3.7, "lam": 0.5})])
+def test_penalty_value_has_the_gradient_of_omega(name, params, gen):
+    # LOGSUM's loss term: Omega(w) with the gradient w / eta_hat(w), against autograd on
+    # the penalty's own expression away from 0, and a finite gradient (0) at w = 0
+    from skdropout.nn._penalty import penalty_value
+
+    pen = get_penalty(name, **params)
+    w = torch.randn(6, 5, dtype=D, generator=gen) * 2.0
+    _assert_same(lambda w: penalty_value(w, pen), pen.value, w)
+    w[0, :2] = 0.0
+    x = w.clone().requires_grad_()
+    penalty_value(x, pen).backward()
+    assert torch.isfinite(x.grad).all() and bool((x.grad[0, :2] == 0).all())

@@ -74,7 +74,9 @@ class MagnitudeLayer(SparseLayer):
 
     def __init__(self, base: nn.Module, lam: float) -> None:
         super().__init__(base, lam)
-        self.register_buffer("keep", torch.ones_like(self.weight, dtype=torch.bool))
+        # 1/0 in the weight's dtype: the training pass multiplies by it (a product, unlike a
+        # boolean select, costs about one pass forward and one backward)
+        self.register_buffer("keep", torch.ones_like(self.weight))
 
     def keep_prob(self) -> torch.Tensor:
         """1 in TOP-k, 0 elsewhere (eta_hat of HARDTHRESH(k) through eq. 8).
@@ -84,7 +86,7 @@ class MagnitudeLayer(SparseLayer):
         torch.Tensor
             Shaped like ``weight``, values 0 or 1.
         """
-        return self.keep.to(self.weight.dtype)
+        return self.keep
 
     def mask(self) -> torch.Tensor:
         """The current TOP-k mask.
@@ -92,9 +94,9 @@ class MagnitudeLayer(SparseLayer):
         Returns
         -------
         torch.Tensor
-            Boolean buffer ``keep``, shaped like ``weight``.
+            Boolean, shaped like ``weight``: where the buffer ``keep`` is 1.
         """
-        return self.keep
+        return self.keep > 0
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The layer with the pruned weight (pruning also applies during training).
@@ -112,6 +114,16 @@ class MagnitudeLayer(SparseLayer):
         """
         return self._op(x, self.pruned_weight(), self.bias)
 
+    def pruned_weight(self) -> torch.Tensor:
+        """The weight times the TOP-k mask (pruned entries exactly zero).
+
+        Returns
+        -------
+        torch.Tensor
+            ``weight * keep``, differentiable in ``weight``.
+        """
+        return self.weight * self.keep
+
     @torch.no_grad()
     def prune_to(self, density: float) -> None:
         """Keep the ``round(density * size)`` largest-magnitude weights among those kept.
@@ -124,11 +136,12 @@ class MagnitudeLayer(SparseLayer):
             Target fraction of kept weights of this layer, in [0, 1].
         """
         k = int(round(float(density) * self.weight.numel()))
-        k = min(max(k, 1), int(self.keep.sum()))
-        score = torch.where(self.keep, self.weight.abs(), torch.full_like(self.weight, -1.0))
+        kept = self.mask()
+        k = min(max(k, 1), int(kept.sum()))
+        score = torch.where(kept, self.weight.abs(), torch.full_like(self.weight, -1.0))
         idx = torch.topk(score.reshape(-1), k, sorted=False).indices
-        keep = torch.zeros(self.weight.numel(), dtype=torch.bool, device=self.weight.device)
-        keep[idx] = True
+        keep = torch.zeros_like(self.keep).reshape(-1)
+        keep[idx] = 1.0
         self.keep.copy_(keep.reshape(self.weight.shape))
         self.weight.mul_(self.keep)
 

@@ -1,6 +1,6 @@
 """The penalty-based methods of section 5: the eta-trick (eq. 6, ETA-TRICK), the adaptive
 Tikhonov step (ADATIKHONOV), its proximal form (ADAPROX, Algorithm 1) and the penalty itself
-by autograd (LOGSUM): their layers, per-weight terms, training rule (the proximal step) and
+in the loss (LOGSUM): their layers, per-weight terms, training rule (the proximal step) and
 specs. Each is built on a named penalty of :mod:`skdropout.penalties`.
 """
 
@@ -61,17 +61,61 @@ def check_penalty(penalty: Penalty, owner: str, needs_gradient: bool) -> Penalty
     return penalty
 
 
+def _omega_slope(w: torch.Tensor, penalty: Penalty) -> torch.Tensor:
+    """``w / eta_hat(w)``, which is dOmega/dw (eq. 7: eta_hat(w) = |w| / Omega'(|w|)), 0
+    where eta_hat is 0 (w = 0) or inf (no shrinkage)."""
+    return torch.div(w, penalty.eta_hat(w)).nan_to_num_(0.0, 0.0, 0.0)
+
+
 def _fixed_eta_tikhonov(w: torch.Tensor, penalty: Penalty
                         ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     """``sum w^2 / (2 eta)`` with eta = eta_hat(w) held fixed, and its derivative w / eta
     (both 0 where eta = 0, and where eta = inf)."""
-    w_over_eta = torch.div(w, penalty.eta_hat(w)).nan_to_num_(0.0, 0.0, 0.0)
+    w_over_eta = _omega_slope(w, penalty)
     return 0.5 * torch.dot(w_over_eta.reshape(-1), w.reshape(-1)), [w_over_eta, None]
+
+
+def _penalty_value(w: torch.Tensor, penalty: Penalty
+                   ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """Omega(w) and its derivative ``w / eta_hat(w)``."""
+    return penalty.value(w), [_omega_slope(w, penalty), None]
+
+
+def penalty_value(w: torch.Tensor, penalty: Penalty) -> torch.Tensor:
+    """The penalty Omega(w) of eq. (1) with its analytic gradient ``w / eta_hat(w)``
+    (eq. 7 with the envelope theorem: dOmega/dw = w / eta_hat(w)), 0 at w = 0 (a
+    subgradient) and where eta_hat is infinite (LOGSUM's loss term).
+
+    Parameters
+    ----------
+    w : torch.Tensor
+        The weights.
+    penalty : Penalty
+        A differentiable penalty of :mod:`skdropout.penalties` (its ``value`` and
+        ``eta_hat``).
+
+    Returns
+    -------
+    torch.Tensor
+        0-d, ``penalty.value(w)``, differentiable in ``w``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.penalties import get_penalty
+    >>> from skdropout.nn._penalty import penalty_value
+    >>> w = torch.tensor([2.0, 0.0], requires_grad=True)
+    >>> penalty_value(w, get_penalty("logsum", eps=2.0)).backward()
+    >>> w.grad.tolist()  # 1 / (|w| + eps), and 0 at w = 0
+    [0.25, 0.0]
+    """
+    return ElementwiseTerm.apply(_penalty_value, w, penalty)
 
 
 def fixed_eta_tikhonov(w: torch.Tensor, penalty: Penalty) -> torch.Tensor:
     """The adaptive Tikhonov term ``1/2 sum w^2 / eta`` of eq. (6) with eta = eta_hat(w)
-    (eq. 7) held fixed: its gradient is ``w / eta``, not the penalty's (ADATIKHONOV).
+    (eq. 7) held fixed (ADATIKHONOV): its gradient ``w / eta`` equals the penalty's, its
+    value is not the penalty's.
 
     Weights with eta = 0 contribute 0 (nothing to shrink: eta_hat(w) = 0 only where the
     penalty sets w to 0), as do those with eta = inf (no shrinkage).
@@ -232,8 +276,8 @@ class PenaltyLayer(SparseLayer):
 
     ``rule`` selects how the penalty enters training:
 
-    - ``'omega'``: loss + lam * Omega(w) (eq. 1), by autograd (the method LOGSUM with
-      Omega = LOGSUM(2); any differentiable penalty).
+    - ``'omega'``: loss + lam * Omega(w) (eq. 1), with its gradient lam w / eta_hat(w)
+      (the method LOGSUM with Omega = LOGSUM(2); any differentiable penalty).
     - ``'adatikhonov'``: loss + lam/2 sum w^2 / eta with eta = eta_hat(w) held fixed
       (eq. 6 with the eta-step done exactly each iteration).
     - ``'adaprox'``: no loss term; :meth:`prox` applies w <- w / (1 + rho lam / eta_hat(w))
@@ -300,7 +344,7 @@ class PenaltyLayer(SparseLayer):
             A 0-d tensor, differentiable in ``weight``.
         """
         if self.rule == "omega":
-            return self.lam * self.penalty.value(self.weight)
+            return self.lam * penalty_value(self.weight, self.penalty)
         if self.rule == "adatikhonov":
             return self.lam * fixed_eta_tikhonov(self.weight, self.penalty)
         return self.weight.new_zeros(())
