@@ -457,3 +457,20 @@ def test_no_code_is_compiled_or_loaded_at_run_time():
         text = path.read_text()
         for needle in ("ctypes", "cpp_extension", "load_library", "subprocess"):
             assert needle not in text, (path, needle)
+
+
+def test_linear_lr_decay_is_an_lr_scheduler_by_batch(digits):
+    # appendix C's decay to 0, one step per training batch, as a skorch LRScheduler:
+    # it clones, pickles and records the learning rate of every batch
+    from skorch.callbacks import LRScheduler
+
+    from skdropout.nn import LinearLRDecay
+
+    X, y = digits
+    net = small(max_epochs=2, batch_size=600, lr=0.03, callbacks=[LinearLRDecay()])
+    assert isinstance(net.callbacks[0], LRScheduler)
+    net = clone(net).fit(X, y)  # 3 batches per epoch: T = 6 steps
+    lrs = [lr for epoch in net.history[:, "batches", :, "event_lr"] for lr in epoch]
+    np.testing.assert_allclose(lrs, 0.03 * (1 - np.arange(6) / 6))
+    assert net.optimizer_.param_groups[0]["lr"] == 0.0
+    pickle.loads(pickle.dumps(net))

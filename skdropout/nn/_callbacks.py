@@ -155,6 +155,10 @@ class LinearLRDecay(LRScheduler):
         super().__init__(policy=torch.optim.lr_scheduler.LambdaLR, step_every="batch",
                          event_name=event_name)
 
+    def _get_param_names(self) -> list[str]:
+        """The constructor's parameters (the scheduler's policy and stepping are fixed)."""
+        return ["event_name"]
+
     @property
     def kwargs(self) -> dict[str, Any]:
         """The scheduler's arguments: the factor ``1 - t / T`` as ``lr_lambda``, started
