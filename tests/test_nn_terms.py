@@ -1,5 +1,6 @@
-"""The per-weight terms of skdropout.nn (autograd functions with analytic gradients) against the plain torch expressions
-they replace (autograd on those) and against finite differences (torch.autograd.gradcheck)."""
+"""The per-weight terms of skdropout.nn (autograd functions with analytic gradients)
+against the plain torch expressions they replace (autograd on those) and against finite
+differences (torch.autograd.gradcheck)."""
 
 import math
 
