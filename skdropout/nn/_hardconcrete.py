@@ -18,6 +18,7 @@ from ._base import KEEP_MIN, SparseLayer, check_number
 from ._spec import MethodSpec
 from ._terms import ElementwiseTerm, uniform_like, zero_outside
 
+
 def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
                          zeta: float) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     """``w s`` with one HARDCONCRETE(beta, gamma, zeta)(a) gate s per weight (eqs. 20-21)

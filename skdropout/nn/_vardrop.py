@@ -21,6 +21,7 @@ K1, K2, K3 = 0.63576, 1.87320, 1.48695
 LOG_ALPHA_MIN, LOG_ALPHA_MAX = -10.0, 10.0
 _TINY = 1e-16  # keeps log(theta^2) finite at theta = 0 (additive reparameterisation)
 
+
 def _kl_and_slope(la: torch.Tensor, v: torch.Tensor, unclipped: torch.Tensor | None,
                   scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``scale sum KL`` of the clipped log alpha ``la`` and its derivative in the unclipped
