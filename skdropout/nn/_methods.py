@@ -36,8 +36,11 @@ def method_options(spec: MethodSpec, given: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(spec.options))
     if unknown:
         valid = ", ".join(f"method__{k}" for k in spec.options) or "none"
+        rules = "".join(f"; {cls.__name__}'s parameters are set as callbacks__{name}__<param> "
+                        f"({', '.join(kwargs)})" for name, cls, kwargs in spec.callbacks
+                        if kwargs)
         raise ValueError(f"Unknown option(s) {', '.join('method__' + k for k in unknown)} "
-                         f"for method {spec.name!r}; valid options: {valid}.")
+                         f"for method {spec.name!r}; valid options: {valid}{rules}.")
     return {**spec.options, **given}
 
 
