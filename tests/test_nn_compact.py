@@ -161,7 +161,8 @@ def test_trained_lenet5_compacts_with_the_same_predictions():
     # the 8x8 digits upsampled to 16x16, the smallest image LeNet-5 accepts
     imgs = np.kron(X.reshape(-1, 1, 8, 8) / 16.0, np.ones((1, 1, 2, 2))).astype(np.float32)
     net = SparseNetClassifier(LeNet5, module__image_size=16, method="magnitude",
-                              method__target_density=0.05, method__every=5, max_epochs=6,
+                              callbacks__pruning__target_density=0.05,
+                              callbacks__pruning__every=5, max_epochs=6,
                               batch_size=128, lr=1e-2, random_state=0, verbose=0)
     net.fit(imgs[:1200], y[:1200])
     assert net.score(imgs[1200:], y[1200:]) > 0.6

@@ -19,9 +19,9 @@ from torch import nn  # noqa: E402
 
 from skdropout.nn import (LeNet5, LeNet300100, MagnitudeLayer, PenaltyLayer,  # noqa: E402
                           SparseLayer, SparseNetClassifier, SparseNetRegressor)
-from skdropout.nn._callbacks import cubic_density  # noqa: E402
-from skdropout.nn._kernels import eta_trick_objective, vardrop_kl_sum  # noqa: E402
-from skdropout.nn._methods import effective_step  # noqa: E402
+from skdropout.nn._magnitude import cubic_density  # noqa: E402
+from skdropout.nn._penalty import effective_step, eta_trick_objective  # noqa: E402
+from skdropout.nn._vardrop import vardrop_kl_sum  # noqa: E402
 from skdropout.penalties import get_penalty, vardrop_dual  # noqa: E402
 
 
@@ -106,10 +106,16 @@ def test_magnitude_pruning_does_not_compound():
 # -- estimator API ------------------------------------------------------------------------
 def test_grid_search_over_lam_and_method_options(digits):
     X, y = digits
-    net = small("magnitude", method__target_density=0.5, max_epochs=1)
+    net = small("magnitude", callbacks__pruning__target_density=0.5, max_epochs=1)
     params = net.get_params()
-    assert params["method__target_density"] == 0.5
-    assert clone(net).get_params()["method__target_density"] == 0.5
+    assert params["callbacks__pruning__target_density"] == 0.5
+    assert clone(net).get_params()["callbacks__pruning__target_density"] == 0.5
+    net.fit(X[:300], y[:300])
+    assert dict(net.callbacks_)["pruning"].target_density == 0.5
+    net.set_params(callbacks__pruning__target_density=0.25)
+    assert dict(net.callbacks_)["pruning"].target_density == 0.25
+    net = small("hardconcrete", method__init_log_a=1.5, max_epochs=1)
+    assert clone(net).get_params()["method__init_log_a"] == 1.5
     gs = GridSearchCV(small(max_epochs=1), {"lam": [1e-4, 1e-2]}, cv=2)
     gs.fit(X[:600], y[:600])
     assert gs.best_params_["lam"] in (1e-4, 1e-2)
@@ -186,11 +192,37 @@ def test_regressor_and_conv_layers():
     ({"lam": -1.0}, "lam must be"),
     ({"lam": float("nan")}, "lam must be"),
     ({"method__foo": 1}, "method__foo"),
-    ({"method": "magnitude", "method__eps": 1}, "valid options: method__target_density"),
+    ({"method": "hardconcrete", "method__eps": 1}, "valid options: method__beta"),
+    ({"method": "magnitude", "method__target_density": 0.5},
+     "valid options: none; GradualPruning's parameters are set as callbacks__pruning__"),
     ({"penalty": "vardrop"}, "no closed form on torch"),
     ({"method": "adaprox", "optimizer": torch.optim.RMSprop}, "optimizer must be"),
     ({"random_state": 1.5}, "random_state"),
-    ({"method": "vardrop", "method__kl_warmup": -1}, "method__kl_warmup"),
+    ({"method": "vardrop", "callbacks__kl_warmup__epochs": -1}, "KLWarmup: epochs must be"),
+    # issue 18, part 4: options that were not validated
+    ({"method": "magnitude", "callbacks__pruning__target_density": 2},
+     r"target_density must be a finite number in \[0, 1\], got 2"),
+    ({"method": "magnitude", "callbacks__pruning__target_density": -0.5}, "target_density"),
+    ({"method": "magnitude", "callbacks__pruning__every": 0},
+     "every must be an integer >= 1, got 0"),
+    ({"method": "magnitude", "callbacks__pruning__every": 2.5}, "every must be an integer"),
+    ({"method": "magnitude", "callbacks__pruning__begin": 0.8}, "end must be"),
+    ({"method": "vardrop_lr", "method__init_log_alpha": float("nan")},
+     "VarDropLayer: init_log_alpha must be a finite number, got nan"),
+    ({"method": "vardrop_lr_ar", "method__init_log_alpha": "-5"}, "init_log_alpha"),
+    ({"method": "hardconcrete", "method__init_log_a": float("inf")}, "init_log_a"),
+    ({"method": "hardconcrete", "method__beta": 0.0}, "beta must be"),
+    ({"method": "hardconcrete", "method__gamma": 0.0}, "gamma must be"),
+    ({"method": "eta_trick", "method__init_log_eta": float("nan")}, "init_log_eta"),
+    ({"method": "eta_trick", "method__log_eta_decay": -1.0}, "log_eta_decay"),
+    ({"method": "standout", "method__alpha": float("inf")}, "StandoutLayer: alpha"),
+    ({"method": "logsum", "penalty": "hardthresh", "penalty_params": {"k": 5}},
+     "penalty 'hardthresh' has no gradient"),
+    ({"method": "adatikhonov", "penalty": "hardthresh", "penalty_params": {"k": 5}},
+     "penalty 'hardthresh' has no gradient"),
+    ({"method": "eta_trick", "penalty": "hardthresh", "penalty_params": {"k": 5}},
+     "penalty 'hardthresh' has no gradient"),
+    ({"method": "logsum", "penalty": "l0"}, "penalty 'l0' has no gradient"),
 ])
 def test_bad_input_raises_before_training(digits, kwargs, match):
     X, y = digits
@@ -320,7 +352,8 @@ def test_kl_warmup_raises_the_kl_weight_linearly(digits):
             if training:
                 weights.append(net.sparse_layers()[0].kl_weight)
 
-    net = small("vardrop_lr", max_epochs=3, method__kl_warmup=2, callbacks=[Spy()]).fit(X, y)
+    net = small("vardrop_lr", max_epochs=3, callbacks__kl_warmup__epochs=2,
+                callbacks=[Spy()]).fit(X, y)
     steps = np.arange(1, 3 * 29 + 1)
     np.testing.assert_allclose(weights, np.minimum(1.0, steps / (2 * 29)))
     # the KL term enters the loss with that weight
@@ -328,3 +361,117 @@ def test_kl_warmup_raises_the_kl_weight_linearly(digits):
     full = float(layer.regularizer().detach())
     layer.kl_weight = 0.25
     assert float(layer.regularizer().detach()) == pytest.approx(0.25 * full)
+
+
+# -- which layers are replaced --------------------------------------------------------------
+class _ScaledLinear(nn.Linear):
+    """A user's Linear subclass (issue 18: such layers were left dense)."""
+
+
+def test_linear_subclasses_get_the_method(digits):
+    X, y = digits
+    module = nn.Sequential(_ScaledLinear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    net = SparseNetClassifier(module, method="magnitude", max_epochs=1, verbose=0,
+                              callbacks__pruning__target_density=0.5, random_state=0)
+    net.fit(X, y)
+    assert isinstance(net.module_[0], SparseLayer)
+    assert net.layer_density_["0"] == pytest.approx(0.5)
+
+
+def test_lazy_linear_needs_its_weights(digits):
+    X, y = digits
+    lazy = nn.Sequential(nn.LazyLinear(32), nn.ReLU(), nn.Linear(32, 10))
+    net = SparseNetClassifier(lazy, method="logsum", max_epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"Layer '0' \(LazyLinear\) has no weights yet"):
+        net.fit(X, y)
+    lazy(torch.as_tensor(X[:2]))  # materialised: an nn.Linear with weights
+    net = SparseNetClassifier(lazy, method="logsum", lam=1e-2, max_epochs=2, verbose=0,
+                              random_state=0).fit(X, y)
+    assert isinstance(net.module_[0], SparseLayer) and net.layer_density_["0"] < 1.0
+
+
+# -- the same network everywhere -----------------------------------------------------------
+_FIT_SCRIPT = r"""
+import hashlib, os, sys
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from skdropout.nn import LeNet300100, SparseNetClassifier
+
+torch.set_num_threads(1)
+X, y = load_digits(return_X_y=True)
+X = (X / 16.0).astype(np.float32)
+out = []
+for method in sys.argv[1:]:
+    net = SparseNetClassifier(LeNet300100, module__in_features=64, module__hidden=(64, 32),
+                              method=method, max_epochs=2, batch_size=64, random_state=3,
+                              verbose=0).fit(X[:600], y[:600])
+    out.append(method + " " + hashlib.sha256(net.predict_proba(X).tobytes()).hexdigest())
+# shared libraries mapped into this process: none from a cache or temporary folder
+roots = [os.environ[k] for k in ("SKDROPOUT_CACHE", "TMPDIR") if os.environ.get(k)]
+roots += [os.path.join(os.path.expanduser("~"), ".cache"), "/tmp"]
+with open("/proc/self/maps") as fh:
+    libs = {line.split()[-1] for line in fh if ".so" in line}
+bad = sorted(lib for lib in libs if any(lib.startswith(r) for r in roots))
+out.append("foreign libraries: " + repr(bad))
+print("\n".join(out))
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"),
+                    reason="reads /proc/self/maps")
+def test_same_random_state_same_network_in_any_environment(tmp_path):
+    # two fresh processes: one with the usual environment, one without a compiler on PATH,
+    # with a compiler variable pointing nowhere, a fresh cache and home, and the old switch
+    # of the removed native route; the predictions must agree bit for bit
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    methods = ["vardrop_lr_ar", "vardrop", "eta_trick", "hardconcrete", "standout"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SKDROPOUT")}
+    base["PYTHONPATH"] = root + os.pathsep + base.get("PYTHONPATH", "")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "empty").mkdir()
+    other = dict(base, PATH=str(tmp_path / "empty"), CC="/nonexistent/cc",
+                 CXX="/nonexistent/c++", HOME=str(tmp_path / "home"),
+                 SKDROPOUT_CACHE=str(tmp_path / "cache"), SKDROPOUT_NATIVE="1",
+                 TMPDIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", _FIT_SCRIPT, *methods], env=env,
+                           capture_output=True, text=True, timeout=300, check=True).stdout
+            for env in (base, other)]
+    assert runs[0] == runs[1]
+    assert runs[1].count("\n") == len(methods) + 1
+    assert runs[1].strip().endswith("foreign libraries: []")
+
+
+def test_no_code_is_compiled_or_loaded_at_run_time():
+    # the package holds no compiled-at-run-time sources and no loader of shared libraries
+    import pathlib
+
+    import skdropout
+
+    pkg = pathlib.Path(skdropout.__file__).parent
+    assert not [p for p in pkg.rglob("*") if p.suffix in (".c", ".cpp", ".cu", ".so")]
+    for path in pkg.rglob("*.py"):
+        text = path.read_text()
+        for needle in ("ctypes", "cpp_extension", "load_library", "subprocess"):
+            assert needle not in text, (path, needle)
+
+
+def test_linear_lr_decay_is_an_lr_scheduler_by_batch(digits):
+    # appendix C's decay to 0, one step per training batch, as a skorch LRScheduler:
+    # it clones, pickles and records the learning rate of every batch
+    from skorch.callbacks import LRScheduler
+
+    from skdropout.nn import LinearLRDecay
+
+    X, y = digits
+    net = small(max_epochs=2, batch_size=600, lr=0.03, callbacks=[LinearLRDecay()])
+    assert isinstance(net.callbacks[0], LRScheduler)
+    net = clone(net).fit(X, y)  # 3 batches per epoch: T = 6 steps
+    lrs = [lr for epoch in net.history[:, "batches", :, "event_lr"] for lr in epoch]
+    np.testing.assert_allclose(lrs, 0.03 * (1 - np.arange(6) / 6))
+    assert net.optimizer_.param_groups[0]["lr"] == 0.0
+    pickle.loads(pickle.dumps(net))

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from skorch.exceptions import DeviceWarning  # noqa: E402
 
 from skdropout.nn import (KEEP_MIN, METHODS, LeNet5, LeNet300100, LinearLRDecay,  # noqa: E402
-                          SparseNetClassifier, SparsityRules, _native, install_method)
+                          SparseNetClassifier, install_method)
 from skdropout.nn._methods import method_options  # noqa: E402
 from skdropout.penalties import get_penalty  # noqa: E402
 
@@ -36,7 +36,7 @@ FAST = {
     "adatikhonov": {},
     "logsum": {},
     "hardconcrete": {"lam": 1e-3},
-    "magnitude": {"method__target_density": 0.3},
+    "magnitude": {"callbacks__pruning__target_density": 0.3},
     "standout": {"method__alpha": 3.0, "method__beta": -1.0},
 }
 
@@ -98,28 +98,36 @@ def test_method_trains_sparse_and_accurate(digits, method):
     np.testing.assert_array_equal(a, b)
 
 
-# -- off the CPU: the route CUDA takes ------------------------------------------------------
+# -- off the CPU ------------------------------------------------------
 @pytest.mark.parametrize("model", ["mlp", "conv"])
 @pytest.mark.parametrize("method", list(METHODS))
 def test_method_runs_on_a_device_other_than_the_cpu(method, model):
     """Every method's layers, loss terms, optimiser step and per-step rule on 'meta', a
     device without data on which, as on CUDA, mixing in a tensor of another device raises:
-    this is the torch route every term takes on CUDA (the fused loops are CPU-only)."""
+    this is the route every term takes on CUDA."""
     spec = METHODS[method]
-    opts = method_options(spec, {"every": 10**9} if method == "magnitude" else {})
+    opts = method_options(spec, {})
     torch.manual_seed(0)
     net = LeNet300100(in_features=64, hidden=(16, 8)) if model == "mlp" else LeNet5()
     layers = install_method(net, spec, 1e-3, get_penalty("logsum", eps=2.0), opts)
     net = net.to("meta")
     x = torch.empty((4, 64) if model == "mlp" else (4, 1, 28, 28), device="meta")
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    rules = SparsityRules().initialize()
-    fake = SimpleNamespace(method=method, method_options_=opts, optimizer_=optimizer,
-                           sparse_layers=lambda: layers, n_train_=64, batch_size=16,
-                           max_epochs=1)
-    rules.on_epoch_begin(fake)
+    # the method's training rules (a KL warm-up on; no pruning step, which counts the kept
+    # weights, a number a meta tensor does not have)
+    settings = {"kl_warmup": {"epochs": 1.0}, "pruning": {"every": 10**9}}
+    rules = []
+    for name, cb in spec.make_callbacks():
+        cb.set_params(**settings.get(name, {}))
+        rules.append(cb.initialize())
+    fake = SimpleNamespace(optimizer_=optimizer, sparse_layers=lambda: layers, n_train_=64,
+                           batch_size=16, max_epochs=1)
+    for rule in rules:
+        rule.on_train_begin(fake)
+        rule.on_epoch_begin(fake)
     for _ in range(2):  # the second step meets Adam's state and the held loss terms
-        rules.on_batch_begin(fake, training=True)
+        for rule in rules:
+            rule.on_batch_begin(fake, training=True)
         out = net.train()(x)
         loss = torch.logsumexp(out, 1).sum() + sum(layer.regularizer() for layer in layers)
         assert out.device.type == "meta" and loss.device.type == "meta"
@@ -128,7 +136,8 @@ def test_method_runs_on_a_device_other_than_the_cpu(method, model):
         assert all(p.grad is not None and p.grad.device.type == "meta"
                    for layer in layers for p in layer.parameters() if p.requires_grad)
         optimizer.step()
-        rules.on_batch_end(fake, training=True)  # adaprox: the prox step
+        for rule in rules:  # adaprox: the prox step
+            rule.on_batch_end(fake, training=True)
     for layer in layers:
         assert layer.mask().device.type == "meta"
         assert layer.pruned_weight().device.type == "meta"
@@ -136,26 +145,6 @@ def test_method_runs_on_a_device_other_than_the_cpu(method, model):
         if method != "hardconcrete":  # its alpha~ is computed in numpy (CPU round trip)
             assert layer.keep_prob().device.type == "meta"
     assert net.eval()(x).device.type == "meta"
-
-
-@pytest.mark.parametrize("method", ["vardrop_lr_ar", "vardrop_lr", "vardrop", "eta_trick",
-                                    "hardconcrete"])  # the methods with fused CPU loops
-def test_method_trains_on_the_torch_route(digits, method, monkeypatch):
-    """With the fused CPU loops off, as on CUDA, the methods that have them still reach the
-    accuracy and sparsity goals: the numbers a GPU run computes, here on the CPU."""
-    asked = []
-
-    def declined(*tensors):
-        asked.append(len(tensors))
-        return False
-
-    monkeypatch.setattr(_native, "usable", declined)
-    X_tr, X_te, y_tr, y_te = digits
-    net = make_net(method).fit(X_tr, y_tr)
-    assert asked  # the loops were asked for, and declined
-    acc = float(np.mean(net.predict(X_te) == y_te))
-    assert acc >= 0.90, (method, acc)
-    assert 0 < net.density_ < 1, (method, net.density_)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

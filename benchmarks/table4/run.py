@@ -23,7 +23,8 @@ if __name__ == "__main__":
     parser.add_argument("--collect", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                         help="an estimator parameter for every method, e.g. "
-                             "method__kl_warmup=50 (a deviation from the paper's protocol)")
+                             "callbacks__kl_warmup__epochs=50 (a deviation from the paper's "
+                             "protocol)")
     parser.add_argument("--out", default=None, help="output folder (default: this folder)")
     args = parser.parse_args()
     out = Path(args.out) if args.out else Path(__file__).resolve().parent

@@ -97,8 +97,8 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
         Override the paper's learning rate of every method.
     batch_size : int, default=128
     params : dict, optional
-        Further estimator parameters for every method, e.g. ``{"method__kl_warmup": 50}``
-        (a deviation from the paper's protocol; recorded in each method's JSON).
+        Further estimator parameters for every method, e.g.
+        ``{"callbacks__kl_warmup__epochs": 50}`` (a deviation from the paper's protocol; recorded in each method's JSON).
     verbose : int, default=0
         skorch's per-epoch printout when > 0.
 

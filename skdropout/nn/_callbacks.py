@@ -1,128 +1,93 @@
-"""skorch callbacks that carry the per-method training rules and the sparsity record."""
+"""skorch callbacks shared by every method: the sparsity record and the linear learning-rate
+decay of appendix C. The methods' own training rules live with their families."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from skorch.callbacks import Callback
-
-from ._layers import MagnitudeLayer, PenaltyLayer, StandoutLayer, VarDropLayer
-from ._methods import effective_step
+import torch
+from skorch.callbacks import Callback, LRScheduler
 
 
-def cubic_density(progress: float, target: float, begin: float = 0.0,
-                  end: float = 0.75) -> float:
-    """Zhu & Gupta's gradual pruning schedule as a density: 1 before ``begin``, ``target``
-    after ``end`` (fractions of training), and in between
-    ``target + (1 - target) (1 - (p - begin)/(end - begin))^3``.
+def total_steps(net: Any) -> int:
+    """Training steps of a whole fit: ``max_epochs x ceil(n_train / batch_size)``.
 
-    Examples
-    --------
-    >>> from skdropout.nn._callbacks import cubic_density
-    >>> cubic_density(0.0, 0.1), round(cubic_density(0.5, 0.1, 0.0, 1.0), 6), cubic_density(1.0, 0.1)
-    (1.0, 0.2125, 0.1)
-    """
-    if progress <= begin:
-        return 1.0
-    if progress >= end:
-        return target
-    frac = (progress - begin) / (end - begin)
-    return target + (1.0 - target) * (1.0 - frac) ** 3
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A net whose data have been split (``n_train_`` set), e.g. during training.
 
-
-class LinearLRDecay(Callback):
-    """Decay the learning rate linearly to 0 over the whole training run (appendix C),
-    one step per training batch: ``lr_t = lr_0 (1 - t / T)`` with T = epochs x batches/epoch
-    and lr_0 each parameter group's learning rate at the start of training.
+    Returns
+    -------
+    int
+        At least 1.
 
     Examples
     --------
-    The callback only needs the net's optimiser, ``n_train_``, ``batch_size`` and
-    ``max_epochs``; here 4 samples in batches of 2 for 2 epochs, so T = 4 steps:
-
     >>> from types import SimpleNamespace
-    >>> import torch
-    >>> from skdropout.nn import LinearLRDecay
-    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    >>> net = SimpleNamespace(optimizer_=opt, n_train_=4, batch_size=2, max_epochs=2)
-    >>> cb = LinearLRDecay().initialize()
-    >>> cb.on_train_begin(net)
-    >>> lrs = []
-    >>> for _ in range(4):
-    ...     cb.on_batch_end(net, training=True)
-    ...     lrs.append(round(opt.param_groups[0]["lr"], 6))
-    >>> lrs
-    [0.075, 0.05, 0.025, 0.0]
+    >>> from skdropout.nn._callbacks import total_steps
+    >>> total_steps(SimpleNamespace(n_train_=10, batch_size=4, max_epochs=2))
+    6
     """
-
-    def initialize(self) -> LinearLRDecay:
-        """Reset the step counter (skorch calls this when the net is initialised).
-
-        Returns
-        -------
-        LinearLRDecay
-            self.
-        """
-        self.step_, self.total_, self.base_lrs_ = 0, None, None
-        return self
-
-    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
-        """Record every parameter group's initial learning rate lr_0.
-
-        Parameters
-        ----------
-        net : skorch.NeuralNet
-            The network being trained.
-        **kwargs
-            Ignored (skorch's callback arguments).
-        """
-        self.step_, self.total_ = 0, None
-        self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
-
-    def on_batch_end(self, net: Any, training: bool = False, **kwargs: Any) -> None:
-        """After a training batch, set every group's lr to ``lr_0 (1 - t / T)``.
-
-        Parameters
-        ----------
-        net : skorch.NeuralNet
-            The network being trained.
-        training : bool, default=False
-            Whether the batch was a training batch; validation batches change nothing.
-        **kwargs
-            Ignored (skorch's callback arguments).
-        """
-        if not training:
-            return
-        if self.total_ is None:
-            self.total_ = _total_steps(net)
-        self.step_ += 1
-        factor = max(0.0, 1.0 - self.step_ / self.total_)
-        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_):
-            group["lr"] = base * factor
-
-
-def _total_steps(net: Any) -> int:
-    """Training steps of a whole fit: epochs x ceil(n_train / batch_size)."""
     n_train = getattr(net, "n_train_", None) or 1
     per_epoch = math.ceil(n_train / net.batch_size) if net.batch_size > 0 else 1
     return max(1, per_epoch * net.max_epochs)
 
 
-class SparsityRules(Callback):
-    """Applies the rules that act between optimiser steps (training batches only) and
-    records ``density``, ``layer_density`` and, when there is a validation split,
-    ``valid_error`` of the pruned model every epoch.
+class StepRule(Callback):
+    """Base of the training rules that act at training steps: counts the training steps of a
+    fit (``step_``, from 1) against their total (``total_``, read once the data are split).
+    """
 
-    The rules: the KL warm-up of the variational dropout methods (``method__kl_warmup``
-    epochs, as in the reference code of Molchanov et al.; off by default) before each
-    optimiser step; the proximal step of ADAPROX (Algorithm 1, appendix B) after each
-    optimiser step, with the optimiser's effective per-weight step; the cubic TOP-k
-    schedule of magnitude pruning (section 4.4) every ``method__every`` steps and at the
-    last one; a new record of the standout keep probabilities (section 4.1) each epoch.
-    The recorded density is the fraction of weights whose keep probability (eq. 8) is at
-    least 0.05, the measure of Table 4 and appendix C. The estimators
-    (``SparseNetClassifier``, ``SparseNetRegressor``) add this callback themselves.
+    def initialize(self) -> StepRule:
+        """Reset the step count (skorch calls this when the net is initialised).
+
+        Returns
+        -------
+        StepRule
+            self.
+        """
+        self.step_, self.total_ = 0, None
+        return self
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """Restart the step count.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The network about to be trained.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
+        self.step_, self.total_ = 0, None
+
+    def count_step(self, net: Any) -> int:
+        """Count one training step; returns its number (from 1).
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The network being trained.
+
+        Returns
+        -------
+        int
+        """
+        if self.total_ is None:  # n_train_ is known once the data are split
+            self.total_ = total_steps(net)
+        self.step_ += 1
+        return self.step_
+
+
+class SparsityLog(Callback):
+    """Record ``density``, ``layer_density`` and, with a validation split,
+    ``valid_error`` of the pruned model in the net's history at the end of each epoch.
+
+    The density is the fraction of weights whose keep probability (eq. 8) is at least
+    0.05, the measure of Table 4 and appendix C. The estimators add this callback
+    (``sparsity``) themselves.
 
     Examples
     --------
@@ -132,116 +97,16 @@ class SparsityRules(Callback):
     >>> X = rng.normal(size=(32, 5)).astype("float32"); y = X[:, :1]
     >>> net = SparseNetRegressor(LeNet300100, module__in_features=5, module__hidden=(8,),
     ...                          module__n_classes=1, method="magnitude",
-    ...                          method__target_density=0.25, max_epochs=2, random_state=0,
-    ...                          verbose=0).fit(X, y)
+    ...                          callbacks__pruning__target_density=0.25, max_epochs=2,
+    ...                          random_state=0, verbose=0).fit(X, y)
     >>> # one step per epoch; pruned at the last step (10 of 40 and 2 of 8 weights kept)
     >>> net.history[:, "density"]
     [1.0, 0.25]
     """
 
-    def initialize(self) -> SparsityRules:
-        """Reset the step counters (skorch calls this when the net is initialised).
-
-        Returns
-        -------
-        SparsityRules
-            self.
-        """
-        self.n_steps_ = 0
-        self.total_steps_ = None
-        return self
-
-    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
-        """Restart the step count of the pruning schedule.
-
-        Parameters
-        ----------
-        net : skorch.NeuralNet
-            The network being trained.
-        **kwargs
-            Ignored (skorch's callback arguments).
-        """
-        self.n_steps_, self.total_steps_ = 0, None
-
-    def on_batch_begin(self, net: Any, batch: Any = None, training: bool = False,
-                       **kwargs: Any) -> None:
-        """Before a training batch: the weight of the variational dropout KL term during
-        a KL warm-up (``method__kl_warmup`` epochs, linear from 0 to 1 by training step).
-
-        Parameters
-        ----------
-        net : SparseNetClassifier or SparseNetRegressor
-            The network being trained.
-        batch : tuple, optional
-            The batch (unused).
-        training : bool, default=False
-            Whether the batch is a training batch.
-        **kwargs
-            Ignored (skorch's callback arguments).
-        """
-        warmup = net.method_options_.get("kl_warmup", 0.0)
-        if not training or not warmup:
-            return
-        if self.total_steps_ is None:  # n_train_ is known once the data are split
-            self.total_steps_ = _total_steps(net)
-        per_epoch = self.total_steps_ / net.max_epochs
-        weight = min(1.0, (self.n_steps_ + 1) / (warmup * per_epoch))
-        for layer in net.sparse_layers():
-            if isinstance(layer, VarDropLayer):
-                layer.kl_weight = weight
-
-    def on_batch_end(self, net: Any, batch: Any = None, training: bool = False,
-                     **kwargs: Any) -> None:
-        """After a training batch: the ADAPROX proximal step, and the magnitude pruning
-        step when the schedule is due.
-
-        Parameters
-        ----------
-        net : SparseNetClassifier or SparseNetRegressor
-            The network being trained (its ``method``, ``method_options_``,
-            ``optimizer_`` and ``sparse_layers()`` are used).
-        batch : tuple, optional
-            The batch (unused).
-        training : bool, default=False
-            Whether the batch was a training batch; validation batches change nothing.
-        **kwargs
-            Ignored (skorch's callback arguments).
-        """
-        if not training:  # a proximal or pruning step belongs to training batches only
-            return
-        if self.total_steps_ is None:  # n_train_ is known once the data are split
-            self.total_steps_ = _total_steps(net)
-        self.n_steps_ += 1
-        opts = net.method_options_
-        if net.method == "adaprox":  # the other methods have no per-batch rule: no walk
-            for layer in net.sparse_layers():
-                if isinstance(layer, PenaltyLayer) and layer.rule == "adaprox":
-                    layer.prox(effective_step(net.optimizer_, layer.weight))
-        elif net.method == "magnitude" and (self.n_steps_ % int(opts["every"]) == 0
-                                            or self.n_steps_ >= self.total_steps_):
-            density = cubic_density(self.n_steps_ / self.total_steps_, opts["target_density"],
-                                    opts["begin"], opts["end"])
-            for layer in net.sparse_layers():
-                if isinstance(layer, MagnitudeLayer):
-                    layer.prune_to(density)
-
-    def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
-        """Start a new record of the standout layers' largest keep probabilities.
-
-        Parameters
-        ----------
-        net : SparseNetClassifier or SparseNetRegressor
-            The network being trained.
-        **kwargs
-            Ignored (skorch's callback arguments).
-        """
-        for layer in net.sparse_layers():
-            if isinstance(layer, StandoutLayer):
-                layer.begin_epoch()
-
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
         """Record ``density``, ``layer_density`` and (with a validation split)
-        ``valid_error`` in the net's history.
+        ``valid_error``.
 
         Parameters
         ----------
@@ -255,3 +120,93 @@ class SparsityRules(Callback):
         row = net.history[-1]
         if "valid_acc" in row:
             net.history.record("valid_error", 1.0 - row["valid_acc"])
+
+
+class LinearLRDecay(LRScheduler):
+    """Decay the learning rate linearly to 0 over the whole training run (appendix C), one
+    step per training batch: ``lr_t = lr_0 (1 - t / T)`` with T = epochs x batches per
+    epoch and lr_0 each parameter group's learning rate at the start of training.
+
+    skorch's :class:`~skorch.callbacks.LRScheduler` with torch's ``LambdaLR`` stepped every
+    batch; T is read from the net once its data are split (``n_train_``).
+
+    Parameters
+    ----------
+    event_name : str or None, default='event_lr'
+        The history key of the learning rate of each batch (None: not recorded).
+
+    Examples
+    --------
+    4 samples in batches of 2 for 2 epochs, so T = 4 steps:
+
+    >>> import numpy as np
+    >>> from skdropout.nn import LinearLRDecay, LeNet300100, SparseNetRegressor
+    >>> X = np.ones((4, 3), dtype="float32"); y = np.ones((4, 1), dtype="float32")
+    >>> net = SparseNetRegressor(LeNet300100, module__in_features=3, module__hidden=(2,),
+    ...                          module__n_classes=1, batch_size=2, max_epochs=2, lr=0.1,
+    ...                          callbacks=[LinearLRDecay()], verbose=0).fit(X, y)
+    >>> [round(lr, 6) for lr in net.history[:, "batches", :, "event_lr"][1]]
+    [0.05, 0.025]
+    >>> net.optimizer_.param_groups[0]["lr"]
+    0.0
+    """
+
+    def __init__(self, event_name: str | None = "event_lr") -> None:
+        super().__init__(policy=torch.optim.lr_scheduler.LambdaLR, step_every="batch",
+                         event_name=event_name)
+
+    def _get_param_names(self) -> list[str]:
+        """The constructor's parameters (the scheduler's policy and stepping are fixed)."""
+        return ["event_name"]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The scheduler's arguments: the factor ``1 - t / T`` as ``lr_lambda``, started
+        afresh (``last_epoch=-1``) at each fit."""
+        return {"lr_lambda": self._factor, "last_epoch": -1}
+
+    def initialize(self) -> LinearLRDecay:
+        """Forget the length of the previous run.
+
+        Returns
+        -------
+        LinearLRDecay
+            self.
+        """
+        self.total_ = None
+        return super().initialize()
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """Start the schedule at the current learning rates (T is read at the first batch).
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The network being trained.
+        **kwargs
+            Passed on to skorch's LRScheduler.
+        """
+        self.total_ = None
+        super().on_train_begin(net, **kwargs)
+
+    def on_batch_end(self, net: Any, training: bool = False, **kwargs: Any) -> None:
+        """After a training batch, set every group's lr to ``lr_0 (1 - t / T)``.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The network being trained.
+        training : bool, default=False
+            Whether the batch was a training batch; validation batches change nothing.
+        **kwargs
+            Passed on to skorch's LRScheduler.
+        """
+        if training and self.total_ is None:  # n_train_ is known once the data are split
+            self.total_ = total_steps(net)
+        super().on_batch_end(net, training=training, **kwargs)
+
+    def _factor(self, step: int) -> float:
+        """``max(0, 1 - step / T)`` (1 before T is known, at step 0)."""
+        if not step or self.total_ is None:
+            return 1.0
+        return max(0.0, 1.0 - step / self.total_)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ._layers import SparseLayer
+from ._base import SparseLayer
 
 # Layers acting on each unit (or each element of a channel) separately; Dropout is the
 # identity in evaluation.

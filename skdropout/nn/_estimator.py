@@ -14,10 +14,11 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ..penalties import Penalty, resolve_penalty
-from ._callbacks import SparsityRules
+from ._base import SparseLayer
+from ._callbacks import SparsityLog
 from ._compact import compact_module
-from ._layers import SparseLayer
-from ._methods import METHODS, MethodSpec, get_method, install_method, method_options
+from ._methods import METHODS, get_method, install_method, method_options
+from ._spec import MethodSpec
 
 _PARAMS_DOC = """
     Parameters
@@ -31,12 +32,15 @@ _PARAMS_DOC = """
         One of ``vardrop_lr_ar vardrop_lr vardrop eta_trick adaprox adatikhonov logsum
         hardconcrete magnitude standout``. Method options are set as ``method__<name>``
         keyword arguments (visible to ``get_params``/``clone``/``GridSearchCV``):
-        vardrop*: ``init_log_alpha`` (-5), ``kl_warmup`` (0: epochs over which the KL
-        weight grows linearly from 0 to 1, off when 0); eta_trick: ``init_log_eta`` (5),
+        vardrop*: ``init_log_alpha`` (-5); eta_trick: ``init_log_eta`` (5),
         ``log_eta_decay`` (1e-3); hardconcrete: ``beta`` (2/3), ``gamma`` (-0.1),
-        ``zeta`` (1.1), ``init_log_a`` (2); magnitude: ``target_density`` (0.1), ``begin``
-        (0), ``end`` (0.75) as fractions of training, ``every`` (20 steps); standout:
-        ``alpha`` (1), ``beta`` (0).
+        ``zeta`` (1.1), ``init_log_a`` (2); standout: ``alpha`` (1), ``beta`` (0). A
+        method's training rules are skorch callbacks set as ``callbacks__<name>__<param>``:
+        vardrop*: ``kl_warmup`` (:class:`KLWarmup`, ``epochs`` 0: epochs over which the KL
+        weight grows linearly from 0 to 1, off when 0); adaprox: ``prox``
+        (:class:`ProximalStep`); magnitude: ``pruning`` (:class:`GradualPruning`,
+        ``target_density`` 0.1, ``begin`` 0 and ``end`` 0.75 as fractions of training,
+        ``every`` 20 steps); standout: ``standout_reset`` (:class:`StandoutReset`).
     lam : float > 0 or None, default=None
         Regularisation strength lambda. None: 1/N for the variational dropout methods (N
         the number of training samples, the variational bound), 1e-3 for the others (the
@@ -92,23 +96,10 @@ class _SparseNetMixin:
                                               not isinstance(self.random_state, numbers.Integral)):
             raise ValueError(f"random_state must be an int or None, got {self.random_state!r}.")
         pen = None
-        if spec.uses_penalty:
+        if spec.uses_penalty:  # the method's layers check what the penalty can do
             pen = resolve_penalty(self.penalty, self.penalty_params, self._lam_value(spec))
-            try:
-                probe = torch.linspace(-1.0, 1.0, 5, dtype=torch.float64, requires_grad=True)
-                pen.value(probe).backward()
-                pen.eta_hat(probe.detach())
-            except Exception as exc:  # numerical duals work on numpy only
-                raise ValueError(f"penalty {pen!r} has no closed form on torch tensors; use "
-                                 "a closed-form penalty such as 'logsum', 'l1', 'mcp'.") from exc
         elif self.penalty_params:
             raise ValueError(f"penalty_params is not used by method {spec.name!r}.")
-        if spec.name == "adaprox":
-            opt = self.optimizer
-            if not (isinstance(opt, type) and issubclass(
-                    opt, (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW))):
-                raise ValueError("adaprox needs the optimiser's per-weight step: optimizer "
-                                 f"must be torch.optim.SGD, Adam or AdamW, got {opt!r}.")
         return spec, opts, pen
 
     def _lam_value(self, spec: MethodSpec) -> float:
@@ -140,7 +131,13 @@ class _SparseNetMixin:
         cbs = list(super()._default_callbacks)
         names = [n for n, _ in cbs]
         at = names.index("print_log") if "print_log" in names else len(cbs)
-        cbs.insert(at, ("sparsity", SparsityRules()))
+        # the method's training rules (its spec's callbacks) with the user's
+        # callbacks__<name>__<param> values (so get_params reports them), then the record
+        spec = METHODS.get(self.method) if isinstance(self.method, str) else None
+        rules = spec.make_callbacks() if spec is not None else []  # unknown: fit raises
+        for name, cb in rules:
+            cb.set_params(**self.get_params_for(f"callbacks__{name}"))
+        cbs[at:at] = [*rules, ("sparsity", SparsityLog())]
         return cbs
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:

@@ -132,12 +132,21 @@ class Penalty:
         The set H of each eta_j.
     uses_lam : bool
         Whether the penalty's shape depends on lambda (set it with :meth:`with_lam`).
+    works_on_torch : bool
+        Whether Omega and eta_hat evaluate torch tensors (closed forms), as the deep
+        methods of :mod:`skdropout.nn` need.
+    differentiable : bool
+        Whether Omega has a finite, informative gradient almost everywhere, as the
+        gradient-based deep methods need (``gradient_note`` says why not).
     """
 
     name: str = "penalty"
     separable: bool = True
     convex: bool = False
     uses_lam: bool = False
+    works_on_torch: bool = True
+    differentiable: bool = True
+    gradient_note: str = ""
     omega0: float = 0.0
     domain: Domain = Domain()
 

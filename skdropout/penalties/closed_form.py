@@ -185,6 +185,8 @@ class L0(Penalty):
     """
 
     name = "l0"
+    differentiable = False
+    gradient_note = "its value is 0 or 1, constant almost everywhere"
 
     def _omega(self, xp, a):
         return (a > 0) * 1.0
@@ -469,6 +471,8 @@ class HardThresh(Penalty):
 
     name = "hardthresh"
     separable = False
+    differentiable = False
+    gradient_note = "its value is 0 or inf"
 
     def __init__(self, k: int = 1) -> None:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):

@@ -29,6 +29,7 @@ _ETA_GRID = np.geomspace(1e-10, 1e12, 6001)
 class _LamScaledTable(Penalty):
     """A tabulated penalty at lam = 1, rescaled to any lam by f_lam(eta) = f_1(eta / lam)."""
 
+    works_on_torch = False
     uses_lam = True
 
     def __init__(self, lam: float = 1.0) -> None:

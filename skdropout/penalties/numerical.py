@@ -79,6 +79,8 @@ class TabulatedPenalty(Penalty):
     2.5
     """
 
+    works_on_torch = False
+
     def __init__(self, w: np.ndarray, omega: np.ndarray, eta: np.ndarray,
                  name: str = "tabulated", dual_eta: np.ndarray | None = None,
                  dual_f: np.ndarray | None = None, dual_slope: np.ndarray | None = None,

@@ -1,0 +1,282 @@
+"""The base of the sparsifying layers and the pruning rule they share.
+
+Every layer exposes the paper's keep probability ``keep_prob()`` (eq. 8,
+``alpha = eta / (eta + lam)``) per weight and applies one pruning rule: a weight whose keep
+probability is below :data:`KEEP_MIN` is exactly zero whenever the layer is evaluated
+(``module.eval()``). ``regularizer()`` is the term the layer adds to the training loss. The
+layers of each method family live in that family's module (``_vardrop``, ``_hardconcrete``,
+``_penalty``, ``_magnitude``, ``_standout``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: A weight is pruned when its keep probability is below this (Molchanov et al.'s rule:
+#: for variational dropout it is log alpha > log 19).
+KEEP_MIN = 0.05
+LOG_19 = math.log((1.0 - KEEP_MIN) / KEEP_MIN)
+
+
+def check_number(owner: str, name: str, value: Any, low: float | None = None,
+                 high: float | None = None, low_open: bool = False) -> float:
+    """``value`` as a float after checking that it is a finite real number in
+    ``[low, high]`` (``(low, high]`` with ``low_open``); otherwise a ValueError that names
+    ``owner``, the parameter ``name`` and the allowed values.
+
+    Parameters
+    ----------
+    owner : str
+        Who checks (a layer or callback class name), for the message.
+    name : str
+        The parameter as the user sets it, e.g. ``method__init_log_alpha``.
+    value : object
+        The value given.
+    low, high : float or None
+        Bounds (None: unbounded).
+    low_open : bool, default=False
+        Whether ``low`` itself is excluded.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from skdropout.nn._base import check_number
+    >>> check_number("GradualPruning", "target_density", 0.5, 0.0, 1.0)
+    0.5
+    >>> check_number("GradualPruning", "target_density", 2, 0.0, 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: GradualPruning: target_density must be a finite number in [0, 1], got 2.
+    """
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
+          and math.isfinite(value))
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        if low is None and high is None:
+            allowed = "a finite number"
+        elif high is None:
+            allowed = f"a finite number {'>' if low_open else '>='} {low:g}"
+        elif low is None:
+            allowed = f"a finite number <= {high:g}"
+        else:
+            allowed = f"a finite number in {'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{owner}: {name} must be {allowed}, got {value!r}.")
+    return float(value)
+
+
+class SparseLayer(nn.Module):
+    """Base of the sparsifying layers: the weights of a Linear or Conv2d layer plus a rule.
+
+    Parameters
+    ----------
+    base : nn.Linear or nn.Conv2d
+        The layer to replace; its weight and bias are copied.
+    lam : float
+        Regularisation strength lambda of eq. (1)/(6).
+
+    Examples
+    --------
+    The base class has no rule of its own (``keep_prob`` is the subclasses'); it holds a
+    copy of the replaced layer's parameters and adds nothing to the loss:
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from skdropout.nn import SparseLayer
+    >>> _ = torch.manual_seed(0)
+    >>> base = nn.Linear(3, 2)
+    >>> layer = SparseLayer(base, lam=0.1)
+    >>> layer
+    SparseLayer(linear, weight=(2, 3), lam=0.1)
+    >>> bool(torch.equal(layer.weight, base.weight)), float(layer.regularizer())
+    (True, 0.0)
+    """
+
+    #: whether the layer may replace an ``nn.Conv2d``
+    conv_ok = True
+    #: attributes that are caches of the current parameters, not state: not pickled
+    _transient: tuple[str, ...] = ("_held",)
+
+    def __init__(self, base: nn.Module, lam: float) -> None:
+        super().__init__()
+        if isinstance(base, nn.Conv2d):
+            if not self.conv_ok:
+                raise TypeError(f"{type(self).__name__} replaces nn.Linear layers only.")
+            if base.padding_mode != "zeros":
+                raise ValueError("Only padding_mode='zeros' convolutions can be replaced.")
+            self.conv = {"stride": base.stride, "padding": base.padding,
+                         "dilation": base.dilation, "groups": base.groups}
+        elif isinstance(base, nn.Linear):
+            self.conv = None
+        else:
+            raise TypeError(f"Cannot replace a {type(base).__name__}; expected nn.Linear"
+                            f"{' or nn.Conv2d' if self.conv_ok else ''}.")
+        self.weight = nn.Parameter(base.weight.detach().clone())
+        # an absent bias is a parameter of None, as in nn.Linear (found in _parameters)
+        self.register_parameter("bias", None if base.bias is None
+                                else nn.Parameter(base.bias.detach().clone()))
+        self.lam = float(lam)
+        self._held: tuple[tuple[Any, ...], torch.Tensor] | None = None
+
+    # -- the rule -----------------------------------------------------------------------
+    def keep_prob(self) -> torch.Tensor:
+        """Keep probability alpha = eta / (eta + lam) of each weight (eq. 8), detached.
+
+        Returns
+        -------
+        torch.Tensor
+            Shaped like ``weight``, values in [0, 1], without gradient.
+        """
+        raise NotImplementedError
+
+    def mask(self) -> torch.Tensor:
+        """Which weights are kept: keep probability (eq. 8) at least ``KEEP_MIN`` (0.05).
+
+        Returns
+        -------
+        torch.Tensor
+            Boolean, shaped like ``weight``: True where the weight is kept.
+        """
+        return self.keep_prob() >= KEEP_MIN
+
+    def pruned_weight(self) -> torch.Tensor:
+        """The weight the evaluated model uses: pruned entries exactly zero.
+
+        Returns
+        -------
+        torch.Tensor
+            ``weight`` where :meth:`mask` is True, 0 elsewhere.
+        """
+        return torch.where(self.mask(), self.weight, torch.zeros_like(self.weight))
+
+    def regularizer(self) -> torch.Tensor:
+        """The term this layer adds to the training loss (0 for the base class).
+
+        Returns
+        -------
+        torch.Tensor
+            A differentiable 0-d tensor.
+        """
+        return self.weight.new_zeros(())
+
+    def _fetch(self, *names: str) -> list[torch.Tensor | None]:
+        """The parameters ``names`` (None for an absent bias) read from ``_parameters``:
+        attribute access goes through nn.Module.__getattr__, about 1 us per parameter in
+        the training forward pass of every layer and step; attribute access where a name
+        is not there (a parametrization turns a parameter into a property)."""
+        p = self._parameters
+        try:
+            return [p[n] for n in names]
+        except KeyError:
+            return [getattr(self, n) for n in names]
+
+    def _hold_term(self, term: torch.Tensor, scale: float, param: torch.Tensor) -> None:
+        """Keep ``term``, this layer's loss term computed by a training forward pass along
+        with the noise, for :meth:`regularizer` to return (a graph is not built twice);
+        kept only while it is differentiable and ``param`` is unchanged."""
+        held = ((scale, param, param.data_ptr(), param._version), term) \
+            if term.requires_grad else None
+        object.__setattr__(self, "_held", held)  # not a module, parameter or buffer
+
+    def _take_term(self, scale: float, param: torch.Tensor) -> torch.Tensor | None:
+        """The term kept by :meth:`_hold_term` if it was computed from this ``param`` (the
+        same tensor, its storage and version unchanged: no optimiser step since) and
+        ``scale``; taken once."""
+        held = self.__dict__.get("_held")
+        object.__setattr__(self, "_held", None)
+        if held is not None:
+            (s, p, ptr, version), term = held
+            if s == scale and p is param and ptr == param.data_ptr() \
+                    and version == param._version:
+                return term
+        return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self._transient:
+            state[name] = None
+        return state
+
+    # -- forward --------------------------------------------------------------------------
+    def _op(self, x: torch.Tensor, weight: torch.Tensor,
+            bias: torch.Tensor | None) -> torch.Tensor:
+        if self.conv is None:
+            return F.linear(x, weight, bias)
+        return F.conv2d(x, weight, bias, **self.conv)
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward pass used while training (noise, gates); plain by default.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The input, ``(n, in_features)`` for a Linear layer, ``(n, C, H, W)`` for a
+            Conv2d layer.
+
+        Returns
+        -------
+        torch.Tensor
+            The layer's output with the unpruned ``weight``.
+        """
+        return self._op(x, self.weight, self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`train_forward` in training mode; with :meth:`pruned_weight` in eval mode.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The input, ``(n, in_features)`` for a Linear layer, ``(n, C, H, W)`` for a
+            Conv2d layer.
+
+        Returns
+        -------
+        torch.Tensor
+            The layer's output; in eval mode pruned weights contribute exactly nothing.
+        """
+        if self.training:
+            return self.train_forward(x)
+        object.__setattr__(self, "_held", None)
+        return self._op(x, self.pruned_weight(), self.bias)
+
+    def to_dense(self) -> nn.Module:
+        """A plain ``nn.Linear``/``nn.Conv2d`` computing this layer's evaluated output.
+
+        Returns
+        -------
+        torch.nn.Module
+            A new layer of the replaced kind holding :meth:`pruned_weight` and the bias.
+        """
+        w = self.pruned_weight().detach()
+        if self.conv is None:
+            out = nn.Linear(w.shape[1], w.shape[0], bias=self.bias is not None)
+        else:
+            out = nn.Conv2d(w.shape[1] * self.conv["groups"], w.shape[0], w.shape[2:],
+                            bias=self.bias is not None, **self.conv)
+        out = out.to(device=w.device, dtype=w.dtype)
+        with torch.no_grad():
+            out.weight.copy_(w)
+            if self.bias is not None:
+                out.bias.copy_(self.bias.detach())
+        return out
+
+    def extra_repr(self) -> str:
+        """The layer kind, weight shape and lam, shown in the module's ``repr``.
+
+        Returns
+        -------
+        str
+        """
+        kind = "conv2d" if self.conv is not None else "linear"
+        return f"{kind}, weight={tuple(self.weight.shape)}, lam={self.lam:g}"

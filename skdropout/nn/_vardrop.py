@@ -1,0 +1,426 @@
+"""Variational dropout (Molchanov et al. 2017; the paper's section 4.2): the layer, its
+per-weight terms (the KL of eq. 19, the noisy weights, the local variances) and its training
+rule (a KL warm-up), and the specs of VARDROP+LR+AR, VARDROP+LR and VARDROP (Table 4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._base import LOG_19, SparseLayer, check_number
+from ._callbacks import StepRule
+from ._spec import MethodSpec
+from ._terms import ElementwiseTerm, clip, first_order, zero_outside
+
+# Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
+K1, K2, K3 = 0.63576, 1.87320, 1.48695
+#: Molchanov et al.'s clipping range of log alpha.
+LOG_ALPHA_MIN, LOG_ALPHA_MAX = -10.0, 10.0
+_TINY = 1e-16  # keeps log(theta^2) finite at theta = 0 (additive reparameterisation)
+
+
+def _kl_and_slope(la: torch.Tensor, v: torch.Tensor, unclipped: torch.Tensor | None,
+                  scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``scale sum KL`` of the clipped log alpha ``la`` and its derivative in the unclipped
+    log alpha (0 where clipped), given ``v = 1/alpha``: -log p = log1p(v) and
+    1 - p = v / (1 + v)."""
+    t = torch.mul(la, -K3).sub_(K2).sigmoid_()
+    total = scale * (K1 * t.sum() + 0.5 * torch.log1p(v).sum())
+    d = torch.addcmul(t, t, t, value=-1.0).mul_(-K1 * K3 * scale)  # -k1 k3 t (1 - t)
+    d.addcmul_(v, torch.add(v, 1.0).reciprocal_(), value=-0.5 * scale)  # - (1 - p) / 2
+    return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+
+
+def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
+                ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """``scale`` times sum_j KL_j of the clipped log alpha_j (Molchanov et al.'s
+    approximation), and its derivatives in ``first`` and ``theta``.
+
+    ``KL = k1 t + log1p(1/alpha) / 2`` with ``t = sigmoid(-(k2 + k3 la))`` (the same as
+    ``k1 - k1 sigmoid(k2 + k3 la) - log p / 2``, p = sigmoid(la), written without
+    cancellation); ``dKL/dla = -k1 k3 t (1 - t) - (1 - p)/2``, with ``1 - p = (1/alpha) /
+    (1 + 1/alpha)`` (accurate where p is near 1; ``t - t^2`` loses digits only where
+    t (1 - t) is far below the second term).
+    With ``theta`` given (additive reparameterisation) the first input is log sigma^2 and
+    ``la = log sigma^2 - log(theta^2 + 1e-16)``, so ``dla/dtheta = -2 theta / (theta^2 +
+    1e-16)``.
+    """
+    theta_sq = None
+    if theta is None:
+        raw = first
+    else:
+        theta_sq = torch.mul(theta, theta).add_(_TINY)
+        raw = torch.log(theta_sq).neg_().add_(first)
+    la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    total, d = _kl_and_slope(la, torch.neg(la).exp_(), unclipped, scale)
+    if theta is None:
+        return total, [d, None, None]
+    return total, [d, torch.mul(d, theta).div_(theta_sq).mul_(-2.0), None]
+
+
+def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None,
+                   scale: float = 1.0) -> torch.Tensor:
+    """Sum over weights of the KL term of eqs. (18)-(19), Molchanov et al.'s approximation.
+
+    Parameters
+    ----------
+    first : torch.Tensor
+        Log alpha (before clipping to [-10, 10]); with ``theta``, log sigma^2.
+    theta : torch.Tensor or None, default=None
+        The weights of the additive reparameterisation: then
+        ``log alpha = log sigma^2 - log(theta^2 + 1e-16)``.
+    scale : float, default=1.0
+        A factor of the sum (lam in the loss): a term added to the loss as it is hands its
+        derivatives to autograd without a further pass.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d, ``scale`` times the sum, differentiable in ``first`` and ``theta``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.nn._vardrop import vardrop_kl_sum
+    >>> bool(vardrop_kl_sum(torch.tensor([8.0])) < 1e-3)  # KL -> 0 as alpha -> inf
+    True
+    """
+    return ElementwiseTerm.apply(_vardrop_kl, first, theta, float(scale))
+
+
+class _NoisyWeightAndKL(torch.autograd.Function):
+    """``w (1 + sqrt(alpha) eps)`` with one standard normal eps per weight (VARDROP) and
+    ``scale sum KL`` in one pass and one node: the noise's sqrt(alpha) gives the KL's
+    1/alpha. The derivatives are ``1 + sqrt(alpha) eps`` in w and ``w sqrt(alpha) eps / 2``
+    plus the KL's in log alpha (0 where log alpha is clipped)."""
+
+    @staticmethod
+    def forward(ctx: Any, w: torch.Tensor, log_alpha: torch.Tensor,
+                scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        eps = torch.randn_like(w)
+        la, unclipped = clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+        root = torch.mul(la, 0.5).exp_()  # sqrt(alpha)
+        kl, d_kl = _kl_and_slope(la, torch.mul(root, root).reciprocal_(), unclipped, scale)
+        scaled = root.mul_(eps)
+        d_w = torch.add(scaled, 1.0)
+        d_noise = zero_outside(scaled.mul_(w).mul_(0.5), unclipped, LOG_ALPHA_MIN,
+                               LOG_ALPHA_MAX)
+        ctx.save_for_backward(d_w, d_noise, d_kl)
+        return torch.mul(w, d_w), kl
+
+    @staticmethod
+    @first_order  # the derivatives are saved as values: no second order
+    def backward(ctx: Any, grad: torch.Tensor, grad_kl: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, None]:
+        d_w, d_noise, d_kl = ctx.saved_tensors
+        grad = grad.contiguous()  # products with the (contiguous) derivatives
+        return torch.mul(d_w, grad), torch.mul(d_noise, grad).addcmul_(d_kl, grad_kl), None
+
+
+def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One draw of the multiplicatively perturbed weights of VARDROP (no reparameterisation
+    trick, section 4.2) and the layer's KL term.
+
+    The weights are ``w (1 + sqrt(alpha) eps)`` with ``alpha = exp(clip(log_alpha, -10,
+    10))`` and eps ~ N(0, 1) per weight from ``torch.randn_like``. The term is ``scale``
+    times :func:`vardrop_kl_sum` of log alpha; both come from one pass and one autograd
+    node.
+
+    Parameters
+    ----------
+    w, log_alpha : torch.Tensor
+        Weights and their log alpha, same shape.
+    scale : float
+        The factor of the KL sum (lam in the loss).
+
+    Returns
+    -------
+    weights : torch.Tensor
+        The noisy weights, differentiable in ``w`` and ``log_alpha``.
+    kl : torch.Tensor
+        0-d, ``scale * sum KL``, differentiable in ``log_alpha``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.nn._vardrop import vardrop_noise
+    >>> w = torch.ones(3)
+    >>> noisy, kl = vardrop_noise(w, torch.full((3,), -10.0), 1.0)
+    >>> bool(torch.allclose(noisy, w, atol=0.05)), bool(kl > 0)
+    (True, True)
+    """
+    return _NoisyWeightAndKL.apply(w, log_alpha, float(scale))
+
+
+def _local_variance(first: torch.Tensor, w: torch.Tensor | None
+                    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """The weight variances of the local reparameterisation trick, ``exp(log sigma^2)``
+    (additive reparameterisation) or ``alpha w^2`` with alpha = exp(clip(log alpha)), and
+    their derivatives (the variance itself in the first input, ``2 alpha w`` in w)."""
+    if w is None:
+        var = torch.exp(first)
+        return var, [var, None]
+    la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    alpha_w = torch.exp(la).mul_(w)
+    var = torch.mul(alpha_w, w)
+    d_first = zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    return var, [d_first, alpha_w.mul_(2.0)]
+
+
+def local_variance(first: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+    """Variances of the Gaussian weights for the local reparameterisation trick.
+
+    Parameters
+    ----------
+    first : torch.Tensor
+        log sigma^2 (additive reparameterisation, ``w`` None), or log alpha (clipped to
+        [-10, 10]) with the weights ``w``.
+    w : torch.Tensor or None, default=None
+        The weights (mean of the Gaussian), when ``first`` is log alpha.
+
+    Returns
+    -------
+    torch.Tensor
+        ``exp(log sigma^2)`` or ``alpha w^2``, differentiable in the inputs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.nn._vardrop import local_variance
+    >>> local_variance(torch.tensor([0.0]), torch.tensor([3.0])).tolist()  # alpha = 1
+    [9.0]
+    """
+    return ElementwiseTerm.apply(_local_variance, first, w)
+
+
+class VarDropLayer(SparseLayer):
+    """Sparse variational dropout with Gaussian multiplicative weight noise (eqs. 18-19).
+
+    The paper's section 4.2 shows that variational dropout solves eq. (18): the expected
+    loss under dropout noise plus ``1/n`` times the KL divergence of eq. (19), a dual
+    penalty f of the noise level. Three variants of Table 4 (VARDROP+LR+AR, VARDROP+LR,
+    VARDROP):
+
+    ``mode='lr_ar'``: parameters theta (``weight``) and log sigma^2, log alpha =
+    log sigma^2 - log theta^2 clipped to [-10, 10]; local and additive reparameterisation.
+    ``mode='lr'``: parameters w and log alpha; local reparameterisation only.
+    ``mode='plain'``: parameters w and log alpha; one sample of multiplicative noise
+    ``w (1 + sqrt(alpha) eps)`` per mini-batch (no trick).
+
+    The loss term is ``lam * sum KL`` (Molchanov et al.'s approximation,
+    :func:`skdropout.nn._vardrop.vardrop_kl_sum`), with lam = 1/N for the
+    variational bound (N the number of training samples). In the paper's variables
+    eta_bar = eta/lam = 1/alpha_molchanov, so the keep probability is
+    ``sigmoid(-log alpha)`` and a weight is pruned when log alpha > log 19.
+
+    Parameters
+    ----------
+    base : nn.Linear or nn.Conv2d
+        The layer to replace; its weight and bias are copied.
+    lam : float
+        Weight of the KL term; 1/N (N training samples) gives the variational bound of
+        eq. (18), as in Table 4.
+    mode : {'lr_ar', 'lr', 'plain'}, default='lr_ar'
+        Which reparameterisation tricks are used (see above).
+    init_log_alpha : float, default=-5.0
+        Initial log alpha of every weight (keep probability ``sigmoid(5)`` ~ 0.993).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from skdropout.nn import VarDropLayer
+    >>> _ = torch.manual_seed(0)
+    >>> layer = VarDropLayer(nn.Linear(3, 2), lam=1 / 60000, mode="lr")
+    >>> bool(torch.allclose(layer.keep_prob(), torch.sigmoid(torch.tensor(5.0))))
+    True
+    >>> layer(torch.ones(4, 3)).shape  # training mode: noisy, local reparameterisation
+    torch.Size([4, 2])
+    >>> with torch.no_grad():
+    ...     layer.log_alpha_[0, 0] = 4.0  # log alpha > log 19: pruned
+    >>> layer.mask()
+    tensor([[False,  True,  True],
+            [ True,  True,  True]])
+    >>> out = layer.eval()(torch.ones(1, 3))  # deterministic, weight (0, 0) is zero
+    >>> bool(torch.allclose(out, torch.ones(1, 3) @ layer.pruned_weight().T + layer.bias))
+    True
+    """
+
+    def __init__(self, base: nn.Module, lam: float, mode: str = "lr_ar",
+                 init_log_alpha: float = -5.0) -> None:
+        super().__init__(base, lam)
+        if mode not in ("lr_ar", "lr", "plain"):
+            raise ValueError(f"VarDropLayer: mode must be 'lr_ar', 'lr' or 'plain', got {mode!r}.")
+        init_log_alpha = check_number("VarDropLayer", "init_log_alpha", init_log_alpha)
+        self.mode = mode
+        #: factor of the KL term, raised from 0 to 1 during a KL warm-up (1 otherwise)
+        self.kl_weight = 1.0
+        if mode == "lr_ar":
+            init = torch.log(self.weight.detach() ** 2 + _TINY) + init_log_alpha
+            self.log_sigma2 = nn.Parameter(init)
+        else:
+            self.log_alpha_ = nn.Parameter(torch.full_like(self.weight, init_log_alpha))
+
+    def log_alpha(self) -> torch.Tensor:
+        """Molchanov's log alpha (noise variance over squared mean), clipped to [-10, 10].
+
+        Returns
+        -------
+        torch.Tensor
+            Shaped like ``weight``, differentiable; ``-log(n eta)`` in the paper's
+            variables (footnote 3).
+        """
+        if self.mode == "lr_ar":
+            la = self.log_sigma2 - torch.log(self.weight ** 2 + _TINY)
+        else:
+            la = self.log_alpha_
+        return torch.clamp(la, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+
+    def keep_prob(self) -> torch.Tensor:
+        """Keep probability eta_bar / (eta_bar + 1) = sigmoid(-log alpha) (eq. 8).
+
+        Returns
+        -------
+        torch.Tensor
+            Shaped like ``weight``, values in (0, 1), without gradient.
+        """
+        return torch.sigmoid(-self.log_alpha().detach())
+
+    def mask(self) -> torch.Tensor:
+        """Molchanov's rule: keep the weights with log alpha < log 19.
+
+        Returns
+        -------
+        torch.Tensor
+            Boolean, shaped like ``weight`` (the same as keep probability >= 0.05).
+        """
+        return self.log_alpha().detach() < LOG_19
+
+    def regularizer(self) -> torch.Tensor:
+        """``kl_weight * lam * sum KL``, the KL term of eq. (18) (Molchanov et al.'s
+        approximation, with analytic gradients: ``skdropout.nn._vardrop.vardrop_kl_sum``);
+        ``kl_weight`` is 1 except during a KL warm-up.
+
+        Returns
+        -------
+        torch.Tensor
+            A differentiable 0-d tensor.
+        """
+        scale = self.lam * self.kl_weight
+        if self.mode == "lr_ar":
+            return vardrop_kl_sum(self.log_sigma2, self.weight, scale)
+        log_alpha, = self._fetch("log_alpha_")
+        held = self._take_term(scale, log_alpha)  # from the last forward pass
+        return held if held is not None else vardrop_kl_sum(log_alpha, scale=scale)
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One draw of the noisy layer: the weight noise (``'plain'``) or its output
+        distribution, Gaussian with the mean and variance of the output (``'lr'``,
+        ``'lr_ar'``, local reparameterisation).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The input, ``(n, in_features)`` for a Linear layer, ``(n, C, H, W)`` for a
+            Conv2d layer.
+
+        Returns
+        -------
+        torch.Tensor
+            A random sample of the layer's output.
+        """
+        if self.mode == "plain":  # the KL term comes with the noise (one pass, one node)
+            w, log_alpha, bias = self._fetch("weight", "log_alpha_", "bias")
+            scale = self.lam * self.kl_weight
+            noisy, kl = vardrop_noise(w, log_alpha, scale)
+            self._hold_term(kl, scale, log_alpha)
+            return self._op(x, noisy, bias)
+        if self.mode == "lr_ar":
+            var_w = local_variance(self.log_sigma2)
+        else:
+            var_w = local_variance(self.log_alpha_, self.weight)
+        mean = self._op(x, self.weight, self.bias)
+        std = torch.sqrt(self._op(x * x, var_w, None) + 1e-8)
+        return mean + std * torch.randn_like(mean)
+
+
+class KLWarmup(StepRule):
+    """Raise the weight of the variational dropout KL term linearly from 0 to 1 over the
+    first ``epochs`` epochs, by training step, before each optimiser step (the annealing of
+    the reference code of Molchanov et al.); 0 leaves the weight at 1.
+
+    The weight at training step t (from 1) is ``min(1, t / (epochs * steps per epoch))``.
+    Set it on the estimators as ``callbacks__kl_warmup__epochs``.
+
+    Parameters
+    ----------
+    epochs : float >= 0, default=0.0
+        Length of the warm-up in epochs (0: off).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.nn import SparseNetRegressor, LeNet300100
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(32, 5)).astype("float32"); y = X[:, :1]
+    >>> net = SparseNetRegressor(LeNet300100, module__in_features=5, module__hidden=(8,),
+    ...                          module__n_classes=1, method="vardrop", batch_size=8,
+    ...                          callbacks__kl_warmup__epochs=2, max_epochs=1,
+    ...                          random_state=0, verbose=0).fit(X, y)
+    >>> net.sparse_layers()[0].kl_weight  # 4 of the warm-up's 8 steps
+    0.5
+    """
+
+    def __init__(self, epochs: float = 0.0) -> None:
+        self.epochs = epochs
+
+    def initialize(self) -> KLWarmup:
+        """Check ``epochs`` and reset the step count.
+
+        Returns
+        -------
+        KLWarmup
+            self.
+        """
+        check_number("KLWarmup", "epochs", self.epochs, 0.0)
+        return super().initialize()
+
+    def on_batch_begin(self, net: Any, batch: Any = None, training: bool = False,
+                       **kwargs: Any) -> None:
+        """Before a training batch, set the KL weight of every :class:`VarDropLayer`.
+
+        Parameters
+        ----------
+        net : SparseNetClassifier or SparseNetRegressor
+            The network being trained.
+        batch : tuple, optional
+            The batch (unused).
+        training : bool, default=False
+            Whether the batch is a training batch; others change nothing.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
+        if not training or not self.epochs:
+            return
+        step = self.count_step(net)
+        weight = min(1.0, step / (self.epochs * self.total_ / net.max_epochs))
+        for layer in net.sparse_layers():
+            if isinstance(layer, VarDropLayer):
+                layer.kl_weight = weight
+
+
+def _layer(mode: str) -> Any:
+    def make(base: nn.Module, lam: float, penalty: Any, **options: Any) -> VarDropLayer:
+        return VarDropLayer(base, lam, mode=mode, **options)
+    return make
+
+
+#: The three variants of Table 4; lam None is 1/N (the variational bound). Defaults here.
+SPECS = tuple(
+    MethodSpec(name, _layer(mode), {"init_log_alpha": -5.0},
+               callbacks=(("kl_warmup", KLWarmup, {"epochs": 0.0}),), default_lam=None)
+    for name, mode in (("vardrop_lr_ar", "lr_ar"), ("vardrop_lr", "lr"), ("vardrop", "plain")))

@@ -1,0 +1,390 @@
+"""The per-weight terms of skdropout.nn (autograd functions with analytic gradients)
+against the plain torch expressions they replace (autograd on those) and against finite
+differences (torch.autograd.gradcheck)."""
+
+import math
+
+import numpy as np
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+
+from skdropout.nn._hardconcrete import hardconcrete_gates, sigmoid_sum  # noqa: E402
+from skdropout.nn._penalty import (_dual_terms, _inverse_eta_hat,  # noqa: E402
+                                   eta_trick_objective, fixed_eta_tikhonov)
+from skdropout.nn._terms import _NUMPY_UNIFORM_MIN, uniform_like  # noqa: E402
+from skdropout.nn._vardrop import (K1, K2, K3, local_variance, vardrop_kl_sum,  # noqa: E402
+                                   vardrop_noise)
+from skdropout.penalties import get_penalty  # noqa: E402
+
+D = torch.float64
+
+
+def _kl_terms(log_alpha):
+    # Molchanov et al. (2017), eq. (14), as written there, per weight
+    la = torch.clamp(log_alpha, -10.0, 10.0)
+    return -(K1 * torch.sigmoid(K2 + K3 * la) - 0.5 * F.softplus(-la) - K1)
+
+
+def _kl_plain(log_alpha):
+    return _kl_terms(log_alpha).sum()
+
+
+def _values_and_grads(fn, *inputs):
+    inputs = [x.detach().clone().requires_grad_(True) for x in inputs]
+    out = fn(*inputs)
+    out.backward(torch.ones_like(out) if out.dim() else None)
+    return out.detach(), [x.grad for x in inputs]
+
+
+def _assert_same(analytic, plain, *inputs):
+    out_f, grads_f = _values_and_grads(analytic, *inputs)
+    out_p, grads_p = _values_and_grads(plain, *inputs)
+    torch.testing.assert_close(out_f, out_p, rtol=1e-10, atol=1e-12)
+    for gf, gp in zip(grads_f, grads_p):
+        torch.testing.assert_close(gf, gp, rtol=1e-9, atol=1e-12)
+
+
+@pytest.fixture
+def gen():
+    return torch.Generator().manual_seed(0)
+
+
+def test_vardrop_kl_sum_is_molchanovs_kl(gen):
+    # values across and beyond the clipping range [-10, 10] (no gradient outside it)
+    la = torch.cat([torch.linspace(-14, 14, 57, dtype=D), torch.randn(40, dtype=D, generator=gen)])
+    _assert_same(vardrop_kl_sum, _kl_plain, la)
+    assert torch.autograd.gradcheck(vardrop_kl_sum, (la[9:48].clone().requires_grad_(),))
+
+
+def test_vardrop_kl_sum_additive_reparameterisation(gen):
+    theta = torch.randn(6, 5, dtype=D, generator=gen) * 0.1
+    theta[0, 0] = 0.0  # log alpha = log sigma^2 - log 1e-16: clipped, no gradient
+    log_sigma2 = torch.randn(6, 5, dtype=D, generator=gen) - 8.0
+
+    def plain(ls2, th):
+        return _kl_plain(ls2 - torch.log(th ** 2 + 1e-16))
+
+    _assert_same(vardrop_kl_sum, plain, log_sigma2, theta)
+    inputs = (log_sigma2[1:].clone().requires_grad_(), theta[1:].clone().requires_grad_())
+    assert torch.autograd.gradcheck(vardrop_kl_sum, inputs)
+
+
+def _seeded(fn):
+    def run(*args):
+        torch.manual_seed(123)
+        return fn(*args)
+    return run
+
+
+def _joined(fn):
+    """fn's two outputs (weights, 0-d term) as one vector, for value and gradient checks."""
+    def run(*args):
+        out, term = fn(*args)
+        return torch.cat([out.reshape(-1), term.reshape(1)])
+    return run
+
+
+def test_vardrop_noise_is_multiplicative_gaussian_noise_and_kl(gen):
+    w = torch.randn(7, 4, dtype=D, generator=gen)
+    la = torch.linspace(-12, 12, 28, dtype=D).reshape(7, 4)
+
+    def plain(w, la):
+        eps = torch.randn_like(w)
+        return w * (1.0 + torch.exp(0.5 * torch.clamp(la, -10, 10)) * eps), 0.3 * _kl_plain(la)
+
+    def analytic(w, la):
+        return vardrop_noise(w, la, 0.3)
+
+    _assert_same(_seeded(_joined(analytic)), _seeded(_joined(plain)), w, la)
+    assert torch.autograd.gradcheck(_seeded(_joined(analytic)), (w.clone().requires_grad_(),
+                                                              la.clone().requires_grad_()))
+    # the noise: N(0, alpha) relative perturbations
+    torch.manual_seed(0)
+    rel = vardrop_noise(torch.ones(200_000, dtype=D),
+                        torch.full((200_000,), math.log(0.25), dtype=D), 1.0)[0] - 1.0
+    assert abs(float(rel.mean())) < 0.005 and abs(float(rel.std()) - 0.5) < 0.005
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [100, _NUMPY_UNIFORM_MIN + 904])  # torch's and numpy's draws
+def test_uniform_like_draws_reproducible_uniforms(dtype, n):
+    from scipy import stats
+
+    like = torch.empty(n // 4, 4, dtype=dtype)
+    torch.manual_seed(7)
+    a, b = uniform_like(like), uniform_like(like)
+    torch.manual_seed(7)
+    assert torch.equal(uniform_like(like), a) and torch.equal(uniform_like(like), b)
+    assert a.shape == like.shape and a.dtype == dtype and a.is_contiguous()
+    assert bool(((a >= 0) & (a < 1)).all()) and not torch.equal(a, b)
+    # U(0, 1) by a Kolmogorov-Smirnov test on 20 consecutive draws, and no correlation
+    # between consecutive draws
+    torch.manual_seed(1)
+    draws = torch.stack([uniform_like(like).reshape(-1) for _ in range(20)]).double()
+    assert stats.kstest(draws.reshape(-1).numpy(), "uniform").pvalue > 1e-3
+    corr = torch.corrcoef(draws)
+    assert float((corr - torch.eye(20, dtype=D)).abs().max()) < 6 / math.sqrt(n)
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (64, 80)])  # torch's and numpy's uniforms
+def test_hardconcrete_gates_are_louizos_gates_and_count(gen, shape):
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    w = torch.randn(*shape, dtype=D, generator=gen)
+    log_a = torch.linspace(-4, 4, w.numel(), dtype=D).reshape(shape)
+
+    def plain(w, log_a):
+        u = uniform_like(log_a).clamp(1e-6, 1.0 - 1e-6)
+        z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_a) / beta)
+        count = torch.sigmoid(log_a - beta * math.log(-gamma / zeta)).sum()
+        return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0), 0.3 * count
+
+    def analytic(w, log_a):
+        return hardconcrete_gates(w, log_a, beta, gamma, zeta, 0.3)
+
+    _assert_same(_seeded(_joined(analytic)), _seeded(_joined(plain)), w, log_a)
+    if w.numel() <= 100:  # finite differences: a few entries are enough
+        assert torch.autograd.gradcheck(_seeded(_joined(analytic)),
+                                        (w.clone().requires_grad_(),
+                                         log_a.clone().requires_grad_()))
+    # P(s > 0) = sigmoid(log a - beta log(-gamma/zeta)) (the L0 term), by sampling
+    torch.manual_seed(0)
+    s = hardconcrete_gates(torch.ones(200_000, dtype=D), torch.zeros(200_000, dtype=D),
+                           beta, gamma, zeta, 1.0)[0]
+    p_open = 1.0 / (1.0 + math.exp(beta * math.log(-gamma / zeta)))
+    assert abs(float((s > 0).double().mean()) - p_open) < 0.005
+
+
+@pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}),
+                                         ("lpp", {"p": 0.5}), ("mcp", {"a": 3.0, "lam": 0.5})])
+def test_eta_trick_objective_is_eq6(name, params, gen):
+    pen = get_penalty(name, **params)
+    lam, decay = 0.3, 1e-2
+    w = torch.randn(5, 4, dtype=D, generator=gen)
+    lev = torch.linspace(-3, 3, 20, dtype=D).reshape(5, 4)
+    lev[0, 0] = 31.0  # clipped: no gradient
+
+    def plain(w, lev):
+        # eq. (6) with f(eta) = 2 Omega(a) - a^2/eta, a = eta_hat^{-1}(eta), by bisection
+        lev_c = torch.clamp(lev, -30.0, 30.0)
+        eta = lam * torch.exp(lev_c)
+        with torch.no_grad():
+            a = _bisect_inverse(pen, eta)
+        # with a held fixed, autograd gives d/deta (-a^2/eta) = a^2/eta^2 = f'(eta)
+        f = 2.0 * pen.pointwise(a) - a * a / eta
+        return 0.5 * lam * ((w * w / eta).sum() + f.sum()) + lam * decay * lev_c.sum()
+
+    def analytic(w, lev):
+        return eta_trick_objective(w, lev, pen, lam, decay)[0]
+
+    out_f, grads_f = _values_and_grads(analytic, w, lev)
+    out_p, grads_p = _values_and_grads(plain, w, lev)
+    torch.testing.assert_close(out_f, out_p, rtol=1e-8, atol=1e-10)
+    for gf, gp in zip(grads_f, grads_p):
+        torch.testing.assert_close(gf, gp, rtol=1e-6, atol=1e-9)
+    lev_in = lev.clone()
+    lev_in[0, 0] = 0.5  # finite differences away from the clipping kink
+    assert torch.autograd.gradcheck(analytic, (w.clone().requires_grad_(), lev_in.requires_grad_()),
+                                    atol=1e-6)
+
+
+@pytest.mark.parametrize("eps", [0.1, 2.0])
+def test_logsum_dual_terms_in_float32(eps):
+    # the in-place LOGSUM route against the generic one (closed-form inverse, penalty.value)
+    # in float64, over every eta the eta-trick can reach (lam e^[-30, 30])
+    pen = get_penalty("logsum", eps=eps)
+    eta64 = 1e-3 * torch.exp(torch.linspace(-30, 30, 2001, dtype=D))
+    a, a2_over_eta, omega_sum = _dual_terms(pen, eta64.float(), None)
+    a_ref = _bisect_inverse(pen, eta64)
+    torch.testing.assert_close(a.double(), a_ref, rtol=2e-6, atol=0.0)
+    torch.testing.assert_close(a2_over_eta.double(), a_ref * a_ref / eta64, rtol=2e-6, atol=0.0)
+    torch.testing.assert_close(omega_sum.double(), pen.value(a_ref), rtol=1e-6, atol=0.0)
+    assert a.dtype == a2_over_eta.dtype == omega_sum.dtype == torch.float32
+
+
+def _bisect_inverse(pen, eta):
+    lo = torch.full_like(eta, -60.0)
+    hi = torch.full_like(eta, 60.0)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        above = pen.eta_hat(torch.exp(mid)) >= eta
+        hi, lo = torch.where(above, mid, hi), torch.where(above, lo, mid)
+    return torch.exp(0.5 * (lo + hi))
+
+
+@pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}),
+                                         ("lpp", {"p": 0.5}), ("lpp", {"p": 1.5})])
+def test_closed_form_inverse_of_eta_hat(name, params):
+    pen = get_penalty(name, **params)
+    eta = torch.logspace(-8, 8, 33, dtype=D)
+    a = _inverse_eta_hat(pen, eta)
+    torch.testing.assert_close(pen.eta_hat(a), eta, rtol=1e-12, atol=0)
+    torch.testing.assert_close(a, _bisect_inverse(pen, eta), rtol=1e-9, atol=0)
+
+
+def test_local_variance_of_both_parameterisations(gen):
+    w = torch.randn(6, 5, dtype=D, generator=gen)
+    la = torch.linspace(-12, 12, 30, dtype=D).reshape(6, 5)
+    _assert_same(local_variance, lambda la, w: torch.exp(torch.clamp(la, -10, 10)) * w ** 2,
+                 la, w)
+    _assert_same(local_variance, torch.exp, la)
+    inside = (la.clone()[1:-1], w[1:-1].clone())
+    assert torch.autograd.gradcheck(local_variance, tuple(x.requires_grad_() for x in inside))
+
+
+@pytest.mark.parametrize("dtype", [D, torch.float32])
+def test_transposed_gradients_are_handled(dtype):
+    # an incoming gradient with another memory layout than the saved derivatives gives the
+    # gradients of the same gradient laid out contiguously
+    torch.manual_seed(0)
+    w = torch.randn(70, 50, dtype=dtype, requires_grad=True)
+    la = torch.full((70, 50), -1.0, dtype=dtype, requires_grad=True)
+    g = torch.randn(50, 70, dtype=dtype).t()  # not contiguous
+    grads = []
+    for grad_out in (g, g.contiguous()):
+        w.grad = la.grad = None
+        torch.manual_seed(1)
+        vardrop_noise(w, la, 1.0)[0].backward(grad_out)
+        grads.append((w.grad, la.grad))
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_noise_of_the_methods_in_float32():
+    torch.manual_seed(0)
+    rel = vardrop_noise(torch.ones(200_000), torch.full((200_000,), math.log(0.25)), 1.0)[0]
+    rel = rel - 1.0
+    assert abs(float(rel.mean())) < 0.005 and abs(float(rel.std()) - 0.5) < 0.005
+    torch.manual_seed(0)
+    a = vardrop_noise(torch.ones(5000), torch.zeros(5000), 1.0)[0]
+    torch.manual_seed(0)  # random_state
+    assert torch.equal(a, vardrop_noise(torch.ones(5000), torch.zeros(5000), 1.0)[0])
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    s = hardconcrete_gates(torch.ones(200_000), torch.zeros(200_000), beta, gamma, zeta,
+                           1.0)[0]
+    p_open = 1.0 / (1.0 + math.exp(beta * math.log(-gamma / zeta)))
+    assert abs(float((s > 0).double().mean()) - p_open) < 0.005
+    # E[s] of the hard concrete gate at log a = 0, by the exact moments
+    from skdropout.penalties import hardconcrete_moments
+
+    mean = hardconcrete_moments(np.zeros(1), beta, gamma, zeta)[0]
+    assert abs(float(s.double().mean()) - float(np.asarray(mean).ravel()[0])) < 0.005
+
+
+def test_sigmoid_sum_in_float64_and_float32():
+    x = torch.linspace(-120, 120, 4001, dtype=D)  # exp(-x) overflows float32 at one end
+    _assert_same(lambda x: sigmoid_sum(x, 1.5), lambda x: torch.sigmoid(x - 1.5).sum(), x)
+    assert torch.autograd.gradcheck(lambda x: sigmoid_sum(x, 1.5), (x[1990:2010].clone()
+                                                                   .requires_grad_(),))
+    v32, (g32,) = _values_and_grads(lambda x: sigmoid_sum(x, 1.5), x.float())
+    assert torch.isfinite(g32).all()
+    torch.testing.assert_close(v32.double(), torch.sigmoid(x - 1.5).sum(), rtol=1e-6, atol=0.0)
+    torch.testing.assert_close(g32.double(), torch.sigmoid(x - 1.5) * torch.sigmoid(1.5 - x),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_terms_propagate_nan():
+    la = torch.zeros(10)
+    la[3] = float("nan")
+    assert torch.isnan(vardrop_kl_sum(la))
+    pen = get_penalty("logsum", eps=2.0)
+    assert torch.isnan(eta_trick_objective(torch.ones(10), la, pen, 1e-3, 1e-3)[0])
+    assert torch.isnan(local_variance(la, torch.ones(10))[3])
+    assert torch.isnan(sigmoid_sum(la, 1.5))
+    noisy, kl = vardrop_noise(torch.ones(10), la, 1.0)
+    assert torch.isnan(noisy[3]) and torch.isnan(kl) and torch.isfinite(noisy[:3]).all()
+    gated, count = hardconcrete_gates(torch.ones(10), la, 2 / 3, -0.1, 1.1, 1.0)
+    assert torch.isnan(gated[3]) and torch.isnan(count)
+
+
+def test_fixed_eta_tikhonov_and_the_prox_at_eta_zero_and_infinity():
+    from torch import nn
+
+    from skdropout.nn import PenaltyLayer
+
+    pen = get_penalty("mcp", a=3.0, lam=0.5)  # eta_hat = 0 at 0, inf beyond a lam = 1.5
+    w = torch.tensor([0.0, 0.3, -0.8, 1.2, 2.0, -5.0], dtype=D)
+    eta = pen.eta_hat(w)
+    assert eta[0] == 0 and torch.isinf(eta[-2:]).all()
+    finite = (eta > 0) & torch.isfinite(eta)
+
+    def plain(w):  # eq. (6) in w with eta held fixed, only where 0 < eta < inf
+        return 0.5 * (w[finite] ** 2 / eta[finite]).sum()
+
+    _assert_same(lambda w: fixed_eta_tikhonov(w, pen), plain, w)
+    # the proximal step w eta / (eta + rho lam): unchanged at eta = inf, 0 at eta = 0
+    layer = PenaltyLayer(nn.Linear(6, 1).double(), lam=0.2, penalty=pen, rule="adaprox")
+    with torch.no_grad():
+        layer.weight.copy_(w[None])
+    rho = torch.full((1, 6), 0.1, dtype=D)
+    layer.prox(rho)
+    expected = torch.where(finite, w * eta / (eta + 0.1 * 0.2), w)
+    expected[0] = 0.0
+    torch.testing.assert_close(layer.weight.detach()[0], expected, rtol=1e-12, atol=0.0)
+    layer.prox(0.1)  # plain SGD: a float step
+    assert torch.isfinite(layer.weight).all()
+
+
+def test_unit_gradients_are_not_corrupted_by_accumulation():
+    # with the incoming gradient 1 the saved derivatives are handed to autograd as they are:
+    # two backward passes (retain_graph) and accumulation must not change them
+    pen = get_penalty("logsum", eps=2.0)
+    w = torch.randn(50, 40, requires_grad=True)
+    lev = torch.randn(50, 40, requires_grad=True)
+    obj = eta_trick_objective(w, lev, pen, 1e-2, 1e-3)[0]
+    (w * 3.0).sum().add(obj).backward(retain_graph=True)  # w gets two contributions
+    first_w, first_lev = w.grad.clone(), lev.grad.clone()
+    obj.backward(retain_graph=True)
+    torch.testing.assert_close(w.grad, 2 * first_w - 3.0)
+    torch.testing.assert_close(lev.grad, 2 * first_lev)
+    w.grad, lev.grad = None, None
+    obj.backward()
+    torch.testing.assert_close(w.grad, first_w - 3.0)
+    torch.testing.assert_close(lev.grad, first_lev)
+
+
+def test_second_derivatives_are_refused():
+    x = torch.randn(20, dtype=D, requires_grad=True)
+    (g,) = torch.autograd.grad(vardrop_kl_sum(x), x, create_graph=True)
+    with pytest.raises(RuntimeError):
+        g.sum().backward()
+    w = torch.randn(20, dtype=D, requires_grad=True)
+    noisy, kl = vardrop_noise(w, x, 1.0)
+    gw, gx = torch.autograd.grad((noisy ** 2).sum() + kl, (w, x), create_graph=True)
+    with pytest.raises(RuntimeError):
+        (gw.sum() + gx.sum()).backward()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, D])
+def test_scaled_terms_scale_value_and_gradients(dtype):
+    g = torch.Generator().manual_seed(8)
+    x = (torch.randn(3000, generator=g) * 6).to(dtype)
+    theta = torch.randn(3000, generator=g).to(dtype)
+    terms = [lambda s, x, th: vardrop_kl_sum(x, th, s),
+             lambda s, x, th: vardrop_kl_sum(x, scale=s) + 0 * th.sum(),
+             lambda s, x, th: sigmoid_sum(x, 0.7, s) + 0 * th.sum()]
+    for term in terms:
+        (v1, g1), (v3, g3) = (_values_and_grads(lambda x, th: term(s, x, th), x, theta)
+                              for s in (1.0, 3e-3))
+        torch.testing.assert_close(v3, 3e-3 * v1)
+        for a, b in zip(g3, g1):
+            torch.testing.assert_close(a, 3e-3 * b)
+
+
+@pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}), ("lp", {"p": 1.5}),
+                                         ("lpp", {"p": 0.5}), ("elasticnet", {"theta": 0.3}),
+                                         ("huber", {}), ("mcp", {"a": 3.0, "lam": 0.5}),
+                                         ("scad", {"a": 3.7, "lam": 0.5})])
+def test_penalty_value_has_the_gradient_of_omega(name, params, gen):
+    # LOGSUM's loss term: Omega(w) with the gradient w / eta_hat(w), against autograd on
+    # the penalty's own expression away from 0, and a finite gradient (0) at w = 0
+    from skdropout.nn._penalty import penalty_value
+
+    pen = get_penalty(name, **params)
+    w = torch.randn(6, 5, dtype=D, generator=gen) * 2.0
+    _assert_same(lambda w: penalty_value(w, pen), pen.value, w)
+    w[0, :2] = 0.0
+    x = w.clone().requires_grad_()
+    penalty_value(x, pen).backward()
+    assert torch.isfinite(x.grad).all() and bool((x.grad[0, :2] == 0).all())
