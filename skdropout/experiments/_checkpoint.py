@@ -33,13 +33,20 @@ def _plain(value: Any) -> bool:
     return False
 
 
+def _is_scheduler(value: Any) -> bool:
+    """Whether ``value`` is a torch learning-rate scheduler (its state is a ``state_dict``)."""
+    return isinstance(value, (torch.optim.lr_scheduler.LRScheduler,
+                              torch.optim.lr_scheduler.ReduceLROnPlateau))
+
+
 class EpochCheckpoint(Callback):
     """Save the whole training state after every finished epoch and restore it when training
     begins; ``epochs_done_`` counts the finished epochs.
 
     The state is the module's, the optimiser's and the criterion's ``state_dict``, the
     history, the learned attributes (names ending in ``_``) of the other callbacks (step
-    counters of learning-rate and pruning schedules), the torch random states (CPU, and CUDA
+    counters of pruning schedules, and the ``state_dict`` of a torch learning-rate scheduler
+    held by one, as skorch's ``LRScheduler`` holds it), the torch random states (CPU, and CUDA
     when in use) and ``config``, written to a temporary file and renamed over ``path``, so
     the file always holds one whole epoch. Restored, training continues with the next epoch as if it had not stopped. The
     callback must come last in ``callbacks`` so that it restores after the others have
@@ -112,9 +119,13 @@ class EpochCheckpoint(Callback):
         net.criterion_.load_state_dict(state["criterion"])
         net.history = History(json.loads(state["history"]))
         attributes = json.loads(state["callbacks"])
+        schedulers = state.get("schedulers", {})
         for name, callback in net.callbacks_:
             for key, value in attributes.get(name, {}).items():
                 setattr(callback, key, value)
+            for key, value in schedulers.get(name, {}).items():
+                if getattr(callback, key, None) is not None:  # made when training begins
+                    getattr(callback, key).load_state_dict(value)
         torch.set_rng_state(state["rng"])
         if state["rng_cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -130,10 +141,16 @@ class EpochCheckpoint(Callback):
         callbacks = {name: {k: v for k, v in vars(cb).items()
                             if k.endswith("_") and not k.startswith("_") and _plain(v)}
                      for name, cb in net.callbacks_ if cb is not self}
+        # a learning-rate scheduler (skorch's LRScheduler holds torch's) counts its steps
+        # inside the torch object: without its state a resumed run restarts the schedule
+        schedulers = {name: {k: v.state_dict() for k, v in vars(cb).items()
+                             if k.endswith("_") and _is_scheduler(v)}
+                      for name, cb in net.callbacks_ if cb is not self}
         state = {"module": net.module_.state_dict(), "optimizer": net.optimizer_.state_dict(),
                  "criterion": net.criterion_.state_dict(),
                  "history": json.dumps(net.history.to_list()),
-                 "callbacks": json.dumps(callbacks), "rng": torch.get_rng_state(),
+                 "callbacks": json.dumps(callbacks), "schedulers": schedulers,
+                 "rng": torch.get_rng_state(),
                  "rng_cuda": (torch.cuda.get_rng_state_all() if torch.cuda.is_initialized()
                               else []),
                  "config": json.dumps(self.config)}
