@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 
 @parametrize_with_checks(
     [IRLSRegressorCV(lams=3, cv=2, eps=0.1),
-     AdaptiveDropoutRegressorCV(lams=2, cv=2, eps=0.1, max_iter=20, random_state=0)])
+     AdaptiveDropoutRegressorCV(lams=2, cv=2, eps=0.1, tol=1e-10, random_state=0)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

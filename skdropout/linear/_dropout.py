@@ -127,6 +127,31 @@ class _Block:
         return self.gram_dot(w) - self.ws.c
 
 
+class _Momentum:
+    """Nesterov's extrapolation ``v = w + (k - 1)/(k + 2) (w - w_prev)`` for the masked
+    steps, restarted (k = 0) when the objective rises at a snapshot or the pruning rule
+    moves w: the gradient method's rate goes from the condition number of X_W'X_W/n to its
+    square root, and the restart keeps it monotone at the snapshots."""
+
+    def __init__(self, w: np.ndarray, active: bool) -> None:
+        self.active = active
+        self.restart(w)
+
+    def restart(self, w: np.ndarray) -> None:
+        self.prev, self.last, self.k = w.copy(), w.copy(), 0
+
+    def point(self, w: np.ndarray) -> np.ndarray:
+        """The point of the next step (w itself right after a restart)."""
+        beta = (self.k - 1) / (self.k + 2) if self.k > 0 and self.active else 0.0
+        v = w + beta * (w - self.prev)
+        # no extrapolation across or onto 0: eta_hat there is 0 and would prune w_j
+        # (for a non-convex penalty, into another local minimum)
+        return np.where(np.sign(v) == np.sign(w), v, w)
+
+    def step(self, w: np.ndarray) -> None:
+        self.prev, self.last, self.k = self.last, w.copy(), self.k + 1
+
+
 def lipschitz(block: _Block, scale: np.ndarray, n_power: int = 50, seed: int = 0) -> float:
     """Largest eigenvalue of ``diag(scale)^-1/2 G diag(scale)^-1/2`` on the working set by
     power iteration (the smoothness constant of L in the preconditioned coordinates)."""
@@ -268,8 +293,11 @@ class _Run:
         stable = 1.0 / max(lipschitz(block, q), 1e-300)
         rho = stable if self.rho_user is None else self.rho_user
         cap = min(rho, stable)
-        best_w, best_F, halvings = w.copy(), math.inf, 0
+        best_w, best_F, halvings, failed = w.copy(), math.inf, 0, False
         used = 0
+        # eq. (9)'s explicit Tikhonov gradient, of curvature lam/eta, makes extrapolation
+        # overshoot as eta -> 0: momentum for Algorithm 1 only
+        self.momentum = _Momentum(w, self.strategy == "proximal")
         while used < budget:
             used += 1
             mu = block.grad(w)
@@ -279,22 +307,29 @@ class _Run:
                 # diverging or noise-dominated: back to the best point with half the step
                 if math.isinf(best_F):
                     raise FloatingPointError("The objective at the start is not finite.")
-                halvings += 1
-                if halvings > _MAX_HALVINGS:
-                    break
-                rho *= 0.5
+                # restart the momentum; halve the step when that did not help either
                 w = best_w.copy()
                 mu = block.grad(w)
+                self.momentum.restart(w)
+                if failed:
+                    halvings += 1
+                    if halvings > _MAX_HALVINGS:
+                        break
+                    rho *= 0.5
+                failed = True
             elif F <= best_F:
-                best_w, best_F = w.copy(), F
+                best_w, best_F, failed = w.copy(), F, False
                 rho = max(rho, min(1.25 * rho, cap))
             r = rho / q
             res = kkt_residuals(-mu, w, self.penalty, lam) / self.scale
             if res.max() <= tol:
                 break
             if self.penalty.separable:
-                w = self._prune_and_enter(block, w, mu, q, r)
-                mu = block.grad(w)
+                moved = self._prune_and_enter(block, w, mu, q, r)
+                if not np.array_equal(moved, w):
+                    w = moved
+                    mu = block.grad(w)
+                    self.momentum.restart(w)
             w = self._epoch(block, w, mu, q, r)
         return best_w if not np.all(np.isfinite(w)) else w, used, rho
 
@@ -326,7 +361,7 @@ class _Run:
         lam = self.lam
         nz = np.flatnonzero(w)
         wn = w[nz]
-        reach = r[nz] * lam * (self.slope0 if self.slope0 is not None else math.inf)
+        reach = 0.1 * r[nz] * lam * (self.slope0 if self.slope0 is not None else math.inf)
         gain = -mu[nz] * wn + 0.5 * q[nz] * wn**2 - lam * self.penalty.pointwise(wn)
         drop = nz[(np.abs(wn) <= reach) & (gain < 0)]
         pruned = w.copy()
@@ -354,10 +389,11 @@ class _Run:
 
     def _epoch(self, block: _Block, w: np.ndarray, mu: np.ndarray, q: np.ndarray,
                r: np.ndarray) -> np.ndarray:
-        """``_INNER`` variance-reduced masked steps from the snapshot ``w~ = w``."""
+        """``_INNER`` variance-reduced masked steps from the snapshot ``w~ = w``, each taken
+        at the extrapolated point ``w + beta (w - w_prev)`` (Nesterov momentum)."""
         lam, snap = self.lam, w.copy()
-        w = w.copy()
         for _ in range(_INNER):
+            w = self.momentum.point(w)
             eta = self._eta(w, block.cols)
             live = eta > 0
             alpha = keep_prob(eta[live], q[live], lam)
@@ -376,6 +412,7 @@ class _Run:
                 g = s * block.gram_dot(s * delta) + mu + tik
                 w = np.where(live, w - r * g, 0.0)
             w[~live] = 0.0
+            self.momentum.step(w)
         return w
 
     def _eta(self, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
