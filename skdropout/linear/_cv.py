@@ -367,8 +367,8 @@ class AdaptiveDropoutRegressorCV(_RegressorCV):
     over a warm-started path.
 
     Parameters
-    ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, max_iter, tol, \
-random_state, fit_intercept
+    ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, max_iter, \
+tol, random_state, fit_intercept
         As in :class:`~skdropout.linear.AdaptiveDropoutRegressor`. With a
         ``RandomState`` instance, one seed per fold is drawn from it before the folds run.
 {_ATTRIBUTES}{_NOTES.format(name="AdaptiveDropoutRegressorCV")}

@@ -20,8 +20,8 @@ a diagonal preconditioner that makes the run invariant to column scales):
 * ``strategy="sgd"`` (eq. 9): ``w <- w - r * grad_w L(s * w)``, the gradient of the masked
   loss in w, ``s * X'(X (s * w) - y)/n``.
 
-Three changes make the stochastic iteration converge to the eta-trick's fixed point, not
-near it; none of them is an exact solve:
+What makes the stochastic iteration converge to the eta-trick's fixed point, not near it
+(none of it is an exact solve, an IRLS step or a Newton step):
 
 * **eta at the current point.** The proximal step uses ``eta = eta_hat(w)`` of the point
   the gradient is taken at (the eta-trick's majoriser of Omega, tight at w), not of the
@@ -29,26 +29,34 @@ near it; none of them is an exact solve:
   order the fixed point of a constant step satisfies ``|g_j| = lam |u_j|/(|u_j| + r lam)``
   (l1, ``u = w - r g``) instead of ``|g_j| = lam``: it is off by O(rho). Here a fixed point
   satisfies ``g = -lam w / eta_hat(w)``, the stationarity of eq. (1).
-* **variance reduction (SVRG).** Every ``inner`` masked steps the exact gradient ``mu`` of L
-  at a snapshot ``w~`` is taken, and each step uses the masked gradient at w minus the
+* **variance reduction (SVRG).** Every ``_INNER`` masked steps the exact gradient ``mu`` of
+  L at a snapshot ``w~`` is taken, and each step uses the masked gradient at w minus the
   masked gradient at ``w~`` (the same mask) plus its mean: ``G (s * (w - w~)) + mu`` for
   Algorithm 1 (``G = X_W'X_W/n``). It is unbiased, and its noise, proportional to
   ``w - w~``, vanishes at the solution, so a constant step converges linearly; the plain
   masked gradient keeps a noise ``G ((s - 1) * w)`` of the size of w at the optimum.
 * **working set, pruning, re-entry.** The steps run on a working set W with its Gram
   matrix (an O(k^2) step for k columns instead of O(nk)). At each snapshot a coordinate
-  within one step of 0 (``|w_j| <= r_j lam slope0``) for which 0 is coordinate-wise optimal
-  (``|g_j - c_j w_j| <= lam slope0``) is set to exactly 0: the multiplicative Tikhonov step
-  only shrinks it geometrically. A zero coordinate whose optimality condition
-  ``|g_j| <= lam slope0`` fails (in W, or in any column when W has converged) re-enters
-  with one step of Algorithm 1 from 0 in the listing's order (gradient step, then
-  ``eta_hat`` of the moved point): ``eta_hat(0) = 0`` would otherwise keep it at 0 for
-  ever. The fit stops when the optimality (KKT) residual of every column, divided by
-  ``||X'y/n||_inf``, is below ``tol``: the stopping rule of IRLS.
+  within one step of 0 (``|w_j| <= r_j lam slope0``) whose zeroing lowers eq. (1) is set to
+  exactly 0: the multiplicative Tikhonov step only shrinks it geometrically. A zero
+  coordinate whose optimality condition ``|g_j| <= lam slope0`` fails re-enters with one
+  step of Algorithm 1 from 0 in the listing's order (gradient step, then ``eta_hat`` of the
+  moved point): ``eta_hat(0) = 0`` would otherwise keep it at 0 for ever. Each such move is
+  kept only when it lowers eq. (1). W is solved to a fraction of the residual outside it;
+  then the KKT conditions of every column are checked and the worst violators join W, as in
+  IRLS. The fit stops when the KKT residual of every column, divided by ``||X'y/n||_inf``,
+  is at most ``tol``: the stopping rule of IRLS.
+* **momentum.** Algorithm 1's steps are taken at Nesterov's extrapolated point (restarted
+  whenever the objective rises at a snapshot, never extrapolating across 0), so the number
+  of epochs grows with the square root of the condition number of G. Eq. (9) runs without
+  it: its explicit Tikhonov gradient ``lam w_j / eta_j`` has a curvature that grows without
+  bound as eta_j -> 0, and extrapolation overshoots there.
 
 The step is ``rho = 1/L`` (``L`` the largest eigenvalue of ``C^-1/2 G C^-1/2`` on W) unless
-given; whenever a snapshot's objective is above the best one seen (the step diverges or the
-noise dominates), the iteration returns to the best snapshot with half the step.
+given. When a snapshot's objective is above the best one seen, the iteration returns to the
+best snapshot and restarts the momentum, and halves the step if that happened at the previous
+snapshot too (a step that diverges is caught); after each success a halved step grows back
+towards ``1/L`` (never above a user's step).
 """
 
 from __future__ import annotations
@@ -250,8 +258,9 @@ class _Run:
         while True:
             if block.cols.size:
                 # W is solved to a fraction of the residual outside it (then W grows)
-                inner_tol = max(0.5 * self.tol, 0.3 * kkt) if math.isfinite(kkt) else 0.5 * self.tol
-                wk, used, rho = self._inner(block, w[block.cols], max_iter - epochs, inner_tol)
+                inner_tol = max(0.5 * self.tol, 0.3 * kkt if math.isfinite(kkt) else 0.0)
+                wk, used, rho = self._inner(block, w[block.cols], max_iter - epochs,
+                                            inner_tol)
                 epochs += used
                 w[:] = 0.0
                 w[block.cols] = wk

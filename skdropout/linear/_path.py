@@ -138,9 +138,10 @@ def start_policy(estimator: BaseEstimator, penalty: Penalty) -> tuple[bool, bool
 
     ``from_zero``: the first fit starts at w = 0, the solution at lam_max (as in glmnet and
     ncvreg), which needs a solver that lets a zero coordinate re-enter when it violates
-    ``|X_j'r/n| <= lam * slope0`` (the estimators whose ``_zeros_reenter`` is true: both
-    working-set solvers), for separable penalties with ``0 < slope0 < inf``. ``warm``: later fits start from the previous solution; besides
-    that case this is safe when ``eta_hat(0) > 0`` (huber, standout). Otherwise
+    ``|X_j'r/n| <= lam * slope0`` (estimators whose ``_zeros_reenter`` is true: both
+    working-set solvers), for separable penalties with ``0 < slope0 < inf``. ``warm``: later
+    fits start from the previous solution; besides that case this is safe when
+    ``eta_hat(0) > 0`` (huber, standout). Otherwise
     ``eta_hat(0) = 0`` is absorbing (lpp with p < 1, l0, lp, hardthresh, and every penalty
     with ``eta_hat(0) = 0`` for a solver that prunes zeros for good): a warm
     start would freeze the previous support, so each lam is fitted from the estimator's
