@@ -16,18 +16,22 @@ For every problem and penalty both estimators are fitted with default settings a
   30). "not reached" means it did not get there within the cap (then x_sgd is a lower
   bound, printed with ">").
 
-Problems (noise 1, ``n_informative`` true features with N(0, 10^2) weights, random_state 0;
-dense X standardised, sparse X scaled to unit column variance without centring):
+Problems (noise 1, random_state 0; dense X standardised, sparse X scaled to unit column
+variance without centring). iid, wide, wide150 and tall are scikit-learn's
+``make_regression`` (the problems of issue 17's table); toeplitz and sparse have
+``n_informative`` true features with N(0, 10^2) weights:
 
 * iid: 1000 x 5000, 50 informative;
 * toeplitz: 500 x 5000, rows N(0, Sigma) with Sigma_ij = 0.8^|i - j|, 50 informative;
-* wide: 300 x 20000, 30 informative;
+* wide: 300 x 20000, 30 informative; wide150: the same with 150 informative (a lasso
+  support close to n: an ill-conditioned working set);
 * tall: 100000 x 100, 10 informative;
 * sparse: CSR, 1 % density, 2000 x 20000, 50 informative.
 
 Then the CV check of issue 17: AdaptiveDropoutRegressorCV and IRLSRegressorCV on the iid
-problem, the same 5 folds and grid (``--cv-lams`` values down to lam_max/100), selection
-"min" and "1se": the lam each picks.
+problem (noise 1, as in the issue, and noise 300, whose optimum lies inside the grid), the
+same 5 folds and grid (``--cv-lams`` values down to lam_max/100), selection "min" and "1se":
+the lam each picks.
 
 With ``--trace``: the KKT residual and objective gap after 1, 2, 5, 10, ... epochs (l1, iid
 and toeplitz), the measured "how close per iteration" of the guide.
@@ -50,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDRegressor
 from sklearn.model_selection import KFold
@@ -66,6 +71,7 @@ PROBLEMS = {  # name: (n, d, n_informative, kind)
     "iid": (1000, 5000, 50, "iid"),
     "toeplitz": (500, 5000, 50, "toeplitz"),
     "wide": (300, 20000, 30, "iid"),
+    "wide150": (300, 20000, 150, "iid"),
     "tall": (100000, 100, 10, "iid"),
     "sparse": (2000, 20000, 50, "sparse"),
 }
@@ -86,8 +92,10 @@ def make_problem(n: int, d: int, k: int, kind: str, seed: int = 0):
         X[:, 0] = Z[:, 0]
         for j in range(1, d):  # AR(1) across columns: corr(x_i, x_j) = 0.8^|i-j|
             X[:, j] = 0.8 * X[:, j - 1] + 0.6 * Z[:, j]
-    else:
-        X = rng.standard_normal((n, d))
+    else:  # the problems of issue 17's table
+        X, y = make_regression(n_samples=n, n_features=d, n_informative=k, noise=1.0,
+                               random_state=seed)
+        return (X - X.mean(0)) / X.std(0), y
     if not sp.issparse(X):
         X = (X - X.mean(0)) / X.std(0)
     beta = np.zeros(d)
@@ -171,26 +179,32 @@ def run_problem(name, spec, sgd_cap, out_rows, log):
 
 
 def run_cv(n_lams, log):
-    X, y = make_problem(*PROBLEMS["iid"])
-    folds = KFold(5, shuffle=True, random_state=0)
-    for selection in ["min", "1se"]:
-        t = time.perf_counter()
-        irls = IRLSRegressorCV(lams=n_lams, eps=0.01, cv=folds, selection=selection).fit(X, y)
-        t_i = time.perf_counter() - t
-        t = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            drop = AdaptiveDropoutRegressorCV(lams=n_lams, eps=0.01, cv=folds,
-                                              selection=selection, random_state=0).fit(X, y)
-        t_d = time.perf_counter() - t
-        n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-        mse = np.max(np.abs(drop.mse_path_ - irls.mse_path_) / irls.mse_path_)
-        log(f"CV iid 1000x5000 l1 selection={selection}: IRLSRegressorCV lam_={irls.lam_:.6g} "
-            f"(index {irls.best_index_}, {t_i:.1f} s), AdaptiveDropoutRegressorCV "
-            f"lam_={drop.lam_:.6g} (index {drop.best_index_}, {t_d:.1f} s): "
-            f"{'same' if drop.lam_ == irls.lam_ else 'DIFFERENT'}; largest relative "
-            f"difference of the held-out MSE over the grid {mse:.1e}; "
-            f"{n_warn} ConvergenceWarnings")
+    """Issue 17's 1000 x 5000 problem (noise 1, where the smallest lam of the grid wins) and
+    the same with noise 300 (an interior optimum; "min" and "1se" then differ)."""
+    n, d, k, _ = PROBLEMS["iid"]
+    for noise in [1.0, 300.0]:
+        X, y = make_regression(n_samples=n, n_features=d, n_informative=k, noise=noise,
+                               random_state=0)
+        X = (X - X.mean(0)) / X.std(0)
+        folds = KFold(5, shuffle=True, random_state=0)
+        for selection in ["min", "1se"]:
+            kw = dict(lams=n_lams, eps=0.01, cv=folds, selection=selection)
+            t = time.perf_counter()
+            irls = IRLSRegressorCV(**kw).fit(X, y)
+            t_i = time.perf_counter() - t
+            t = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                drop = AdaptiveDropoutRegressorCV(random_state=0, **kw).fit(X, y)
+            t_d = time.perf_counter() - t
+            n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+            mse = np.max(np.abs(drop.mse_path_ - irls.mse_path_) / irls.mse_path_)
+            log(f"CV {n}x{d} noise={noise:g} l1 {n_lams} lams to lam_max/100, 5 folds, "
+                f"selection={selection}: IRLSRegressorCV lam_={irls.lam_:.6g} (index "
+                f"{irls.best_index_}, {t_i:.1f} s), AdaptiveDropoutRegressorCV "
+                f"lam_={drop.lam_:.6g} (index {drop.best_index_}, {t_d:.1f} s): "
+                f"{'same' if drop.lam_ == irls.lam_ else 'DIFFERENT'}; held-out MSE differs "
+                f"by at most {mse:.1e} (relative); {n_warn} ConvergenceWarnings")
 
 
 def run_trace(log):

@@ -108,11 +108,13 @@ def draw_mask(rng: np.random.Generator, alpha: np.ndarray, mask: str) -> np.ndar
 
 class _Block:
     """Products with the working-set columns: ``G v = X_W'X_W v / n`` from the cached Gram
-    matrix when W has at most n columns (one O(k^2) product), else from X (O(nk))."""
+    matrix when W has at most n columns (one O(k^2) product), else from a cached dense copy
+    of X_W (two O(nk) products)."""
 
     def __init__(self, design: Design, cols: np.ndarray) -> None:
         self.design = design
         self.ws = _WorkingSet(design, cols, "auto")
+        self._XW: np.ndarray | None = None
 
     @property
     def cols(self) -> np.ndarray:
@@ -120,15 +122,15 @@ class _Block:
 
     def add(self, new: np.ndarray) -> None:
         self.ws.add(new)
+        self._XW = None
 
     def gram_dot(self, v: np.ndarray) -> np.ndarray:
-        """``G v`` for v (k,) or V (k, m)."""
+        """``G v``."""
         if self.ws.G is not None:
             return self.ws.G @ v
-        d = self.design
-        if v.ndim == 1:
-            return d.rmatvec(d.matvec(v, self.cols), self.cols) / d.n
-        return np.column_stack([self.gram_dot(col) for col in v.T])
+        if self._XW is None:
+            self._XW = self.ws.XW if self.ws.XW is not None else self.design.block(self.cols)
+        return self._XW.T @ (self._XW @ v) / self.design.n
 
     def grad(self, w: np.ndarray) -> np.ndarray:
         """Exact gradient of L on W, ``G w - X_W'y/n``."""
