@@ -111,9 +111,11 @@ class _Block:
     matrix when W has at most n columns (one O(k^2) product), else from a cached dense copy
     of X_W (two O(nk) products)."""
 
-    def __init__(self, design: Design, cols: np.ndarray) -> None:
+    def __init__(self, design: Design, cols: np.ndarray,
+                 ws: _WorkingSet | None = None) -> None:
         self.design = design
-        self.ws = _WorkingSet(design, cols, "auto")
+        reuse = ws is not None and ws.solver == "auto" and np.array_equal(ws.cols, cols)
+        self.ws = ws if reuse else _WorkingSet(design, cols, "auto")
         self._XW: np.ndarray | None = None
 
     @property
@@ -181,7 +183,8 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
                      mask: str = "gaussian", strategy: str = "proximal",
                      learning_rate: float | None = None, max_iter: int = 1000,
                      tol: float = 1e-6,
-                     rng: np.random.Generator | None = None) -> DropoutResult:
+                     rng: np.random.Generator | None = None,
+                     working_set: _WorkingSet | None = None) -> DropoutResult:
     """Minimise eq. (1) by adaptive dropout (Algorithm 1 or eq. 9) from ``coef_init``.
 
     Parameters
@@ -205,6 +208,9 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
         Stop when the largest KKT residual over all columns divided by ``||X'y/n||_inf``
         is at most ``tol``.
     rng : numpy Generator
+    working_set : _WorkingSet, optional
+        The working set of ``coef_init`` with its Gram matrix (as :func:`default_start`
+        returns it), used as the first W instead of being rebuilt.
 
     Returns
     -------
@@ -225,7 +231,7 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
     """
     run = _Run(design, penalty, lam, mask, strategy, learning_rate, tol,
                np.random.default_rng() if rng is None else rng)
-    return run.solve(np.array(coef_init, dtype=np.float64), max_iter)
+    return run.solve(np.array(coef_init, dtype=np.float64), max_iter, working_set)
 
 
 class _Run:
@@ -245,7 +251,8 @@ class _Run:
         self.yy = float(design.y @ design.y) / (2.0 * design.n)  # L(0)
 
     # -- the whole fit: outer working-set loop ------------------------------------------
-    def solve(self, w: np.ndarray, max_iter: int) -> DropoutResult:
+    def solve(self, w: np.ndarray, max_iter: int,
+              working_set: _WorkingSet | None) -> DropoutResult:
         d, lam = self.design.d, self.lam
         w[self.c <= 0] = 0.0
         kkt, epochs, converged, rho = math.inf, 0, False, math.nan
@@ -256,7 +263,7 @@ class _Run:
         if self.screen:  # the start's residual outside its support sets W's first tolerance
             g = self.design.rmatvec(self.design.y - self.design.matvec(w)) / self.design.n
             kkt = float(np.max(kkt_residuals(g, w, self.penalty, lam))) / self.scale
-        block = _Block(self.design, cols)
+        block = _Block(self.design, cols, working_set)
         while True:
             if block.cols.size:
                 # W is solved to a fraction of the residual outside it (then W grows)

@@ -153,14 +153,16 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     def _fit(self, X: Any, y: Any, sample_weight: Any) -> AdaptiveDropoutRegressor:
         coef_init = self._previous_coef()
         design, penalty = self._prepare(X, y, sample_weight)
-        if coef_init is None:
-            coef_init = default_start(design, penalty)[0]
+        working_set = None
+        if coef_init is None:  # IRLSRegressor's start, and its working set with the Gram
+            coef_init, working_set = default_start(design, penalty)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         res = adaptive_dropout(
             design, penalty, float(self.lam), coef_init, mask=self.mask,
             strategy=self.strategy,
             learning_rate=None if self.learning_rate == "auto" else float(self.learning_rate),
-            max_iter=self.max_iter, tol=self.tol, rng=np.random.default_rng(seed))
+            max_iter=self.max_iter, tol=self.tol, rng=np.random.default_rng(seed),
+            working_set=working_set)
         self._check_result(res.coef, res.objective)
         if not res.converged:
             advice = ("increase max_iter or use strategy='proximal' (eq. 9 needs more "
