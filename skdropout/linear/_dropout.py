@@ -37,8 +37,9 @@ What makes the stochastic iteration converge to the eta-trick's fixed point, not
   masked gradient keeps a noise ``G ((s - 1) * w)`` of the size of w at the optimum.
 * **working set, pruning, re-entry.** The steps run on a working set W with its Gram
   matrix (an O(k^2) step for k columns instead of O(nk)). At each snapshot a coordinate
-  within one step of 0 (``|w_j| <= r_j lam slope0``) whose zeroing lowers eq. (1) is set to
-  exactly 0: the multiplicative Tikhonov step only shrinks it geometrically. A zero
+  near 0 (``|w_j| <= r_j lam slope0 / 10``) whose zeroing lowers eq. (1) is set to exactly
+  0: the multiplicative Tikhonov step only shrinks it geometrically (penalties with an
+  infinite slope at 0, for which every zero is stationary, are left to eta_hat's floor). A zero
   coordinate whose optimality condition ``|g_j| <= lam slope0`` fails re-enters with one
   step of Algorithm 1 from 0 in the listing's order (gradient step, then ``eta_hat`` of the
   moved point): ``eta_hat(0) = 0`` would otherwise keep it at 0 for ever. Each such move is
@@ -76,6 +77,7 @@ MASKS = ("gaussian", "bernoulli")
 _INNER = 10          # masked steps between two snapshots (SVRG epoch)
 _MAX_HALVINGS = 60   # step halvings before the run gives up as diverged
 _ROUNDING = 1e-10    # relative rounding of eq. (1) evaluated from the Gram matrix
+_REACH = 0.1         # pruning looks at |w_j| <= _REACH * r_j * lam * slope0
 
 
 @dataclass
@@ -371,15 +373,20 @@ class _Run:
 
     def _prune_and_enter(self, block: _Block, w: np.ndarray, mu: np.ndarray,
                          q: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Exact zeros for coordinates within one step of 0 (``|w_j| <= r_j lam slope0``)
-        whose zeroing lowers eq. (1), ``-mu_j w_j + c_j w_j^2/2 - lam Omega(w_j) < 0`` with
+        """Exact zeros for coordinates near 0 (``|w_j| <= _REACH r_j lam slope0``, a tenth of
+        the distance one step of the lasso's soft-thresholding moves) whose zeroing lowers
+        eq. (1), ``-mu_j w_j + c_j w_j^2/2 - lam Omega(w_j) < 0`` with
         ``mu`` the exact gradient; and, for working-set penalties, one Algorithm-1 step off 0
         for the zeros that violate ``|mu_j| <= lam slope0``. Each move is kept only when it
         lowers eq. (1) jointly (else only the best single zeroing; entry steps are halved)."""
         lam = self.lam
+        if self.slope0 is None or math.isinf(self.slope0):
+            # 0 is stationary for every coordinate (lpp): zeroing would choose a support;
+            # such coordinates collapse fast and eta_hat's relative floor prunes them
+            return w
         nz = np.flatnonzero(w)
         wn = w[nz]
-        reach = 0.1 * r[nz] * lam * (self.slope0 if self.slope0 is not None else math.inf)
+        reach = _REACH * r[nz] * lam * self.slope0
         gain = -mu[nz] * wn + 0.5 * q[nz] * wn**2 - lam * self.penalty.pointwise(wn)
         drop = nz[(np.abs(wn) <= reach) & (gain < 0)]
         pruned = w.copy()

@@ -170,7 +170,8 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
             warnings.warn(
                 f"AdaptiveDropoutRegressor did not converge in {res.n_iter} epochs (scaled "
                 f"KKT residual {res.kkt:.2e} > tol={self.tol:g}, step {res.learning_rate:.3g}); "
-                f"{advice}, or compare with IRLSRegressor.", ConvergenceWarning, stacklevel=3)
+                f"{advice}; a step far below its start means the masks' noise dominates "
+                "(IRLSRegressor solves the same problem).", ConvergenceWarning, stacklevel=3)
         self.coef_ = res.coef
         self.eta_ = res.eta
         self.keep_prob_ = res.keep_prob
