@@ -36,10 +36,12 @@ What makes the stochastic iteration converge to the eta-trick's fixed point, not
   ``w - w~``, vanishes at the solution, so a constant step converges linearly; the plain
   masked gradient keeps a noise ``G ((s - 1) * w)`` of the size of w at the optimum.
 * **working set, pruning, re-entry.** The steps run on a working set W with its Gram
-  matrix (an O(k^2) step for k columns instead of O(nk)). At each snapshot a coordinate
-  near 0 (``|w_j| <= r_j lam slope0 / 10``) whose zeroing lowers eq. (1) is set to exactly
-  0: the multiplicative Tikhonov step only shrinks it geometrically (penalties with an
-  infinite slope at 0, for which every zero is stationary, are left to eta_hat's floor). A zero
+  matrix (an O(k^2) step for k columns instead of O(nk)). The multiplicative Tikhonov step
+  only shrinks a coordinate whose optimum is 0 geometrically; eta_hat below 1e-14 of the
+  largest counts as 0 (IRLS's floor), and for convex penalties a coordinate near 0
+  (``|w_j| <= r_j lam slope0 / 10``) whose zeroing lowers eq. (1) is set to 0 at a
+  snapshot. For non-convex ones that move could drop a coordinate passing near 0 on its
+  way to a nonzero optimum into another local minimum, so it is not made. A zero
   coordinate whose optimality condition ``|g_j| <= lam slope0`` fails re-enters with one
   step of Algorithm 1 from 0 in the listing's order (gradient step, then ``eta_hat`` of the
   moved point): ``eta_hat(0) = 0`` would otherwise keep it at 0 for ever. Each such move is
@@ -69,8 +71,8 @@ import numpy as np
 
 from ..penalties import Penalty
 from ._design import Design
-from ._irls import (_WorkingSet, _eta_on, kkt_residuals, objective, penalty_slope0,
-                    uses_working_set)
+from ._irls import (_PRUNE, _WorkingSet, _eta_on, kkt_residuals, objective,
+                    penalty_slope0, uses_working_set)
 
 STRATEGIES = ("proximal", "sgd")
 MASKS = ("gaussian", "bernoulli")
@@ -373,17 +375,17 @@ class _Run:
 
     def _prune_and_enter(self, block: _Block, w: np.ndarray, mu: np.ndarray,
                          q: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Exact zeros for coordinates near 0 (``|w_j| <= _REACH r_j lam slope0``, a tenth of
-        the distance one step of the lasso's soft-thresholding moves) whose zeroing lowers
-        eq. (1), ``-mu_j w_j + c_j w_j^2/2 - lam Omega(w_j) < 0`` with
-        ``mu`` the exact gradient; and, for working-set penalties, one Algorithm-1 step off 0
-        for the zeros that violate ``|mu_j| <= lam slope0``. Each move is kept only when it
-        lowers eq. (1) jointly (else only the best single zeroing; entry steps are halved)."""
+        """Convex penalties: exact zeros for coordinates near 0 (``|w_j| <= _REACH r_j lam
+        slope0``, a tenth of the distance one step of the lasso's soft-thresholding moves)
+        whose zeroing lowers eq. (1), ``-mu_j w_j + c_j w_j^2/2 - lam Omega(w_j) < 0`` with
+        ``mu`` the exact gradient, kept only when the joint move lowers eq. (1) (else only
+        the best single zeroing); then :meth:`_enter`."""
         lam = self.lam
-        if self.slope0 is None or math.isinf(self.slope0):
-            # 0 is stationary for every coordinate (lpp): zeroing would choose a support;
-            # such coordinates collapse fast and eta_hat's relative floor prunes them
-            return w
+        if not self.penalty.convex:
+            # a coordinate of a non-convex problem passing near 0 on its way elsewhere
+            # would be moved into another local minimum (and with an infinite slope at 0,
+            # every zero is one): there only eta_hat's relative floor prunes
+            return self._enter(block, w, mu, r)
         nz = np.flatnonzero(w)
         wn = w[nz]
         reach = _REACH * r[nz] * lam * self.slope0
@@ -394,23 +396,31 @@ class _Run:
         if drop.size > 1 and self._change(block, w, mu, pruned) > 0:
             pruned = w.copy()
             pruned[nz[np.argmin(gain)]] = 0.0
+        if drop.size:
+            mu = mu + block.gram_dot(pruned - w)
+        return self._enter(block, pruned, mu, r)
+
+    def _enter(self, block: _Block, w: np.ndarray, mu: np.ndarray,
+               r: np.ndarray) -> np.ndarray:
+        """One Algorithm-1 step off 0 (gradient step, then eta_hat of the moved point) for
+        the zeros that violate ``|mu_j| <= lam slope0``, halved until it lowers eq. (1)."""
+        lam = self.lam
         if not self.screen:
-            return pruned
+            return w
         enter = np.flatnonzero((w == 0) & (np.abs(mu) > lam * self.slope0 * (1.0 + self.tol)))
         if enter.size == 0:
-            return pruned
-        mu_new = mu + block.gram_dot(pruned - w)
+            return w
         step = r[enter]
         for _ in range(30):
-            u = -step * mu_new[enter]
+            u = -step * mu[enter]
             eta = np.asarray(self.penalty.eta_hat(u), dtype=np.float64)
-            entered = pruned.copy()
+            entered = w.copy()
             with np.errstate(invalid="ignore"):
                 entered[enter] = np.where(np.isinf(eta), u, u * eta / (eta + step * lam))
-            if self._change(block, pruned, mu_new, entered) < 0:
+            if self._change(block, w, mu, entered) < 0:
                 return entered
             step = 0.5 * step
-        return pruned
+        return w
 
     def _epoch(self, block: _Block, w: np.ndarray, mu: np.ndarray, q: np.ndarray,
                r: np.ndarray) -> np.ndarray:
@@ -441,7 +451,9 @@ class _Run:
         return w
 
     def _eta(self, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """eta_hat(w) on W (tiny values, relative to the largest, are 0: pruned)."""
+        """eta_hat(w) on W; 0 (pruned) where it is below 1e-14 of the largest finite eta
+        (IRLS's floor) or where |w_j| is below 1e-14 of the largest weight (weights at
+        rounding level, which the floor misses when every other eta is infinite)."""
         if self.penalty.separable:
             full = w
             idx = np.arange(w.size)
@@ -449,4 +461,6 @@ class _Run:
             full = np.zeros(self.design.d)
             full[cols] = w
             idx = cols
-        return _eta_on(self.penalty, full, idx)
+        eta = _eta_on(self.penalty, full, idx)
+        eta[np.abs(w) <= _PRUNE * np.max(np.abs(w), initial=0.0)] = 0.0
+        return eta
