@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 
 @parametrize_with_checks(
     [IRLSRegressorCV(lams=3, cv=2, eps=0.1),
-     AdaptiveDropoutRegressorCV(lams=2, cv=2, eps=0.1, max_iter=20, random_state=0)])
+     AdaptiveDropoutRegressorCV(lams=2, cv=2, eps=0.1, tol=1e-10, random_state=0)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -198,3 +198,35 @@ def test_adaptive_dropout_cv_picks_the_lam_of_irls_cv(data):
     assert drop.lam_ == irls.lam_
     k = irls.best_index_
     np.testing.assert_allclose(drop.mse_path_[k], irls.mse_path_[k], rtol=0.15)
+
+
+@pytest.mark.parametrize("cv_class", [IRLSRegressorCV, AdaptiveDropoutRegressorCV])
+def test_a_fold_with_zero_weight_is_refused_clearly(data, cv_class):
+    """A test fold whose weights are all 0 made the held-out error 0/0 (ZeroDivisionError)."""
+    X, y = data
+    sw = np.ones(len(y))
+    sw[:16] = 0.0  # exactly the first test fold of KFold(5)
+    est = cv_class(lams=3, cv=KFold(5))
+    with pytest.raises(ValueError, match=r"sample_weight sums to 0 on the test part of CV "
+                                         r"split 0 \(16 samples\)"):
+        est.fit(X, y, sample_weight=sw)
+    assert not hasattr(est, "lam_")
+    spread = np.ones(len(y))
+    spread[::5] = 0.0  # zeros in every fold: fine
+    est.fit(X, y, sample_weight=spread)
+    assert hasattr(est, "lam_")
+
+
+@pytest.mark.parametrize("selection", ["min", "1se"])
+def test_adaptive_dropout_cv_picks_the_lam_of_irls_cv_on_a_wide_problem(selection):
+    """d >> n (150 x 1500): the dropout path reaches the IRLS path at every lam (zeros
+    re-enter along it), so both CV curves and choices agree, with either rule."""
+    X, y = make_regression(n_samples=150, n_features=1500, n_informative=15, noise=1.0,
+                           random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    folds = KFold(3, shuffle=True, random_state=0)
+    irls = IRLSRegressorCV(lams=6, eps=0.03, cv=folds, selection=selection).fit(X, y)
+    drop = AdaptiveDropoutRegressorCV(lams=6, eps=0.03, cv=folds, selection=selection,
+                                      random_state=0).fit(X, y)
+    assert drop.lam_ == irls.lam_
+    np.testing.assert_allclose(drop.mse_path_, irls.mse_path_, rtol=1e-3)

@@ -9,7 +9,8 @@ from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 
-from skdropout.linear import IRLSRegressor
+from skdropout.linear import (AdaptiveDropoutRegressor, AdaptiveDropoutRegressorCV,
+                              IRLSRegressor, IRLSRegressorCV, irls_path)
 from skdropout.penalties import get_penalty
 
 
@@ -271,3 +272,23 @@ def test_logsum_path_on_correlated_data_converges_to_local_minima():
                 grid = coef[j] + np.linspace(-1.0, 1.0, 201)
                 vals = [obj(np.where(np.arange(X.shape[1]) == j, t, coef)) for t in grid]
                 assert obj(coef) <= min(vals) + 1e-9 * abs(obj(coef))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: IRLSRegressor(penalty="l0", lam=1e6),
+    lambda: AdaptiveDropoutRegressor(penalty="l0", lam=1e6),
+    lambda: IRLSRegressorCV(penalty="l0", lams=3, cv=2),
+    lambda: AdaptiveDropoutRegressorCV(penalty="l0", lams=3, cv=2)])
+def test_l0_is_refused_because_its_eta_trick_is_degenerate(make):
+    """eta_hat of l0 is +inf on nonzeros and 0 on zeros: every least-squares fit is a fixed
+    point, so a fit returned least squares whatever lam (objective 1e7 where w = 0 scores
+    2831). It is refused, naming the parameter and the accepted penalties."""
+    X, y = _problem()
+    est = make()
+    with pytest.raises(ValueError, match=r"penalty='l0'.*accepted: \[.*'logsum'"):
+        est.fit(X, y)
+    assert not hasattr(est, "coef_")
+    with pytest.raises(ValueError, match="penalty='l0'"):
+        irls_path(X, y, penalty="l0", lams=3)
+    with pytest.raises(ValueError, match="penalty='l0'"):  # also as a penalty object
+        IRLSRegressor(penalty=get_penalty("l0"), lam=1.0).fit(X, y)

@@ -23,7 +23,7 @@ ESTIMATORS = [IRLSRegressor, AdaptiveDropoutRegressor]
 # lam=0.01 because check_regressors_train needs R^2 > 0.5 on standardised y (it sets
 # `alpha=0.01` on estimators that call their strength alpha).
 @parametrize_with_checks([IRLSRegressor(lam=0.01),
-                          AdaptiveDropoutRegressor(lam=0.01, max_iter=50)])
+                          AdaptiveDropoutRegressor(lam=0.01, tol=1e-10)])
 def test_check_estimator(estimator, check):
     check(estimator)
 

@@ -23,6 +23,29 @@ from ..penalties import PENALTIES, Penalty, resolve_penalty
 from ._design import Design
 
 
+_PROBE = np.geomspace(1e-300, 1e300, 61)
+
+
+def check_reweightable(penalty: Penalty) -> None:
+    """Refuse a separable penalty whose eta_hat takes only the values 0 and +inf (l0).
+
+    Then the eta-step (eq. 7) gives eta = +inf on every nonzero weight and 0 on every zero
+    one, so the w-step is least squares on the current support and every such fit is a
+    fixed point: neither IRLS nor adaptive dropout (keep probability 1 or 0) can move, and
+    the "solution" is the start, whatever lam. The eta-trick cannot minimise eq. (1) for it
+    (footnote 2 of the paper: its f is no Legendre-Fenchel dual)."""
+    if not penalty.separable:
+        return
+    eta = np.asarray(penalty.eta_hat(_PROBE), dtype=np.float64)
+    if np.all((eta == 0) | np.isinf(eta)):
+        usable = sorted(set(PENALTIES) - {penalty.name})
+        raise ValueError(
+            f"penalty={penalty.name!r} cannot be fitted by the eta-trick or adaptive dropout: "
+            "its eta_hat is 0 or +inf, so every least-squares fit on a support is a fixed "
+            "point and lam would have no effect. Use a continuous relaxation ('logsum', "
+            f"'mcp', 'scad', 'lpp') or the k-sparse constraint 'hardthresh'; accepted: {usable}.")
+
+
 class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
     """Base of the estimators that minimise eq. (1) with the squared loss (3)."""
 
@@ -59,6 +82,7 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
             if not sample_weight.sum() > 0:
                 raise ValueError("sample_weight must have a positive sum.")
         penalty = resolve_penalty(self.penalty, self.penalty_params, self.lam)
+        check_reweightable(penalty)
         # along a path (fit_path) the data are the same at every lam: one Design for all
         design = getattr(self, "_path_design", None)
         if design is None:

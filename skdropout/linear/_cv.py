@@ -25,6 +25,7 @@ from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_regressor import IRLSRegressor
 from ._path import fit_path, lam_grid
 from ..penalties import resolve_penalty
+from ._base import check_reweightable
 
 _OWN_PARAMS = ("lams", "eps", "cv", "scoring", "selection", "n_jobs")
 
@@ -61,6 +62,19 @@ def _path_task(estimator: BaseEstimator, X: Any, y: np.ndarray, sample_weight: A
     path = fit_path(estimator, X[train], y[train], lams, sample_weight=sw_train,
                     callback=score)
     return {"path": path, "mse": mse, "scores": scores, "estimators": fitted}
+
+
+def _check_fold_weights(sample_weight: np.ndarray, folds: list) -> None:
+    """Every training and test part of a split needs a positive weight sum: a fit on
+    zero weight has no data, and a held-out error averaged with zero weights is 0/0."""
+    for k, (train, test) in enumerate(folds):
+        for part, idx in (("training", train), ("test", test)):
+            if not sample_weight[idx].sum() > 0:
+                raise ValueError(
+                    f"sample_weight sums to 0 on the {part} part of CV split {k} "
+                    f"({len(idx)} samples), which leaves nothing to "
+                    f"{'fit' if part == 'training' else 'score'}; "
+                    "use a splitter whose folds all carry weight, e.g. cv=KFold(shuffle=True).")
 
 
 class _RegressorCV(RegressorMixin, BaseEstimator):
@@ -126,9 +140,12 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         penalty = resolve_penalty(self.penalty, self.penalty_params)
+        check_reweightable(penalty)
         lams = lam_grid(X, y, penalty, self.lams, eps=self.eps,
                         fit_intercept=self.fit_intercept, sample_weight=sample_weight)
         folds = list(check_cv(self.cv, y, classifier=False).split(X, y, groups))
+        if sample_weight is not None:
+            _check_fold_weights(sample_weight, folds)
         scorer = None if self.scoring is None else check_scoring(self, scoring=self.scoring)
         seeds = self._task_seeds(len(folds) + 1)
         tasks = [(np.arange(X.shape[0]), None, True)] + [(tr, te, False) for tr, te in folds]
@@ -350,8 +367,8 @@ class AdaptiveDropoutRegressorCV(_RegressorCV):
     over a warm-started path.
 
     Parameters
-    ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, batch_size, \
-max_iter, tol, random_state, fit_intercept
+    ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, max_iter, \
+tol, random_state, fit_intercept
         As in :class:`~skdropout.linear.AdaptiveDropoutRegressor`. With a
         ``RandomState`` instance, one seed per fold is drawn from it before the folds run.
 {_ATTRIBUTES}{_NOTES.format(name="AdaptiveDropoutRegressorCV")}
@@ -378,8 +395,8 @@ max_iter, tol, random_state, fit_intercept
 
     def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
                  n_jobs=None, penalty="l1", penalty_params=None, mask="gaussian",
-                 strategy="proximal", learning_rate="auto", batch_size=None, max_iter=1000,
-                 tol=1e-6, random_state=None, fit_intercept=True):
+                 strategy="proximal", learning_rate="auto", max_iter=5000, tol=1e-6,
+                 random_state=None, fit_intercept=True):
         self.lams = lams
         self.eps = eps
         self.cv = cv
@@ -391,7 +408,6 @@ max_iter, tol, random_state, fit_intercept
         self.mask = mask
         self.strategy = strategy
         self.learning_rate = learning_rate
-        self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state

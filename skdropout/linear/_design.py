@@ -111,11 +111,6 @@ class Design:
         B = np.asarray(self.X[:, cols].todense()) if self.sparse else self.X[:, cols]
         return np.asfortranarray(self._finish(B, self._off(cols), slice(None)))
 
-    def rows(self, idx: np.ndarray) -> np.ndarray:
-        """Dense rows ``X_s[idx]`` (a mini-batch; only these rows are densified)."""
-        B = np.asarray(self.X[idx].todense()) if self.sparse else self.X[idx]
-        return self._finish(B, self.x_offset, idx)
-
     def _finish(self, B: np.ndarray, off: np.ndarray, idx: Any) -> np.ndarray:
         if self._centre:
             B = B - off

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+import warnings
+from numbers import Real
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -14,23 +16,35 @@ from ._dropout import MASKS, STRATEGIES, adaptive_dropout
 from ._irls import default_start
 
 
-class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
-    """Least squares trained with adaptive dropout (eq. 9 / Algorithm 1).
 
-    The weights are trained by stochastic gradient steps on the loss of masked weights
-    ``s * w``; the masks' keep probabilities adapt to the weights through the penalty's
-    ``eta_hat`` (eq. 8). By Theorem 1 this minimises eq. (1) with the loss (3),
+class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
+    """Least squares trained with adaptive dropout (Algorithm 1 / eq. 9).
+
+    The weights are trained by gradient steps on the loss of masked weights ``s * w``; the
+    masks' keep probabilities adapt to the weights through the penalty's ``eta_hat``
+    (eq. 8). By Theorem 1 this minimises eq. (1) with the loss (3),
     ``1/(2n)||y - X w - b||^2 + lam * Omega(w)``, the problem :class:`IRLSRegressor` solves
     by the eta-trick. For data that is not standardised the keep probability is
     ``alpha_j = c_j eta_j / (c_j eta_j + lam)`` with ``c_j = (X'X/n)_jj``, which makes the
     expected masked loss equal ``L(w) + lam/2 sum_j w_j^2/eta_j`` for any X (eq. 4).
 
-    The start is the same as :class:`IRLSRegressor`'s: least squares on the initial working
-    set (no dropout, ``alpha = 1``). The default ``strategy="proximal"`` (Algorithm 1) is the
-    one that reaches IRLS's solution: its masks only add zero-mean noise to the gradient and
-    the adaptive Tikhonov term is applied exactly by a proximal step, while eq. (9)
-    (``"sgd"``) multiplies the gradient by the mask, whose variance ``1/alpha - 1`` explodes
-    on the coordinates being pruned.
+    The masked steps run on a working set of columns with variance reduction (each step's
+    masked gradient minus the same mask's gradient at a snapshot, plus the snapshot's exact
+    gradient), so their noise vanishes at the solution and a constant step converges; the
+    optimality conditions of every column are checked and violating zeros re-enter. The
+    start is :class:`IRLSRegressor`'s (least squares on the initial working set, ``alpha =
+    1``), so for non-convex penalties both start the same way. The fit stops when the
+    largest optimality (KKT) residual divided by ``||X'y/n||_inf`` is at most ``tol``, the
+    rule IRLS uses; otherwise it warns (``ConvergenceWarning``) with the residual reached.
+
+    ``strategy="proximal"`` (Algorithm 1, the default) is the fast one, with both masks: the
+    masks only add zero-mean noise to the gradient, and the adaptive Tikhonov term is applied
+    exactly by a proximal step (with Nesterov momentum on these steps). ``strategy="sgd"``
+    (eq. 9) reaches the same point with both masks but needs several times more epochs: it
+    takes the Tikhonov term ``lam w_j / eta_j`` as an explicit gradient, whose curvature
+    ``lam / eta_j`` grows without bound on the coordinates going to zero, and multiplies the
+    gradient by the mask, whose variance ``1/alpha_j - 1`` does the same, so its step must
+    stay small there and it runs without momentum.
 
     Parameters
     ----------
@@ -45,20 +59,19 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     strategy : {"proximal", "sgd"}, default="proximal"
         Algorithm 1 (appendix B) or eq. (9).
     learning_rate : "auto" or float, default="auto"
-        Initial step in standardised units: coordinate j moves by ``rho_t / c_j`` times its
-        gradient (a diagonal preconditioner that makes training invariant to column scales).
-        "auto" is ``1 / ||C^-1/2 (X'X/n) C^-1/2||_2``, ``C = diag(c)``, for "proximal" and half
-        of it for "sgd" (whose gradient is multiplied by the mask). It decays linearly to 0 over ``max_iter``
-        epochs; the result averages the iterates of the second half.
-    batch_size : int, default=None
-        Rows per step; None uses all rows (the masks are then the only randomness, and
-        ``sample_weight`` is exactly equivalent to repeated rows).
-    max_iter : int, default=1000
-        Number of epochs (the length of the learning-rate schedule).
+        Step in standardised units: coordinate j moves by ``rho / c_j`` times its gradient
+        (a diagonal preconditioner that makes training invariant to column scales). "auto"
+        is ``1 / ||C^-1/2 G C^-1/2||_2`` on each working set (``G = X_W'X_W/n``,
+        ``C = diag(c)``). Whatever the start, the step is halved whenever the objective
+        rises (a step that diverges is caught, not returned); ``learning_rate_`` is the step
+        at the end.
+    max_iter : int, default=5000
+        Maximum number of epochs (an exact gradient on the working set and 10 masked
+        steps; a full-gradient check of all columns also counts as one).
     tol : float, default=1e-6
-        Stop early when an epoch changes ``w`` by less than ``tol * ||w||_inf``.
+        Scale-free tolerance on the largest KKT residual divided by ``||X'y/n||_inf``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the masks and the batch order.
+        Seeds the masks.
     fit_intercept : bool, default=True
     warm_start : bool, default=False
         Start from the previous ``coef_``.
@@ -69,13 +82,17 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         Exact zeros for pruned coordinates (keep probability 0).
     intercept_ : float
     eta_ : ndarray of shape (n_features,)
-        ``eta_hat(coef_)`` (0 on pruned coordinates).
+        ``eta_hat(coef_)``.
     keep_prob_ : ndarray of shape (n_features,)
         ``c_j eta_j / (c_j eta_j + lam)`` at the solution.
     n_iter_ : int
         Epochs run.
     objective_ : float
         Eq. (1) at ``coef_``.
+    kkt_ : float
+        The largest KKT residual divided by ``||X'y/n||_inf`` at ``coef_``.
+    learning_rate_ : float
+        The step at the end of the fit.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -91,27 +108,27 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     [0, 3]
     """
 
+    # a zero coordinate that violates its optimality condition re-enters (working set)
+    _zeros_reenter = True
     _parameter_constraints: dict = {
         **EtaTrickRegressorMixin._parameter_constraints,
         "mask": [StrOptions(set(MASKS))],
         "strategy": [StrOptions(set(STRATEGIES))],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
     def __init__(self, penalty: Any = "l1", penalty_params: dict | None = None, lam: float = 1.0,
                  mask: str = "gaussian", strategy: str = "proximal",
-                 learning_rate: Any = "auto", batch_size: int | None = None,
-                 max_iter: int = 1000, tol: float = 1e-6, random_state: Any = None,
-                 fit_intercept: bool = True, warm_start: bool = False) -> None:
+                 learning_rate: Any = "auto", max_iter: int = 5000, tol: float = 1e-6,
+                 random_state: Any = None, fit_intercept: bool = True,
+                 warm_start: bool = False) -> None:
         self.penalty = penalty
         self.penalty_params = penalty_params
         self.lam = lam
         self.mask = mask
         self.strategy = strategy
         self.learning_rate = learning_rate
-        self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
@@ -136,20 +153,31 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     def _fit(self, X: Any, y: Any, sample_weight: Any) -> AdaptiveDropoutRegressor:
         coef_init = self._previous_coef()
         design, penalty = self._prepare(X, y, sample_weight)
-        if coef_init is None:
-            coef_init = default_start(design, penalty)[0]
+        working_set = None
+        if coef_init is None:  # IRLSRegressor's start, and its working set with the Gram
+            coef_init, working_set = default_start(design, penalty)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         res = adaptive_dropout(
             design, penalty, float(self.lam), coef_init, mask=self.mask,
             strategy=self.strategy,
             learning_rate=None if self.learning_rate == "auto" else float(self.learning_rate),
-            batch_size=self.batch_size, max_iter=self.max_iter, tol=self.tol,
-            rng=np.random.default_rng(seed))
+            max_iter=self.max_iter, tol=self.tol, rng=np.random.default_rng(seed),
+            working_set=working_set)
         self._check_result(res.coef, res.objective)
+        if not res.converged:
+            advice = ("increase max_iter or use strategy='proximal' (eq. 9 needs more "
+                      "epochs)" if self.strategy == "sgd" else "increase max_iter")
+            warnings.warn(
+                f"AdaptiveDropoutRegressor did not converge in {res.n_iter} epochs (scaled "
+                f"KKT residual {res.kkt:.2e} > tol={self.tol:g}, step {res.learning_rate:.3g}); "
+                f"{advice}; a step far below its start means the masks' noise dominates "
+                "(IRLSRegressor solves the same problem).", ConvergenceWarning, stacklevel=3)
         self.coef_ = res.coef
         self.eta_ = res.eta
         self.keep_prob_ = res.keep_prob
         self.n_iter_ = res.n_iter
         self.objective_ = float(res.objective)
+        self.kkt_ = float(res.kkt)
+        self.learning_rate_ = float(res.learning_rate)
         self._set_intercept(design)
         return self

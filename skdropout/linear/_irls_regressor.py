@@ -83,6 +83,8 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     [0, 3]
     """
 
+    # a zero coordinate that violates its optimality condition re-enters (working set)
+    _zeros_reenter = True
     _parameter_constraints: dict = {
         **EtaTrickRegressorMixin._parameter_constraints,
         "solver": [StrOptions(set(SOLVERS))],

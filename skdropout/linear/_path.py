@@ -17,6 +17,7 @@ from sklearn.utils import check_X_y
 from sklearn.utils.validation import _check_sample_weight
 
 from ..penalties import Penalty, resolve_penalty
+from ._base import check_reweightable
 from ._irls import uses_working_set
 from ._irls_regressor import IRLSRegressor
 
@@ -137,15 +138,16 @@ def start_policy(estimator: BaseEstimator, penalty: Penalty) -> tuple[bool, bool
 
     ``from_zero``: the first fit starts at w = 0, the solution at lam_max (as in glmnet and
     ncvreg), which needs a solver that lets a zero coordinate re-enter when it violates
-    ``|X_j'r/n| <= lam * slope0``: IRLSRegressor's working set, for separable penalties with
-    ``0 < slope0 < inf``. ``warm``: later fits start from the previous solution; besides
-    that case this is safe when ``eta_hat(0) > 0`` (huber, standout). Otherwise
+    ``|X_j'r/n| <= lam * slope0`` (estimators whose ``_zeros_reenter`` is true: both
+    working-set solvers), for separable penalties with ``0 < slope0 < inf``. ``warm``: later
+    fits start from the previous solution; besides that case this is safe when
+    ``eta_hat(0) > 0`` (huber, standout). Otherwise
     ``eta_hat(0) = 0`` is absorbing (lpp with p < 1, l0, lp, hardthresh, and every penalty
-    with ``eta_hat(0) = 0`` under adaptive dropout, which prunes zeros for good): a warm
+    with ``eta_hat(0) = 0`` for a solver that prunes zeros for good): a warm
     start would freeze the previous support, so each lam is fitted from the estimator's
     default start (least squares, eta = +inf).
     """
-    screened = isinstance(estimator, IRLSRegressor) and uses_working_set(penalty)
+    screened = getattr(estimator, "_zeros_reenter", False) and uses_working_set(penalty)
     revives = bool(np.all(np.asarray(penalty.eta_hat(np.zeros(1))) > 0))
     return screened, screened or revives
 
@@ -267,6 +269,7 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
     pen = resolve_penalty(penalty, penalty_params)
+    check_reweightable(pen)
     grid = lam_grid(X, y, pen, lams, eps=eps, fit_intercept=fit_intercept,
                     sample_weight=sample_weight)
     est = IRLSRegressor(penalty=penalty, penalty_params=penalty_params,
