@@ -101,6 +101,19 @@ class LinearLRDecay(Callback):
         for group, base in zip(net.optimizer_.param_groups, self.base_lrs_):
             group["lr"] = base * factor
 
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        """Restore every group's lr_0, so that a further ``partial_fit`` decays from it again.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The network being trained.
+        **kwargs
+            Ignored (skorch's callback arguments).
+        """
+        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_ or []):
+            group["lr"] = base
+
 
 def _total_steps(net: Any) -> int:
     """Training steps of a whole fit: epochs x ceil(n_train / batch_size)."""

@@ -14,7 +14,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ..penalties import Penalty, resolve_penalty
-from ._callbacks import SparsityRules
+from ._callbacks import LinearLRDecay, SparsityRules
 from ._compact import compact_module
 from ._layers import SparseLayer
 from ._methods import METHODS, MethodSpec, get_method, install_method, method_options
@@ -140,8 +140,30 @@ class _SparseNetMixin:
         cbs = list(super()._default_callbacks)
         names = [n for n, _ in cbs]
         at = names.index("print_log") if "print_log" in names else len(cbs)
-        cbs.insert(at, ("sparsity", SparsityRules()))
+        # the decay after the sparsity rules: ADAPROX's proximal step uses the lr of the
+        # step just taken
+        cbs[at:at] = [("sparsity", SparsityRules()), ("lr_decay", LinearLRDecay())]
         return cbs
+
+    def get_params_for_optimizer(self, prefix: str, named_parameters: Any) -> Any:
+        """skorch's parameter groups, with the method's own per-weight parameters (log
+        alpha or log sigma^2, log eta_bar, log a) that no ``optimizer__param_groups`` entry
+        names in a group of their own, at ``log_lr_factor`` times the learning rate."""
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        factor = self.log_lr_factor
+        groups = args[0]
+        if prefix != "optimizer" or factor == 1.0 or not groups or "lr" in groups[-1]:
+            return args, kwargs
+        log_params = {id(p) for layer in self.sparse_layers()
+                      for name, p in layer.named_parameters(recurse=False)
+                      if name not in ("weight", "bias")}
+        # skorch's last group holds the parameters no pattern matched, at the default lr
+        rest = groups[-1]["params"]
+        own = [p for p in rest if id(p) in log_params]
+        if own:
+            groups = groups[:-1] + [{"params": [p for p in rest if id(p) not in log_params]},
+                                    {"params": own, "lr": kwargs["lr"] * factor}]
+        return (groups, *args[1:]), kwargs
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
@@ -247,6 +269,7 @@ def _sparse_net_init(base: type, default_criterion: type) -> Any:
     def __init__(self, module: Any, *args: Any, method: str = "logsum",
                  lam: float | None = None, penalty: str | Penalty = "logsum",
                  penalty_params: dict[str, Any] | None = None, random_state: int | None = None,
+                 log_lr_factor: float = 30.0,
                  criterion: Any = default_criterion, train_split: Any = None,
                  optimizer: Any = torch.optim.Adam, lr: float = 1e-3, **kwargs: Any) -> None:
         kwargs.setdefault("iterator_train__shuffle", True)
@@ -257,6 +280,7 @@ def _sparse_net_init(base: type, default_criterion: type) -> Any:
         self.penalty = penalty
         self.penalty_params = penalty_params
         self.random_state = random_state
+        self.log_lr_factor = log_lr_factor
 
     return __init__
 

@@ -68,7 +68,7 @@ def _penalty_rule(rule: str) -> Callable[..., SparseLayer]:
     return make
 
 
-_VD_OPTS = {"init_log_alpha": -5.0, "kl_warmup": 0.0}
+_VD_OPTS = {"init_log_alpha": -8.0, "kl_warmup": 10.0}
 
 METHODS: dict[str, MethodSpec] = {s.name: s for s in (
     MethodSpec("vardrop_lr_ar", _vardrop("lr_ar"), dict(_VD_OPTS), default_lam=None),
