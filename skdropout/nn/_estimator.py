@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import EpochScoring
 from skorch.utils import to_tensor
 from torch import nn
 
@@ -72,6 +74,32 @@ def _collect_sparse(module: nn.Module, found: list[SparseLayer], seen: set[int])
             _collect_sparse(child, found, seen)
 
 
+def _as_array(data: Any) -> Any:
+    """pandas DataFrame/Series as numpy arrays (skorch reads a DataFrame as a dict of
+    columns, which needs string column names); anything else unchanged."""
+    if type(data).__module__.split(".")[0] == "pandas" and hasattr(data, "to_numpy"):
+        return data.to_numpy()
+    return data
+
+
+def _check_finite(name: str, data: Any) -> None:
+    """Refuse NaN or infinity in a numpy array or torch tensor."""
+    if isinstance(data, np.ndarray) and data.dtype.kind in "fc":
+        finite = bool(np.all(np.isfinite(data)))
+    elif isinstance(data, torch.Tensor) and (data.is_floating_point() or data.is_complex()):
+        finite = bool(torch.isfinite(data).all())
+    else:
+        return
+    if not finite:
+        raise ValueError(f"{name} contains NaN or infinity.")
+
+
+def _n_features(X: Any) -> int | None:
+    """Number of features of a 2-d array or tensor X (None for other inputs)."""
+    shape = getattr(X, "shape", None)
+    return int(shape[1]) if shape is not None and len(shape) == 2 else None
+
+
 class _SparseNetMixin:
     """What both estimators add to skorch: method installation, the regulariser in the
     loss, the sparsity record and the pruned-model utilities."""
@@ -88,6 +116,11 @@ class _SparseNetMixin:
             raise ValueError(f"lam must be a finite number > 0 (or None for the method's "
                              f"default), got {lam!r}.")
         opts = method_options(spec, self.get_params_for("method"))
+        device = self.device
+        if device is not None and torch.device(device).type == "cuda" and \
+                not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available on this machine "
+                             "(torch.cuda.is_available() is False); use device='cpu'.")
         if self.random_state is not None and (isinstance(self.random_state, bool) or
                                               not isinstance(self.random_state, numbers.Integral)):
             raise ValueError(f"random_state must be an int or None, got {self.random_state!r}.")
@@ -174,17 +207,82 @@ class _SparseNetMixin:
         return dataset_train, dataset_valid
 
     def fit(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        return self._fit_or_restore(super().fit, X, y, **fit_params)
+
+    def partial_fit(self, X: Any, y: Any = None, classes: Any = None,
+                    **fit_params: Any) -> Any:
+        return self._fit_or_restore(super().partial_fit, X, y, classes=classes, **fit_params)
+
+    def _fit_or_restore(self, fit: Any, X: Any, y: Any, **fit_params: Any) -> Any:
+        """Run skorch's ``fit``/``partial_fit`` on checked input; when it raises, the
+        estimator is put back as it was before the call (unfitted if it was), so a failed
+        fit never leaves an untrained module behind."""
+        if getattr(self, "_fitting", False):  # fit calls partial_fit: one snapshot
+            return fit(X, y, **fit_params)
+        X, y = _as_array(X), _as_array(y)
         for name, arr in (("X", X), ("y", y)):
-            if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and \
-                    not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} contains NaN or infinity.")
-        return super().fit(X, y, **fit_params)
+            _check_finite(name, arr)
+        saved = {k: v for k, v in vars(self).items() if not k.endswith("_")}
+        saved.update(copy.deepcopy({k: v for k, v in vars(self).items() if k.endswith("_")}))
+        self._fitting = True
+        try:
+            self._check_warm_features(X)
+            fit(X, y, **fit_params)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
+        finally:
+            vars(self).pop("_fitting", None)
+        return self
+
+    def _check_warm_features(self, X: Any) -> None:
+        """A warm start continues the fitted network: X must have its number of features."""
+        n_features = _n_features(X)
+        if self.initialized_ and n_features is not None:
+            fitted = getattr(self, "n_features_in_", None)
+            if self.warm_start and fitted is not None and n_features != fitted:
+                raise ValueError(f"X has {n_features} features, but the network was fitted "
+                                 f"with {fitted}; warm_start=True continues that network "
+                                 "(set warm_start=False to fit a new one).")
+        if n_features is not None:
+            self.n_features_in_ = n_features
+
+    def get_dataset(self, X: Any, y: Any = None) -> Any:
+        return super().get_dataset(_as_array(X), _as_array(y))
+
+    def set_params(self, **kwargs: Any) -> Any:
+        """skorch's ``set_params``; ``method`` and ``method__*`` on an initialised net
+        install the method anew (a new module, criterion and optimiser), as skorch does
+        for ``module__*`` parameters."""
+        method_params = {k: kwargs.pop(k) for k in list(kwargs)
+                         if k == "method" or k.startswith("method__")}
+        super().set_params(**kwargs)
+        if not method_params:
+            return self
+        old = {k: vars(self)[k] for k in method_params if k in vars(self)}
+        vars(self).update(method_params)
+        if self.initialized_:
+            try:
+                self._check_setup()
+            except Exception:
+                for k in method_params:
+                    vars(self).pop(k, None)
+                vars(self).update(old)
+                raise
+            reason = f"Re-initializing module because the following parameters were " \
+                     f"re-set: {', '.join(sorted(method_params))}."
+            self._initialize_module(reason=reason)
+            self._initialize_criterion(reason="Re-initializing criterion.")
+            self._initialize_optimizer(reason="Re-initializing optimizer.")
+        return self
 
     # -- training ------------------------------------------------------------------------
     def infer(self, x: Any, **fit_params: Any) -> Any:
         x = to_tensor(x, device=self.device)
-        if isinstance(x, torch.Tensor) and x.is_floating_point():
-            dtype = self.sparse_layers()[0].weight.dtype  # the module's parameters' dtype
+        if isinstance(x, torch.Tensor) and not x.is_complex():
+            # integer or float64 input: the module's parameters' dtype
+            dtype = self.sparse_layers()[0].weight.dtype
             if x.dtype != dtype:
                 x = x.to(dtype)
         return super().infer(x, **fit_params)
@@ -196,11 +294,21 @@ class _SparseNetMixin:
                 y_true = y_true.to(y_pred.dtype)
                 if y_true.dim() == 1 and y_pred.dim() == 2 and y_pred.shape[1] == 1:
                     y_true = y_true[:, None]
+        if training and not getattr(self, "output_checked_", False):
+            self._check_output(y_pred, y_true)
+            self.output_checked_ = True
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if training:
             for layer in self.sparse_layers():
                 loss = loss + layer.regularizer()
         return loss
+
+    def _check_output(self, y_pred: Any, y_true: Any) -> None:
+        """Checks of the first training batch of a fit (subclasses add theirs)."""
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        self.output_checked_ = False
+        super().on_train_begin(net, X=X, y=y, **kwargs)
 
     # -- the pruned model -----------------------------------------------------------------
     def sparse_layers(self) -> list[SparseLayer]:
@@ -318,6 +426,69 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
 
     __init__ = _sparse_net_init(NeuralNetClassifier, nn.CrossEntropyLoss)
 
+    @property
+    def _default_callbacks(self) -> list[tuple[str, Any]]:
+        # valid_acc compares the encoded labels the datasets hold with the argmax
+        return [(name, EpochScoring(_encoded_accuracy, name="valid_acc",
+                                    lower_is_better=False) if name == "valid_acc" else cb)
+                for name, cb in super()._default_callbacks]
+
+    def initialize(self) -> Any:
+        vars(self).pop("classes_inferred_", None)  # a new fit learns its classes anew
+        return super().initialize()
+
+    def check_data(self, X: Any, y: Any) -> None:
+        """skorch's checks; the classes are those of the first fit, or ``classes``."""
+        if y is None or self.classes is not None or "classes_inferred_" not in vars(self):
+            super().check_data(X, y)
+
+    def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        return super().get_split_datasets(X, self._encode(y), **fit_params)
+
+    def _encode(self, y: Any) -> Any:
+        """y as indices into ``classes_`` (as scikit-learn's LabelEncoder); labels that are
+        not in ``classes_`` raise."""
+        if y is None:
+            return None
+        y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-d class labels, got shape {y.shape}.")
+        classes = self.classes_
+        idx = np.searchsorted(classes, y)
+        unknown = (idx >= len(classes)) | (classes[np.minimum(idx, len(classes) - 1)] != y)
+        if unknown.any():
+            raise ValueError(f"y has labels {np.unique(y[unknown])[:5].tolist()} not in "
+                             f"classes_ {classes[:10].tolist()}: partial_fit continues the "
+                             "classes of the first fit (pass classes=... to name them all).")
+        return idx.astype(np.int64)
+
+    def _check_output(self, y_pred: Any, y_true: Any) -> None:
+        try:
+            n_classes = len(self.classes_)
+        except AttributeError:  # trained on a Dataset without y
+            n_classes = 1
+        if y_pred.dim() != 2 or y_pred.shape[1] < n_classes:
+            raise ValueError(f"y has {n_classes} classes but the module returns outputs of "
+                             f"shape {tuple(y_pred.shape)}: it needs one logit per class "
+                             f"({n_classes} columns).")
+        with torch.no_grad():
+            if isinstance(self.criterion_, nn.CrossEntropyLoss) and y_pred.shape[1] > 1 and \
+                    bool(((y_pred >= 0) & (y_pred <= 1)).all()) and \
+                    bool(torch.allclose(y_pred.sum(1), y_pred.new_ones(()), atol=1e-4)):
+                warnings.warn("The module's outputs are probabilities (in [0, 1], summing to "
+                              "1 per row), but the loss is nn.CrossEntropyLoss, which takes "
+                              "logits: remove the final softmax from the module.",
+                              UserWarning, stacklevel=2)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class of largest probability, as a label of ``classes_``."""
+        idx = super().predict(X)
+        try:
+            classes = self.classes_
+        except AttributeError:  # trained on a Dataset without y: indices
+            return idx
+        return classes[idx]
+
 
 class SparseNetRegressor(_SparseNetMixin, NeuralNetRegressor):
     __doc__ = ("""A skorch regressor that trains a sparse network (``nn.MSELoss``).
@@ -340,6 +511,28 @@ class SparseNetRegressor(_SparseNetMixin, NeuralNetRegressor):
     """)
 
     __init__ = _sparse_net_init(NeuralNetRegressor, nn.MSELoss)
+
+    def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        if isinstance(y, (np.ndarray, torch.Tensor)) and not _is_float(y):
+            # integer or boolean targets regress as float32 (the loss needs floats)
+            y = y.astype(np.float32) if isinstance(y, np.ndarray) else y.float()
+        return super().get_split_datasets(X, y, **fit_params)
+
+    def _check_output(self, y_pred: Any, y_true: Any) -> None:
+        if isinstance(self.criterion_, nn.MSELoss) and y_pred.shape != y_true.shape:
+            raise ValueError(f"y has shape {tuple(y_true.shape[1:])} per sample but the module "
+                             f"returns {tuple(y_pred.shape[1:])}: they must match (a 1-d y "
+                             "goes with one output).")
+
+
+def _is_float(y: Any) -> bool:
+    return y.is_floating_point() if isinstance(y, torch.Tensor) else y.dtype.kind == "f"
+
+
+def _encoded_accuracy(net: Any, X: Any, y: Any) -> float:
+    """Accuracy of the argmax against labels encoded as indices into ``classes_``."""
+    pred = net.predict_proba(X).argmax(axis=1)
+    return float(np.mean(pred == np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)))
 
 
 __all__ = ["METHODS", "SparseNetClassifier", "SparseNetRegressor"]
