@@ -36,3 +36,35 @@ def test_collect_table4_writes_table_and_figures(tmp_path):
 def test_run_table4_rejects_bad_input_before_loading_data(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_table4(out=tmp_path, data_home=tmp_path / "nowhere", **kwargs)
+
+
+def test_run_table4_sets_the_papers_settings_explicitly(tmp_path, monkeypatch):
+    # the estimators' defaults are chosen for users (KL warm-up, log alpha -8, 30x lr for
+    # log-scale parameters); Table 4 runs the paper's appendix C settings and records them
+    import numpy as np
+
+    import skdropout.datasets
+    from skdropout.nn import LinearLRDecay, SparseNetClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((100, 784), dtype=np.float32), np.arange(100) % 10
+    monkeypatch.setattr(skdropout.datasets, "fetch_mnist",
+                        lambda **kw: (X, y, X[:20], y[:20]))
+    seen = {}
+    fit = SparseNetClassifier.fit
+
+    def recording_fit(self, *args, **kwargs):
+        out = fit(self, *args, **kwargs)
+        seen[self.method] = self
+        return out
+
+    monkeypatch.setattr(SparseNetClassifier, "fit", recording_fit)
+    run_table4(methods=["vardrop_lr", "logsum"], epochs=1, out=tmp_path)
+    for method, net in seen.items():
+        assert len(net.optimizer_.param_groups) == 1  # one lr for every parameter
+        assert isinstance(dict(net.callbacks_)["lr_decay"], LinearLRDecay)
+        record = json.loads((tmp_path / f"{method}.json").read_text())
+        assert record["paper_settings"]["log_lr_factor"] == 1.0
+    assert seen["vardrop_lr"].method_options_ == {"init_log_alpha": -5.0, "kl_warmup": 0.0}
+    assert json.loads((tmp_path / "vardrop_lr.json").read_text())["paper_settings"] == {
+        "log_lr_factor": 1.0, "method__init_log_alpha": -5.0, "method__kl_warmup": 0.0}
