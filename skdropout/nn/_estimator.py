@@ -33,16 +33,19 @@ _PARAMS_DOC = """
         One of ``vardrop_lr_ar vardrop_lr vardrop eta_trick adaprox adatikhonov logsum
         hardconcrete magnitude standout``. Method options are set as ``method__<name>``
         keyword arguments (visible to ``get_params``/``clone``/``GridSearchCV``):
-        vardrop*: ``init_log_alpha`` (-5), ``kl_warmup`` (0: epochs over which the KL
+        vardrop*: ``init_log_alpha`` (-8), ``kl_warmup`` (10: epochs over which the KL
         weight grows linearly from 0 to 1, off when 0); eta_trick: ``init_log_eta`` (5),
         ``log_eta_decay`` (1e-3); hardconcrete: ``beta`` (2/3), ``gamma`` (-0.1),
         ``zeta`` (1.1), ``init_log_a`` (2); magnitude: ``target_density`` (0.1), ``begin``
         (0), ``end`` (0.75) as fractions of training, ``every`` (20 steps); standout:
-        ``alpha`` (1), ``beta`` (0).
+        ``alpha`` (1), ``beta`` (0). The defaults are chosen so that a user's network is
+        pruned in a short training (``benchmarks/nn_defaults.py``); the paper's Table 4
+        settings are those of :func:`skdropout.experiments.run_table4`.
     lam : float > 0 or None, default=None
-        Regularisation strength lambda. None: 1/N for the variational dropout methods (N
-        the number of training samples, the variational bound), 1e-3 for the others (the
-        paper's Table 4). Unused by magnitude and standout.
+        Regularisation strength lambda. None: 1/N (N the number of training samples) for
+        the variational dropout methods (the variational bound), eta_trick and
+        hardconcrete; 1e-3 for adaprox, adatikhonov and logsum (the paper's Table 4).
+        Unused by magnitude and standout.
     penalty : str or Penalty, default='logsum'
         The penalty Omega of eta_trick, adaprox, adatikhonov and logsum (a closed-form
         penalty of :mod:`skdropout.penalties`); logsum's default eps is 2 as in the paper.
@@ -50,13 +53,21 @@ _PARAMS_DOC = """
         Parameters of ``penalty`` when it is given by name.
     random_state : int or None, default=None
         Seed of torch's global generator at initialisation (weights, noise, shuffling).
+    log_lr_factor : float > 0, default=30
+        Learning rate of the method's own per-weight parameters (log alpha or log sigma^2
+        of vardrop*, log eta_bar of eta_trick, log a of hardconcrete) as a multiple of
+        ``lr``. They live on a log scale, where the step of a weight (Adam moves each
+        parameter by about ``lr`` per step) would need thousands of steps before the first
+        weight is pruned. Parameters named in ``optimizer__param_groups`` keep their group.
     train_split : callable or None, default=None
         None trains on all data; pass e.g. ``skorch.dataset.ValidSplit(5)`` to record the
         validation error of the pruned model every epoch.
     **kwargs
         Any other skorch parameter (``max_epochs``, ``lr``, ``batch_size``, ``device``,
         ``optimizer``, ``callbacks``...). Defaults differing from skorch: Adam with lr=1e-3,
-        ``iterator_train__shuffle=True``.
+        ``iterator_train__shuffle=True``, and a ``lr_decay`` callback
+        (:class:`LinearLRDecay`: the learning rate decays linearly to 0 over each fit, as
+        in the paper's appendix C; ``callbacks__lr_decay=None`` turns it off).
 """
 
 
@@ -116,6 +127,10 @@ class _SparseNetMixin:
             raise ValueError(f"lam must be a finite number > 0 (or None for the method's "
                              f"default), got {lam!r}.")
         opts = method_options(spec, self.get_params_for("method"))
+        factor = self.log_lr_factor
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or \
+                not math.isfinite(factor) or factor <= 0:
+            raise ValueError(f"log_lr_factor must be a finite number > 0, got {factor!r}.")
         device = self.device
         if device is not None and torch.device(device).type == "cuda" and \
                 not torch.cuda.is_available():
@@ -410,6 +425,12 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
         The same per layer.
     n_train_ : int
         Number of training samples of the last fit.
+    n_features_in_ : int
+        Number of features of X (2-d input) in the last fit.
+    classes_ : ndarray
+        The class labels (``classes`` or those of y in the first fit); y is encoded as
+        indices into it, as scikit-learn's ``LabelEncoder`` does, and ``predict`` returns
+        labels of it. A failed fit leaves the estimator as it was before.
 
     Examples
     --------
@@ -495,8 +516,9 @@ class SparseNetRegressor(_SparseNetMixin, NeuralNetRegressor):
 """ + _PARAMS_DOC + """
     Attributes
     ----------
-    module_, density_, layer_density_, n_train_
-        As for :class:`SparseNetClassifier`.
+    module_, density_, layer_density_, n_train_, n_features_in_
+        As for :class:`SparseNetClassifier`. Integer y is regressed as float32; y must
+        have the module's output shape per sample (a 1-d y goes with one output).
 
     Examples
     --------
