@@ -108,6 +108,26 @@ def test_integer_and_pandas_X_are_read_as_float_arrays(digits):
     np.testing.assert_allclose(net.predict_proba(frame), ref, atol=1e-6)
 
 
+class _Bag(nn.Module):
+    """Token ids -> mean embedding -> logits: its input stays integer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.EmbeddingBag(20, 8)
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.out(self.emb(x))
+
+
+def test_integer_input_to_a_module_with_embeddings_stays_integer():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 20, size=(200, 1))
+    y = (X[:, 0] < 10).astype(np.int64)
+    net = SparseNetClassifier(_Bag, max_epochs=30, lr=3e-2, random_state=0, verbose=0)
+    assert net.fit(X, y).score(X, y) > 0.9
+
+
 def test_nan_in_a_tensor_X_is_refused(digits):
     X, y = digits
     Xt = torch.as_tensor(X).clone()

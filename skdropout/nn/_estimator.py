@@ -179,6 +179,8 @@ class _SparseNetMixin:
         if isinstance(self.module, nn.Module):
             self.module_ = copy.deepcopy(self.module_)
         install_method(self.module_, spec, self._lam_value(spec), pen, opts)
+        self.integer_input_as_float_ = not any(
+            isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in self.module_.modules())
         self.module_.to(self.device)
         self.method_options_ = opts
         return self
@@ -295,8 +297,10 @@ class _SparseNetMixin:
     # -- training ------------------------------------------------------------------------
     def infer(self, x: Any, **fit_params: Any) -> Any:
         x = to_tensor(x, device=self.device)
-        if isinstance(x, torch.Tensor) and not x.is_complex():
-            # integer or float64 input: the module's parameters' dtype
+        if isinstance(x, torch.Tensor) and (x.is_floating_point() or (
+                self.integer_input_as_float_ and not x.is_complex())):
+            # float64 input, or integer input to a module without embeddings (which take
+            # integer indices): the module's parameters' dtype
             dtype = self.sparse_layers()[0].weight.dtype
             if x.dtype != dtype:
                 x = x.to(dtype)
@@ -488,12 +492,13 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
             n_classes = len(self.classes_)
         except AttributeError:  # trained on a Dataset without y
             n_classes = 1
-        if y_pred.dim() != 2 or y_pred.shape[1] < n_classes:
+        if y_pred.dim() < 2 or y_pred.shape[1] < n_classes:
             raise ValueError(f"y has {n_classes} classes but the module returns outputs of "
                              f"shape {tuple(y_pred.shape)}: it needs one logit per class "
                              f"({n_classes} columns).")
         with torch.no_grad():
-            if isinstance(self.criterion_, nn.CrossEntropyLoss) and y_pred.shape[1] > 1 and \
+            if isinstance(self.criterion_, nn.CrossEntropyLoss) and y_pred.dim() == 2 and \
+                    y_pred.shape[1] > 1 and \
                     bool(((y_pred >= 0) & (y_pred <= 1)).all()) and \
                     bool(torch.allclose(y_pred.sum(1), y_pred.new_ones(()), atol=1e-4)):
                 warnings.warn("The module's outputs are probabilities (in [0, 1], summing to "
