@@ -89,7 +89,7 @@ def _as_array(data: Any) -> Any:
     """pandas DataFrame/Series as numpy arrays (skorch reads a DataFrame as a dict of
     columns, which needs string column names); anything else unchanged."""
     if type(data).__module__.split(".")[0] == "pandas" and hasattr(data, "to_numpy"):
-        return data.to_numpy()
+        return data.to_numpy(copy=True)  # writable: torch warns on read-only arrays
     return data
 
 
