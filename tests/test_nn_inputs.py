@@ -85,6 +85,16 @@ def test_string_and_one_based_labels_train_and_predict_the_labels(digits, kind):
     assert np.mean(pred == labels) > 0.85
 
 
+def test_validation_accuracy_with_string_labels(digits):
+    from skorch.dataset import ValidSplit
+
+    X, y = digits
+    labels = np.array([f"digit{d}" for d in y])
+    net = small(train_split=ValidSplit(5, stratified=True)).fit(X, labels)
+    assert net.history[-1, "valid_acc"] > 0.8
+    assert net.history[-1, "valid_error"] == pytest.approx(1 - net.history[-1, "valid_acc"])
+
+
 def test_partial_fit_refuses_labels_unseen_in_the_first_fit(digits):
     X, y = digits
     net = small().fit(X[y < 9], y[y < 9])
