@@ -40,7 +40,7 @@ _PARAMS_DOC = """
         (0), ``end`` (0.75) as fractions of training, ``every`` (20 steps); standout:
         ``alpha`` (1), ``beta`` (0). The defaults are chosen so that a user's network is
         pruned in a short training (``benchmarks/nn_defaults.py``); the paper's Table 4
-        settings are those of :func:`skdropout.experiments.run_table4`.
+        settings are those of ``skdropout.experiments.run_table4``.
     lam : float > 0 or None, default=None
         Regularisation strength lambda. None: 1/N (N the number of training samples) for
         the variational dropout methods (the variational bound), eta_trick and
