@@ -233,3 +233,13 @@ def test_lpp_partial_fit_after_sparsify_keeps_finite_weights(digits):
     assert any(bool((layer.weight == 0).any()) for layer in net.sparse_layers())
     net.partial_fit(X, y)
     assert all(bool(torch.isfinite(layer.weight).all()) for layer in net.sparse_layers())
+
+
+def test_default_lam_is_one_over_n_also_inside_a_penalty_shaped_by_lam(digits):
+    # MCP's shape depends on lam: with the default lam = 1/N its lam is 1/N too
+    X, y = digits
+    net = small(method="logsum", penalty="mcp", penalty_params={"a": 3.0}, max_epochs=1)
+    net.fit(X, y)
+    for layer in net.sparse_layers():
+        assert layer.lam == pytest.approx(1 / len(X))
+        assert layer.penalty.lam == pytest.approx(1 / len(X))
