@@ -36,3 +36,18 @@ def test_defaults_prune_a_users_network_and_keep_it_accurate(digits_split, metho
     assert accuracy >= 0.90, (method, accuracy, net.density_)
     if method != "standout":
         assert net.density_ < 0.9, (method, accuracy, net.density_)
+
+
+@pytest.mark.parametrize("log_lr", [None, 0.5])
+def test_log_scale_parameters_get_their_own_learning_rate(digits_split, log_lr):
+    X_tr, _, y_tr, _ = digits_split
+    net = SparseNetClassifier(nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)),
+                              method="vardrop_lr", max_epochs=2, batch_size=100, lr=1e-3,
+                              log_lr=log_lr, callbacks__lr_decay=None, random_state=0,
+                              verbose=0).fit(X_tr, y_tr)
+    weights, logs = net.optimizer_.param_groups
+    assert weights["lr"] == 1e-3
+    # None: 40 / T with T = 2 epochs x ceil(1257 / 100) batches
+    assert logs["lr"] == pytest.approx(40 / (2 * 13) if log_lr is None else log_lr)
+    assert {id(p) for p in logs["params"]} == {id(layer.log_alpha_)
+                                                for layer in net.sparse_layers()}

@@ -54,9 +54,8 @@ PUBLISHED_LENET300100: dict[str, tuple[float, float]] = {
 N_WEIGHTS = 266_200
 
 #: The paper's settings (appendix C) where the estimators' defaults differ: no KL warm-up,
-#: log alpha starting at -5, and the same learning rate for every parameter. Set
-#: explicitly for each method that uses them and recorded in its JSON.
-PAPER_SETTINGS: dict[str, Any] = {"log_lr_factor": 1.0}
+#: log alpha starting at -5, and the same learning rate for every parameter (``log_lr``,
+#: set to the method's lr). Set explicitly for each method and recorded in its JSON.
 PAPER_VARDROP_SETTINGS: dict[str, Any] = {"method__init_log_alpha": -5.0,
                                           "method__kl_warmup": 0.0}
 
@@ -140,8 +139,8 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
             train_split=predefined_split(Dataset(X_va, y_va)), device=device,
             random_state=seed, verbose=verbose,
             callbacks=[("epoch_csv", _EpochCSV(out / f"{method}.csv"))])
-        paper = dict(PAPER_SETTINGS, **(PAPER_VARDROP_SETTINGS
-                                        if method.startswith("vardrop") else {}))
+        paper = dict(log_lr=lr or spec["lr"], **(PAPER_VARDROP_SETTINGS
+                                                 if method.startswith("vardrop") else {}))
         # the learning rate decays linearly to 0 over the run (appendix C)
         net.set_params(callbacks__lr_decay=LinearLRDecay(), **paper)
         net.set_params(**(params or {}))

@@ -16,10 +16,14 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ..penalties import Penalty, resolve_penalty
-from ._callbacks import LinearLRDecay, SparsityRules
+from ._callbacks import LinearLRDecay, SparsityRules, _total_steps
 from ._compact import compact_module
 from ._layers import SparseLayer
 from ._methods import METHODS, MethodSpec, get_method, install_method, method_options
+
+#: log-units the method's log-scale parameters can travel in one fit with ``log_lr=None``:
+#: lr x T / 2 under the linear decay, set to the width of log alpha's range [-10, 10]
+LOG_TRAVEL = 40.0
 
 _PARAMS_DOC = """
     Parameters
@@ -54,12 +58,15 @@ _PARAMS_DOC = """
         Parameters of ``penalty`` when it is given by name.
     random_state : int or None, default=None
         Seed of torch's global generator at initialisation (weights, noise, shuffling).
-    log_lr_factor : float > 0, default=30
+    log_lr : float > 0 or None, default=None
         Learning rate of the method's own per-weight parameters (log alpha or log sigma^2
-        of vardrop*, log eta_bar of eta_trick, log a of hardconcrete) as a multiple of
-        ``lr``. They live on a log scale, where the step of a weight (Adam moves each
-        parameter by about ``lr`` per step) would need thousands of steps before the first
-        weight is pruned. Parameters named in ``optimizer__param_groups`` keep their group.
+        of vardrop*, log eta_bar of eta_trick, log a of hardconcrete). None: 40 / T, T the
+        number of training steps of the fit (epochs x batches per epoch): Adam moves a
+        parameter by about its lr per step, so under the linear decay these can travel
+        about 20 log-units, the width of log alpha's range [-10, 10], in any length of
+        training (at ``lr``, sized for weights, they would need thousands of steps to prune
+        a first weight in a short one). Parameters named in ``optimizer__param_groups``
+        keep their group.
     train_split : callable or None, default=None
         None trains on all data; pass e.g. ``skorch.dataset.ValidSplit(5)`` to record the
         validation error of the pruned model every epoch.
@@ -128,10 +135,10 @@ class _SparseNetMixin:
             raise ValueError(f"lam must be a finite number > 0 (or None for the method's "
                              f"default), got {lam!r}.")
         opts = method_options(spec, self.get_params_for("method"))
-        factor = self.log_lr_factor
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or \
-                not math.isfinite(factor) or factor <= 0:
-            raise ValueError(f"log_lr_factor must be a finite number > 0, got {factor!r}.")
+        log_lr = self.log_lr
+        if log_lr is not None and (isinstance(log_lr, bool) or not isinstance(
+                log_lr, numbers.Real) or not math.isfinite(log_lr) or log_lr <= 0):
+            raise ValueError(f"log_lr must be a finite number > 0 or None, got {log_lr!r}.")
         device = self.device
         if device is not None and torch.device(device).type == "cuda" and \
                 not torch.cuda.is_available():
@@ -199,11 +206,10 @@ class _SparseNetMixin:
     def get_params_for_optimizer(self, prefix: str, named_parameters: Any) -> Any:
         """skorch's parameter groups, with the method's own per-weight parameters (log
         alpha or log sigma^2, log eta_bar, log a) that no ``optimizer__param_groups`` entry
-        names in a group of their own, at ``log_lr_factor`` times the learning rate."""
+        names in a group of their own, at the learning rate ``log_lr``."""
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        factor = self.log_lr_factor
         groups = args[0]
-        if prefix != "optimizer" or factor == 1.0 or not groups or "lr" in groups[-1]:
+        if prefix != "optimizer" or not groups or "lr" in groups[-1]:
             return args, kwargs
         log_params = {id(p) for layer in self.sparse_layers()
                       for name, p in layer.named_parameters(recurse=False)
@@ -212,9 +218,22 @@ class _SparseNetMixin:
         rest = groups[-1]["params"]
         own = [p for p in rest if id(p) in log_params]
         if own:
+            lr = kwargs["lr"] if self.log_lr is None else self.log_lr  # None: set per fit
             groups = groups[:-1] + [{"params": [p for p in rest if id(p) not in log_params]},
-                                    {"params": own, "lr": kwargs["lr"] * factor}]
+                                    {"params": own, "lr": lr, "log_params": True}]
         return (groups, *args[1:]), kwargs
+
+    def _set_log_lr(self, X: Any, y: Any) -> None:
+        """``log_lr=None``: LOG_TRAVEL / T for the log-scale parameters, T the number of
+        training steps of this fit."""
+        if self.log_lr is not None or X is None:
+            return
+        # the number of training samples, as the split will make it before the first batch
+        self.n_train_ = len(NeuralNet.get_split_datasets(self, X, y)[0])
+        lr = LOG_TRAVEL / _total_steps(self)
+        for group in self.optimizer_.param_groups:
+            if group.get("log_params"):
+                group["lr"] = lr
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
@@ -332,6 +351,7 @@ class _SparseNetMixin:
 
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         self.output_checked_ = False
+        self._set_log_lr(X, y)  # before the callbacks (the lr decay reads it)
         super().on_train_begin(net, X=X, y=y, **kwargs)
 
     # -- the pruned model -----------------------------------------------------------------
@@ -401,7 +421,7 @@ def _sparse_net_init(base: type, default_criterion: type) -> Any:
     def __init__(self, module: Any, *args: Any, method: str = "logsum",
                  lam: float | None = None, penalty: str | Penalty = "logsum",
                  penalty_params: dict[str, Any] | None = None, random_state: int | None = None,
-                 log_lr_factor: float = 30.0,
+                 log_lr: float | None = None,
                  criterion: Any = default_criterion, train_split: Any = None,
                  optimizer: Any = torch.optim.Adam, lr: float = 1e-3, **kwargs: Any) -> None:
         kwargs.setdefault("iterator_train__shuffle", True)
@@ -412,7 +432,7 @@ def _sparse_net_init(base: type, default_criterion: type) -> Any:
         self.penalty = penalty
         self.penalty_params = penalty_params
         self.random_state = random_state
-        self.log_lr_factor = log_lr_factor
+        self.log_lr = log_lr
 
     return __init__
 
