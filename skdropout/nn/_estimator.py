@@ -258,14 +258,14 @@ class _SparseNetMixin:
         """Run skorch's ``fit``/``partial_fit`` on checked input; when it raises, the
         estimator is put back as it was before the call (unfitted if it was), so a failed
         fit never leaves an untrained module behind."""
-        if getattr(self, "_fitting", False):  # fit calls partial_fit: one snapshot
+        if getattr(self, "_in_fit_", False):  # fit calls partial_fit: one snapshot
             return fit(X, y, **fit_params)
         X, y = _as_array(X), _as_array(y)
         for name, arr in (("X", X), ("y", y)):
             _check_finite(name, arr)
         saved = {k: v for k, v in vars(self).items() if not k.endswith("_")}
         saved.update(copy.deepcopy({k: v for k, v in vars(self).items() if k.endswith("_")}))
-        self._fitting = True
+        self._in_fit_ = True
         try:
             self._check_warm_features(X)
             fit(X, y, **fit_params)
@@ -274,7 +274,7 @@ class _SparseNetMixin:
             vars(self).update(saved)
             raise
         finally:
-            vars(self).pop("_fitting", None)
+            vars(self).pop("_in_fit_", None)
         return self
 
     def _check_warm_features(self, X: Any) -> None:
