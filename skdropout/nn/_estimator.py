@@ -234,6 +234,8 @@ class _SparseNetMixin:
         for group in self.optimizer_.param_groups:
             if group.get("log_params"):
                 group["lr"] = lr
+                if "initial_lr" in group:  # a torch lr scheduler's lr_0 of an earlier fit
+                    group["initial_lr"] = lr
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
