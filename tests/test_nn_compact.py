@@ -163,7 +163,8 @@ def test_trained_lenet5_compacts_with_the_same_predictions():
     net = SparseNetClassifier(LeNet5, module__image_size=16, method="magnitude",
                               callbacks__pruning__target_density=0.05,
                               callbacks__pruning__every=5, max_epochs=6,
-                              batch_size=128, lr=1e-2, random_state=0, verbose=0)
+                              batch_size=128, lr=1e-2, random_state=0, verbose=0,
+                              callbacks__lr_decay=None)
     net.fit(imgs[:1200], y[:1200])
     assert net.score(imgs[1200:], y[1200:]) > 0.6
     small = net.compact()

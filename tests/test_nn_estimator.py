@@ -170,7 +170,7 @@ def test_regressor_and_conv_layers():
     X = rng.normal(size=(200, 10)).astype(np.float32)
     y = (X[:, :2] @ np.array([[1.0], [-2.0]])).astype(np.float32)
     reg = SparseNetRegressor(LeNet300100, module__in_features=10, module__hidden=(16,),
-                             module__n_classes=1, max_epochs=30, random_state=0, verbose=0,
+                             module__n_classes=1, max_epochs=60, random_state=0, verbose=0,
                              lr=1e-2, lam=1e-3)
     reg.fit(X, y)
     assert np.mean((reg.predict(X) - y) ** 2) < 0.1 * np.var(y)

@@ -173,3 +173,32 @@ def test_sigterm_stops_the_command_which_resumes(tiny_mnist, tmp_path):
     curve = read_curve(tmp_path / "t4" / "logsum.csv")
     assert [int(r["epoch"]) for r in curve] == list(range(1, epochs + 1))
     assert json.loads((tmp_path / "t4" / "logsum.json").read_text())["epochs"] == epochs
+
+
+def test_run_table4_sets_the_papers_settings_explicitly(tiny_mnist, tmp_path, monkeypatch):
+    # the estimators' defaults are chosen for users (KL warm-up, log alpha -8, a learning
+    # rate of its own for log-scale parameters); Table 4 runs the paper's appendix C
+    # settings and records them
+    from skdropout.nn import LinearLRDecay, SparseNetClassifier
+
+    seen = {}
+    fit = SparseNetClassifier.fit
+
+    def recording_fit(self, *args, **kwargs):
+        out = fit(self, *args, **kwargs)
+        seen[self.method] = self
+        return out
+
+    monkeypatch.setattr(SparseNetClassifier, "fit", recording_fit)
+    run_table4(methods=["vardrop_lr", "logsum"], epochs=1, out=tmp_path, data_home=tiny_mnist)
+    for method, net in seen.items():
+        lr = PAPER_TABLE4[method]["lr"]
+        # one lr for every parameter (the decay's lr_0 of every group)
+        assert {g["initial_lr"] for g in net.optimizer_.param_groups} == {lr}
+        assert isinstance(dict(net.callbacks_)["lr_decay"], LinearLRDecay)
+        record = json.loads((tmp_path / f"{method}.json").read_text())
+        assert record["paper_settings"]["log_lr"] == lr
+    assert seen["vardrop_lr"].method_options_ == {"init_log_alpha": -5.0}
+    assert dict(seen["vardrop_lr"].callbacks_)["kl_warmup"].epochs == 0.0
+    assert json.loads((tmp_path / "vardrop_lr.json").read_text())["paper_settings"] == {
+        "log_lr": 1e-3, "method__init_log_alpha": -5.0, "callbacks__kl_warmup__epochs": 0.0}

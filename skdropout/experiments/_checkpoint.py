@@ -202,7 +202,9 @@ def fit_resumable(net: Any, X: Any, y: Any, checkpoint: str | os.PathLike | None
             if done < net.max_epochs:
                 net.partial_fit(X, y, epochs=net.max_epochs - done)
             else:  # finished before its results were stored
-                net.get_split_datasets(X, y)  # what the net learns from the data before epoch 1
+                # what the net learns from the data before epoch 1: classes, n_train_
+                net.check_data(X, y)
+                net.get_split_datasets(X, y)
                 dict(net.callbacks_)["checkpoint"].restore(net)
         finished = dict(net.callbacks_)["checkpoint"].epochs_done_ >= net.max_epochs
     finally:  # a later fit of the returned net knows nothing of this checkpoint

@@ -48,7 +48,7 @@ class MethodSpec:
     options: dict[str, Any] = field(default_factory=dict)
     callbacks: tuple[tuple[str, type, dict[str, Any]], ...] = ()
     uses_penalty: bool = False
-    default_lam: float | None = 1e-3
+    default_lam: float | None = None
     conv: bool = True
     skip_last: bool = False
 

@@ -421,6 +421,6 @@ def _layer(mode: str) -> Any:
 
 #: The three variants of Table 4; lam None is 1/N (the variational bound). Defaults here.
 SPECS = tuple(
-    MethodSpec(name, _layer(mode), {"init_log_alpha": -5.0},
-               callbacks=(("kl_warmup", KLWarmup, {"epochs": 0.0}),), default_lam=None)
+    MethodSpec(name, _layer(mode), {"init_log_alpha": -8.0},
+               callbacks=(("kl_warmup", KLWarmup, {"epochs": 10.0}),), default_lam=None)
     for name, mode in (("vardrop_lr_ar", "lr_ar"), ("vardrop_lr", "lr"), ("vardrop", "plain")))

@@ -90,7 +90,15 @@ class _TorchNamespace:
         return self._t.maximum(x, y)
 
     def pow(self, x: Any, p: float) -> Any:
-        return self._t.pow(x, p)
+        """``x ** p`` for x >= 0. For p < 1 the derivative at x = 0 is infinite; it is taken
+        as 0 there (the minimum-norm subgradient of |w|^p at its minimum w = 0), and the
+        pow is evaluated away from 0 so that no inf * 0 makes the gradient NaN."""
+        if p >= 1:
+            return self._t.pow(x, p)
+        positive = x > 0
+        safe = self._t.where(positive, x, self._t.ones_like(x))
+        return self._t.where(positive, self._t.pow(safe, p),
+                             self._t.full_like(x, 0.0 ** p))
 
     def full_like(self, x: Any, value: float) -> Any:
         return self._t.full_like(x, value)
