@@ -1,13 +1,8 @@
 """Cross-validation and a grid search on a Dask cluster, through joblib's ``"dask"`` backend.
 
-Run it against a running cluster (``dask scheduler`` on one machine, ``dask worker
-tcp://scheduler-address:8786`` on the others, every worker with skdropout and torch
-installed)::
-
-    python dask_cluster.py tcp://scheduler-address:8786
-
-``tests/test_dask.py`` runs this file's :func:`main` against a ``distributed.LocalCluster``
-and checks that the results equal those of joblib's default backend (loky).
+Usage: ``python dask_cluster.py tcp://scheduler-address:8786``. ``tests/test_dask.py`` runs
+:func:`main` on a ``distributed.LocalCluster`` and compares the results with joblib's loky
+backend and with a search in one process.
 """
 
 import sys
