@@ -9,6 +9,7 @@ executed-task counters show that the fits ran on them, not in the test process. 
 """
 
 import importlib.util
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,10 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 joblib = pytest.importorskip("joblib")
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
+
+# generous for a busy 2-core machine; a lost worker fails the test instead of hanging it
+TIMEOUT = 180
 
 RECIPE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "dask_cluster.py"
 
@@ -28,26 +32,47 @@ def _load_recipe():
     return module
 
 
+def _within(seconds, func, *args):
+    """``func(*args)`` in a daemon thread: a hung cluster fails the test after ``seconds``
+    instead of blocking the run (and its exit)."""
+    out = {}
+
+    def target():
+        try:
+            out["value"] = func(*args)
+        except BaseException as exc:  # re-raised in the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{func.__name__} did not finish within {seconds} s"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def _executed(dask_worker):
     return dask_worker.state.executed_count
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    # loopback only, free ports, no dashboards; the context closes the workers and scheduler
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
-                                  worker_dashboard_address=None, death_timeout=60) as local:
+                                  host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                                  worker_dashboard_address=None, death_timeout=TIMEOUT) as local:
         yield local
 
 
 def test_recipe_on_cluster_equals_loky(cluster):
     recipe = _load_recipe()
     X, y, images, labels = recipe.data()
-    with distributed.Client(cluster, set_as_default=False, timeout=60) as observer:
+    with distributed.Client(cluster, set_as_default=False, timeout=TIMEOUT) as observer:
         before = observer.run(_executed)
-        irls, dropout, search = recipe.main(cluster.scheduler_address)
+        irls, dropout, search = _within(TIMEOUT, recipe.main, cluster.scheduler_address)
         after = observer.run(_executed)
-        threads = observer.run(lambda: __import__("torch").get_num_threads())
+        threads = observer.run(torch.get_num_threads)
 
     # the fits ran on both worker processes, each with one torch thread
     ran = {w: after[w] - before[w] for w in after}
