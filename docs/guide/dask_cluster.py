@@ -18,7 +18,8 @@ from skdropout.linear import AdaptiveDropoutRegressorCV, IRLSRegressorCV
 from skdropout.nn import LeNet300100, SparseNetClassifier
 
 
-def linear_cv(X, y):
+def linear_cv(X: np.ndarray,
+              y: np.ndarray) -> tuple[IRLSRegressorCV, AdaptiveDropoutRegressorCV]:
     """Both CV estimators; each fold's path, and the path on all data, is one joblib task."""
     irls = IRLSRegressorCV(penalty="logsum", lams=12, cv=4, n_jobs=-1)
     dropout = AdaptiveDropoutRegressorCV(penalty="logsum", lams=12, cv=4, n_jobs=-1,
@@ -26,7 +27,7 @@ def linear_cv(X, y):
     return irls.fit(X, y), dropout.fit(X, y)
 
 
-def net_search(X, y):
+def net_search(X: np.ndarray, y: np.ndarray) -> GridSearchCV:
     """A grid search over the strength lam of a small sparsified network; each candidate
     and fold is one joblib task, trained on one worker."""
     net = SparseNetClassifier(LeNet300100, module__in_features=X.shape[1],
@@ -35,7 +36,7 @@ def net_search(X, y):
     return GridSearchCV(net, {"lam": [1e-4, 1e-2]}, cv=2, n_jobs=-1).fit(X, y)
 
 
-def data():
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A regression problem with d > n for the linear models, and 600 digits for the net."""
     X, y = make_regression(n_samples=80, n_features=120, n_informative=5, noise=1.0,
                            random_state=0)
@@ -43,7 +44,7 @@ def data():
     return X, y, (digits[:600] / 16.0).astype(np.float32), labels[:600]
 
 
-def main(address):
+def main(address: str) -> tuple[IRLSRegressorCV, AdaptiveDropoutRegressorCV, GridSearchCV]:
     """Run the linear CVs and the grid search on the cluster at ``address``."""
     X, y, images, labels = data()
     with Client(address) as client:
