@@ -66,9 +66,12 @@ def test_run_table4_rejects_bad_input_before_loading_data(tmp_path, kwargs, matc
 
 def interrupt_at(monkeypatch, epoch):
     """Ctrl-C at the end of ``epoch`` (before it is recorded), as a user's would come."""
+    step_lr = LinearLRDecay.on_epoch_end  # the decay per epoch runs as before the interrupt
+
     def on_epoch_end(self, net, **kwargs):
         if len(net.history) == epoch:
             raise KeyboardInterrupt
+        step_lr(self, net, **kwargs)
 
     monkeypatch.setattr(LinearLRDecay, "on_epoch_end", on_epoch_end, raising=False)
 
