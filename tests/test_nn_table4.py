@@ -228,11 +228,13 @@ def test_each_result_reports_pruned_and_unpruned_errors_and_every_setting(tiny_m
         params = res["estimator_params"]
         assert params["callbacks__lr_decay__step_every"] == "epoch"
         assert params["optimizer"] == "torch.optim.adam.Adam"
-        assert params["optimizer__betas"] == [0.9, 0.999] and params["optimizer__eps"] == 1e-8
+        assert params["optimizer__betas"] == [0.9, 0.999]
         assert params["batch_size"] == 32 and params["iterator_train__shuffle"] is True
         assert res["protocol"]["input_mean"] == 0.1307 and res["protocol"]["input_std"] == 0.3081
     assert vd["lam"] == pytest.approx(1 / 60000)  # N = 60,000, not the 80 trained on
     assert vd["estimator_params"]["callbacks__kl_warmup__epochs"] == 0.0
+    assert vd["estimator_params"]["optimizer__eps"] == pytest.approx(1e-8 / 60000)
+    assert eta["estimator_params"]["optimizer__eps"] == 1e-8
     assert vd["method_options"] == {"init_log_alpha": -5.0, "init_weight_std": 0.02,
                                     "init_log_sigma2": -10.0}
     assert eta["lam"] == 1e-3 and eta["estimator_params"]["penalty"] == "logsum"
@@ -286,3 +288,24 @@ def test_collect_only_assembles_the_finished_methods(tmp_path, capsys):
     (row,) = read_curve(tmp_path / "table4.csv")
     assert (row["test_error_%"], row["test_error_unpruned_%"]) == ("2.5", "2.0")
     assert "test_error_unpruned_%" in capsys.readouterr().out
+
+
+def test_adam_with_eps_over_n_on_the_loss_over_n_takes_the_authors_steps():
+    """The runner trains on cross-entropy + KL / N with Adam's eps / N; the authors train on
+    N cross-entropy + KL with eps: the same parameters after every step."""
+    import torch
+
+    torch.manual_seed(0)
+    grads = [torch.randn(50, dtype=torch.float64) * 1e-3 for _ in range(20)]
+    n = 60000.0
+    ours = torch.zeros(50, dtype=torch.float64, requires_grad=True)
+    theirs = torch.zeros(50, dtype=torch.float64, requires_grad=True)
+    opt_ours = torch.optim.Adam([ours], lr=1e-3, eps=1e-8 / n)
+    opt_theirs = torch.optim.Adam([theirs], lr=1e-3, eps=1e-8)
+    for g in grads:
+        ours.grad, theirs.grad = g.clone(), g * n
+        opt_ours.step()
+        opt_theirs.step()
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-15)
+    settings = table4.protocol_settings("vardrop_lr")
+    assert settings["optimizer__eps"] == pytest.approx(1e-8 / n, rel=1e-12)
