@@ -277,6 +277,12 @@ def test_unpruned_evaluation_uses_every_weight_and_restores_pruning():
     assert first.prune_at_eval and last.prune_at_eval
 
 
+def test_table_shows_the_learning_rate_trained_with(tiny_mnist, tmp_path):
+    (row,) = run_table4(methods=["logsum"], epochs=1, data_home=tiny_mnist, out=tmp_path,
+                        params={"lr": 3e-3})
+    assert row["lr"] == 3e-3 and PAPER_TABLE4["logsum"]["lr"] == 1e-4
+
+
 def test_collect_only_assembles_the_finished_methods(tmp_path, capsys):
     from skdropout.cli import main
 

@@ -396,7 +396,9 @@ def collect_table4(out: str | Path) -> list[dict[str, Any]]:
         if (out / f"{method}.csv").exists():
             curves[method] = _read_curve(out / f"{method}.csv")
         rows.append({"method": method, "epochs": res["epochs"], "lam": res["lam"],
-                     "paper_lam": spec["paper_lam"], "lr": res["lr"],
+                     "paper_lam": spec["paper_lam"],
+                     # the learning rate trained with (a --set lr=... included)
+                     "lr": res.get("estimator_params", {}).get("lr", res["lr"]),
                      "test_error_%": res["test_error"],
                      "test_error_unpruned_%": res.get("test_error_unpruned", math.nan),
                      "paper_test_error_%": spec["test_error"],
