@@ -468,8 +468,8 @@ def test_linear_lr_decay_is_an_lr_scheduler_by_batch(digits):
     from skdropout.nn import LinearLRDecay
 
     X, y = digits
-    net = small(max_epochs=2, batch_size=600, lr=0.03, callbacks=[LinearLRDecay()])
-    assert isinstance(net.callbacks[0], LRScheduler)
+    net = small(max_epochs=2, batch_size=600, lr=0.03, callbacks__lr_decay=LinearLRDecay())
+    assert isinstance(net.callbacks__lr_decay, LRScheduler)
     net = clone(net).fit(X, y)  # 3 batches per epoch: T = 6 steps
     lrs = [lr for epoch in net.history[:, "batches", :, "event_lr"] for lr in epoch]
     np.testing.assert_allclose(lrs, 0.03 * (1 - np.arange(6) / 6))

@@ -18,6 +18,8 @@ from skorch.exceptions import DeviceWarning  # noqa: E402
 
 from skdropout.nn import (KEEP_MIN, METHODS, LeNet5, LeNet300100, LinearLRDecay,  # noqa: E402
                           SparseNetClassifier, install_method)
+from skdropout.nn import VarDropLayer  # noqa: E402
+from torch import nn  # noqa: E402
 from skdropout.nn._methods import method_options  # noqa: E402
 from skdropout.penalties import get_penalty  # noqa: E402
 
@@ -50,8 +52,7 @@ def digits():
 
 def make_net(method, **kw):
     params = dict(module__in_features=64, module__hidden=(64, 32), method=method,
-                  max_epochs=12, batch_size=16, lr=1e-2, random_state=0, verbose=0,
-                  callbacks=[LinearLRDecay()])
+                  max_epochs=12, batch_size=16, lr=1e-2, random_state=0, verbose=0)
     params.update(FAST[method])
     params.update(kw)
     return SparseNetClassifier(LeNet300100, **params)
@@ -189,3 +190,81 @@ def test_a_net_saved_for_cuda_loads_on_a_cpu(digits, monkeypatch):
     X_tr, X_te, y_tr, _ = digits
     net = make_net("hardconcrete", max_epochs=1).fit(X_tr[:320], y_tr[:320])
     assert_loads_on_a_cpu(net, X_te, monkeypatch)
+
+
+# --- the variational layers' initialisation options (the authors' Table 4 code) -----------
+
+@pytest.mark.parametrize("mode", ["lr_ar", "lr", "plain"])
+def test_vardrop_weight_init_option_draws_small_gaussian_weights_and_zero_bias(mode):
+    torch.manual_seed(0)
+    base = nn.Linear(784, 300)
+    layer = VarDropLayer(base, lam=1 / 60000, mode=mode, init_weight_std=0.02)
+    w = layer.weight.detach().numpy()
+    assert abs(w.std() - 0.02) < 0.0005 and abs(w.mean()) < 0.0005  # 235,200 draws
+    assert not torch.equal(layer.weight, base.weight)
+    assert torch.count_nonzero(layer.bias) == 0
+    expected_la = -5.0 if mode != "lr_ar" else None
+    if expected_la is not None:
+        assert torch.all(layer.log_alpha_ == expected_la)
+
+
+def test_vardrop_init_log_sigma2_sets_the_additive_variance_parameter():
+    torch.manual_seed(0)
+    layer = VarDropLayer(nn.Linear(50, 20), lam=1.0, mode="lr_ar", init_weight_std=0.02,
+                         init_log_sigma2=-10.0)
+    assert torch.all(layer.log_sigma2 == -10.0)
+    w = layer.weight.detach().double()
+    expected = torch.clamp(-10.0 - torch.log(w ** 2 + 1e-16), -10, 10)  # log sigma = -5
+    torch.testing.assert_close(layer.log_alpha().double(), expected, rtol=1e-5, atol=1e-4)
+    default = VarDropLayer(nn.Linear(50, 20), lam=1.0, mode="lr_ar")
+    torch.testing.assert_close(default.log_alpha(), torch.full((20, 50), -5.0), atol=1e-4,
+                               rtol=0)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"mode": "lr", "init_log_sigma2": -10.0}, "init_log_sigma2 is an option of mode 'lr_ar'"),
+    ({"init_weight_std": 0.0}, "init_weight_std must be a finite number > 0"),
+    ({"init_weight_std": float("nan")}, "init_weight_std must be"),
+    ({"init_log_sigma2": "a"}, "init_log_sigma2 must be a finite number")])
+def test_vardrop_init_options_are_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        VarDropLayer(nn.Linear(3, 2), lam=1.0, **kwargs)
+
+
+def test_vardrop_init_options_through_the_estimator():
+    X, y = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32), np.arange(40) % 3
+    net = SparseNetClassifier(LeNet300100, module__in_features=6, module__hidden=(5,),
+                              module__n_classes=3, method="vardrop_lr_ar",
+                              method__init_weight_std=0.02, method__init_log_sigma2=-10.0,
+                              max_epochs=0, random_state=0, verbose=0).initialize()
+    assert all(torch.all(layer.log_sigma2 == -10.0) for layer in net.sparse_layers())
+    with pytest.raises(ValueError, match="method__init_log_sigma2"):
+        SparseNetClassifier(LeNet300100, module__in_features=6, method="vardrop_lr",
+                            method__init_log_sigma2=-10.0).fit(X, y)
+
+
+def test_linear_lr_decay_per_epoch():
+    from skorch.callbacks import Callback
+
+    class BatchLR(Callback):
+        def initialize(self):
+            self.lrs_ = []
+            return self
+
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training:
+                self.lrs_.append(net.optimizer_.param_groups[0]["lr"])
+
+    X, y = np.ones((8, 3), dtype=np.float32), np.arange(8) % 2
+    seen = BatchLR()
+    SparseNetClassifier(LeNet300100, module__in_features=3, module__hidden=(2,),
+                        module__n_classes=2, batch_size=2, max_epochs=4, lr=0.1,
+                        train_split=None, verbose=0,
+                        callbacks__lr_decay=LinearLRDecay(step_every="epoch"),
+                        callbacks=[("seen", seen)]).fit(X, y)
+    # epoch e (from 0) runs all its 4 batches at lr (1 - e / 4)
+    expected = [0.1 * (1 - e / 4) for e in range(4) for _ in range(4)]
+    np.testing.assert_allclose(seen.lrs_, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="step_every must be 'batch' or 'epoch'"):
+        SparseNetClassifier(LeNet300100, module__in_features=3, max_epochs=1,
+                            callbacks__lr_decay=LinearLRDecay(step_every="step")).fit(X, y)

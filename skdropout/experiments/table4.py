@@ -1,14 +1,26 @@
 """Table 4 and Figure 2 of the paper: sparsifying LeNet-300-100 on MNIST (appendix C).
 
-Protocol: the MNIST training set split 80/20 at random (fixed seed) into training and
-validation sets; LeNet-300-100; Adam with the learning rate decaying linearly to 0 over the
-run; batch 128; the seven methods of Table 4 with the paper's lam and learning rate; density
-counted over the 266,200 weights with the keep-probability rule (keep probability < 0.05 is
-pruned); the test error is that of the pruned network.
+Protocol (the paper's appendix C, and the authors' public code where the paper is silent;
+every setting is passed explicitly and recorded in each method's JSON, see
+:func:`protocol_settings`): MNIST pixels standardised with mean 0.1307 and std 0.3081; the
+60,000 training images split 48,000/12,000 by ``sklearn.model_selection.ShuffleSplit(
+test_size=0.2, random_state=42)`` (the split skorch's ``CVSplit(0.2, random_state=42)`` of
+the authors' code draws, not stratified); LeNet-300-100; Adam (betas 0.9, 0.999, eps 1e-8)
+with the learning rate decaying linearly to 0, stepped once per epoch; batch 128; the seven
+methods of Table 4 with the paper's lam and learning rate. Variational dropout: weights
+N(0, 0.02^2), zero biases, log sigma = -5 (additive reparameterisation) or log alpha = -5,
+KL weight 1 with lam = 1/60,000 (the authors' cross-entropy times 60,000, divided through by
+60,000, with Adam's eps divided by 60,000 so that the steps are the same), no warm-up.
+Penalty methods: torch's default initialisation, LogSum(eps=2), lam = 1e-3; eta-trick
+log(eta/lam) from 5 with the extra term ``lam 1e-3 sum log(eta/lam)``; AdaProx's step from
+Adam's bias-corrected second moment. Density counts the 266,200 weights with the
+keep-probability rule (keep probability < 0.05 is pruned); the test error is reported for
+the pruned network (what is deployed) and the unpruned one (what the authors' code measures
+for the four penalty methods).
 
 Each method writes ``<out>/<method>.csv`` (one row per epoch: validation error and density
 of the pruned model, epoch and cumulative time) and ``<out>/<method>.checkpoint.pt`` (the
-training state) after every epoch, and ``<out>/<method>.json`` (final test error, density,
+training state) after every epoch, and ``<out>/<method>.json`` (final test errors pruned and unpruned, density, the settings,
 wall time of the last session, training time summed over the epochs of all sessions) when
 done, each file written whole (a temporary file renamed over it). A run interrupted by
 Ctrl-C writes no JSON; run the same command again and it resumes from the last finished
@@ -32,25 +44,82 @@ import numpy as np
 
 from ._atomic import replacing, write_text_atomic
 
-#: Table 4 of the paper: lam, learning rate, test error (%), fraction of nonzeros.
-#: lam=None means 1/N with N the real number of training samples (48,000 here); the paper
-#: prints 1/60,000 for the variational dropout methods.
+#: The N of the authors' variational bound: their loss is the batch-mean cross-entropy times
+#: 60,000 (the whole training set, though 48,000 images are trained on) plus the KL sum.
+N_PAPER = 60_000
+
+#: Table 4 of the paper: lam, learning rate, test error (%), fraction of nonzeros, and which
+#: network the authors' code evaluates for the test error ('pruned' or 'unpruned').
 PAPER_TABLE4: dict[str, dict[str, Any]] = {
-    "vardrop_lr_ar": {"lam": None, "paper_lam": "1/60000", "lr": 1e-4, "test_error": 3.21,
-                      "density": 0.024},
-    "vardrop_lr": {"lam": None, "paper_lam": "1/60000", "lr": 1e-3, "test_error": 1.41,
-                   "density": 0.088},
-    "vardrop": {"lam": None, "paper_lam": "1/60000", "lr": 1e-3, "test_error": 1.54,
-                "density": 0.595},
+    "vardrop_lr_ar": {"lam": 1 / N_PAPER, "paper_lam": "1/60000", "lr": 1e-4, "test_error": 3.21,
+                      "density": 0.024, "paper_network": "pruned"},
+    "vardrop_lr": {"lam": 1 / N_PAPER, "paper_lam": "1/60000", "lr": 1e-3, "test_error": 1.41,
+                   "density": 0.088, "paper_network": "pruned"},
+    "vardrop": {"lam": 1 / N_PAPER, "paper_lam": "1/60000", "lr": 1e-3, "test_error": 1.54,
+                "density": 0.595, "paper_network": "pruned"},
     "eta_trick": {"lam": 1e-3, "paper_lam": "1e-3", "lr": 1e-3, "test_error": 2.16,
-                  "density": 0.051},
+                  "density": 0.051, "paper_network": "unpruned"},
     "adaprox": {"lam": 1e-3, "paper_lam": "1e-3", "lr": 1e-4, "test_error": 2.94,
-                "density": 0.028},
+                "density": 0.028, "paper_network": "unpruned"},
     "adatikhonov": {"lam": 1e-3, "paper_lam": "1e-3", "lr": 1e-4, "test_error": 2.88,
-                    "density": 0.018},
+                    "density": 0.018, "paper_network": "unpruned"},
     "logsum": {"lam": 1e-3, "paper_lam": "1e-3", "lr": 1e-4, "test_error": 2.93,
-               "density": 0.019},
+               "density": 0.019, "paper_network": "unpruned"},
 }
+
+#: The authors' input standardisation (torchvision ``Normalize``) of the [0, 1] pixels.
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+#: The seed of the authors' 80/20 split (skorch ``CVSplit(0.2, random_state=42)``).
+SPLIT_SEED = 42
+#: The authors' Adam settings (torch's defaults, written out).
+ADAM = {"betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0}
+#: Initial weight std of the variational layers, and their initial variance parameters.
+VARDROP_INIT = {"vardrop_lr_ar": {"method__init_weight_std": 0.02,
+                                  "method__init_log_sigma2": -10.0,  # log sigma = -5
+                                  "method__init_log_alpha": -5.0},
+                "vardrop_lr": {"method__init_weight_std": 0.02, "method__init_log_alpha": -5.0},
+                "vardrop": {"method__init_weight_std": 0.02, "method__init_log_alpha": -5.0}}
+
+
+def protocol_settings(method: str) -> dict[str, Any]:
+    """The estimator parameters of ``method`` under the authors' protocol, every one given
+    explicitly (none left to a default of the estimator, the method or its callbacks).
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`PAPER_TABLE4`.
+
+    Returns
+    -------
+    dict
+        ``SparseNetClassifier`` keyword arguments with plain values (JSON-ready).
+
+    Examples
+    --------
+    >>> s = protocol_settings("vardrop_lr_ar")
+    >>> s["lam"] == 1 / 60000, s["callbacks__kl_warmup__epochs"], s["method__init_log_sigma2"]
+    (True, 0.0, -10.0)
+    >>> s["optimizer__eps"] == 1e-8 / 60000  # the same Adam steps as on the authors' loss
+    True
+    """
+    spec = PAPER_TABLE4[method]
+    settings: dict[str, Any] = {"lam": spec["lam"], "lr": spec["lr"],
+                                "iterator_train__shuffle": True,
+                                **{f"optimizer__{k}": v for k, v in ADAM.items()}}
+    if method in VARDROP_INIT:
+        settings.update(VARDROP_INIT[method])
+        # cross-entropy + KL / N is the authors' loss divided by N; Adam with eps / N takes
+        # exactly the same steps on it (m / (sqrt(v) + eps) is unchanged when the gradient,
+        # m and sqrt(v) are divided by N)
+        settings["optimizer__eps"] = ADAM["eps"] / N_PAPER
+        settings["callbacks__kl_warmup__epochs"] = 0.0
+    else:
+        settings.update({"penalty": "logsum", "penalty_params": {"eps": 2.0}})
+        if method == "eta_trick":
+            settings.update({"method__init_log_eta": 5.0, "method__log_eta_decay": 1e-3})
+    return settings
+
 
 #: Published LeNet-300-100 results: test error (%), fraction of weights kept.
 PUBLISHED_LENET300100: dict[str, tuple[float, float]] = {
@@ -61,18 +130,67 @@ PUBLISHED_LENET300100: dict[str, tuple[float, float]] = {
 
 N_WEIGHTS = 266_200
 
-#: The paper's settings (appendix C) where the estimators' defaults differ: no KL warm-up,
-#: log alpha starting at -5, and the same learning rate for every parameter (``log_lr``,
-#: set to the method's lr). Set explicitly for each method and recorded in its JSON.
-PAPER_VARDROP_SETTINGS: dict[str, Any] = {"method__init_log_alpha": -5.0,
-                                          "callbacks__kl_warmup__epochs": 0.0}
+def _split(n: int, seed: int = SPLIT_SEED, valid_fraction: float = 0.2
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation indices: ``ShuffleSplit(test_size=valid_fraction,
+    random_state=seed)`` over ``range(n)``, the split of skorch's ``CVSplit(valid_fraction,
+    random_state=seed)`` (not stratified)."""
+    from sklearn.model_selection import ShuffleSplit
+
+    splitter = ShuffleSplit(n_splits=1, test_size=valid_fraction, random_state=seed)
+    return next(splitter.split(np.arange(n)))
 
 
-def _split(n: int, seed: int, valid_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
-    perm = np.random.default_rng(seed).permutation(n)
-    n_valid = int(round(valid_fraction * n))
-    return perm[n_valid:], perm[:n_valid]
+def _standardise(X: np.ndarray) -> np.ndarray:
+    """The authors' inputs: ``(pixel - 0.1307) / 0.3081`` of the [0, 1] pixels, float32."""
+    return ((X - np.float32(MNIST_MEAN)) / np.float32(MNIST_STD)).astype(np.float32)
 
+
+def _plain_params(net: Any) -> dict[str, Any]:
+    """The net's parameters that JSON keeps (classes by name), so that each result records
+    every setting, the estimator's defaults included."""
+    from ._checkpoint import _plain
+
+    params = net.get_params()
+    # skorch's get_params lists the default callbacks after the net's own, so a replaced
+    # default (here lr_decay) would report the default's parameters: read the ones in use
+    for name, callback in getattr(net, "callbacks_", []):
+        if callback is not None:
+            params.update({f"callbacks__{name}__{k}": v
+                           for k, v in callback.get_params().items()})
+    plain = {}
+    for key, value in params.items():
+        if isinstance(value, type):
+            plain[key] = f"{value.__module__}.{value.__qualname__}"
+        elif _plain(value):
+            plain[key] = list(value) if isinstance(value, tuple) else value
+    return plain
+
+
+def evaluate_unpruned(net: Any, X: Any) -> np.ndarray:
+    """Predictions of ``net`` with every weight in use (its layers' pruning switched off
+    for the call): the network the authors' code evaluates for the penalty methods.
+
+    Parameters
+    ----------
+    net : SparseNetClassifier
+        A fitted net.
+    X : array-like
+        Inputs.
+
+    Returns
+    -------
+    numpy.ndarray
+        The predicted classes.
+    """
+    layers = net.sparse_layers()
+    try:
+        for layer in layers:
+            layer.prune_at_eval = False
+        return net.predict(X)
+    finally:
+        for layer in layers:
+            del layer.prune_at_eval  # back to the class's True
 
 def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: str = "cpu",
                out: str | Path = "table4", data_home: str | None = None, seed: int = 0,
@@ -89,8 +207,8 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
         Subset of ``vardrop_lr_ar vardrop_lr vardrop eta_trick adaprox adatikhonov logsum``
         (default all seven).
     epochs : int, default=200
-        Training epochs; the learning rate decays linearly to 0 over them (so a shorter run
-        is the same schedule compressed).
+        Training epochs; the learning rate decays linearly to 0 over them, once per epoch
+        (so a shorter run is the same schedule compressed).
     device : str, default='cpu'
         torch device, e.g. ``'cuda'``.
     out : str or Path
@@ -98,13 +216,15 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
     data_home : str, optional
         MNIST data home (see :func:`skdropout.datasets.fetch_mnist`).
     seed : int, default=0
-        Seed of the 80/20 split and of torch.
+        Seed of torch (initial weights, noise, shuffling); the 80/20 split is always the
+        authors' (``SPLIT_SEED`` 42).
     lr : float, optional
         Override the paper's learning rate of every method.
     batch_size : int, default=128
     params : dict, optional
-        Further estimator parameters for every method, e.g.
-        ``{"callbacks__kl_warmup__epochs": 50}`` (a deviation from the paper's protocol; recorded in each method's JSON).
+        Further estimator parameters for every method, over those of
+        :func:`protocol_settings`, e.g. ``{"callbacks__kl_warmup__epochs": 50}`` (a
+        deviation from the authors' protocol; recorded in each method's JSON).
     verbose : int, default=0
         skorch's per-epoch printout when > 0.
 
@@ -138,7 +258,11 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
     out = Path(out)
     configs = {m: {"method": m, "epochs": epochs, "lr": lr or PAPER_TABLE4[m]["lr"],
-                   "batch_size": batch_size, "seed": seed, "params": dict(params or {})}
+                   "batch_size": batch_size, "seed": seed, "params": dict(params or {}),
+                   "protocol": {"settings": protocol_settings(m),
+                                "input_mean": MNIST_MEAN, "input_std": MNIST_STD,
+                                "split": f"ShuffleSplit(test_size=0.2, random_state="
+                                         f"{SPLIT_SEED})", "lr_decay": "linear, per epoch"}}
                for m in methods}
     todo = [m for m in methods if not _finished(out, configs[m])]
     for method in todo:  # refuse another run's checkpoint before any training
@@ -147,7 +271,8 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
     if todo:
         X, y = fetch_mnist(data_home=data_home, subset="train", return_X_y=True)
         X_test, y_test = fetch_mnist(data_home=data_home, subset="test", return_X_y=True)
-        tr, va = _split(len(X), seed)
+        X, X_test = _standardise(X), _standardise(X_test)
+        tr, va = _split(len(X))
         X_tr, y_tr, X_va, y_va = X[tr], y[tr], X[va], y[va]
 
     class _EpochCSV(Callback):
@@ -162,27 +287,29 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
     for method in todo:
         spec, config = PAPER_TABLE4[method], configs[method]
         net = SparseNetClassifier(
-            LeNet300100, method=method, lam=spec["lam"], lr=config["lr"],
-            optimizer=torch.optim.Adam, batch_size=batch_size, max_epochs=epochs,
-            train_split=predefined_split(Dataset(X_va, y_va)), device=device,
-            random_state=seed, verbose=verbose,
-            callbacks=[("epoch_csv", _EpochCSV(out / f"{method}.csv"))])
-        paper = dict(log_lr=lr or spec["lr"], **(PAPER_VARDROP_SETTINGS
-                                                 if method.startswith("vardrop") else {}))
-        # the learning rate decays linearly to 0 over the run (appendix C)
-        net.set_params(callbacks__lr_decay=LinearLRDecay(), **paper)
+            LeNet300100, method=method, optimizer=torch.optim.Adam, batch_size=batch_size,
+            max_epochs=epochs, train_split=predefined_split(Dataset(X_va, y_va)),
+            device=device, random_state=seed, verbose=verbose,
+            callbacks=[("epoch_csv", _EpochCSV(out / f"{method}.csv"))],
+            # one learning rate for every parameter, the log-scale ones included
+            **{**config["protocol"]["settings"], "lr": config["lr"], "log_lr": config["lr"]})
+        # the learning rate decays linearly to 0, stepped once per epoch (the authors' code)
+        net.set_params(callbacks__lr_decay=LinearLRDecay(step_every="epoch"))
         net.set_params(**(params or {}))
         checkpoint = out / f"{method}.checkpoint.pt"
         t0 = time.perf_counter()
         fit_resumable(net, X_tr, y_tr, checkpoint, config)
         wall = time.perf_counter() - t0
         test_error = float(np.mean(net.predict(X_test) != y_test))
+        unpruned = float(np.mean(evaluate_unpruned(net, X_test) != y_test))
         n_kept = round(net.density_ * N_WEIGHTS)
         result = {**config, "lam": net.sparse_layers()[0].lam, "device": device,
-                  "test_error": 100 * test_error, "density": net.density_,
+                  "test_error": 100 * test_error, "test_error_unpruned": 100 * unpruned,
+                  "estimator_params": _plain_params(net),
+                  "method_options": net.method_options_, "density": net.density_,
                   "nonzeros": n_kept, "layer_density": net.layer_density_,
                   "train_time_s": float(sum(h["dur"] for h in net.history)),
-                  "wall_time_s": wall, "n_train": len(X_tr), "paper_settings": paper}
+                  "wall_time_s": wall, "n_train": len(X_tr)}
         write_text_atomic(out / f"{method}.json", json.dumps(result, indent=1))
         checkpoint.unlink()
     return collect_table4(out)
@@ -278,8 +405,13 @@ def collect_table4(out: str | Path) -> list[dict[str, Any]]:
         if (out / f"{method}.csv").exists():
             curves[method] = _read_curve(out / f"{method}.csv")
         rows.append({"method": method, "epochs": res["epochs"], "lam": res["lam"],
-                     "paper_lam": spec["paper_lam"], "lr": res["lr"],
-                     "test_error_%": res["test_error"], "paper_test_error_%": spec["test_error"],
+                     "paper_lam": spec["paper_lam"],
+                     # the learning rate trained with (a --set lr=... included)
+                     "lr": res.get("estimator_params", {}).get("lr", res["lr"]),
+                     "test_error_%": res["test_error"],
+                     "test_error_unpruned_%": res.get("test_error_unpruned", math.nan),
+                     "paper_test_error_%": spec["test_error"],
+                     "paper_network": spec["paper_network"],
                      "density": res["density"], "paper_density": spec["density"],
                      "wall_time_s": res["wall_time_s"]})
     if rows:

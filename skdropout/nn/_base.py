@@ -105,6 +105,9 @@ class SparseLayer(nn.Module):
 
     #: whether the layer may replace an ``nn.Conv2d``
     conv_ok = True
+    #: whether the evaluated layer zeroes its pruned weights; False evaluates the unpruned
+    #: network (the quantity the authors' code reports for the penalty methods of Table 4)
+    prune_at_eval = True
     #: attributes that are caches of the current parameters, not state: not pickled
     _transient: tuple[str, ...] = ("_held",)
 
@@ -243,12 +246,14 @@ class SparseLayer(nn.Module):
         Returns
         -------
         torch.Tensor
-            The layer's output; in eval mode pruned weights contribute exactly nothing.
+            The layer's output; in eval mode pruned weights contribute exactly nothing
+            (unless ``prune_at_eval`` is False).
         """
         if self.training:
             return self.train_forward(x)
         object.__setattr__(self, "_held", None)
-        return self._op(x, self.pruned_weight(), self.bias)
+        weight = self.pruned_weight() if self.prune_at_eval else self.weight
+        return self._op(x, weight, self.bias)
 
     def to_dense(self) -> nn.Module:
         """A plain ``nn.Linear``/``nn.Conv2d`` computing this layer's evaluated output.

@@ -123,17 +123,21 @@ class SparsityLog(Callback):
 
 
 class LinearLRDecay(LRScheduler):
-    """Decay the learning rate linearly to 0 over the whole training run (appendix C), one
-    step per training batch: ``lr_t = lr_0 (1 - t / T)`` with T = epochs x batches per
-    epoch and lr_0 each parameter group's learning rate at the start of training.
+    """Decay the learning rate linearly to 0 over the whole training run (appendix C):
+    ``lr_t = lr_0 (1 - t / T)`` with lr_0 each parameter group's learning rate at the start
+    of training, stepped every training batch (T = epochs x batches per epoch) or, with
+    ``step_every='epoch'``, at the end of every epoch (T = epochs: epoch e, from 0, runs at
+    ``lr_0 (1 - e / T)``, as the authors' code of Table 4 does).
 
-    skorch's :class:`~skorch.callbacks.LRScheduler` with torch's ``LambdaLR`` stepped every
-    batch; T is read from the net once its data are split (``n_train_``).
+    skorch's :class:`~skorch.callbacks.LRScheduler` with torch's ``LambdaLR``; T is read
+    from the net once its data are split (``n_train_``).
 
     Parameters
     ----------
     event_name : str or None, default='event_lr'
-        The history key of the learning rate of each batch (None: not recorded).
+        The history key of the learning rate of each batch or epoch (None: not recorded).
+    step_every : {'batch', 'epoch'}, default='batch'
+        When the learning rate decays.
 
     Examples
     --------
@@ -144,20 +148,20 @@ class LinearLRDecay(LRScheduler):
     >>> X = np.ones((4, 3), dtype="float32"); y = np.ones((4, 1), dtype="float32")
     >>> net = SparseNetRegressor(LeNet300100, module__in_features=3, module__hidden=(2,),
     ...                          module__n_classes=1, batch_size=2, max_epochs=2, lr=0.1,
-    ...                          callbacks=[LinearLRDecay()], verbose=0).fit(X, y)
+    ...                          callbacks__lr_decay=LinearLRDecay(), verbose=0).fit(X, y)
     >>> [round(lr, 6) for lr in net.history[:, "batches", :, "event_lr"][1]]
     [0.05, 0.025]
     >>> net.optimizer_.param_groups[0]["lr"]
     0.0
     """
 
-    def __init__(self, event_name: str | None = "event_lr") -> None:
-        super().__init__(policy=torch.optim.lr_scheduler.LambdaLR, step_every="batch",
+    def __init__(self, event_name: str | None = "event_lr", step_every: str = "batch") -> None:
+        super().__init__(policy=torch.optim.lr_scheduler.LambdaLR, step_every=step_every,
                          event_name=event_name)
 
     def _get_param_names(self) -> list[str]:
-        """The constructor's parameters (the scheduler's policy and stepping are fixed)."""
-        return ["event_name"]
+        """The constructor's parameters (the scheduler's policy is fixed)."""
+        return ["event_name", "step_every"]
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -173,11 +177,15 @@ class LinearLRDecay(LRScheduler):
         LinearLRDecay
             self.
         """
+        if self.step_every not in ("batch", "epoch"):
+            raise ValueError("LinearLRDecay: step_every must be 'batch' or 'epoch', got "
+                             f"{self.step_every!r}.")
         self.total_ = None
         return super().initialize()
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
-        """Start the schedule at the current learning rates (T is read at the first batch).
+        """Start the schedule at the current learning rates (T is the number of epochs, or
+        read at the first batch when the decay is per batch).
 
         Parameters
         ----------
@@ -186,7 +194,7 @@ class LinearLRDecay(LRScheduler):
         **kwargs
             Passed on to skorch's LRScheduler.
         """
-        self.total_ = None
+        self.total_ = net.max_epochs if self.step_every == "epoch" else None
         super().on_train_begin(net, **kwargs)
 
     def on_batch_end(self, net: Any, training: bool = False, **kwargs: Any) -> None:

@@ -38,7 +38,9 @@ _PARAMS_DOC = """
         One of ``vardrop_lr_ar vardrop_lr vardrop eta_trick adaprox adatikhonov logsum
         hardconcrete magnitude standout``. Method options are set as ``method__<name>``
         keyword arguments (visible to ``get_params``/``clone``/``GridSearchCV``):
-        vardrop*: ``init_log_alpha`` (-8); eta_trick: ``init_log_eta`` (5),
+        vardrop*: ``init_log_alpha`` (-8), ``init_weight_std`` (None: the module's own
+        initial weights; a number: N(0, std^2) weights, zero bias), vardrop_lr_ar:
+        ``init_log_sigma2`` (None: log w^2 + init_log_alpha); eta_trick: ``init_log_eta`` (5),
         ``log_eta_decay`` (1e-3); hardconcrete: ``beta`` (2/3), ``gamma`` (-0.1),
         ``zeta`` (1.1), ``init_log_a`` (2); standout: ``alpha`` (1), ``beta`` (0). A
         method's training rules are skorch callbacks set as ``callbacks__<name>__<param>``:

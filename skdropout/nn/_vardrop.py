@@ -227,7 +227,17 @@ class VarDropLayer(SparseLayer):
     mode : {'lr_ar', 'lr', 'plain'}, default='lr_ar'
         Which reparameterisation tricks are used (see above).
     init_log_alpha : float, default=-5.0
-        Initial log alpha of every weight (keep probability ``sigmoid(5)`` ~ 0.993).
+        Initial log alpha of every weight (keep probability ``sigmoid(5)`` ~ 0.993); with
+        ``mode='lr_ar'``, log sigma^2 starts at ``log theta^2 + init_log_alpha`` unless
+        ``init_log_sigma2`` is given.
+    init_weight_std : float > 0 or None, default=None
+        None keeps the replaced layer's weight and bias; a number draws every weight from
+        N(0, init_weight_std^2) and sets the bias to 0 (Molchanov et al.'s layers, and the
+        authors' Table 4 code, use 0.02).
+    init_log_sigma2 : float or None, default=None
+        ``mode='lr_ar'`` only: the initial log sigma^2 of every weight, so that log alpha
+        starts at ``init_log_sigma2 - log theta^2`` (the authors' code starts log sigma at
+        -5, i.e. log sigma^2 = -10). None: ``log theta^2 + init_log_alpha``.
 
     Examples
     --------
@@ -251,16 +261,32 @@ class VarDropLayer(SparseLayer):
     """
 
     def __init__(self, base: nn.Module, lam: float, mode: str = "lr_ar",
-                 init_log_alpha: float = -5.0) -> None:
+                 init_log_alpha: float = -5.0, init_weight_std: float | None = None,
+                 init_log_sigma2: float | None = None) -> None:
         super().__init__(base, lam)
         if mode not in ("lr_ar", "lr", "plain"):
             raise ValueError(f"VarDropLayer: mode must be 'lr_ar', 'lr' or 'plain', got {mode!r}.")
         init_log_alpha = check_number("VarDropLayer", "init_log_alpha", init_log_alpha)
+        if init_weight_std is not None:
+            std = check_number("VarDropLayer", "init_weight_std", init_weight_std, 0.0,
+                               low_open=True)
+            with torch.no_grad():
+                self.weight.normal_(0.0, std)
+                if self.bias is not None:
+                    self.bias.zero_()
+        if init_log_sigma2 is not None:
+            if mode != "lr_ar":
+                raise ValueError("VarDropLayer: init_log_sigma2 is an option of mode 'lr_ar' "
+                                 f"(additive reparameterisation) only, not of {mode!r}.")
+            init_log_sigma2 = check_number("VarDropLayer", "init_log_sigma2", init_log_sigma2)
         self.mode = mode
         #: factor of the KL term, raised from 0 to 1 during a KL warm-up (1 otherwise)
         self.kl_weight = 1.0
         if mode == "lr_ar":
-            init = torch.log(self.weight.detach() ** 2 + _TINY) + init_log_alpha
+            if init_log_sigma2 is None:
+                init = torch.log(self.weight.detach() ** 2 + _TINY) + init_log_alpha
+            else:
+                init = torch.full_like(self.weight.detach(), init_log_sigma2)
             self.log_sigma2 = nn.Parameter(init)
         else:
             self.log_alpha_ = nn.Parameter(torch.full_like(self.weight, init_log_alpha))
@@ -421,6 +447,8 @@ def _layer(mode: str) -> Any:
 
 #: The three variants of Table 4; lam None is 1/N (the variational bound). Defaults here.
 SPECS = tuple(
-    MethodSpec(name, _layer(mode), {"init_log_alpha": -8.0},
+    MethodSpec(name, _layer(mode),
+               {"init_log_alpha": -8.0, "init_weight_std": None,
+                **({"init_log_sigma2": None} if mode == "lr_ar" else {})},
                callbacks=(("kl_warmup", KLWarmup, {"epochs": 10.0}),), default_lam=None)
     for name, mode in (("vardrop_lr_ar", "lr_ar"), ("vardrop_lr", "lr"), ("vardrop", "plain")))
