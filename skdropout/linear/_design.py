@@ -135,6 +135,10 @@ class Design:
             self._sq = sq
         return self._sq
 
+    def intercept(self, w: np.ndarray) -> float:
+        """The intercept of the uncentred model, ``y_offset - x_offset' w``."""
+        return float(self.y_offset - self.x_offset @ w)
+
     def loss(self, w: np.ndarray) -> float:
         """The squared loss (3), ``||y_s - X_s w||^2 / (2n)``."""
         r = self.y - self.matvec(w)
