@@ -19,7 +19,7 @@
 Every estimator runs with n_jobs=1 (the folds one after the other) and BLAS on one thread;
 each time is the best of ``--repeat`` runs, ours and the peer's alternating, so that a
 change in the machine's load hits both. Usage:
-``python benchmarks/linear_cv_speed.py [--quick] [--repeat R] [--out FILE]``.
+``OMP_NUM_THREADS=1 python benchmarks/linear_cv_speed.py [--quick] [--repeat R] [--out FILE]``.
 """
 
 from __future__ import annotations
