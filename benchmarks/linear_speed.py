@@ -19,7 +19,10 @@ BLAS runs on one thread for everybody (threadpoolctl), which makes the numbers
 reproducible on a shared machine; skglm's numba functions are compiled on a small problem
 first (its first-call compile time is printed separately). OPENBLAS_CORETYPE, if set in the
 environment, is left as it is. Usage:
-``python benchmarks/linear_speed.py [--quick] [--repeat R] [--out FILE]``.
+``python benchmarks/linear_speed.py [--quick | --table] [--repeat R] [--out FILE]``;
+``--table`` runs issue 21's table instead (iid 1000 x 5000 and Toeplitz rho = 0.8
+500 x 5000, lam_max/20 and lam_max/100; l1, mcp(3), logsum(1) and scad(3.7), the last two
+against skglm's GeneralizedLinearEstimator with AndersonCD).
 """
 
 from __future__ import annotations
@@ -43,6 +46,24 @@ from skdropout.penalties import get_penalty
 TOLS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-14]
 REL = 1e-6
 A = 3.0
+# the penalties of issue 21's table: name -> (our params, skglm penalty factory(lam))
+TABLE_PENALTIES = {"l1": {}, "mcp": {"a": A}, "logsum": {"eps": 1.0}, "scad": {"a": 3.7}}
+
+
+def skglm_glm(penalty: str):
+    """factory(lam, tol) of skglm's GeneralizedLinearEstimator with the same penalty."""
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import Quadratic
+    from skglm.penalties import SCAD, LogSumPenalty
+    from skglm.solvers import AndersonCD
+
+    def make(lam):
+        if penalty == "scad":
+            return SCAD(alpha=lam, gamma=TABLE_PENALTIES["scad"]["a"])
+        return LogSumPenalty(alpha=lam, eps=TABLE_PENALTIES["logsum"]["eps"])
+
+    return lambda lam, tol: GeneralizedLinearEstimator(
+        Quadratic(), make(lam), AndersonCD(tol=tol, fit_intercept=True))
 
 
 def solvers(penalty: str) -> dict:
@@ -58,11 +79,13 @@ def solvers(penalty: str) -> dict:
             "celer Lasso": lambda lam, tol: celer.Lasso(alpha=lam, tol=tol),
             "skglm Lasso": lambda lam, tol: skglm.Lasso(alpha=lam, tol=tol),
         }
-    return {
-        "skdropout IRLS": lambda lam, tol: IRLSRegressor(
-            penalty="mcp", penalty_params={"a": A}, lam=lam, tol=tol, max_iter=1000),
-        "skglm MCPRegression": lambda lam, tol: skglm.MCPRegression(alpha=lam, gamma=A, tol=tol),
-    }
+    ours = {"skdropout IRLS": lambda lam, tol: IRLSRegressor(
+        penalty=penalty, penalty_params=TABLE_PENALTIES[penalty], lam=lam, tol=tol,
+        max_iter=1000)}
+    if penalty == "mcp":
+        return {**ours, "skglm MCPRegression": lambda lam, tol: skglm.MCPRegression(
+            alpha=lam, gamma=A, tol=tol)}
+    return {**ours, f"skglm {penalty}": skglm_glm(penalty)}
 
 
 def objective(X, y, est, pen, lam) -> float:
@@ -90,11 +113,15 @@ def peak_memory(factory, X, y, lam, tol) -> float:
     return (peak - base) / 2**20
 
 
-def run_problem(name, n, d, penalty, repeat, memory, rows, tols):
-    X, y = make_regression(n_samples=n, n_features=d, n_informative=50, noise=1.0,
-                           random_state=0)
-    lam = np.max(np.abs((X - X.mean(0)).T @ (y - y.mean()))) / n / 20
-    pen = get_penalty(penalty, a=A, lam=lam) if penalty == "mcp" else get_penalty(penalty)
+def run_problem(name, n, d, penalty, repeat, memory, rows, tols, data=None, divisor=20):
+    """Time every solver at lam = lam_max / divisor (lam_max of the lasso)."""
+    if data is None:
+        data = make_regression(n_samples=n, n_features=d, n_informative=50, noise=1.0,
+                               random_state=0)
+    X, y = data
+    lam = np.max(np.abs((X - X.mean(0)).T @ (y - y.mean()))) / n / divisor
+    pen = get_penalty(penalty, **TABLE_PENALTIES[penalty])
+    pen = pen.with_lam(lam) if pen.uses_lam else pen
     facs = solvers(penalty)
     tight = {k: objective(X, y, fit(f, X, y, lam, tols[-1])[0], pen, lam)
              for k, f in facs.items()}
@@ -112,7 +139,7 @@ def run_problem(name, n, d, penalty, repeat, memory, rows, tols):
         est = fit(factory, X, y, lam, tol)[0]
         obj = objective(X, y, est, pen, lam)
         mem = peak_memory(factory, X, y, lam, tol) if memory else float("nan")
-        rows.append(dict(problem=f"{name} {n}x{d}", penalty=penalty, solver=solver,
+        rows.append(dict(problem=f"{name} {n}x{d} /{divisor}", penalty=penalty, solver=solver,
                          tol=tol, reached=chosen is not None, time=min(times),
                          rel_gap=(obj - f_best) / abs(f_best),
                          nnz=int(np.count_nonzero(est.coef_)), mem=mem))
@@ -122,18 +149,44 @@ def run_problem(name, n, d, penalty, repeat, memory, rows, tols):
 def fmt_row(r) -> str:
     mem = "" if np.isnan(r["mem"]) else f"{r['mem']:9.0f}"
     flag = "" if r["reached"] else "  (did not reach F_best within 1e-6)"
-    return (f"{r['problem']:<18}{r['penalty']:<6}{r['solver']:<22}{r['tol']:>8.0e}"
+    return (f"{r['problem']:<24}{r['penalty']:<7}{r['solver']:<22}{r['tol']:>8.0e}"
             f"{r['time']:>10.3f}{r.get('ratio', float('nan')):>8.2f}{r['rel_gap']:>11.1e}"
             f"{r['nnz']:>6}{mem:>10}{flag}")
 
 
-HEADER = (f"{'problem':<18}{'pen':<6}{'solver':<22}{'tol':>8}{'time[s]':>10}{'ratio':>8}"
+HEADER = (f"{'problem':<24}{'pen':<7}{'solver':<22}{'tol':>8}{'time[s]':>10}{'ratio':>8}"
           f"{'F/F_best-1':>11}{'nnz':>6}{'peak MiB':>10}")
+
+
+def run_default(quick: bool, repeat: int, rows: list) -> None:
+    run_problem("base", 1000, 5000, "l1", repeat, False, rows, TOLS)
+    run_problem("base", 1000, 5000, "mcp", repeat, False, rows, TOLS)
+    if not quick:
+        few = [1e-3, 1e-4, 1e-6, 1e-8, 1e-10]
+        run_problem("wide", 500, 100_000, "l1", repeat, True, rows, few)
+        run_problem("tall", 100_000, 500, "l1", repeat, False, rows, few)
+
+
+def run_table(repeat: int, rows: list) -> None:
+    """Issue 21's table: the Toeplitz design is dropout_duality.py's (standardised AR(1)
+    columns, corr 0.8^|i-j|, 50 true weights N(0, 10^2), noise 1)."""
+    from dropout_duality import make_problem
+
+    few = [1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10]
+    problems = [("iid", 1000, 5000, None), ("toeplitz", 500, 5000,
+                                            make_problem(500, 5000, 50, "toeplitz"))]
+    for name, n, d, data in problems:
+        for divisor in (20, 100):
+            for penalty in TABLE_PENALTIES:
+                run_problem(name, n, d, penalty, repeat, False, rows, few, data, divisor)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="base problem only")
+    parser.add_argument("--table", action="store_true",
+                        help="issue 21's table instead: iid 1000x5000 and Toeplitz(0.8) "
+                             "500x5000, lam_max/20 and /100, l1, mcp, logsum, scad")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                              "linear_speed.txt"))
@@ -144,17 +197,18 @@ def main() -> None:
     Xs, ys = make_regression(50, 20, random_state=0)
     skglm.Lasso(alpha=0.1).fit(Xs, ys)
     skglm.MCPRegression(alpha=0.1).fit(Xs, ys)
+    if args.table:
+        for penalty in ("logsum", "scad"):
+            skglm_glm(penalty)(0.1, 1e-4).fit(Xs, ys)
     jit = time.perf_counter() - start
 
     rows: list[dict] = []
     print(HEADER)
     with threadpool_limits(1):
-        run_problem("base", 1000, 5000, "l1", args.repeat, False, rows, TOLS)
-        run_problem("base", 1000, 5000, "mcp", args.repeat, False, rows, TOLS)
-        if not args.quick:
-            few = [1e-3, 1e-4, 1e-6, 1e-8, 1e-10]
-            run_problem("wide", 500, 100_000, "l1", args.repeat, True, rows, few)
-            run_problem("tall", 100_000, 500, "l1", args.repeat, False, rows, few)
+        if args.table:
+            run_table(args.repeat, rows)
+        else:
+            run_default(args.quick, args.repeat, rows)
     for r in rows:  # time relative to the fastest peer (not us) on the same problem/penalty
         peers = [q["time"] for q in rows if q["problem"] == r["problem"]
                  and q["penalty"] == r["penalty"] and not q["solver"].startswith("skdropout")

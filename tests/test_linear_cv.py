@@ -71,6 +71,21 @@ def test_path_and_refit(data):
     np.testing.assert_allclose(est.predict(X), est.best_estimator_.predict(X))
 
 
+@pytest.mark.parametrize("cv_class, base", [(IRLSRegressorCV, IRLSRegressor),
+                                            (AdaptiveDropoutRegressorCV,
+                                             AdaptiveDropoutRegressor)])
+def test_cv_fits_one_estimator_the_refit_at_lam(data, cv_class, base, monkeypatch):
+    """The folds run the path core (coefficient arrays); only the refit is an estimator fit."""
+    X, y = data
+    fits = []
+    fit = base.fit
+    monkeypatch.setattr(base, "fit", lambda self, *a, **k: fits.append(self.lam) or
+                        fit(self, *a, **k))
+    est = cv_class(lams=6, cv=3, max_iter=200, tol=1e-6).fit(X, y)
+    assert fits == [est.lam_]
+    assert not hasattr(est.best_estimator_, "_path_design")
+
+
 def test_one_standard_error_rule(data):
     X, y = data
     folds = KFold(4, shuffle=True, random_state=1)

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.datasets import make_regression
 from sklearn.linear_model import LassoCV, lasso_path
 
-from skdropout.linear import IRLSRegressor, irls_path
+from skdropout.linear import IRLSRegressor, adaptive_dropout_path, irls_path
 from skdropout.linear._path import lam_grid, lam_max
 from skdropout.penalties import get_penalty, resolve_penalty
 
@@ -156,29 +156,35 @@ def test_warm_start_follows_the_path_for_a_nonconvex_penalty(data):
     assert np.any(IRLSRegressor(penalty="logsum", lam=lams[0]).fit(X, y).coef_ != 0)
 
 
-def test_path_builds_one_design_and_copies_do_not_carry_it(data, monkeypatch):
-    import copy
-    import pickle
-
-    import skdropout.linear._base as base
-    from skdropout.linear._path import fit_path
+def test_path_builds_one_design_and_fits_no_estimator(data, monkeypatch):
+    import skdropout.linear._path as path_module
 
     X, y = data
     built = []
 
-    class CountingDesign(base.Design):
+    class CountingDesign(path_module.Design):
         def __init__(self, *args, **kwargs):
             built.append(1)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(base, "Design", CountingDesign)
-    copies = []
-    lams = lam_grid(X, y, resolve_penalty("l1", None), 8, eps=1e-2)
-    path = fit_path(IRLSRegressor(penalty="l1"), X, y, lams,
-                    callback=lambda k, est: copies.append(copy.deepcopy(est)))
+    monkeypatch.setattr(path_module, "Design", CountingDesign)
+    monkeypatch.setattr(IRLSRegressor, "fit", None)  # the path never goes through fit
+    path = irls_path(X, y, lams=8, eps=1e-2)
     assert len(built) == 1  # one centred design for the eight fits
-    assert not any(hasattr(c, "_path_design") for c in copies)
-    assert b"_path_design" not in pickle.dumps(copies[-1])
-    for k, lam in enumerate(lams):  # each point is the fit an independent estimator makes
+    monkeypatch.undo()
+    for k, lam in enumerate(path.lams):  # each point is the fit an independent estimator makes
         ref = IRLSRegressor(penalty="l1", lam=lam, tol=1e-10).fit(X, y).coef_
         np.testing.assert_allclose(path.coefs[:, k], ref, atol=1e-6 * np.abs(ref).max())
+
+
+def test_adaptive_dropout_path_solves_the_problems_of_irls_path(data):
+    X, y = data
+    ref = irls_path(X, y, penalty="mcp", penalty_params={"a": 3.0}, lams=6, eps=0.05,
+                    tol=1e-10)
+    ours = adaptive_dropout_path(X, y, penalty="mcp", penalty_params={"a": 3.0},
+                                 lams=ref.lams, tol=1e-8, random_state=0)
+    np.testing.assert_allclose(ours.lams, ref.lams)
+    np.testing.assert_allclose(ours.coefs, ref.coefs, atol=1e-5 * np.abs(ref.coefs).max())
+    np.testing.assert_allclose(ours.intercepts, ref.intercepts, atol=1e-5)
+    with pytest.raises(TypeError, match="adaptive_dropout_path got unknown solver"):
+        adaptive_dropout_path(X, y, solver="cholesky")

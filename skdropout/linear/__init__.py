@@ -3,8 +3,8 @@ the eta-trick (:class:`IRLSRegressor`) and adaptive dropout (:class:`AdaptiveDro
 
 from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_regressor import IRLSRegressor
-from ._path import irls_path
+from ._path import adaptive_dropout_path, irls_path
 from ._cv import AdaptiveDropoutRegressorCV, IRLSRegressorCV
 
 __all__ = ["AdaptiveDropoutRegressor", "AdaptiveDropoutRegressorCV", "IRLSRegressor",
-           "IRLSRegressorCV", "irls_path"]
+           "IRLSRegressorCV", "adaptive_dropout_path", "irls_path"]

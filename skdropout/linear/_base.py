@@ -64,12 +64,6 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def __getstate__(self) -> dict[str, Any]:
-        # copies and pickles never carry the design shared along a path (see fit_path)
-        state = dict(super().__getstate__())  # object.__getstate__ may return __dict__ itself
-        state.pop("_path_design", None)
-        return state
-
     def _prepare(self, X: Any, y: Any, sample_weight: Any) -> tuple[Design, Penalty]:
         """Validate the data and build the design and the penalty (raises before any
         fitted attribute other than ``n_features_in_``/``feature_names_in_`` exists)."""
@@ -83,13 +77,7 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
                 raise ValueError("sample_weight must have a positive sum.")
         penalty = resolve_penalty(self.penalty, self.penalty_params, self.lam)
         check_reweightable(penalty)
-        # along a path (fit_path) the data are the same at every lam: one Design for all
-        design = getattr(self, "_path_design", None)
-        if design is None:
-            design = Design(X, y, sample_weight, self.fit_intercept)
-            if hasattr(self, "_path_design"):
-                self._path_design = design
-        return design, penalty
+        return Design(X, y, sample_weight, self.fit_intercept), penalty
 
     def _previous_coef(self) -> np.ndarray | None:
         """The coefficients to warm-start from, when ``warm_start`` and a matching fit exist."""
@@ -120,7 +108,7 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
                 "or increase lam.")
 
     def _set_intercept(self, design: Design) -> None:
-        self.intercept_ = float(design.y_offset - design.x_offset @ self.coef_)
+        self.intercept_ = design.intercept(self.coef_)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict ``X @ coef_ + intercept_``.

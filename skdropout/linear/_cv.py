@@ -1,13 +1,13 @@
 """Cross-validated lam: IRLSRegressorCV and AdaptiveDropoutRegressorCV.
 
-Each CV fold fits the whole warm-started path (:func:`fit_path`) in one joblib task and
-scores every lam on its held-out part while the path runs; the full-data path is one more
-task. The folds x lams grid therefore runs unchanged under any joblib backend.
+Each CV fold solves the whole warm-started path over one design (:func:`solve_path`) in
+one joblib task, keeps only its coefficient arrays and scores every lam on its held-out
+part; the full-data path is one more task, and the estimator is refitted at the chosen
+lam. The folds x lams grid therefore runs unchanged under any joblib backend.
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
 from numbers import Integral, Real
 from typing import Any
@@ -23,7 +23,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_regressor import IRLSRegressor
-from ._path import fit_path, lam_grid
+from ._design import Design
+from ._path import lam_grid, solve_path, start_policy
 from ..penalties import resolve_penalty
 from ._base import check_reweightable
 
@@ -31,37 +32,39 @@ _OWN_PARAMS = ("lams", "eps", "cv", "scoring", "selection", "n_jobs")
 
 
 def _path_task(estimator: BaseEstimator, X: Any, y: np.ndarray, sample_weight: Any,
-               lams: np.ndarray, train: np.ndarray, test: np.ndarray | None, scorer: Any,
-               keep_estimators: bool) -> dict[str, Any]:
-    """One joblib task: the warm-started path on ``train``, each lam scored on ``test``.
+               lams: np.ndarray, train: np.ndarray, test: np.ndarray | None,
+               scorer: Any) -> dict[str, Any]:
+    """One joblib task: the warm-started path on ``train`` (one design, coefficient arrays
+    only), each lam scored on ``test``.
 
-    Returns the path, the held-out mean squared error and score per lam and, with
-    ``keep_estimators``, a copy of the fitted estimator at each lam.
+    Returns the path and, with a ``test`` part, the held-out mean squared error and score
+    per lam.
     """
     sw_train = None if sample_weight is None else sample_weight[train]
-    n_lams = len(lams)
-    mse, scores, fitted = np.empty(n_lams), np.empty(n_lams), []
-    if test is not None:
-        X_test, y_test = X[test], y[test]
-        sw_test = None if sample_weight is None else sample_weight[test]
+    design = Design(X[train], y[train], sw_train, estimator.fit_intercept)
+    path = solve_path(estimator, design, lams)
+    if test is None:
+        return {"path": path}
+    X_test, y_test = X[test], y[test]
+    sw_test = None if sample_weight is None else sample_weight[test]
+    resid = y_test[:, None] - (np.asarray(X_test @ path.coefs) + path.intercepts)
+    mse = np.average(resid**2, axis=0, weights=sw_test)
+    if scorer is None:
+        return {"path": path, "mse": mse, "scores": -mse}
+    kwargs = {} if sw_test is None else {"sample_weight": sw_test}
+    scores = np.array([scorer(_fixed(estimator, path, k, X.shape[1]), X_test, y_test, **kwargs)
+                       for k in range(len(lams))])
+    return {"path": path, "mse": mse, "scores": scores}
 
-    def score(k: int, est: BaseEstimator) -> None:
-        if keep_estimators:
-            fitted.append(copy.deepcopy(est))
-        if test is None:
-            return
-        resid = y_test - est.predict(X_test)
-        mse[k] = np.average(resid**2, weights=sw_test)
-        if scorer is None:
-            scores[k] = -mse[k]
-        elif sw_test is None:
-            scores[k] = scorer(est, X_test, y_test)
-        else:
-            scores[k] = scorer(est, X_test, y_test, sample_weight=sw_test)
 
-    path = fit_path(estimator, X[train], y[train], lams, sample_weight=sw_train,
-                    callback=score)
-    return {"path": path, "mse": mse, "scores": scores, "estimators": fitted}
+def _fixed(estimator: BaseEstimator, path: Any, k: int, n_features: int) -> BaseEstimator:
+    """A fitted-looking copy of ``estimator`` that predicts with the k-th path point (what a
+    scorer needs: ``predict``)."""
+    est = clone(estimator).set_params(lam=float(path.lams[k]))
+    est.coef_, est.intercept_, est.eta_ = path.coefs[:, k], float(path.intercepts[k]), \
+        path.etas[:, k]
+    est.n_features_in_ = n_features
+    return est
 
 
 def _check_fold_weights(sample_weight: np.ndarray, folds: list) -> None:
@@ -148,11 +151,11 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
             _check_fold_weights(sample_weight, folds)
         scorer = None if self.scoring is None else check_scoring(self, scoring=self.scoring)
         seeds = self._task_seeds(len(folds) + 1)
-        tasks = [(np.arange(X.shape[0]), None, True)] + [(tr, te, False) for tr, te in folds]
+        tasks = [(np.arange(X.shape[0]), None)] + list(folds)
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_path_task)(self._seeded(base, seed), X, y, sample_weight, lams,
-                                train, test, scorer, keep)
-            for (train, test, keep), seed in zip(tasks, seeds))
+                                train, test, scorer)
+            for (train, test), seed in zip(tasks, seeds))
         full, cv_runs = results[0], results[1:]
 
         scores = np.column_stack([r["scores"] for r in cv_runs])  # (n_lams, n_folds)
@@ -162,17 +165,33 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         self.cv_results_ = self._cv_results(lams, scores)
         self.best_index_ = best
         self.lam_ = float(lams[best])
-        self.coef_path_ = full["path"].coefs
-        self.intercept_path_ = full["path"].intercepts
-        self.eta_path_ = full["path"].etas
-        best_estimator = full["estimators"][best]
-        best_estimator.set_params(warm_start=False)
+        path = full["path"]
+        self.coef_path_ = path.coefs
+        self.intercept_path_ = path.intercepts
+        self.eta_path_ = path.etas
+        best_estimator = self._refit(self._seeded(base, seeds[0]), path, best, X, y,
+                                     sample_weight)
         self.best_estimator_ = best_estimator
         self.coef_ = best_estimator.coef_
         self.intercept_ = best_estimator.intercept_
         self.eta_ = best_estimator.eta_
         self.n_iter_ = best_estimator.n_iter_
         return self
+
+    @staticmethod
+    def _refit(base: BaseEstimator, path: Any, best: int, X: np.ndarray, y: np.ndarray,
+               sample_weight: Any) -> BaseEstimator:
+        """The estimator fitted on all data at ``lam_``, started from the full-data path's
+        point there where the path warm-starts (so that for non-convex penalties it stays on
+        the cross-validated branch of stationary points; that point is a solution, so the
+        fit only confirms it), else from the estimator's default start, as the path did."""
+        est = clone(base).set_params(lam=float(path.lams[best]))
+        _, warm = start_policy(est, resolve_penalty(est.penalty, est.penalty_params))
+        if warm:
+            est.set_params(warm_start=True)
+            est.coef_, est.n_features_in_ = path.coefs[:, best].copy(), X.shape[1]
+        est.fit(X, y, sample_weight=sample_weight)
+        return est.set_params(warm_start=False)
 
     def _task_seeds(self, n_tasks: int) -> list[Any]:
         """One random_state per task, fixed before the tasks run, so that results do not
@@ -247,9 +266,9 @@ _NOTES = """
     -----
     The work is ``n_folds + 1`` joblib tasks: each fold's whole warm-started path (the
     lams along it run in order, each fit starting from the previous one), and the path on
-    all data (``coef_path_``; its fit at ``lam_`` is ``best_estimator_``, so for non-convex
-    penalties the refit lies on the same branch of stationary points that was
-    cross-validated). ``n_jobs`` tasks run at once; the results depend neither on it nor on
+    all data (``coef_path_``); ``best_estimator_`` is then refitted at ``lam_`` from that
+    path's point there, so for non-convex penalties the refit lies on the same branch of
+    stationary points that was cross-validated. ``n_jobs`` tasks run at once; the results depend neither on it nor on
     the backend, so the same code runs on a cluster through joblib. Dask::
 
         import joblib

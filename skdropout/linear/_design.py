@@ -53,6 +53,8 @@ class Design:
         self._centre = bool(fit_intercept)
         self.X = sp.csc_matrix(X, dtype=np.float64) if self.sparse else X
         self._sq = None
+        self._xty: np.ndarray | None = None
+        self._grad_at: tuple[np.ndarray, np.ndarray] | None = None
         if not self.sparse and self._centre:
             second = self._weighted_sq()  # mean of sw x^2 per column
             var = np.maximum(second - x_offset**2, 0.0)
@@ -134,6 +136,31 @@ class Design:
                 sq = np.maximum(sq - self.x_offset**2, 0.0)
             self._sq = sq
         return self._sq
+
+    def xty(self) -> np.ndarray:
+        """``X_s'y_s / n`` (computed once: every fit of a path needs it)."""
+        if self._xty is None:
+            self._xty = self.rmatvec(self.y) / self.n
+        return self._xty
+
+    def gradient(self, w: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
+        """``X_s'(y_s - X_s w) / n``, minus the loss gradient (``r``: the residual, if known).
+
+        The last result is kept with its ``w``: a fit of a path starts where the previous
+        one ended, whose optimality check computed this product for the same ``w``. The
+        returned array must not be modified.
+        """
+        if self._grad_at is not None and np.array_equal(w, self._grad_at[0]):
+            return self._grad_at[1]
+        if r is None:
+            r = self.y - self.matvec(w)
+        g = self.rmatvec(r) / self.n
+        self._grad_at = (w.copy(), g)
+        return g
+
+    def intercept(self, w: np.ndarray) -> float:
+        """The intercept of the uncentred model, ``y_offset - x_offset' w``."""
+        return float(self.y_offset - self.x_offset @ w)
 
     def loss(self, w: np.ndarray) -> float:
         """The squared loss (3), ``||y_s - X_s w||^2 / (2n)``."""

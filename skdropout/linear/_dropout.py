@@ -250,7 +250,7 @@ class _Run:
         self.screen = uses_working_set(penalty)
         self.slope0 = penalty_slope0(penalty)
         self.c = design.col_sq_norms()
-        g0 = design.rmatvec(design.y) / design.n
+        g0 = design.xty()
         self.scale = float(np.max(np.abs(g0))) if design.d else 0.0
         self.yy = float(design.y @ design.y) / (2.0 * design.n)  # L(0)
 

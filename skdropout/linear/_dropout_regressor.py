@@ -11,8 +11,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..penalties import Penalty
 from ._base import EtaTrickRegressorMixin
-from ._dropout import MASKS, STRATEGIES, adaptive_dropout
+from ._design import Design
+from ._dropout import MASKS, STRATEGIES, DropoutResult, adaptive_dropout
 from ._irls import default_start
 
 
@@ -153,25 +155,7 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     def _fit(self, X: Any, y: Any, sample_weight: Any) -> AdaptiveDropoutRegressor:
         coef_init = self._previous_coef()
         design, penalty = self._prepare(X, y, sample_weight)
-        working_set = None
-        if coef_init is None:  # IRLSRegressor's start, and its working set with the Gram
-            coef_init, working_set = default_start(design, penalty)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        res = adaptive_dropout(
-            design, penalty, float(self.lam), coef_init, mask=self.mask,
-            strategy=self.strategy,
-            learning_rate=None if self.learning_rate == "auto" else float(self.learning_rate),
-            max_iter=self.max_iter, tol=self.tol, rng=np.random.default_rng(seed),
-            working_set=working_set)
-        self._check_result(res.coef, res.objective)
-        if not res.converged:
-            advice = ("increase max_iter or use strategy='proximal' (eq. 9 needs more "
-                      "epochs)" if self.strategy == "sgd" else "increase max_iter")
-            warnings.warn(
-                f"AdaptiveDropoutRegressor did not converge in {res.n_iter} epochs (scaled "
-                f"KKT residual {res.kkt:.2e} > tol={self.tol:g}, step {res.learning_rate:.3g}); "
-                f"{advice}; a step far below its start means the masks' noise dominates "
-                "(IRLSRegressor solves the same problem).", ConvergenceWarning, stacklevel=3)
+        res = self._solve(design, penalty, float(self.lam), coef_init)
         self.coef_ = res.coef
         self.eta_ = res.eta
         self.keep_prob_ = res.keep_prob
@@ -181,3 +165,29 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         self.learning_rate_ = float(res.learning_rate)
         self._set_intercept(design)
         return self
+
+    def _solve(self, design: Design, penalty: Penalty, lam: float,
+               coef_init: np.ndarray | None) -> DropoutResult:
+        """Adaptive dropout at one lam with this estimator's parameters (fits and paths share
+        it), from ``coef_init`` or IRLSRegressor's start: raises on a non-finite solution,
+        warns when it did not converge."""
+        working_set = None
+        if coef_init is None:  # IRLSRegressor's start, and its working set with the Gram
+            coef_init, working_set = default_start(design, penalty)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        res = adaptive_dropout(
+            design, penalty, lam, coef_init, mask=self.mask, strategy=self.strategy,
+            learning_rate=None if self.learning_rate == "auto" else float(self.learning_rate),
+            max_iter=self.max_iter, tol=self.tol, rng=np.random.default_rng(seed),
+            working_set=working_set)
+        self._check_result(res.coef, res.objective)
+        if not res.converged:
+            advice = ("increase max_iter or use strategy='proximal' (eq. 9 needs more "
+                      "epochs)" if self.strategy == "sgd" else "increase max_iter")
+            warnings.warn(
+                f"AdaptiveDropoutRegressor did not converge in {res.n_iter} epochs at "
+                f"lam={lam:.4g} (scaled KKT residual {res.kkt:.2e} > tol={self.tol:g}, step "
+                f"{res.learning_rate:.3g}); {advice}; a step far below its start means the "
+                "masks' noise dominates (IRLSRegressor solves the same problem).",
+                ConvergenceWarning, stacklevel=4)
+        return res

@@ -95,7 +95,7 @@ def initial_working_set(design: Design, penalty: Penalty,
         return np.arange(d)
     k = min(d, _WS_SIZE, max(1, design.n // 2))
     q = design.col_sq_norms()
-    c = design.rmatvec(design.y) if c is None else c
+    c = design.xty() if c is None else c
     score = np.abs(c) / np.sqrt(np.where(q > 0, q, np.inf))
     return np.sort(np.argsort(-score, kind="stable")[:k])
 
@@ -202,7 +202,7 @@ class _WorkingSet:
         old = self.cols
         self.cols = np.concatenate([old, new]).astype(np.intp)
         self.kind = choose_solver(self.solver, d, self.cols.size)
-        self.c = np.concatenate([self.c, d.rmatvec(d.y, new) / n])
+        self.c = np.concatenate([self.c, d.xty()[new]])
         if self.kind != "cholesky":
             self.G = self.XW = None
             return
@@ -309,6 +309,19 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
         r -= t * xj
 
 
+def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
+          r: np.ndarray, res: np.ndarray, tol: float, q: np.ndarray, slope0: float) -> None:
+    """Enter the zeros whose scaled KKT residual ``res`` exceeds ``tol`` (the worst ones, at
+    most ``max(|W|, 10)``) by :func:`_enter`, and add those that moved to W."""
+    viol = np.flatnonzero((w == 0) & (res > tol))
+    if viol.size:
+        viol = viol[np.argsort(-res[viol])][:max(ws.cols.size, 10)]
+        _enter(design, penalty, lam, w, r, viol, q, slope0)
+        new = np.setdiff1d(viol[w[viol] != 0], ws.cols)
+        if new.size:
+            ws.add(new)
+
+
 def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarray,
                  w: np.ndarray, F: float) -> tuple[np.ndarray, float]:
     """Line search along the last majorisation-minimisation step ``w - w_old``.
@@ -381,7 +394,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
     (True, [0, 3])
     """
     n, d = design.n, design.d
-    c_full = design.rmatvec(design.y) / n
+    c_full = design.xty()
     scale = float(np.max(np.abs(c_full))) if d else 0.0
     if scale == 0.0:  # y is orthogonal to every column: w = 0 minimises both terms
         w = np.zeros(d)
@@ -395,6 +408,11 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         w = np.array(coef_init, dtype=np.float64)
         ws = _WorkingSet(design, np.flatnonzero(w) if screen else np.arange(d), solver)
     q = design.col_sq_norms() if screen else None
+    if coef_init is not None and screen:
+        # a warm start is the previous solution: the zeros that violate the optimality
+        # condition at this lam enter before the first w-step (its gradient is known)
+        res = kkt_residuals(design.gradient(w), w, penalty, lam) / scale
+        _grow(design, ws, penalty, lam, w, ws.residual(w), res, tol, q, slope0)
     F = ws.objective(penalty, lam, w)
     path = [F]
     converged, kkt, it = False, math.inf, 0
@@ -428,7 +446,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                         w, F = w_pol, F_pol
                         break
         r = ws.residual(w)
-        g = design.rmatvec(r) / n
+        g = design.gradient(w, r)
         res = kkt_residuals(g, w, penalty, lam) / scale
         kkt = float(res.max()) if d else 0.0
         rel = (F_prev - F) / max(abs(F), np.finfo(float).tiny)
@@ -437,14 +455,8 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
             converged = True
             break
         if screen:
-            viol = np.flatnonzero((w == 0) & (res > tol))
-            if viol.size:
-                viol = viol[np.argsort(-res[viol])][:max(ws.cols.size, 10)]
-                _enter(design, penalty, lam, w, r, viol, q, slope0)
-                new = np.setdiff1d(viol[w[viol] != 0], ws.cols)
-                if new.size:
-                    ws.add(new)
-                F = ws.objective(penalty, lam, w)
+            _grow(design, ws, penalty, lam, w, r, res, tol, q, slope0)
+            F = ws.objective(penalty, lam, w)
         path.append(F)
     eta = np.asarray(penalty.eta_hat(w), dtype=np.float64)
     return IRLSResult(w, eta, it, path, converged, kkt)

@@ -9,8 +9,10 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import StrOptions
 
+from ..penalties import Penalty
 from ._base import EtaTrickRegressorMixin
-from ._irls import SOLVERS, irls
+from ._design import Design
+from ._irls import SOLVERS, IRLSResult, irls
 
 
 class IRLSRegressor(EtaTrickRegressorMixin):
@@ -121,18 +123,25 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     def _fit(self, X: Any, y: Any, sample_weight: Any) -> IRLSRegressor:
         coef_init = self._previous_coef()
         design, penalty = self._prepare(X, y, sample_weight)
-        res = irls(design, penalty, float(self.lam), coef_init=coef_init, solver=self.solver,
-                   max_iter=self.max_iter, tol=self.tol)
-        objective = res.objective_path[-1]
-        self._check_result(res.coef, objective)
-        if not res.converged:
-            warnings.warn(f"IRLSRegressor did not converge in {self.max_iter} iterations "
-                          f"(scaled KKT residual {res.kkt:.2e} > tol={self.tol:g}); "
-                          "increase max_iter.", ConvergenceWarning, stacklevel=3)
+        res = self._solve(design, penalty, float(self.lam), coef_init)
         self.coef_ = res.coef
         self.eta_ = res.eta
         self.n_iter_ = res.n_iter
-        self.objective_ = float(objective)
+        self.objective_ = float(res.objective_path[-1])
         self.objective_path_ = np.asarray(res.objective_path)
         self._set_intercept(design)
         return self
+
+    def _solve(self, design: Design, penalty: Penalty, lam: float,
+               coef_init: np.ndarray | None) -> IRLSResult:
+        """The solver at one lam with this estimator's parameters (fits and paths share it):
+        raises on a non-finite solution, warns when it did not converge."""
+        res = irls(design, penalty, lam, coef_init=coef_init, solver=self.solver,
+                   max_iter=self.max_iter, tol=self.tol)
+        self._check_result(res.coef, res.objective_path[-1])
+        if not res.converged:
+            warnings.warn(f"IRLSRegressor did not converge in {self.max_iter} iterations "
+                          f"at lam={lam:.4g} (scaled KKT residual {res.kkt:.2e} > "
+                          f"tol={self.tol:g}); increase max_iter.", ConvergenceWarning,
+                          stacklevel=4)
+        return res

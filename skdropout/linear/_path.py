@@ -5,20 +5,20 @@ penalties)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from numbers import Integral
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import optimize, sparse
-from sklearn import config_context
-from sklearn.base import BaseEstimator, clone
+from scipy import optimize
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_X_y
 from sklearn.utils.validation import _check_sample_weight
 
 from ..penalties import Penalty, resolve_penalty
 from ._base import check_reweightable
+from ._design import Design
 from ._irls import uses_working_set
+from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_regressor import IRLSRegressor
 
 _RESOLUTION = float(np.finfo(np.float64).resolution)
@@ -134,7 +134,7 @@ def lam_grid(X: Any, y: np.ndarray, penalty: Penalty, lams: int | Any = 100, *,
 
 
 def start_policy(estimator: BaseEstimator, penalty: Penalty) -> tuple[bool, bool]:
-    """How a path of ``estimator`` starts: ``(from_zero, warm)``.
+    """How a path of ``estimator``'s solver starts: ``(from_zero, warm)``.
 
     ``from_zero``: the first fit starts at w = 0, the solution at lam_max (as in glmnet and
     ncvreg), which needs a solver that lets a zero coordinate re-enter when it violates
@@ -152,43 +152,33 @@ def start_policy(estimator: BaseEstimator, penalty: Penalty) -> tuple[bool, bool
     return screened, screened or revives
 
 
-def fit_path(estimator: BaseEstimator, X: Any, y: np.ndarray, lams: np.ndarray,
-             sample_weight: np.ndarray | None = None,
-             callback: Callable[[int, BaseEstimator], None] | None = None) -> PathResult:
-    """Fit a clone of ``estimator`` (IRLSRegressor or AdaptiveDropoutRegressor) at each lam
-    of the decreasing grid ``lams``, warm-starting each fit from the previous solution where
-    :func:`start_policy` allows it.
+def solve_path(estimator: BaseEstimator, design: Design, lams: np.ndarray) -> PathResult:
+    """The path over one centred design: ``estimator._solve`` (the one-lam solver of
+    IRLSRegressor or AdaptiveDropoutRegressor, with that estimator's parameters) at each lam
+    of the decreasing grid ``lams``, each fit warm-started from the previous solution where
+    :func:`start_policy` allows it, from w = 0 at the top of the grid where it starts there.
 
-    ``callback(k, est)`` is called after the k-th fit with the fitted estimator (used to
-    score a CV fold while its path runs). The penalty's lam is set per grid point by the
-    estimator itself (``resolve_penalty``). ``X`` and ``y`` must be validated already (the
-    fits skip the finiteness checks); the centred design is built once, by the first fit,
-    and reused by the others.
+    The estimator is only read (its parameters), never fitted; the penalty's lam is set
+    per grid point for penalties whose shape depends on lam.
     """
-    est = clone(estimator)
-    from_zero, warm = start_policy(est, resolve_penalty(est.penalty, est.penalty_params))
-    n_features, n_lams = X.shape[1], len(lams)
-    if from_zero:
-        # The first fit is warm-started from zero coefficients (the estimators' warm start
-        # reads coef_); a fit from least squares could end at another stationary point of a
-        # non-convex penalty.
-        est.coef_, est.n_features_in_ = np.zeros(n_features), n_features
-    coefs = np.empty((n_features, n_lams))
-    etas = np.empty((n_features, n_lams))
+    penalty = resolve_penalty(estimator.penalty, estimator.penalty_params)
+    from_zero, warm = start_policy(estimator, penalty)
+    n_lams = len(lams)
+    coefs = np.empty((design.d, n_lams))
+    etas = np.empty((design.d, n_lams))
     intercepts = np.empty(n_lams)
-    est._path_design = None  # the first fit builds the centred design, the others reuse it
-    try:
-        for k, lam in enumerate(lams):
-            est.set_params(lam=float(lam), warm_start=warm and (k > 0 or from_zero))
-            with config_context(assume_finite=True):  # X and y were checked by the caller
-                est.fit(X, y, sample_weight=sample_weight)
-            coefs[:, k] = est.coef_
-            intercepts[k] = est.intercept_
-            etas[:, k] = est.eta_
-            if callback is not None:
-                callback(k, est)
-    finally:
-        del est._path_design
+    # a fit from least squares could end at another stationary point of a non-convex
+    # penalty than the path's branch, which starts at w = 0, the solution at lam_max
+    coef = np.zeros(design.d) if from_zero else None
+    for k, lam in enumerate(lams):
+        lam = float(lam)
+        pen_k = penalty.with_lam(lam) if penalty.uses_lam else penalty
+        res = estimator._solve(design, pen_k, lam, coef if (warm and (k > 0 or from_zero))
+                               else None)
+        coef = res.coef
+        coefs[:, k] = coef
+        etas[:, k] = res.eta
+        intercepts[k] = design.intercept(coef)
     return PathResult(np.asarray(lams, dtype=np.float64), coefs, intercepts, etas)
 
 
@@ -259,12 +249,56 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
     >>> coefs.shape, bool(np.all(coefs[:, 0] == 0)), bool(np.any(coefs[:, 1] != 0))
     ((4, 5), True, True)
     """
+    return _path(IRLSRegressor, "irls_path", X, y, penalty, penalty_params, lams, eps,
+                 fit_intercept, sample_weight, solver_params)
+
+
+def adaptive_dropout_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
+                          penalty_params: dict[str, Any] | None = None,
+                          lams: int | Any = 100, eps: float = 1e-3, fit_intercept: bool = True,
+                          sample_weight: Any = None, **solver_params: Any) -> PathResult:
+    """The regularisation path of eq. (1) reached by adaptive dropout (Algorithm 1 / eq. 9,
+    :class:`~skdropout.linear.AdaptiveDropoutRegressor`) on the grid of :func:`irls_path`,
+    with the same warm starts (by Theorem 1 both paths solve the same problems).
+
+    Parameters are those of :func:`irls_path`; ``**solver_params`` are other parameters of
+    :class:`~skdropout.linear.AdaptiveDropoutRegressor` (``mask``, ``strategy``,
+    ``learning_rate``, ``max_iter``, ``tol``, ``random_state``; an integer seed seeds the
+    masks of every grid point alike).
+
+    Returns
+    -------
+    PathResult
+        The named tuple ``(lams, coefs, intercepts, etas)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.linear import adaptive_dropout_path
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 4))
+    >>> y = X @ np.array([2.0, 0.0, -1.0, 0.0]) + 0.1 * rng.standard_normal(50)
+    >>> lams, coefs, _, _ = adaptive_dropout_path(X, y, lams=5, eps=0.01, random_state=0)
+    >>> coefs.shape, bool(np.all(coefs[:, 0] == 0)), bool(np.any(coefs[:, 1] != 0))
+    ((4, 5), True, True)
+    """
+    return _path(AdaptiveDropoutRegressor, "adaptive_dropout_path", X, y, penalty,
+                 penalty_params, lams, eps, fit_intercept, sample_weight, solver_params)
+
+
+def _path(estimator_class: type, name: str, X: Any, y: Any, penalty: Any,
+          penalty_params: Any, lams: Any, eps: float, fit_intercept: bool,
+          sample_weight: Any, solver_params: dict[str, Any]) -> PathResult:
+    """Validate a path function's input, build the grid and the design, and solve."""
     reserved = {"penalty", "penalty_params", "lam", "fit_intercept", "warm_start"}
-    allowed = set(IRLSRegressor().get_params()) - reserved
+    allowed = set(estimator_class().get_params()) - reserved
     unknown = sorted(set(solver_params) - allowed)
     if unknown:
-        raise TypeError(f"irls_path got unknown solver parameters {unknown}; "
+        raise TypeError(f"{name} got unknown solver parameters {unknown}; "
                         f"allowed: {sorted(allowed)}.")
+    est = estimator_class(penalty=penalty, penalty_params=penalty_params,
+                          fit_intercept=fit_intercept, **solver_params)
+    est._validate_params()
     X, y = check_X_y(X, y, accept_sparse=["csr", "csc"], dtype=np.float64, y_numeric=True)
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
@@ -272,8 +306,4 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
     check_reweightable(pen)
     grid = lam_grid(X, y, pen, lams, eps=eps, fit_intercept=fit_intercept,
                     sample_weight=sample_weight)
-    est = IRLSRegressor(penalty=penalty, penalty_params=penalty_params,
-                        fit_intercept=fit_intercept, **solver_params)
-    if sparse.issparse(X):
-        X = X.tocsr()
-    return fit_path(est, X, y, grid, sample_weight=sample_weight)
+    return solve_path(est, Design(X, y, sample_weight, fit_intercept), grid)

@@ -85,6 +85,6 @@ def cg_solve(design: Design, cols: np.ndarray, eta: np.ndarray, lam: float,
         return s * design.rmatvec(design.matvec(s * u, cols), cols) / n + reg * u
 
     A = LinearOperator((cols.size, cols.size), matvec=op, dtype=np.float64)
-    b = s * design.rmatvec(design.y, cols) / n
+    b = s * design.xty()[cols]
     u, _ = cg(A, b, x0=w0 / s, rtol=rtol, atol=0.0, maxiter=10 * cols.size + 100)
     return s * u
