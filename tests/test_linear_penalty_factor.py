@@ -7,7 +7,8 @@ from scipy import optimize
 from sklearn.linear_model import Lasso, LassoCV
 from sklearn.model_selection import KFold
 
-from skdropout.linear import IRLSRegressor, IRLSRegressorCV, irls_path
+from skdropout.linear import (AdaptiveDropoutRegressor, AdaptiveDropoutRegressorCV, IRLSRegressor,
+                              IRLSRegressorCV, adaptive_dropout_path, irls_path)
 
 
 def _problem(n=60, d=12, seed=0):
@@ -141,3 +142,40 @@ def test_non_separable_penalty_refuses_factor():
     X, y = _problem()
     with pytest.raises(ValueError, match="penalty_factor.*separable"):
         IRLSRegressor(penalty="lp", penalty_factor=np.ones(12)).fit(X, y)
+
+
+@pytest.mark.parametrize("shape", [(60, 12), (40, 150)])
+def test_dropout_with_factor_reaches_the_irls_solution(shape):
+    X, y = _problem(*shape, seed=6)
+    v = np.random.default_rng(3).uniform(0.5, 2.0, X.shape[1])
+    v[[0, 5]] = 0.0
+    lam = 0.1
+    irls = IRLSRegressor(lam=lam, penalty_factor=v, tol=1e-10).fit(X, y)
+    drop = AdaptiveDropoutRegressor(lam=lam, penalty_factor=v, tol=1e-8,
+                                    random_state=0).fit(X, y)
+    np.testing.assert_allclose(drop.coef_, irls.coef_, atol=1e-5)
+    assert np.array_equal(drop.coef_ == 0, irls.coef_ == 0)
+    # keep probabilities c_j |w_j| / (c_j |w_j| + lam v_j) for l1; 1 where v_j = 0
+    c = ((X - X.mean(0)) ** 2).mean(0)
+    nz = np.flatnonzero((drop.coef_ != 0) & (v > 0))
+    expected = c[nz] * np.abs(drop.coef_[nz]) / (c[nz] * np.abs(drop.coef_[nz]) + lam * v[nz])
+    np.testing.assert_allclose(drop.keep_prob_[nz], expected, rtol=1e-10)
+    np.testing.assert_array_equal(drop.keep_prob_[[0, 5]], 1.0)
+
+
+def test_dropout_path_and_cv_with_factor_match_irls():
+    X, y = _problem(80, 10, seed=7)
+    v = np.linspace(0.0, 2.0, X.shape[1])
+    ip = irls_path(X, y, lams=6, eps=0.05, penalty_factor=v, tol=1e-10)
+    dp = adaptive_dropout_path(X, y, lams=6, eps=0.05, penalty_factor=v, tol=1e-8,
+                               random_state=0)
+    np.testing.assert_array_equal(dp.lams, ip.lams)
+    np.testing.assert_allclose(dp.coefs, ip.coefs, atol=1e-5)
+    cv = KFold(3, shuffle=True, random_state=1)
+    icv = IRLSRegressorCV(lams=6, eps=0.05, cv=cv, penalty_factor=v, tol=1e-10).fit(X, y)
+    dcv = AdaptiveDropoutRegressorCV(lams=6, eps=0.05, cv=cv, penalty_factor=v, tol=1e-8,
+                                     random_state=0).fit(X, y)
+    np.testing.assert_allclose(dcv.mse_path_, icv.mse_path_, rtol=1e-5)
+    assert dcv.lam_ == icv.lam_
+    with pytest.raises(ValueError, match="penalty_factor"):
+        AdaptiveDropoutRegressor(penalty_factor=-np.ones(10)).fit(X, y)

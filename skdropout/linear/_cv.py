@@ -391,7 +391,7 @@ class AdaptiveDropoutRegressorCV(_RegressorCV):
 
     Parameters
     ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, max_iter, \
-tol, random_state, fit_intercept
+tol, random_state, fit_intercept, penalty_factor
         As in :class:`~skdropout.linear.AdaptiveDropoutRegressor`. With a
         ``RandomState`` instance, one seed per fold is drawn from it before the folds run.
 {_ATTRIBUTES}{_NOTES.format(name="AdaptiveDropoutRegressorCV")}
@@ -419,7 +419,7 @@ tol, random_state, fit_intercept
     def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
                  n_jobs=None, penalty="l1", penalty_params=None, mask="gaussian",
                  strategy="proximal", learning_rate="auto", max_iter=5000, tol=1e-6,
-                 random_state=None, fit_intercept=True):
+                 random_state=None, fit_intercept=True, penalty_factor=None):
         self.lams = lams
         self.eps = eps
         self.cv = cv
@@ -435,3 +435,4 @@ tol, random_state, fit_intercept
         self.tol = tol
         self.random_state = random_state
         self.fit_intercept = fit_intercept
+        self.penalty_factor = penalty_factor
