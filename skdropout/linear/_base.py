@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..penalties import PENALTIES, Penalty, resolve_penalty
+from ..penalties.factor import Factored, check_penalty_factor
 from ._design import Design
 
 
@@ -44,6 +45,14 @@ def check_reweightable(penalty: Penalty) -> None:
             "its eta_hat is 0 or +inf, so every least-squares fit on a support is a fixed "
             "point and lam would have no effect. Use a continuous relaxation ('logsum', "
             f"'mcp', 'scad', 'lpp') or the k-sparse constraint 'hardthresh'; accepted: {usable}.")
+
+
+def with_penalty_factor(penalty: Penalty, factor: Any, n_features: int) -> Penalty:
+    """``penalty`` with per-feature factors ``lam_j = lam * factor_j`` (validated; see
+    :mod:`skdropout.penalties.factor`), or ``penalty`` itself when ``factor`` is None."""
+    if factor is None:
+        return penalty
+    return Factored(penalty, check_penalty_factor(factor, n_features))
 
 
 class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
@@ -77,6 +86,8 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
                 raise ValueError("sample_weight must have a positive sum.")
         penalty = resolve_penalty(self.penalty, self.penalty_params, self.lam)
         check_reweightable(penalty)
+        penalty = with_penalty_factor(penalty, getattr(self, "penalty_factor", None),
+                                      X.shape[1])
         return Design(X, y, sample_weight, self.fit_intercept), penalty
 
     def _previous_coef(self) -> np.ndarray | None:

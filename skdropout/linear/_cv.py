@@ -26,7 +26,7 @@ from ._irls_regressor import IRLSRegressor
 from ._design import Design
 from ._path import lam_grid, solve_path, start_policy
 from ..penalties import resolve_penalty
-from ._base import check_reweightable
+from ._base import check_reweightable, with_penalty_factor
 
 _OWN_PARAMS = ("lams", "eps", "cv", "scoring", "selection", "n_jobs")
 
@@ -144,6 +144,8 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         penalty = resolve_penalty(self.penalty, self.penalty_params)
         check_reweightable(penalty)
+        penalty = with_penalty_factor(penalty, getattr(self, "penalty_factor", None),
+                                      X.shape[1])
         lams = lam_grid(X, y, penalty, self.lams, eps=self.eps,
                         fit_intercept=self.fit_intercept, sample_weight=sample_weight)
         folds = list(check_cv(self.cv, y, classifier=False).split(X, y, groups))
@@ -340,8 +342,9 @@ class IRLSRegressorCV(_RegressorCV):
     cross-validation over a warm-started path, as scikit-learn's ``LassoCV``.
 
     Parameters
-    ----------{_CV_PARAMS}    penalty, penalty_params, fit_intercept, solver, max_iter, tol
-        As in :class:`~skdropout.linear.IRLSRegressor`.
+    ----------{_CV_PARAMS}    penalty, penalty_params, fit_intercept, solver, max_iter, tol, penalty_factor
+        As in :class:`~skdropout.linear.IRLSRegressor` (``penalty_factor`` also shapes the
+        grid: lam_max is taken over the penalised features only).
 {_ATTRIBUTES}{_NOTES.format(name="IRLSRegressorCV")}
     Examples
     --------
@@ -366,7 +369,7 @@ class IRLSRegressorCV(_RegressorCV):
 
     def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
                  n_jobs=None, penalty="l1", penalty_params=None, fit_intercept=True,
-                 solver="auto", max_iter=1000, tol=1e-6):
+                 solver="auto", max_iter=1000, tol=1e-6, penalty_factor=None):
         self.lams = lams
         self.eps = eps
         self.cv = cv
@@ -379,6 +382,7 @@ class IRLSRegressorCV(_RegressorCV):
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.penalty_factor = penalty_factor
 
 
 class AdaptiveDropoutRegressorCV(_RegressorCV):
@@ -387,7 +391,7 @@ class AdaptiveDropoutRegressorCV(_RegressorCV):
 
     Parameters
     ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, max_iter, \
-tol, random_state, fit_intercept
+tol, random_state, fit_intercept, penalty_factor
         As in :class:`~skdropout.linear.AdaptiveDropoutRegressor`. With a
         ``RandomState`` instance, one seed per fold is drawn from it before the folds run.
 {_ATTRIBUTES}{_NOTES.format(name="AdaptiveDropoutRegressorCV")}
@@ -415,7 +419,7 @@ tol, random_state, fit_intercept
     def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
                  n_jobs=None, penalty="l1", penalty_params=None, mask="gaussian",
                  strategy="proximal", learning_rate="auto", max_iter=5000, tol=1e-6,
-                 random_state=None, fit_intercept=True):
+                 random_state=None, fit_intercept=True, penalty_factor=None):
         self.lams = lams
         self.eps = eps
         self.cv = cv
@@ -431,3 +435,4 @@ tol, random_state, fit_intercept
         self.tol = tol
         self.random_state = random_state
         self.fit_intercept = fit_intercept
+        self.penalty_factor = penalty_factor

@@ -238,6 +238,11 @@ def adaptive_dropout(design: Design, penalty: Penalty, lam: float, coef_init: np
     return run.solve(np.array(coef_init, dtype=np.float64), max_iter, working_set)
 
 
+def _entries(values: float | np.ndarray | None, idx: np.ndarray, size: int) -> np.ndarray:
+    """``values[idx]`` of a per-coordinate array of length ``size`` or a scalar."""
+    return np.broadcast_to(np.asarray(values, dtype=np.float64), (size,))[idx]
+
+
 class _Run:
     """State of one :func:`adaptive_dropout` fit."""
 
@@ -248,7 +253,6 @@ class _Run:
         self.mask, self.strategy, self.tol, self.rng = mask, strategy, tol, rng
         self.rho_user = learning_rate
         self.screen = uses_working_set(penalty)
-        self.slope0 = penalty_slope0(penalty)
         self.c = design.col_sq_norms()
         g0 = design.xty()
         self.scale = float(np.max(np.abs(g0))) if design.d else 0.0
@@ -310,6 +314,9 @@ class _Run:
         Returns the coefficients on W, the epochs used and the final step."""
         cols, lam = block.cols, self.lam
         q = self.c[cols]
+        # the penalty on W's coordinates (per-feature factors follow the columns)
+        self.pen = self.penalty.restrict(cols)
+        self.pen_slope0 = penalty_slope0(self.pen)
         # 1/L is the stable step of the noise-free iteration: a step halved for noise grows
         # back to it; a larger step (a user's) is kept only while the objective falls
         stable = 1.0 / max(lipschitz(block, q), 1e-300)
@@ -343,7 +350,7 @@ class _Run:
                 best_w, best_F, failed = w.copy(), F, False
                 rho = max(rho, min(1.25 * rho, cap))
             r = rho / q
-            res = kkt_residuals(-mu, w, self.penalty, lam) / self.scale
+            res = kkt_residuals(-mu, w, self.pen, lam) / self.scale
             if res.max() <= tol:
                 break
             if self.penalty.separable:
@@ -359,7 +366,7 @@ class _Run:
         """Eq. (1) at w on W from its gradient: ``L(w) = (w'(G w) - 2 c'w + y'y/n)/2``."""
         Gw_minus_c = mu
         loss = 0.5 * (w @ Gw_minus_c - w @ block.ws.c) + self.yy
-        return float(loss + self.lam * self.penalty.value(w))
+        return float(loss + self.lam * self.pen.value(w))
 
     def _change(self, block: _Block, w: np.ndarray, mu: np.ndarray,
                 new: np.ndarray) -> float:
@@ -371,7 +378,7 @@ class _Run:
         G_delta = (block.ws.G[:, idx] @ delta[idx] if block.ws.G is not None
                    else block.gram_dot(delta))
         return float(mu @ delta + 0.5 * delta @ G_delta
-                     + self.lam * (self.penalty.value(new) - self.penalty.value(w)))
+                     + self.lam * (self.pen.value(new) - self.pen.value(w)))
 
     def _prune_and_enter(self, block: _Block, w: np.ndarray, mu: np.ndarray,
                          q: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -388,8 +395,9 @@ class _Run:
             return self._enter(block, w, mu, r)
         nz = np.flatnonzero(w)
         wn = w[nz]
-        reach = _REACH * r[nz] * lam * self.slope0
-        gain = -mu[nz] * wn + 0.5 * q[nz] * wn**2 - lam * self.penalty.pointwise(wn)
+        reach = _REACH * r[nz] * lam * _entries(self.pen_slope0, nz, w.size)
+        gain = (-mu[nz] * wn + 0.5 * q[nz] * wn**2
+                - lam * self.pen.restrict(nz).pointwise(wn))
         drop = nz[(np.abs(wn) <= reach) & (gain < 0)]
         pruned = w.copy()
         pruned[drop] = 0.0
@@ -407,13 +415,14 @@ class _Run:
         lam = self.lam
         if not self.screen:
             return w
-        enter = np.flatnonzero((w == 0) & (np.abs(mu) > lam * self.slope0 * (1.0 + self.tol)))
+        slope0 = np.broadcast_to(self.pen_slope0, w.shape)
+        enter = np.flatnonzero((w == 0) & (np.abs(mu) > lam * slope0 * (1.0 + self.tol)))
         if enter.size == 0:
             return w
         step = r[enter]
         for _ in range(30):
             u = -step * mu[enter]
-            eta = np.asarray(self.penalty.eta_hat(u), dtype=np.float64)
+            eta = np.asarray(self.pen.restrict(enter).eta_hat(u), dtype=np.float64)
             entered = w.copy()
             with np.errstate(invalid="ignore"):
                 entered[enter] = np.where(np.isinf(eta), u, u * eta / (eta + step * lam))
@@ -455,12 +464,10 @@ class _Run:
         (IRLS's floor) or where |w_j| is below 1e-14 of the largest weight (weights at
         rounding level, which the floor misses when every other eta is infinite)."""
         if self.penalty.separable:
-            full = w
-            idx = np.arange(w.size)
+            eta = _eta_on(self.pen, w, np.arange(w.size))
         else:
             full = np.zeros(self.design.d)
             full[cols] = w
-            idx = cols
-        eta = _eta_on(self.penalty, full, idx)
+            eta = _eta_on(self.penalty, full, cols)
         eta[np.abs(w) <= _PRUNE * np.max(np.abs(w), initial=0.0)] = 0.0
         return eta

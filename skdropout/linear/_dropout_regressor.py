@@ -77,6 +77,11 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     fit_intercept : bool, default=True
     warm_start : bool, default=False
         Start from the previous ``coef_``.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Per-feature factors v (glmnet's ``penalty.factor``), as in
+        :class:`~skdropout.linear.IRLSRegressor`: ``lam_j = lam * v_j``, ``v_j = 0`` leaves
+        feature j unpenalised; the keep probabilities become
+        ``c_j eta_hat_j / (c_j eta_hat_j + lam_j)`` (1 for ``v_j = 0``).
 
     Attributes
     ----------
@@ -86,7 +91,8 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     eta_ : ndarray of shape (n_features,)
         ``eta_hat(coef_)``.
     keep_prob_ : ndarray of shape (n_features,)
-        ``c_j eta_j / (c_j eta_j + lam)`` at the solution.
+        ``c_j eta_j / (c_j eta_j + lam)`` at the solution (``eta_j`` includes the penalty
+        factor: ``eta_hat(w_j) / v_j``).
     n_iter_ : int
         Epochs run.
     objective_ : float
@@ -118,13 +124,14 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         "strategy": [StrOptions(set(STRATEGIES))],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
+        "penalty_factor": ["array-like", None],
     }
 
     def __init__(self, penalty: Any = "l1", penalty_params: dict | None = None, lam: float = 1.0,
                  mask: str = "gaussian", strategy: str = "proximal",
                  learning_rate: Any = "auto", max_iter: int = 5000, tol: float = 1e-6,
                  random_state: Any = None, fit_intercept: bool = True,
-                 warm_start: bool = False) -> None:
+                 warm_start: bool = False, penalty_factor: Any = None) -> None:
         self.penalty = penalty
         self.penalty_params = penalty_params
         self.lam = lam
@@ -136,6 +143,7 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         self.random_state = random_state
         self.fit_intercept = fit_intercept
         self.warm_start = warm_start
+        self.penalty_factor = penalty_factor
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> AdaptiveDropoutRegressor:
         """Fit the model.

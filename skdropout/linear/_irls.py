@@ -56,17 +56,20 @@ def objective(design: Design, penalty: Penalty, lam: float, w: np.ndarray) -> fl
     return design.loss(w) + lam * penalty.value(w)
 
 
-def penalty_slope0(penalty: Penalty) -> float | None:
-    """``penalty.slope0``, or None where the penalty does not define it (lp, hardthresh)."""
+def penalty_slope0(penalty: Penalty) -> float | np.ndarray | None:
+    """``penalty.slope0`` (per feature with penalty factors), or None where the penalty does
+    not define it (lp, hardthresh)."""
     try:
-        return float(penalty.slope0)
+        s0 = np.asarray(penalty.slope0, dtype=np.float64)
     except NotImplementedError:
         return None
+    return float(s0) if s0.ndim == 0 else s0
 
 
 def uses_working_set(penalty: Penalty) -> bool:
-    """Whether zero is a non-absorbing, KKT-checkable state: separable, 0 < slope0 < inf."""
-    s0 = penalty_slope0(penalty)
+    """Whether zero is a non-absorbing, KKT-checkable state: separable, 0 < slope0 < inf
+    (of the penalty's shape; a penalty factor of 0 only makes a feature unpenalised)."""
+    s0 = penalty_slope0(getattr(penalty, "base", penalty))
     return penalty.separable and s0 is not None and 0.0 < s0 < math.inf
 
 
@@ -78,10 +81,12 @@ def kkt_residuals(g: np.ndarray, w: np.ndarray, penalty: Penalty, lam: float) ->
     res = np.abs(g - lam * penalty.grad(w))
     s0 = penalty_slope0(penalty)
     zero = w == 0
-    if s0 is None or math.isinf(s0):
+    if s0 is None:
         res[zero] = 0.0
     else:
-        res[zero] = np.maximum(np.abs(g[zero]) - lam * s0, 0.0)
+        s0 = np.broadcast_to(s0, w.shape)[zero]
+        with np.errstate(invalid="ignore"):
+            res[zero] = np.where(np.isinf(s0), 0.0, np.maximum(np.abs(g[zero]) - lam * s0, 0.0))
     return res
 
 
@@ -151,11 +156,12 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
         if idx.size == 0:
             return cur
         Gs, cs, ws = G[np.ix_(idx, idx)], c[idx], cur[idx]
+        pen = penalty.restrict(idx)
         sign = np.sign(ws)
         drop = None
         for _ in range(max_steps):
-            grad = Gs @ ws - cs + lam * penalty.grad(ws)
-            H = Gs + np.diag(lam * _curvature(penalty, ws))
+            grad = Gs @ ws - cs + lam * pen.grad(ws)
+            H = Gs + np.diag(lam * _curvature(pen, ws))
             try:
                 step = la.cho_solve(la.cho_factor(H, check_finite=False), grad,
                                     check_finite=False)
@@ -276,7 +282,8 @@ def default_start(design: Design, penalty: Penalty, solver: str = "auto",
 
 def _eta_on(penalty: Penalty, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """eta_hat(w) restricted to ``cols``, tiny values (relative ``_PRUNE``) set to 0."""
-    eta = penalty.eta_hat(w[cols]) if penalty.separable else penalty.eta_hat(w)[cols]
+    eta = (penalty.restrict(cols).eta_hat(w[cols]) if penalty.separable
+           else penalty.eta_hat(w)[cols])
     eta = np.asarray(eta, dtype=np.float64)
     finite = eta[np.isfinite(eta)]
     if finite.size:
@@ -285,7 +292,7 @@ def _eta_on(penalty: Penalty, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray,
-           js: np.ndarray, q: np.ndarray, slope0: float) -> None:
+           js: np.ndarray, q: np.ndarray, slope0: float | np.ndarray) -> None:
     """Move each violating zero coordinate j off 0 by an exact-descent coordinate step.
 
     The step ``t = sign(g_j)(|g_j| - lam slope0)/q_j`` is halved until
@@ -296,11 +303,13 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
     for i, j in enumerate(js):
         xj = block[:, i]
         gj = float(xj @ r) / n
-        if q[j] <= 0 or abs(gj) <= lam * slope0:
+        sj = float(np.broadcast_to(slope0, (design.d,))[j])
+        if q[j] <= 0 or abs(gj) <= lam * sj:
             continue
-        t = math.copysign((abs(gj) - lam * slope0) / q[j], gj)
+        pen_j = penalty.restrict(np.array([j]))
+        t = math.copysign((abs(gj) - lam * sj) / q[j], gj)
         for _ in range(60):
-            if -gj * t + 0.5 * q[j] * t * t + lam * penalty.value(np.array([t])) < 0:
+            if -gj * t + 0.5 * q[j] * t * t + lam * pen_j.value(np.array([t])) < 0:
                 break
             t *= 0.5
         else:
@@ -310,7 +319,8 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
 
 
 def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
-          r: np.ndarray, res: np.ndarray, tol: float, q: np.ndarray, slope0: float) -> None:
+          r: np.ndarray, res: np.ndarray, tol: float, q: np.ndarray,
+          slope0: float | np.ndarray) -> None:
     """Enter the zeros whose scaled KKT residual ``res`` exceeds ``tol`` (the worst ones, at
     most ``max(|W|, 10)``) by :func:`_enter`, and add those that moved to W."""
     viol = np.flatnonzero((w == 0) & (res > tol))
@@ -436,7 +446,8 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                 G_pos = ws.gram(pos)
                 for greedy in (True, False):  # the cheap greedy homotopy first
                     polished = newton_on_support(G_pos, ws.c[pos], w[ws.cols][pos],
-                                                 penalty, lam, greedy=greedy)
+                                                 penalty.restrict(ws.cols[pos]), lam,
+                                                 greedy=greedy)
                     if polished is None:
                         continue
                     w_pol = w.copy()

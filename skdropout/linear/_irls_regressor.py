@@ -55,6 +55,14 @@ class IRLSRegressor(EtaTrickRegressorMixin):
         decrease of the objective in one iteration.
     warm_start : bool, default=False
         Start from the previous ``coef_``.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Per-feature factors v (glmnet's ``penalty.factor``): feature j is penalised with
+        ``lam_j = lam * v_j``, i.e. the penalty term is ``lam * sum_j v_j Omega(w_j)``;
+        ``v_j = 0`` leaves feature j unpenalised. For penalties whose shape depends on lam
+        (mcp, scad, vardrop, ...) feature j gets the penalty with ``lam_j`` in place of lam:
+        ``lam * v_j * Omega(w_j; lam_j)`` (for mcp, skglm's ``MCPenalty(alpha=lam_j)``).
+        Finite, >= 0, at least one > 0; only for separable penalties. For l1 a factor v > 0
+        equals the lasso on the columns ``X_j / v_j`` (with ``w_j`` divided by ``v_j``).
 
     Attributes
     ----------
@@ -90,11 +98,13 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     _parameter_constraints: dict = {
         **EtaTrickRegressorMixin._parameter_constraints,
         "solver": [StrOptions(set(SOLVERS))],
+        "penalty_factor": ["array-like", None],
     }
 
     def __init__(self, penalty: Any = "l1", penalty_params: dict | None = None, lam: float = 1.0,
                  fit_intercept: bool = True, solver: str = "auto", max_iter: int = 1000,
-                 tol: float = 1e-6, warm_start: bool = False) -> None:
+                 tol: float = 1e-6, warm_start: bool = False,
+                 penalty_factor: Any = None) -> None:
         self.penalty = penalty
         self.penalty_params = penalty_params
         self.lam = lam
@@ -103,6 +113,7 @@ class IRLSRegressor(EtaTrickRegressorMixin):
         self.max_iter = max_iter
         self.tol = tol
         self.warm_start = warm_start
+        self.penalty_factor = penalty_factor
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> IRLSRegressor:
         """Fit the model.

@@ -15,9 +15,10 @@ from sklearn.utils import check_X_y
 from sklearn.utils.validation import _check_sample_weight
 
 from ..penalties import Penalty, resolve_penalty
-from ._base import check_reweightable
+from ..penalties.factor import Factored
+from ._base import check_reweightable, with_penalty_factor
 from ._design import Design
-from ._irls import uses_working_set
+from ._irls import least_squares_start, uses_working_set
 from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_regressor import IRLSRegressor
 
@@ -67,11 +68,20 @@ def lam_max(X: Any, y: np.ndarray, penalty: Penalty, *, fit_intercept: bool = Tr
     When ``grad0`` is 0 (a constant y), every lam gives w = 0 and the machine resolution is
     returned, as scikit-learn's alpha grid does.
     """
-    if fit_intercept:
-        y = y - np.average(y, weights=sample_weight)  # then X need not be centred
-    yw = y if sample_weight is None else y * sample_weight
-    total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-    grad0 = np.asarray(X.T @ yw).ravel() / total
+    free = (np.flatnonzero(penalty.factor == 0) if isinstance(penalty, Factored)
+            else np.zeros(0, dtype=np.intp))
+    if free.size:  # the solution at lam_max is least squares on the unpenalised columns
+        design = Design(X, y, sample_weight, fit_intercept)
+        w = np.zeros(X.shape[1])
+        w[free] = least_squares_start(design, free)
+        grad0 = design.gradient(w).copy()
+        grad0[free] = 0.0
+    else:
+        if fit_intercept:
+            y = y - np.average(y, weights=sample_weight)  # then X need not be centred
+        yw = y if sample_weight is None else y * sample_weight
+        total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        grad0 = np.asarray(X.T @ yw).ravel() / total
     scale = float(np.max(np.abs(grad0))) if grad0.size else 0.0
     if scale <= _RESOLUTION:
         return _RESOLUTION
@@ -163,6 +173,8 @@ def solve_path(estimator: BaseEstimator, design: Design, lams: np.ndarray) -> Pa
     """
     penalty = resolve_penalty(estimator.penalty, estimator.penalty_params)
     from_zero, warm = start_policy(estimator, penalty)
+    penalty = with_penalty_factor(penalty, getattr(estimator, "penalty_factor", None),
+                                  design.d)
     n_lams = len(lams)
     coefs = np.empty((design.d, n_lams))
     etas = np.empty((design.d, n_lams))
@@ -212,7 +224,8 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
     sample_weight : array-like of shape (n_samples,), default=None
     **solver_params
         Other parameters of :class:`~skdropout.linear.IRLSRegressor` (``solver``,
-        ``max_iter``, ``tol``).
+        ``max_iter``, ``tol``, ``penalty_factor``; with ``penalty_factor`` lam_max is taken
+        over the penalised features, at the least-squares fit on the unpenalised ones).
 
     Returns
     -------
@@ -304,6 +317,7 @@ def _path(estimator_class: type, name: str, X: Any, y: Any, penalty: Any,
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
     pen = resolve_penalty(penalty, penalty_params)
     check_reweightable(pen)
+    pen = with_penalty_factor(pen, getattr(est, "penalty_factor", None), X.shape[1])
     grid = lam_grid(X, y, pen, lams, eps=eps, fit_intercept=fit_intercept,
                     sample_weight=sample_weight)
     return solve_path(est, Design(X, y, sample_weight, fit_intercept), grid)

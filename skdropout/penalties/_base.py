@@ -390,6 +390,12 @@ class Penalty:
             return self
         return type(self)(**{**self.params, "lam": lam})
 
+    def restrict(self, idx: Any) -> Penalty:
+        """This penalty on the features ``idx`` (itself: only the per-feature penalties that
+        ``penalty_factor`` builds (``skdropout.penalties.factor``) differ between
+        features)."""
+        return self
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
