@@ -407,12 +407,15 @@ for method in sys.argv[1:]:
                               method=method, max_epochs=2, batch_size=64, random_state=3,
                               verbose=0).fit(X[:600], y[:600])
     out.append(method + " " + hashlib.sha256(net.predict_proba(X).tobytes()).hexdigest())
-# shared libraries mapped into this process: none from a cache or temporary folder
+# shared libraries mapped into this process: none from a cache or temporary folder, apart
+# from the Python installation's own (a venv may itself live under /tmp)
 roots = [os.environ[k] for k in ("SKDROPOUT_CACHE", "TMPDIR") if os.environ.get(k)]
 roots += [os.path.join(os.path.expanduser("~"), ".cache"), "/tmp"]
+installed = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix})
 with open("/proc/self/maps") as fh:
     libs = {line.split()[-1] for line in fh if ".so" in line}
-bad = sorted(lib for lib in libs if any(lib.startswith(r) for r in roots))
+bad = sorted(lib for lib in libs if any(lib.startswith(r) for r in roots)
+             and not os.path.realpath(lib).startswith(installed))
 out.append("foreign libraries: " + repr(bad))
 print("\n".join(out))
 """
