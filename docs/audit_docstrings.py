@@ -4,7 +4,9 @@ The project asks every public function and class for: a summary, a Parameters se
 (when it takes parameters), a Returns section (functions and methods that return
 something), the paper's equation / table / algorithm it implements, and an Examples
 section that runs as a doctest. Public methods of public classes are checked for a
-summary, Parameters and Returns. Run from the repository root::
+summary, Parameters and Returns. Every entry of a Parameters, Other Parameters or
+Attributes section (fitted attributes included) needs a description, not only a type.
+``tests/test_docstrings.py`` runs this audit. Run from the repository root::
 
     .venv/bin/python docs/audit_docstrings.py [skdropout.penalties skdropout.linear ...]
 
@@ -70,6 +72,17 @@ def _cites(name: str) -> bool:
     return name.startswith(CITING)
 
 
+DESCRIBED = ("Parameters", "Other Parameters", "Attributes")
+
+
+def check_descriptions(doc, name: str) -> list[str]:
+    """Entries of the Parameters / Other Parameters / Attributes sections with a name and a
+    type but no description."""
+    return [f"{name}: {section.lower()} entry '{entry.name}' has no description"
+            for section in DESCRIBED for entry in doc[section]
+            if not "".join(entry.desc).strip()]
+
+
 def check_function(obj, name: str, method: bool = False) -> list[str]:
     problems = []
     raw = inspect.getdoc(obj) or ""
@@ -80,6 +93,7 @@ def check_function(obj, name: str, method: bool = False) -> list[str]:
         problems.append(f"{name}: no Parameters section ({', '.join(_params(obj))})")
     if _returns_something(obj) and not (doc["Returns"] or doc["Yields"]):
         problems.append(f"{name}: no Returns section")
+    problems += check_descriptions(doc, name)
     if not method:
         if not doc["Examples"]:
             problems.append(f"{name}: no Examples section (doctest)")
@@ -101,6 +115,7 @@ def check_class(cls, name: str) -> list[str]:
         problems.append(f"{name}: no Examples section (doctest)")
     if _cites(name) and not CITES.search(raw):
         problems.append(f"{name}: cites no equation/table/algorithm of the paper")
+    problems += check_descriptions(doc, name)
     for attr, member in vars(cls).items():
         if attr.startswith("_"):
             continue

@@ -110,6 +110,9 @@ def _escape_plain(text: str) -> str:
     return "".join(parts)
 
 
+_VERBATIM = (".. math::", ".. code-block::", ".. code::", ".. highlight::")
+
+
 def _escape_docstring(app, what, name, obj, options, lines):  # noqa: ANN001
     in_block = False
     for i, line in enumerate(lines):
@@ -121,8 +124,9 @@ def _escape_docstring(app, what, name, obj, options, lines):  # noqa: ANN001
                 in_block = False
             else:
                 continue
-        if stripped.startswith(".. math::") or stripped.endswith("::"):
-            in_block = True
+        if stripped.startswith(_VERBATIM) or (stripped.endswith("::")
+                                              and not stripped.startswith("..")):
+            in_block = True                             # math, code and literal blocks
             block_indent = len(line) - len(line.lstrip())
             if stripped.startswith(".."):
                 continue

@@ -74,7 +74,9 @@ def vardrop_dual(eta: np.ndarray, lam: float = 1.0) -> np.ndarray:
     Parameters
     ----------
     eta : array-like, >= 0
-    lam : float > 0
+        The auxiliary variables (one per weight).
+    lam : float > 0, default=1.0
+        Regularisation strength lambda; f depends on eta / lam only.
 
     Returns
     -------
@@ -109,15 +111,35 @@ def _vardrop_table() -> TabulatedPenalty:
 
 
 class VarDrop(_LamScaledTable):
-    """Effective penalty of variational dropout (Molchanov et al.; Table 2, eq. 19).
+    r"""Effective penalty of variational dropout (Molchanov et al.; Table 2, eq. 19) [1]_.
 
-    Omega is defined by eq. (5) with f(eta) = int_0^{eta/lam} F(sqrt(t/2))/sqrt(t/2) dt
-    (F is Dawson's integral). It behaves like |w|/sqrt(lam) near 0 and like log|w| for large
-    |w|. Tabulated once to a relative accuracy better than 1e-7.
+    Omega is defined by eq. (5) with
+
+    .. math::
+
+        f(\eta) = \int_0^{\eta/\lambda} \frac{F(\sqrt{t/2})}{\sqrt{t/2}}\, dt
+
+    (F is Dawson's integral, :func:`scipy.special.dawsn`). It behaves like |w|/sqrt(lam)
+    near 0 and like log|w| for large |w|. Tabulated once to a relative accuracy better than
+    1e-7. Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    lam : float > 0
+    lam : float > 0, default=1.0
+        Regularisation strength lambda (the estimators set it to their ``lam``); Omega
+        scales as Omega_1(w / sqrt(lam)).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("vardrop")``.
+    vardrop_dual : Its dual f.
+    skdropout.nn.VarDropLayer : The torch layer trained with this penalty's dual.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.2.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -214,9 +236,22 @@ class HardConcrete(_LamScaledTable):
 
     Parameters
     ----------
-    lam : float > 0
+    lam : float > 0, default=1.0
+        Regularisation strength lambda (the estimators set it to their ``lam``).
     beta, gamma, zeta : float
         Gate temperature and stretch (defaults 2/3, -0.1, 1.1 as in the paper).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("hardconcrete")``.
+    hardconcrete_moments : The gate's moments it is built from.
+    skdropout.nn.HardConcreteLayer : The torch layer.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -264,7 +299,19 @@ class BernoulliL0(_LamScaledTable):
 
     Parameters
     ----------
-    lam : float > 0
+    lam : float > 0, default=1.0
+        Regularisation strength lambda (the estimators set it to their ``lam``).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("bernoulli_l0")``.
+    MCP : Equal to it at lam = 1.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -283,19 +330,38 @@ class BernoulliL0(_LamScaledTable):
 
 
 class Standout(Penalty):
-    """Effective penalty of standout on the activations (z)_+ (eqs. 15-16).
+    r"""Effective penalty of standout on the activations (z)_+ (eqs. 15-16) [1]_.
 
-    eta_hat(z) = lam e^z / w2^2 (eq. 15), so the keep probability is sigma(z) for w2 = 1, and
-    Omega(z) = (w2^2 / lam) (1 - (z + 1) e^-z) (eq. 16, the closed form; Corollary 2's
-    integral runs over u = z^2). The dual is f(eta) = 2 Omega(z) - z^2/eta at
-    z = log(eta w2^2 / lam) on H = [lam / w2^2, inf). Magnitudes |z| are used, so negative
-    inputs mirror positive ones (apply it to (z)_+).
+    .. math::
+
+        \hat\eta(z) = \frac{\lambda e^z}{w_2^2} \ \text{(eq. 15)}, \qquad
+        \Omega(z) = \frac{w_2^2}{\lambda} \bigl(1 - (z + 1) e^{-z}\bigr)
+        \ \text{(eq. 16)}, \qquad
+        f(\eta) = 2\,\Omega(z) - \frac{z^2}{\eta} \ \text{at}
+        \ z = \log\frac{\eta w_2^2}{\lambda},
+
+    on H = [lam / w2^2, inf), so the keep probability is sigma(z) for w2 = 1. Eq. (16) is
+    the closed form; Corollary 2's integral runs over u = z^2. Magnitudes |z| are used, so
+    negative inputs mirror positive ones (apply it to (z)_+). Read more in the
+    :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    lam : float > 0
-    w2 : float
+    lam : float > 0, default=1.0
+        Regularisation strength lambda.
+    w2 : float, default=1.0
         The outgoing weight of the unit (its square scales the penalty).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("standout")``.
+    skdropout.nn.StandoutLayer : The torch layer.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.1.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
