@@ -67,6 +67,24 @@ def _inherits_doc(cls, attr: str) -> bool:
     return False
 
 
+def _own_members(cls) -> dict:
+    """The members the API page of ``cls`` shows from this package: its own and those it
+    inherits from the package's (private) base classes, not those of scikit-learn, torch
+    or skorch."""
+    members: dict = {}
+    for base in reversed(cls.__mro__):
+        if (getattr(base, "__module__", "") or "").startswith("skdropout"):
+            members.update(vars(base))
+    return members
+
+
+def _foreign_member(cls, attr: str) -> bool:
+    """Whether a scikit-learn / torch / skorch base class defines ``attr``: docs/conf.py
+    leaves such a member off the API page unless the override has its own docstring."""
+    return any(attr in vars(base) for base in cls.__mro__
+               if not (getattr(base, "__module__", "") or "").startswith("skdropout"))
+
+
 def _cites(name: str) -> bool:
     """Only the modules that implement the paper must cite it (not data or plot helpers)."""
     return name.startswith(CITING)
@@ -116,12 +134,12 @@ def check_class(cls, name: str) -> list[str]:
     if _cites(name) and not CITES.search(raw):
         problems.append(f"{name}: cites no equation/table/algorithm of the paper")
     problems += check_descriptions(doc, name)
-    for attr, member in vars(cls).items():
+    for attr, member in _own_members(cls).items():
         if attr.startswith("_"):
             continue
-        doc = member.__doc__ if isinstance(member, property) else inspect.getdoc(member)
-        if not (doc or "").strip() and _inherits_doc(cls, attr):
-            continue
+        own = (getattr(member, "__doc__", None) or "").strip()
+        if not own and (_inherits_doc(cls, attr) or _foreign_member(cls, attr)):
+            continue                # shown with its base's docstring, or not shown at all
         if isinstance(member, property):
             if not (member.__doc__ or "").strip():
                 problems.append(f"{name}.{attr}: property without docstring")

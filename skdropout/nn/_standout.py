@@ -177,6 +177,8 @@ class StandoutReset(Callback):
     """At the start of each epoch, a new record of the largest keep probability of the
     units of every :class:`StandoutLayer` (so a unit is pruned by that epoch's samples).
 
+    The keep probability is standout's sigma(z) (eq. 15 with w2 = 1, section 4.1).
+
     Examples
     --------
     >>> from skdropout.nn import METHODS

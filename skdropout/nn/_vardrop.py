@@ -379,7 +379,8 @@ class KLWarmup(StepRule):
     first ``epochs`` epochs, by training step, before each optimiser step (the annealing of
     the reference code of Molchanov et al.); 0 leaves the weight at 1.
 
-    The weight at training step t (from 1) is ``min(1, t / (epochs * steps per epoch))``.
+    The weight at training step t (from 1) is ``min(1, t / (epochs * steps per epoch))``;
+    it multiplies the KL term of eq. (18), so the bound is the paper's only from then on.
     Set it on the estimators as ``callbacks__kl_warmup__epochs``.
 
     Parameters
