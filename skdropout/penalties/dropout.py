@@ -226,13 +226,22 @@ def _hardconcrete_table(beta: float, gamma: float, zeta: float) -> TabulatedPena
 
 
 class HardConcrete(_LamScaledTable):
-    """Effective penalty of hard-concrete "L0 regularisation" (Louizos et al.; Table 2).
+    r"""Effective penalty of hard-concrete "L0 regularisation" (Louizos et al.; Table 2) [1]_.
 
-    Follows Table 2 as written: f(eta~) = 2 sum_j P(s_j > 0) = 2 sigma(log a - beta
-    log(-gamma/zeta)), with eta~ = lam E[s]^2 / (E[s^2] - E[s]^2) from the exact moments of
-    the gate (:func:`hardconcrete_moments`), through the biased-mask reparameterisation of
-    section 4: Omega applies to w~ = E[s] w. Omega saturates at 1 (the paper's Figure 1 was
-    drawn with f = sum P(s_j > 0), which saturates at 1/2).
+    Follows Table 2 as written:
+
+    .. math::
+
+        f(\tilde\eta) = 2 \sum_j P(s_j > 0)
+        = 2 \sum_j \sigma\Bigl(\log a_j - \beta \log\frac{-\gamma}{\zeta}\Bigr),
+        \qquad
+        \tilde\eta_j = \frac{\lambda\, \mathbb{E}[s_j]^2}
+        {\mathbb{E}[s_j^2] - \mathbb{E}[s_j]^2},
+
+    from the exact moments of the gate (:func:`hardconcrete_moments`), through the
+    biased-mask reparameterisation of section 4: Omega applies to w~ = E[s] w. Omega
+    saturates at 1 (the paper's Figure 1 was drawn with f = sum P(s_j > 0), which saturates
+    at 1/2). Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
@@ -291,11 +300,17 @@ def _bernoulli_table() -> TabulatedPenalty:
 
 
 class BernoulliL0(_LamScaledTable):
-    """L0 through biased Bernoulli masks s_j ~ Bernoulli(alpha_j) (section 4.3).
+    r"""L0 through biased Bernoulli masks s_j ~ Bernoulli(alpha_j) (section 4.3) [1]_.
 
-    E[||s||_0] = sum alpha_j gives f(eta) = sum eta_j / (eta_j + lam) (alpha = eta/(eta+lam),
-    eq. 8, and here alpha~ = alpha). Omega is computed numerically from f; the paper states
-    that at lam = 1 it equals MCP(1, 1), which the tests check.
+    E[||s||_0] = sum alpha_j with alpha = eta/(eta+lam) (eq. 8, and here alpha~ = alpha)
+    gives
+
+    .. math::
+
+        f(\eta) = \sum_j \frac{\eta_j}{\eta_j + \lambda}.
+
+    Omega is computed numerically from f; the paper states that at lam = 1 it equals
+    MCP(1, 1), which the tests check. Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
