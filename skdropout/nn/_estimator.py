@@ -77,8 +77,9 @@ _PARAMS_DOC = """
         a first weight in a short one). Parameters named in ``optimizer__param_groups``
         keep their group.
     train_split : callable or None, default=None
-        None trains on all data; pass e.g. ``skorch.dataset.ValidSplit(5)`` to record the
-        validation error of the pruned model every epoch.
+        None trains on all data; pass e.g. ``ValidSplit(5)``
+        (:class:`skorch.dataset.ValidSplit`) to record the validation error of the pruned
+        model every epoch.
     **kwargs
         Any other skorch parameter (``max_epochs``, ``lr``, ``batch_size``, ``device``,
         ``optimizer``, ``callbacks``...). Defaults differing from skorch: Adam with lr=1e-3,
