@@ -89,8 +89,9 @@ class Lpp(Penalty):
     ----------
     p : float in (0, 2), default=0.5
         The exponent. p < 1 is non-convex with an infinite slope at 0: it sets small
-        weights to exactly zero and shrinks large ones less than l1 (less bias); p = 1 is
-        l1; p > 1 is convex and smooth at 0, so it shrinks weights without zeroing them.
+        weights to exactly zero, and its slope |w|^(p-1) falls as |w| grows, so large
+        weights are shrunk less than by l1 (less bias); p = 1 is l1; p > 1 is convex and
+        smooth at 0, so it shrinks weights without zeroing them.
 
     See Also
     --------
@@ -154,7 +155,8 @@ class Lp(Penalty):
     ----------
     p : float in (0, 2), default=1.5
         The norm's exponent. The penalty couples the weights through ||w||_p: p <= 1
-        sparsifies (p = 1 is l1), p > 1 shrinks all weights together without zeroing any.
+        sets single weights to zero (p = 1 is l1); p > 1 shrinks all weights together and
+        zeroes them only all at once, at a large enough lam (as the group lasso does).
 
     See Also
     --------
