@@ -299,12 +299,8 @@ def adaptive_dropout_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
 
     Parameters
     ----------
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        Training data; scipy sparse matrices are accepted.
-    y : array-like of shape (n_samples,)
-        Target values.
-    penalty, penalty_params, lams, eps, fit_intercept, sample_weight
-        As in :func:`irls_path`; the grid is the same.
+    X, y, penalty, penalty_params, lams, eps, fit_intercept, sample_weight
+        As in :func:`irls_path`: the data, the penalty and the grid of lam (the same grid).
     **solver_params
         Other parameters of :class:`~skdropout.linear.AdaptiveDropoutRegressor` (``mask``,
         ``strategy``, ``learning_rate``, ``max_iter``, ``tol``, ``random_state``,

@@ -602,8 +602,8 @@ class MCP(_LamShaped):
         shrunk (eta_hat = inf, keep probability 1). Small a is close to hard thresholding,
         large a to l1.
     lam : float > 0, default=1.0
-        The regularisation strength the shape is tied to. The estimators set it to their
-        own ``lam`` (:meth:`~Penalty.with_lam`), so it is rarely given by hand.
+        The regularisation strength a lam is measured in; set by the estimators to their
+        ``lam``, as for :class:`SCAD`.
 
     See Also
     --------
