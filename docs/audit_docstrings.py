@@ -4,7 +4,9 @@ The project asks every public function and class for: a summary, a Parameters se
 (when it takes parameters), a Returns section (functions and methods that return
 something), the paper's equation / table / algorithm it implements, and an Examples
 section that runs as a doctest. Public methods of public classes are checked for a
-summary, Parameters and Returns. Run from the repository root::
+summary, Parameters and Returns. Every entry of a Parameters, Other Parameters or
+Attributes section (fitted attributes included) needs a description, not only a type.
+``tests/test_docstrings.py`` runs this audit. Run from the repository root::
 
     .venv/bin/python docs/audit_docstrings.py [skdropout.penalties skdropout.linear ...]
 
@@ -65,9 +67,38 @@ def _inherits_doc(cls, attr: str) -> bool:
     return False
 
 
+def _own_members(cls) -> dict:
+    """The members the API page of ``cls`` shows from this package: its own and those it
+    inherits from the package's (private) base classes, not those of scikit-learn, torch
+    or skorch."""
+    members: dict = {}
+    for base in reversed(cls.__mro__):
+        if (getattr(base, "__module__", "") or "").startswith("skdropout"):
+            members.update(vars(base))
+    return members
+
+
+def _foreign_member(cls, attr: str) -> bool:
+    """Whether a scikit-learn / torch / skorch base class defines ``attr``: docs/conf.py
+    leaves such a member off the API page unless the override has its own docstring."""
+    return any(attr in vars(base) for base in cls.__mro__
+               if not (getattr(base, "__module__", "") or "").startswith("skdropout"))
+
+
 def _cites(name: str) -> bool:
     """Only the modules that implement the paper must cite it (not data or plot helpers)."""
     return name.startswith(CITING)
+
+
+DESCRIBED = ("Parameters", "Other Parameters", "Attributes")
+
+
+def check_descriptions(doc, name: str) -> list[str]:
+    """Entries of the Parameters / Other Parameters / Attributes sections with a name and a
+    type but no description."""
+    return [f"{name}: {section.lower()} entry '{entry.name}' has no description"
+            for section in DESCRIBED for entry in doc[section]
+            if not "".join(entry.desc).strip()]
 
 
 def check_function(obj, name: str, method: bool = False) -> list[str]:
@@ -80,6 +111,7 @@ def check_function(obj, name: str, method: bool = False) -> list[str]:
         problems.append(f"{name}: no Parameters section ({', '.join(_params(obj))})")
     if _returns_something(obj) and not (doc["Returns"] or doc["Yields"]):
         problems.append(f"{name}: no Returns section")
+    problems += check_descriptions(doc, name)
     if not method:
         if not doc["Examples"]:
             problems.append(f"{name}: no Examples section (doctest)")
@@ -101,12 +133,13 @@ def check_class(cls, name: str) -> list[str]:
         problems.append(f"{name}: no Examples section (doctest)")
     if _cites(name) and not CITES.search(raw):
         problems.append(f"{name}: cites no equation/table/algorithm of the paper")
-    for attr, member in vars(cls).items():
+    problems += check_descriptions(doc, name)
+    for attr, member in _own_members(cls).items():
         if attr.startswith("_"):
             continue
-        doc = member.__doc__ if isinstance(member, property) else inspect.getdoc(member)
-        if not (doc or "").strip() and _inherits_doc(cls, attr):
-            continue
+        own = (getattr(member, "__doc__", None) or "").strip()
+        if not own and (_inherits_doc(cls, attr) or _foreign_member(cls, attr)):
+            continue                # shown with its base's docstring, or not shown at all
         if isinstance(member, property):
             if not (member.__doc__ or "").strip():
                 problems.append(f"{name}.{attr}: property without docstring")

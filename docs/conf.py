@@ -4,9 +4,10 @@ Build (no Makefile needed, warnings are errors)::
 
     .venv/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-No network is used: intersphinx is off, so references to numpy, scikit-learn, torch or
-skorch objects are written as plain literals, and the type names they produce in
-signatures are ignored by the nitpicky check below (``nitpick_ignore_regex``).
+No network is used: intersphinx links to scikit-learn, numpy, scipy, torch and skorch
+through the local inventories in ``docs/_intersphinx/`` (written by
+``docs/make_intersphinx.py``, which lists the names these docs refer to); a reference to
+one of those projects that is not in its inventory fails the nitpicky build.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
     "numpydoc",
 ]
 
@@ -52,8 +54,18 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 numpydoc_use_plots = False
 
+# -- intersphinx: local inventories only (see docs/make_intersphinx.py) -------------------
+_INV = str(DOCS / "_intersphinx" / "{}.inv")
+intersphinx_mapping = {
+    "sklearn": ("https://scikit-learn.org/stable/", _INV.format("sklearn")),
+    "numpy": ("https://numpy.org/doc/stable/", _INV.format("numpy")),
+    "scipy": ("https://docs.scipy.org/doc/scipy/", _INV.format("scipy")),
+    "torch": ("https://docs.pytorch.org/docs/stable/", _INV.format("torch")),
+    "skorch": ("https://skorch.readthedocs.io/en/stable/", _INV.format("skorch")),
+}
+
 # Every cross-reference must resolve: a broken :func:/:class: reference fails the -W build.
-# Only names from packages we do not document (no intersphinx) are exempt.
+# Only names from packages without an inventory here are exempt.
 nitpicky = True
 # References in library docstrings to helpers that are not part of the public API (their
 # owners are asked to write them as plain literals; remove an entry once that is done).
@@ -63,7 +75,7 @@ nitpick_ignore = [
     ("py:func", "vardrop_kl"),         # skdropout.nn.VarDropLayer
 ]
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numpy|np|scipy|sklearn|torch|skorch|joblib|matplotlib|pandas)(\..*)?"),
+    (r"py:.*", r"(joblib|matplotlib|pandas)(\..*)?"),
     (r"py:.*", r"(.*\.)?_[A-Za-z]\w*(\..*)?"),  # private helpers/modules are not documented
     (r"py:obj", r"\w+_"),          # fitted attributes listed by numpydoc's Attributes section
     (r"py:.*", r"(typing|collections\.abc|pathlib|os)\..*"),
@@ -98,6 +110,9 @@ def _escape_plain(text: str) -> str:
     return "".join(parts)
 
 
+_VERBATIM = (".. math::", ".. code-block::", ".. code::", ".. highlight::")
+
+
 def _escape_docstring(app, what, name, obj, options, lines):  # noqa: ANN001
     in_block = False
     for i, line in enumerate(lines):
@@ -109,8 +124,9 @@ def _escape_docstring(app, what, name, obj, options, lines):  # noqa: ANN001
                 in_block = False
             else:
                 continue
-        if stripped.startswith(".. math::") or stripped.endswith("::"):
-            in_block = True
+        if stripped.startswith(_VERBATIM) or (stripped.endswith("::")
+                                              and not stripped.startswith("..")):
+            in_block = True                             # math, code and literal blocks
             block_indent = len(line) - len(line.lstrip())
             if stripped.startswith(".."):
                 continue

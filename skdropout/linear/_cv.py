@@ -117,7 +117,9 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; scipy sparse matrices are accepted.
         y : array-like of shape (n_samples,)
+            Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the fits and of the held-out errors.
         groups : array-like of shape (n_samples,), default=None
@@ -126,6 +128,7 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         Returns
         -------
         self
+            The fitted estimator.
         """
         try:
             return self._fit(X, y, sample_weight, groups)
@@ -251,10 +254,12 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
 
         Returns
         -------
         ndarray of shape (n_samples,)
+            The predictions ``X @ coef_ + intercept_``.
         """
         check_is_fitted(self)
         sparse_ok = self.__sklearn_tags__().input_tags.sparse
@@ -309,13 +314,23 @@ _ATTRIBUTES = """
     coef_path_, eta_path_ : ndarray of shape (n_features, n_lams)
         The path on all data (coefficients and eta_hat, eq. 7).
     intercept_path_ : ndarray of shape (n_lams,)
+        The intercepts of the path on all data.
     best_estimator_ : estimator
         The estimator fitted on all data at ``lam_``.
     coef_, intercept_, eta_, n_iter_
         Those of ``best_estimator_``.
     n_features_in_ : int
+        Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when X has string feature names.
+"""
+
+_REFERENCES = """
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, eq. (1) and Theorem 1.
+       https://arxiv.org/abs/2106.07769
 """
 
 _CV_PARAMS = """
@@ -338,14 +353,24 @@ _CV_PARAMS = """
 
 
 class IRLSRegressorCV(_RegressorCV):
-    __doc__ = f"""Eq. (1) with the squared loss solved by the eta-trick (eq. 6), lam chosen by
-    cross-validation over a warm-started path, as scikit-learn's ``LassoCV``.
+    __doc__ = f"""Eq. (1) with the squared loss solved by the eta-trick (eq. 6) [1]_, lam chosen
+    by cross-validation over a warm-started path, as scikit-learn's
+    :class:`~sklearn.linear_model.LassoCV`.
+
+    Read more in the :ref:`User Guide <linear-models>`.
 
     Parameters
     ----------{_CV_PARAMS}    penalty, penalty_params, fit_intercept, solver, max_iter, tol, penalty_factor
         As in :class:`~skdropout.linear.IRLSRegressor` (``penalty_factor`` also shapes the
         grid: lam_max is taken over the penalised features only).
-{_ATTRIBUTES}{_NOTES.format(name="IRLSRegressorCV")}
+{_ATTRIBUTES}
+    See Also
+    --------
+    IRLSRegressor : The estimator refitted at ``lam_``.
+    AdaptiveDropoutRegressorCV : The same search for adaptive dropout.
+    irls_path : The path each fold computes.
+    skdropout.plotting.plot_cv : Draws ``cv_results_`` with the chosen lam.
+{_NOTES.format(name="IRLSRegressorCV")}{_REFERENCES}
     Examples
     --------
     >>> import numpy as np
@@ -386,15 +411,24 @@ class IRLSRegressorCV(_RegressorCV):
 
 
 class AdaptiveDropoutRegressorCV(_RegressorCV):
-    __doc__ = f"""Adaptive dropout (eq. 9, Algorithm 1) with lam chosen by cross-validation
-    over a warm-started path.
+    __doc__ = f"""Adaptive dropout (eq. 9, Algorithm 1) [1]_ with lam chosen by
+    cross-validation over a warm-started path.
+
+    Read more in the :ref:`User Guide <linear-models>`.
 
     Parameters
     ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, max_iter, \
 tol, random_state, fit_intercept, penalty_factor
         As in :class:`~skdropout.linear.AdaptiveDropoutRegressor`. With a
         ``RandomState`` instance, one seed per fold is drawn from it before the folds run.
-{_ATTRIBUTES}{_NOTES.format(name="AdaptiveDropoutRegressorCV")}
+{_ATTRIBUTES}
+    See Also
+    --------
+    AdaptiveDropoutRegressor : The estimator refitted at ``lam_``.
+    IRLSRegressorCV : The same search for the eta-trick, faster.
+    adaptive_dropout_path : The path each fold computes.
+    skdropout.plotting.plot_cv : Draws ``cv_results_`` with the chosen lam.
+{_NOTES.format(name="AdaptiveDropoutRegressorCV")}{_REFERENCES}
     Examples
     --------
     >>> import numpy as np

@@ -20,15 +20,22 @@ from ._irls import default_start
 
 
 class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
-    """Least squares trained with adaptive dropout (Algorithm 1 / eq. 9).
+    r"""Least squares trained with adaptive dropout (Algorithm 1 / eq. 9) [1]_.
 
     The weights are trained by gradient steps on the loss of masked weights ``s * w``; the
     masks' keep probabilities adapt to the weights through the penalty's ``eta_hat``
     (eq. 8). By Theorem 1 this minimises eq. (1) with the loss (3),
     ``1/(2n)||y - X w - b||^2 + lam * Omega(w)``, the problem :class:`IRLSRegressor` solves
     by the eta-trick. For data that is not standardised the keep probability is
-    ``alpha_j = c_j eta_j / (c_j eta_j + lam)`` with ``c_j = (X'X/n)_jj``, which makes the
-    expected masked loss equal ``L(w) + lam/2 sum_j w_j^2/eta_j`` for any X (eq. 4).
+
+    .. math::
+
+        \alpha_j = \frac{c_j \eta_j}{c_j \eta_j + \lambda}, \quad
+        c_j = (X^\top X / n)_{jj}, \qquad \text{so that} \qquad
+        \mathbb{E}_s\, L(s \odot w) = L(w)
+        + \frac{\lambda}{2} \sum_j \frac{w_j^2}{\eta_j} \ \text{(eq. 4)}
+
+    for any X. Read more in the :ref:`User Guide <linear-models>`.
 
     The masked steps run on a working set of columns with variance reduction (each step's
     masked gradient minus the same mask's gradient at a snapshot, plus the snapshot's exact
@@ -75,6 +82,7 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     random_state : int, RandomState instance or None, default=None
         Seeds the masks.
     fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
     warm_start : bool, default=False
         Start from the previous ``coef_``.
     penalty_factor : array-like of shape (n_features,), default=None
@@ -88,6 +96,7 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     coef_ : ndarray of shape (n_features,)
         Exact zeros for pruned coordinates (keep probability 0).
     intercept_ : float
+        The unpenalised intercept b (0.0 when ``fit_intercept=False``).
     eta_ : ndarray of shape (n_features,)
         ``eta_hat(coef_)``.
     keep_prob_ : ndarray of shape (n_features,)
@@ -102,7 +111,22 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     learning_rate_ : float
         The step at the end of the fit.
     n_features_in_ : int
+        Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
+        Only when X has string column names.
+
+    See Also
+    --------
+    IRLSRegressor : The same problem solved by the eta-trick, exactly and faster.
+    AdaptiveDropoutRegressorCV : lam chosen by cross-validation.
+    adaptive_dropout_path : The solutions on a grid of lam.
+    skdropout.penalties.Penalty.keep_prob : The keep probability of eq. (8).
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Theorem 1, eq. (9) and Algorithm 1.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -151,12 +175,16 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; scipy sparse matrices are accepted.
         y : array-like of shape (n_samples,)
+            Target values.
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights are equivalent to repeated rows.
 
         Returns
         -------
         self
+            The fitted estimator.
         """
         return self._fit_guarded(lambda: self._fit(X, y, sample_weight))
 

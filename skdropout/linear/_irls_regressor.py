@@ -16,13 +16,24 @@ from ._irls import SOLVERS, IRLSResult, irls
 
 
 class IRLSRegressor(EtaTrickRegressorMixin):
-    """Penalised least squares by iteratively reweighted least squares (the eta-trick).
+    r"""Penalised least squares by iteratively reweighted least squares (the eta-trick).
 
-    Minimises eq. (1) with the loss (3),
-    ``1/(2n) ||y - X w - b||^2 + lam * Omega(w)``, by alternating the exact w-step of eq. (6)
-    (the weighted ridge solve ``(X'X/n + lam diag(eta)^-1) w = X'y/n``, written without
-    dividing by eta) and the eta-step ``eta = eta_hat(w)`` of eq. (7). Each iteration is a
-    majorisation-minimisation step, so ``objective_path_`` never increases.
+    Minimises eq. (1) with the loss (3) [1]_,
+
+    .. math::
+
+        \min_{w, b} \ \frac{1}{2n} \|y - Xw - b\|_2^2 + \lambda\, \Omega(w),
+
+    by alternating the exact w-step of eq. (6), the weighted ridge solve (written without
+    dividing by eta), and the eta-step of eq. (7):
+
+    .. math::
+
+        \Bigl(\frac{X^\top X}{n} + \lambda \operatorname{diag}(\eta)^{-1}\Bigr) w
+        = \frac{X^\top y}{n}, \qquad \eta \leftarrow \hat\eta(w).
+
+    Each iteration is a majorisation-minimisation step, so ``objective_path_`` never
+    increases. Read more in the :ref:`User Guide <linear-models>`.
 
     The start is ``eta = +inf`` on the initial working set, i.e. least squares (on all
     columns, or, for penalties that use a working set on problems with more than 100 columns,
@@ -69,17 +80,34 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     coef_ : ndarray of shape (n_features,)
         Weights; exact zeros for pruned coordinates.
     intercept_ : float
+        The unpenalised intercept b (0.0 when ``fit_intercept=False``).
     eta_ : ndarray of shape (n_features,)
         ``eta_hat(coef_)`` (0: pruned; inf: unpenalised).
     n_iter_ : int
+        Number of iterations run (one w-step and one eta-step each).
     objective_ : float
         Eq. (1) at the solution (weighted mean loss when ``sample_weight`` is given).
     objective_path_ : ndarray
         Eq. (1) at the start and after each iteration (non-increasing; the start is +inf for
         a constraint penalty such as hardthresh when least squares violates it).
     n_features_in_ : int
+        Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
         Only when X has string column names.
+
+    See Also
+    --------
+    AdaptiveDropoutRegressor : The same problem solved from the dropout side (Theorem 1).
+    IRLSRegressorCV : lam chosen by cross-validation.
+    irls_path : The solutions on a grid of lam.
+    skdropout.penalties.get_penalty : The penalties, by name.
+    sklearn.linear_model.Lasso : The l1 case, by coordinate descent.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, eqs. (1), (6) and (7).
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -121,13 +149,16 @@ class IRLSRegressor(EtaTrickRegressorMixin):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; scipy sparse matrices are accepted.
         y : array-like of shape (n_samples,)
+            Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights are equivalent to repeated rows.
 
         Returns
         -------
         self
+            The fitted estimator.
         """
         return self._fit_guarded(lambda: self._fit(X, y, sample_weight))
 

@@ -35,6 +35,7 @@ class PathResult(NamedTuple):
     coefs : ndarray of shape (n_features, n_lams)
         ``coefs[:, k]`` is the solution at ``lams[k]``.
     intercepts : ndarray of shape (n_lams,)
+        ``intercepts[k]`` is the intercept at ``lams[k]`` (0 without an intercept).
     etas : ndarray of shape (n_features, n_lams)
         The eta-trick variables eta_hat(w) (eq. 7) at each solution; 0 marks a pruned
         coordinate, +inf an unpenalised one.
@@ -199,7 +200,7 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
               eps: float = 1e-3, fit_intercept: bool = True, sample_weight: Any = None,
               **solver_params: Any) -> PathResult:
     """The regularisation path of eq. (1) with the squared loss (3), solved by the eta-trick
-    (eq. 6, :class:`~skdropout.linear.IRLSRegressor`) on a decreasing grid of lam.
+    (eq. 6, :class:`~skdropout.linear.IRLSRegressor`) on a decreasing grid of lam [1]_.
 
     The grid runs from lam_max (the smallest lam whose solution is w = 0; see Notes) down
     to ``eps * lam_max`` on a geometric grid. The path starts at w = 0 and every fit is
@@ -207,21 +208,27 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
     non-convex penalties, so the path follows one branch of stationary points. Penalties
     whose shape depends on lam (mcp, scad, vardrop, ...) get their lam set at each grid point.
 
+    Read more in the :ref:`User Guide <linear-models>`.
+
     Parameters
     ----------
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data; scipy sparse matrices are accepted.
     y : array-like of shape (n_samples,)
+        Target values.
     penalty : str or Penalty, default="l1"
         A name of :func:`skdropout.penalties.get_penalty` or a penalty object.
     penalty_params : dict, default=None
         Parameters of the named penalty.
     lams : int or array-like, default=100
         The number of grid points, or the grid itself (sorted decreasingly), as ``alphas``
-        in scikit-learn's ``LassoCV``.
+        in scikit-learn's :class:`~sklearn.linear_model.LassoCV`.
     eps : float in (0, 1), default=1e-3
         ``lams[-1] / lams[0]`` for a generated grid.
     fit_intercept : bool, default=True
+        Fit an unpenalised intercept at each point.
     sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples (they also weigh the computation of lam_max).
     **solver_params
         Other parameters of :class:`~skdropout.linear.IRLSRegressor` (``solver``,
         ``max_iter``, ``tol``, ``penalty_factor``; with ``penalty_factor`` lam_max is taken
@@ -251,6 +258,20 @@ def irls_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
     - A constant y (g = 0): every lam gives w = 0; the grid is the machine resolution, as in
       scikit-learn.
 
+    See Also
+    --------
+    adaptive_dropout_path : The same path reached by adaptive dropout.
+    IRLSRegressor : One point of the path.
+    IRLSRegressorCV : The path on each fold, lam chosen by cross-validation.
+    skdropout.plotting.plot_path : Draws the path.
+    sklearn.linear_model.enet_path : scikit-learn's path for l1 and the elastic net.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, eqs. (1) and (6).
+       https://arxiv.org/abs/2106.07769
+
     Examples
     --------
     >>> import numpy as np
@@ -272,17 +293,36 @@ def adaptive_dropout_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
                           sample_weight: Any = None, **solver_params: Any) -> PathResult:
     """The regularisation path of eq. (1) reached by adaptive dropout (Algorithm 1 / eq. 9,
     :class:`~skdropout.linear.AdaptiveDropoutRegressor`) on the grid of :func:`irls_path`,
-    with the same warm starts (by Theorem 1 both paths solve the same problems).
+    with the same warm starts (by Theorem 1 both paths solve the same problems) [1]_.
 
-    Parameters are those of :func:`irls_path`; ``**solver_params`` are other parameters of
-    :class:`~skdropout.linear.AdaptiveDropoutRegressor` (``mask``, ``strategy``,
-    ``learning_rate``, ``max_iter``, ``tol``, ``random_state``; an integer seed seeds the
-    masks of every grid point alike).
+    Read more in the :ref:`User Guide <linear-models>`.
+
+    Parameters
+    ----------
+    X, y, penalty, penalty_params, lams, eps, fit_intercept, sample_weight
+        As in :func:`irls_path`: the data, the penalty and the grid of lam (the same grid).
+    **solver_params
+        Other parameters of :class:`~skdropout.linear.AdaptiveDropoutRegressor` (``mask``,
+        ``strategy``, ``learning_rate``, ``max_iter``, ``tol``, ``random_state``,
+        ``penalty_factor``); an integer ``random_state`` seeds the masks of every grid point
+        alike.
 
     Returns
     -------
     PathResult
         The named tuple ``(lams, coefs, intercepts, etas)``.
+
+    See Also
+    --------
+    irls_path : The same path by the eta-trick, exactly and faster.
+    AdaptiveDropoutRegressor : One point of the path.
+    AdaptiveDropoutRegressorCV : The path on each fold, lam chosen by cross-validation.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Theorem 1 and Algorithm 1.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------

@@ -86,6 +86,11 @@ class SparseLayer(nn.Module):
     lam : float
         Regularisation strength lambda of eq. (1)/(6).
 
+    See Also
+    --------
+    install_method : Puts a method's layers in place of a network's Linear/Conv2d layers.
+    METHODS : The methods and their layers.
+
     Examples
     --------
     The base class has no rule of its own (``keep_prob`` is the subclasses'); it holds a

@@ -77,8 +77,9 @@ _PARAMS_DOC = """
         a first weight in a short one). Parameters named in ``optimizer__param_groups``
         keep their group.
     train_split : callable or None, default=None
-        None trains on all data; pass e.g. ``skorch.dataset.ValidSplit(5)`` to record the
-        validation error of the pruned model every epoch.
+        None trains on all data; pass e.g. ``ValidSplit(5)``
+        (:class:`skorch.dataset.ValidSplit`) to record the validation error of the pruned
+        model every epoch.
     **kwargs
         Any other skorch parameter (``max_epochs``, ``lr``, ``batch_size``, ``device``,
         ``optimizer``, ``callbacks``...). Defaults differing from skorch: Adam with lr=1e-3,
@@ -208,7 +209,22 @@ class _SparseNetMixin:
     def get_params_for_optimizer(self, prefix: str, named_parameters: Any) -> Any:
         """skorch's parameter groups, with the method's own per-weight parameters (log
         alpha or log sigma^2, log eta_bar, log a) that no ``optimizer__param_groups`` entry
-        names in a group of their own, at the learning rate ``log_lr``."""
+        names in a group of their own, at the learning rate ``log_lr``.
+
+        Parameters
+        ----------
+        prefix : str
+            The optimiser's name (``"optimizer"``); only that one gets the extra group.
+        named_parameters : iterable of (str, torch.nn.Parameter)
+            The module's parameters, as skorch passes them.
+
+        Returns
+        -------
+        args : tuple
+            The optimiser's positional arguments, the parameter groups first.
+        kwargs : dict
+            Its keyword arguments (``lr`` ...).
+        """
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         groups = args[0]
         if prefix != "optimizer" or not groups or "lr" in groups[-1]:
@@ -301,7 +317,18 @@ class _SparseNetMixin:
         install the method anew (a new module, criterion and optimiser, and the new
         method's training rules), as skorch does for ``module__*`` parameters. They are set
         first, so that ``callbacks__<rule>__*`` of the new method's rules can follow in the
-        same call."""
+        same call.
+
+        Parameters
+        ----------
+        **kwargs
+            Parameters by name, as for skorch.
+
+        Returns
+        -------
+        self
+            The estimator.
+        """
         method_params = {k: kwargs.pop(k) for k in list(kwargs)
                          if k == "method" or k.startswith("method__")}
         if method_params:
@@ -362,7 +389,13 @@ class _SparseNetMixin:
 
     # -- the pruned model -----------------------------------------------------------------
     def sparse_layers(self) -> list[SparseLayer]:
-        """The method's layers inside ``module_``, in order (that of ``modules()``)."""
+        """The method's layers inside ``module_``, in order (that of ``modules()``).
+
+        Returns
+        -------
+        list of SparseLayer
+            The layers that :func:`install_method` put in place of Linear/Conv2d layers.
+        """
         found: list[SparseLayer] = []
         _collect_sparse(self.module_, found, set())
         return found
@@ -392,7 +425,13 @@ class _SparseNetMixin:
 
     @torch.no_grad()
     def sparsify(self) -> Any:
-        """Write the zeros of the pruning rule into the weights (in place); returns self."""
+        """Write the zeros of the pruning rule into the weights (in place).
+
+        Returns
+        -------
+        self
+            The estimator, whose pruned weights are now stored as zeros.
+        """
         self.check_is_fitted()
         for layer in self.sparse_layers():
             layer.weight.mul_(layer.mask())
@@ -448,7 +487,8 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
 
     The module must return logits (the loss is ``nn.CrossEntropyLoss``). Every epoch the
     history records ``density``, ``layer_density`` and, with a validation split,
-    ``valid_error`` of the pruned model (the one ``predict`` uses).
+    ``valid_error`` of the pruned model (the one ``predict`` uses). Read more in the
+    :ref:`User Guide <deep-networks>`.
 """ + _PARAMS_DOC + """
     Attributes
     ----------
@@ -466,6 +506,19 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
         The class labels (``classes`` or those of y in the first fit); y is encoded as
         indices into it, as scikit-learn's ``LabelEncoder`` does, and ``predict`` returns
         labels of it. A failed fit leaves the estimator as it was before.
+
+    See Also
+    --------
+    SparseNetRegressor : The same for regression.
+    METHODS : The ``method=`` names.
+    LeNet300100, LeNet5 : The networks of the paper's experiments.
+    skorch.classifier.NeuralNetClassifier : The skorch class it extends.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 5 and Table 4.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -494,7 +547,15 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
         return super().initialize()
 
     def check_data(self, X: Any, y: Any) -> None:
-        """skorch's checks; the classes are those of the first fit, or ``classes``."""
+        """skorch's checks; the classes are those of the first fit, or ``classes``.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or skorch Dataset
+            Inputs.
+        y : array-like or None
+            Class labels.
+        """
         if y is None or self.classes is not None or "classes_inferred_" not in vars(self):
             super().check_data(X, y)
 
@@ -538,7 +599,18 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
                               UserWarning, stacklevel=2)
 
     def predict(self, X: Any) -> np.ndarray:
-        """The class of largest probability, as a label of ``classes_``."""
+        """The class of largest probability, as a label of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            Inputs the module takes.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels of ``classes_`` (class indices when the fit had no y).
+        """
         idx = super().predict(X)
         try:
             classes = self.classes_
@@ -549,12 +621,20 @@ class SparseNetClassifier(_SparseNetMixin, NeuralNetClassifier):
 
 class SparseNetRegressor(_SparseNetMixin, NeuralNetRegressor):
     __doc__ = ("""A skorch regressor that trains a sparse network (``nn.MSELoss``).
+
+    Read more in the :ref:`User Guide <deep-networks>`.
 """ + _PARAMS_DOC + """
     Attributes
     ----------
     module_, density_, layer_density_, n_train_, n_features_in_
         As for :class:`SparseNetClassifier`. Integer y is regressed as float32; y must
         have the module's output shape per sample (a 1-d y goes with one output).
+
+    See Also
+    --------
+    SparseNetClassifier : The same for classification.
+    METHODS : The ``method=`` names.
+    skorch.regressor.NeuralNetRegressor : The skorch class it extends.
 
     Examples
     --------

@@ -149,7 +149,7 @@ def _hc_log_a_threshold(beta: float, gamma: float, zeta: float) -> float:
 
 
 class HardConcreteLayer(SparseLayer):
-    """Weights times HARDCONCRETE(beta, gamma, zeta)(a) gates (eqs. 20-21).
+    """Weights times HARDCONCRETE(beta, gamma, zeta)(a) gates (eqs. 20-21) [1]_.
 
     Training draws one gate per weight and mini-batch; the loss term is
     ``lam * sum P(s_j > 0) = lam/2 f`` with f of Table 2. Evaluation uses the deterministic
@@ -169,6 +169,16 @@ class HardConcreteLayer(SparseLayer):
         al.'s defaults); ``beta > 0``, ``gamma < 0``, ``zeta > 1``.
     init_log_a : float, default=2.0
         Initial log a of every gate.
+
+    See Also
+    --------
+    skdropout.penalties.HardConcrete : Its effective penalty Omega.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------

@@ -38,7 +38,7 @@ def cubic_density(progress: float, target: float, begin: float = 0.0,
 
 class MagnitudeLayer(SparseLayer):
     """Weights times a binary mask that keeps the k largest magnitudes (eta_hat of
-    HARDTHRESH(k), Table 1: keep probability 1 in TOP-k, 0 elsewhere).
+    HARDTHRESH(k), Table 1: keep probability 1 in TOP-k, 0 elsewhere) [1]_.
 
     :meth:`prune_to` sets k from a target density; the mask is recomputed from the
     weights that are still kept, so successive calls never compound (unlike a repeated
@@ -53,6 +53,17 @@ class MagnitudeLayer(SparseLayer):
         The layer to replace; its weight and bias are copied.
     lam : float
         Stored for a uniform interface; magnitude pruning has no loss term.
+
+    See Also
+    --------
+    GradualPruning : The schedule of k.
+    skdropout.penalties.HardThresh : The penalty whose eta_hat is the mask.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.4 and Table 1.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -161,6 +172,10 @@ class GradualPruning(StepRule):
         Start and end of the schedule as fractions of training, ``0 <= begin <= end <= 1``.
     every : int >= 1, default=20
         Training steps between two pruning steps.
+
+    See Also
+    --------
+    MagnitudeLayer : The layers it prunes.
 
     Examples
     --------

@@ -17,7 +17,9 @@ class LeNet300100(nn.Module):
     Parameters
     ----------
     in_features : int, default=784
+        Number of inputs (784: a flattened 28 x 28 MNIST image).
     hidden : sequence of int, default=(300, 100)
+        Widths of the hidden ReLU layers.
     n_classes : int, default=10
         Number of outputs (logits).
 
@@ -68,6 +70,7 @@ class LeNet5(nn.Module):
     Parameters
     ----------
     n_classes : int, default=10
+        Number of outputs (logits).
     image_size : int >= 16, default=28
         Side of the square single-channel input image.
 

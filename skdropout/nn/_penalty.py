@@ -272,7 +272,7 @@ def eta_trick_objective(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Pen
 
 
 class PenaltyLayer(SparseLayer):
-    """A layer whose keep probability is ``penalty.keep_prob(w, lam)`` (eqs. 7-8).
+    """A layer whose keep probability is ``penalty.keep_prob(w, lam)`` (eqs. 7-8) [1]_.
 
     ``rule`` selects how the penalty enters training:
 
@@ -294,6 +294,18 @@ class PenaltyLayer(SparseLayer):
     rule : {'omega', 'adatikhonov', 'adaprox'}, default='omega'
         How the penalty enters training (the methods LOGSUM, ADATIKHONOV, ADAPROX of
         section 5 and Table 4).
+
+    See Also
+    --------
+    ProximalStep : The proximal step of ``rule='adaprox'``.
+    EtaTrickLayer : eta trained as a parameter instead of set to eta_hat(w).
+    skdropout.penalties.get_penalty : The penalties, by name.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 5.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -368,7 +380,7 @@ class PenaltyLayer(SparseLayer):
 
 
 class EtaTrickLayer(SparseLayer):
-    """Joint gradient descent in w and log eta of eq. (6) (the paper's eta-TRICK).
+    """Joint gradient descent in w and log eta of eq. (6) (the paper's eta-TRICK) [1]_.
 
     As in appendix C, the parameter is ``log_eta_bar = log(eta / lam)`` initialised at
     ``init_log_eta`` (5), and a small term ``lam * log_eta_decay * sum log_eta_bar``
@@ -388,6 +400,17 @@ class EtaTrickLayer(SparseLayer):
     log_eta_decay : float, default=1e-3
         Coefficient of the small ``lam * log_eta_decay * sum log_eta_bar`` term
         (appendix C).
+
+    See Also
+    --------
+    PenaltyLayer : eta set to eta_hat(w) instead of trained.
+    skdropout.linear.IRLSRegressor : The eta-trick solved exactly, for linear models.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, eq. (6) and section 5.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -498,7 +521,18 @@ PROX_OPTIMIZERS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW)
 class ProximalStep(Callback):
     """After each training step, the proximal step of ADAPROX (Algorithm 1, appendix B) on
     every :class:`PenaltyLayer` with ``rule='adaprox'``, with the optimiser's effective
-    per-weight step (``effective_step``); validation batches change nothing.
+    per-weight step (``effective_step``); validation batches change nothing [1]_.
+
+    See Also
+    --------
+    PenaltyLayer : The layers it updates.
+    skdropout.linear.AdaptiveDropoutRegressor : Algorithm 1 for linear models.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Algorithm 1.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------

@@ -16,7 +16,7 @@ from ._spec import MethodSpec
 
 
 class StandoutLayer(SparseLayer):
-    """A Linear layer whose outputs are dropped by a standout net tied to its weights.
+    """A Linear layer whose outputs are dropped by a standout net tied to its weights [1]_.
 
     The keep probability of unit j is ``pi_j = sigmoid(alpha z_j + beta)`` with
     ``z = W x + b`` the layer's own pre-activation (the standout net copies the weights and
@@ -37,6 +37,17 @@ class StandoutLayer(SparseLayer):
         Stored for a uniform interface; standout has no loss term.
     alpha, beta : float, default=1.0, 0.0
         Scale and shift of the standout net: ``pi = sigmoid(alpha z + beta)``.
+
+    See Also
+    --------
+    StandoutReset : The per-epoch record of the units' keep probabilities.
+    skdropout.penalties.Standout : Its effective penalty on the activations.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.1.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -176,6 +187,8 @@ class _StandoutEval(nn.Module):
 class StandoutReset(Callback):
     """At the start of each epoch, a new record of the largest keep probability of the
     units of every :class:`StandoutLayer` (so a unit is pruned by that epoch's samples).
+
+    The keep probability is standout's sigma(z) (eq. 15 with w2 = 1, section 4.1).
 
     Examples
     --------

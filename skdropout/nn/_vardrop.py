@@ -198,7 +198,7 @@ def local_variance(first: torch.Tensor, w: torch.Tensor | None = None) -> torch.
 
 
 class VarDropLayer(SparseLayer):
-    """Sparse variational dropout with Gaussian multiplicative weight noise (eqs. 18-19).
+    """Sparse variational dropout with Gaussian multiplicative weight noise (eqs. 18-19) [1]_.
 
     The paper's section 4.2 shows that variational dropout solves eq. (18): the expected
     loss under dropout noise plus ``1/n`` times the KL divergence of eq. (19), a dual
@@ -238,6 +238,17 @@ class VarDropLayer(SparseLayer):
         ``mode='lr_ar'`` only: the initial log sigma^2 of every weight, so that log alpha
         starts at ``init_log_sigma2 - log theta^2`` (the authors' code starts log sigma at
         -5, i.e. log sigma^2 = -10). None: ``log theta^2 + init_log_alpha``.
+
+    See Also
+    --------
+    skdropout.penalties.VarDrop : Its effective penalty Omega.
+    KLWarmup : The warm-up of the KL term.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.2.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -379,7 +390,8 @@ class KLWarmup(StepRule):
     first ``epochs`` epochs, by training step, before each optimiser step (the annealing of
     the reference code of Molchanov et al.); 0 leaves the weight at 1.
 
-    The weight at training step t (from 1) is ``min(1, t / (epochs * steps per epoch))``.
+    The weight at training step t (from 1) is ``min(1, t / (epochs * steps per epoch))``;
+    it multiplies the KL term of eq. (18), so the bound is the paper's only from then on.
     Set it on the estimators as ``callbacks__kl_warmup__epochs``.
 
     Parameters

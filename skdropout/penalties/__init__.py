@@ -15,6 +15,29 @@ from .dropout import (BernoulliL0, HardConcrete, Standout, VarDrop, hardconcrete
                       vardrop_dual)
 from .numerical import TabulatedPenalty, from_dual, from_eta_hat, from_keep_prob
 
+#: The penalty classes by name, the names :func:`get_penalty` and the estimators'
+#: ``penalty=`` accept (Table 3 of the paper for the closed forms, Table 2 for the
+#: effective penalties of adaptive dropout):
+#:
+#: ================  ======================  ==============================================
+#: name              class                   Omega(w)
+#: ================  ======================  ==============================================
+#: ``l1``            :class:`L1`             abs(w): the lasso
+#: ``lp``            :class:`Lp`             the norm of w with exponent p in (0, 2)
+#:                                           (non-separable)
+#: ``lpp``           :class:`Lpp`            abs(w)^p / p, p in (0, 2)
+#: ``l0``            :class:`L0`             1 for every nonzero weight
+#: ``elasticnet``    :class:`ElasticNet`     theta w^2 / 2 + (1 - theta) abs(w)
+#: ``huber``         :class:`Huber`          quadratic below eps, l1 beyond
+#: ``logsum``        :class:`LogSum`         log(abs(w) + eps) - log(eps)
+#: ``scad``          :class:`SCAD`           Fan and Li's SCAD (flat beyond a lam)
+#: ``mcp``           :class:`MCP`            minimax concave penalty (flat beyond a lam)
+#: ``hardthresh``    :class:`HardThresh`     at most k nonzero weights (a constraint)
+#: ``vardrop``       :class:`VarDrop`        variational dropout's effective penalty
+#: ``hardconcrete``  :class:`HardConcrete`   hard concrete "L0 regularisation"'s
+#: ``standout``      :class:`Standout`       standout's, on the activations
+#: ``bernoulli_l0``  :class:`BernoulliL0`    L0 through biased Bernoulli masks
+#: ================  ======================  ==============================================
 PENALTIES: dict[str, type[Penalty]] = {
     cls.name: cls
     for cls in (L1, Lp, Lpp, L0, ElasticNet, Huber, LogSum, SCAD, MCP, HardThresh, VarDrop,
@@ -24,19 +47,24 @@ PENALTIES: dict[str, type[Penalty]] = {
 
 def get_penalty(name: str | Penalty, **params: Any) -> Penalty:
     """Build a penalty by name (or return a penalty object unchanged): the Omega / f /
-    eta_hat triple of eq. (5) for one row of Table 3 or one method of Table 2.
+    eta_hat triple of eq. (5) for one row of Table 3 or one method of Table 2 [1]_.
+
+    Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
     name : str or Penalty
         One of ``l1 lp lpp l0 elasticnet huber logsum scad mcp hardthresh vardrop
-        hardconcrete standout bernoulli_l0``, or a :class:`Penalty` instance.
+        hardconcrete standout bernoulli_l0`` (the keys of :data:`PENALTIES`), or a
+        :class:`Penalty` instance.
     **params
-        The penalty's parameters (e.g. ``eps`` for logsum, ``a`` and ``lam`` for mcp).
+        The penalty's parameters (e.g. ``eps`` for logsum, ``a`` and ``lam`` for mcp),
+        described on each class's page.
 
     Returns
     -------
     Penalty
+        A new penalty object (``name`` itself when it is one).
 
     Raises
     ------
@@ -44,6 +72,19 @@ def get_penalty(name: str | Penalty, **params: Any) -> Penalty:
         For an unknown name (the message lists the valid ones) or a bad parameter value.
     TypeError
         For a parameter the penalty does not have, or one of the wrong type.
+
+    See Also
+    --------
+    PENALTIES : The names and their classes.
+    L1, Lp, Lpp, L0, ElasticNet, Huber, LogSum, SCAD, MCP, HardThresh : Table 3's penalties.
+    VarDrop, HardConcrete, Standout, BernoulliL0 : Table 2's effective penalties.
+    skdropout.linear.IRLSRegressor : Fits a linear model with any of them.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Tables 2 and 3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -77,6 +118,7 @@ def resolve_penalty(penalty: str | Penalty, params: dict[str, Any] | None = None
     Parameters
     ----------
     penalty : str or Penalty
+        A name of :data:`PENALTIES` or a penalty object.
     params : dict, optional
         Parameters for :func:`get_penalty`.
     lam : float, optional
@@ -85,6 +127,12 @@ def resolve_penalty(penalty: str | Penalty, params: dict[str, Any] | None = None
     Returns
     -------
     Penalty
+        The penalty, with ``lam`` set when it uses lam.
+
+    See Also
+    --------
+    get_penalty : Builds a penalty by name.
+    Penalty.with_lam : The same penalty at another lam.
 
     Examples
     --------

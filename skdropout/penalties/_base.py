@@ -54,10 +54,12 @@ class Domain:
         Parameters
         ----------
         eta : array-like
+            Candidate values of eta (``inf`` allowed).
 
         Returns
         -------
         ndarray of bool
+            True where the entry lies in H, same shape as ``eta``.
         """
         eta = np.asarray(eta, dtype=np.float64)
         above = eta >= self.low if self.low_closed else eta > self.low
@@ -99,11 +101,37 @@ def check_positive(value: Any, name: str, owner: str, *, strict: bool = True) ->
 
 
 class Penalty:
-    """Base class of a subquadratic penalty in the eta-trick form (eq. 5).
+    r"""Base class of a subquadratic penalty in the eta-trick form (eq. 5) [1]_.
 
-    Subclasses implement :meth:`_omega` (Omega of the magnitudes), :meth:`_eta_hat`
-    and :meth:`_dual` (all written once against the array namespace ``xp``, so
-    they run on numpy arrays and torch tensors alike).
+    A penalty is the triple of Omega, its dual f and the reweighting map eta_hat:
+
+    .. math::
+
+        \Omega(w) = \min_{\eta \in H} \frac{1}{2} \Bigl(\sum_j \frac{w_j^2}{\eta_j}
+        + f(\eta)\Bigr) \ \text{(eq. 5)}, \qquad
+        \hat\eta(w) = \operatorname*{arg\,min}_{\eta \in H} (\ldots)
+        \ \text{(eq. 7)}, \qquad
+        \alpha = \frac{\hat\eta}{\hat\eta + \lambda} \ \text{(eq. 8)},
+
+    where alpha is the keep probability of the adaptive dropout method that is the dual of
+    the reweighted (eta-trick) regulariser for Omega (Theorem 1). For a separable penalty
+    ``w_j / eta_hat_j = dOmega/dw_j``.
+
+    Subclasses implement ``_omega`` (Omega of the magnitudes), ``_eta_hat`` and ``_dual``
+    (all written once against the array namespace ``xp``, so they run on numpy arrays and
+    torch tensors alike). Read more in the :ref:`User Guide <penalty-table>`.
+
+    See Also
+    --------
+    get_penalty : Builds a penalty by name.
+    PENALTIES : The names and their classes.
+    from_dual, from_eta_hat, from_keep_prob : A penalty from any one of f, eta_hat or alpha.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, sections 2.2 and 3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -236,6 +264,7 @@ class Penalty:
         Parameters
         ----------
         w : array-like or torch.Tensor
+            Weights (any shape).
 
         Returns
         -------
@@ -262,7 +291,10 @@ class Penalty:
         Parameters
         ----------
         w : array-like or torch.Tensor
+            Weights (any shape).
         lam : float > 0
+            Regularisation strength lambda of eq. (1): the dropout rate of a weight grows
+            with lam.
 
         Returns
         -------
@@ -289,10 +321,12 @@ class Penalty:
         Parameters
         ----------
         eta : array-like, >= 0 (inf allowed)
+            The auxiliary variables, one per weight.
 
         Returns
         -------
         ndarray
+            f(eta_j) for each entry, same shape as ``eta``.
         """
         if not self.separable:
             raise TypeError(f"{self.name} is not separable: use dual(eta).")
@@ -308,10 +342,12 @@ class Penalty:
         Parameters
         ----------
         eta : array-like, >= 0 (inf allowed)
+            The auxiliary variables, one per weight.
 
         Returns
         -------
         float
+            f(eta); ``inf`` when an entry lies outside H.
 
         Examples
         --------
@@ -330,10 +366,12 @@ class Penalty:
         Parameters
         ----------
         w : array-like
+            Weights (any shape).
 
         Returns
         -------
         ndarray
+            The gradient, same shape as ``w`` (0 where eta_hat is infinite).
         """
         w = check_finite(w, "w")
         eta = self.eta_hat(w)
@@ -373,10 +411,12 @@ class Penalty:
         Parameters
         ----------
         lam : float > 0
+            The new regularisation strength.
 
         Returns
         -------
         Penalty
+            A new penalty of the same class (or ``self``).
 
         Examples
         --------
@@ -393,7 +433,19 @@ class Penalty:
     def restrict(self, idx: Any) -> Penalty:
         """This penalty on the features ``idx`` (itself: only the per-feature penalties that
         ``penalty_factor`` builds (``skdropout.penalties.factor``) differ between
-        features)."""
+        features).
+
+        Parameters
+        ----------
+        idx : array-like of int or bool
+            The features kept (e.g. a working set of the solver).
+
+        Returns
+        -------
+        Penalty
+            The penalty of those features; ``self`` for a penalty that is the same on every
+            feature.
+        """
         return self
 
     def __repr__(self) -> str:

@@ -27,7 +27,25 @@ def _check_p(p: Any, owner: str) -> float:
 
 
 class L1(Penalty):
-    """The l1 penalty Omega(w) = |w| (Table 3, row 1): f(eta) = eta, eta_hat(w) = |w|.
+    r"""The l1 penalty Omega(w) = |w| (Table 3, row 1) [1]_; with lam, the lasso.
+
+    .. math::
+
+        \Omega(w) = |w|, \qquad f(\eta) = \eta, \qquad \hat\eta(w) = |w|.
+
+    Read more in the :ref:`User Guide <penalty-table>`.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("l1")``.
+    ElasticNet : l1 plus a ridge part.
+    sklearn.linear_model.Lasso : scikit-learn's solver of the same problem.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -57,13 +75,34 @@ class L1(Penalty):
 
 
 class Lpp(Penalty):
-    """Omega(w) = |w|^p / p for p in (0, 2) (Table 3, appendix A.4).
+    r"""The separable power penalty Omega(w) = |w|^p / p for p in (0, 2) (Table 3,
+    appendix A.4) [1]_.
 
-    f(eta) = eta^q / q with q = p / (2 - p); eta_hat(w) = |w|^(2-p).
+    .. math::
+
+        \Omega(w) = \frac{|w|^p}{p}, \qquad f(\eta) = \frac{\eta^q}{q} \ \text{with}
+        \ q = \frac{p}{2 - p}, \qquad \hat\eta(w) = |w|^{2-p}.
+
+    Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    p : float in (0, 2)
+    p : float in (0, 2), default=0.5
+        The exponent. p < 1 is non-convex with an infinite slope at 0: it sets small
+        weights to exactly zero, and its slope |w|^(p-1) falls as |w| grows, so large
+        weights are shrunk less than by l1 (less bias); p = 1 is l1; p > 1 is convex and
+        smooth at 0, so it shrinks weights without zeroing them.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("lpp", p=0.5)``.
+    Lp : The (non-separable) norm ||w||_p.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.4.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -101,14 +140,34 @@ class Lpp(Penalty):
 
 
 class Lp(Penalty):
-    """The (non-separable) norm Omega(w) = ||w||_p, p in (0, 2) (Table 3, appendix A.3).
+    r"""The (non-separable) norm Omega(w) = ||w||_p, p in (0, 2) (Table 3, appendix A.3)
+    [1]_.
 
-    f(eta) = ||eta||_q with q = p / (2 - p); eta_hat_j(w) = |w_j|^(2-p) ||w||_p^(p-1)
-    (and eta_hat(0) = 0).
+    .. math::
+
+        \Omega(w) = \|w\|_p, \qquad f(\eta) = \|\eta\|_q \ \text{with}
+        \ q = \frac{p}{2 - p}, \qquad
+        \hat\eta_j(w) = |w_j|^{2-p}\, \|w\|_p^{p-1} \ (\hat\eta(0) = 0).
+
+    Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    p : float in (0, 2)
+    p : float in (0, 2), default=1.5
+        The norm's exponent. The penalty couples the weights through ||w||_p: p <= 1
+        sets single weights to zero (p = 1 is l1); p > 1 shrinks all weights together and
+        zeroes them only all at once, at a large enough lam (as the group lasso does).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("lp", p=1.5)``.
+    Lpp : The separable |w|^p / p.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -172,10 +231,28 @@ class Lp(Penalty):
 
 
 class L0(Penalty):
-    """Omega(w) = 1{w != 0} (Table 3, appendix A.10): f(eta) = 2 * 1{eta > 0},
-    eta_hat(w) = inf * 1{w != 0}.
+    r"""The l0 "norm" Omega(w) = 1{w != 0} (Table 3, appendix A.10) [1]_.
+
+    .. math::
+
+        \Omega(w) = \mathbb{1}\{w \neq 0\}, \qquad
+        f(\eta) = 2 \cdot \mathbb{1}\{\eta > 0\}, \qquad
+        \hat\eta(w) = \infty \cdot \mathbb{1}\{w \neq 0\}.
 
     Not a Legendre-Fenchel pair (the paper's footnote 2), but eq. (5) holds.
+    Read more in the :ref:`User Guide <penalty-table>`.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("l0")``.
+    HardThresh : The constraint ||w||_0 <= k instead of a cost per nonzero.
+    BernoulliL0 : l0 through biased Bernoulli dropout masks.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.10.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -203,15 +280,36 @@ class L0(Penalty):
 
 
 class ElasticNet(Penalty):
-    """Omega(w) = theta/2 w^2 + (1 - theta)|w| (Table 3, appendix A.5).
+    r"""The elastic net Omega(w) = theta/2 w^2 + (1 - theta)|w| (Table 3, appendix A.5)
+    [1]_.
 
-    f(eta) = eta (1-theta)^2 / (1 - eta theta) on H = [0, 1/theta);
-    eta_hat(w) = |w| / (|w| theta + 1 - theta). With lam, this is scikit-learn's
-    ``ElasticNet(alpha=lam, l1_ratio=1 - theta)``.
+    .. math::
+
+        \Omega(w) = \frac{\theta}{2} w^2 + (1 - \theta)|w|, \qquad
+        f(\eta) = \frac{\eta (1 - \theta)^2}{1 - \eta\theta} \ \text{on}
+        \ H = [0, 1/\theta), \qquad
+        \hat\eta(w) = \frac{|w|}{\theta |w| + 1 - \theta}.
+
+    With lam, this is scikit-learn's
+    :class:`ElasticNet(alpha=lam, l1_ratio=1 - theta) <sklearn.linear_model.ElasticNet>`.
+    Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    theta : float in [0, 1)
+    theta : float in [0, 1), default=0.5
+        Weight of the ridge part (scikit-learn's ``1 - l1_ratio``): 0 is l1; towards 1 the
+        l1 part vanishes, fewer weights are zeroed and correlated features share weight.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("elasticnet", theta=0.5)``.
+    L1 : theta = 0.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.5.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -249,14 +347,35 @@ class ElasticNet(Penalty):
 
 
 class Huber(Penalty):
-    """Huber's penalty (Table 3, appendix A.6), normalised to 0 at 0.
+    r"""Huber's penalty (Table 3, appendix A.6) [1]_, normalised to 0 at 0.
 
-    Omega(w) = w^2/(2 eps) for |w| <= eps, |w| - eps/2 beyond (the paper's form minus
-    ``omega0 = eps/2``); f(eta) = eta on H = [eps, inf); eta_hat(w) = max(eps, |w|).
+    .. math::
+
+        \Omega(w) = \begin{cases} w^2 / (2\epsilon) & |w| \le \epsilon \\
+                     |w| - \epsilon/2 & |w| > \epsilon \end{cases}, \qquad
+        f(\eta) = \eta \ \text{on} \ H = [\epsilon, \infty), \qquad
+        \hat\eta(w) = \max(\epsilon, |w|).
+
+    This is the paper's form minus ``omega0 = eps/2``. Read more in the
+    :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    eps : float > 0
+    eps : float > 0, default=1.0
+        Width of the quadratic zone. Weights with |w| <= eps are shrunk as by ridge and
+        never set to zero (eta_hat >= eps, so the keep probability stays above
+        eps / (eps + lam)); beyond eps the penalty grows like l1.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("huber", eps=1.0)``.
+    L1 : The limit eps -> 0.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.6.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -294,15 +413,37 @@ class Huber(Penalty):
 
 
 class LogSum(Penalty):
-    """The log-sum penalty (Candes et al.), normalised: Omega(w) = log(|w| + eps) - log(eps).
+    r"""The log-sum penalty (Candes et al.), normalised: Omega(w) = log(|w| + eps) - log(eps)
+    (Table 3, appendix A.7) [1]_.
 
-    Table 3 / appendix A.7: f(eta) = 2 log((sqrt(eps^2 + 4 eta) + eps)/2)
-    - (sqrt(eps^2 + 4 eta) - eps)^2 / (4 eta); eta_hat(w) = |w| (|w| + eps).
-    ``omega0 = log(eps)`` is the constant removed from the paper's form.
+    .. math::
+
+        \Omega(w) = \log(|w| + \epsilon) - \log\epsilon, \qquad
+        \hat\eta(w) = |w|\,(|w| + \epsilon),
+
+        f(\eta) = 2 \log\frac{\sqrt{\epsilon^2 + 4\eta} + \epsilon}{2}
+        - \frac{\bigl(\sqrt{\epsilon^2 + 4\eta} - \epsilon\bigr)^2}{4\eta}.
+
+    ``omega0 = log(eps)`` is the constant removed from the paper's form. Read more in the
+    :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    eps : float > 0
+    eps : float > 0, default=2.0
+        The offset inside the log. Small eps is close to l0: a slope 1/eps at 0 (a strong
+        pull to zero) and little shrinkage of large weights; large eps is close to
+        l1 / eps.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("logsum", eps=2.0)``.
+    MCP, SCAD : Other non-convex penalties that leave large weights unbiased.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.7.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -367,16 +508,45 @@ class _LamShaped(Penalty):
 
 
 class SCAD(_LamShaped):
-    """Fan and Li's SCAD with lam factored out (Table 3, appendix A.8): lam * Omega is the
-    usual SCAD penalty.
+    r"""Fan and Li's SCAD with lam factored out (Table 3, appendix A.8) [1]_: lam * Omega is
+    the usual SCAD penalty.
 
-    Omega(w) = |w| for |w| <= lam; (2 a lam |w| - w^2 - lam^2) / (2 (a-1) lam) on
-    (lam, a lam]; (a+1) lam / 2 beyond. f (eq. 57) and eta_hat (eq. 51) as in Table 3.
+    .. math::
+
+        \Omega(w) = \begin{cases} |w| & |w| \le \lambda \\
+            \dfrac{2 a \lambda |w| - w^2 - \lambda^2}{2 (a - 1) \lambda}
+                & \lambda < |w| \le a\lambda \\
+            (a + 1) \lambda / 2 & |w| > a\lambda \end{cases}
+
+        f(\eta) = \begin{cases} \eta & \eta \le \lambda \\
+            \dfrac{\lambda ((a + 1) \eta - \lambda)}{(a - 1) \lambda + \eta}
+                & \eta > \lambda \end{cases} \ \text{(eq. 57)}, \qquad
+        \hat\eta(w) = \begin{cases} |w| & |w| \le \lambda \\
+            \dfrac{(a - 1) \lambda |w|}{a \lambda - |w|} & \lambda < |w| < a\lambda \\
+            \infty & |w| \ge a\lambda \end{cases} \ \text{(eq. 51)}.
+
+    Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    a : float > 2
-    lam : float > 0
+    a : float > 2, default=3.7
+        Where the penalty turns flat: weights with |w| >= a lam are not shrunk at all
+        (eta_hat = inf, keep probability 1). 3.7 is Fan and Li's recommendation; larger
+        a is closer to l1.
+    lam : float > 0, default=1.0
+        The regularisation strength the shape is tied to. The estimators set it to their
+        own ``lam`` (:meth:`~Penalty.with_lam`), so it is rarely given by hand.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("scad", a=3.7)``.
+    MCP : The other non-convex penalty with a flat tail.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.8.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -412,16 +582,40 @@ class SCAD(_LamShaped):
 
 
 class MCP(_LamShaped):
-    """The minimax concave penalty with lam factored out (Table 3, appendix A.9).
+    r"""The minimax concave penalty with lam factored out (Table 3, appendix A.9) [1]_.
 
-    Omega(w) = |w| - w^2 / (2 a lam) for |w| <= a lam, a lam / 2 beyond;
-    f(eta) = a lam eta / (eta + a lam); eta_hat(w) = a lam |w| / (a lam - |w|) below
-    a lam, +inf from there. ``lam * Omega`` is skglm's ``MCPenalty(alpha=lam, gamma=a)``.
+    .. math::
+
+        \Omega(w) = \begin{cases} |w| - \dfrac{w^2}{2 a \lambda} & |w| \le a\lambda \\
+            a \lambda / 2 & |w| > a\lambda \end{cases}, \qquad
+        f(\eta) = \frac{a \lambda \eta}{\eta + a \lambda}, \qquad
+        \hat\eta(w) = \begin{cases} \dfrac{a \lambda |w|}{a \lambda - |w|}
+            & |w| < a\lambda \\ \infty & |w| \ge a\lambda \end{cases}.
+
+    ``lam * Omega`` is skglm's ``MCPenalty(alpha=lam, gamma=a)``. Read more in the
+    :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    a : float > 0
-    lam : float > 0
+    a : float > 0, default=3.0
+        The concavity (``gamma`` in skglm and ncvreg): weights with |w| >= a lam are not
+        shrunk (eta_hat = inf, keep probability 1). Small a is close to hard thresholding,
+        large a to l1.
+    lam : float > 0, default=1.0
+        The regularisation strength a lam is measured in; set by the estimators to their
+        ``lam``, as for :class:`SCAD`.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("mcp", a=3.0)``.
+    SCAD : The other non-convex penalty with a flat tail.
+    BernoulliL0 : Equals MCP(1, 1) at lam = 1.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.9.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -452,15 +646,35 @@ class MCP(_LamShaped):
 
 
 class HardThresh(Penalty):
-    """HARDTHRESH(k): Omega(w) = inf * 1{||w||_0 > k} (Table 3, appendix A.11).
+    r"""HARDTHRESH(k): Omega(w) = inf * 1{||w||_0 > k} (Table 3, appendix A.11) [1]_.
 
-    f(eta) = 0 on H = {eta : ||eta||_0 <= k}; eta_hat_j(w) = inf for j in TOP-k(w) (the k
-    largest magnitudes, ties broken by position), 0 elsewhere. With the eta-trick this is
-    iterative hard thresholding; with adaptive dropout it is magnitude pruning.
+    .. math::
+
+        \Omega(w) = \infty \cdot \mathbb{1}\{\|w\|_0 > k\}, \qquad
+        f(\eta) = 0 \ \text{on} \ H = \{\eta : \|\eta\|_0 \le k\}, \qquad
+        \hat\eta_j(w) = \begin{cases} \infty & j \in \mathrm{TOP}_k(w) \\
+            0 & \text{otherwise} \end{cases}
+
+    TOP-k(w) are the k largest magnitudes, ties broken by position. With the eta-trick this
+    is iterative hard thresholding; with adaptive dropout it is magnitude pruning.
+    Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    k : int >= 0
+    k : int >= 0, default=1
+        The number of weights kept: the k largest in magnitude are unpenalised, all
+        others are set to zero.
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("hardthresh", k=10)``.
+    L0 : A cost per nonzero weight instead of a budget.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, Table 3, appendix A.11.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------

@@ -74,7 +74,9 @@ def vardrop_dual(eta: np.ndarray, lam: float = 1.0) -> np.ndarray:
     Parameters
     ----------
     eta : array-like, >= 0
-    lam : float > 0
+        The auxiliary variables (one per weight).
+    lam : float > 0, default=1.0
+        Regularisation strength lambda; f depends on eta / lam only.
 
     Returns
     -------
@@ -109,15 +111,35 @@ def _vardrop_table() -> TabulatedPenalty:
 
 
 class VarDrop(_LamScaledTable):
-    """Effective penalty of variational dropout (Molchanov et al.; Table 2, eq. 19).
+    r"""Effective penalty of variational dropout (Molchanov et al.; Table 2, eq. 19) [1]_.
 
-    Omega is defined by eq. (5) with f(eta) = int_0^{eta/lam} F(sqrt(t/2))/sqrt(t/2) dt
-    (F is Dawson's integral). It behaves like |w|/sqrt(lam) near 0 and like log|w| for large
-    |w|. Tabulated once to a relative accuracy better than 1e-7.
+    Omega is defined by eq. (5) with
+
+    .. math::
+
+        f(\eta) = \int_0^{\eta/\lambda} \frac{F(\sqrt{t/2})}{\sqrt{t/2}}\, dt
+
+    (F is Dawson's integral, :func:`scipy.special.dawsn`). It behaves like |w|/sqrt(lam)
+    near 0 and like log|w| for large |w|. Tabulated once to a relative accuracy better than
+    1e-7. Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    lam : float > 0
+    lam : float > 0, default=1.0
+        Regularisation strength lambda (the estimators set it to their ``lam``); Omega
+        scales as Omega_1(w / sqrt(lam)).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("vardrop")``.
+    vardrop_dual : Its dual f.
+    skdropout.nn.VarDropLayer : The torch layer trained with this penalty's dual.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.2.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -204,19 +226,41 @@ def _hardconcrete_table(beta: float, gamma: float, zeta: float) -> TabulatedPena
 
 
 class HardConcrete(_LamScaledTable):
-    """Effective penalty of hard-concrete "L0 regularisation" (Louizos et al.; Table 2).
+    r"""Effective penalty of hard-concrete "L0 regularisation" (Louizos et al.; Table 2) [1]_.
 
-    Follows Table 2 as written: f(eta~) = 2 sum_j P(s_j > 0) = 2 sigma(log a - beta
-    log(-gamma/zeta)), with eta~ = lam E[s]^2 / (E[s^2] - E[s]^2) from the exact moments of
-    the gate (:func:`hardconcrete_moments`), through the biased-mask reparameterisation of
-    section 4: Omega applies to w~ = E[s] w. Omega saturates at 1 (the paper's Figure 1 was
-    drawn with f = sum P(s_j > 0), which saturates at 1/2).
+    Follows Table 2 as written:
+
+    .. math::
+
+        f(\tilde\eta) = 2 \sum_j P(s_j > 0)
+        = 2 \sum_j \sigma\Bigl(\log a_j - \beta \log\frac{-\gamma}{\zeta}\Bigr),
+        \qquad
+        \tilde\eta_j = \frac{\lambda\, \mathbb{E}[s_j]^2}
+        {\mathbb{E}[s_j^2] - \mathbb{E}[s_j]^2},
+
+    from the exact moments of the gate (:func:`hardconcrete_moments`), through the
+    biased-mask reparameterisation of section 4: Omega applies to w~ = E[s] w. Omega
+    saturates at 1 (the paper's Figure 1 was drawn with f = sum P(s_j > 0), which saturates
+    at 1/2). Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    lam : float > 0
+    lam : float > 0, default=1.0
+        Regularisation strength lambda (the estimators set it to their ``lam``).
     beta, gamma, zeta : float
         Gate temperature and stretch (defaults 2/3, -0.1, 1.1 as in the paper).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("hardconcrete")``.
+    hardconcrete_moments : The gate's moments it is built from.
+    skdropout.nn.HardConcreteLayer : The torch layer.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -256,15 +300,33 @@ def _bernoulli_table() -> TabulatedPenalty:
 
 
 class BernoulliL0(_LamScaledTable):
-    """L0 through biased Bernoulli masks s_j ~ Bernoulli(alpha_j) (section 4.3).
+    r"""L0 through biased Bernoulli masks s_j ~ Bernoulli(alpha_j) (section 4.3) [1]_.
 
-    E[||s||_0] = sum alpha_j gives f(eta) = sum eta_j / (eta_j + lam) (alpha = eta/(eta+lam),
-    eq. 8, and here alpha~ = alpha). Omega is computed numerically from f; the paper states
-    that at lam = 1 it equals MCP(1, 1), which the tests check.
+    E[||s||_0] = sum alpha_j with alpha = eta/(eta+lam) (eq. 8, and here alpha~ = alpha)
+    gives
+
+    .. math::
+
+        f(\eta) = \sum_j \frac{\eta_j}{\eta_j + \lambda}.
+
+    Omega is computed numerically from f; the paper states that at lam = 1 it equals
+    MCP(1, 1), which the tests check. Read more in the :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    lam : float > 0
+    lam : float > 0, default=1.0
+        Regularisation strength lambda (the estimators set it to their ``lam``).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("bernoulli_l0")``.
+    MCP : Equal to it at lam = 1.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.3.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------
@@ -283,19 +345,38 @@ class BernoulliL0(_LamScaledTable):
 
 
 class Standout(Penalty):
-    """Effective penalty of standout on the activations (z)_+ (eqs. 15-16).
+    r"""Effective penalty of standout on the activations (z)_+ (eqs. 15-16) [1]_.
 
-    eta_hat(z) = lam e^z / w2^2 (eq. 15), so the keep probability is sigma(z) for w2 = 1, and
-    Omega(z) = (w2^2 / lam) (1 - (z + 1) e^-z) (eq. 16, the closed form; Corollary 2's
-    integral runs over u = z^2). The dual is f(eta) = 2 Omega(z) - z^2/eta at
-    z = log(eta w2^2 / lam) on H = [lam / w2^2, inf). Magnitudes |z| are used, so negative
-    inputs mirror positive ones (apply it to (z)_+).
+    .. math::
+
+        \hat\eta(z) = \frac{\lambda e^z}{w_2^2} \ \text{(eq. 15)}, \qquad
+        \Omega(z) = \frac{w_2^2}{\lambda} \bigl(1 - (z + 1) e^{-z}\bigr)
+        \ \text{(eq. 16)}, \qquad
+        f(\eta) = 2\,\Omega(z) - \frac{z^2}{\eta} \ \text{at}
+        \ z = \log\frac{\eta w_2^2}{\lambda},
+
+    on H = [lam / w2^2, inf), so the keep probability is sigma(z) for w2 = 1. Eq. (16) is
+    the closed form; Corollary 2's integral runs over u = z^2. Magnitudes |z| are used, so
+    negative inputs mirror positive ones (apply it to (z)_+). Read more in the
+    :ref:`User Guide <penalty-table>`.
 
     Parameters
     ----------
-    lam : float > 0
-    w2 : float
+    lam : float > 0, default=1.0
+        Regularisation strength lambda.
+    w2 : float, default=1.0
         The outgoing weight of the unit (its square scales the penalty).
+
+    See Also
+    --------
+    get_penalty : Builds it by name, ``get_penalty("standout")``.
+    skdropout.nn.StandoutLayer : The torch layer.
+
+    References
+    ----------
+    .. [1] D. LeJeune, H. Javadi, R. G. Baraniuk, "The Flip Side of the Reweighted Coin:
+       Duality of Adaptive Dropout and Regularization", NeurIPS 2021, section 4.1.
+       https://arxiv.org/abs/2106.07769
 
     Examples
     --------

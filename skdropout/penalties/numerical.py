@@ -265,15 +265,21 @@ def from_dual(f: Callable[[np.ndarray], np.ndarray],
         Vectorised f(eta) for eta > 0, convex in -1/eta and non-decreasing.
     df : callable, optional
         Its derivative; by default a fourth-order central difference in log eta.
-    eta_range : (float, float)
+    eta_range : (float, float), default=(1e-10, 1e10)
         The grid of eta (log-spaced); beyond it Omega is extrapolated by power laws.
-    num : int
+    num : int, default=4001
         Number of grid points.
-    name : str
+    name : str, default='from_dual'
+        Name shown in ``repr`` and error messages.
 
     Returns
     -------
     TabulatedPenalty
+        Omega, f and eta_hat on the table's knots, interpolated in between.
+
+    See Also
+    --------
+    from_eta_hat : The same penalty from the other side, eta_hat.
 
     Examples
     --------
@@ -306,14 +312,22 @@ def from_eta_hat(eta_hat: Callable[[np.ndarray], np.ndarray], *,
     ----------
     eta_hat : callable
         Vectorised map |w| -> eta_hat(|w|) >= 0, non-decreasing (inf allowed).
-    w_range : (float, float)
+    w_range : (float, float), default=(1e-8, 1e4)
         Log-spaced grid of magnitudes.
-    num : int
-    name : str
+    num : int, default=4001
+        Number of grid points.
+    name : str, default='from_eta_hat'
+        Name shown in ``repr`` and error messages.
 
     Returns
     -------
     TabulatedPenalty
+        Omega, f and eta_hat on the table's knots, interpolated in between.
+
+    See Also
+    --------
+    from_keep_prob : The same from a keep probability alpha.
+    from_dual : The same from the dual f.
 
     Raises
     ------
@@ -359,13 +373,20 @@ def from_keep_prob(keep_prob: Callable[[np.ndarray], np.ndarray], lam: float = 1
     ----------
     keep_prob : callable
         Vectorised map |w| -> alpha(|w|) in [0, 1], non-decreasing (Corollary 2).
-    lam : float > 0
+    lam : float > 0, default=1.0
+        The regularisation strength lambda that turns alpha into eta_hat (eq. 8); the
+        penalty is that of the reweighted problem at this lam.
     **kwargs
         ``w_range``, ``num``, ``name`` as in :func:`from_eta_hat`.
 
     Returns
     -------
     TabulatedPenalty
+        Omega, f and eta_hat on the table's knots, interpolated in between.
+
+    See Also
+    --------
+    from_eta_hat : The construction it calls.
 
     Examples
     --------

@@ -78,7 +78,9 @@ def plot_cv(est: Any, ax: Any = None) -> Any:
     Parameters
     ----------
     est : fitted IRLSRegressorCV or AdaptiveDropoutRegressorCV
+        The estimator whose ``cv_results_`` and ``lam_`` are drawn.
     ax : matplotlib Axes, default=None
+        Where to draw; a new figure's Axes when None.
 
     Returns
     -------

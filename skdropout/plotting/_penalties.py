@@ -54,6 +54,7 @@ def plot_penalties(penalties: Sequence[tuple[str, Penalty | str, float]] | None 
     num : int
         Points per curve.
     ax : matplotlib Axes, optional
+        Where to draw; a new figure's Axes when None.
 
     Returns
     -------
@@ -110,6 +111,7 @@ def plot_ksparse(penalties: Sequence[tuple[str, Penalty | str, float]] | None = 
         HARDTHRESH(k) is added with this k: 0 up to k nonzeros, +inf (drawn off the top of
         the axes) beyond.
     ax : matplotlib Axes, optional
+        Where to draw; a new figure's Axes when None.
 
     Returns
     -------
@@ -152,7 +154,9 @@ def figure1(out_dir: str | Path = ".", *, filename: str = "figure1.png", dpi: in
     out_dir : str or Path
         Folder to write into (created if needed).
     filename : str
+        Name of the PNG file in ``out_dir``.
     dpi : int
+        Resolution of the PNG file.
 
     Returns
     -------

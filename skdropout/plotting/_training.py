@@ -45,6 +45,7 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
         pandas DataFrame or a dict of sequences, error in %) or as records (a skorch History
         or a list of dicts, error as a fraction, as ``SparseNetClassifier`` records it).
     ax : matplotlib Axes, optional
+        Where to draw; a new figure's Axes when None.
     published : mapping of name -> (error %, density), optional
         Reference points drawn as black markers (e.g. published LeNet-300-100 results).
     final : mapping of name -> (error %, density), optional
