@@ -285,11 +285,13 @@ class BernoulliL0(_LamScaledTable):
 class Standout(Penalty):
     """Effective penalty of standout on the activations (z)_+ (eqs. 15-16).
 
-    eta_hat(z) = lam e^z / w2^2 (eq. 15), so the keep probability is sigma(z) for w2 = 1, and
-    Omega(z) = (w2^2 / lam) (1 - (z + 1) e^-z) (eq. 16, the closed form; Corollary 2's
-    integral runs over u = z^2). The dual is f(eta) = 2 Omega(z) - z^2/eta at
-    z = log(eta w2^2 / lam) on H = [lam / w2^2, inf). Magnitudes |z| are used, so negative
-    inputs mirror positive ones (apply it to (z)_+).
+    The argument is the pre-activation z of a ReLU unit, and only its activation (z)_+
+    is penalised (section 4.1: terms with z < 0 make no contribution):
+    eta_hat(z) = lam e^{(z)_+} / w2^2 (eq. 15), so the keep probability is sigma((z)_+) for
+    w2 = 1, and Omega(z) = (w2^2 / lam) (1 - ((z)_+ + 1) e^{-(z)_+}) (eq. 16, the closed
+    form; Corollary 2's integral runs over u = (z)_+^2), which is 0 for
+    z <= 0: the penalty is not symmetric (``symmetric = False``). The dual is
+    f(eta) = 2 Omega(a) - a^2/eta at a = log(eta w2^2 / lam) on H = [lam / w2^2, inf).
 
     Parameters
     ----------
@@ -302,10 +304,13 @@ class Standout(Penalty):
     >>> from skdropout.penalties import Standout
     >>> round(Standout().value([50.0]), 6)
     1.0
+    >>> Standout().pointwise([-2.0, 0.0]).tolist()   # no activation, no penalty
+    [0.0, 0.0]
     """
 
     name = "standout"
     uses_lam = True
+    symmetric = False
 
     def __init__(self, lam: float = 1.0, w2: float = 1.0) -> None:
         self.lam = check_positive(lam, "lam", "standout")
@@ -323,6 +328,9 @@ class Standout(Penalty):
     @property
     def slope0(self) -> float:
         return 0.0
+
+    def _magnitude(self, xp: Any, w: Any) -> Any:
+        return xp.maximum(w, 0.0)                  # the activation (z)_+
 
     def _omega(self, xp: Any, a: Any) -> Any:
         c = self.w2**2 / self.lam
