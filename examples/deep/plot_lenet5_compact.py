@@ -34,7 +34,7 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_
 # Training
 # --------
 net = SparseNetClassifier(LeNet5, module__image_size=16, method="hardconcrete", lam=1e-4,
-                          lr=3e-3, max_epochs=8, batch_size=64, random_state=0, verbose=0)
+                          lr=3e-3, max_epochs=10, batch_size=64, random_state=0, verbose=0)
 net.fit(X_train, y_train)
 error = 1.0 - net.score(X_test, y_test)
 print(f"test error {error:.2%}, density {net.density_:.3f}")
