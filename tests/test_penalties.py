@@ -424,6 +424,34 @@ def test_figure1_writes_both_panels(tmp_path):
     np.testing.assert_allclose(ksparse_values(get_penalty("l0"), 32), np.arange(33))
 
 
+def test_figure1_panels_read():
+    """Issue 23: l0's jump at 0 and HardThresh(16), which is 0 up to 16 nonzeros, are not
+    hidden by the axes; MCP's label names its parameters."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skdropout.plotting import plot_penalties
+    from skdropout.plotting._penalties import plot_ksparse
+
+    left = plot_penalties()
+    assert left.get_xlim()[0] < 0 and left.get_ylim()[0] < 0
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    mcp = next(label for label in labels if label.startswith("MCP"))
+    assert "a=1/2" in mcp and "\\lambda=\\sqrt{2}" in mcp, mcp
+    right = plot_ksparse()
+    assert right.get_ylim()[0] < 0
+    thresh = next(line for line in right.get_lines() if "HardThresh" in line.get_label())
+    others = [line for line in right.get_lines() if line is not thresh]
+    np.testing.assert_array_equal(thresh.get_xdata(), np.arange(17))
+    np.testing.assert_array_equal(thresh.get_ydata(), 0.0)
+    assert thresh.get_zorder() > max(line.get_zorder() for line in others)
+    assert thresh.get_linewidth() > max(line.get_linewidth() for line in others)
+    # an arrow marks +inf from k = 16 on
+    (arrow,) = right.texts
+    assert arrow.xy[0] == 16 and arrow.xy[1] > 0.5 * right.get_ylim()[1]
+    plt.close("all")
+
+
 def test_from_keep_prob_that_reaches_one_and_never_prunes():
     """A keep probability that reaches 1 (eta_hat = inf) is allowed, and a map with
     eta_hat(0) > 0 keeps that value at 0 (Omega is then quadratic near 0)."""
