@@ -83,6 +83,31 @@ nitpick_ignore_regex = [
                r"array-like|optional|ndarray|Tensor)"),
 ]
 
+# -- sphinx-gallery: examples/ becomes auto_examples/ -----------------------------------
+# Each examples/**/plot_*.py runs at build time (seconds each on one core); its page gets
+# the figures, a thumbnail, a .py and an .ipynb download. Objects of skdropout used in an
+# example get an "Examples using ..." section on their API page (the minigallery in the
+# autosummary templates, fed from backreferences_dir).
+extensions.append("sphinx_gallery.gen_gallery")
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"__init__\.py",
+    "within_subsection_order": "sphinx_gallery.sorting.FileNameSortKey",
+    "doc_module": ("skdropout",),
+    "backreferences_dir": "generated/backreferences",
+    # name objects by the public module the API pages use (skdropout.linear.IRLSRegressor),
+    # not by the shortest import path (skdropout.IRLSRegressor)
+    "prefer_full_module": {r"^skdropout\.(datasets|linear|nn|penalties|plotting)\."},
+    "reference_url": {"skdropout": None},
+    "download_all_examples": True,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "min_reported_time": 1,
+    "abort_on_example_error": False,      # run them all, then fail the build on any error
+}
+
 # -- HTML --------------------------------------------------------------------------------
 html_theme = "alabaster"
 html_static_path = ["_static"]

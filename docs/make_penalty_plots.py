@@ -37,7 +37,8 @@ SEPARABLE = [
     ("mcp", "mcp", {"a": 2.0, "lam": LAM}, r"MCP($a=2,\lambda=1$)"),
     ("vardrop", "vardrop", {"lam": LAM}, r"VarDrop($\lambda=1$)"),
     ("hardconcrete", "hardconcrete", {"lam": LAM}, r"HardConcrete($\lambda=1$)"),
-    ("standout", "standout", {"lam": LAM}, r"Standout($\lambda=1$), on $(z)_+$"),
+    ("standout", "standout", {"lam": LAM},
+     r"Standout($\lambda=1$) of a pre-activation $z$: it penalises $(z)_+$"),
     ("bernoulli_l0", "bernoulli_l0", {"lam": LAM}, r"Bernoulli $\ell_0$ ($\lambda=1$)"),
 ]
 
@@ -53,16 +54,17 @@ def plot_separable(pen: Penalty, label: str) -> plt.Figure:
     """Omega(w), f(eta) and the keep probability alpha(w) at lam = 1, side by side."""
     w = np.linspace(-4.0, 4.0, 801)
     eta = np.linspace(0.0, 6.0, 601)
+    arg = "w" if pen.symmetric else "z"        # standout's argument is a pre-activation
     fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.0), constrained_layout=True)
     axes[0].plot(w, pen.pointwise(w), color="C0")
-    _style(axes[0], r"$\Omega(w)$", "$w$")
+    _style(axes[0], rf"$\Omega({arg})$", f"${arg}$")
     with np.errstate(all="ignore"):
         f = pen.dual_pointwise(eta)
     axes[1].plot(eta, np.where(np.isfinite(f), f, np.nan), color="C1")
     _style(axes[1], r"$f(\eta)$", r"$\eta$")
     axes[2].plot(w, pen.keep_prob(w, LAM), color="C2")
     axes[2].set_ylim(-0.05, 1.05)
-    _style(axes[2], r"keep prob. $\hat\eta/(\hat\eta+\lambda)$, $\lambda=1$", "$w$")
+    _style(axes[2], r"keep prob. $\hat\eta/(\hat\eta+\lambda)$, $\lambda=1$", f"${arg}$")
     fig.suptitle(label, fontsize=10)
     return fig
 

@@ -183,12 +183,25 @@ def test_plots_return_axes(data):
     est = IRLSRegressorCV(lams=8, cv=3, selection="1se").fit(X, y)
     ax = plot_path(est)
     assert isinstance(ax, Axes) and ax.get_xscale() == "log"
-    assert len(ax.get_lines()) == X.shape[1] + 1  # one per coefficient, one at lam_
+    assert ax.get_xlabel() == "$\\lambda$"
+    # one line per coefficient, then one at the lam of each selection rule
+    assert len(ax.get_lines()) == X.shape[1] + 2
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), est.coef_path_[0])
+    by_min = IRLSRegressorCV(lams=8, cv=3).fit(X, y)
+    marks = {line.get_label(): line.get_xdata()[0] for line in ax.get_lines()[-2:]}
+    assert marks == {f"$\\lambda$ min ({by_min.lam_:.3g})": by_min.lam_,
+                     f"$\\lambda$ 1se = lam_ ({est.lam_:.3g})": est.lam_}
     _, given = plt.subplots()
-    assert plot_cv(est, ax=given) is given
-    np.testing.assert_allclose(given.get_lines()[0].get_ydata(), est.mse_path_.mean(axis=1))
-    assert given.get_lines()[1].get_xdata()[0] == est.lam_
+    assert plot_cv(by_min, ax=given) is given
+    mean = by_min.mse_path_.mean(axis=1)
+    np.testing.assert_allclose(given.get_lines()[0].get_ydata(), mean)
+    # the 1-SE level, then the min choice (lam_ here) and the 1-SE choice
+    sem = by_min.mse_path_.std(axis=1, ddof=1) / np.sqrt(3)
+    best = int(np.argmin(mean))
+    assert given.get_lines()[1].get_ydata()[0] == pytest.approx(mean[best] + sem[best])
+    assert given.get_lines()[2].get_xdata()[0] == by_min.lam_
+    assert given.get_lines()[3].get_xdata()[0] == est.lam_
+    assert "1se" in given.get_lines()[3].get_label()
     r2 = IRLSRegressorCV(lams=5, cv=3, scoring="r2").fit(X, y)
     np.testing.assert_allclose(plot_cv(r2).get_lines()[0].get_ydata(),
                                r2.cv_results_["mean_test_score"])

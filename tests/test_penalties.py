@@ -107,7 +107,7 @@ def test_concave_in_w_squared(key, u):
 def test_keep_prob_is_a_monotone_probability(key, w, lam):
     pen = make(key)
     w = np.array(w)
-    order = np.argsort(np.abs(w))
+    order = np.argsort(np.abs(w) if pen.symmetric else w)
     alpha = pen.keep_prob(w, lam)
     assert np.all((alpha >= 0) & (alpha <= 1))
     assert np.all(np.diff(alpha[order]) >= -1e-12)
@@ -118,6 +118,12 @@ def test_normalised_and_symmetric(key):
     pen = make(key)
     assert pen.value(np.zeros(3)) == 0.0
     w = np.array([0.3, 2.0, 7.0])
+    assert pen.symmetric == (key != "standout")
+    if not pen.symmetric:          # a penalty of the activation (z)_+: 0 for z <= 0
+        np.testing.assert_array_equal(pen.pointwise(-w), 0.0)
+        np.testing.assert_array_equal(pen.grad(-w), 0.0)
+        np.testing.assert_allclose(pen.eta_hat(-w), pen.eta_hat(np.zeros(3)))
+        return
     np.testing.assert_allclose(pen.pointwise(-w), pen.pointwise(w))
     np.testing.assert_allclose(pen.eta_hat(-w), pen.eta_hat(w))
 
@@ -204,6 +210,32 @@ def test_standout_matches_corollary2_integral_of_eq15():
     for zz in z[:5]:
         val, _ = integrate.quad(lambda u: w2**2 * np.exp(-np.sqrt(u)) / (2 * lam), 0, zz**2)
         assert closed.pointwise([zz])[0] == pytest.approx(val, rel=1e-8)
+
+
+def test_standout_is_zero_without_activation():
+    """Eq. (16) penalises the activation (z)_+: Corollary 2's integral of eq. (15) up to
+    (z)_+^2, computed by scipy, is 0 for every z <= 0 (no mirror image of z > 0), and so is
+    the gradient; standout's keep probability there is sigma(0) = 1/2 for w2 = 1."""
+    lam, w2 = 0.7, 1.3
+    pen = Standout(lam=lam, w2=w2)
+    z = np.array([-6.0, -2.0, -0.5, 0.0, 0.5, 2.0, 6.0])
+    ref = [integrate.quad(lambda u: w2**2 * np.exp(-np.sqrt(u)) / (2 * lam), 0,
+                          max(t, 0.0) ** 2)[0] for t in z]
+    np.testing.assert_allclose(pen.pointwise(z), ref, rtol=1e-8, atol=1e-12)
+    assert pen.value(z) == pytest.approx(sum(ref), rel=1e-8)
+    h = 1e-6
+    fd = (pen.pointwise(z + h) - pen.pointwise(z - h)) / (2 * h)
+    np.testing.assert_allclose(pen.grad(z), fd, atol=1e-6)
+    np.testing.assert_allclose(Standout(lam=lam).keep_prob(z, lam),
+                               special.expit(np.maximum(z, 0.0)))
+
+
+def test_linear_estimators_refuse_the_activation_penalty():
+    from skdropout.linear import IRLSRegressor
+
+    X, y = np.eye(3), np.ones(3)
+    with pytest.raises(ValueError, match="penalty='standout'.*activations"):
+        IRLSRegressor(penalty="standout").fit(X, y)
 
 
 def test_vardrop_dual_against_scipy_quad():
@@ -390,6 +422,34 @@ def test_figure1_writes_both_panels(tmp_path):
     # right panel: l1 of the unit-norm k-sparse vector is sqrt(k); l0 is k
     np.testing.assert_allclose(ksparse_values(L1(), 32), np.sqrt(np.arange(33)))
     np.testing.assert_allclose(ksparse_values(get_penalty("l0"), 32), np.arange(33))
+
+
+def test_figure1_panels_read():
+    """Issue 23: l0's jump at 0 and HardThresh(16), which is 0 up to 16 nonzeros, are not
+    hidden by the axes; MCP's label names its parameters."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skdropout.plotting import plot_penalties
+    from skdropout.plotting._penalties import plot_ksparse
+
+    left = plot_penalties()
+    assert left.get_xlim()[0] < 0 and left.get_ylim()[0] < 0
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    mcp = next(label for label in labels if label.startswith("MCP"))
+    assert "a=1/2" in mcp and "\\lambda=\\sqrt{2}" in mcp, mcp
+    right = plot_ksparse()
+    assert right.get_ylim()[0] < 0
+    thresh = next(line for line in right.get_lines() if "HardThresh" in line.get_label())
+    others = [line for line in right.get_lines() if line is not thresh]
+    np.testing.assert_array_equal(thresh.get_xdata(), np.arange(17))
+    np.testing.assert_array_equal(thresh.get_ydata(), 0.0)
+    assert thresh.get_zorder() > max(line.get_zorder() for line in others)
+    assert thresh.get_linewidth() > max(line.get_linewidth() for line in others)
+    # an arrow marks +inf from k = 16 on
+    (arrow,) = right.texts
+    assert arrow.xy[0] == 16 and arrow.xy[1] > 0.5 * right.get_ylim()[1]
+    plt.close("all")
 
 
 def test_from_keep_prob_that_reaches_one_and_never_prunes():

@@ -37,6 +37,11 @@ def check_reweightable(penalty: Penalty) -> None:
     (footnote 2 of the paper: its f is no Legendre-Fenchel dual)."""
     if not penalty.separable:
         return
+    if not penalty.symmetric:
+        raise ValueError(
+            f"penalty={penalty.name!r} is a penalty on activations (z)_+, 0 for negative "
+            "arguments: the eta-trick and adaptive dropout of a coefficient need a penalty "
+            "of |w| (Omega(-w) = Omega(w)), such as 'logsum', 'mcp', 'scad' or 'l1'.")
     eta = np.asarray(penalty.eta_hat(_PROBE), dtype=np.float64)
     if np.all((eta == 0) | np.isinf(eta)):
         usable = sorted(set(PENALTIES) - {penalty.name})

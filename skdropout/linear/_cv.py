@@ -80,6 +80,16 @@ def _check_fold_weights(sample_weight: np.ndarray, folds: list) -> None:
                     "use a splitter whose folds all carry weight, e.g. cv=KFold(shuffle=True).")
 
 
+def select_index(mean: np.ndarray, sem: np.ndarray, selection: str) -> int:
+    """Index of the chosen lam on a decreasing grid, from the mean score over folds
+    (greater is better) and its standard error: ``"min"`` the best mean (the largest lam on
+    ties), ``"1se"`` the largest lam whose mean is within one standard error of the best."""
+    best = int(np.argmax(mean))
+    if selection == "min":
+        return best
+    return int(np.flatnonzero(mean >= mean[best] - sem[best])[0])
+
+
 class _RegressorCV(RegressorMixin, BaseEstimator):
     """Shared fit/predict of the CV estimators; subclasses set ``_estimator_class``."""
 
@@ -219,12 +229,7 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         ``"min"``: the best mean score (the largest lam on ties). ``"1se"``: the largest lam
         whose mean score is within one standard error of the best.
         """
-        mean = scores.mean(axis=1)
-        best = int(np.argmax(mean))
-        if self.selection == "min":
-            return best
-        threshold = mean[best] - self._sem(scores)[best]
-        return int(np.flatnonzero(mean >= threshold)[0])
+        return select_index(scores.mean(axis=1), self._sem(scores), self.selection)
 
     @staticmethod
     def _sem(scores: np.ndarray) -> np.ndarray:

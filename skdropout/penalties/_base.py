@@ -166,6 +166,10 @@ class Penalty:
     differentiable : bool
         Whether Omega has a finite, informative gradient almost everywhere, as the
         gradient-based deep methods need (``gradient_note`` says why not).
+    symmetric : bool
+        Whether Omega(-w) = Omega(w), so that Omega is a function of |w| (the weight
+        penalties). False for ``standout``, a penalty on activations (z)_+ that is 0 for
+        z <= 0; the eta-trick estimators of :mod:`skdropout.linear` need True.
     """
 
     name: str = "penalty"
@@ -175,6 +179,7 @@ class Penalty:
     works_on_torch: bool = True
     differentiable: bool = True
     gradient_note: str = ""
+    symmetric: bool = True
     omega0: float = 0.0
     domain: Domain = Domain()
 
@@ -187,6 +192,10 @@ class Penalty:
 
     def _dual(self, eta: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _magnitude(self, xp: Any, w: Any) -> Any:
+        """The argument of :meth:`_omega` and :meth:`_eta_hat`: |w| (symmetric penalties)."""
+        return xp.abs(w)
 
     def _eta_hat_inverse(self, xp: Any, eta: Any) -> Any:
         """The magnitude a >= 0 with eta_hat(a) = eta in closed form (eq. 7 solved for
@@ -228,8 +237,8 @@ class Penalty:
         xp, w = self._prepare(w)
         if xp.name == "numpy":
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                return self._omega(xp, np.abs(w))
-        return self._omega(xp, xp.abs(w))
+                return self._omega(xp, self._magnitude(xp, w))
+        return self._omega(xp, self._magnitude(xp, w))
 
     def value(self, w: Any) -> Any:
         """Omega(w), summed over the entries (eq. 1, Table 3), with ``value(0) == 0``.
@@ -280,8 +289,8 @@ class Penalty:
         xp, w = self._prepare(w)
         if xp.name == "numpy":
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                return self._eta_hat(xp, np.abs(w) if self.separable else w)
-        return self._eta_hat(xp, xp.abs(w) if self.separable else w)
+                return self._eta_hat(xp, self._magnitude(xp, w) if self.separable else w)
+        return self._eta_hat(xp, self._magnitude(xp, w) if self.separable else w)
 
     def keep_prob(self, w: Any, lam: float) -> Any:
         """Adaptive-dropout keep probability ``alpha = eta_hat / (eta_hat + lam)`` (eq. 8).
@@ -375,7 +384,7 @@ class Penalty:
         """
         w = check_finite(w, "w")
         eta = self.eta_hat(w)
-        return _safe_ratio(w, eta)
+        return _safe_ratio(np.sign(w) * self._magnitude(np, w), eta)
 
     def lam_max(self, grad0: Any) -> float:
         """Smallest lam for which w = 0 is stationary, given ``grad0 = X'y/n`` (the loss

@@ -349,15 +349,17 @@ class Standout(Penalty):
 
     .. math::
 
-        \hat\eta(z) = \frac{\lambda e^z}{w_2^2} \ \text{(eq. 15)}, \qquad
-        \Omega(z) = \frac{w_2^2}{\lambda} \bigl(1 - (z + 1) e^{-z}\bigr)
+        \hat\eta(z) = \frac{\lambda e^{(z)_+}}{w_2^2} \ \text{(eq. 15)}, \qquad
+        \Omega(z) = \frac{w_2^2}{\lambda} \bigl(1 - ((z)_+ + 1) e^{-(z)_+}\bigr)
         \ \text{(eq. 16)}, \qquad
-        f(\eta) = 2\,\Omega(z) - \frac{z^2}{\eta} \ \text{at}
-        \ z = \log\frac{\eta w_2^2}{\lambda},
+        f(\eta) = 2\,\Omega(a) - \frac{a^2}{\eta} \ \text{at}
+        \ a = \log\frac{\eta w_2^2}{\lambda},
 
-    on H = [lam / w2^2, inf), so the keep probability is sigma(z) for w2 = 1. Eq. (16) is
-    the closed form; Corollary 2's integral runs over u = z^2. Magnitudes |z| are used, so
-    negative inputs mirror positive ones (apply it to (z)_+). Read more in the
+    on H = [lam / w2^2, inf). The argument is the pre-activation z of a ReLU unit, and only
+    its activation (z)_+ is penalised (section 4.1: terms with z < 0 make no contribution),
+    so the keep probability is sigma((z)_+) for w2 = 1 and Omega is 0 for z <= 0: the
+    penalty is not symmetric (``symmetric = False``). Eq. (16) is the closed form;
+    Corollary 2's integral runs over u = (z)_+^2. Read more in the
     :ref:`User Guide <penalty-table>`.
 
     Parameters
@@ -383,10 +385,13 @@ class Standout(Penalty):
     >>> from skdropout.penalties import Standout
     >>> round(Standout().value([50.0]), 6)
     1.0
+    >>> Standout().pointwise([-2.0, 0.0]).tolist()   # no activation, no penalty
+    [0.0, 0.0]
     """
 
     name = "standout"
     uses_lam = True
+    symmetric = False
 
     def __init__(self, lam: float = 1.0, w2: float = 1.0) -> None:
         self.lam = check_positive(lam, "lam", "standout")
@@ -404,6 +409,9 @@ class Standout(Penalty):
     @property
     def slope0(self) -> float:
         return 0.0
+
+    def _magnitude(self, xp: Any, w: Any) -> Any:
+        return xp.maximum(w, 0.0)                  # the activation (z)_+
 
     def _omega(self, xp: Any, a: Any) -> Any:
         c = self.w2**2 / self.lam

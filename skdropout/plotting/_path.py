@@ -25,9 +25,33 @@ def _path_arrays(est: Any) -> tuple[np.ndarray, np.ndarray, float | None]:
                     f"or the result of irls_path; got {type(est).__name__}.")
 
 
+def _chosen_lams(est: Any) -> dict[str, float]:
+    """The lam each selection rule picks from a fitted CV estimator's ``cv_results_``:
+    ``{"min": ..., "1se": ...}`` (the rule the estimator used gave its ``lam_``)."""
+    from ..linear._cv import select_index
+
+    res = est.cv_results_
+    return {rule: float(est.lams_[select_index(res["mean_test_score"],
+                                               res["sem_test_score"], rule)])
+            for rule in ("min", "1se")}
+
+
+def _mark_choices(ax: Any, est: Any) -> None:
+    """Vertical lines at the lam of both selection rules, labelled (solid: ``lam_``)."""
+    chosen = _chosen_lams(est)
+    for rule, style in (("min", "--"), ("1se", ":")):
+        used = " = lam_" if rule == est.selection else ""
+        ax.axvline(chosen[rule], color="k", linestyle=style,
+                   linewidth=1.5 if used else 1.0,
+                   label=f"$\\lambda$ {rule}{used} ({chosen[rule]:.3g})")
+
+
 def plot_path(est: Any, ax: Any = None) -> Any:
     """Coefficients against lam (log scale, lam decreasing to the right, as in glmnet), with
-    a dashed vertical line at the cross-validated ``lam_`` when there is one.
+    labelled vertical lines at the lam of both selection rules when ``est`` is a fitted CV
+    estimator: the best mean CV score (``"min"``, dashed) and the one-standard-error rule
+    (``"1se"``, dotted); the rule the estimator used, whose lam is ``lam_``, is drawn
+    thicker.
 
     Parameters
     ----------
@@ -56,13 +80,13 @@ def plot_path(est: Any, ax: Any = None) -> Any:
     lams, coefs, lam_chosen = _path_arrays(est)
     ax = _axes(ax)
     for j, coef in enumerate(np.asarray(coefs)):
-        ax.plot(lams, coef, label=f"w_{j}")
+        ax.plot(lams, coef, label=f"$w_{{{j}}}$")
     ax.set_xscale("log")
     if not ax.xaxis_inverted():
         ax.invert_xaxis()
     if lam_chosen is not None:
-        ax.axvline(lam_chosen, color="k", linestyle="--", linewidth=1, label="lam_")
-    ax.set_xlabel("lam")
+        _mark_choices(ax, est)
+    ax.set_xlabel("$\\lambda$")
     ax.set_ylabel("coefficient")
     ax.set_title("Regularisation path")
     return ax
@@ -70,7 +94,10 @@ def plot_path(est: Any, ax: Any = None) -> Any:
 
 def plot_cv(est: Any, ax: Any = None) -> Any:
     """The cross-validation curve: mean held-out error against lam with a band of one
-    standard error over folds, and a vertical line at the chosen ``lam_``.
+    standard error over folds, the level "best mean + 1 standard error" (dash-dotted), and
+    labelled vertical lines at the lam of both selection rules, ``"min"`` (dashed) and
+    ``"1se"`` (dotted, the largest lam whose mean is within one standard error of the
+    best); the rule the estimator used (its ``lam_``) is drawn thicker.
 
     With the default scoring the curve is the mean squared error (``mse_path_``); with
     another ``scoring`` it is the mean test score of ``cv_results_`` (greater is better).
@@ -114,13 +141,17 @@ def plot_cv(est: Any, ax: Any = None) -> Any:
     ax = _axes(ax)
     (line,) = ax.plot(lams, mean, marker=".", label=f"CV {label}")
     ax.fill_between(lams, mean - sem, mean + sem, color=line.get_color(), alpha=0.2,
-                    label="+- 1 standard error")
-    ax.axvline(est.lam_, color="k", linestyle="--", linewidth=1,
-               label=f"lam_ = {est.lam_:.3g} ({est.selection})")
+                    label="$\\pm$ 1 standard error")
+    # the 1-SE level: the best mean, one standard error towards the worse side
+    best = int(np.argmax(est.cv_results_["mean_test_score"]))
+    worse = 1.0 if est.scoring is None else -1.0      # an error grows, a score falls
+    ax.axhline(mean[best] + worse * sem[best], color="0.4", linestyle="-.", linewidth=1,
+               label="best + 1 standard error")
+    _mark_choices(ax, est)
     ax.set_xscale("log")
     if not ax.xaxis_inverted():
         ax.invert_xaxis()
-    ax.set_xlabel("lam")
+    ax.set_xlabel("$\\lambda$")
     ax.set_ylabel(label)
     ax.set_title("Cross-validation")
     ax.legend()

@@ -12,12 +12,12 @@ from ..penalties import Penalty, get_penalty
 
 #: The curves of the paper's Figure 1: (label, penalty, lam); lam * Omega is plotted.
 FIGURE1_PENALTIES: tuple[tuple[str, str, dict[str, float], float], ...] = (
-    ("LogSum(2), $\\lambda=2$", "logsum", {"eps": 2.0}, 2.0),
-    ("MCP(1/2, $\\sqrt{2}$), $\\lambda=\\sqrt{2}$", "mcp", {"a": 0.5, "lam": math.sqrt(2)},
+    ("LogSum($\\varepsilon=2$), $\\lambda=2$", "logsum", {"eps": 2.0}, 2.0),
+    ("MCP($a=1/2$, $\\lambda=\\sqrt{2}$)", "mcp", {"a": 0.5, "lam": math.sqrt(2)},
      math.sqrt(2)),
     ("VarDrop", "vardrop", {"lam": 1.0}, 1.0),
     ("HardConcrete", "hardconcrete", {"lam": 1.0}, 1.0),
-    ("Standout", "standout", {"lam": 1.0}, 1.0),
+    ("Standout (of $(z)_+$)", "standout", {"lam": 1.0}, 1.0),
     ("$\\ell_1$", "l1", {}, 1.0),
     ("$\\ell_0$", "l0", {}, 1.0),
 )
@@ -46,9 +46,10 @@ def plot_penalties(penalties: Sequence[tuple[str, Penalty | str, float]] | None 
     Parameters
     ----------
     penalties : sequence of (label, penalty, lam), optional
-        Curves to draw; by default the paper's settings (LogSum(2) at lam = 2,
-        MCP(1/2, sqrt 2) at lam = sqrt 2, VarDrop, HardConcrete, Standout at lam = 1, with l1
-        and l0 for reference). Penalties are normalised, Omega(0) = 0.
+        Curves to draw; by default the paper's settings (LogSum(eps=2) at lam = 2,
+        MCP(a=1/2) at lam = sqrt 2, VarDrop, HardConcrete, Standout at lam = 1, with l1
+        and l0 for reference). Penalties are normalised, Omega(0) = 0. The axes start a
+        little left of and below 0, so that l0's jump at 0 is not hidden by the axes.
     w_max : float
         Right end of the |w| axis.
     num : int
@@ -66,7 +67,7 @@ def plot_penalties(penalties: Sequence[tuple[str, Penalty | str, float]] | None 
     >>> matplotlib.use("Agg")
     >>> from skdropout.plotting import plot_penalties
     >>> ax = plot_penalties()
-    >>> len(ax.get_lines())
+    >>> len(ax.get_legend().get_texts())
     7
     """
     plt = _import_pyplot()
@@ -77,11 +78,13 @@ def plot_penalties(penalties: Sequence[tuple[str, Penalty | str, float]] | None 
         if not pen.separable:
             continue
         style = "--" if pen.name in ("l1", "l0") else "-"
-        ax.plot(w, lam * pen.pointwise(w), style, label=label)
+        (line,) = ax.plot(w, lam * pen.pointwise(w), style, label=label)
+        if pen.name == "l0":               # Omega(0) = 0, then 1: mark the value at 0
+            ax.plot([0.0], [0.0], "o", color=line.get_color(), markersize=4)
     ax.set_xlabel("$|w|$")
     ax.set_ylabel("$\\lambda\\,\\Omega(w)$")
-    ax.set_ylim(0, 2.5)
-    ax.set_xlim(0, w_max)
+    ax.set_ylim(-0.08, 2.5)
+    ax.set_xlim(-0.03 * w_max, w_max)
     ax.legend(fontsize=8)
     return ax
 
@@ -108,8 +111,8 @@ def plot_ksparse(penalties: Sequence[tuple[str, Penalty | str, float]] | None = 
     d : int
         Dimension (the paper uses 32).
     hardthresh_k : int
-        HARDTHRESH(k) is added with this k: 0 up to k nonzeros, +inf (drawn off the top of
-        the axes) beyond.
+        HARDTHRESH(k) is added with this k: 0 up to k nonzeros, drawn as a thick line on
+        the axis up to k with an arrow at k to mark +inf beyond.
     ax : matplotlib Axes, optional
         Where to draw; a new figure's Axes when None.
 
@@ -130,18 +133,26 @@ def plot_ksparse(penalties: Sequence[tuple[str, Penalty | str, float]] | None = 
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
     k = np.arange(d + 1)
-    curves = _curves(penalties) + [(f"HardThresh({hardthresh_k})",
-                                    get_penalty("hardthresh", k=hardthresh_k), 1.0)]
     top = 0.0
-    for label, pen, lam in curves:
+    for label, pen, lam in _curves(penalties):
         vals = lam * ksparse_values(pen, d)
-        finite = np.isfinite(vals)
-        top = max(top, float(np.max(vals[finite])))
+        top = max(top, float(np.max(vals[np.isfinite(vals)])))
         style = "--" if pen.name in ("l1", "l0") else "-"
-        ax.plot(k, np.where(finite, vals, np.nan), style, marker=".", label=label)
+        ax.plot(k, np.where(np.isfinite(vals), vals, np.nan), style, marker=".", label=label)
+    ymax = min(top * 1.05, 12.0)
+    # HardThresh(k) is 0 up to k nonzeros and +inf beyond: a thick line along the axis,
+    # on top of the others, and an arrow up at k.
+    thresh = ksparse_values(get_penalty("hardthresh", k=hardthresh_k), d)
+    kept = np.isfinite(thresh)
+    (line,) = ax.plot(k[kept], thresh[kept], color="k", linewidth=3, solid_capstyle="butt",
+                      zorder=5, label=f"HardThresh($k={hardthresh_k}$): 0, then $+\\infty$")
+    ax.annotate("", xy=(hardthresh_k, 0.95 * ymax), xytext=(hardthresh_k, 0.0),
+                arrowprops={"arrowstyle": "->", "color": line.get_color(), "linewidth": 2},
+                zorder=5)
     ax.set_xlabel("number of nonzeros $k$")
     ax.set_ylabel("$\\lambda\\,\\Omega(w)$, $\\|w\\|_2 = 1$")
-    ax.set_ylim(0, min(top * 1.05, 12.0))
+    ax.set_ylim(-0.03 * ymax, ymax)
+    ax.set_xlim(-0.5, d + 0.5)
     ax.legend(fontsize=8)
     return ax
 
