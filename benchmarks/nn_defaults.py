@@ -66,7 +66,8 @@ def run_mnist(method: str, max_epochs: int = 20, **params: Any) -> dict[str, Any
     """Fit one method on MNIST's LeNet-300-100 (all 60,000 training images)."""
     from skdropout.datasets import fetch_mnist
 
-    X_tr, y_tr, X_te, y_te = fetch_mnist(return_X_y=True)
+    X_tr, y_tr = fetch_mnist(subset="train", return_X_y=True)
+    X_te, y_te = fetch_mnist(subset="test", return_X_y=True)
     net = SparseNetClassifier(LeNet300100, method=method, max_epochs=max_epochs,
                               random_state=0, verbose=0, **params)
     t0 = time.perf_counter()
