@@ -105,6 +105,10 @@ class Factored(Penalty):
         return self._per_feature(
             w, lambda p, u, a: np.asarray(p.eta_hat(a), dtype=np.float64) / u, math.inf)
 
+    def _curvature(self, a: np.ndarray) -> np.ndarray:
+        # Omega_j'' = v_j Omega''(.; lam v_j); unpenalised features have none
+        return self._per_feature(a, lambda p, u, x: u * p.curvature(x), 0.0)
+
     def dual_pointwise(self, eta: Any) -> np.ndarray:
         # v Omega(w) = min_e [w^2/e + v f(v e)] / 2; v = 0: f = 0 at eta = inf only
         eta = np.asarray(eta, dtype=np.float64)
