@@ -78,9 +78,14 @@ def kkt_residuals(g: np.ndarray, w: np.ndarray, penalty: Penalty, lam: float) ->
 
     Nonzero ``w_j``: ``|g_j - lam Omega'(w_j)|``; zero ``w_j``: ``(|g_j| - lam slope0)_+``
     (0 where slope0 is infinite or undefined)."""
-    res = np.abs(g - lam * penalty.grad(w))
-    s0 = penalty_slope0(penalty)
     zero = w == 0
+    if penalty.separable:  # Omega'(0) = 0 by convention: evaluate it at the nonzeros only
+        nz = np.flatnonzero(~zero)
+        res = np.abs(g, dtype=np.float64)
+        res[nz] = np.abs(g[nz] - lam * penalty.restrict(nz).grad(w[nz]))
+    else:
+        res = np.abs(g - lam * penalty.grad(w))
+    s0 = penalty_slope0(penalty)
     if s0 is None:
         res[zero] = 0.0
     else:
@@ -238,7 +243,10 @@ class _WorkingSet:
     def objective(self, penalty: Penalty, lam: float, w: np.ndarray) -> float:
         """Eq. (1) for a ``w`` supported in W."""
         r = self.residual(w)
-        return float(r @ r) / (2.0 * self.design.n) + lam * penalty.value(w)
+        # a separable Omega is summed over W only (w is 0 elsewhere)
+        omega = (penalty.restrict(self.cols).value(w[self.cols]) if penalty.separable
+                 else penalty.value(w))
+        return float(r @ r) / (2.0 * self.design.n) + lam * omega
 
     def least_squares(self) -> np.ndarray:
         """Least squares on W: from the Gram matrix when it is well conditioned, else the
