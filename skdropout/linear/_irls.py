@@ -154,6 +154,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     one coordinate, so this ends; returns None when Newton's method does not settle within
     ``max_steps`` steps."""
     cur = w.copy()
+    first_size = np.count_nonzero(cur)
     while True:
         idx = np.flatnonzero(cur)
         if idx.size == 0:
@@ -170,8 +171,10 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             curv = pen.curvature(ws)
             if L is None or not np.array_equal(curv, curv_of_L):
                 H = Gs.copy()
-                H[np.diag_indices_from(H)] += lam * curv
+                H.flat[::H.shape[0] + 1] += lam * curv
                 L, curv_of_L = cholesky(H), curv
+            if L is None and not greedy and idx.size == first_size:
+                return None
             if L is None:
                 drop = np.abs(ws) <= np.sort(np.abs(ws))[(ws.size - 1) // 10]
                 break

@@ -60,7 +60,7 @@ def primal_solve(G: np.ndarray, c: np.ndarray, eta: np.ndarray, lam: float) -> n
     """w-step from the Gram matrix ``G = X_A'X_A/n`` and ``c = X_A'y/n`` (symmetric form)."""
     s, reg = _scaling(eta, lam)
     A = s[:, None] * G * s[None, :]
-    A[np.diag_indices_from(A)] += reg
+    A.flat[::A.shape[0] + 1] += reg
     return s * _spd_solve(A, s * c)
 
 
