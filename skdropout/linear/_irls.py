@@ -173,6 +173,9 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                 H = Gs.copy()
                 H.flat[::H.shape[0] + 1] += lam * curv
                 L, curv_of_L = cholesky(H), curv
+                if L is None and np.any(curv < 0):  # the convex part of the Hessian
+                    H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
+                    L = cholesky(H)
             if L is None and not greedy and idx.size == first_size:
                 return None
             if L is None:
