@@ -37,6 +37,7 @@ SOLVERS = ("auto", "cholesky", "woodbury", "cg")
 _WS_SIZE = 100          # initial working-set size on wide problems
 _PRUNE = 1e-14          # eta below this fraction of the largest finite eta is 0
 _SPARSE_GRAM_MAX = 2000
+_DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 
 
 @dataclass
@@ -216,8 +217,9 @@ class _WorkingSet:
         self.c = np.zeros(0)
         self.add(cols)
 
-    def add(self, new: np.ndarray) -> None:
-        """Append columns, extending the Gram matrix (and block) by the new parts only."""
+    def add(self, new: np.ndarray, block: np.ndarray | None = None) -> None:
+        """Append columns, extending the Gram matrix (and block) by the new parts only
+        (``block``: ``X_s[:, new]`` if the caller has it)."""
         d, n = self.design, self.design.n
         old = self.cols
         self.cols = np.concatenate([old, new]).astype(np.intp)
@@ -232,13 +234,20 @@ class _WorkingSet:
             self.G = (self.XW.T @ self.XW if self.XW is not None
                       else d.cross(self.cols, self.cols)) / n
             return
+        k, m = old.size, self.cols.size
         if self.XW is not None:
-            B = d.block(new)
-            cross, corner = self.XW.T @ B / n, B.T @ B / n
-            self.XW = np.asfortranarray(np.hstack([self.XW, B]))
+            XW = np.empty((n, m), order="F")
+            XW[:, :k] = self.XW
+            XW[:, k:] = d.block(new) if block is None else block
+            self.XW = XW
+            side = XW.T @ XW[:, k:] / n        # [X_old'X_new; X_new'X_new] / n
         else:
-            cross, corner = d.cross(old, new) / n, d.cross(new, new) / n
-        self.G = np.block([[self.G, cross], [cross.T, corner]])
+            side = d.cross(self.cols, new) / n
+        G = np.empty((m, m))
+        G[:k, :k] = self.G
+        G[:, k:] = side
+        G[k:, :k] = side[:k].T
+        self.G = G
 
     def residual(self, w: np.ndarray) -> np.ndarray:
         """``y - X w`` for a ``w`` supported in W."""
@@ -309,7 +318,7 @@ def _eta_on(penalty: Penalty, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray,
-           js: np.ndarray, q: np.ndarray, slope0: float | np.ndarray) -> None:
+           js: np.ndarray, q: np.ndarray, slope0: float | np.ndarray) -> np.ndarray:
     """Move each violating zero coordinate j off 0 by an exact-descent coordinate step.
 
     In turn, each ``j`` with ``|g_j| > lam slope0_j`` (``g_j = x_j'r/n`` at the current
@@ -318,30 +327,32 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
     ``|g_j| > lam slope0_j``). The halving test is first run for all the coordinates at once
     after a pass without it: for penalties with ``Omega(t) <= slope0 |t|`` (l1, mcp, scad,
     logsum, ...) the full steps always pass it, and only a failure repeats the pass with the
-    test at every step. ``w`` and the residual ``r`` are updated in place."""
+    test at every step. ``w`` and the residual ``r`` are updated in place; returns the block
+    ``X_s[:, js]``."""
     n = design.n
     block = design.block(js)
     s0 = np.broadcast_to(slope0, (design.d,))[js]
     qj = q[js]
     pen = penalty.restrict(js)
+    thresholds, curvatures = (lam * s0).tolist(), qj.tolist()
     for checked in (False, True):
         t, g_at, r_try = np.zeros(js.size), np.zeros(js.size), r.copy()
-        for i in range(js.size):
+        for i, (thr, qi) in enumerate(zip(thresholds, curvatures)):
             xj = block[:, i]
-            gj = float(xj @ r_try) / n
-            if qj[i] <= 0 or abs(gj) <= lam * s0[i]:
+            gj = _DOT(xj, r_try) / n
+            if qi <= 0 or abs(gj) <= thr:
                 continue
-            ti = math.copysign((abs(gj) - lam * s0[i]) / qj[i], gj)
+            ti = math.copysign((abs(gj) - thr) / qi, gj)
             if checked:
                 pen_i = pen.restrict(np.array([i]))
                 for _ in range(60):
-                    if -gj * ti + 0.5 * qj[i] * ti * ti + lam * pen_i.value(np.array([ti])) < 0:
+                    if -gj * ti + 0.5 * qi * ti * ti + lam * pen_i.value(np.array([ti])) < 0:
                         break
                     ti *= 0.5
                 else:
                     continue
             t[i], g_at[i] = ti, gj
-            r_try -= ti * xj
+            _AXPY(xj, r_try, a=-ti)  # r_try -= ti x_j in place
         if checked:
             break
         descent = -g_at * t + 0.5 * qj * t * t + lam * pen.pointwise(t)
@@ -350,6 +361,7 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
     moved = t != 0
     w[js[moved]] = t[moved]
     r[:] = r_try
+    return block
 
 
 def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
@@ -360,10 +372,11 @@ def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.n
     viol = np.flatnonzero((w == 0) & (res > tol))
     if viol.size:
         viol = viol[np.argsort(-res[viol])][:max(ws.cols.size, 10)]
-        _enter(design, penalty, lam, w, r, viol, q, slope0)
-        new = np.setdiff1d(viol[w[viol] != 0], ws.cols)
+        block = _enter(design, penalty, lam, w, r, viol, q, slope0)
+        new = np.flatnonzero((w[viol] != 0) & ~np.isin(viol, ws.cols))
+        new = new[np.argsort(viol[new])]
         if new.size:
-            ws.add(new)
+            ws.add(viol[new], block[:, new])
 
 
 def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarray,
