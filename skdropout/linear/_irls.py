@@ -37,6 +37,7 @@ SOLVERS = ("auto", "cholesky", "woodbury", "cg")
 _WS_SIZE = 100          # initial working-set size on wide problems
 _PRUNE = 1e-14          # eta below this fraction of the largest finite eta is 0
 _SPARSE_GRAM_MAX = 2000
+_MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 
 
@@ -151,11 +152,14 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     positive definite the smallest tenth of the support leaves. With ``greedy``, every
     coordinate that a full Newton step moves across 0 leaves at once (fewer rounds, no
     monotonicity guarantee; the caller checks the objective). The iteration on one support
-    stops when the step or the residual reaches rounding level. Each round removes at least
-    one coordinate, so this ends; returns None when Newton's method does not settle within
-    ``max_steps`` steps."""
+    stops when the step or the residual reaches rounding level. A coordinate at 0 (at the
+    start or after leaving) that violates its optimality condition ``|c_j - G_j w| <= lam
+    slope0`` at the end enters with the sign of that residual (feature-sign search's
+    activation; at most ``_MAX_REENTRIES`` times), so that a sign flip costs a round here
+    rather than an outer iteration. Each other round removes at least one coordinate, so this
+    ends; returns None when Newton's method does not settle within ``max_steps`` steps."""
     cur = w.copy()
-    first_size = np.count_nonzero(cur)
+    first_size, reentries = np.count_nonzero(cur), 0
     while True:
         idx = np.flatnonzero(cur)
         if idx.size == 0:
@@ -170,10 +174,11 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             if np.max(np.abs(grad)) <= 1e-14 * max(np.max(np.abs(Gw)), np.max(np.abs(cs))):
                 break
             curv = pen.curvature(ws)
-            if L is None or not np.array_equal(curv, curv_of_L):
+            if L is None or np.max(np.abs(curv - curv_of_L)) * lam > 0.05 * min_diag:
                 H = Gs.copy()
                 H.flat[::H.shape[0] + 1] += lam * curv
                 L, curv_of_L = cholesky(H), curv
+                min_diag = np.min(H.diagonal())
                 if L is None and np.any(curv < 0):  # the convex part of the Hessian
                     H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
                     L = cholesky(H)
@@ -201,8 +206,25 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             return None
         cur[idx] = ws
         if drop is None:
-            return cur
+            back = _reenter(G, c, w, cur, penalty, lam) if reentries < _MAX_REENTRIES else None
+            if back is None:
+                return cur
+            reentries += 1
+            cur[back] = 1e-12 * np.max(np.abs(cur)) * np.sign(c[back] - G[back] @ cur)
+            continue
         cur[idx[drop]] = 0.0
+
+
+def _reenter(G: np.ndarray, c: np.ndarray, w: np.ndarray, cur: np.ndarray,
+             penalty: Penalty, lam: float) -> np.ndarray | None:
+    """Positions at 0 in :func:`newton_on_support` whose optimality condition
+    ``|c_j - G_j cur| <= lam slope0_j`` fails, or None."""
+    gone = np.flatnonzero(cur == 0)
+    if gone.size == 0:
+        return None
+    s0 = np.broadcast_to(penalty_slope0(penalty), w.shape)[gone]
+    viol = gone[np.abs(c[gone] - G[gone] @ cur) > lam * s0 * (1.0 + 1e-9)]
+    return viol if viol.size else None
 
 
 class _WorkingSet:
@@ -489,6 +511,8 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
             pos = np.flatnonzero(w[ws.cols] != 0)
             # at most n - 1 coordinates can have a nonsingular Gram matrix: keep the largest
             pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
+            if pos.size and ws.G is not None:  # W's zeros may re-enter in the polish
+                pos = np.union1d(pos, np.flatnonzero(w[ws.cols] == 0))
             if pos.size:
                 G_pos = ws.gram(pos)
                 for greedy in (True, False):  # the cheap greedy homotopy first
