@@ -144,12 +144,16 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                       lam: float, max_steps: int = 30, greedy: bool = False) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
-    The Hessian is ``G + lam diag(Omega''(w))`` (:meth:`Penalty.curvature`); its Cholesky
-    factor is kept while Omega'' does not change (l1, and mcp/scad within one piece of the
-    penalty, are quadratic there: one factorisation per support). A Newton step that would
+    The Hessian is ``H = G + lam diag(Omega''(w))`` (:meth:`Penalty.curvature`), and the
+    step ``w <- w - H^-1 (G w - c + lam Omega'(w))``. The Cholesky factor of H is kept while
+    ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (exactly Newton for
+    l1, and for mcp/scad within one piece of the penalty: one factorisation per support;
+    chord steps for logsum). Where H is not positive definite, its convex part
+    ``G + lam diag(max(Omega'', 0))`` takes the step. A Newton step that would
     move a coordinate across 0 is cut at the first crossing and that coordinate leaves the
-    support (an active-set homotopy, as in feature-sign search); when the Hessian is not
-    positive definite the smallest tenth of the support leaves. With ``greedy``, every
+    support (an active-set homotopy, as in feature-sign search); when neither matrix is
+    positive definite the smallest tenth of the support leaves (without ``greedy``: None if
+    that happens on the starting support). With ``greedy``, every
     coordinate that a full Newton step moves across 0 leaves at once (fewer rounds, no
     monotonicity guarantee; the caller checks the objective). The iteration on one support
     stops when the step or the residual reaches rounding level. A coordinate at 0 (at the
@@ -177,11 +181,11 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             if L is None or np.max(np.abs(curv - curv_of_L)) * lam > 0.05 * min_diag:
                 H = Gs.copy()
                 H.flat[::H.shape[0] + 1] += lam * curv
-                L, curv_of_L = cholesky(H), curv
-                min_diag = np.min(H.diagonal())
+                L = cholesky(H)
                 if L is None and np.any(curv < 0):  # the convex part of the Hessian
                     H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
                     L = cholesky(H)
+                curv_of_L, min_diag = curv, np.min(H.diagonal())
             if L is None and not greedy and idx.size == first_size:
                 return None
             if L is None:
@@ -210,7 +214,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             if back is None:
                 return cur
             reentries += 1
-            cur[back] = 1e-12 * np.max(np.abs(cur)) * np.sign(c[back] - G[back] @ cur)
+            cur[back] = 1e-12 * np.max(np.abs(cur)) * np.sign(c[back] - (G @ cur)[back])
             continue
         cur[idx[drop]] = 0.0
 
@@ -223,7 +227,7 @@ def _reenter(G: np.ndarray, c: np.ndarray, w: np.ndarray, cur: np.ndarray,
     if gone.size == 0:
         return None
     s0 = np.broadcast_to(penalty_slope0(penalty), w.shape)[gone]
-    viol = gone[np.abs(c[gone] - G[gone] @ cur) > lam * s0 * (1.0 + 1e-9)]
+    viol = gone[np.abs(c[gone] - (G @ cur)[gone]) > lam * s0 * (1.0 + 1e-9)]
     return viol if viol.size else None
 
 
@@ -299,7 +303,9 @@ class _WorkingSet:
         return least_squares_start(self.design, self.cols)
 
     def gram(self, pos: np.ndarray) -> np.ndarray:
-        """X_S'X_S/n for positions ``pos`` in W."""
+        """X_S'X_S/n for sorted positions ``pos`` in W (the cached matrix itself for all)."""
+        if self.G is not None and pos.size == self.cols.size:
+            return self.G
         if self.G is not None:
             return self.G[np.ix_(pos, pos)]
         return self.design.cross(self.cols[pos], self.cols[pos]) / self.design.n
