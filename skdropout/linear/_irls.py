@@ -149,7 +149,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (exactly Newton for
     l1, and for mcp/scad within one piece of the penalty: one factorisation per support;
     chord steps for logsum). Where H is not positive definite, its convex part
-    ``G + lam diag(max(Omega'', 0))`` takes the step. A Newton step that would
+    ``G + lam diag(max(Omega'', 0))`` takes the step (kept only while Omega'' is unchanged). A Newton step that would
     move a coordinate across 0 is cut at the first crossing and that coordinate leaves the
     support (an active-set homotopy, as in feature-sign search); when neither matrix is
     positive definite the smallest tenth of the support leaves (without ``greedy``: None if
@@ -171,17 +171,19 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
         Gs, cs, ws = G[np.ix_(idx, idx)], c[idx], cur[idx]
         pen = penalty.restrict(idx)
         sign = np.sign(ws)
-        drop, L, curv_of_L = None, None, None
+        drop, L, curv_of_L, exact, min_diag = None, None, None, False, 0.0
         for _ in range(max_steps):
             Gw = Gs @ ws
             grad = Gw - cs + lam * pen.grad(ws)
             if np.max(np.abs(grad)) <= 1e-14 * max(np.max(np.abs(Gw)), np.max(np.abs(cs))):
                 break
             curv = pen.curvature(ws)
-            if L is None or np.max(np.abs(curv - curv_of_L)) * lam > 0.05 * min_diag:
+            if L is None or not (np.array_equal(curv, curv_of_L) or (
+                    exact and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)):
                 H = Gs.copy()
                 H.flat[::H.shape[0] + 1] += lam * curv
                 L = cholesky(H)
+                exact = L is not None
                 if L is None and np.any(curv < 0):  # the convex part of the Hessian
                     H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
                     L = cholesky(H)
