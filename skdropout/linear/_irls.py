@@ -9,9 +9,12 @@ increases. Three additions make it fast and exact without changing what it solve
   with y and grows by the zero coordinates that violate the optimality condition
   ``|X_j'r/n| <= lam * slope0``. A violator enters by one exact-descent coordinate step
   (so that ``eta_hat(w_j) > 0`` and the majoriser is tight again).
-* **polish**: once per iteration, Newton's method on the stationarity equations restricted
-  to the current support (coordinates whose sign flips are dropped); accepted only when it
-  lowers the objective. It yields exact zeros and a KKT residual at rounding level.
+* **polish**: once per iteration, Newton's method on the stationarity equations
+  ``G w - c + lam Omega'(w) = 0`` on the current support, with the Hessian
+  ``G + lam diag(Omega''(w))`` from the penalty's closed-form curvature (coordinates whose
+  sign flips are dropped; zeros of W that violate their optimality condition enter once);
+  accepted only when it lowers the objective. It yields exact zeros and a KKT residual at
+  rounding level.
 * **start**: ``eta = +inf`` on the initial working set, i.e. the least-squares solution on
   it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...).
 
@@ -161,7 +164,27 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     slope0`` at the end enters with the sign of that residual (feature-sign search's
     activation; at most ``_MAX_REENTRIES`` times), so that a sign flip costs a round here
     rather than an outer iteration. Each other round removes at least one coordinate, so this
-    ends; returns None when Newton's method does not settle within ``max_steps`` steps."""
+    ends.
+
+    Parameters
+    ----------
+    G, c : ndarray
+        ``X_P'X_P/n`` and ``X_P'y/n`` for the positions P that ``w`` lives on.
+    w : ndarray
+        The start; its support is the first support.
+    penalty : Penalty
+        Separable, restricted to P.
+    lam : float
+    max_steps : int
+        Newton steps allowed on one support.
+    greedy : bool
+
+    Returns
+    -------
+    ndarray or None
+        The polished ``w``, or None when Newton's method does not settle within
+        ``max_steps`` steps (or, without ``greedy``, the starting Hessian is singular).
+    """
     cur = w.copy()
     first_size, reentries = np.count_nonzero(cur), 0
     while True:
