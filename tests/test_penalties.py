@@ -475,3 +475,28 @@ def test_from_keep_prob_that_reaches_one_and_never_prunes():
             lambda t: t * (1 - min(special.expit(4 * t - 2) * 1.2, 1.0))
             / min(special.expit(4 * t - 2) * 1.2, 1.0), 0, w)
         assert pen.value([w]) == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("name, params", [("mcp", {"a": 3.0, "lam": 0.5}),
+                                          ("scad", {"a": 3.7, "lam": 0.4})])
+def test_factored_lam_shaped_penalty_equals_one_penalty_per_feature(name, params):
+    """With a distinct factor per feature (lam_broadcasts: no loop over the factors), every
+    method equals v_j times the penalty built at lam v_j for that feature alone."""
+    rng = np.random.default_rng(0)
+    v = np.r_[rng.uniform(0.2, 3.0, 40), 0.0]
+    w = rng.normal(scale=2.0, size=v.size)
+    eta = rng.uniform(0.01, 5.0, v.size)
+    pen = Factored(get_penalty(name, **params), v)
+    assert pen.base.lam_broadcasts
+    per = [get_penalty(name, a=params["a"], lam=params["lam"] * u) for u in v[:-1]]
+    np.testing.assert_allclose(pen.pointwise(w)[:-1],
+                               [u * p.pointwise(w[[j]])[0] for j, (u, p) in enumerate(zip(v, per))])
+    np.testing.assert_allclose(pen.eta_hat(w)[:-1],
+                               [p.eta_hat(w[[j]])[0] / u for j, (u, p) in enumerate(zip(v, per))])
+    np.testing.assert_allclose(pen.curvature(w)[:-1],
+                               [u * p.curvature(w[[j]])[0] for j, (u, p) in enumerate(zip(v, per))])
+    np.testing.assert_allclose(
+        pen.dual_pointwise(eta)[:-1],
+        [u * p.dual_pointwise(u * eta[[j]])[0] for j, (u, p) in enumerate(zip(v, per))])
+    np.testing.assert_allclose(pen.slope0, np.r_[v[:-1], 0.0])
+    assert pen.eta_hat(w)[-1] == math.inf and pen.curvature(w)[-1] == 0.0

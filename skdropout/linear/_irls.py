@@ -152,19 +152,19 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (exactly Newton for
     l1, and for mcp/scad within one piece of the penalty: one factorisation per support;
     chord steps for logsum). Where H is not positive definite, its convex part
-    ``G + lam diag(max(Omega'', 0))`` takes the step (kept only while Omega'' is unchanged). A Newton step that would
-    move a coordinate across 0 is cut at the first crossing and that coordinate leaves the
-    support (an active-set homotopy, as in feature-sign search); when neither matrix is
-    positive definite the smallest tenth of the support leaves (without ``greedy``: None if
-    that happens on the starting support). With ``greedy``, every
-    coordinate that a full Newton step moves across 0 leaves at once (fewer rounds, no
-    monotonicity guarantee; the caller checks the objective). The iteration on one support
-    stops when the step or the residual reaches rounding level. A coordinate at 0 (at the
-    start or after leaving) that violates its optimality condition ``|c_j - G_j w| <= lam
-    slope0`` at the end enters with the sign of that residual (feature-sign search's
-    activation; at most ``_MAX_REENTRIES`` times), so that a sign flip costs a round here
-    rather than an outer iteration. Each other round removes at least one coordinate, so this
-    ends.
+    ``G + lam diag(max(Omega'', 0))`` takes the step (kept only while Omega'' is
+    unchanged). A Newton step that would move a coordinate across 0 is cut at the first
+    crossing and that coordinate leaves the support (an active-set homotopy, as in
+    feature-sign search); when neither matrix is positive definite the smallest tenth of the
+    support leaves (without ``greedy``: None if that happens on the starting support). With
+    ``greedy``, every coordinate that a full Newton step moves across 0 leaves at once
+    (fewer rounds, no monotonicity guarantee; the caller checks the objective). The
+    iteration on one support stops when the step or the residual reaches rounding level. A
+    coordinate at 0 (at the start or after leaving) that violates its optimality condition
+    ``|c_j - G_j w| <= lam slope0`` at the end enters with the sign of that residual
+    (feature-sign search's activation; at most ``_MAX_REENTRIES`` times), so that a sign
+    flip costs a round here rather than an outer iteration. Each other round removes at
+    least one coordinate, so this ends.
 
     Parameters
     ----------

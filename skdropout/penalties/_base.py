@@ -132,6 +132,9 @@ class Penalty:
         The set H of each eta_j.
     uses_lam : bool
         Whether the penalty's shape depends on lambda (set it with :meth:`with_lam`).
+    lam_broadcasts : bool
+        Whether its numpy formulas also hold with ``lam`` an array of one value per entry
+        (per-feature penalty factors then need no loop over distinct factors).
     works_on_torch : bool
         Whether Omega and eta_hat evaluate torch tensors (closed forms), as the deep
         methods of :mod:`skdropout.nn` need.
@@ -144,6 +147,7 @@ class Penalty:
     separable: bool = True
     convex: bool = False
     uses_lam: bool = False
+    lam_broadcasts: bool = False
     works_on_torch: bool = True
     differentiable: bool = True
     gradient_note: str = ""
@@ -359,6 +363,7 @@ class Penalty:
         Parameters
         ----------
         w : array-like
+            Weights (finite).
 
         Returns
         -------

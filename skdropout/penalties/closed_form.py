@@ -369,6 +369,7 @@ class _LamShaped(Penalty):
     """Shared parameter handling of penalties whose shape depends on lam (SCAD, MCP)."""
 
     uses_lam = True
+    lam_broadcasts = True
     _a_min = 0.0
 
     def __init__(self, a: float, lam: float = 1.0) -> None:
