@@ -41,6 +41,7 @@ _WS_SIZE = 100          # initial working-set size on wide problems
 _PRUNE = 1e-14          # eta below this fraction of the largest finite eta is 0
 _SPARSE_GRAM_MAX = 2000
 _MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
+_MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian factor
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 
 
@@ -149,9 +150,9 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
 
     The Hessian is ``H = G + lam diag(Omega''(w))`` (:meth:`Penalty.curvature`), and the
     step ``w <- w - H^-1 (G w - c + lam Omega'(w))``. The Cholesky factor of H is kept while
-    ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (exactly Newton for
-    l1, and for mcp/scad within one piece of the penalty: one factorisation per support;
-    chord steps for logsum). Where H is not positive definite, its convex part
+    Omega'' is unchanged (exactly Newton for l1, and for mcp/scad within one piece of the
+    penalty: one factorisation per support), and for ``_MAX_CHORDS`` chord steps while
+    ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (logsum). Where H is not positive definite, its convex part
     ``G + lam diag(max(Omega'', 0))`` takes the step (kept only while Omega'' is
     unchanged). A Newton step that would move a coordinate across 0 is cut at the first
     crossing and that coordinate leaves the support (an active-set homotopy, as in
@@ -194,15 +195,18 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
         Gs, cs, ws = G[np.ix_(idx, idx)], c[idx], cur[idx]
         pen = penalty.restrict(idx)
         sign = np.sign(ws)
-        drop, L, curv_of_L, exact, min_diag = None, None, None, False, 0.0
+        drop, L, curv_of_L, exact, min_diag, chords = None, None, None, False, 0.0, 0
         for _ in range(max_steps):
             Gw = Gs @ ws
             grad = Gw - cs + lam * pen.grad(ws)
             if np.max(np.abs(grad)) <= 1e-14 * max(np.max(np.abs(Gw)), np.max(np.abs(cs))):
                 break
             curv = pen.curvature(ws)
-            if L is None or not (np.array_equal(curv, curv_of_L) or (
-                    exact and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)):
+            same = L is not None and np.array_equal(curv, curv_of_L)
+            chord = (not same and L is not None and exact and chords < _MAX_CHORDS
+                     and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)
+            chords = chords + 1 if chord else 0
+            if not (same or chord):
                 H = Gs.copy()
                 H.flat[::H.shape[0] + 1] += lam * curv
                 L = cholesky(H)
