@@ -243,7 +243,8 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             if back is None:
                 return cur
             reentries += 1
-            cur[back] = 1e-12 * np.max(np.abs(cur)) * np.sign(c[back] - (G @ cur)[back])
+            # a nonzero start with the sign of the residual (scaled by the start: cur may be 0)
+            cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
             continue
         cur[idx[drop]] = 0.0
 
