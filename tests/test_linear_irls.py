@@ -292,3 +292,25 @@ def test_l0_is_refused_because_its_eta_trick_is_degenerate(make):
         irls_path(X, y, penalty="l0", lams=3)
     with pytest.raises(ValueError, match="penalty='l0'"):  # also as a penalty object
         IRLSRegressor(penalty=get_penalty("l0"), lam=1.0).fit(X, y)
+
+
+@pytest.mark.parametrize("greedy", [True, False])
+def test_newton_polish_reenters_a_dropped_coordinate(greedy):
+    # the l1 problem on a Gram matrix, started from its solution with one coordinate of the
+    # support at 0: that coordinate violates |c_j - G_j w| <= lam and must re-enter, and the
+    # polish ends at scikit-learn's Lasso solution
+    from skdropout.linear._irls import newton_on_support
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((80, 12))
+    X[:, 1] += 0.8 * X[:, 0]
+    y = X @ np.r_[2.0, -1.5, 1.0, np.zeros(9)] + 0.1 * rng.standard_normal(80)
+    lam = 0.05
+    ref = Lasso(alpha=lam, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(X, y).coef_
+    G, c = X.T @ X / 80, X.T @ y / 80
+    start = ref.copy()
+    j = int(np.flatnonzero(ref)[1])
+    start[j] = 0.0
+    out = newton_on_support(G, c, start, get_penalty("l1"), lam, greedy=greedy)
+    np.testing.assert_allclose(out, ref, atol=1e-9)
+    assert out[j] != 0.0

@@ -15,10 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special
 
-from skdropout.penalties import (MCP, PENALTIES, BernoulliL0, HardConcrete, HardThresh, L1,
-                                 LogSum, Lp, Standout, VarDrop, from_dual, from_eta_hat,
-                                 from_keep_prob, get_penalty, hardconcrete_moments,
-                                 vardrop_dual)
+from skdropout.penalties import (MCP, PENALTIES, BernoulliL0, Domain, HardConcrete,
+                                 HardThresh, L1, LogSum, Lp, Penalty, Standout, VarDrop,
+                                 from_dual, from_eta_hat, from_keep_prob, get_penalty,
+                                 hardconcrete_moments, vardrop_dual)
+from skdropout.penalties.factor import Factored
 
 SEPARABLE = {
     "l1": {},
@@ -137,6 +138,75 @@ def test_grad_matches_finite_differences(key):
     fd = (pen.pointwise(w + h) - pen.pointwise(w - h)) / (2 * h)
     smooth = np.abs(fd - (pen.pointwise(w + 2 * h) - pen.pointwise(w - 2 * h)) / (4 * h)) < 1e-4
     np.testing.assert_allclose(pen.grad(w)[smooth], fd[smooth], rtol=1e-4, atol=1e-7)
+
+
+
+def _smooth_central_difference(fn, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d fn / dw by central differences (relative step 1e-5), and where the steps 1e-5 and
+    2e-5 agree (points away from the kinks of fn)."""
+    h = 1e-5 * np.abs(w)
+    fd = (fn(w + h) - fn(w - h)) / (2 * h)
+    fd2 = (fn(w + 2 * h) - fn(w - 2 * h)) / (4 * h)
+    return fd, np.abs(fd - fd2) <= 1e-6 * (1.0 + np.abs(fd))
+
+
+CURVATURE_AT = np.array([0.05, 0.4, 1.1, 2.9, 8.0, -0.6, -3.3, 0.9, 2.0])
+
+
+@pytest.mark.parametrize("key", sorted(SEPARABLE))
+def test_curvature_is_the_derivative_of_grad(key):
+    """curvature(w) = d grad / dw (central differences) in closed form for every built-in
+    separable penalty, and the second difference of Omega for the exact closed forms."""
+    pen = make(key)
+    assert type(pen)._curvature is not Penalty._curvature  # not the numerical fallback
+    w = CURVATURE_AT
+    curv = pen.curvature(w)
+    fd, smooth = _smooth_central_difference(pen.grad, w)
+    assert smooth.sum() >= 6
+    np.testing.assert_allclose(curv[smooth], fd[smooth], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(pen.curvature(-w), curv)
+    if key not in ("vardrop", "hardconcrete", "bernoulli_l0"):  # tables: Omega is a spline
+        h = 1e-4 * np.abs(w)
+        second = (pen.pointwise(w + h) - 2 * pen.pointwise(w) + pen.pointwise(w - h)) / h**2
+        np.testing.assert_allclose(curv[smooth], second[smooth], rtol=1e-4, atol=1e-5)
+
+
+class _PseudoHuber(Penalty):
+    """Omega(w) = sqrt(1 + w^2) - 1: eta_hat = sqrt(1 + w^2), f(eta) = eta + 1/eta - 2 on
+    [1, inf), Omega'' = (1 + w^2)^(-3/2); declares no closed-form curvature."""
+
+    name = "pseudohuber"
+    domain = Domain(1.0)
+
+    def _omega(self, xp, a):
+        return xp.sqrt(1.0 + a * a) - 1.0
+
+    def _eta_hat(self, xp, a):
+        return xp.sqrt(1.0 + a * a)
+
+    def _dual(self, eta):
+        return eta + 1.0 / eta - 2.0
+
+
+def test_curvature_falls_back_to_differences_of_grad():
+    """A penalty without a closed form gets Omega'' numerically (exact value known here)."""
+    pen = _PseudoHuber()
+    w = np.concatenate([CURVATURE_AT, [0.0]])
+    np.testing.assert_allclose(pen.curvature(w), (1.0 + w * w) ** -1.5, rtol=1e-7)
+    with pytest.raises(TypeError, match="not separable"):
+        Lp(p=1.5).curvature([1.0, 2.0])
+
+
+@pytest.mark.parametrize("name, params", [("mcp", {"a": 3.0, "lam": 0.5}), ("logsum", {}),
+                                          ("scad", {"a": 3.7, "lam": 0.4})])
+def test_factored_curvature_is_the_derivative_of_its_grad(name, params):
+    """Omega_j'' = v_j Omega''(.; lam v_j), 0 for an unpenalised feature."""
+    v = np.array([1.0, 2.0, 0.0, 0.5, 1.0, 2.0, 0.7, 3.0, 1.5])
+    pen = Factored(get_penalty(name, **params), v)
+    fd, smooth = _smooth_central_difference(pen.grad, CURVATURE_AT)
+    curv = pen.curvature(CURVATURE_AT)
+    np.testing.assert_allclose(curv[smooth], fd[smooth], rtol=1e-5, atol=1e-8)
+    assert curv[2] == 0.0
 
 
 # -- non-separable penalties -----------------------------------------------------------
@@ -465,3 +535,28 @@ def test_from_keep_prob_that_reaches_one_and_never_prunes():
             lambda t: t * (1 - min(special.expit(4 * t - 2) * 1.2, 1.0))
             / min(special.expit(4 * t - 2) * 1.2, 1.0), 0, w)
         assert pen.value([w]) == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("name, params", [("mcp", {"a": 3.0, "lam": 0.5}),
+                                          ("scad", {"a": 3.7, "lam": 0.4})])
+def test_factored_lam_shaped_penalty_equals_one_penalty_per_feature(name, params):
+    """With a distinct factor per feature (lam_broadcasts: no loop over the factors), every
+    method equals v_j times the penalty built at lam v_j for that feature alone."""
+    rng = np.random.default_rng(0)
+    v = np.r_[rng.uniform(0.2, 3.0, 40), 0.0]
+    w = rng.normal(scale=2.0, size=v.size)
+    eta = rng.uniform(0.01, 5.0, v.size)
+    pen = Factored(get_penalty(name, **params), v)
+    assert pen.base.lam_broadcasts
+    per = [get_penalty(name, a=params["a"], lam=params["lam"] * u) for u in v[:-1]]
+    np.testing.assert_allclose(pen.pointwise(w)[:-1],
+                               [u * p.pointwise(w[[j]])[0] for j, (u, p) in enumerate(zip(v, per))])
+    np.testing.assert_allclose(pen.eta_hat(w)[:-1],
+                               [p.eta_hat(w[[j]])[0] / u for j, (u, p) in enumerate(zip(v, per))])
+    np.testing.assert_allclose(pen.curvature(w)[:-1],
+                               [u * p.curvature(w[[j]])[0] for j, (u, p) in enumerate(zip(v, per))])
+    np.testing.assert_allclose(
+        pen.dual_pointwise(eta)[:-1],
+        [u * p.dual_pointwise(u * eta[[j]])[0] for j, (u, p) in enumerate(zip(v, per))])
+    np.testing.assert_allclose(pen.slope0, np.r_[v[:-1], 0.0])
+    assert pen.eta_hat(w)[-1] == math.inf and pen.curvature(w)[-1] == 0.0

@@ -9,9 +9,12 @@ increases. Three additions make it fast and exact without changing what it solve
   with y and grows by the zero coordinates that violate the optimality condition
   ``|X_j'r/n| <= lam * slope0``. A violator enters by one exact-descent coordinate step
   (so that ``eta_hat(w_j) > 0`` and the majoriser is tight again).
-* **polish**: once per iteration, Newton's method on the stationarity equations restricted
-  to the current support (coordinates whose sign flips are dropped); accepted only when it
-  lowers the objective. It yields exact zeros and a KKT residual at rounding level.
+* **polish**: once per iteration, Newton's method on the stationarity equations
+  ``G w - c + lam Omega'(w) = 0`` on the current support, with the Hessian
+  ``G + lam diag(Omega''(w))`` from the penalty's closed-form curvature (coordinates whose
+  sign flips are dropped; zeros of W that violate their optimality condition enter once);
+  accepted only when it lowers the objective. It yields exact zeros and a KKT residual at
+  rounding level.
 * **start**: ``eta = +inf`` on the initial working set, i.e. the least-squares solution on
   it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...).
 
@@ -31,12 +34,15 @@ from scipy.sparse.linalg import LinearOperator, lsqr
 
 from ..penalties import Penalty
 from ._design import Design
-from ._wstep import cg_solve, dual_solve, primal_solve
+from ._wstep import cg_solve, cho_solve, cholesky, dual_solve, primal_solve
 
 SOLVERS = ("auto", "cholesky", "woodbury", "cg")
 _WS_SIZE = 100          # initial working-set size on wide problems
 _PRUNE = 1e-14          # eta below this fraction of the largest finite eta is 0
 _SPARSE_GRAM_MAX = 2000
+_MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
+_MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian factor
+_DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 
 
 @dataclass
@@ -78,9 +84,14 @@ def kkt_residuals(g: np.ndarray, w: np.ndarray, penalty: Penalty, lam: float) ->
 
     Nonzero ``w_j``: ``|g_j - lam Omega'(w_j)|``; zero ``w_j``: ``(|g_j| - lam slope0)_+``
     (0 where slope0 is infinite or undefined)."""
-    res = np.abs(g - lam * penalty.grad(w))
-    s0 = penalty_slope0(penalty)
     zero = w == 0
+    if penalty.separable:  # Omega'(0) = 0 by convention: evaluate it at the nonzeros only
+        nz = np.flatnonzero(~zero)
+        res = np.abs(g, dtype=np.float64)
+        res[nz] = np.abs(g[nz] - lam * penalty.restrict(nz).grad(w[nz]))
+    else:
+        res = np.abs(g - lam * penalty.grad(w))
+    s0 = penalty_slope0(penalty)
     if s0 is None:
         res[zero] = 0.0
     else:
@@ -133,24 +144,50 @@ def choose_solver(solver: str, design: Design, m: int) -> str:
     return "cholesky" if m <= design.n else "woodbury"
 
 
-def _curvature(penalty: Penalty, w: np.ndarray) -> np.ndarray:
-    """Omega''(w) at nonzero w by central differences of Omega'(w) = w / eta_hat(w)."""
-    h = 1e-6 * np.abs(w)
-    return (penalty.grad(w + h) - penalty.grad(w - h)) / (2.0 * h)
-
-
 def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Penalty,
                       lam: float, max_steps: int = 30, greedy: bool = False) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
-    A Newton step that would move a coordinate across 0 is cut at the first crossing and
-    that coordinate leaves the support (an active-set homotopy, as in feature-sign search);
-    when the Hessian ``G + lam diag(Omega'')`` is not positive definite the smallest tenth of
-    the support leaves. With ``greedy``, every coordinate that a full Newton step moves
-    across 0 leaves at once (fewer rounds, no monotonicity guarantee; the caller checks the
-    objective). Each round removes at least one coordinate, so this ends; returns
-    None when Newton's method does not settle within ``max_steps`` steps."""
+    The Hessian is ``H = G + lam diag(Omega''(w))`` (:meth:`Penalty.curvature`), and the
+    step ``w <- w - H^-1 (G w - c + lam Omega'(w))``. The Cholesky factor of H is kept while
+    Omega'' is unchanged (exactly Newton for l1, and for mcp/scad within one piece of the
+    penalty: one factorisation per support), and for ``_MAX_CHORDS`` chord steps while
+    ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (logsum). Where H is not positive definite, its convex part
+    ``G + lam diag(max(Omega'', 0))`` takes the step (kept only while Omega'' is
+    unchanged). A Newton step that would move a coordinate across 0 is cut at the first
+    crossing and that coordinate leaves the support (an active-set homotopy, as in
+    feature-sign search); when neither matrix is positive definite the smallest tenth of the
+    support leaves (without ``greedy``: None if that happens on the starting support). With
+    ``greedy``, every coordinate that a full Newton step moves across 0 leaves at once
+    (fewer rounds, no monotonicity guarantee; the caller checks the objective). The
+    iteration on one support stops when the step or the residual reaches rounding level. A
+    coordinate at 0 (at the start or after leaving) that violates its optimality condition
+    ``|c_j - G_j w| <= lam slope0`` at the end enters with the sign of that residual
+    (feature-sign search's activation; at most ``_MAX_REENTRIES`` times), so that a sign
+    flip costs a round here rather than an outer iteration. Each other round removes at
+    least one coordinate, so this ends.
+
+    Parameters
+    ----------
+    G, c : ndarray
+        ``X_P'X_P/n`` and ``X_P'y/n`` for the positions P that ``w`` lives on.
+    w : ndarray
+        The start; its support is the first support.
+    penalty : Penalty
+        Separable, restricted to P.
+    lam : float
+    max_steps : int
+        Newton steps allowed on one support.
+    greedy : bool
+
+    Returns
+    -------
+    ndarray or None
+        The polished ``w``, or None when Newton's method does not settle within
+        ``max_steps`` steps (or, without ``greedy``, the starting Hessian is singular).
+    """
     cur = w.copy()
+    first_size, reentries = np.count_nonzero(cur), 0
     while True:
         idx = np.flatnonzero(cur)
         if idx.size == 0:
@@ -158,16 +195,32 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
         Gs, cs, ws = G[np.ix_(idx, idx)], c[idx], cur[idx]
         pen = penalty.restrict(idx)
         sign = np.sign(ws)
-        drop = None
+        drop, L, curv_of_L, exact, min_diag, chords = None, None, None, False, 0.0, 0
         for _ in range(max_steps):
-            grad = Gs @ ws - cs + lam * pen.grad(ws)
-            H = Gs + np.diag(lam * _curvature(pen, ws))
-            try:
-                step = la.cho_solve(la.cho_factor(H, check_finite=False), grad,
-                                    check_finite=False)
-            except la.LinAlgError:
+            Gw = Gs @ ws
+            grad = Gw - cs + lam * pen.grad(ws)
+            if np.max(np.abs(grad)) <= 1e-14 * max(np.max(np.abs(Gw)), np.max(np.abs(cs))):
+                break
+            curv = pen.curvature(ws)
+            same = L is not None and np.array_equal(curv, curv_of_L)
+            chord = (not same and L is not None and exact and chords < _MAX_CHORDS
+                     and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)
+            chords = chords + 1 if chord else 0
+            if not (same or chord):
+                H = Gs.copy()
+                H.flat[::H.shape[0] + 1] += lam * curv
+                L = cholesky(H)
+                exact = L is not None
+                if L is None and np.any(curv < 0):  # the convex part of the Hessian
+                    H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
+                    L = cholesky(H)
+                curv_of_L, min_diag = curv, np.min(H.diagonal())
+            if L is None and not greedy and idx.size == first_size:
+                return None
+            if L is None:
                 drop = np.abs(ws) <= np.sort(np.abs(ws))[(ws.size - 1) // 10]
                 break
+            step = cho_solve(L, grad)
             new = ws - step
             cross = np.sign(new) != sign
             if cross.any() and greedy:  # all crossing coordinates leave at once
@@ -186,8 +239,26 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             return None
         cur[idx] = ws
         if drop is None:
-            return cur
+            back = _reenter(G, c, w, cur, penalty, lam) if reentries < _MAX_REENTRIES else None
+            if back is None:
+                return cur
+            reentries += 1
+            # a nonzero start with the sign of the residual (scaled by the start: cur may be 0)
+            cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
+            continue
         cur[idx[drop]] = 0.0
+
+
+def _reenter(G: np.ndarray, c: np.ndarray, w: np.ndarray, cur: np.ndarray,
+             penalty: Penalty, lam: float) -> np.ndarray | None:
+    """Positions at 0 in :func:`newton_on_support` whose optimality condition
+    ``|c_j - G_j cur| <= lam slope0_j`` fails, or None."""
+    gone = np.flatnonzero(cur == 0)
+    if gone.size == 0:
+        return None
+    s0 = np.broadcast_to(penalty_slope0(penalty), w.shape)[gone]
+    viol = gone[np.abs(c[gone] - (G @ cur)[gone]) > lam * s0 * (1.0 + 1e-9)]
+    return viol if viol.size else None
 
 
 class _WorkingSet:
@@ -202,8 +273,9 @@ class _WorkingSet:
         self.c = np.zeros(0)
         self.add(cols)
 
-    def add(self, new: np.ndarray) -> None:
-        """Append columns, extending the Gram matrix (and block) by the new parts only."""
+    def add(self, new: np.ndarray, block: np.ndarray | None = None) -> None:
+        """Append columns, extending the Gram matrix (and block) by the new parts only
+        (``block``: ``X_s[:, new]`` if the caller has it)."""
         d, n = self.design, self.design.n
         old = self.cols
         self.cols = np.concatenate([old, new]).astype(np.intp)
@@ -218,13 +290,20 @@ class _WorkingSet:
             self.G = (self.XW.T @ self.XW if self.XW is not None
                       else d.cross(self.cols, self.cols)) / n
             return
+        k, m = old.size, self.cols.size
         if self.XW is not None:
-            B = d.block(new)
-            cross, corner = self.XW.T @ B / n, B.T @ B / n
-            self.XW = np.asfortranarray(np.hstack([self.XW, B]))
+            XW = np.empty((n, m), order="F")
+            XW[:, :k] = self.XW
+            XW[:, k:] = d.block(new) if block is None else block
+            self.XW = XW
+            side = XW.T @ XW[:, k:] / n        # [X_old'X_new; X_new'X_new] / n
         else:
-            cross, corner = d.cross(old, new) / n, d.cross(new, new) / n
-        self.G = np.block([[self.G, cross], [cross.T, corner]])
+            side = d.cross(self.cols, new) / n
+        G = np.empty((m, m))
+        G[:k, :k] = self.G
+        G[:, k:] = side
+        G[k:, :k] = side[:k].T
+        self.G = G
 
     def residual(self, w: np.ndarray) -> np.ndarray:
         """``y - X w`` for a ``w`` supported in W."""
@@ -235,7 +314,10 @@ class _WorkingSet:
     def objective(self, penalty: Penalty, lam: float, w: np.ndarray) -> float:
         """Eq. (1) for a ``w`` supported in W."""
         r = self.residual(w)
-        return float(r @ r) / (2.0 * self.design.n) + lam * penalty.value(w)
+        # a separable Omega is summed over W only (w is 0 elsewhere)
+        omega = (penalty.restrict(self.cols).value(w[self.cols]) if penalty.separable
+                 else penalty.value(w))
+        return float(r @ r) / (2.0 * self.design.n) + lam * omega
 
     def least_squares(self) -> np.ndarray:
         """Least squares on W: from the Gram matrix when it is well conditioned, else the
@@ -251,7 +333,9 @@ class _WorkingSet:
         return least_squares_start(self.design, self.cols)
 
     def gram(self, pos: np.ndarray) -> np.ndarray:
-        """X_S'X_S/n for positions ``pos`` in W."""
+        """X_S'X_S/n for sorted positions ``pos`` in W (the cached matrix itself for all)."""
+        if self.G is not None and pos.size == self.cols.size:
+            return self.G
         if self.G is not None:
             return self.G[np.ix_(pos, pos)]
         return self.design.cross(self.cols[pos], self.cols[pos]) / self.design.n
@@ -292,30 +376,50 @@ def _eta_on(penalty: Penalty, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray,
-           js: np.ndarray, q: np.ndarray, slope0: float | np.ndarray) -> None:
+           js: np.ndarray, q: np.ndarray, slope0: float | np.ndarray) -> np.ndarray:
     """Move each violating zero coordinate j off 0 by an exact-descent coordinate step.
 
-    The step ``t = sign(g_j)(|g_j| - lam slope0)/q_j`` is halved until
-    ``-g_j t + q_j t^2/2 + lam Omega(t) < 0`` (it is a descent direction because
-    ``|g_j| > lam slope0``). ``w`` and the residual ``r`` are updated in place."""
+    In turn, each ``j`` with ``|g_j| > lam slope0_j`` (``g_j = x_j'r/n`` at the current
+    residual) takes the step ``t = sign(g_j)(|g_j| - lam slope0_j)/q_j``, halved until
+    ``-g_j t + q_j t^2/2 + lam Omega_j(t) < 0`` (it is a descent direction because
+    ``|g_j| > lam slope0_j``). The halving test is first run for all the coordinates at once
+    after a pass without it: for penalties with ``Omega(t) <= slope0 |t|`` (l1, mcp, scad,
+    logsum, ...) the full steps always pass it, and only a failure repeats the pass with the
+    test at every step. ``w`` and the residual ``r`` are updated in place; returns the block
+    ``X_s[:, js]``."""
     n = design.n
     block = design.block(js)
-    for i, j in enumerate(js):
-        xj = block[:, i]
-        gj = float(xj @ r) / n
-        sj = float(np.broadcast_to(slope0, (design.d,))[j])
-        if q[j] <= 0 or abs(gj) <= lam * sj:
-            continue
-        pen_j = penalty.restrict(np.array([j]))
-        t = math.copysign((abs(gj) - lam * sj) / q[j], gj)
-        for _ in range(60):
-            if -gj * t + 0.5 * q[j] * t * t + lam * pen_j.value(np.array([t])) < 0:
-                break
-            t *= 0.5
-        else:
-            continue
-        w[j] = t
-        r -= t * xj
+    s0 = np.broadcast_to(slope0, (design.d,))[js]
+    qj = q[js]
+    pen = penalty.restrict(js)
+    thresholds, curvatures = (lam * s0).tolist(), qj.tolist()
+    for checked in (False, True):
+        t, g_at, r_try = np.zeros(js.size), np.zeros(js.size), r.copy()
+        for i, (thr, qi) in enumerate(zip(thresholds, curvatures)):
+            xj = block[:, i]
+            gj = _DOT(xj, r_try) / n
+            if qi <= 0 or abs(gj) <= thr:
+                continue
+            ti = math.copysign((abs(gj) - thr) / qi, gj)
+            if checked:
+                pen_i = pen.restrict(np.array([i]))
+                for _ in range(60):
+                    if -gj * ti + 0.5 * qi * ti * ti + lam * pen_i.value(np.array([ti])) < 0:
+                        break
+                    ti *= 0.5
+                else:
+                    continue
+            t[i], g_at[i] = ti, gj
+            _AXPY(xj, r_try, a=-ti)  # r_try -= ti x_j in place
+        if checked:
+            break
+        descent = -g_at * t + 0.5 * qj * t * t + lam * pen.pointwise(t)
+        if np.all(descent[t != 0] < 0):
+            break
+    moved = t != 0
+    w[js[moved]] = t[moved]
+    r[:] = r_try
+    return block
 
 
 def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
@@ -326,10 +430,11 @@ def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.n
     viol = np.flatnonzero((w == 0) & (res > tol))
     if viol.size:
         viol = viol[np.argsort(-res[viol])][:max(ws.cols.size, 10)]
-        _enter(design, penalty, lam, w, r, viol, q, slope0)
-        new = np.setdiff1d(viol[w[viol] != 0], ws.cols)
+        block = _enter(design, penalty, lam, w, r, viol, q, slope0)
+        new = np.flatnonzero((w[viol] != 0) & ~np.isin(viol, ws.cols))
+        new = new[np.argsort(viol[new])]
         if new.size:
-            ws.add(new)
+            ws.add(viol[new], block[:, new])
 
 
 def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarray,
@@ -442,6 +547,8 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
             pos = np.flatnonzero(w[ws.cols] != 0)
             # at most n - 1 coordinates can have a nonsingular Gram matrix: keep the largest
             pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
+            if pos.size and ws.G is not None:  # W's zeros may re-enter in the polish
+                pos = np.union1d(pos, np.flatnonzero(w[ws.cols] == 0))
             if pos.size:
                 G_pos = ws.gram(pos)
                 for greedy in (True, False):  # the cheap greedy homotopy first

@@ -32,20 +32,35 @@ def _scaling(eta: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
     return s, np.where(free, 0.0, lam)
 
 
+_POTRF, _POTRS = la.get_lapack_funcs(("potrf", "potrs"), (np.empty(0),))
+
+
+def cholesky(A: np.ndarray) -> np.ndarray | None:
+    """The lower Cholesky factor of a symmetric ``A`` (LAPACK potrf, called directly: the
+    small systems of the solvers are dominated by call overhead), or None when ``A`` is not
+    numerically positive definite."""
+    L, info = _POTRF(A, lower=1, clean=0)
+    return L if info == 0 else None
+
+
+def cho_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``L L' x = b`` for the factor of :func:`cholesky`."""
+    return _POTRS(L, b, lower=1)[0]
+
+
 def _spd_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Solve a symmetric positive semi-definite system; minimum-norm least squares if singular."""
-    try:
-        return la.cho_solve(la.cho_factor(A, lower=True, check_finite=False), b,
-                            check_finite=False)
-    except la.LinAlgError:
-        return la.lstsq(A, b, check_finite=False, lapack_driver="gelsy")[0]
+    L = cholesky(A)
+    if L is not None:
+        return cho_solve(L, b)
+    return la.lstsq(A, b, check_finite=False, lapack_driver="gelsy")[0]
 
 
 def primal_solve(G: np.ndarray, c: np.ndarray, eta: np.ndarray, lam: float) -> np.ndarray:
     """w-step from the Gram matrix ``G = X_A'X_A/n`` and ``c = X_A'y/n`` (symmetric form)."""
     s, reg = _scaling(eta, lam)
     A = s[:, None] * G * s[None, :]
-    A[np.diag_indices_from(A)] += reg
+    A.flat[::A.shape[0] + 1] += reg
     return s * _spd_solve(A, s * c)
 
 

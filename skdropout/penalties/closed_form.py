@@ -69,6 +69,9 @@ class L1(Penalty):
     def _dual(self, eta):
         return eta
 
+    def _curvature(self, a):
+        return np.zeros_like(a)
+
     @property
     def slope0(self) -> float:
         return 1.0
@@ -133,6 +136,12 @@ class Lpp(Penalty):
 
     def _dual(self, eta):
         return np.power(eta, self.q) / self.q
+
+    def _curvature(self, a):
+        # Omega'' = (p - 1) |w|^(p-2); p = 1 is l1 (0 everywhere, also at 0)
+        if self.p == 1:
+            return np.zeros_like(a)
+        return (self.p - 1.0) * np.power(a, self.p - 2.0)
 
     @property
     def slope0(self) -> float:
@@ -274,6 +283,9 @@ class L0(Penalty):
     def _dual(self, eta):
         return 2.0 * (eta > 0)
 
+    def _curvature(self, a):
+        return np.zeros_like(a)
+
     @property
     def slope0(self) -> float:
         return INF
@@ -341,6 +353,9 @@ class ElasticNet(Penalty):
     def _dual(self, eta):
         return eta * (1.0 - self.theta) ** 2 / (1.0 - eta * self.theta)
 
+    def _curvature(self, a):
+        return np.full_like(a, self.theta)
+
     @property
     def slope0(self) -> float:
         return 1.0 - self.theta
@@ -406,6 +421,9 @@ class Huber(Penalty):
 
     def _dual(self, eta):
         return eta
+
+    def _curvature(self, a):
+        return np.where(a <= self.eps, 1.0 / self.eps, 0.0)
 
     @property
     def slope0(self) -> float:
@@ -480,6 +498,9 @@ class LogSum(Penalty):
         second = np.where(np.isinf(eta), INF, 4.0 * eta / (r + e) ** 2)
         return np.where(np.isinf(eta), INF, 2.0 * np.log((r + e) / 2.0) - second)
 
+    def _curvature(self, a):
+        return -1.0 / (a + self.eps) ** 2
+
     @property
     def slope0(self) -> float:
         return 1.0 / self.eps
@@ -489,6 +510,7 @@ class _LamShaped(Penalty):
     """Shared parameter handling of penalties whose shape depends on lam (SCAD, MCP)."""
 
     uses_lam = True
+    lam_broadcasts = True
     _a_min = 0.0
 
     def __init__(self, a: float, lam: float = 1.0) -> None:
@@ -580,6 +602,12 @@ class SCAD(_LamShaped):
                        lam * ((a_ + 1) * eta - lam) / ((a_ - 1) * lam + eta))
         return np.where(eta <= lam, eta, big)
 
+    def _curvature(self, a):
+        # Omega' = 1, (a lam - |w|) / ((a - 1) lam), 0 on the three pieces
+        a_, lam = self.a, self.lam
+        inner = (a > lam) & (a < a_ * lam)
+        return np.where(inner, -1.0 / ((a_ - 1.0) * lam), 0.0)
+
 
 class MCP(_LamShaped):
     r"""The minimax concave penalty with lam factored out (Table 3, appendix A.9) [1]_.
@@ -643,6 +671,11 @@ class MCP(_LamShaped):
     def _dual(self, eta):
         t = self.a * self.lam
         return np.where(np.isinf(eta), t, t * eta / (eta + t))
+
+    def _curvature(self, a):
+        # Omega' = 1 - |w| / (a lam) below a lam, 0 beyond
+        t = self.a * self.lam
+        return np.where(a < t, -1.0 / t, 0.0)
 
 
 class HardThresh(Penalty):

@@ -59,6 +59,10 @@ class _LamScaledTable(Penalty):
     def _dual(self, eta: np.ndarray) -> np.ndarray:
         return self._table()._dual(eta / self.lam)
 
+    def _curvature(self, a: np.ndarray) -> np.ndarray:
+        # Omega_lam(a) = Omega_1(a / sqrt(lam))
+        return self._table()._curvature(a / math.sqrt(self.lam)) / self.lam
+
 
 # -- variational dropout ---------------------------------------------------------------
 
@@ -427,3 +431,7 @@ class Standout(Penalty):
                          self._omega(np, np.where(np.isinf(z), 0.0, z)))
         quad = np.where(np.isinf(eta), 0.0, z * z / eta)
         return 2.0 * omega - quad
+
+    def _curvature(self, a: np.ndarray) -> np.ndarray:
+        # Omega' = (w2^2 / lam) z e^-z
+        return self.w2**2 / self.lam * (1.0 - a) * np.exp(-a)

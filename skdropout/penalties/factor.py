@@ -15,6 +15,7 @@ adaptive-dropout keep probability ``eta_j / (eta_j + lam)`` is
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Callable
 
@@ -81,8 +82,9 @@ class Factored(Penalty):
     def _per_feature(self, w: Any, fn: Callable[[Penalty, float, np.ndarray], np.ndarray],
                      at_zero: float) -> np.ndarray:
         """``fn(Omega(.; lam u), u, w_S)`` on each group S of features with factor u > 0
-        (one group with the array u for penalties whose shape does not depend on lam);
-        ``at_zero`` on the features with factor 0."""
+        (one group with the array u for penalties whose shape does not depend on lam or whose
+        formulas take an array lam, ``lam_broadcasts``); ``at_zero`` on the features with
+        factor 0."""
         w = check_finite(w, "w")
         if w.shape != self.factor.shape:
             raise ValueError(f"expected {self.factor.size} weights, got shape {w.shape}.")
@@ -93,6 +95,11 @@ class Factored(Penalty):
             out[pos] = fn(self.base, v[pos], w[pos])
             return out
         lam = float(self.base.params["lam"])
+        if self.base.lam_broadcasts:  # one evaluation with lam v_j per feature
+            base = copy.copy(self.base)
+            base.lam = lam * v[pos]
+            out[pos] = fn(base, v[pos], w[pos])
+            return out
         for u in np.unique(v[pos]):
             idx = v == u
             out[idx] = fn(self.base.with_lam(lam * u), float(u), w[idx])
@@ -104,6 +111,10 @@ class Factored(Penalty):
     def eta_hat(self, w: Any) -> np.ndarray:
         return self._per_feature(
             w, lambda p, u, a: np.asarray(p.eta_hat(a), dtype=np.float64) / u, math.inf)
+
+    def _curvature(self, a: np.ndarray) -> np.ndarray:
+        # Omega_j'' = v_j Omega''(.; lam v_j); unpenalised features have none
+        return self._per_feature(a, lambda p, u, x: u * p.curvature(x), 0.0)
 
     def dual_pointwise(self, eta: Any) -> np.ndarray:
         # v Omega(w) = min_e [w^2/e + v f(v e)] / 2; v = 0: f = 0 at eta = inf only

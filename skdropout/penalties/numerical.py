@@ -168,6 +168,21 @@ class TabulatedPenalty(Penalty):
             out[a >= self.w_sat] = INF
         return out
 
+    def _curvature(self, a: np.ndarray) -> np.ndarray:
+        # d/da (a / eta_hat) = (1 - s) / eta_hat with s = dlog eta_hat / dlog a, the slope of
+        # the same log-log interpolant (power laws beyond the knots) that eta_hat evaluates
+        x0, x1, k0, k1 = self._ends[0], self._ends[1], self._ends[8], self._ends[9]
+        eta = self._eta_abs(a)
+        pos = a > 0
+        x = np.log(np.where(pos, a, 1.0))
+        mid = pos & (x >= x0) & (x <= x1)
+        s = np.where(pos & (x > x1), k1, k0)
+        s[mid] = self._logeta(x[mid], 1)
+        s[~pos] = 0.0 if self.eta_at_zero > 0 else k0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (1.0 - s) / eta
+        return np.where(np.isinf(eta) | (s == 1.0), 0.0, out)
+
     def _omega(self, xp: Any, a: Any) -> Any:  # type: ignore[override]
         _numpy_only(xp, self.name)
         return self._omega_abs(np.asarray(a, dtype=np.float64))
