@@ -401,7 +401,7 @@ class Penalty:
 
             Omega''(w) = (1 - d log eta_hat(|w|) / d log|w|) / eta_hat(|w|),
 
-        an even function of w. Closed forms where the penalty has one; otherwise central
+        an even function of w for symmetric penalties. Closed forms where the penalty has one; otherwise central
         differences of :meth:`grad` with step ``1e-6 |w|``. At ``w_j = 0`` the closed forms
         give the limit ``|w| -> 0+`` (the numerical route evaluates at ``|w| = 1e-8``).
         Newton's method on the stationarity equations ``X'(X w - y)/n + lam Omega'(w) = 0``
@@ -416,7 +416,7 @@ class Penalty:
         -------
         ndarray
             Omega''(w), same shape as ``w`` (``-inf`` where Omega' falls infinitely fast,
-            e.g. lpp with p < 1 at 0).
+            e.g. lpp with p < 1 at 0; 0 where a non-symmetric penalty is flat).
 
         Examples
         --------
@@ -426,14 +426,19 @@ class Penalty:
         """
         if not self.separable:
             raise TypeError(f"{self.name} is not separable: its Hessian is not diagonal.")
-        a = np.abs(check_finite(w, "w"))
+        w = check_finite(w, "w")
+        a = np.abs(w)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = self._curvature(a)
-        if out is not None:
-            return np.asarray(out, dtype=np.float64)
-        a = np.where(a > 0, a, 1e-8)
-        h = 1e-6 * a
-        return (self.grad(a + h) - self.grad(a - h)) / (2.0 * h)
+        if out is None:
+            a = np.where(a > 0, a, 1e-8)
+            h = 1e-6 * a
+            out = (self.grad(a + h) - self.grad(a - h)) / (2.0 * h)
+        out = np.asarray(out, dtype=np.float64)
+        if not self.symmetric:
+            # Omega is flat where a nonzero w has magnitude 0 (standout's z < 0)
+            out = np.where((self._magnitude(np, w) == 0) & (w != 0), 0.0, out)
+        return out
 
     def lam_max(self, grad0: Any) -> float:
         """Smallest lam for which w = 0 is stationary, given ``grad0 = X'y/n`` (the loss
