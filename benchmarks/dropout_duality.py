@@ -8,7 +8,11 @@ For every problem and penalty both estimators are fitted with default settings a
 * ``rel_obj``: ``(F_drop - F_irls) / F_irls``, F = eq. (1) (goal: ``|rel_obj| <= 1e-3``);
 * ``supp``: the supports (coefficients above 1e-3 of the largest) agree, and how many
   columns differ;
-* ``x_irls``: ``t_drop / t_irls`` (goal: at most 20);
+* ``x_irls``: ``t_drop / t_irls`` (goal: at most 20; the non-convex rows include the
+  second run of ``check_minima``);
+* ``warn``: CONV, the dropout fit warned that it did not converge; MIN, it warned
+  (``LocalMinimaWarning``) that two runs with different masks ended in different local
+  minima;
 * ``t_sgd``, ``x_sgd`` (l1 only, SGDRegressor has no other of these penalties): the time
   SGDRegressor(penalty="l1", alpha=lam) needs, at its default schedule, until F is within
   ``SGD_TOL`` (relative) of IRLS's F, checked after every epoch (partial_fit; checking is
@@ -61,7 +65,7 @@ from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from skdropout.linear import (AdaptiveDropoutRegressor, AdaptiveDropoutRegressorCV,
-                              IRLSRegressor, IRLSRegressorCV)
+                              IRLSRegressor, IRLSRegressorCV, LocalMinimaWarning)
 from skdropout.linear._path import lam_max
 from skdropout.penalties import resolve_penalty
 
@@ -115,12 +119,14 @@ def support(coef):
 
 
 def timed(make, X, y):
+    """The fitted estimator, its time and the categories of its ConvergenceWarnings and
+    LocalMinimaWarnings."""
     t = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always", LocalMinimaWarning)
         est = make().fit(X, y)
-    return est, time.perf_counter() - t, [str(w.message) for w in caught
-                                          if issubclass(w.category, ConvergenceWarning)]
+    return est, time.perf_counter() - t, {w.category for w in caught}
 
 
 def sgd_time(X, y, pen, lam, F_target, cap):
@@ -160,7 +166,9 @@ def run_problem(name, spec, sgd_cap, out_rows, log):
                "t_irls": t_i, "t_drop": t_d, "rel_obj": rel,
                "supp_equal": diff == 0, "supp_diff": diff, "nnz_irls": int(s_i.sum()),
                "x_irls": t_d / t_i, "drop_kkt": drop.kkt_, "drop_epochs": drop.n_iter_,
-               "drop_warned": bool(w_d), "irls_warned": bool(w_i),
+               "drop_warned": ConvergenceWarning in w_d,
+               "drop_minima_warned": LocalMinimaWarning in w_d,
+               "irls_warned": ConvergenceWarning in w_i,
                "t_sgd": "", "sgd_epochs": "", "x_sgd": ""}
         if pname == "l1":
             t_s, ep, spent = sgd_time(X, y, pen, lam, F_i, sgd_cap)
@@ -175,7 +183,14 @@ def run_problem(name, spec, sgd_cap, out_rows, log):
         log(f"{name:8s} {pname:6s} {t_i:7.2f} {t_d:7.2f} {rel:+10.2e} "
             f"{'yes' if diff == 0 else f'no ({diff})':>8s} {row['nnz_irls']:5d} "
             f"{t_d / t_i:7.1f} {drop.kkt_:8.1e} {drop.n_iter_:6d} "
-            f"{'WARN' if w_d else '':4s} {row['t_sgd']:>22s} {row['x_sgd']:>6s}")
+            f"{_warn_flags(w_d):4s} {row['t_sgd']:>22s} {row['x_sgd']:>6s}")
+
+
+def _warn_flags(categories) -> str:
+    """CONV: a ConvergenceWarning; MIN: a LocalMinimaWarning (check_minima)."""
+    return "/".join(flag for flag, cat in [("CONV", ConvergenceWarning),
+                                            ("MIN", LocalMinimaWarning)]
+                    if cat in categories)
 
 
 def run_cv(n_lams, log):

@@ -391,8 +391,9 @@ class AdaptiveDropoutRegressorCV(_RegressorCV):
 
     Parameters
     ----------{_CV_PARAMS}    penalty, penalty_params, mask, strategy, learning_rate, max_iter, \
-tol, random_state, fit_intercept, penalty_factor
-        As in :class:`~skdropout.linear.AdaptiveDropoutRegressor`. With a
+tol, random_state, fit_intercept, penalty_factor, check_minima
+        As in :class:`~skdropout.linear.AdaptiveDropoutRegressor` (``check_minima`` acts
+        on the refit at ``lam_`` only where it starts from the default start). With a
         ``RandomState`` instance, one seed per fold is drawn from it before the folds run.
 {_ATTRIBUTES}{_NOTES.format(name="AdaptiveDropoutRegressorCV")}
     Examples
@@ -419,7 +420,8 @@ tol, random_state, fit_intercept, penalty_factor
     def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
                  n_jobs=None, penalty="l1", penalty_params=None, mask="gaussian",
                  strategy="proximal", learning_rate="auto", max_iter=5000, tol=1e-6,
-                 random_state=None, fit_intercept=True, penalty_factor=None):
+                 random_state=None, fit_intercept=True, penalty_factor=None,
+                 check_minima=True):
         self.lams = lams
         self.eps = eps
         self.cv = cv
@@ -436,3 +438,4 @@ tol, random_state, fit_intercept, penalty_factor
         self.random_state = random_state
         self.fit_intercept = fit_intercept
         self.penalty_factor = penalty_factor
+        self.check_minima = check_minima
