@@ -160,6 +160,32 @@ def test_non_converged_fit_warns_with_the_residual_reached():
     assert est.kkt_ > 1e-6 and est.n_iter_ <= 3
 
 
+def test_lpp_on_more_features_than_samples_warns_what_to_change():
+    """lpp (infinite slope at 0, no working set) from the least-squares start on d > n:
+    the d small coordinates' masks have variance lam/(c eta) with eta = |w|^(3/2), and the
+    step stalls; the warning says so and what to change, and the change it names (a warm
+    start from the l1 fit) reaches IRLS's lpp fit from that start."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 800))
+    X = (X - X.mean(0)) / X.std(0)
+    y = X[:, :5] @ [3.0, -2.0, 1.5, 1.0, -1.0] + 0.5 * rng.standard_normal(80)
+    lam = _lam(X, y, "lpp")
+    kw = dict(penalty="lpp", penalty_params=PARAMS["lpp"], lam=lam)
+    with pytest.warns(ConvergenceWarning, match="keep probabilities near 0.*warm-start from "
+                      "a sparse fit"):
+        AdaptiveDropoutRegressor(random_state=0, check_minima=False, **kw).fit(X, y)
+    l1 = IRLSRegressor(lam=_lam(X, y, "l1")).fit(X, y)
+    irls = IRLSRegressor(warm_start=True, **kw)
+    drop = AdaptiveDropoutRegressor(warm_start=True, random_state=0, **kw)
+    for est in (irls, drop):
+        est.coef_, est.n_features_in_ = l1.coef_.copy(), X.shape[1]
+    irls.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        drop.fit(X, y)
+    _assert_same_solution(drop, irls)
+
+
 def _rugged_problem():
     """d >> n with a support of the order of n/2: logsum's eq. (1) has many local minima
     there, and two mask sequences from the same start end in different ones."""

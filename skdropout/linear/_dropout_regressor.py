@@ -15,11 +15,21 @@ from ..penalties import Penalty
 from ._base import EtaTrickRegressorMixin
 from ._design import Design
 from ._dropout import MASKS, STRATEGIES, DropoutResult, adaptive_dropout
-from ._irls import default_start
+from ._irls import default_start, uses_working_set
 
 # two runs whose objectives differ by more than this (relative), or whose supports differ,
 # ended in different local minima (the tolerance of issue 17's duality check)
 _MINIMA_RTOL = 1e-3
+
+
+# why a fit without a working set (lpp with p < 1, l0, lp, ...) stalls on d > n, and what
+# to change
+_DENSE_START_ADVICE = (
+    "with more features than samples such a penalty starts from least squares on all "
+    "columns, whose many small coordinates get keep probabilities near 0 and masks of "
+    "variance lam/(c_j eta_j) that stall the step; warm-start from a sparse fit "
+    "(warm_start=True with the coef_ of an l1 fit), use a penalty with a finite slope at 0 "
+    "(logsum, mcp, scad) or IRLSRegressor")
 
 
 class LocalMinimaWarning(UserWarning):
@@ -63,6 +73,13 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     objective) or with different supports it keeps the lower one and warns
     (:class:`LocalMinimaWarning`): the minimum found is then one of several, and IRLS's may
     differ. Two agreeing runs do not prove that IRLS ends in the same minimum.
+
+    Penalties without a working set (infinite slope at 0: lpp with p < 1, l0; lp) start
+    from least squares on all columns. With more features than samples that start has d
+    small coordinates whose keep probabilities are near 0, and their masks, of variance
+    ``lam / (c_j eta_j)`` with ``eta_j = |w_j|^(2-p)`` for lpp, add a noise that stalls the
+    step: such a fit warns. Warm-started from a sparse fit (``warm_start=True`` with the
+    ``coef_`` of an l1 fit) it reaches IRLS's solution from that start.
 
     ``strategy="proximal"`` (Algorithm 1, the default) is the fast one, with both masks: the
     masks only add zero-mean noise to the gradient, and the adaptive Tikhonov term is applied
@@ -253,6 +270,8 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         if not res.converged:
             advice = ("increase max_iter or use strategy='proximal' (eq. 9 needs more "
                       "epochs)" if self.strategy == "sgd" else "increase max_iter")
+            if not uses_working_set(penalty) and design.d > design.n:
+                advice = _DENSE_START_ADVICE
             warnings.warn(
                 f"AdaptiveDropoutRegressor did not converge in {res.n_iter} epochs at "
                 f"lam={lam:.4g} (scaled KKT residual {res.kkt:.2e} > tol={self.tol:g}, step "
