@@ -178,7 +178,7 @@ def run_problem(name, spec, sgd_cap, out_rows, log):
                 row["x_sgd"] = f">{spent / t_d:.0f}"
             else:
                 row["t_sgd"] = f"{t_s:.2f}"
-                row["x_sgd"] = f"{t_s / t_d:.0f}"
+                row["x_sgd"] = f"{t_s / t_d:.2g}"
         out_rows.append(row)
         log(f"{name:8s} {pname:6s} {t_i:7.2f} {t_d:7.2f} {rel:+10.2e} "
             f"{'yes' if diff == 0 else f'no ({diff})':>8s} {row['nnz_irls']:5d} "
