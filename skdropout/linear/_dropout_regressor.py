@@ -71,8 +71,9 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     ``check_minima=True`` (the default) a fit of a non-convex penalty from the default start
     runs twice with different masks; when the two runs end more than 1e-3 apart (relative
     objective) or with different supports it keeps the lower one and warns
-    (:class:`LocalMinimaWarning`): the minimum found is then one of several, and IRLS's may
-    differ. Two agreeing runs do not prove that IRLS ends in the same minimum.
+    (:class:`~skdropout.linear.LocalMinimaWarning`): the minimum found is then one of
+    several, and IRLS's may differ. Two agreeing runs do not prove that IRLS ends in the
+    same minimum.
 
     Penalties without a working set (infinite slope at 0: lpp with p < 1, l0; lp) start
     from least squares on all columns. With more features than samples that start has d
@@ -127,8 +128,9 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     check_minima : bool, default=True
         Non-convex penalties, fits from the default start (not ``warm_start``, paths or
         CV folds): run a second time with other masks, keep the lower objective and warn
-        (:class:`LocalMinimaWarning`) when the two runs end in different local minima.
-        Doubles the time of such fits; convex penalties are never checked (one minimum).
+        (:class:`~skdropout.linear.LocalMinimaWarning`) when the two runs end in different
+        local minima. Doubles the time of such fits; convex penalties (one minimum) are
+        never checked.
 
     Attributes
     ----------
