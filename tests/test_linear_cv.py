@@ -16,6 +16,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdropout.linear import (AdaptiveDropoutRegressor, AdaptiveDropoutRegressorCV,
                               IRLSRegressor, IRLSRegressorCV, irls_path)
+from skdropout.linear._design import Design
+from skdropout.linear._irls import kkt_residuals
+from skdropout.penalties import resolve_penalty
 from skdropout.plotting import plot_cv, plot_path
 
 matplotlib.use("Agg")
@@ -258,3 +261,27 @@ def test_adaptive_dropout_cv_picks_the_lam_of_irls_cv_on_a_wide_problem(selectio
                                       random_state=0).fit(X, y)
     assert drop.lam_ == irls.lam_
     np.testing.assert_allclose(drop.mse_path_, irls.mse_path_, rtol=1e-3)
+
+
+def test_adaptive_dropout_cv_paths_run_to_path_tol_and_the_refit_to_tol():
+    """The paths stop at a scaled KKT residual of max(tol, path_tol) (held-out errors within
+    a few 1e-4, relative, of those of paths run to tol; the same lam), the refit at lam_ at
+    tol."""
+    X, y = make_regression(n_samples=150, n_features=1500, n_informative=15, noise=30.0,
+                           random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    kw = dict(lams=6, eps=0.03, cv=KFold(3, shuffle=True, random_state=0), random_state=0)
+    loose = AdaptiveDropoutRegressorCV(path_tol=1e-3, **kw).fit(X, y)
+    exact = AdaptiveDropoutRegressorCV(path_tol=1e-6, **kw).fit(X, y)
+    default = AdaptiveDropoutRegressorCV(**kw).fit(X, y)
+    assert default.lam_ == exact.lam_
+    np.testing.assert_allclose(default.mse_path_, exact.mse_path_, rtol=5e-4)
+    assert not np.allclose(loose.mse_path_, exact.mse_path_, rtol=1e-7, atol=0)
+    for est in (loose, exact, default):
+        assert est.best_estimator_.kkt_ <= 1e-6
+    penalty = resolve_penalty("l1")
+    design = Design(X, y, None, True)
+    scale = np.max(np.abs(design.xty()))
+    kkt = [np.max(kkt_residuals(design.gradient(w), w, penalty, lam)) / scale
+           for w, lam in zip(loose.coef_path_.T, loose.lams_)]
+    assert max(kkt) <= 1e-3 and max(kkt) > 1e-6

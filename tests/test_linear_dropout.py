@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from skdropout.linear import AdaptiveDropoutRegressor, IRLSRegressor
+from skdropout.linear import AdaptiveDropoutRegressor, IRLSRegressor, LocalMinimaWarning
 from skdropout.linear._design import Design
 from skdropout.linear._dropout import draw_mask, keep_prob
 from skdropout.linear._path import lam_max
@@ -56,6 +56,8 @@ def _fit_both(X, y, penalty, lam, sample_weight=None, fit_intercept=True, **kw):
                          fit_intercept=fit_intercept).fit(X, y, sample_weight=sample_weight)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # the default reaches tol
+        warnings.simplefilter("error", LocalMinimaWarning)  # and, for non-convex
+        # penalties, the same minimum with other masks (no false alarm of check_minima)
         drop = AdaptiveDropoutRegressor(penalty=penalty, penalty_params=params, lam=lam,
                                         fit_intercept=fit_intercept, random_state=0,
                                         **kw).fit(X, y, sample_weight=sample_weight)
@@ -156,6 +158,74 @@ def test_non_converged_fit_warns_with_the_residual_reached():
     with pytest.warns(ConvergenceWarning, match=r"KKT residual \d\.\d\de[-+]\d+ > tol.*max_iter"):
         est = AdaptiveDropoutRegressor(lam=0.01, max_iter=2, random_state=0).fit(X, y)
     assert est.kkt_ > 1e-6 and est.n_iter_ <= 3
+
+
+def test_lpp_on_more_features_than_samples_warns_what_to_change():
+    """lpp (infinite slope at 0, no working set) from the least-squares start on d > n:
+    the d small coordinates' masks have variance lam/(c eta) with eta = |w|^(3/2), and the
+    step stalls; the warning says so and what to change, and the change it names (a warm
+    start from the l1 fit) reaches IRLS's lpp fit from that start."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 800))
+    X = (X - X.mean(0)) / X.std(0)
+    y = X[:, :5] @ [3.0, -2.0, 1.5, 1.0, -1.0] + 0.5 * rng.standard_normal(80)
+    lam = _lam(X, y, "lpp")
+    kw = dict(penalty="lpp", penalty_params=PARAMS["lpp"], lam=lam)
+    with pytest.warns(ConvergenceWarning, match="keep probabilities near 0.*warm-start from "
+                      "a sparse fit"):
+        AdaptiveDropoutRegressor(random_state=0, check_minima=False, **kw).fit(X, y)
+    l1 = IRLSRegressor(lam=_lam(X, y, "l1")).fit(X, y)
+    irls = IRLSRegressor(warm_start=True, **kw)
+    drop = AdaptiveDropoutRegressor(warm_start=True, random_state=0, **kw)
+    for est in (irls, drop):
+        est.coef_, est.n_features_in_ = l1.coef_.copy(), X.shape[1]
+    irls.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        drop.fit(X, y)
+    _assert_same_solution(drop, irls)
+
+
+def _rugged_problem():
+    """d >> n with a support of the order of n/2: logsum's eq. (1) has many local minima
+    there, and two mask sequences from the same start end in different ones."""
+    from sklearn.datasets import make_regression
+    X, y = make_regression(n_samples=60, n_features=400, n_informative=30, noise=1.0,
+                           random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    return X, y, _lam(X, y, "logsum")
+
+
+def test_check_minima_warns_when_the_masks_decide_the_local_minimum():
+    """A non-convex fit whose minimum depends on the masks says so (LocalMinimaWarning)
+    and keeps the lower of its two runs; each run is the fit check_minima=False makes with
+    that run's masks."""
+    X, y, lam = _rugged_problem()
+    kw = dict(penalty="logsum", penalty_params=PARAMS["logsum"], lam=lam, random_state=0)
+    with pytest.warns(LocalMinimaWarning, match=r"different local minima .*relative "
+                      r"difference \d\.\de[-+]\d+; supports differ in \d+ columns"):
+        est = AdaptiveDropoutRegressor(**kw).fit(X, y)
+    first, second = est.minima_objectives_
+    assert abs(first - second) > 1e-3 * abs(first)
+    assert est.objective_ == pytest.approx(min(first, second), rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LocalMinimaWarning)
+        single = AdaptiveDropoutRegressor(check_minima=False, **kw).fit(X, y)
+    assert single.objective_ == pytest.approx(first, rel=1e-12)
+    assert not hasattr(single, "minima_objectives_")
+
+
+def test_check_minima_is_silent_for_convex_penalties_and_warm_starts():
+    """One minimum (convex) or a chosen start (warm start): no second run."""
+    X, y, lam = _rugged_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LocalMinimaWarning)
+        l1 = AdaptiveDropoutRegressor(lam=lam, random_state=0).fit(X, y)
+        assert not hasattr(l1, "minima_objectives_")
+        warm = AdaptiveDropoutRegressor(penalty="logsum", lam=lam, random_state=0,
+                                        check_minima=False).fit(X, y)
+        warm.set_params(warm_start=True, check_minima=True).fit(X, y)
+        assert not hasattr(warm, "minima_objectives_")
 
 
 def test_a_diverging_learning_rate_is_caught():

@@ -174,7 +174,7 @@ def test_dropout_path_and_cv_with_factor_match_irls():
     cv = KFold(3, shuffle=True, random_state=1)
     icv = IRLSRegressorCV(lams=6, eps=0.05, cv=cv, penalty_factor=v, tol=1e-10).fit(X, y)
     dcv = AdaptiveDropoutRegressorCV(lams=6, eps=0.05, cv=cv, penalty_factor=v, tol=1e-8,
-                                     random_state=0).fit(X, y)
+                                     path_tol=1e-8, random_state=0).fit(X, y)
     np.testing.assert_allclose(dcv.mse_path_, icv.mse_path_, rtol=1e-5)
     assert dcv.lam_ == icv.lam_
     with pytest.raises(ValueError, match="penalty_factor"):

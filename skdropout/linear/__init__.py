@@ -1,10 +1,10 @@
 """scikit-learn estimators for eq. (1) with the squared loss, from both sides of the duality:
 the eta-trick (:class:`IRLSRegressor`) and adaptive dropout (:class:`AdaptiveDropoutRegressor`)."""
 
-from ._dropout_regressor import AdaptiveDropoutRegressor
+from ._dropout_regressor import AdaptiveDropoutRegressor, LocalMinimaWarning
 from ._irls_regressor import IRLSRegressor
 from ._path import adaptive_dropout_path, irls_path
 from ._cv import AdaptiveDropoutRegressorCV, IRLSRegressorCV
 
 __all__ = ["AdaptiveDropoutRegressor", "AdaptiveDropoutRegressorCV", "IRLSRegressor",
-           "IRLSRegressorCV", "adaptive_dropout_path", "irls_path"]
+           "IRLSRegressorCV", "LocalMinimaWarning", "adaptive_dropout_path", "irls_path"]

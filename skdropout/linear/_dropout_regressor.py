@@ -15,8 +15,33 @@ from ..penalties import Penalty
 from ._base import EtaTrickRegressorMixin
 from ._design import Design
 from ._dropout import MASKS, STRATEGIES, DropoutResult, adaptive_dropout
-from ._irls import default_start
+from ._irls import default_start, uses_working_set
 
+# two runs whose objectives differ by more than this (relative), or whose supports differ,
+# ended in different local minima (the tolerance of issue 17's duality check)
+_MINIMA_RTOL = 1e-3
+
+
+# why a fit without a working set (lpp with p < 1, l0, lp, ...) stalls on d > n, and what
+# to change
+_DENSE_START_ADVICE = (
+    "with more features than samples such a penalty starts from least squares on all "
+    "columns, whose many small coordinates get keep probabilities near 0 and masks of "
+    "variance lam/(c_j eta_j) that stall the step; warm-start from a sparse fit "
+    "(warm_start=True with the coef_ of an l1 fit), use a penalty with a finite slope at 0 "
+    "(logsum, mcp, scad) or IRLSRegressor")
+
+
+class LocalMinimaWarning(UserWarning):
+    """A non-convex fit ended in a local minimum that depends on the random masks: two runs
+    of adaptive dropout from the same start ended in different minima of eq. (1), so
+    IRLSRegressor, from that start, may end in yet another one."""
+
+
+def _support(coef: np.ndarray) -> np.ndarray:
+    """Coefficients above 1e-3 of the largest."""
+    top = float(np.max(np.abs(coef), initial=0.0))
+    return np.abs(coef) > 1e-3 * top
 
 
 class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
@@ -45,6 +70,24 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     1``), so for non-convex penalties both start the same way. The fit stops when the
     largest optimality (KKT) residual divided by ``||X'y/n||_inf`` is at most ``tol``, the
     rule IRLS uses; otherwise it warns (``ConvergenceWarning``) with the residual reached.
+
+    For a non-convex penalty eq. (1) can have many local minima, and which one a descent
+    method ends in depends on its trajectory, not only its start: on ill-posed problems
+    (a support of the order of n/2, d >> n) dropout and IRLS, from the same start, end in
+    different minima, and so does IRLS without its Newton polish. With
+    ``check_minima=True`` (the default) a fit of a non-convex penalty from the default start
+    runs twice with different masks; when the two runs end more than 1e-3 apart (relative
+    objective) or with different supports it keeps the lower one and warns
+    (:class:`~skdropout.linear.LocalMinimaWarning`): the minimum found is then one of
+    several, and IRLS's may differ. Two agreeing runs do not prove that IRLS ends in the
+    same minimum.
+
+    Penalties without a working set (infinite slope at 0: lpp with p < 1, l0; lp) start
+    from least squares on all columns. With more features than samples that start has d
+    small coordinates whose keep probabilities are near 0, and their masks, of variance
+    ``lam / (c_j eta_j)`` with ``eta_j = |w_j|^(2-p)`` for lpp, add a noise that stalls the
+    step: such a fit warns. Warm-started from a sparse fit (``warm_start=True`` with the
+    ``coef_`` of an l1 fit) it reaches IRLS's solution from that start.
 
     ``strategy="proximal"`` (Algorithm 1, the default) is the fast one, with both masks: the
     masks only add zero-mean noise to the gradient, and the adaptive Tikhonov term is applied
@@ -90,6 +133,12 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         :class:`~skdropout.linear.IRLSRegressor`: ``lam_j = lam * v_j``, ``v_j = 0`` leaves
         feature j unpenalised; the keep probabilities become
         ``c_j eta_hat_j / (c_j eta_hat_j + lam_j)`` (1 for ``v_j = 0``).
+    check_minima : bool, default=True
+        Non-convex penalties, fits from the default start (not ``warm_start``, paths or
+        CV folds): run a second time with other masks, keep the lower objective and warn
+        (:class:`~skdropout.linear.LocalMinimaWarning`) when the two runs end in different
+        local minima. Doubles the time of such fits; convex penalties (one minimum) are
+        never checked.
 
     Attributes
     ----------
@@ -110,6 +159,8 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         The largest KKT residual divided by ``||X'y/n||_inf`` at ``coef_``.
     learning_rate_ : float
         The step at the end of the fit.
+    minima_objectives_ : ndarray of shape (2,)
+        Eq. (1) at the end of the two runs of ``check_minima`` (only when it ran).
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
@@ -149,13 +200,15 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
         "penalty_factor": ["array-like", None],
+        "check_minima": ["boolean"],
     }
 
     def __init__(self, penalty: Any = "l1", penalty_params: dict | None = None, lam: float = 1.0,
                  mask: str = "gaussian", strategy: str = "proximal",
                  learning_rate: Any = "auto", max_iter: int = 5000, tol: float = 1e-6,
                  random_state: Any = None, fit_intercept: bool = True,
-                 warm_start: bool = False, penalty_factor: Any = None) -> None:
+                 warm_start: bool = False, penalty_factor: Any = None,
+                 check_minima: bool = True) -> None:
         self.penalty = penalty
         self.penalty_params = penalty_params
         self.lam = lam
@@ -168,6 +221,7 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         self.fit_intercept = fit_intercept
         self.warm_start = warm_start
         self.penalty_factor = penalty_factor
+        self.check_minima = check_minima
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> AdaptiveDropoutRegressor:
         """Fit the model.
@@ -192,6 +246,9 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         coef_init = self._previous_coef()
         design, penalty = self._prepare(X, y, sample_weight)
         res = self._solve(design, penalty, float(self.lam), coef_init)
+        vars(self).pop("minima_objectives_", None)  # set only by this fit's check
+        if self.check_minima and coef_init is None and not penalty.convex:
+            res = self._second_run(design, penalty, float(self.lam), res)
         self.coef_ = res.coef
         self.eta_ = res.eta
         self.keep_prob_ = res.keep_prob
@@ -202,11 +259,33 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         self._set_intercept(design)
         return self
 
+    def _second_run(self, design: Design, penalty: Penalty, lam: float,
+                    first: DropoutResult) -> DropoutResult:
+        """``check_minima``: the same fit with other masks; the lower objective is kept, and
+        a :class:`LocalMinimaWarning` says when the two ended in different minima."""
+        second = self._solve(design, penalty, lam, None, run=1)
+        self.minima_objectives_ = np.array([first.objective, second.objective])
+        gap = abs(first.objective - second.objective) / max(abs(first.objective),
+                                                           np.finfo(float).tiny)
+        differ = int(np.sum(_support(first.coef) != _support(second.coef)))
+        if gap > _MINIMA_RTOL or differ:
+            warnings.warn(
+                f"AdaptiveDropoutRegressor: two fits of the non-convex penalty at "
+                f"lam={lam:.4g} from the same start with different masks ended in different "
+                f"local minima (objectives {first.objective:.6g} and {second.objective:.6g}, "
+                f"relative difference {gap:.1e}; supports differ in {differ} columns); the "
+                "lower one is kept. The problem has several minima near this start, and "
+                "IRLSRegressor may end in another one: compare its objective_, or follow a "
+                "path from w = 0 (adaptive_dropout_path, AdaptiveDropoutRegressorCV); "
+                "check_minima=False skips this check.", LocalMinimaWarning, stacklevel=6)
+        return second if second.objective < first.objective else first
+
     def _solve(self, design: Design, penalty: Penalty, lam: float,
-               coef_init: np.ndarray | None) -> DropoutResult:
+               coef_init: np.ndarray | None, run: int = 0) -> DropoutResult:
         """Adaptive dropout at one lam with this estimator's parameters (fits and paths share
         it), from ``coef_init`` or IRLSRegressor's start: raises on a non-finite solution,
-        warns when it did not converge."""
+        warns when it did not converge. ``run`` > 0 draws other masks from the same
+        ``random_state``."""
         working_set = None
         if coef_init is None:  # IRLSRegressor's start, and its working set with the Gram
             coef_init, working_set = default_start(design, penalty)
@@ -214,12 +293,15 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         res = adaptive_dropout(
             design, penalty, lam, coef_init, mask=self.mask, strategy=self.strategy,
             learning_rate=None if self.learning_rate == "auto" else float(self.learning_rate),
-            max_iter=self.max_iter, tol=self.tol, rng=np.random.default_rng(seed),
+            max_iter=self.max_iter, tol=self.tol,
+            rng=np.random.default_rng([seed, run] if run else seed),
             working_set=working_set)
         self._check_result(res.coef, res.objective)
         if not res.converged:
             advice = ("increase max_iter or use strategy='proximal' (eq. 9 needs more "
                       "epochs)" if self.strategy == "sgd" else "increase max_iter")
+            if not uses_working_set(penalty) and design.d > design.n:
+                advice = _DENSE_START_ADVICE
             warnings.warn(
                 f"AdaptiveDropoutRegressor did not converge in {res.n_iter} epochs at "
                 f"lam={lam:.4g} (scaled KKT residual {res.kkt:.2e} > tol={self.tol:g}, step "
