@@ -436,3 +436,26 @@ def test_gaussian_output_is_the_local_reparameterisation_sample(gen):
     assert torch.autograd.gradcheck(_seeded(_GaussianOutput.apply),
                                     (mean.clone().requires_grad_(),
                                      var.clone().add_(0.1).requires_grad_()))
+
+
+def test_standout_keeps_each_unit_with_its_keep_probability():
+    # z = b (zero weights): unit j is kept with probability sigmoid(alpha b_j + beta), a
+    # reproducible draw under the same seed
+    from torch import nn
+
+    from skdropout.nn import StandoutLayer
+
+    base = nn.Linear(3, 4)
+    with torch.no_grad():
+        base.weight.zero_()
+        base.bias.copy_(torch.tensor([-2.0, -0.5, 0.5, 2.0]))
+    layer = StandoutLayer(base, lam=1.0, alpha=1.5, beta=0.25)
+    layer.begin_epoch()
+    x = torch.zeros(50_000, 3)
+    torch.manual_seed(3)
+    out = layer(x)
+    kept = (out != 0).double().mean(0)
+    pi = torch.sigmoid(1.5 * base.bias.detach().double() + 0.25)
+    assert float((kept - pi).abs().max()) < 0.01
+    torch.manual_seed(3)
+    assert torch.equal(layer(x), out)
