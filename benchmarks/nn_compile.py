@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 import pandas as pd
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                                                          "vardrop"])
     parser.add_argument("--out", default=None, help="write OUT.csv and OUT.md")
     args = parser.parse_args(argv)
+    command = ("# command: SKDROPOUT_DATA=../shared/data OMP_NUM_THREADS=1 python "
+               f"benchmarks/nn_compile.py {' '.join(sys.argv[1:] if argv is None else argv)}\n")
     torch.set_num_threads(1)
     clock = CLOCKS[args.clock]
     X, y = fetch_mnist(subset="train", return_X_y=True)
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                      "speedup": statistics.median(e / c for e, c in zip(eager, compiled)),
                      "compile_s": first - statistics.median(compiled),
                      "first_epoch_wall_s": first_wall})
-    header = "".join(f"# {line}\n" for line in (
+    header = command + "".join(f"# {line}\n" for line in (
         "nn_compile: torch.compile of the KL term (opt-in), seconds per 48,000-sample epoch, "
         "LeNet-300-100, batch 128, Adam",
         f"torch {torch.__version__}, 1 thread, n_samples={args.n_samples}, "

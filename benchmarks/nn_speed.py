@@ -29,6 +29,7 @@ import argparse
 import math
 import platform
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                         help="wall: elapsed time; cpu: CPU time of this process")
     parser.add_argument("--out", default=None, help="write OUT.csv and OUT.md")
     args = parser.parse_args(argv)
+    command = ("# command: SKDROPOUT_DATA=../shared/data OMP_NUM_THREADS=1 python "
+               f"benchmarks/nn_speed.py {' '.join(sys.argv[1:] if argv is None else argv)}\n")
     torch.set_num_threads(args.threads)
     X, y = fetch_mnist(subset="train", return_X_y=True)
     X, y = X[:args.n_samples], y[:args.n_samples]
@@ -178,7 +181,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     extra = [(costs["adam"] if m in EXTRA_PARAMETER else 0.0) +
              (costs[WEIGHT_NOISE[m]] if m in WEIGHT_NOISE else 0.0) for m in table["method"]]
     table["floor"] = 1.0 + np.asarray(extra) / dense_step
-    header = (f"# nn_speed: seconds per 48,000-sample epoch, LeNet-300-100, batch 128, Adam\n"
+    header = command + (
+              f"# nn_speed: seconds per 48,000-sample epoch, LeNet-300-100, batch 128, Adam\n"
               f"# torch {torch.__version__}, {args.threads} thread(s), device {args.device}, "
               f"{platform.processor() or platform.machine()}, n_samples={args.n_samples}, "
               f"repeats={args.repeats}, clock={args.clock} (medians of the per-round ratios; "
