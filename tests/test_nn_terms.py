@@ -388,3 +388,74 @@ def test_penalty_value_has_the_gradient_of_omega(name, params, gen):
     x = w.clone().requires_grad_()
     penalty_value(x, pen).backward()
     assert torch.isfinite(x.grad).all() and bool((x.grad[0, :2] == 0).all())
+
+
+@pytest.mark.parametrize("additive", [False, True])
+def test_variance_and_kl_is_local_variance_and_kl(additive, gen):
+    # one node for the variances of the local reparameterisation trick and the KL term,
+    # against the two plain expressions (autograd), across the clipping range and in the
+    # regime where nothing is clipped (where alpha comes from sigma^2 / theta^2)
+    from skdropout.nn._vardrop import variance_and_kl
+
+    w = torch.randn(6, 5, dtype=D, generator=gen)
+    spread = torch.linspace(-12, 12, 30, dtype=D).reshape(6, 5)
+    inside = torch.linspace(-9, 9, 30, dtype=D).reshape(6, 5)
+    for la in (spread, inside):
+        first = la + torch.log(w ** 2 + 1e-16) if additive else la
+
+        def plain(first, w):
+            if additive:
+                var = torch.exp(first)
+                kl = _kl_plain(first - torch.log(w ** 2 + 1e-16))
+            else:
+                var = torch.exp(torch.clamp(first, -10, 10)) * w ** 2
+                kl = _kl_plain(first)
+            return torch.cat([var.reshape(-1), 0.3 * kl.reshape(1)])
+
+        def analytic(first, w):
+            var, kl = variance_and_kl(first, w, 0.3, additive)
+            return torch.cat([var.reshape(-1), kl.reshape(1)])
+
+        _assert_same(analytic, plain, first, w)
+    first = inside + torch.log(w ** 2 + 1e-16) if additive else inside
+    assert torch.autograd.gradcheck(analytic, (first[1:-1].clone().requires_grad_(),
+                                               w[1:-1].clone().requires_grad_()))
+
+
+def test_gaussian_output_is_the_local_reparameterisation_sample(gen):
+    from skdropout.nn._vardrop import _GaussianOutput
+
+    mean = torch.randn(8, 5, dtype=D, generator=gen)
+    var = torch.rand(8, 5, dtype=D, generator=gen) * 2.0
+    var[0, 0] = 0.0  # the 1e-8 keeps the square root differentiable
+
+    def plain(mean, var):
+        return mean + torch.sqrt(var + 1e-8) * torch.randn_like(mean)
+
+    _assert_same(_seeded(_GaussianOutput.apply), _seeded(plain), mean, var)
+    assert torch.autograd.gradcheck(_seeded(_GaussianOutput.apply),
+                                    (mean.clone().requires_grad_(),
+                                     var.clone().add_(0.1).requires_grad_()))
+
+
+def test_standout_keeps_each_unit_with_its_keep_probability():
+    # z = b (zero weights): unit j is kept with probability sigmoid(alpha b_j + beta), a
+    # reproducible draw under the same seed
+    from torch import nn
+
+    from skdropout.nn import StandoutLayer
+
+    base = nn.Linear(3, 4)
+    with torch.no_grad():
+        base.weight.zero_()
+        base.bias.copy_(torch.tensor([-2.0, -0.5, 0.5, 2.0]))
+    layer = StandoutLayer(base, lam=1.0, alpha=1.5, beta=0.25)
+    layer.begin_epoch()
+    x = torch.zeros(50_000, 3)
+    torch.manual_seed(3)
+    out = layer(x)
+    kept = (out != 0).double().mean(0)
+    pi = torch.sigmoid(1.5 * base.bias.detach().double() + 0.25)
+    assert float((kept - pi).abs().max()) < 0.01
+    torch.manual_seed(3)
+    assert torch.equal(layer(x), out)

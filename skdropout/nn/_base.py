@@ -189,24 +189,26 @@ class SparseLayer(nn.Module):
         except KeyError:
             return [getattr(self, n) for n in names]
 
-    def _hold_term(self, term: torch.Tensor, scale: float, param: torch.Tensor) -> None:
+    def _hold_term(self, term: torch.Tensor, scale: float, *params: torch.Tensor) -> None:
         """Keep ``term``, this layer's loss term computed by a training forward pass along
         with the noise, for :meth:`regularizer` to return (a graph is not built twice);
-        kept only while it is differentiable and ``param`` is unchanged."""
-        held = ((scale, param, param.data_ptr(), param._version), term) \
+        kept only while it is differentiable and the ``params`` it was computed from are
+        unchanged."""
+        held = ((scale, [(p, p.data_ptr(), p._version) for p in params]), term) \
             if term.requires_grad else None
         object.__setattr__(self, "_held", held)  # not a module, parameter or buffer
 
-    def _take_term(self, scale: float, param: torch.Tensor) -> torch.Tensor | None:
-        """The term kept by :meth:`_hold_term` if it was computed from this ``param`` (the
-        same tensor, its storage and version unchanged: no optimiser step since) and
-        ``scale``; taken once."""
+    def _take_term(self, scale: float, *params: torch.Tensor) -> torch.Tensor | None:
+        """The term kept by :meth:`_hold_term` if it was computed from these ``params``
+        (the same tensors, their storage and versions unchanged: no optimiser step since)
+        and ``scale``; taken once."""
         held = self.__dict__.get("_held")
         object.__setattr__(self, "_held", None)
         if held is not None:
-            (s, p, ptr, version), term = held
-            if s == scale and p is param and ptr == param.data_ptr() \
-                    and version == param._version:
+            (s, keys), term = held
+            if s == scale and len(keys) == len(params) and all(
+                    p is q and ptr == q.data_ptr() and version == q._version
+                    for (p, ptr, version), q in zip(keys, params)):
                 return term
         return None
 

@@ -16,7 +16,7 @@ from torch import nn
 from ..penalties import hardconcrete_moments
 from ._base import KEEP_MIN, SparseLayer, check_number
 from ._spec import MethodSpec
-from ._terms import ElementwiseTerm, uniform_like, zero_outside
+from ._terms import ElementwiseTerm, affine, sigmoid_slope, uniform_like, zero_outside
 
 
 def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
@@ -26,9 +26,9 @@ def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamm
     gamma) z (1 - z) / beta`` with z the sigmoid of eq. (20) (0 where the gate is clipped)."""
     z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
     z.add_(log_a).mul_(1.0 / beta).sigmoid_()
-    raw = torch.mul(z, zeta - gamma).add_(gamma)
-    # z (1 - z) as z - z^2: it loses digits only near z = 1, where the gate is clipped
-    d_la = zero_outside(torch.addcmul(z, z, z, value=-1.0).mul_(w), raw, 0.0, 1.0)
+    raw = affine(z, zeta - gamma, gamma)
+    # w z (1 - z) in one pass, by the backward kernel of the sigmoid
+    d_la = zero_outside(torch.ops.aten.sigmoid_backward(w, z), raw, 0.0, 1.0)
     s = raw.clamp_(0.0, 1.0)
     return torch.mul(w, s), [s, d_la.mul_((zeta - gamma) / beta), None, None, None]
 
@@ -97,8 +97,8 @@ def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma:
 def _sigmoid_sum(x: torch.Tensor, shift: float, scale: float
                  ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     """``scale sum sigmoid(x - shift)`` and its derivative ``scale p (1 - p)`` in x."""
-    p = torch.sub(x, shift).sigmoid_()
-    return scale * p.sum(), [torch.sub(1.0, p).mul_(p).mul_(scale), None, None]
+    p = affine(x, 1.0, -shift).sigmoid_()
+    return scale * p.sum(), [sigmoid_slope(p, scale), None, None]
 
 
 def sigmoid_sum(x: torch.Tensor, shift: float, scale: float = 1.0) -> torch.Tensor:

@@ -18,7 +18,7 @@ from ..penalties import Penalty
 from ..penalties._xp import namespace
 from ._base import LOG_19, SparseLayer, check_number
 from ._spec import MethodSpec
-from ._terms import ElementwiseTerm, clip, zero_outside
+from ._terms import ElementwiseTerm, affine, clip, exp_of, zero_outside
 
 
 def check_penalty(penalty: Penalty, owner: str, needs_gradient: bool) -> Penalty:
@@ -158,14 +158,15 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     """
     lev, unclipped = clip(log_eta_bar, -30.0, 30.0)
     lev_sum = lev.sum()
-    eta = torch.exp(lev).mul_(lam)
-    keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, eta, a0)
-    w_over_eta = torch.div(w, eta)
-    d_lev = torch.addcmul(a2_over_eta, w, w_over_eta, value=-1.0)  # (a^2 - w^2)/eta
+    e = exp_of(lev)  # eta / lam
+    keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, torch.mul(e, lam), a0)
+    d_w = torch.div(w, e)  # lam w / eta
+    d_lev = torch.addcmul(a2_over_eta, w, d_w, value=-1.0 / lam)  # (a^2 - w^2)/eta
     diff_sum = d_lev.sum()
-    d_lev = zero_outside(d_lev.mul_(0.5).add_(decay), unclipped, -30.0, 30.0)
+    d_lev = zero_outside(affine(d_lev, 0.5 * lam, lam * decay, out=d_lev), unclipped,
+                         -30.0, 30.0)
     total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
-    return total, [w_over_eta.mul_(lam), d_lev.mul_(lam)]
+    return total, [d_w, d_lev]
 
 
 def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None

@@ -13,6 +13,7 @@ from torch import nn
 
 from ._base import KEEP_MIN, SparseLayer, check_number
 from ._spec import MethodSpec
+from ._terms import affine, uniform_like
 
 
 class StandoutLayer(SparseLayer):
@@ -94,7 +95,7 @@ class StandoutLayer(SparseLayer):
         return self.unit_keep[:, None].expand_as(self.weight)
 
     def _pi(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.alpha * z.detach() + self.beta)
+        return affine(z.detach(), self.alpha, self.beta).sigmoid_()
 
     def begin_epoch(self) -> None:
         """Start a new record of the units' largest keep probability."""
@@ -122,7 +123,9 @@ class StandoutLayer(SparseLayer):
             self._fresh = False
         else:
             torch.maximum(self.unit_keep, batch_max, out=self.unit_keep)
-        return z * torch.bernoulli(pi)
+        # Bernoulli(pi) draws as u < pi, u ~ U[0, 1): several times faster than bernoulli
+        keep = uniform_like(pi)
+        return z * torch.lt(keep, pi, out=keep)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`train_forward` in training mode; ``z * pi`` with pruned units zeroed in

@@ -55,6 +55,32 @@ def zero_outside(d: torch.Tensor, raw: torch.Tensor | None, low: float,
     return torch.ops.aten.hardtanh_backward(d, raw, lo, hi)
 
 
+#: log2(e): ``exp(x) = 2^(x log2(e))``
+LOG2_E = 1.0 / math.log(2.0)
+
+
+def exp_of(x: torch.Tensor, c: float = 1.0) -> torch.Tensor:
+    """``exp(c x)`` as ``2^(c log2(e) x)`` in a new tensor: torch's ``exp2`` runs about three
+    times faster than its ``exp`` on a CPU (float32); the rounding of the product costs a
+    few ulps (a relative error below 2e-6 for ``|c x| <= 30`` in float32)."""
+    return torch.mul(x, c * LOG2_E).exp2_()
+
+
+def affine(x: torch.Tensor, a: float, b: float, out: torch.Tensor | None = None
+           ) -> torch.Tensor:
+    """``a x + b`` in one pass over ``x`` (into ``out``, which may be ``x``, or a new
+    tensor): ``add`` of ``x`` scaled by ``a`` to a 0-d tensor ``b``, which broadcasts as a
+    scalar."""
+    b_t = torch.full((), b, dtype=x.dtype, device=x.device)
+    return torch.add(b_t, x, alpha=a) if out is None else torch.add(b_t, x, alpha=a, out=out)
+
+
+def sigmoid_slope(s: torch.Tensor, c: float) -> torch.Tensor:
+    """``c s (1 - s)`` in one pass (a new tensor): the derivative of ``c sigmoid(x)`` given
+    ``s = sigmoid(x)``, by torch's ``sigmoid_backward`` with a 0-d incoming gradient ``c``."""
+    return torch.ops.aten.sigmoid_backward(torch.full((), c, dtype=s.dtype, device=s.device), s)
+
+
 #: CPU tensors with at least this many entries draw their uniforms with numpy (see
 #: :func:`uniform_like`); below it the per-call set-up would cost more than it saves.
 _NUMPY_UNIFORM_MIN = 4096

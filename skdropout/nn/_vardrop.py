@@ -13,7 +13,8 @@ from torch import nn
 from ._base import LOG_19, SparseLayer, check_number
 from ._callbacks import StepRule
 from ._spec import MethodSpec
-from ._terms import ElementwiseTerm, clip, first_order, zero_outside
+from ._terms import (ElementwiseTerm, affine, clip, exp_of, first_order, sigmoid_slope,
+                     zero_outside)
 
 # Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
@@ -22,16 +23,31 @@ LOG_ALPHA_MIN, LOG_ALPHA_MAX = -10.0, 10.0
 _TINY = 1e-16  # keeps log(theta^2) finite at theta = 0 (additive reparameterisation)
 
 
-def _kl_and_slope(la: torch.Tensor, v: torch.Tensor, unclipped: torch.Tensor | None,
+def _kl_and_slope(la: torch.Tensor, alpha: torch.Tensor, unclipped: torch.Tensor | None,
                   scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``scale sum KL`` of the clipped log alpha ``la`` and its derivative in the unclipped
-    log alpha (0 where clipped), given ``v = 1/alpha``: -log p = log1p(v) and
-    1 - p = v / (1 + v)."""
-    t = torch.mul(la, -K3).sub_(K2).sigmoid_()
-    total = scale * (K1 * t.sum() + 0.5 * torch.log1p(v).sum())
-    d = torch.addcmul(t, t, t, value=-1.0).mul_(-K1 * K3 * scale)  # -k1 k3 t (1 - t)
-    d.addcmul_(v, torch.add(v, 1.0).reciprocal_(), value=-0.5 * scale)  # - (1 - p) / 2
+    log alpha (0 where clipped), given ``alpha = exp(la)``, which it overwrites:
+    -log p = log1p(1/alpha) and 1 - p = 1 / (1 + alpha)."""
+    t = affine(la, -K3, -K2).sigmoid_()
+    one_minus_p = torch.add(alpha, 1.0).reciprocal_()
+    total = scale * (K1 * t.sum() + 0.5 * alpha.reciprocal_().log1p_().sum())
+    d = sigmoid_slope(t, -K1 * K3 * scale).add_(one_minus_p, alpha=-0.5 * scale)
     return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+
+
+def _log_alpha_additive(log_sigma2: torch.Tensor, theta: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log sigma^2 - log(theta^2 + 1e-16)`` (unclipped) and ``theta^2 + 1e-16``."""
+    theta_sq = torch.addcmul(torch.full((), _TINY, dtype=theta.dtype, device=theta.device),
+                             theta, theta)
+    raw = torch.log(theta_sq)
+    return torch.sub(log_sigma2, raw, out=raw), theta_sq
+
+
+def _theta_slope(d: torch.Tensor, theta: torch.Tensor, theta_sq: torch.Tensor) -> torch.Tensor:
+    """``d dla/dtheta = -2 d theta / (theta^2 + 1e-16)`` for the additive reparameterisation."""
+    zero = torch.zeros((), dtype=theta.dtype, device=theta.device)
+    return torch.addcdiv(zero, theta, theta_sq, value=-2.0).mul_(d)
 
 
 def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
@@ -41,24 +57,20 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
 
     ``KL = k1 t + log1p(1/alpha) / 2`` with ``t = sigmoid(-(k2 + k3 la))`` (the same as
     ``k1 - k1 sigmoid(k2 + k3 la) - log p / 2``, p = sigmoid(la), written without
-    cancellation); ``dKL/dla = -k1 k3 t (1 - t) - (1 - p)/2``, with ``1 - p = (1/alpha) /
-    (1 + 1/alpha)`` (accurate where p is near 1; ``t - t^2`` loses digits only where
-    t (1 - t) is far below the second term).
+    cancellation); ``dKL/dla = -k1 k3 t (1 - t) - (1 - p)/2``, with ``1 - p = 1 / (1 +
+    alpha)`` (accurate where p is near 1).
     With ``theta`` given (additive reparameterisation) the first input is log sigma^2 and
     ``la = log sigma^2 - log(theta^2 + 1e-16)``, so ``dla/dtheta = -2 theta / (theta^2 +
     1e-16)``.
     """
-    theta_sq = None
     if theta is None:
-        raw = first
-    else:
-        theta_sq = torch.mul(theta, theta).add_(_TINY)
-        raw = torch.log(theta_sq).neg_().add_(first)
-    la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-    total, d = _kl_and_slope(la, torch.neg(la).exp_(), unclipped, scale)
-    if theta is None:
+        la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+        total, d = _kl_and_slope(la, exp_of(la), unclipped, scale)
         return total, [d, None, None]
-    return total, [d, torch.mul(d, theta).div_(theta_sq).mul_(-2.0), None]
+    raw, theta_sq = _log_alpha_additive(first, theta)
+    la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    total, d = _kl_and_slope(la, exp_of(la), unclipped, scale)
+    return total, [d, _theta_slope(d, theta, theta_sq), None]
 
 
 def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None,
@@ -91,33 +103,45 @@ def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None,
     return ElementwiseTerm.apply(_vardrop_kl, first, theta, float(scale))
 
 
+def _kl_gradient(d_kl: torch.Tensor, grad_kl: torch.Tensor) -> torch.Tensor:
+    """The KL's gradient ``d_kl * grad_kl``: ``d_kl`` itself (not to be modified: it is
+    saved) when the KL enters the loss as it is."""
+    if grad_kl.device.type == "cpu" and float(grad_kl) == 1.0:
+        return d_kl
+    return torch.mul(d_kl, grad_kl)
+
+
 class _NoisyWeightAndKL(torch.autograd.Function):
     """``w (1 + sqrt(alpha) eps)`` with one standard normal eps per weight (VARDROP) and
     ``scale sum KL`` in one pass and one node: the noise's sqrt(alpha) gives the KL's
-    1/alpha. The derivatives are ``1 + sqrt(alpha) eps`` in w and ``w sqrt(alpha) eps / 2``
-    plus the KL's in log alpha (0 where log alpha is clipped)."""
+    alpha. The derivatives are ``1 + sqrt(alpha) eps`` in w and ``w sqrt(alpha) eps / 2``
+    plus the KL's in log alpha (0 where log alpha is clipped); the backward pass forms them
+    from the saved ``sqrt(alpha) eps``."""
 
     @staticmethod
     def forward(ctx: Any, w: torch.Tensor, log_alpha: torch.Tensor,
                 scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-        eps = torch.randn_like(w)
+        noise = torch.randn_like(w)
         la, unclipped = clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-        root = torch.mul(la, 0.5).exp_()  # sqrt(alpha)
-        kl, d_kl = _kl_and_slope(la, torch.mul(root, root).reciprocal_(), unclipped, scale)
-        scaled = root.mul_(eps)
-        d_w = torch.add(scaled, 1.0)
-        d_noise = zero_outside(scaled.mul_(w).mul_(0.5), unclipped, LOG_ALPHA_MIN,
-                               LOG_ALPHA_MAX)
-        ctx.save_for_backward(d_w, d_noise, d_kl)
-        return torch.mul(w, d_w), kl
+        root = exp_of(la, 0.5)  # sqrt(alpha)
+        kl, d_kl = _kl_and_slope(la, torch.mul(root, root), unclipped, scale)
+        noise.mul_(root)  # sqrt(alpha) eps
+        ctx.save_for_backward(w, noise, d_kl, unclipped)
+        return torch.addcmul(w, w, noise), kl
 
     @staticmethod
     @first_order  # the derivatives are saved as values: no second order
     def backward(ctx: Any, grad: torch.Tensor, grad_kl: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, None]:
-        d_w, d_noise, d_kl = ctx.saved_tensors
-        grad = grad.contiguous()  # products with the (contiguous) derivatives
-        return torch.mul(d_w, grad), torch.mul(d_noise, grad).addcmul_(d_kl, grad_kl), None
+        w, noise, d_kl, unclipped = ctx.saved_tensors
+        g_noise = torch.mul(grad, noise)  # products with the (contiguous) saved tensors
+        d_kl = _kl_gradient(d_kl, grad_kl)
+        if unclipped is None:
+            d_la = torch.addcmul(d_kl, g_noise, w, value=0.5)
+        else:
+            d_la = torch.add(d_kl, zero_outside(torch.mul(g_noise, w), unclipped,
+                                                LOG_ALPHA_MIN, LOG_ALPHA_MAX), alpha=0.5)
+        return g_noise.add_(grad), d_la, None
 
 
 def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
@@ -162,10 +186,10 @@ def _local_variance(first: torch.Tensor, w: torch.Tensor | None
     (additive reparameterisation) or ``alpha w^2`` with alpha = exp(clip(log alpha)), and
     their derivatives (the variance itself in the first input, ``2 alpha w`` in w)."""
     if w is None:
-        var = torch.exp(first)
+        var = exp_of(first)
         return var, [var, None]
     la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-    alpha_w = torch.exp(la).mul_(w)
+    alpha_w = exp_of(la).mul_(w)
     var = torch.mul(alpha_w, w)
     d_first = zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     return var, [d_first, alpha_w.mul_(2.0)]
@@ -195,6 +219,102 @@ def local_variance(first: torch.Tensor, w: torch.Tensor | None = None) -> torch.
     [9.0]
     """
     return ElementwiseTerm.apply(_local_variance, first, w)
+
+
+class _LocalVarianceAndKL(torch.autograd.Function):
+    """The weight variances of the local reparameterisation trick (:func:`local_variance`)
+    and ``scale sum KL`` (:func:`vardrop_kl_sum`) in one pass and one node, sharing alpha:
+    ``(first, w)`` is (log alpha, w) with ``additive`` False, (log sigma^2, theta) with it
+    True."""
+
+    @staticmethod
+    def forward(ctx: Any, first: torch.Tensor, w: torch.Tensor, scale: float,
+                additive: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        zero = torch.zeros((), dtype=w.dtype, device=w.device)
+        if additive:
+            var = exp_of(first)  # sigma^2, unclipped
+            raw, theta_sq = _log_alpha_additive(first, w)
+            la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+            # alpha = sigma^2 / theta^2 where log alpha is not clipped
+            alpha = torch.div(var, theta_sq) if unclipped is None else exp_of(la)
+            kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
+            ctx.save_for_backward(var, d_kl, _theta_slope(d_kl, w, theta_sq))
+        else:
+            la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+            alpha = exp_of(la)
+            alpha_w = torch.addcmul(zero, alpha, w, value=2.0)  # d var / dw
+            var = torch.addcmul(zero, alpha_w, w, value=0.5)
+            kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
+            d_first = zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+            ctx.save_for_backward(d_first, d_kl, alpha_w)
+        ctx.additive = additive
+        return var, kl
+
+    @staticmethod
+    @first_order  # the derivatives are saved as values: no second order
+    def backward(ctx: Any, grad: torch.Tensor, grad_kl: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+        d_first, d_kl, d_w = ctx.saved_tensors
+        grad = grad.contiguous()  # products with the (contiguous) saved tensors
+        d_first_total = torch.addcmul(_kl_gradient(d_kl, grad_kl), grad, d_first)
+        if ctx.additive:  # the variance does not depend on theta, the KL does
+            return d_first_total, _kl_gradient(d_w, grad_kl), None, None
+        return d_first_total, torch.mul(grad, d_w), None, None
+
+
+def variance_and_kl(first: torch.Tensor, w: torch.Tensor, scale: float, additive: bool
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight variances of the local reparameterisation trick and the layer's KL term,
+    from one pass over the weights.
+
+    Parameters
+    ----------
+    first : torch.Tensor
+        Log alpha (``additive`` False) or log sigma^2 (``additive`` True).
+    w : torch.Tensor
+        The weights w (``additive`` False) or theta (``additive`` True).
+    scale : float
+        The factor of the KL sum (lam in the loss).
+    additive : bool
+        Whether the parameters are those of the additive reparameterisation.
+
+    Returns
+    -------
+    variance : torch.Tensor
+        :func:`local_variance` of the inputs (``alpha w^2`` or ``exp(log sigma^2)``).
+    kl : torch.Tensor
+        0-d, :func:`vardrop_kl_sum` of the inputs times ``scale``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdropout.nn._vardrop import variance_and_kl, vardrop_kl_sum
+    >>> la, w = torch.tensor([0.0, -2.0]), torch.tensor([3.0, 1.0])
+    >>> var, kl = variance_and_kl(la, w, 0.5, additive=False)
+    >>> var.tolist()[0], bool(torch.allclose(kl, vardrop_kl_sum(la, scale=0.5)))
+    (9.0, True)
+    """
+    return _LocalVarianceAndKL.apply(first, w, float(scale), bool(additive))
+
+
+class _GaussianOutput(torch.autograd.Function):
+    """``mean + sqrt(var + 1e-8) eps`` with one standard normal eps per output entry (the
+    local reparameterisation trick's sample) in one node: the derivatives are 1 in the
+    mean and ``eps / (2 sqrt(var + 1e-8))`` in the variance."""
+
+    @staticmethod
+    def forward(ctx: Any, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+        eps = torch.randn_like(mean)
+        std = torch.add(var, 1e-8).sqrt_()
+        out = torch.addcmul(mean, std, eps)
+        ctx.save_for_backward(eps.div_(std).mul_(0.5))
+        return out
+
+    @staticmethod
+    @first_order  # the derivatives are saved as values: no second order
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        slope, = ctx.saved_tensors
+        return grad, torch.mul(grad, slope)
 
 
 class VarDropLayer(SparseLayer):
@@ -349,9 +469,11 @@ class VarDropLayer(SparseLayer):
         """
         scale = self.lam * self.kl_weight
         if self.mode == "lr_ar":
-            return vardrop_kl_sum(self.log_sigma2, self.weight, scale)
+            theta, log_sigma2 = self._fetch("weight", "log_sigma2")
+            held = self._take_term(scale, log_sigma2, theta)  # from the last forward pass
+            return held if held is not None else vardrop_kl_sum(log_sigma2, theta, scale)
         log_alpha, = self._fetch("log_alpha_")
-        held = self._take_term(scale, log_alpha)  # from the last forward pass
+        held = self._take_term(scale, log_alpha)
         return held if held is not None else vardrop_kl_sum(log_alpha, scale=scale)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -370,19 +492,18 @@ class VarDropLayer(SparseLayer):
         torch.Tensor
             A random sample of the layer's output.
         """
-        if self.mode == "plain":  # the KL term comes with the noise (one pass, one node)
-            w, log_alpha, bias = self._fetch("weight", "log_alpha_", "bias")
-            scale = self.lam * self.kl_weight
-            noisy, kl = vardrop_noise(w, log_alpha, scale)
-            self._hold_term(kl, scale, log_alpha)
+        # the KL term comes with the noise or the variances (one pass, one node)
+        additive = self.mode == "lr_ar"
+        w, first, bias = self._fetch("weight", "log_sigma2" if additive else "log_alpha_",
+                                     "bias")
+        scale = self.lam * self.kl_weight
+        if self.mode == "plain":
+            noisy, kl = vardrop_noise(w, first, scale)
+            self._hold_term(kl, scale, first)
             return self._op(x, noisy, bias)
-        if self.mode == "lr_ar":
-            var_w = local_variance(self.log_sigma2)
-        else:
-            var_w = local_variance(self.log_alpha_, self.weight)
-        mean = self._op(x, self.weight, self.bias)
-        std = torch.sqrt(self._op(x * x, var_w, None) + 1e-8)
-        return mean + std * torch.randn_like(mean)
+        var_w, kl = variance_and_kl(first, w, scale, additive)
+        self._hold_term(kl, scale, *((first, w) if additive else (first,)))
+        return _GaussianOutput.apply(self._op(x, w, bias), self._op(x * x, var_w, None))
 
 
 class KLWarmup(StepRule):
