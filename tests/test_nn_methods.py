@@ -268,3 +268,22 @@ def test_linear_lr_decay_per_epoch():
     with pytest.raises(ValueError, match="step_every must be 'batch' or 'epoch'"):
         SparseNetClassifier(LeNet300100, module__in_features=3, max_epochs=1,
                             callbacks__lr_decay=LinearLRDecay(step_every="step")).fit(X, y)
+
+
+def test_linear_lr_decay_with_hold_is_sparse_vd_schedule():
+    """hold=0.5 over 8 epochs is Molchanov et al.'s ``lr min(1, 2 - e / (T/2))``: constant for
+    the first half, then linear to 0; a bad hold is refused."""
+    X, y = np.ones((8, 3), dtype=np.float32), np.arange(8) % 2
+    net = SparseNetClassifier(LeNet300100, module__in_features=3, module__hidden=(2,),
+                              module__n_classes=2, batch_size=2, max_epochs=8, lr=0.1,
+                              train_split=None, verbose=0,
+                              callbacks__lr_decay=LinearLRDecay(step_every="epoch", hold=0.5)
+                              ).fit(X, y)
+    lrs = net.history[:, "event_lr"]  # the rate each epoch ran at
+    expected = [0.1 * max(0.0, min(1.0, 2 - e / 4)) for e in range(8)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+    assert lrs[:5] == [0.1] * 5 and lrs[-1] == pytest.approx(0.025)
+    for hold in (1.0, -0.1, "half"):
+        with pytest.raises(ValueError, match="hold must be a number in"):
+            SparseNetClassifier(LeNet300100, module__in_features=3, max_epochs=1, verbose=0,
+                                callbacks__lr_decay=LinearLRDecay(hold=hold)).fit(X, y)

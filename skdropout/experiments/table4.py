@@ -38,7 +38,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -383,11 +383,22 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def collect_table4(out: str | Path) -> list[dict[str, Any]]:
+def collect_table4(out: str | Path, extra: Mapping[str, str | Path] | None = None
+                   ) -> list[dict[str, Any]]:
     """Assemble ``table4.csv``, ``figure2.png`` and ``figure2_published.png`` (this run's
     curves and test results with the paper's Table 4 points and the published LeNet-300-100
     results) in ``out`` from the methods finished there (those with a ``<method>.json``);
-    returns the table's rows in Table 4's order (errors in %)."""
+    returns the table's rows in Table 4's order (errors in %).
+
+    Parameters
+    ----------
+    out : str or Path
+        The folder of the run.
+    extra : mapping of label -> path, optional
+        Result JSONs of other runs (e.g. experiments with other settings), drawn in
+        ``figure2_published.png`` as labelled points (test error of the pruned network) in
+        their method's colour; a relative path is relative to ``out``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -420,14 +431,23 @@ def collect_table4(out: str | Path) -> list[dict[str, Any]]:
         write_text_atomic(out / "table4.csv", text)
     if curves:
         ax = plot_training(curves)
-        ax.set_title("Figure 2: LeNet-300-100 on MNIST (validation, pruned network)")
+        ax.set_title("Figure 2: LeNet-300-100 on MNIST, validation error of the pruned\n"
+                     "network against its density, one point per epoch", fontsize=10)
         _save_figure(ax.figure, out / "figure2.png")
         plt.close(ax.figure)
         final = {r["method"]: (r["test_error_%"], r["density"]) for r in rows}
         paper = {m: (PAPER_TABLE4[m]["test_error"], PAPER_TABLE4[m]["density"])
                  for m in final}
-        ax = plot_training(curves, published=PUBLISHED_LENET300100, final=final, paper=paper)
-        ax.set_title("LeNet-300-100 on MNIST: this run and published results (test error)")
+        points = {}
+        for label, path in (extra or {}).items():
+            res = json.loads((out / path).read_text())
+            points[label] = (res["test_error"], res["density"], res["method"])
+        ax = plot_training(curves, published=PUBLISHED_LENET300100, final=final, paper=paper,
+                           extra=points, final_label="this library, test (pruned)",
+                           paper_label="paper's Table 4, test")
+        ax.set_title("LeNet-300-100 on MNIST. Lines: validation error of the pruned network "
+                     "over training;\nmarkers: final test error (this library, the paper, "
+                     "published)", fontsize=9)
         _save_figure(ax.figure, out / "figure2_published.png")
         plt.close(ax.figure)
     return rows

@@ -127,7 +127,10 @@ class LinearLRDecay(LRScheduler):
     ``lr_t = lr_0 (1 - t / T)`` with lr_0 each parameter group's learning rate at the start
     of training, stepped every training batch (T = epochs x batches per epoch) or, with
     ``step_every='epoch'``, at the end of every epoch (T = epochs: epoch e, from 0, runs at
-    ``lr_0 (1 - e / T)``, as the authors' code of Table 4 does).
+    ``lr_0 (1 - e / T)``, as the authors' code of Table 4 does). With ``hold`` h > 0 the
+    rate stays at lr_0 for the first fraction h of the run and then decays linearly to 0:
+    ``lr_t = lr_0 min(1, (1 - t / T) / (1 - h))`` (h = 0.5 with 200 epochs is the schedule of
+    Molchanov et al.'s Sparse VD code, ``lr_0 min(1, 2 - e / 100)``).
 
     skorch's :class:`~skorch.callbacks.LRScheduler` with torch's ``LambdaLR``; T is read
     from the net once its data are split (``n_train_``).
@@ -138,6 +141,8 @@ class LinearLRDecay(LRScheduler):
         The history key of the learning rate of each batch or epoch (None: not recorded).
     step_every : {'batch', 'epoch'}, default='batch'
         When the learning rate decays.
+    hold : float in [0, 1), default=0.0
+        Fraction of the run at the initial rate before the linear decay.
 
     Examples
     --------
@@ -155,13 +160,15 @@ class LinearLRDecay(LRScheduler):
     0.0
     """
 
-    def __init__(self, event_name: str | None = "event_lr", step_every: str = "batch") -> None:
+    def __init__(self, event_name: str | None = "event_lr", step_every: str = "batch",
+                 hold: float = 0.0) -> None:
         super().__init__(policy=torch.optim.lr_scheduler.LambdaLR, step_every=step_every,
                          event_name=event_name)
+        self.hold = hold
 
     def _get_param_names(self) -> list[str]:
         """The constructor's parameters (the scheduler's policy is fixed)."""
-        return ["event_name", "step_every"]
+        return ["event_name", "step_every", "hold"]
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -180,6 +187,9 @@ class LinearLRDecay(LRScheduler):
         if self.step_every not in ("batch", "epoch"):
             raise ValueError("LinearLRDecay: step_every must be 'batch' or 'epoch', got "
                              f"{self.step_every!r}.")
+        if not (isinstance(self.hold, (int, float)) and 0.0 <= self.hold < 1.0):
+            raise ValueError(f"LinearLRDecay: hold must be a number in [0, 1), got "
+                             f"{self.hold!r}.")
         self.total_ = None
         return super().initialize()
 
@@ -214,7 +224,8 @@ class LinearLRDecay(LRScheduler):
         super().on_batch_end(net, training=training, **kwargs)
 
     def _factor(self, step: int) -> float:
-        """``max(0, 1 - step / T)`` (1 before T is known, at step 0)."""
+        """``max(0, min(1, (1 - step / T) / (1 - hold)))`` (1 before T is known, at step
+        0)."""
         if not step or self.total_ is None:
             return 1.0
-        return max(0.0, 1.0 - step / self.total_)
+        return max(0.0, min(1.0, (1.0 - step / self.total_) / (1.0 - self.hold)))

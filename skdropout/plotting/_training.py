@@ -34,9 +34,19 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
                   published: Mapping[str, tuple[float, float]] | None = None,
                   final: Mapping[str, tuple[float, float]] | None = None,
                   paper: Mapping[str, tuple[float, float]] | None = None,
-                  logx: bool = True) -> Any:
+                  extra: Mapping[str, tuple[float, float, str]] | None = None,
+                  logx: bool = True, final_label: str = "this library (test)",
+                  paper_label: str = "paper (test)") -> Any:
     """Error against fraction of nonzero weights over training, one line per method
-    (the paper's Figure 2).
+    (the paper's Figure 2), with final results as markers.
+
+    The colour says the method, the marker the source of a point: a star for ``final``, a
+    hollow circle for ``paper``, black markers for ``published`` and a filled marker in
+    the method's colour for each ``extra`` run. The legend lists each method once, then
+    each source. A curve identical to an earlier one is drawn dashed on top of it and
+    labelled so; a point on top of an earlier point of the same kind is drawn smaller, so
+    both stay visible. Both axes are logarithmic (``logx``): the first epochs' errors stay
+    inside the axes without squeezing the final ones.
 
     Parameters
     ----------
@@ -53,8 +63,13 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
     paper : mapping of name -> (error %, density), optional
         Reference results of the curves' methods (e.g. the paper's Table 4), drawn as
         hollow circles in the line's colour.
+    extra : mapping of label -> (error %, density, method), optional
+        Further runs (other settings of a method), each drawn as its own filled marker in
+        the colour of ``method`` and listed by ``label``.
     logx : bool, default=True
-        Logarithmic density axis.
+        Logarithmic density and error axes.
+    final_label, paper_label : str
+        Legend entries of the ``final`` and ``paper`` markers.
 
     Returns
     -------
@@ -64,48 +79,85 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
     --------
     >>> from skdropout.plotting import plot_training
     >>> curve = {"density": [1.0, 0.3, 0.1], "valid_error": [5.0, 3.0, 2.5]}
-    >>> ax = plot_training({"logsum": curve})
-    >>> len(ax.get_lines())
-    2
+    >>> ax = plot_training({"logsum": curve}, final={"logsum": (2.4, 0.1)})
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['logsum', 'this library (test)']
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.lines import Line2D
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.4))
-    colors = {}
-    for name, curve in curves.items():
+        _, ax = plt.subplots(figsize=(7.0, 4.6))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors, handles, drawn = {}, [], []
+    errors = [np.array([], dtype=float)]
+    for i, (name, curve) in enumerate(curves.items()):
         density, error = _curve_columns(curve)
-        (line,) = ax.plot(density, error, "-", lw=1.4, label=name)
-        ax.plot(density[-1:], error[-1:], "o", color=line.get_color(), ms=4)
-        colors[name] = line.get_color()
-    for name, (err, dens) in (final or {}).items():
-        ax.plot([dens], [err], "*", ms=11, color=colors.get(name, "k"), mec="k", mew=0.5,
-                label=f"{name} (test)")
-    for name, (err, dens) in (paper or {}).items():
-        if name in colors:
-            ax.plot([dens], [err], "o", ms=9, mfc="none", mew=1.5, color=colors[name],
-                    label=f"{name} (paper)")
-    markers = iter("sD^vP")
-    for name, (err, dens) in (published or {}).items():
-        ax.plot([dens], [err], next(markers, "x"), color="k", ms=7, label=name)
+        colors[name] = palette[i % len(palette)]
+        twin = next((other for other, (d, e) in drawn
+                     if d.shape == density.shape and np.allclose(d, density, equal_nan=True)
+                     and np.allclose(e, error, equal_nan=True)), None)
+        style = dict(ls="-", lw=1.4) if twin is None else dict(ls=(0, (3, 3)), lw=1.6, zorder=3)
+        (line,) = ax.plot(density, error, color=colors[name], **style)
+        ax.plot(density[-1:], error[-1:], "o", color=colors[name], ms=4)
+        handles.append(Line2D([], [], color=colors[name], **style, label=name if twin is None
+                              else f"{name} (same curve as {twin})"))
+        drawn.append((name, (density, error)))
+        errors.append(error)
+    grey = "0.35"
+    layers = [(final, dict(marker="*", ms=12, mec="k", mew=0.5), final_label, True),
+              (paper, dict(marker="o", ms=10, mfc="none", mew=1.6), paper_label, False)]
+    for points, style, label, filled in layers:
+        seen: list[tuple[float, float]] = []
+        for name, (err, dens) in (points or {}).items():
+            if name not in colors:
+                continue
+            repeat = any(np.isclose(err, e) and np.isclose(dens, d) for e, d in seen)
+            kw = {**style, "ms": style["ms"] * (0.55 if repeat else 1.0), "zorder": 4 + repeat}
+            ax.plot([dens], [err], ls="none", color=colors[name], **kw)
+            seen.append((err, dens))
+            errors.append(np.array([err]))
+        if seen:
+            handles.append(Line2D([], [], ls="none", color=grey, label=label,
+                                  **{**style, "mfc": grey if filled else "none"}))
+    for (label, (err, dens, method)), marker in zip((extra or {}).items(), "PXDph"):
+        ax.plot([dens], [err], marker, ms=9, color=colors.get(method, "k"), mec="k", mew=0.6,
+                zorder=5)
+        handles.append(Line2D([], [], ls="none", marker=marker, ms=9, mec="k", mew=0.6,
+                              color=colors.get(method, "k"), label=label))
+        errors.append(np.array([err]))
+    for (name, (err, dens)), marker in zip((published or {}).items(), "sD^vP"):
+        ax.plot([dens], [err], marker, color="k", ms=7)
+        handles.append(Line2D([], [], ls="none", marker=marker, color="k", ms=7, label=name))
+        errors.append(np.array([err]))
+    every = np.concatenate(errors)
+    finite = every[np.isfinite(every) & (every > 0)]
     if logx:
         ax.set_xscale("log")
-        # ticks at 1, 2, 5 x 10^k labelled as plain numbers (matplotlib's own minor labels
-        # overlap when the densities span about a decade)
         lo, hi = ax.get_xlim()
-        ax.set_xticks([m * 10.0**k for k in range(-8, 1) for m in (1, 2, 5)
-                       if lo <= m * 10.0**k <= hi])
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        _plain_log_ticks(ax.xaxis, lo, hi)
         ax.set_xlim(lo, hi)
-    errors = np.concatenate([_curve_columns(c)[1] for c in curves.values()]
-                            ) if curves else np.array([1.0])
-    finite = errors[np.isfinite(errors)]
-    if finite.size:
-        ax.set_ylim(0, min(float(np.max(finite)) * 1.05, max(4 * float(np.median(finite)), 5)))
+        if finite.size:
+            ax.set_yscale("log")
+            lo, hi = float(finite.min()) / 1.15, float(finite.max()) * 1.15
+            _plain_log_ticks(ax.yaxis, lo, hi, (1, 1.5, 2, 3, 5, 7))
+            ax.set_ylim(lo, hi)
+    elif finite.size:
+        ax.set_ylim(0, float(finite.max()) * 1.05)
     ax.set_xlabel("fraction of nonzero weights")
     ax.set_ylabel("error (%)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def _plain_log_ticks(axis: Any, lo: float, hi: float,
+                     mantissas: tuple[int, ...] = (1, 2, 5)) -> None:
+    """Ticks at ``m x 10^k`` (m in ``mantissas``) within [lo, hi], labelled as plain numbers
+    (matplotlib's own minor labels overlap when the data span about a decade)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_ticks([m * 10.0**k for k in range(-8, 4) for m in mantissas
+                    if lo <= m * 10.0**k <= hi])
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
