@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import minimize
+from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
+from sklearn.preprocessing import StandardScaler
 
 from skdropout.linear import (AdaptiveDropoutRegressor, AdaptiveDropoutRegressorCV,
                               IRLSRegressor, IRLSRegressorCV, irls_path)
@@ -314,3 +316,43 @@ def test_newton_polish_reenters_a_dropped_coordinate(greedy):
     out = newton_on_support(G, c, start, get_penalty("l1"), lam, greedy=greedy)
     np.testing.assert_allclose(out, ref, atol=1e-9)
     assert out[j] != 0.0
+
+
+def test_polish_line_search_picks_the_lowest_crossing_point():
+    # the candidates of the convex polish's line search, evaluated here by brute force: the
+    # cut chosen is the lowest of them, and no higher than the first crossing's point
+    from skdropout.linear._irls import _best_crossing
+
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((40, 25))
+    G, c = A.T @ A / 40, A.T @ rng.standard_normal(40) / 40
+    w, step = rng.standard_normal(25), rng.standard_normal(25)
+    pen, lam = get_penalty("l1"), 0.3
+    new = w - step
+    cross = np.sign(new) != np.sign(w)
+    frac = np.where(cross, w / np.where(cross, w - new, 1.0), np.inf)
+
+    def objective(t):
+        p = w - t * step
+        p[frac <= t] = 0.0
+        return 0.5 * p @ G @ p - c @ p + lam * np.abs(p).sum()
+
+    cuts = np.sort(frac[np.isfinite(frac)])
+    values = [objective(t) for t in cuts]
+    t = _best_crossing(G, c, w, step, pen, lam, frac)
+    assert t == cuts[int(np.argmin(values))]
+    assert objective(t) <= objective(cuts[0])
+
+
+def test_l1_with_a_support_near_n_equals_lasso():
+    # d >> n at lam_max/100 with heavy noise: the support fills most of the n samples, where
+    # the polish sheds many coordinates per factorisation; the fit is still scikit-learn's
+    X, y = make_regression(n_samples=150, n_features=1500, n_informative=20, noise=300.0,
+                           random_state=0)
+    X = StandardScaler().fit_transform(X)
+    lam = np.max(np.abs(X.T @ (y - y.mean()))) / len(y) / 100
+    est = IRLSRegressor(penalty="l1", lam=lam, tol=1e-8).fit(X, y)
+    ref = Lasso(alpha=lam, tol=1e-12, max_iter=100_000).fit(X, y)
+    assert np.count_nonzero(ref.coef_) > 100
+    np.testing.assert_array_equal(est.coef_ != 0, ref.coef_ != 0)
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6 * np.abs(ref.coef_).max())

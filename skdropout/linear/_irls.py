@@ -42,6 +42,7 @@ _PRUNE = 1e-14          # eta below this fraction of the largest finite eta is 0
 _SPARSE_GRAM_MAX = 2000
 _MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
 _MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian factor
+_MAX_BREAKPOINTS = 64   # zero crossings the polish's line search compares
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 
 
@@ -154,8 +155,10 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     penalty: one factorisation per support), and for ``_MAX_CHORDS`` chord steps while
     ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (logsum). Where H is not positive definite, its convex part
     ``G + lam diag(max(Omega'', 0))`` takes the step (kept only while Omega'' is
-    unchanged). A Newton step that would move a coordinate across 0 is cut at the first
-    crossing and that coordinate leaves the support (an active-set homotopy, as in
+    unchanged). A Newton step that would move a coordinate across 0 is cut at a crossing
+    (for a convex penalty the one whose point, with the coordinates crossed by then at 0,
+    has the lowest objective; otherwise the first) and the crossed coordinates leave the
+    support (an active-set homotopy, as in
     feature-sign search); when neither matrix is positive definite the smallest tenth of the
     support leaves (without ``greedy``: None if that happens on the starting support). With
     ``greedy``, every coordinate that a full Newton step moves across 0 leaves at once
@@ -226,9 +229,12 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             if cross.any() and greedy:  # all crossing coordinates leave at once
                 ws, drop = new, cross
                 break
-            if cross.any():  # stop at the first zero crossing; that coordinate leaves
+            if cross.any():  # the best zero crossing along the step; that coordinate leaves
                 frac = np.where(cross, ws / np.where(cross, ws - new, 1.0), np.inf)
-                t = frac.min()
+                # convex penalties: the best crossing (feature-sign search's line search);
+                # otherwise the first, which keeps the homotopy on its own local minimum
+                t = (_best_crossing(Gs, cs, ws, step, pen, lam, frac) if penalty.convex
+                     else float(frac.min()))
                 ws = ws - t * step
                 drop = frac <= t
                 break
@@ -247,6 +253,26 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
             continue
         cur[idx[drop]] = 0.0
+
+
+def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray,
+                   penalty: Penalty, lam: float, frac: np.ndarray) -> float:
+    """The cut ``t`` whose point -- ``w - t step`` with every coordinate that crosses 0 by
+    ``t`` (``frac_j <= t``) set to 0 -- has the lowest objective
+    ``w'Gw/2 - c'w + lam Omega(w)``, among the zero crossings ``t = frac_j`` (the first
+    ``_MAX_BREAKPOINTS``).
+
+    The first crossing's point lowers the objective (the step is a descent direction on the
+    starting orthant), so the chosen one does too; a later cut lets a support near ``n``
+    shed many coordinates per factorisation instead of one. For a convex objective the
+    chosen point is the lowest of the candidates, so the homotopy stays monotone.
+    """
+    ts = np.unique(frac[np.isfinite(frac)])[:_MAX_BREAKPOINTS]
+    points = w[None, :] - ts[:, None] * step[None, :]
+    points[frac[None, :] <= ts[:, None]] = 0.0
+    F = (0.5 * np.einsum("kj,kj->k", points @ G, points) - points @ c
+         + lam * np.sum(penalty.pointwise(points), axis=1))
+    return float(ts[np.argmin(F)])
 
 
 def _reenter(G: np.ndarray, c: np.ndarray, w: np.ndarray, cur: np.ndarray,
