@@ -6,8 +6,7 @@ from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_classifier import IRLSClassifier
 from ._irls_regressor import IRLSRegressor
 from ._path import adaptive_dropout_path, irls_path
-from ._cv import AdaptiveDropoutRegressorCV, IRLSRegressorCV
+from ._cv import AdaptiveDropoutRegressorCV, IRLSClassifierCV, IRLSRegressorCV
 
 __all__ = ["AdaptiveDropoutRegressor", "AdaptiveDropoutRegressorCV", "IRLSClassifier",
-           "IRLSRegressor",
-           "IRLSRegressorCV", "adaptive_dropout_path", "irls_path"]
+           "IRLSClassifierCV", "IRLSRegressor", "IRLSRegressorCV", "adaptive_dropout_path", "irls_path"]

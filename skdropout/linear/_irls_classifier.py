@@ -115,6 +115,8 @@ class IRLSClassifier(ClassifierMixin, EtaTrickBase):
     (2, 2)
     """
 
+    # a zero coefficient that violates its optimality condition re-enters (working set)
+    _zeros_reenter = True
     _parameter_constraints: dict = {
         **EtaTrickBase._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -187,12 +189,21 @@ class IRLSClassifier(ClassifierMixin, EtaTrickBase):
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not sw.sum() > 0:
             raise ValueError("sample_weight must have a positive sum.")
-        cw = (np.ones(classes.size) if self.class_weight is None else
-              compute_class_weight(self.class_weight, classes=classes, y=y))
+        return self._problem(X, codes, classes, sw), self._penalty(X.shape[1]), classes
+
+    def _problem(self, X: Any, codes: np.ndarray, classes: np.ndarray,
+                 sample_weight: np.ndarray) -> LogisticProblem:
+        """The problem of validated data: ``codes`` index ``classes``; the class weights
+        (computed on these codes for "balanced") multiply ``sample_weight``."""
         K = classes.size
+        cw = np.ones(K)
+        if self.class_weight is not None:
+            present = np.unique(codes)
+            cw[present] = compute_class_weight(self.class_weight, classes=classes[present],
+                                               y=classes[codes])
         Y = codes[:, None].astype(np.float64) if K == 2 else np.eye(K)[codes]
-        problem = LogisticProblem(X, Y, sw * cw[codes], float(sw.sum()), self.fit_intercept)
-        return problem, self._penalty(X.shape[1]), classes
+        return LogisticProblem(X, Y, sample_weight * cw[codes], float(sample_weight.sum()),
+                               self.fit_intercept)
 
     def _solve(self, problem: LogisticProblem, penalty: Penalty, lam: float,
                coef_init: np.ndarray | None, intercept_init: np.ndarray | None
