@@ -18,6 +18,8 @@ from .penalties import get_penalty  # noqa: E402,F401
 _LAZY = {
     "IRLSRegressor": "skdropout.linear",
     "IRLSRegressorCV": "skdropout.linear",
+    "IRLSClassifier": "skdropout.linear",
+    "IRLSClassifierCV": "skdropout.linear",
     "AdaptiveDropoutRegressor": "skdropout.linear",
     "AdaptiveDropoutRegressorCV": "skdropout.linear",
 }

@@ -233,7 +233,8 @@ def _ragged(path):
     (["--target", "outcome"], ["no column 'outcome'", "columns are: age, sex"], None),
     (["--target", "y", "--drop", "grp"], ["no column 'grp'"], None),
     (["--target", "y"], ["column 'group'", "non-numeric value 'b'", "line 2"], None),
-    (["--target", "group", "--drop", "y"], ["column 'group'", "non-numeric"], None),
+    (["--target", "group", "--drop", "y", "--task", "regression"],
+     ["column 'group'", "non-numeric"], None),
     (["--target", "y", "--drop", "group"], ["column 'bmi'", "missing", "line 3"], "blank"),
     (["--target", "y", "--drop", "group"], ["line 444", "2 fields"], "ragged"),
     (["--target", "y", "--drop", "group", "--penalty", "lasso"], ["Unknown penalty 'lasso'",
@@ -507,3 +508,35 @@ def test_sparsify_damaged_checkpoint_is_a_one_line_error(tmp_path, capsys):
                                 "--hidden", "4", "--checkpoint", damaged)
     assert_one_line_error(status, err, "sparsify", str(damaged), "unreadable checkpoint")
     assert out == ""
+
+
+def test_fit_picks_the_classifier_for_a_categorical_target(tmp_path, capsys):
+    from sklearn.preprocessing import StandardScaler
+
+    from skdropout.linear import IRLSClassifierCV
+
+    rng = np.random.default_rng(0)
+    X = np.round(rng.standard_normal((120, 4)), 6)
+    y = np.where(X[:, 0] - X[:, 2] + 0.5 * rng.standard_normal(120) > 0, "spam", "ham")
+    path = tmp_path / "mail.csv"
+    lines = ["a,b,c,d,label"] + [",".join([*map(str, row), lab]) for row, lab in zip(X, y)]
+    path.write_text("\n".join(lines) + "\n")
+    status, out, err = run_main(capsys, "fit", path, "--target", "label", "--penalty", "l1",
+                                "--cv", "3", "--n-lams", "8")
+    assert status == 0, err
+    assert "IRLSClassifierCV" in out and "classes: ham, spam" in out
+    direct = IRLSClassifierCV(penalty="l1", cv=3, lams=8).fit(
+        StandardScaler().fit_transform(X), y)
+    lam = float(re.search(r"chosen lam: (\S+)", out).group(1))
+    assert lam == pytest.approx(direct.lam_, rel=1e-5)
+    loss = float(re.search(r"CV log-loss: (\S+)", out).group(1))
+    assert loss == pytest.approx(-direct.cv_results_["mean_test_score"][direct.best_index_],
+                                 rel=1e-5)
+    # integer codes with few values are classes too; --task regression overrides
+    path.write_text("\n".join(l.replace("spam", "1").replace("ham", "0") for l in lines) + "\n")
+    status, out, _ = run_main(capsys, "fit", path, "--target", "label", "--cv", "3",
+                              "--n-lams", "4")
+    assert status == 0 and "IRLSClassifierCV" in out
+    status, out, _ = run_main(capsys, "fit", path, "--target", "label", "--cv", "3",
+                              "--n-lams", "4", "--task", "regression")
+    assert status == 0 and "IRLSRegressorCV" in out

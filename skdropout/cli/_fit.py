@@ -1,4 +1,9 @@
-"""``skdropout fit``: cross-validated IRLS (IRLSRegressorCV) on the columns of a CSV file."""
+"""``skdropout fit``: cross-validated IRLS on the columns of a CSV file: IRLSRegressorCV for a
+numeric target, IRLSClassifierCV for a categorical one.
+
+With ``--task auto`` (the default) the target is categorical when one of its cells is not a
+number, or when every cell is an integer and there are at most ``MAX_CLASSES`` distinct
+values; otherwise it is numeric."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import numpy as np
 
 from ._errors import CommandError, check_writable
 from ._table import check_columns, numeric_columns, read_csv
+
+MAX_CLASSES = 10
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,6 +38,11 @@ def add_parser(subparsers: Any) -> None:
                    help="penalty name, see skdropout.penalties (default logsum)")
     p.add_argument("--param", nargs="+", default=[], metavar="NAME=VALUE",
                    help="penalty parameters, e.g. --param eps=0.5")
+    p.add_argument("--task", choices=["auto", "regression", "classification"], default="auto",
+                   help="regression (IRLSRegressorCV) or classification (IRLSClassifierCV, "
+                        "l1-type penalised logistic regression); auto: classification when "
+                        "the target has a non-numeric cell, or only integers with at most "
+                        f"{MAX_CLASSES} distinct values (default auto)")
     p.add_argument("--cv", type=int, default=5, help="number of CV folds (default 5)")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--n-lams", type=int, help="number of lams on the automatic grid")
@@ -68,6 +80,22 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return params
 
 
+def is_categorical(cells: list[str]) -> bool:
+    """The ``--task auto`` rule (module docstring).
+
+    Examples
+    --------
+    >>> is_categorical(["a", "b"]), is_categorical(["1", "2", "1"]), is_categorical(["1.5", "2"])
+    (True, True, False)
+    """
+    try:
+        values = np.array([float(c) for c in cells])
+    except ValueError:
+        return True
+    finite = values[np.isfinite(values)]
+    return bool(np.all(finite == np.round(finite)) and np.unique(finite).size <= MAX_CLASSES)
+
+
 def run(args: argparse.Namespace) -> int:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -84,16 +112,20 @@ def run(args: argparse.Namespace) -> int:
     if not features:
         raise CommandError(f"{args.data}: no predictor columns left.")
     X = numeric_columns(args.data, header, rows, features)
-    y = numeric_columns(args.data, header, rows, [args.target])[:, 0]
+    cells = [row[header.index(args.target)].strip() for row in rows]
+    classify = (args.task == "classification"
+                or (args.task == "auto" and is_categorical(cells)))
+    y = (np.array(cells) if classify
+         else numeric_columns(args.data, header, rows, [args.target])[:, 0])
     params = parse_params(args.param)
     try:
         penalty = get_penalty(args.penalty, **params)
     except TypeError as exc:
         raise CommandError(str(exc)) from None
-    from ..linear import IRLSRegressorCV
+    from ..linear import IRLSClassifierCV, IRLSRegressorCV
 
     lams = args.lams if args.lams is not None else args.n_lams
-    cv_model = IRLSRegressorCV(penalty=args.penalty, penalty_params=params or None,
+    cv_model = (IRLSClassifierCV if classify else IRLSRegressorCV)(penalty=args.penalty, penalty_params=params or None,
                                cv=args.cv, scoring=args.scoring, selection=args.selection,
                                n_jobs=args.n_jobs, **({} if lams is None else {"lams": lams}))
     model = make_pipeline(StandardScaler(), cv_model) if args.standardize else cv_model
@@ -116,14 +148,19 @@ def report(cv_model: Any, model: Any, features: list[str], penalty: Any,
     best = cv_model.best_index_
     scores = cv_model.cv_results_
     n_lams = len(cv_model.lams_)
-    print(f"IRLSRegressorCV, penalty {penalty!r}, {args.cv}-fold CV over {n_lams} lams "
+    print(f"{type(cv_model).__name__}, penalty {penalty!r}, {args.cv}-fold CV over {n_lams} lams "
           f"({cv_model.lams_.max():.4g} .. {cv_model.lams_.min():.4g}), {args.selection} rule")
     print(f"chosen lam: {cv_model.lam_:.6g}")
     mean, sem = scores["mean_test_score"][best], scores["sem_test_score"][best]
+    classify = hasattr(cv_model, "classes_")
     if args.scoring is None:
-        print(f"CV mean squared error: {-mean:.6g} (standard error {sem:.3g})")
+        what = "log-loss" if classify else "mean squared error"
+        print(f"CV {what}: {-mean:.6g} (standard error {sem:.3g})")
     else:
         print(f"CV {args.scoring}: {mean:.6g} (standard error {sem:.3g})")
+    if classify:
+        report_classes(cv_model, features)
+        return
     coef = np.asarray(cv_model.coef_)
     support = np.flatnonzero(coef)
     print(f"nonzero coefficients: {len(support)} of {len(features)}")
@@ -138,3 +175,21 @@ def report(cv_model: Any, model: Any, features: list[str], penalty: Any,
     print("  " + " " * width + "".join(f"  {title:>14}" for title in columns))
     for i, name in enumerate(names):
         print(f"  {name:<{width}}" + "".join(f"  {col[i]:>14.6g}" for col in columns.values()))
+
+
+def report_classes(cv_model: Any, features: list[str]) -> None:
+    """The classes and the nonzero coefficients (per standardised column when standardised)
+    of a fitted IRLSClassifierCV: one column for two classes (the log-odds of the second),
+    one per class otherwise."""
+    classes = [str(c) for c in cv_model.classes_]
+    print(f"classes: {', '.join(classes)}")
+    coef = np.asarray(cv_model.coef_)  # (n_columns, n_features)
+    support = np.flatnonzero(np.any(coef != 0, axis=0))
+    print(f"nonzero coefficients: {len(support)} of {len(features)} features")
+    titles = [f"log-odds {classes[1]}"] if coef.shape[0] == 1 else classes
+    names = [features[j] for j in support] + ["(intercept)"]
+    columns = [[*coef[k, support], cv_model.intercept_[k]] for k in range(coef.shape[0])]
+    width = max(len(name) for name in names)
+    print("  " + " " * width + "".join(f"  {t[:14]:>14}" for t in titles))
+    for i, name in enumerate(names):
+        print(f"  {name:<{width}}" + "".join(f"  {col[i]:>14.6g}" for col in columns))

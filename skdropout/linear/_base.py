@@ -60,8 +60,9 @@ def with_penalty_factor(penalty: Penalty, factor: Any, n_features: int) -> Penal
     return Factored(penalty, check_penalty_factor(factor, n_features))
 
 
-class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
-    """Base of the estimators that minimise eq. (1) with the squared loss (3)."""
+class EtaTrickBase(BaseEstimator):
+    """What every estimator fitted by the eta-trick shares: the parameters, sparse input,
+    the penalty, warm starts and the guarded fit (a failed fit leaves it unfitted)."""
 
     _parameter_constraints: dict = {
         "penalty": [StrOptions(set(PENALTIES)), Penalty],
@@ -78,22 +79,12 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def _prepare(self, X: Any, y: Any, sample_weight: Any) -> tuple[Design, Penalty]:
-        """Validate the data and build the design and the penalty (raises before any
-        fitted attribute other than ``n_features_in_``/``feature_names_in_`` exists)."""
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
-                             y_numeric=True, multi_output=False)
-        y = np.asarray(y, dtype=np.float64)  # float32 targets are computed in float64 too
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
-            if not sample_weight.sum() > 0:
-                raise ValueError("sample_weight must have a positive sum.")
+    def _penalty(self, n_features: int) -> Penalty:
+        """The penalty of this estimator's parameters, with its lam and per-feature
+        factors set (raises for a penalty the eta-trick cannot fit)."""
         penalty = resolve_penalty(self.penalty, self.penalty_params, self.lam)
         check_reweightable(penalty)
-        penalty = with_penalty_factor(penalty, getattr(self, "penalty_factor", None),
-                                      X.shape[1])
-        return Design(X, y, sample_weight, self.fit_intercept), penalty
+        return with_penalty_factor(penalty, getattr(self, "penalty_factor", None), n_features)
 
     def _previous_coef(self) -> np.ndarray | None:
         """The coefficients to warm-start from, when ``warm_start`` and a matching fit exist."""
@@ -122,6 +113,23 @@ class EtaTrickRegressorMixin(RegressorMixin, BaseEstimator):
             raise FloatingPointError(
                 "The solver produced a non-finite solution; check the scale of X and y "
                 "or increase lam.")
+
+
+class EtaTrickRegressorMixin(RegressorMixin, EtaTrickBase):
+    """Base of the estimators that minimise eq. (1) with the squared loss (3)."""
+
+    def _prepare(self, X: Any, y: Any, sample_weight: Any) -> tuple[Design, Penalty]:
+        """Validate the data and build the design and the penalty (raises before any
+        fitted attribute other than ``n_features_in_``/``feature_names_in_`` exists)."""
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
+                             y_numeric=True, multi_output=False)
+        y = np.asarray(y, dtype=np.float64)  # float32 targets are computed in float64 too
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight must have a positive sum.")
+        return Design(X, y, sample_weight, self.fit_intercept), self._penalty(X.shape[1])
 
     def _set_intercept(self, design: Design) -> None:
         self.intercept_ = design.intercept(self.coef_)

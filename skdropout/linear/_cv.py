@@ -1,4 +1,4 @@
-"""Cross-validated lam: IRLSRegressorCV and AdaptiveDropoutRegressorCV.
+"""Cross-validated lam: IRLSRegressorCV, AdaptiveDropoutRegressorCV and IRLSClassifierCV.
 
 Each CV fold solves the whole warm-started path over one design (:func:`solve_path`) in
 one joblib task, keeps only its coefficient arrays and scores every lam on its held-out
@@ -14,17 +14,22 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._dropout_regressor import AdaptiveDropoutRegressor
+from ._irls_classifier import IRLSClassifier
 from ._irls_regressor import IRLSRegressor
 from ._design import Design
-from ._path import lam_grid, solve_path, start_policy
+from ._path import geometric_grid, lam_grid, solve_path, start_policy
+from ._logistic_path import logistic_lam_max, solve_logistic_path
 from ..penalties import resolve_penalty
 from ._base import check_reweightable, with_penalty_factor
 
@@ -57,14 +62,59 @@ def _path_task(estimator: BaseEstimator, X: Any, y: np.ndarray, sample_weight: A
     return {"path": path, "mse": mse, "scores": scores}
 
 
-def _fixed(estimator: BaseEstimator, path: Any, k: int, n_features: int) -> BaseEstimator:
+def _point(path: Any, k: int) -> dict[str, Any]:
+    """The fitted attributes of the k-th point of a path (regressor: ``coefs`` of shape
+    (n_features, n_lams); classifier: (n_columns, n_features, n_lams))."""
+    if path.coefs.ndim == 2:
+        return {"coef_": path.coefs[:, k].copy(), "intercept_": float(path.intercepts[k]),
+                "eta_": path.etas[:, k].copy()}
+    return {"coef_": path.coefs[..., k].copy(), "intercept_": path.intercepts[:, k].copy(),
+            "eta_": path.etas[..., k].copy()}
+
+
+def _fixed(estimator: BaseEstimator, path: Any, k: int, n_features: int,
+           **fitted: Any) -> BaseEstimator:
     """A fitted-looking copy of ``estimator`` that predicts with the k-th path point (what a
-    scorer needs: ``predict``)."""
+    scorer needs: ``predict``, ``predict_proba``); ``fitted``: further attributes
+    (``classes_``)."""
     est = clone(estimator).set_params(lam=float(path.lams[k]))
-    est.coef_, est.intercept_, est.eta_ = path.coefs[:, k], float(path.intercepts[k]), \
-        path.etas[:, k]
+    for name, value in {**_point(path, k), **fitted}.items():
+        setattr(est, name, value)
     est.n_features_in_ = n_features
     return est
+
+
+def _logistic_path_task(estimator: BaseEstimator, X: Any,
+                        target: tuple[np.ndarray, np.ndarray], sample_weight: np.ndarray,
+                        lams: np.ndarray, train: np.ndarray, test: np.ndarray | None,
+                        scorer: Any) -> dict[str, Any]:
+    """One joblib task of IRLSClassifierCV: the warm-started logistic path on ``train``,
+    each lam scored on ``test`` (held-out log-loss, weighted by ``sample_weight``);
+    ``target``: the class codes and the classes they index."""
+    codes, classes = target
+    problem = estimator._problem(X[train], codes[train], classes, sample_weight[train])
+    path = solve_logistic_path(estimator, problem, lams)
+    if test is None:
+        return {"path": path}
+    X_test, c_test, sw_test = X[test], codes[test], sample_weight[test]
+    K, d, n_lams = path.coefs.shape
+    flat = np.asarray(X_test @ path.coefs.transpose(1, 0, 2).reshape(d, K * n_lams))
+    M = flat.reshape(-1, K, n_lams).transpose(2, 0, 1) + path.intercepts.T[:, None, :]
+    # M: (n_lams, n_test, n_columns)
+    if classes.size == 2:
+        logp = -np.logaddexp(0.0, np.where(c_test == 1, -1.0, 1.0) * M[..., 0])
+    else:
+        logp = (np.take_along_axis(M, np.broadcast_to(c_test[None, :, None],
+                                                      M.shape[:2] + (1,)), axis=2)[..., 0]
+                - logsumexp(M, axis=2))
+    log_loss = -(logp @ sw_test) / sw_test.sum()
+    if scorer is None:
+        return {"path": path, "log_loss": log_loss, "scores": -log_loss}
+    y_test = classes[c_test]
+    scores = np.array([scorer(_fixed(estimator, path, k, X.shape[1], classes_=classes),
+                              X_test, y_test, sample_weight=sw_test)
+                       for k in range(len(lams))])
+    return {"path": path, "log_loss": log_loss, "scores": scores}
 
 
 def _check_fold_weights(sample_weight: np.ndarray, folds: list) -> None:
@@ -90,8 +140,10 @@ def select_index(mean: np.ndarray, sem: np.ndarray, selection: str) -> int:
     return int(np.flatnonzero(mean >= mean[best] - sem[best])[0])
 
 
-class _RegressorCV(RegressorMixin, BaseEstimator):
-    """Shared fit/predict of the CV estimators; subclasses set ``_estimator_class``."""
+class _PathCV(BaseEstimator):
+    """Shared fit of the CV estimators: the grid, the folds, one joblib task per fold's
+    warm-started path, the selection and the refit. Subclasses set ``_estimator_class`` and
+    the data hooks (``_check_data``, ``_grid``, ``_task``, ``_errors``)."""
 
     _estimator_class: type[BaseEstimator]
 
@@ -147,29 +199,28 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
                 delattr(self, name)
             raise
 
+    def _validated(self, X: Any, **kwargs: Any) -> Any:
+        sparse_ok = self.__sklearn_tags__().input_tags.sparse
+        return validate_data(self, X, accept_sparse="csr" if sparse_ok else False,
+                             dtype=np.float64, **kwargs)
+
     def _fit(self, X: Any, y: Any, sample_weight: Any, groups: Any):
         self._validate_params()
         base = self._base_estimator()
-        sparse_ok = self.__sklearn_tags__().input_tags.sparse
-        X, y = validate_data(self, X, y, accept_sparse="csr" if sparse_ok else False,
-                             dtype=np.float64, y_numeric=True)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        X, target, sample_weight = self._check_data(X, y, sample_weight)
         penalty = resolve_penalty(self.penalty, self.penalty_params)
         check_reweightable(penalty)
         penalty = with_penalty_factor(penalty, getattr(self, "penalty_factor", None),
                                       X.shape[1])
-        lams = lam_grid(X, y, penalty, self.lams, eps=self.eps,
-                        fit_intercept=self.fit_intercept, sample_weight=sample_weight)
-        folds = list(check_cv(self.cv, y, classifier=False).split(X, y, groups))
+        lams = self._grid(base, X, target, penalty, sample_weight)
+        folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y, groups))
         if sample_weight is not None:
             _check_fold_weights(sample_weight, folds)
         scorer = None if self.scoring is None else check_scoring(self, scoring=self.scoring)
         seeds = self._task_seeds(len(folds) + 1)
         tasks = [(np.arange(X.shape[0]), None)] + list(folds)
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_path_task)(self._seeded(self._path_base(base), seed), X, y,
-                                sample_weight, lams,
+            delayed(self._task)(self._seeded(self._path_base(base), seed), X, target, sample_weight, lams,
                                 train, test, scorer)
             for (train, test), seed in zip(tasks, seeds))
         full, cv_runs = results[0], results[1:]
@@ -177,7 +228,7 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         scores = np.column_stack([r["scores"] for r in cv_runs])  # (n_lams, n_folds)
         best = self._select(scores)
         self.lams_ = lams
-        self.mse_path_ = np.column_stack([r["mse"] for r in cv_runs])
+        self._errors(cv_runs)
         self.cv_results_ = self._cv_results(lams, scores)
         self.best_index_ = best
         self.lam_ = float(lams[best])
@@ -188,14 +239,13 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         best_estimator = self._refit(self._seeded(base, seeds[0]), path, best, X, y,
                                      sample_weight)
         self.best_estimator_ = best_estimator
-        self.coef_ = best_estimator.coef_
-        self.intercept_ = best_estimator.intercept_
-        self.eta_ = best_estimator.eta_
-        self.n_iter_ = best_estimator.n_iter_
+        for name in ("coef_", "intercept_", "eta_", "n_iter_", *self._extra_attributes):
+            setattr(self, name, getattr(best_estimator, name))
         return self
 
-    @staticmethod
-    def _refit(base: BaseEstimator, path: Any, best: int, X: np.ndarray, y: np.ndarray,
+    _extra_attributes: tuple[str, ...] = ()
+
+    def _refit(self, base: BaseEstimator, path: Any, best: int, X: Any, y: Any,
                sample_weight: Any) -> BaseEstimator:
         """The estimator fitted on all data at ``lam_``, started from the full-data path's
         point there where the path warm-starts (so that for non-convex penalties it stays on
@@ -205,13 +255,18 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         _, warm = start_policy(est, resolve_penalty(est.penalty, est.penalty_params))
         if warm:
             est.set_params(warm_start=True)
-            est.coef_, est.n_features_in_ = path.coefs[:, best].copy(), X.shape[1]
+            for name, value in {**_point(path, best), **self._warm_attributes()}.items():
+                setattr(est, name, value)
+            est.n_features_in_ = X.shape[1]
         est.fit(X, y, sample_weight=sample_weight)
         return est.set_params(warm_start=False)
 
     def _path_base(self, base: BaseEstimator) -> BaseEstimator:
         """The estimator whose parameters the paths run with (the refit uses ``base``)."""
         return base
+
+    def _warm_attributes(self) -> dict[str, Any]:
+        return {}
 
     def _task_seeds(self, n_tasks: int) -> list[Any]:
         """One random_state per task, fixed before the tasks run, so that results do not
@@ -258,6 +313,31 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
             results[f"split{k}_test_score"] = scores[:, k]
         return results
 
+    def _delegate(self, method: str, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = self._validated(X, reset=False)
+        return getattr(self.best_estimator_, method)(X)
+
+
+class _RegressorCV(RegressorMixin, _PathCV):
+    """The CV regressors: squared loss, held-out mean squared error (``mse_path_``)."""
+
+    _task = staticmethod(_path_task)
+
+    def _check_data(self, X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
+        X, y = self._validated(X, y=y, y_numeric=True)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        return X, y, sample_weight
+
+    def _grid(self, base: BaseEstimator, X: Any, y: np.ndarray, penalty: Any,
+              sample_weight: Any) -> np.ndarray:
+        return lam_grid(X, y, penalty, self.lams, eps=self.eps,
+                        fit_intercept=self.fit_intercept, sample_weight=sample_weight)
+
+    def _errors(self, cv_runs: list[dict[str, Any]]) -> None:
+        self.mse_path_ = np.column_stack([r["mse"] for r in cv_runs])
+
     def predict(self, X: Any) -> np.ndarray:
         """Predict with the estimator refitted at ``lam_``.
 
@@ -271,11 +351,7 @@ class _RegressorCV(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             The predictions ``X @ coef_ + intercept_``.
         """
-        check_is_fitted(self)
-        sparse_ok = self.__sklearn_tags__().input_tags.sparse
-        X = validate_data(self, X, reset=False, accept_sparse="csr" if sparse_ok else False,
-                          dtype=np.float64)
-        return self.best_estimator_.predict(X)
+        return self._delegate("predict", X)
 
 
 _NOTES = """
@@ -495,3 +571,177 @@ tol, random_state, fit_intercept, penalty_factor, check_minima
 
     def _path_base(self, base: BaseEstimator) -> BaseEstimator:
         return clone(base).set_params(tol=max(base.tol, self.path_tol))
+
+
+class IRLSClassifierCV(ClassifierMixin, _PathCV):
+    __doc__ = f"""Penalised logistic regression (:class:`~skdropout.linear.IRLSClassifier`)
+    with lam chosen by stratified cross-validation over a warm-started path, as
+    scikit-learn's ``LogisticRegressionCV`` (whose ``Cs`` map to ``lams = 1 / (C n)``).
+
+    The grid runs from the smallest lam whose solution has every penalised coefficient at 0
+    (``max_(j,k) |X_j'(s (y_k - p0_k))/S| / slope0`` at the intercept-only model) down to
+    ``eps`` times it.
+
+    Parameters
+    ----------
+    lams : int or array-like, default=100
+        Number of lam values on the geometric grid, or the grid itself.
+    eps : float in (0, 1), default=1e-3
+        Length of a generated grid: ``lams_[-1] / lams_[0]``.
+    cv : int, cross-validation generator or iterable, default=None
+        As in scikit-learn: None is 5-fold ``StratifiedKFold``.
+    scoring : str or callable, default=None
+        A scikit-learn scorer name or callable (greater is better); None: minus the
+        held-out log-loss (weighted by ``sample_weight``).
+    selection : {{"min", "1se"}}, default="min"
+        ``"min"``: the lam with the best mean score. ``"1se"``: the largest lam whose mean
+        score is within one standard error of the best (sparser, more regularised).
+    n_jobs : int, default=None
+        Number of joblib tasks (folds, and the full-data path) run at once.
+    penalty, penalty_params, fit_intercept, class_weight, solver, max_iter, tol, penalty_factor
+        As in :class:`~skdropout.linear.IRLSClassifier`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    lam_ : float
+        The chosen lam.
+    lams_ : ndarray of shape (n_lams,)
+        The grid, decreasing.
+    best_index_ : int
+        Index of ``lam_`` in ``lams_``.
+    log_loss_path_ : ndarray of shape (n_lams, n_folds)
+        Held-out mean log-loss per lam and fold.
+    cv_results_ : dict of ndarray
+        As GridSearchCV's: ``param_lam``, ``mean_test_score``, ``std_test_score``,
+        ``sem_test_score``, ``rank_test_score`` and ``split{{k}}_test_score``.
+    coef_path_, eta_path_ : ndarray of shape (n_columns, n_features, n_lams)
+        The path on all data (n_columns is 1 for two classes).
+    intercept_path_ : ndarray of shape (n_columns, n_lams)
+    best_estimator_ : IRLSClassifier
+        The estimator fitted on all data at ``lam_``.
+    coef_, intercept_, eta_, n_iter_
+        Those of ``best_estimator_``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when X has string feature names.
+{_NOTES.format(name="IRLSClassifierCV")}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.linear import IRLSClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((150, 8))
+    >>> y = np.where(X @ [2.0, 0, 0, -2.0, 0, 0, 0, 0] + rng.standard_normal(150) > 0, "a", "b")
+    >>> est = IRLSClassifierCV(lams=10, cv=3).fit(X, y)
+    >>> est.log_loss_path_.shape, est.classes_.tolist()
+    ((10, 3), ['a', 'b'])
+    >>> np.flatnonzero(np.abs(est.coef_[0]) > 0.5).tolist()
+    [0, 3]
+    """
+
+    _estimator_class = IRLSClassifier
+    _task = staticmethod(_logistic_path_task)
+    _extra_attributes = ("classes_",)
+    _parameter_constraints: dict = {
+        **{k: v for k, v in IRLSClassifier._parameter_constraints.items()
+           if k not in ("lam", "warm_start")},
+        **_PathCV._cv_constraints,
+    }
+
+    def __init__(self, *, lams=100, eps=1e-3, cv=None, scoring=None, selection="min",
+                 n_jobs=None, penalty="l1", penalty_params=None, fit_intercept=True,
+                 class_weight=None, solver="auto", max_iter=100, tol=1e-6,
+                 penalty_factor=None):
+        self.lams = lams
+        self.eps = eps
+        self.cv = cv
+        self.scoring = scoring
+        self.selection = selection
+        self.n_jobs = n_jobs
+        self.penalty = penalty
+        self.penalty_params = penalty_params
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.penalty_factor = penalty_factor
+
+    def _check_data(self, X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
+        X, y = self._validated(X, y=y)
+        check_classification_targets(y)
+        encoder = LabelEncoder()
+        codes = encoder.fit_transform(y)
+        self.classes_ = encoder.classes_
+        if self.classes_.size < 2:
+            raise ValueError("IRLSClassifierCV needs samples of at least 2 classes in the "
+                             f"data, but the data contains only one class: "
+                             f"{self.classes_[0]!r}.")
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        return X, (codes, self.classes_), sample_weight
+
+    def _grid(self, base: BaseEstimator, X: Any, target: tuple[np.ndarray, np.ndarray],
+              penalty: Any, sample_weight: np.ndarray) -> np.ndarray:
+        return geometric_grid(lambda: logistic_lam_max(
+            base._problem(X, *target, sample_weight), penalty), self.lams, self.eps)
+
+    def _errors(self, cv_runs: list[dict[str, Any]]) -> None:
+        self.log_loss_path_ = np.column_stack([r["log_loss"] for r in cv_runs])
+
+    def _warm_attributes(self) -> dict[str, Any]:
+        return {"classes_": self.classes_}
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The margins of the estimator refitted at ``lam_`` (see
+        :meth:`IRLSClassifier.decision_function`).
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        return self._delegate("decision_function", X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class under the estimator refitted at ``lam_``.
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._delegate("predict", X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities under the estimator refitted at ``lam_``.
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return self._delegate("predict_proba", X)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return self._delegate("predict_log_proba", X)

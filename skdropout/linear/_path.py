@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from scipy import optimize
@@ -83,6 +83,12 @@ def lam_max(X: Any, y: np.ndarray, penalty: Penalty, *, fit_intercept: bool = Tr
         yw = y if sample_weight is None else y * sample_weight
         total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
         grad0 = np.asarray(X.T @ yw).ravel() / total
+    return lam_from_gradient(penalty, grad0)
+
+
+def lam_from_gradient(penalty: Penalty, grad0: np.ndarray) -> float:
+    """lam_max from the negative loss gradient ``grad0`` at the fit on the unpenalised
+    features alone (the part of :func:`lam_max` that does not depend on the loss)."""
     scale = float(np.max(np.abs(grad0))) if grad0.size else 0.0
     if scale <= _RESOLUTION:
         return _RESOLUTION
@@ -129,13 +135,20 @@ def lam_grid(X: Any, y: np.ndarray, penalty: Penalty, lams: int | Any = 100, *,
              sample_weight: np.ndarray | None = None) -> np.ndarray:
     """The decreasing grid of lam: ``lams`` values from :func:`lam_max` down to
     ``eps * lam_max`` spaced geometrically, or the given array sorted decreasingly."""
+    return geometric_grid(lambda: lam_max(X, y, penalty, fit_intercept=fit_intercept,
+                                          sample_weight=sample_weight), lams, eps)
+
+
+def geometric_grid(top: Callable[[], float], lams: int | Any, eps: float) -> np.ndarray:
+    """``lams`` values from ``top()`` down to ``eps * top()`` spaced geometrically, or the
+    given array validated and sorted decreasingly (``top`` is called only for a count)."""
     if isinstance(lams, Integral) and not isinstance(lams, bool):
         if lams < 1:
             raise ValueError(f"lams must be a count >= 1 or an array of lam > 0, got {lams!r}.")
         if not (isinstance(eps, (int, float)) and 0 < eps < 1):
             raise ValueError(f"eps must be a float in (0, 1), got {eps!r}.")
-        top = lam_max(X, y, penalty, fit_intercept=fit_intercept, sample_weight=sample_weight)
-        return np.geomspace(top, top * eps, num=int(lams))
+        start = top()
+        return np.geomspace(start, start * eps, num=int(lams))
     grid = np.asarray(lams, dtype=np.float64) if not isinstance(lams, str) else None
     if grid is None or grid.ndim != 1 or grid.size == 0:
         raise ValueError(f"lams must be a count >= 1 or a 1-D array of lam > 0, got {lams!r}.")

@@ -1,0 +1,290 @@
+"""IRLSClassifier: penalised logistic / multinomial regression by Newton-IRLS and the
+eta-trick (the solver is :func:`~skdropout.linear._logistic.logistic_irls`)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, log_expit, log_softmax, softmax
+from sklearn.base import ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..penalties import Penalty
+from ._base import EtaTrickBase
+from ._irls import SOLVERS
+from ._logistic import LogisticProblem, LogisticResult, logistic_irls
+
+
+class IRLSClassifier(ClassifierMixin, EtaTrickBase):
+    r"""Penalised logistic regression (binary and multinomial) by Newton steps, each solved
+    by iteratively reweighted least squares (the eta-trick).
+
+    Minimises eq. (1) with the logistic loss,
+
+    .. math::
+
+        F(W, b) = \frac{1}{S} \sum_i s_i\, \ell_i(x_i^\top W + b)
+                  + \lambda \sum_{k,j} \Omega(W_{jk}),
+
+    where ``s_i = sample_weight_i * class_weight[y_i]``, ``S = sum_i sample_weight_i``
+    (``n`` without weights; class weights do not enter S, so ``lam`` keeps its meaning when
+    they change), and ``l_i(m) = log(1 + e^m) - y_i m`` for two classes (one coefficient
+    vector; ``y_i = 1`` for ``classes_[1]``) or ``l_i(m) = log sum_k e^{m_k} - m_{y_i}``
+    for K > 2 classes (the softmax model with K coefficient vectors, every one of the
+    K x d coefficients penalised by Omega, scikit-learn's multinomial convention). With
+    l1 and no weights this is scikit-learn's ``LogisticRegression(l1_ratio=1,
+    C=1/(n lam))``.
+
+    Each Newton step replaces the loss by its second-order expansion, a weighted least
+    squares problem with weights ``s_i p_i (1 - p_i)`` and working response
+    ``z_i = m_i + (y_i - p_i) / (p_i (1 - p_i))``, and solves it with the penalty by the
+    eta-trick: the weighted ridge w-steps ``(X'VX/n + lam' diag(eta)^-1) w = X'Vz/n`` and
+    the eta-steps ``eta = eta_hat(w)`` (eqs. 6-7) of :class:`IRLSRegressor`, with its working
+    set. A backtracking line search on F damps each step; for K > 2 the steps cycle over the
+    classes, and on separable penalties with a working set a Newton polish on the support
+    with the full Hessian finishes the fit.
+
+    Parameters
+    ----------
+    penalty : str or Penalty, default="l1"
+        Name of a penalty of :mod:`skdropout.penalties` or a penalty object (for K > 2
+        classes a separable one).
+    penalty_params : dict, default=None
+        Parameters of the named penalty; lam-shaped penalties (mcp, scad, ...) get their lam
+        from ``lam``.
+    lam : float, default=0.01
+        Regularisation strength lambda (> 0); ``lam = 1 / (C n)`` in scikit-learn's terms.
+    fit_intercept : bool, default=True
+        Fit unpenalised intercepts.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight`` in the loss (as in
+        scikit-learn; "balanced": ``n / (K * count(class))``).
+    solver : {"auto", "cholesky", "woodbury", "cg"}, default="auto"
+        The w-step solver of the inner IRLS (see :class:`IRLSRegressor`).
+    max_iter : int, default=100
+        Maximum number of Newton steps (cycles over the classes when K > 2).
+    tol : float, default=1e-6
+        Scale-free tolerance: the largest KKT residual (subdifferential distance of each
+        coefficient, gradient of each intercept) divided by its value at the intercept-only
+        model, ``max_j |X_j'(s (y - p0))/S|``; for penalties without a working set also the
+        relative decrease of F in one step.
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` and ``intercept_``.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Per-feature factors v (glmnet's ``penalty.factor``): feature j is penalised with
+        ``lam_j = lam * v_j`` in every class (see :class:`IRLSRegressor`).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Exact zeros for pruned coefficients.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        For K > 2 centred to sum 0 (the softmax is invariant to a common shift).
+    eta_ : ndarray of the shape of ``coef_``
+        ``eta_hat(coef_)`` (0: pruned; inf: unpenalised).
+    n_iter_ : int
+        Newton steps (class cycles) taken.
+    objective_ : float
+        F at the solution.
+    objective_path_ : ndarray
+        F at the start and after each Newton step (non-increasing).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.linear import IRLSClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 6))
+    >>> y = np.where(X @ [3.0, 0, 0, -2.0, 0, 0] + rng.standard_normal(200) > 0, "yes", "no")
+    >>> clf = IRLSClassifier(penalty="l1", lam=0.05).fit(X, y)
+    >>> np.flatnonzero(clf.coef_[0]).tolist(), clf.classes_.tolist()
+    ([0, 3], ['no', 'yes'])
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    # a zero coefficient that violates its optimality condition re-enters (working set)
+    _zeros_reenter = True
+    _parameter_constraints: dict = {
+        **EtaTrickBase._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "solver": [StrOptions(set(SOLVERS))],
+        "penalty_factor": ["array-like", None],
+    }
+
+    def __init__(self, penalty: Any = "l1", penalty_params: dict | None = None,
+                 lam: float = 0.01, fit_intercept: bool = True, class_weight: Any = None,
+                 solver: str = "auto", max_iter: int = 100, tol: float = 1e-6,
+                 warm_start: bool = False, penalty_factor: Any = None) -> None:
+        self.penalty = penalty
+        self.penalty_params = penalty_params
+        self.lam = lam
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.penalty_factor = penalty_factor
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> IRLSClassifier:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable type, e.g. strings).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights are equivalent to repeated rows.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_guarded(lambda: self._fit(X, y, sample_weight))
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any) -> IRLSClassifier:
+        previous = ((self.coef_, self.intercept_, self.classes_)
+                    if self.warm_start and hasattr(self, "coef_") else None)
+        problem, penalty, classes = self._prepare(X, y, sample_weight)
+        coef_init = intercept_init = None
+        if (previous is not None and previous[0].shape == (problem.n_columns, problem.d)
+                and np.array_equal(previous[2], classes)):
+            coef_init, intercept_init = previous[0].T, previous[1]
+        res = self._solve(problem, penalty, float(self.lam), coef_init, intercept_init)
+        self.classes_ = classes
+        self.coef_ = res.coef.T.copy()
+        self.intercept_ = res.intercept.copy()
+        self.eta_ = res.eta.T.copy()
+        self.n_iter_ = res.n_iter
+        self.objective_ = float(res.objective_path[-1])
+        self.objective_path_ = np.asarray(res.objective_path)
+        return self
+
+    def _prepare(self, X: Any, y: Any, sample_weight: Any
+                 ) -> tuple[LogisticProblem, Penalty, np.ndarray]:
+        """Validate the data and build the problem, the penalty and the classes."""
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
+                             multi_output=False)
+        check_classification_targets(y)
+        encoder = LabelEncoder()
+        codes = encoder.fit_transform(y)
+        classes = encoder.classes_
+        if classes.size < 2:
+            raise ValueError("This solver needs samples of at least 2 classes in the data, "
+                             f"but the data contains only one class: {classes[0]!r}.")
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if not sw.sum() > 0:
+            raise ValueError("sample_weight must have a positive sum.")
+        return self._problem(X, codes, classes, sw), self._penalty(X.shape[1]), classes
+
+    def _problem(self, X: Any, codes: np.ndarray, classes: np.ndarray,
+                 sample_weight: np.ndarray) -> LogisticProblem:
+        """The problem of validated data: ``codes`` index ``classes``; the class weights
+        (computed on these codes for "balanced") multiply ``sample_weight``."""
+        K = classes.size
+        cw = np.ones(K)
+        if self.class_weight is not None:
+            present = np.unique(codes)
+            cw[present] = compute_class_weight(self.class_weight, classes=classes[present],
+                                               y=classes[codes])
+        Y = codes[:, None].astype(np.float64) if K == 2 else np.eye(K)[codes]
+        return LogisticProblem(X, Y, sample_weight * cw[codes], float(sample_weight.sum()),
+                               self.fit_intercept)
+
+    def _solve(self, problem: LogisticProblem, penalty: Penalty, lam: float,
+               coef_init: np.ndarray | None, intercept_init: np.ndarray | None
+               ) -> LogisticResult:
+        """The solver at one lam with this estimator's parameters (fits and paths share it):
+        raises on a non-finite solution, warns when it did not converge."""
+        res = logistic_irls(problem, penalty, lam, coef_init=coef_init,
+                            intercept_init=intercept_init, solver=self.solver,
+                            max_iter=self.max_iter, tol=self.tol)
+        self._check_result(res.coef, res.objective_path[-1])
+        if not res.converged:
+            warnings.warn(f"IRLSClassifier did not converge in {self.max_iter} Newton steps "
+                          f"at lam={lam:.4g} (scaled KKT residual {res.kkt:.2e} > "
+                          f"tol={self.tol:g}); increase max_iter.", ConvergenceWarning,
+                          stacklevel=4)
+        return res
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The margins ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for two classes (positive favours ``classes_[1]``),
+        else (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=np.float64, reset=False)
+        scores = np.asarray(X @ self.coef_.T) if sp.issparse(X) else X @ self.coef_.T
+        scores = scores + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else np.argmax(scores, axis=1)
+        return self.classes_[idx]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities: ``sigmoid`` of the margin for two classes, the softmax of the
+        K margins otherwise.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores)
+            return np.column_stack([1.0 - p, p])
+        return softmax(scores, axis=1)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`, computed without underflow.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([log_expit(-scores), log_expit(scores)])
+        return log_softmax(scores, axis=1)

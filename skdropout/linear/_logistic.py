@@ -1,0 +1,401 @@
+"""Penalised logistic and multinomial regression by Newton steps solved as eta-trick IRLS.
+
+The problem is eq. (1) with the logistic loss,
+
+    F(W, b) = 1/S sum_i s_i l_i(x_i'W + b) + lam * sum_k Omega(W[:, k]),
+
+with ``l_i(m) = log(1 + e^m) - y_i m`` (binary, one column, y_i in {0, 1}) or
+``l_i(m) = log sum_k e^{m_k} - m_{y_i}`` (multinomial, K columns, Omega on every one of the
+K x d coefficients), sample weights ``s_i`` (``sample_weight`` times the class weight of
+y_i) and ``S`` the sum of ``sample_weight`` (n without weights).
+
+One Newton step on column k replaces the loss by its second-order expansion at the current
+margins ``m``; with ``p`` the probabilities of class k and ``h = p(1 - p)`` that is the
+weighted least-squares loss
+
+    1/(2S) sum_i s_i h_i (z_i - x_i'w - b)^2,   z_i = m_ik + (y_ik - p_i) / h_i,
+
+so the step is :func:`~skdropout.linear._irls.irls` (eq. 6, the exact weighted ridge
+w-steps ``(X'VX/n + lam' diag(eta)^-1) w = X'Vz/n`` with ``eta = eta_hat(w)`` and a
+working set) on the design weighted by ``v = s h``, with ``lam' = lam S / sum(v)``. The
+step is then damped by a backtracking line search on F, so F decreases at every accepted
+step. Binary problems take full proximal-Newton steps; multinomial ones cycle over the
+classes (block coordinate descent with each block's exact Newton weights, as glmnet does).
+
+Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
+(and the intercept's gradient) divided by its value at the intercept-only model must fall
+below ``tol`` (for penalties without a working set also the relative decrease of F).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, logsumexp, softmax
+
+from ..penalties import Penalty
+from ._design import Design
+from ._irls import irls, kkt_residuals, uses_working_set
+
+_H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
+_ARMIJO = 1e-4
+_MAX_HALVINGS = 40
+_ROUNDING = 16 * np.finfo(np.float64).eps
+
+
+@dataclass
+class LogisticResult:
+    """Outcome of :func:`logistic_irls` (``coef`` has shape (n_features, n_columns))."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    eta: np.ndarray
+    n_iter: int
+    objective_path: list[float] = field(default_factory=list)
+    converged: bool = False
+    kkt: float = math.inf
+
+
+class LogisticProblem:
+    """The data of a (weighted) logistic or multinomial problem.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_columns)
+        ``y`` in {0, 1} as one column (binary), or the one-hot classes (multinomial).
+    weight : ndarray of shape (n_samples,)
+        ``s_i``: sample weight times class weight (>= 0).
+    total : float
+        ``S``, the normaliser of the loss (the sum of the sample weights).
+    fit_intercept : bool
+    """
+
+    def __init__(self, X: Any, Y: np.ndarray, weight: np.ndarray, total: float,
+                 fit_intercept: bool) -> None:
+        self.X = sp.csc_matrix(X, dtype=np.float64) if sp.issparse(X) else X
+        self.n, self.d = X.shape
+        self.Y = np.asarray(Y, dtype=np.float64)
+        self.binary = self.Y.shape[1] == 1
+        self.s, self.total = weight, float(total)
+        self.fit_intercept = fit_intercept
+
+    @property
+    def n_columns(self) -> int:
+        return self.Y.shape[1]
+
+    def xdot(self, W: np.ndarray) -> np.ndarray:
+        """``X @ W`` as a dense array (only the nonzero rows of W are used)."""
+        rows = np.flatnonzero(np.any(W != 0, axis=1))
+        if rows.size == 0:
+            return np.zeros((self.n, W.shape[1]))
+        return np.asarray(self.X[:, rows] @ W[rows])
+
+    def margins(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self.xdot(W) + b
+
+    def probabilities(self, M: np.ndarray) -> np.ndarray:
+        """``p = sigmoid(m)`` (binary) or ``softmax(m)`` per row (multinomial)."""
+        return expit(M) if self.binary else softmax(M, axis=1)
+
+    def loss(self, M: np.ndarray) -> float:
+        """``1/S sum_i s_i l_i(m_i)``."""
+        if self.binary:
+            li = np.logaddexp(0.0, M[:, 0]) - self.Y[:, 0] * M[:, 0]
+        else:
+            li = logsumexp(M, axis=1) - np.sum(self.Y * M, axis=1)
+        return float(self.s @ li) / self.total
+
+    def neg_gradient(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X'(s (Y - P))/S`` and its intercept part ``sum_i s_i (y_i - p_i)/S``."""
+        R = self.s[:, None] * (self.Y - P)
+        G = np.asarray(self.X.T @ R) / self.total
+        return G.reshape(self.d, -1), R.sum(axis=0) / self.total
+
+    def null_model(self) -> tuple[np.ndarray, np.ndarray]:
+        """The intercept-only fit (W = 0): ``b`` and its probabilities."""
+        K = self.n_columns
+        if not self.fit_intercept:
+            b = np.zeros(K)
+        elif self.binary:
+            q = float(self.s @ self.Y[:, 0]) / float(self.s.sum())
+            q = min(max(q, 1e-12), 1 - 1e-12)
+            b = np.array([math.log(q / (1 - q))])
+        else:
+            q = np.maximum(self.s @ self.Y / self.s.sum(), 1e-12)
+            b = np.log(q) - np.mean(np.log(q))
+        return b, self.probabilities(np.broadcast_to(b, (self.n, K)))
+
+
+def penalty_total(penalty: Penalty, W: np.ndarray) -> float:
+    """``sum_k Omega(W[:, k])``."""
+    return float(sum(penalty.value(W[:, k]) for k in range(W.shape[1])))
+
+
+def objective(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
+              b: np.ndarray) -> float:
+    """F(W, b) of the module docstring."""
+    return problem.loss(problem.margins(W, b)) + lam * penalty_total(penalty, W)
+
+
+def kkt_scale(problem: LogisticProblem) -> float:
+    """``max |X'(s (y - p0))/S|`` at the intercept-only model (lam_max times Omega's slope
+    at 0 for l1); the unit of the scale-free tolerance."""
+    _, P0 = problem.null_model()
+    G0, _ = problem.neg_gradient(P0)
+    return float(np.max(np.abs(G0))) if G0.size else 0.0
+
+
+def _kkt(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
+         P: np.ndarray) -> float:
+    """The largest KKT residual (coefficients and intercept), unscaled."""
+    G, g_b = problem.neg_gradient(P)
+    res = max((float(np.max(kkt_residuals(G[:, k], W[:, k], penalty, lam)))
+               for k in range(W.shape[1])), default=0.0)
+    if problem.fit_intercept:
+        res = max(res, float(np.max(np.abs(g_b))))
+    return res
+
+
+def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k: int,
+                      M: np.ndarray, P: np.ndarray, w: np.ndarray, b: float, warm: bool,
+                      tol: float, solver: str, max_iter: int) -> tuple[np.ndarray, float]:
+    """The penalised Newton step of column k: the minimiser of the weighted least-squares
+    expansion (module docstring) plus ``lam Omega``, by :func:`irls` from ``w`` (or from its
+    default start when ``warm`` is false). ``tol`` is in the units of F's KKT residual."""
+    p = P[:, k]
+    h = np.maximum(p * (1.0 - p), _H_MIN)
+    z = M[:, k] + (problem.Y[:, k] - p) / h
+    v = problem.s * h
+    V = float(v.sum())
+    design = Design(problem.X, z, v, problem.fit_intercept)
+    ratio = problem.total / V
+    scale = float(np.max(np.abs(design.xty()))) if problem.d else 0.0
+    inner_tol = max(tol * ratio / scale, 1e-14) if scale > 0 else 1e-14
+    res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
+               max_iter=max_iter, tol=inner_tol)
+    b_new = design.intercept(res.coef) if problem.fit_intercept else 0.0
+    return res.coef, b_new
+
+
+def _line_search(problem: LogisticProblem, penalty: Penalty, lam: float, k: int,
+                 M: np.ndarray, W: np.ndarray, b: np.ndarray, F: float, grad: np.ndarray,
+                 grad_b: float, w_new: np.ndarray, b_new: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """Backtracking along ``(w_new - w, b_new - b)`` on column k: the first t in 1, 1/2, ...
+    with ``F(t) <= F + 1e-4 t min(Delta, 0)``, ``Delta = grad'dw + grad_b db + lam
+    (Omega(w_new) - Omega(w))`` (the decrease the convex model predicts; ``grad``, ``grad_b``:
+    the loss gradient of column k). None when no t lowers F."""
+    w = W[:, k]
+    dw, db = w_new - w, b_new - b[k]
+    if not (np.any(dw) or db):
+        return None
+    xd = problem.xdot(dw[:, None])[:, 0] + db
+    omega_w = penalty.value(w)
+    rest = lam * (penalty_total(penalty, W) - omega_w)
+    delta = float(grad @ dw) + grad_b * db + lam * (penalty.value(w_new) - omega_w)
+    t = 1.0
+    for _ in range(_MAX_HALVINGS):
+        w_t = w_new if t == 1.0 else w + t * dw
+        M_t = M.copy()
+        M_t[:, k] += t * xd
+        F_t = problem.loss(M_t) + rest + lam * penalty.value(w_t)
+        if F_t <= F + _ARMIJO * t * min(delta, 0.0) and F_t <= F:
+            W_t, b_t = W.copy(), b.copy()
+            W_t[:, k], b_t[k] = w_t, b[k] + t * db
+            return W_t, b_t, M_t, F_t
+        t *= 0.5
+    return None
+
+
+def _hessian(problem: LogisticProblem, P: np.ndarray, support: list[np.ndarray]) -> np.ndarray:
+    """The loss Hessian on the support (columns ``support[k]`` of class k, then the
+    intercepts when fitted): blocks ``X_a' diag(s (p_k [k = m] - p_k p_m)) X_b / S``."""
+    K = problem.n_columns
+    blocks = []
+    for k in range(K):
+        B = (problem.X[:, support[k]] if sp.issparse(problem.X)
+             else problem.X[:, support[k]])
+        B = np.asarray(B.todense()) if sp.issparse(B) else B
+        if problem.fit_intercept:
+            B = np.column_stack([B, np.ones(problem.n)])
+        blocks.append(B)
+    rows = []
+    for k in range(K):
+        row = []
+        for m in range(K):
+            c = (P[:, k] * ((k == m) - P[:, m])) if not problem.binary else P[:, 0] * (1 - P[:, 0])
+            row.append(blocks[k].T @ ((problem.s * c)[:, None] * blocks[m]) / problem.total)
+        rows.append(row)
+    return np.block(rows)
+
+
+def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
+            b: np.ndarray, F: float, max_steps: int = 30
+            ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Newton's method on the stationarity equations restricted to the support of W (and
+    the intercepts), with the full multinomial Hessian that the class-by-class steps lack.
+
+    A coordinate that a step moves across 0 is set to 0 (it leaves the support); each step
+    is halved until it lowers F (a full step may also leave F unchanged to rounding, where
+    F cannot tell the steps apart but the gradient can). Returns the polished point."""
+    K = problem.n_columns
+    for _ in range(max_steps):
+        support = [np.flatnonzero(W[:, k]) for k in range(K)]
+        M = problem.margins(W, b)
+        P = problem.probabilities(M)
+        G, g_b = problem.neg_gradient(P)
+        grad, curv = [], []
+        for k in range(K):
+            idx = support[k]
+            pen = penalty.restrict(idx)
+            grad.append(-G[idx, k] + lam * pen.grad(W[idx, k]))
+            curv.append(lam * pen.curvature(W[idx, k]))
+            if problem.fit_intercept:
+                grad.append(-g_b[k:k + 1])
+                curv.append(np.zeros(1))
+        g, c = np.concatenate(grad), np.concatenate(curv)
+        if g.size == 0:
+            break
+        H = _hessian(problem, P, support)
+        H[np.diag_indices_from(H)] += c
+        step = np.linalg.lstsq(H, g, rcond=None)[0]
+        best = None
+        t = 1.0
+        for _ in range(_MAX_HALVINGS):
+            W_t, b_t = W.copy(), b.copy()
+            pos = 0
+            for k in range(K):
+                idx = support[k]
+                new = W[idx, k] - t * step[pos:pos + idx.size]
+                new[np.sign(new) != np.sign(W[idx, k])] = 0.0
+                W_t[idx, k] = new
+                pos += idx.size
+                if problem.fit_intercept:
+                    b_t[k] = b[k] - t * step[pos]
+                    pos += 1
+            F_t = objective(problem, penalty, lam, W_t, b_t)
+            # a full step near the solution changes F below its rounding: allow that much
+            if F_t < F or (t == 1.0 and F_t <= F + _ROUNDING * abs(F)):
+                best = (W_t, b_t, F_t)
+                break
+            t *= 0.5
+        if best is None:
+            break
+        W, b, F = best
+        if t == 1.0 and np.max(np.abs(step)) <= 1e-12 * max(np.max(np.abs(W)), 1.0):
+            break
+    return W, b, F
+
+
+def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
+                  coef_init: np.ndarray | None = None,
+                  intercept_init: np.ndarray | None = None, solver: str = "auto",
+                  max_iter: int = 100, tol: float = 1e-6,
+                  inner_max_iter: int = 100) -> LogisticResult:
+    """Minimise F(W, b) (module docstring) by damped penalised Newton steps.
+
+    Parameters
+    ----------
+    problem : LogisticProblem
+    penalty : Penalty
+        A penalty of :mod:`skdropout.penalties` (lam already set if it uses lam); for more
+        than one column it must be separable.
+    lam : float
+        Regularisation strength (> 0).
+    coef_init : ndarray of shape (n_features, n_columns), optional
+        Warm start (default: W = 0 with the intercept-only model's intercept).
+    intercept_init : ndarray of shape (n_columns,), optional
+    solver : {"auto", "cholesky", "woodbury", "cg"}
+        The w-step solver of the inner IRLS.
+    max_iter : int
+        Maximum number of Newton steps (cycles over the classes for multinomial problems).
+    tol : float
+        Scale-free tolerance on the KKT residual (and relative decrease of F).
+    inner_max_iter : int
+        Maximum number of IRLS iterations per Newton step.
+
+    Returns
+    -------
+    LogisticResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdropout.penalties import get_penalty
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 5))
+    >>> y = (X @ [2.0, 0, 0, -1.0, 0] + 0.3 * rng.standard_normal(200) > 0).astype(float)
+    >>> prob = LogisticProblem(X, y[:, None], np.ones(200), 200.0, True)
+    >>> res = logistic_irls(prob, get_penalty("l1"), 0.05)
+    >>> res.converged, np.flatnonzero(res.coef[:, 0]).tolist()
+    (True, [0, 3])
+    """
+    K, d = problem.n_columns, problem.d
+    if K > 1 and not penalty.separable:
+        raise ValueError(f"penalty={penalty.name!r} is not separable; a multinomial fit "
+                         "penalises all K x d coefficients entry by entry and needs a "
+                         "separable penalty (e.g. l1, elasticnet, logsum, mcp, scad).")
+    screen = uses_working_set(penalty)
+    shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
+    revives = bool(np.all(np.asarray(shape.eta_hat(np.zeros(1))) > 0))
+    b0, _ = problem.null_model()
+    W = np.zeros((d, K)) if coef_init is None else np.array(coef_init, dtype=np.float64)
+    b = b0.copy() if intercept_init is None else np.array(intercept_init, dtype=np.float64)
+    if not problem.fit_intercept:
+        b = np.zeros(K)
+    scale = kkt_scale(problem)
+    M = problem.margins(W, b)
+    F = problem.loss(M) + lam * penalty_total(penalty, W)
+    path = [F]
+    if scale == 0.0 and coef_init is None:  # y is orthogonal to every column
+        return LogisticResult(W, b, _eta(penalty, W), 0, path, True, 0.0)
+    scale = scale if scale > 0 else 1.0
+    P = problem.probabilities(M)
+    kkt = _kkt(problem, penalty, lam, W, P) / scale
+    converged, it = False, 0
+    for it in range(1, max_iter + 1):
+        F_prev, moved = F, False
+        for k in range(K):
+            G, g_b = problem.neg_gradient(P)
+            # the first step of a penalty whose zeros are absorbing starts from least squares
+            warm = screen or revives or it > 1 or coef_init is not None
+            forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
+            w_new, b_new = _newton_direction(problem, penalty, lam, k, M, P, W[:, k],
+                                             float(b[k]), warm, forcing, solver,
+                                             inner_max_iter)
+            step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
+                                -float(g_b[k]), w_new, b_new)
+            if step is None:
+                continue
+            W, b, M, F = step
+            P = problem.probabilities(M)
+            moved = True
+        kkt = _kkt(problem, penalty, lam, W, P) / scale
+        if screen and moved and kkt > tol:
+            W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F)
+            P_p = problem.probabilities(problem.margins(W_p, b_p))
+            kkt_p = _kkt(problem, penalty, lam, W_p, P_p) / scale
+            if kkt_p < kkt or F_p < F:
+                W, b, F, P, kkt = W_p, b_p, F_p, P_p, kkt_p
+                M = problem.margins(W, b)
+        rel = (F_prev - F) / max(abs(F), np.finfo(float).tiny)
+        path.append(F)
+        if kkt <= tol and (screen or rel <= tol):
+            converged = True
+            break
+        if not moved:  # no Newton step lowers F: the point is stationary to rounding
+            converged = kkt <= tol or (not screen and rel <= tol)
+            break
+    if K > 1 and problem.fit_intercept:
+        b = b - b.mean()  # softmax is invariant to a common shift
+    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
+
+
+def _eta(penalty: Penalty, W: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.asarray(penalty.eta_hat(W[:, k]), dtype=np.float64)
+                            for k in range(W.shape[1])]) if W.size else W.copy()

@@ -1,0 +1,283 @@
+"""IRLSClassifier: penalised logistic and multinomial regression by Newton-IRLS.
+
+Checked against scikit-learn's LogisticRegression (l1, elasticnet; lam = 1/(C n)), against
+an independent objective/KKT computation for the non-convex penalties, and for the sklearn
+conventions (check_estimator, string labels, weights, sparse input, errors)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import optimize
+from scipy.special import expit, logsumexp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skdropout import IRLSClassifier as TopLevel
+from skdropout.linear import IRLSClassifier
+from skdropout.penalties import PENALTIES, get_penalty
+
+
+@parametrize_with_checks([IRLSClassifier(), IRLSClassifier(penalty="mcp", tol=1e-8)])
+def test_check_estimator(estimator, check):
+    check(estimator)
+
+
+def _data(n=200, d=20, classes=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X[:, 1] += 0.5 * X[:, 0]  # some correlation
+    w = np.zeros(d)
+    w[:5] = [2.0, -1.5, 1.0, 0.0, 0.8]
+    m = X @ w + 0.7 * rng.standard_normal(n)
+    y = np.digitize(m, np.quantile(m, np.linspace(0, 1, classes + 1)[1:-1]))
+    return X, y
+
+
+def _objective(X, y, W, b, lam, penalty, sw=None):
+    """F of the docstring, computed independently (dense X; W of shape (K', d))."""
+    n = X.shape[0]
+    sw = np.ones(n) if sw is None else sw
+    M = X @ W.T + b
+    if W.shape[0] == 1:
+        li = np.logaddexp(0.0, M[:, 0]) - (y == 1) * M[:, 0]
+    else:
+        li = logsumexp(M, axis=1) - M[np.arange(n), y]
+    return float(sw @ li) / sw.sum() + lam * sum(penalty.value(w) for w in W)
+
+
+def _sklearn(C, l1_ratio=1.0, **kw):
+    return LogisticRegression(l1_ratio=l1_ratio, C=C, tol=1e-12, max_iter=200000, **kw)
+
+
+def test_top_level_name():
+    assert TopLevel is IRLSClassifier
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_l1_equals_sklearn_saga(classes):
+    X, y = _data(classes=classes)
+    n, lam = X.shape[0], 0.02
+    ours = IRLSClassifier(lam=lam, tol=1e-10).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = _sklearn(1 / (n * lam), solver="saga").fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    np.testing.assert_array_equal(ours.coef_ == 0, np.abs(ref.coef_) < 1e-8)
+    assert 0 < np.count_nonzero(ours.coef_) < ours.coef_.size
+    b_ref = ref.intercept_ - (ref.intercept_.mean() if classes > 2 else 0.0)
+    np.testing.assert_allclose(ours.intercept_, b_ref, atol=1e-5)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+    assert ours.objective_ == pytest.approx(
+        _objective(X, y, ours.coef_, ours.intercept_, lam, get_penalty("l1")), rel=1e-12)
+
+
+def test_l1_without_intercept_equals_liblinear_on_a_wide_problem():
+    X, y = _data(n=200, d=2000, seed=1)
+    lam = 0.01
+    ours = IRLSClassifier(lam=lam, fit_intercept=False, tol=1e-10).fit(X, y)
+    # liblinear stalls at tol=1e-12 here; 1e-8 agrees to about 1e-6
+    ref = LogisticRegression(l1_ratio=1.0, C=1 / (200 * lam), solver="liblinear",
+                             fit_intercept=False, tol=1e-8, max_iter=1000).fit(X, y)
+    nz = np.count_nonzero(ours.coef_)
+    assert 10 < nz < 200
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    np.testing.assert_array_equal(ours.coef_ == 0, np.abs(ref.coef_) < 1e-8)
+    assert ours.intercept_.tolist() == [0.0]
+
+
+def test_elasticnet_equals_sklearn():
+    """Omega = theta/2 w^2 + (1 - theta)|w| with lam is sklearn's l1_ratio = 1 - theta."""
+    X, y = _data()
+    lam, theta = 0.03, 0.4
+    ours = IRLSClassifier(penalty="elasticnet", penalty_params={"theta": theta}, lam=lam,
+                          tol=1e-10).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = _sklearn(1 / (200 * lam), l1_ratio=1 - theta, solver="saga").fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    np.testing.assert_array_equal(ours.coef_ == 0, np.abs(ref.coef_) < 1e-8)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("name, params", [("mcp", {"a": 3.0}), ("scad", {"a": 3.7}),
+                                          ("logsum", {"eps": 0.5})])
+def test_non_convex_penalties_reach_a_stationary_point(name, params, classes):
+    """KKT by an independent gradient, and no lower objective nearby: scipy's BFGS on the
+    support from the same point, and the best of the support's neighbours."""
+    X, y = _data(n=150, d=12, classes=classes, seed=2)
+    lam = 0.03
+    est = IRLSClassifier(penalty=name, penalty_params=params, lam=lam, tol=1e-10).fit(X, y)
+    pen = get_penalty(name, **params).with_lam(lam) if name != "logsum" else \
+        get_penalty(name, **params)
+    W, b = est.coef_, est.intercept_
+    n = X.shape[0]
+    M = X @ W.T + b
+    if classes == 2:
+        R = (expit(M[:, 0]) - (y == 1))[:, None]
+    else:
+        P = np.exp(M - logsumexp(M, axis=1, keepdims=True))
+        R = P - np.eye(classes)[y]
+    grad = X.T @ R / n  # (d, K')
+    for k in range(W.shape[0]):
+        on = W[k] != 0
+        np.testing.assert_allclose(grad[on, k] + lam * pen.grad(W[k])[on], 0, atol=1e-8)
+        assert np.all(np.abs(grad[~on, k]) <= lam * pen.slope0 + 1e-8)
+    np.testing.assert_allclose(R.sum(axis=0) / n, 0, atol=1e-8)
+    F = _objective(X, y, W, b, lam, pen)
+    assert est.objective_ == pytest.approx(F, rel=1e-12)
+    on = W != 0
+    start = np.concatenate([W[on], b])
+
+    def f(v):
+        W2 = np.zeros_like(W)
+        W2[on] = v[:on.sum()]
+        return _objective(X, y, W2, v[on.sum():], lam, pen)
+
+    res = optimize.minimize(f, start, method="BFGS", options={"gtol": 1e-10})
+    assert res.fun >= F - 1e-10
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        assert f(start + 1e-3 * rng.standard_normal(start.size)) >= F - 1e-12
+
+
+def test_activation_penalty_is_refused():
+    """standout penalises activations (z)_+ (0 for z < 0), not coefficients: refused by name."""
+    X, y = _data(n=60, d=4, classes=2, seed=3)
+    est = IRLSClassifier(penalty="standout", lam=0.02)
+    with pytest.raises(ValueError, match="penalty='standout'"):
+        est.fit(X, y)
+    assert not hasattr(est, "coef_")
+
+
+@pytest.mark.parametrize("name", sorted(set(PENALTIES) - {"l0", "standout"}))
+def test_every_penalty_fits(name):
+    """Every penalty the regressors accept: a finite fit whose objective path never rises
+    (multinomial for the separable ones)."""
+    X, y = _data(n=120, d=8, classes=3, seed=3)
+    for labels in (y == 2, y):
+        pen = get_penalty(name)
+        if labels.ndim and len(np.unique(labels)) > 2 and not pen.separable:
+            with pytest.raises(ValueError, match="separable"):
+                IRLSClassifier(penalty=name, lam=0.02).fit(X, labels)
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = IRLSClassifier(penalty=name, lam=0.005, max_iter=50).fit(X, labels)
+        assert np.all(np.isfinite(est.coef_))
+        assert np.all(np.diff(est.objective_path_) <= 1e-12 * abs(est.objective_path_[0]))
+        assert est.score(X, labels) > 0.6
+
+
+def test_sparse_equals_dense():
+    X, y = _data(classes=3)
+    X[np.abs(X) < 0.8] = 0.0
+    dense = IRLSClassifier(lam=0.01, tol=1e-10).fit(X, y)
+    for fmt in (sp.csr_matrix, sp.csc_matrix):
+        sparse = IRLSClassifier(lam=0.01, tol=1e-10).fit(fmt(X), y)
+        np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-9)
+        np.testing.assert_allclose(sparse.intercept_, dense.intercept_, atol=1e-9)
+        np.testing.assert_allclose(sparse.predict_proba(fmt(X)), dense.predict_proba(X),
+                                   atol=1e-9)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_sample_weight_equals_repeated_rows(classes):
+    X, y = _data(n=90, classes=classes)
+    reps = np.random.default_rng(0).integers(0, 4, X.shape[0])
+    reps[:classes * 3] = 1
+    weighted = IRLSClassifier(lam=0.01, tol=1e-10).fit(X, y, sample_weight=reps)
+    repeated = IRLSClassifier(lam=0.01, tol=1e-10).fit(np.repeat(X, reps, axis=0),
+                                                        np.repeat(y, reps))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, atol=1e-8)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, atol=1e-8)
+
+
+def test_class_weight_multiplies_the_sample_weights_and_matches_sklearn():
+    X, y = _data(classes=2)
+    cw = {0: 1.0, 1: 3.0}
+    lam = 0.02
+    ours = IRLSClassifier(lam=lam, class_weight=cw, tol=1e-10).fit(X, y)
+    # S is the sum of sample weights (n here), so lam = 1/(C n) still holds
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = _sklearn(1 / (200 * lam), solver="saga", class_weight=cw).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    balanced = IRLSClassifier(lam=lam, class_weight="balanced", tol=1e-10).fit(X, y)
+    counts = np.bincount(y)
+    sw = (len(y) / (2 * counts))[y]
+    by_weight = IRLSClassifier(lam=lam * len(y) / sw.sum(), tol=1e-10).fit(
+        X, y, sample_weight=sw)
+    np.testing.assert_allclose(balanced.coef_, by_weight.coef_, atol=1e-8)
+
+
+def test_string_labels_and_prediction_methods():
+    X, y = _data(classes=3)
+    names = np.array(["cat", "dog", "emu"])[y]
+    est = IRLSClassifier(lam=0.01).fit(X, names)
+    assert est.classes_.tolist() == ["cat", "dog", "emu"]
+    P = est.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.exp(est.predict_log_proba(X)), P)
+    np.testing.assert_array_equal(est.predict(X), est.classes_[P.argmax(axis=1)])
+    assert est.score(X, names) > 0.7
+    binary = IRLSClassifier(lam=0.01).fit(X, names == "emu")
+    scores = binary.decision_function(X)
+    assert scores.shape == (X.shape[0],)
+    np.testing.assert_array_equal(binary.predict(X), scores > 0)
+    np.testing.assert_allclose(binary.predict_proba(X)[:, 1], expit(scores))
+
+
+def test_penalty_factor():
+    X, y = _data()
+    v = np.ones(X.shape[1])
+    v[7] = 0.0  # an unpenalised noise feature keeps a nonzero weight
+    v[0] = 2.0
+    est = IRLSClassifier(lam=0.05, penalty_factor=v, tol=1e-10).fit(X, y)
+    assert est.coef_[0, 7] != 0
+    # l1 with factor v_j > 0 equals factor 1 on the column X_j / v_j (weight divided by v_j)
+    u = np.where(v > 0, v, 1.0)
+    scaled = IRLSClassifier(lam=0.05, tol=1e-10, penalty_factor=np.where(v > 0, 1.0, 0.0)
+                            ).fit(X / u, y)
+    np.testing.assert_allclose(scaled.coef_ / u, est.coef_, atol=1e-8)
+
+
+def test_warm_start_reuses_the_previous_fit():
+    X, y = _data(classes=3)
+    est = IRLSClassifier(lam=0.02, warm_start=True, tol=1e-10).fit(X, y)
+    first = est.coef_.copy()
+    est.fit(X, y)
+    assert est.n_iter_ <= 1
+    np.testing.assert_allclose(est.coef_, first, atol=1e-10)
+
+
+def test_not_converged_warns_with_the_residual():
+    X, y = _data(classes=3)
+    with pytest.warns(ConvergenceWarning, match=r"KKT residual \d"):
+        IRLSClassifier(lam=0.001, max_iter=1, tol=1e-12).fit(X, y)
+
+
+@pytest.mark.parametrize("params, data, match", [
+    ({"lam": 0.0}, None, "lam"),
+    ({"penalty": "nope"}, None, "penalty"),
+    ({"penalty": "l0"}, None, "l0"),
+    ({"penalty": "lp"}, "multi", "separable"),
+    ({"class_weight": "even"}, None, "class_weight"),
+    ({"penalty_factor": [1.0, 2.0]}, None, "penalty_factor"),
+    ({}, "one class", "2 classes"),
+    ({}, "continuous", "Unknown label type|continuous"),
+])
+def test_bad_input_names_the_parameter_and_leaves_it_unfitted(params, data, match):
+    X, y = _data(classes=3)
+    if data is None:
+        y = y == 1
+    elif data == "one class":
+        y = np.zeros_like(y)
+    elif data == "continuous":
+        y = X[:, 0]
+    est = IRLSClassifier(**params)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "coef_")
