@@ -145,7 +145,7 @@ def test_non_convex_penalties_reach_a_stationary_point(name, params, classes):
 
 def test_activation_penalty_is_refused():
     """standout penalises activations (z)_+ (0 for z < 0), not coefficients: refused by name."""
-    X, y = _data(n=60, d=4, classes=2, seed=3)
+    X, y = _data(n=60, d=8, classes=2, seed=3)
     est = IRLSClassifier(penalty="standout", lam=0.02)
     with pytest.raises(ValueError, match="penalty='standout'"):
         est.fit(X, y)
