@@ -19,6 +19,7 @@ _LAZY = {
     "IRLSRegressor": "skdropout.linear",
     "IRLSRegressorCV": "skdropout.linear",
     "IRLSClassifier": "skdropout.linear",
+    "AdaptiveDropoutClassifier": "skdropout.linear",
     "AdaptiveDropoutRegressor": "skdropout.linear",
     "AdaptiveDropoutRegressorCV": "skdropout.linear",
 }
