@@ -1,14 +1,15 @@
 """Adaptive dropout for logistic and multinomial regression: Algorithm 1 (appendix B) on the
 log-loss, with the Fisher-weighted keep probabilities of Wager, Wang and Liang (2013).
 
-**The dropout penalty of a GLM.** Masks ``s`` with ``E[s] = 1`` and ``E[s^2] = 1/alpha`` on
-the weights of the centred features (one mask per weight, shared by the samples of a step;
-the intercept is never masked) perturb the margin of sample i in class k by
-``x_i'((s_k - 1) * w_k)``, of variance ``sum_j (1/alpha_jk - 1) x_ij^2 w_jk^2``. A second-order
-expansion of the log-loss ``l_i`` in its margins gives
+**The dropout penalty of a GLM.** Dropout on the inputs draws a mask per sample, feature
+and class, ``x_ij -> s_ijk x_ij`` with ``E[s] = 1`` and ``E[s^2] = 1/alpha_jk`` (the
+intercept is never masked); it perturbs the margin of sample i in class k by
+``sum_j (s_ijk - 1) x_ij w_jk``, of variance ``sum_j (1/alpha_jk - 1) x_ij^2 w_jk^2`` and
+uncorrelated across classes. A second-order expansion of the log-loss ``l_i`` in its
+margins gives
 
-    E_s[L(s * W)] = L(W) + 1/2 sum_jk (1/alpha_jk - 1) c_jk w_jk^2 + O(3rd moments),
-    c_jk = 1/S sum_i s_i p_ik (1 - p_ik) (x_ij - xbar_j)^2,
+    E_s[L] = L(W) + 1/2 sum_jk (1/alpha_jk - 1) c_jk w_jk^2 + (third and higher moments),
+    c_jk = 1/S sum_i s_i p_ik (1 - p_ik) x_ij^2,
 
 with ``L(W) = 1/S sum_i s_i l_i`` (``s_i`` the sample weights, ``S`` their sum) and ``p`` the
 model's probabilities: the Fisher-weighted Tikhonov penalty, the logistic counterpart of
@@ -24,11 +25,14 @@ checked against a Monte Carlo average of the masked loss in the tests.
 into its masked forward pass, whose gradient in w is a step, and the Tikhonov part carried
 by v, applied as the proximal step ``w <- eta / (eta + r lam) * (w - r g)`` with eta at the
 current point (as in :mod:`._dropout`). The masked gradient of the log-loss is not unbiased
-(``E_s[grad L(s * w)]`` differs from ``grad L(w)`` by third-order terms); it enters through
-the control variate of SVRG: every ``_INNER`` masked steps the exact gradient ``mu`` of L at
-a snapshot ``w~`` is taken, and each step uses
+(its mean differs from ``grad L(w)`` by third-order terms); it enters through the control
+variate of SVRG: every ``_INNER`` masked steps the exact gradient ``mu`` of L at a snapshot
+``w~`` is taken, and each step uses
 
-    g = grad L(s * w) - grad L(s * w~) + mu     (the same mask s in both terms).
+    g = grad L_s(w) - grad L_s(w~) + mu     (the same masks s in both terms),
+
+``L_s`` the log-loss of the dropped-out inputs and its gradient that of Algorithm 1 (in w,
+with the masked copy v held fixed: ``X'(s (p_s - y))/S``, p_s the masked probabilities).
 
 At ``w = w~`` this is ``mu`` for every mask, so a fixed point of the iteration satisfies
 ``0 = grad L(W) + lam W / eta_hat(W)``: the stationarity of
@@ -44,8 +48,10 @@ As in :mod:`._dropout`: the steps run on a working set of features (for separabl
 with ``0 < slope0 < inf``) that grows by the zeros violating ``|grad_jk| <= lam slope0``;
 such a zero re-enters by one Algorithm-1 step from 0 (gradient step, then eta_hat of the
 moved point), and for convex penalties a coordinate near 0 whose zeroing lowers F is set to
-0; each such move is kept only when it lowers F. Steps are preconditioned by the Fisher
-diagonal (coordinate jk moves by ``rho / q_jk``), ``rho`` is ``1/L`` for the preconditioned
+0; each such move is kept only when it lowers F. The intercept is a free parameter of
+the centred model ``X W + b_c - xbar'W`` (a reparameterisation that decouples it from W).
+Steps are preconditioned by the diagonal q of the loss Hessian in these parameters
+(coordinate jk moves by ``rho / q_jk``), ``rho`` is ``1/L`` for the preconditioned
 Hessian at the start of each working set, halved when F at a snapshot rises twice in a row,
 and the masked steps use Nesterov momentum with restarts. The fit stops when the largest KKT
 residual (and intercept gradient) divided by its value at the intercept-only model is at
