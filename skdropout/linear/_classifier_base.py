@@ -21,7 +21,25 @@ from ._logistic import LogisticProblem
 
 class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
     """Base of the estimators that minimise eq. (1) with the logistic (K = 2) or
-    multinomial (K > 2) loss; a subclass solves the problem in ``_solve``."""
+    multinomial (K > 2) loss; a subclass solves the problem in ``_solve`` and stores what
+    else it reports in ``_fit``."""
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable type, e.g. strings).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights are equivalent to repeated rows.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_guarded(lambda: self._fit(X, y, sample_weight))
 
     def _fit_classes(self, X: Any, y: Any, sample_weight: Any) -> Any:
         """Prepare the problem, warm-start from a previous fit of the same classes and

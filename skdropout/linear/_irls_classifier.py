@@ -131,23 +131,6 @@ class IRLSClassifier(LogisticClassifierMixin):
         self.warm_start = warm_start
         self.penalty_factor = penalty_factor
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> IRLSClassifier:
-        """Fit the model.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Class labels (any hashable type, e.g. strings).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights are equivalent to repeated rows.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit_guarded(lambda: self._fit(X, y, sample_weight))
-
     def _fit(self, X: Any, y: Any, sample_weight: Any) -> IRLSClassifier:
         res = self._fit_classes(X, y, sample_weight)
         self.objective_ = float(res.objective_path[-1])
