@@ -14,7 +14,7 @@ l1 lam_max; the same lam for every penalty). Columns:
 * ``agree``: fraction of the training samples both predict the same class for;
 * ``kkt``, ``epochs``: the dropout fit's scaled KKT residual and epochs.
 
-Problems:
+Problems (every penalty on each, except elasticnet on text, see ``SKIP``):
 
 * breast_cancer: scikit-learn's ``load_breast_cancer``, 569 x 30, standardised;
 * wide: ``make_classification(500, 2000, n_informative=20, random_state=0)``, standardised;
@@ -43,6 +43,9 @@ from sklearn.datasets import load_breast_cancer, make_classification
 from skdropout.linear import AdaptiveDropoutClassifier, IRLSClassifier
 
 PENALTIES = [("l1", None), ("elasticnet", {"theta": 0.5}), ("logsum", {"eps": 1.0})]
+# IRLSClassifier with elasticnet on the text problem (a support above n) runs for more than
+# 4 minutes: that row is left out
+SKIP = {("text", "elasticnet")}
 
 
 def _standardise(X: np.ndarray) -> np.ndarray:
@@ -108,6 +111,8 @@ def main() -> None:
     print("\n".join(lines), flush=True)
     for name, (X, y) in problems().items():
         for penalty, params in PENALTIES:
+            if (name, penalty) in SKIP:
+                continue
             line = row(name, X, y, penalty, params)
             print(line, flush=True)
             lines.append(line)
