@@ -262,51 +262,6 @@ class _Run:
         self.full = _Block(X, self.offset, np.arange(problem.d), self.icpt)
         self.scale = kkt_scale(problem)
 
-    # -- parameters of a block: the rows of W on its columns, then b ----------------------
-    def _theta(self, W: np.ndarray, b: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return np.vstack([W[cols], b]) if self.icpt else W[cols].copy()
-
-    def _unpack(self, T: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        W = np.zeros((self.problem.d, self.problem.n_columns))
-        W[cols] = T[:-1] if self.icpt else T
-        b = T[-1].copy() if self.icpt else np.zeros(self.problem.n_columns)
-        return W, b
-
-    def _F(self, block: _Block, T: np.ndarray) -> tuple[float, np.ndarray]:
-        """F at the block's parameters T, and the probabilities there."""
-        M = block.dot(T)
-        W = T[:-1] if self.icpt else T
-        return (self.problem.loss(M) + self.lam * self._omega(block.cols, W),
-                self.problem.probabilities(M))
-
-    def _omega(self, cols: np.ndarray, W: np.ndarray) -> float:
-        full = np.zeros((self.problem.d, W.shape[1]))
-        full[cols] = W
-        return penalty_total(self.penalty, full)
-
-    def _grad(self, block: _Block, P: np.ndarray) -> np.ndarray:
-        """Loss gradient in the block's parameters at probabilities P."""
-        pr = self.problem
-        return block.tdot(pr.s[:, None] * (P - pr.Y)) / pr.total
-
-    def _eta(self, cols: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """eta_hat per column of W (rows = cols), 0 below 1e-14 of the largest finite eta or
-        where |w| is at rounding level of the largest weight (IRLS's floor)."""
-        eta = np.empty_like(W)
-        for k in range(W.shape[1]):
-            if self.penalty.separable:
-                e = self.penalty.restrict(cols).eta_hat(W[:, k])
-            else:
-                full = np.zeros(self.problem.d)
-                full[cols] = W[:, k]
-                e = np.asarray(self.penalty.eta_hat(full))[cols]
-            eta[:, k] = e
-        finite = eta[np.isfinite(eta)]
-        if finite.size:
-            eta[eta <= _PRUNE * finite.max()] = 0.0
-        eta[np.abs(W) <= _PRUNE * np.max(np.abs(W), initial=0.0)] = 0.0
-        return eta
-
     # -- the whole fit ---------------------------------------------------------------------
     def solve(self, coef_init: np.ndarray | None, intercept_init: np.ndarray | None,
               max_iter: int) -> LogisticDropoutResult:
@@ -322,9 +277,15 @@ class _Run:
         cols = np.flatnonzero(np.any(W != 0, axis=1)) if self.screen else np.arange(d)
         T = self._new_block(cols, W, b)
         if not self.screen and coef_init is None:
-            # off the absorbing 0: one unpenalised preconditioned gradient step
+            # off the absorbing 0: one step of Algorithm 1 in the listing's order (gradient
+            # step, then the proximal step with eta_hat of the moved point), which also
+            # satisfies a constraint penalty (hardthresh keeps the top k)
             _, P = self._F(T)
-            T = T - self.rho / self.q * self._grad(self.block, P)
+            r = self.rho / self.q
+            T = T - r * self._grad(self.block, P)
+            eta = self._eta(T[:d])
+            with np.errstate(invalid="ignore"):
+                T[:d] = np.where(np.isinf(eta), T[:d], T[:d] * eta / (eta + r[:d] * lam))
             self.momentum.restart(T)
         epochs, kkt, converged, halvings, failed = 0, math.inf, False, 0, False
         best_T, best_F = T.copy(), math.inf
@@ -379,7 +340,7 @@ class _Run:
             r = self.rho / self.q
             c = fisher_weights(pr, P, self.block)
             if self.penalty.separable:
-                moved = self._prune_and_enter(T, F, mu, c, r)
+                moved = self._prune_and_enter(T, F, mu, r)
                 if moved is not None:
                     T, F, P = moved
                     mu = self._grad(self.block, P)
@@ -458,11 +419,11 @@ class _Run:
                                      kkt, rho)
 
     # -- moves off and onto 0, and the masked steps ------------------------------------------
-    def _prune_and_enter(self, T: np.ndarray, F: float, mu: np.ndarray, c: np.ndarray,
+    def _prune_and_enter(self, T: np.ndarray, F: float, mu: np.ndarray,
                          r: np.ndarray) -> tuple[np.ndarray, float, np.ndarray] | None:
         """Convex penalties: exact zeros for the coordinates near 0 (``|w| <= _REACH r lam
-        slope0``) whose zeroing lowers the quadratic model of F, ``-mu w + c w^2/2 - lam
-        Omega(w) < 0`` (kept when F falls, else only the best one); then the zeros that
+        slope0``) whose zeroing lowers the quadratic model of F, ``-mu w + q w^2/2 - lam
+        Omega(w) < 0`` (q the Hessian diagonal) (kept when F falls, else only the best one); then the zeros that
         violate ``|mu| <= lam slope0`` enter by one Algorithm-1 step from 0, halved until F
         falls. Returns the new parameters with F and the probabilities, or None."""
         lam, cols = self.lam, self.block.cols
