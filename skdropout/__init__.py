@@ -20,6 +20,7 @@ _LAZY = {
     "IRLSRegressorCV": "skdropout.linear",
     "IRLSClassifier": "skdropout.linear",
     "IRLSClassifierCV": "skdropout.linear",
+    "AdaptiveDropoutClassifier": "skdropout.linear",
     "AdaptiveDropoutRegressor": "skdropout.linear",
     "AdaptiveDropoutRegressorCV": "skdropout.linear",
 }

@@ -7,23 +7,17 @@ import warnings
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import expit, log_expit, log_softmax, softmax
-from sklearn.base import ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..penalties import Penalty
 from ._base import EtaTrickBase
+from ._classifier_base import LogisticClassifierMixin
 from ._irls import SOLVERS
 from ._logistic import LogisticProblem, LogisticResult, logistic_irls
 
 
-class IRLSClassifier(ClassifierMixin, EtaTrickBase):
+class IRLSClassifier(LogisticClassifierMixin):
     r"""Penalised logistic regression (binary and multinomial) by Newton steps, each solved
     by iteratively reweighted least squares (the eta-trick).
 
@@ -139,71 +133,11 @@ class IRLSClassifier(ClassifierMixin, EtaTrickBase):
         self.warm_start = warm_start
         self.penalty_factor = penalty_factor
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> IRLSClassifier:
-        """Fit the model.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Class labels (any hashable type, e.g. strings).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights are equivalent to repeated rows.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit_guarded(lambda: self._fit(X, y, sample_weight))
-
     def _fit(self, X: Any, y: Any, sample_weight: Any) -> IRLSClassifier:
-        previous = ((self.coef_, self.intercept_, self.classes_)
-                    if self.warm_start and hasattr(self, "coef_") else None)
-        problem, penalty, classes = self._prepare(X, y, sample_weight)
-        coef_init = intercept_init = None
-        if (previous is not None and previous[0].shape == (problem.n_columns, problem.d)
-                and np.array_equal(previous[2], classes)):
-            coef_init, intercept_init = previous[0].T, previous[1]
-        res = self._solve(problem, penalty, float(self.lam), coef_init, intercept_init)
-        self.classes_ = classes
-        self.coef_ = res.coef.T.copy()
-        self.intercept_ = res.intercept.copy()
-        self.eta_ = res.eta.T.copy()
-        self.n_iter_ = res.n_iter
+        res = self._fit_classes(X, y, sample_weight)
         self.objective_ = float(res.objective_path[-1])
         self.objective_path_ = np.asarray(res.objective_path)
         return self
-
-    def _prepare(self, X: Any, y: Any, sample_weight: Any
-                 ) -> tuple[LogisticProblem, Penalty, np.ndarray]:
-        """Validate the data and build the problem, the penalty and the classes."""
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
-                             multi_output=False)
-        check_classification_targets(y)
-        encoder = LabelEncoder()
-        codes = encoder.fit_transform(y)
-        classes = encoder.classes_
-        if classes.size < 2:
-            raise ValueError("This solver needs samples of at least 2 classes in the data, "
-                             f"but the data contains only one class: {classes[0]!r}.")
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        if not sw.sum() > 0:
-            raise ValueError("sample_weight must have a positive sum.")
-        return self._problem(X, codes, classes, sw), self._penalty(X.shape[1]), classes
-
-    def _problem(self, X: Any, codes: np.ndarray, classes: np.ndarray,
-                 sample_weight: np.ndarray) -> LogisticProblem:
-        """The problem of validated data: ``codes`` index ``classes``; the class weights
-        (computed on these codes for "balanced") multiply ``sample_weight``."""
-        K = classes.size
-        cw = np.ones(K)
-        if self.class_weight is not None:
-            present = np.unique(codes)
-            cw[present] = compute_class_weight(self.class_weight, classes=classes[present],
-                                               y=classes[codes])
-        Y = codes[:, None].astype(np.float64) if K == 2 else np.eye(K)[codes]
-        return LogisticProblem(X, Y, sample_weight * cw[codes], float(sample_weight.sum()),
-                               self.fit_intercept)
 
     def _solve(self, problem: LogisticProblem, penalty: Penalty, lam: float,
                coef_init: np.ndarray | None, intercept_init: np.ndarray | None
@@ -220,71 +154,3 @@ class IRLSClassifier(ClassifierMixin, EtaTrickBase):
                           f"tol={self.tol:g}); increase max_iter.", ConvergenceWarning,
                           stacklevel=4)
         return res
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """The margins ``X @ coef_.T + intercept_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) for two classes (positive favours ``classes_[1]``),
-        else (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=np.float64, reset=False)
-        scores = np.asarray(X @ self.coef_.T) if sp.issparse(X) else X @ self.coef_.T
-        scores = scores + self.intercept_
-        return scores[:, 0] if scores.shape[1] == 1 else scores
-
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else np.argmax(scores, axis=1)
-        return self.classes_[idx]
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities: ``sigmoid`` of the margin for two classes, the softmax of the
-        K margins otherwise.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
-        """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            p = expit(scores)
-            return np.column_stack([1.0 - p, p])
-        return softmax(scores, axis=1)
-
-    def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`, computed without underflow.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return np.column_stack([log_expit(-scores), log_expit(scores)])
-        return log_softmax(scores, axis=1)
