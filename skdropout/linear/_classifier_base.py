@@ -30,6 +30,7 @@ class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
         y : array-like of shape (n_samples,)
             Class labels (any hashable type, e.g. strings).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -97,6 +98,7 @@ class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
 
         Returns
         -------
@@ -115,6 +117,7 @@ class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
 
         Returns
         -------
@@ -131,6 +134,7 @@ class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
 
         Returns
         -------
@@ -149,6 +153,7 @@ class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
 
         Returns
         -------

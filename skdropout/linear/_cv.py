@@ -577,6 +577,9 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
     __doc__ = f"""Penalised logistic regression (:class:`~skdropout.linear.IRLSClassifier`)
     with lam chosen by stratified cross-validation over a warm-started path, as
     scikit-learn's ``LogisticRegressionCV`` (whose ``Cs`` map to ``lams = 1 / (C n)``).
+    Every point of the path is eq. (1) of the paper with the log-loss in place of the
+    squared loss, solved by Newton steps whose weighted ridge problems use the eta-trick
+    (eq. 7).
 
     The grid runs from the smallest lam whose solution has every penalised coefficient at 0
     (``max_(j,k) |X_j'(s (y_k - p0_k))/S| / slope0`` at the intercept-only model) down to
@@ -604,6 +607,7 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted (``LabelEncoder`` order).
     lam_ : float
         The chosen lam.
     lams_ : ndarray of shape (n_lams,)
@@ -618,11 +622,13 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
     coef_path_, eta_path_ : ndarray of shape (n_columns, n_features, n_lams)
         The path on all data (n_columns is 1 for two classes).
     intercept_path_ : ndarray of shape (n_columns, n_lams)
+        The intercepts along the path on all data.
     best_estimator_ : IRLSClassifier
         The estimator fitted on all data at ``lam_``.
     coef_, intercept_, eta_, n_iter_
         Those of ``best_estimator_``.
     n_features_in_ : int
+        Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when X has string feature names.
 {_NOTES.format(name="IRLSClassifierCV")}
@@ -700,6 +706,7 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
         Parameters
         ----------
         X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
 
         Returns
         -------
@@ -713,6 +720,7 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
         Parameters
         ----------
         X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
 
         Returns
         -------
@@ -726,6 +734,7 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
         Parameters
         ----------
         X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
 
         Returns
         -------
@@ -739,6 +748,7 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
         Parameters
         ----------
         X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+            Samples (dense, or sparse CSR/CSC).
 
         Returns
         -------

@@ -103,9 +103,11 @@ class AdaptiveDropoutClassifier(LogisticClassifierMixin):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted (``LabelEncoder`` order).
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Exact zeros for pruned weights (keep probability 0).
     intercept_ : ndarray of shape (1,) or (n_classes,)
+        The fitted intercepts (0 when ``fit_intercept=False``).
     eta_ : ndarray of the shape of ``coef_``
         ``eta_hat(coef_)`` (including the penalty factor).
     keep_prob_ : ndarray of the shape of ``coef_``
@@ -117,8 +119,11 @@ class AdaptiveDropoutClassifier(LogisticClassifierMixin):
     kkt_ : float
         The scaled KKT residual at the solution.
     learning_rate_ : float
+        The step size the run ended with (halved from its start whenever the objective rose).
     n_features_in_ : int
+        Number of features seen during fit.
     feature_names_in_ : ndarray of str
+        Names of the features seen during fit; defined only when X has string feature names.
 
     Examples
     --------

@@ -35,7 +35,19 @@ _DENSE_START_ADVICE = (
 class LocalMinimaWarning(UserWarning):
     """A non-convex fit ended in a local minimum that depends on the random masks: two runs
     of adaptive dropout from the same start ended in different minima of eq. (1), so
-    IRLSRegressor, from that start, may end in yet another one."""
+    IRLSRegressor, from that start, may end in yet another one.
+
+    Examples
+    --------
+    Turn it into an error where a fit must not depend on the masks:
+
+    >>> import warnings
+    >>> from skdropout.linear import LocalMinimaWarning
+    >>> issubclass(LocalMinimaWarning, UserWarning)
+    True
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", LocalMinimaWarning)
+    """
 
 
 def _support(coef: np.ndarray) -> np.ndarray:

@@ -79,6 +79,7 @@ class IRLSClassifier(LogisticClassifierMixin):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted (``LabelEncoder`` order).
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Exact zeros for pruned coefficients.
     intercept_ : ndarray of shape (1,) or (n_classes,)
@@ -92,6 +93,7 @@ class IRLSClassifier(LogisticClassifierMixin):
     objective_path_ : ndarray
         F at the start and after each Newton step (non-increasing).
     n_features_in_ : int
+        Number of features seen during fit.
     feature_names_in_ : ndarray of str
         Only when X has string column names.
 
