@@ -50,10 +50,12 @@ def _assert_same_solution(drop, irls, coef_rtol=0.02):
     assert drop.intercept_ == pytest.approx(irls.intercept_, abs=1e-3 * (1 + abs(irls.intercept_)))
 
 
-def _fit_both(X, y, penalty, lam, sample_weight=None, fit_intercept=True, **kw):
+def _fit_both(X, y, penalty, lam, sample_weight=None, fit_intercept=True, irls_kw=None,
+              **kw):
     params = PARAMS.get(penalty)
     irls = IRLSRegressor(penalty=penalty, penalty_params=params, lam=lam,
-                         fit_intercept=fit_intercept).fit(X, y, sample_weight=sample_weight)
+                         fit_intercept=fit_intercept,
+                         **(irls_kw or {})).fit(X, y, sample_weight=sample_weight)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # the default reaches tol
         warnings.simplefilter("error", LocalMinimaWarning)  # and, for non-convex
@@ -160,30 +162,31 @@ def test_non_converged_fit_warns_with_the_residual_reached():
     assert est.kkt_ > 1e-6 and est.n_iter_ <= 3
 
 
-def test_lpp_on_more_features_than_samples_warns_what_to_change():
-    """lpp (infinite slope at 0, no working set) from the least-squares start on d > n:
-    the d small coordinates' masks have variance lam/(c eta) with eta = |w|^(3/2), and the
-    step stalls; the warning says so and what to change, and the change it names (a warm
-    start from the l1 fit) reaches IRLS's lpp fit from that start."""
+@pytest.mark.parametrize("factor", [None, "half"])
+def test_lpp_on_more_features_than_samples_converges_from_the_default_start(factor):
+    """lpp (infinite slope at 0, no working set) on d > n: least squares on all columns
+    interpolates y with 800 small coordinates, whose masks (variance lam/(c eta), eta =
+    |w|^(3/2)) stalled dropout (a ConvergenceWarning at a KKT residual near 1). Both
+    estimators now start from their own lasso fit at the same lam (with the same penalty
+    factors), and reach the same lpp point with defaults, equal to the fits warm-started
+    from IRLS's lasso."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((80, 800))
     X = (X - X.mean(0)) / X.std(0)
     y = X[:, :5] @ [3.0, -2.0, 1.5, 1.0, -1.0] + 0.5 * rng.standard_normal(80)
     lam = _lam(X, y, "lpp")
-    kw = dict(penalty="lpp", penalty_params=PARAMS["lpp"], lam=lam)
-    with pytest.warns(ConvergenceWarning, match="keep probabilities near 0.*warm-start from "
-                      "a sparse fit"):
-        AdaptiveDropoutRegressor(random_state=0, check_minima=False, **kw).fit(X, y)
-    l1 = IRLSRegressor(lam=_lam(X, y, "l1")).fit(X, y)
-    irls = IRLSRegressor(warm_start=True, **kw)
-    drop = AdaptiveDropoutRegressor(warm_start=True, random_state=0, **kw)
-    for est in (irls, drop):
-        est.coef_, est.n_features_in_ = l1.coef_.copy(), X.shape[1]
-    irls.fit(X, y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        drop.fit(X, y)
+    pf = None if factor is None else np.where(np.arange(800) % 2, 0.5, 1.0)
+    drop, irls = _fit_both(X, y, "lpp", lam, penalty_factor=pf, irls_kw={"penalty_factor": pf})
     _assert_same_solution(drop, irls)
+    assert drop.kkt_ <= 1e-6  # the two runs of check_minima agree (_fit_both: no warning)
+    l1 = IRLSRegressor(lam=lam, penalty_factor=pf).fit(X, y)
+    kw = dict(penalty="lpp", penalty_params=PARAMS["lpp"], lam=lam, penalty_factor=pf)
+    for est in (IRLSRegressor(warm_start=True, **kw),
+                AdaptiveDropoutRegressor(warm_start=True, random_state=0, **kw)):
+        est.coef_, est.n_features_in_ = l1.coef_.copy(), X.shape[1]
+        est.fit(X, y)
+        assert est.objective_ == pytest.approx(irls.objective_, rel=1e-9)
+        np.testing.assert_array_equal(_support(est.coef_), _support(irls.coef_))
 
 
 def _rugged_problem():

@@ -22,6 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ..penalties import PENALTIES, Penalty, resolve_penalty
 from ..penalties.factor import Factored, check_penalty_factor
 from ._design import Design
+from ._irls import penalty_slope0
 
 
 _PROBE = np.geomspace(1e-300, 1e300, 61)
@@ -115,8 +116,36 @@ class EtaTrickBase(BaseEstimator):
                 "or increase lam.")
 
 
+def convex_start_penalty(penalty: Penalty, design: Design) -> Penalty | None:
+    """The convex penalty whose fit at the same lam starts a fit of ``penalty`` from the
+    default start, or None where that start is least squares on the initial working set.
+
+    A separable penalty with an infinite slope at 0 (lpp with p < 1) has no working set and
+    ``eta_hat(0) = 0`` absorbing. With more columns than rows least squares on every column
+    interpolates y with d small coordinates: IRLS prunes from there into a local minimum
+    that depends on the interpolant, and adaptive dropout stalls (keep probabilities
+    ``c_j eta_j / (c_j eta_j + lam)`` near 0 give masks of variance ``lam / (c_j eta_j)``).
+    There both estimators start from the lasso at the same lam (l1 with the same per-feature
+    factors), each solving it by its own algorithm: its solution is unique, so both start
+    from the same point, a sparse one.
+    """
+    base = getattr(penalty, "base", penalty)
+    slope0 = penalty_slope0(base)
+    if not (penalty.separable and design.d > design.n and slope0 is not None
+            and np.isinf(slope0)):
+        return None
+    l1 = resolve_penalty("l1", None)
+    return Factored(l1, penalty.factor) if isinstance(penalty, Factored) else l1
+
+
 class EtaTrickRegressorMixin(RegressorMixin, EtaTrickBase):
     """Base of the estimators that minimise eq. (1) with the squared loss (3)."""
+
+    def _convex_start(self, design: Design, penalty: Penalty, lam: float) -> np.ndarray | None:
+        """The default start where :func:`convex_start_penalty` gives one: this estimator's
+        own fit of that convex penalty at ``lam`` (``_solve`` of the subclass); else None."""
+        start = convex_start_penalty(penalty, design)
+        return None if start is None else self._solve(design, start, lam, None).coef
 
     def _prepare(self, X: Any, y: Any, sample_weight: Any) -> tuple[Design, Penalty]:
         """Validate the data and build the design and the penalty (raises before any

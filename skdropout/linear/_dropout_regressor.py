@@ -15,21 +15,12 @@ from ..penalties import Penalty
 from ._base import EtaTrickRegressorMixin
 from ._design import Design
 from ._dropout import MASKS, STRATEGIES, DropoutResult, adaptive_dropout
-from ._irls import default_start, uses_working_set
+from ._irls import default_start
 
 # two runs whose objectives differ by more than this (relative), or whose supports differ,
 # ended in different local minima (the tolerance of issue 17's duality check)
 _MINIMA_RTOL = 1e-3
 
-
-# why a fit without a working set (lpp with p < 1, l0, lp, ...) stalls on d > n, and what
-# to change
-_DENSE_START_ADVICE = (
-    "with more features than samples such a penalty starts from least squares on all "
-    "columns, whose many small coordinates get keep probabilities near 0 and masks of "
-    "variance lam/(c_j eta_j) that stall the step; warm-start from a sparse fit "
-    "(warm_start=True with the coef_ of an l1 fit), use a penalty with a finite slope at 0 "
-    "(logsum, mcp, scad) or IRLSRegressor")
 
 
 class LocalMinimaWarning(UserWarning):
@@ -94,12 +85,14 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     several, and IRLS's may differ. Two agreeing runs do not prove that IRLS ends in the
     same minimum.
 
-    Penalties without a working set (infinite slope at 0: lpp with p < 1, l0; lp) start
-    from least squares on all columns. With more features than samples that start has d
-    small coordinates whose keep probabilities are near 0, and their masks, of variance
-    ``lam / (c_j eta_j)`` with ``eta_j = |w_j|^(2-p)`` for lpp, add a noise that stalls the
-    step: such a fit warns. Warm-started from a sparse fit (``warm_start=True`` with the
-    ``coef_`` of an l1 fit) it reaches IRLS's solution from that start.
+    A penalty with an infinite slope at 0 (lpp with p < 1) has no working set. With more
+    features than samples least squares on all columns has d small coordinates whose keep
+    probabilities are near 0, and their masks, of variance ``lam / (c_j eta_j)`` with
+    ``eta_j = |w_j|^(2-p)`` for lpp, add a noise that stalls the step. There both
+    estimators start from the lasso at the same lam instead, each fitting it by its own
+    algorithm (here: adaptive dropout with the l1 penalty), so both start from the same
+    sparse point (:func:`~skdropout.linear._base.convex_start_penalty`); ``n_iter_``
+    counts the epochs from that start.
 
     ``strategy="proximal"`` (Algorithm 1, the default) is the fast one, with both masks: the
     masks only add zero-mean noise to the gradient, and the adaptive Tikhonov term is applied
@@ -257,10 +250,14 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     def _fit(self, X: Any, y: Any, sample_weight: Any) -> AdaptiveDropoutRegressor:
         coef_init = self._previous_coef()
         design, penalty = self._prepare(X, y, sample_weight)
-        res = self._solve(design, penalty, float(self.lam), coef_init)
+        lam = float(self.lam)
+        # the default start is computed once: both runs of check_minima share it
+        start = coef_init if coef_init is not None else self._convex_start(design, penalty,
+                                                                           lam)
+        res = self._solve(design, penalty, lam, start)
         vars(self).pop("minima_objectives_", None)  # set only by this fit's check
         if self.check_minima and coef_init is None and not penalty.convex:
-            res = self._second_run(design, penalty, float(self.lam), res)
+            res = self._second_run(design, penalty, lam, start, res)
         self.coef_ = res.coef
         self.eta_ = res.eta
         self.keep_prob_ = res.keep_prob
@@ -272,10 +269,11 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         return self
 
     def _second_run(self, design: Design, penalty: Penalty, lam: float,
-                    first: DropoutResult) -> DropoutResult:
-        """``check_minima``: the same fit with other masks; the lower objective is kept, and
-        a :class:`LocalMinimaWarning` says when the two ended in different minima."""
-        second = self._solve(design, penalty, lam, None, run=1)
+                    start: np.ndarray | None, first: DropoutResult) -> DropoutResult:
+        """``check_minima``: the same fit from the same ``start`` (None: the default one)
+        with other masks; the lower objective is kept, and a :class:`LocalMinimaWarning`
+        says when the two ended in different minima."""
+        second = self._solve(design, penalty, lam, start, run=1)
         self.minima_objectives_ = np.array([first.objective, second.objective])
         gap = abs(first.objective - second.objective) / max(abs(first.objective),
                                                            np.finfo(float).tiny)
@@ -297,8 +295,11 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         """Adaptive dropout at one lam with this estimator's parameters (fits and paths share
         it), from ``coef_init`` or IRLSRegressor's start: raises on a non-finite solution,
         warns when it did not converge. ``run`` > 0 draws other masks from the same
-        ``random_state``."""
+        ``random_state``. Without ``coef_init`` the start is :meth:`_convex_start`'s where
+        it gives one (as for IRLSRegressor)."""
         working_set = None
+        if coef_init is None:
+            coef_init = self._convex_start(design, penalty, lam)
         if coef_init is None:  # IRLSRegressor's start, and its working set with the Gram
             coef_init, working_set = default_start(design, penalty)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -312,8 +313,6 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         if not res.converged:
             advice = ("increase max_iter or use strategy='proximal' (eq. 9 needs more "
                       "epochs)" if self.strategy == "sgd" else "increase max_iter")
-            if not uses_working_set(penalty) and design.d > design.n:
-                advice = _DENSE_START_ADVICE
             warnings.warn(
                 f"AdaptiveDropoutRegressor did not converge in {res.n_iter} epochs at "
                 f"lam={lam:.4g} (scaled KKT residual {res.kkt:.2e} > tol={self.tol:g}, step "

@@ -177,7 +177,11 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     def _solve(self, design: Design, penalty: Penalty, lam: float,
                coef_init: np.ndarray | None) -> IRLSResult:
         """The solver at one lam with this estimator's parameters (fits and paths share it):
-        raises on a non-finite solution, warns when it did not converge."""
+        raises on a non-finite solution, warns when it did not converge. Without
+        ``coef_init`` the start is :meth:`_convex_start`'s where it gives one, else
+        :func:`irls`'s default (least squares on the initial working set)."""
+        if coef_init is None:
+            coef_init = self._convex_start(design, penalty, lam)
         res = irls(design, penalty, lam, coef_init=coef_init, solver=self.solver,
                    max_iter=self.max_iter, tol=self.tol)
         self._check_result(res.coef, res.objective_path[-1])
