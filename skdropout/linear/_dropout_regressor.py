@@ -70,14 +70,17 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     gradient), so their noise vanishes at the solution and a constant step converges; the
     optimality conditions of every column are checked and violating zeros re-enter. The
     start is :class:`IRLSRegressor`'s (least squares on the initial working set, ``alpha =
-    1``), so for non-convex penalties both start the same way. The fit stops when the
+    1``; for lpp on d > n each one's lasso fit at the same lam), so for non-convex
+    penalties both start the same way. The fit stops when the
     largest optimality (KKT) residual divided by ``||X'y/n||_inf`` is at most ``tol``, the
     rule IRLS uses; otherwise it warns (``ConvergenceWarning``) with the residual reached.
 
     For a non-convex penalty eq. (1) can have many local minima, and which one a descent
     method ends in depends on its trajectory, not only its start: on ill-posed problems
     (a support of the order of n/2, d >> n) dropout and IRLS, from the same start, end in
-    different minima, and so does IRLS without its Newton polish. With
+    different minima, and so do IRLS without its Newton polish and this iteration without
+    mask noise (every mask 1): the trajectory, not the masks, picks the minimum (measured in
+    ``benchmarks/dropout_minima.py``). With
     ``check_minima=True`` (the default) a fit of a non-convex penalty from the default start
     runs twice with different masks; when the two runs end more than 1e-3 apart (relative
     objective) or with different supports it keeps the lower one and warns

@@ -38,7 +38,9 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     The start is ``eta = +inf`` on the initial working set, i.e. least squares (on all
     columns, or, for penalties that use a working set on problems with more than 100 columns,
     on the ``min(100, n/2)`` columns most correlated with y); ``w = 0`` would be a fixed point
-    since ``eta_hat(0) = 0``.
+    since ``eta_hat(0) = 0``. For a penalty with an infinite slope at 0 (lpp with p < 1) on
+    a problem with more columns than rows, where least squares interpolates y, the start is
+    the lasso fit at the same lam instead (as for :class:`AdaptiveDropoutRegressor`).
     Penalties that are separable with ``0 < slope0 < inf`` (l1, elasticnet, logsum, mcp,
     scad, vardrop, ...) use a growing working set and a Newton polish on the support; the
     others (lp, lpp, l0, huber, hardthresh, ...) iterate on all columns.
