@@ -22,7 +22,6 @@ from ._irls import default_start
 _MINIMA_RTOL = 1e-3
 
 
-
 class LocalMinimaWarning(UserWarning):
     """A non-convex fit ended in a local minimum that depends on the random masks: two runs
     of adaptive dropout from the same start ended in different minima of eq. (1), so
@@ -71,9 +70,9 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     optimality conditions of every column are checked and violating zeros re-enter. The
     start is :class:`IRLSRegressor`'s (least squares on the initial working set, ``alpha =
     1``; for lpp on d > n each one's lasso fit at the same lam), so for non-convex
-    penalties both start the same way. The fit stops when the
-    largest optimality (KKT) residual divided by ``||X'y/n||_inf`` is at most ``tol``, the
-    rule IRLS uses; otherwise it warns (``ConvergenceWarning``) with the residual reached.
+    penalties both start the same way. The fit stops when the largest optimality (KKT)
+    residual divided by ``||X'y/n||_inf`` is at most ``tol``, the rule IRLS uses;
+    otherwise it warns (``ConvergenceWarning``) with the residual reached.
 
     For a non-convex penalty eq. (1) can have many local minima, and which one a descent
     method ends in depends on its trajectory, not only its start: on ill-posed problems
@@ -94,8 +93,8 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
     ``eta_j = |w_j|^(2-p)`` for lpp, add a noise that stalls the step. There both
     estimators start from the lasso at the same lam instead, each fitting it by its own
     algorithm (here: adaptive dropout with the l1 penalty), so both start from the same
-    sparse point (:func:`~skdropout.linear._base.convex_start_penalty`); ``n_iter_``
-    counts the epochs from that start.
+    sparse point, the lasso's unique solution; ``n_iter_`` counts the epochs from that
+    start.
 
     ``strategy="proximal"`` (Algorithm 1, the default) is the fast one, with both masks: the
     masks only add zero-mean noise to the gradient, and the adaptive Tikhonov term is applied
