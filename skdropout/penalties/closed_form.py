@@ -491,6 +491,19 @@ class LogSum(Penalty):
         # the positive root of a^2 + eps a = eta, written without cancellation
         return 2.0 * eta / (xp.sqrt(4.0 * eta + self.eps**2) + self.eps)
 
+    def _dual_parts(self, xp, eta):
+        if xp.name != "torch":
+            return super()._dual_parts(xp, eta)
+        import torch
+
+        # two buffers, one of them eta's: a = 2 eta / (r + eps) with r = sqrt(4 eta +
+        # eps^2), a^2/eta = a / (a + eps) as eta = a (a + eps), Omega(a) = log1p(a / eps)
+        a = eta.mul(4.0).add_(self.eps**2).sqrt_().add_(self.eps)
+        a = torch.div(eta, a, out=a).mul_(2.0)
+        ratio = torch.add(a, self.eps, out=eta)
+        ratio = torch.div(a, ratio, out=ratio)
+        return a, ratio, torch.div(a, self.eps).log1p_().sum()
+
     def _dual(self, eta):
         e = self.eps
         r = np.sqrt(e * e + 4.0 * eta)
