@@ -75,10 +75,15 @@ def affine(x: torch.Tensor, a: float, b: float, out: torch.Tensor | None = None
     return torch.add(b_t, x, alpha=a) if out is None else torch.add(b_t, x, alpha=a, out=out)
 
 
-def sigmoid_slope(s: torch.Tensor, c: float) -> torch.Tensor:
-    """``c s (1 - s)`` in one pass (a new tensor): the derivative of ``c sigmoid(x)`` given
-    ``s = sigmoid(x)``, by torch's ``sigmoid_backward`` with a 0-d incoming gradient ``c``."""
-    return torch.ops.aten.sigmoid_backward(torch.full((), c, dtype=s.dtype, device=s.device), s)
+def sigmoid_slope(s: torch.Tensor, c: float, out: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """``c s (1 - s)`` in one pass (into ``out``, which may be ``s``, or a new tensor): the
+    derivative of ``c sigmoid(x)`` given ``s = sigmoid(x)``, by torch's
+    ``sigmoid_backward`` with a 0-d incoming gradient ``c``."""
+    c_t = torch.full((), c, dtype=s.dtype, device=s.device)
+    if out is None:
+        return torch.ops.aten.sigmoid_backward(c_t, s)
+    return torch.ops.aten.sigmoid_backward.grad_input(c_t, s, grad_input=out)
 
 
 #: CPU tensors with at least this many entries draw their uniforms with numpy (see

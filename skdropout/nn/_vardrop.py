@@ -31,7 +31,7 @@ def _kl_and_slope(la: torch.Tensor, alpha: torch.Tensor, unclipped: torch.Tensor
     t = affine(la, -K3, -K2).sigmoid_()
     one_minus_p = torch.add(alpha, 1.0).reciprocal_()
     total = scale * (K1 * t.sum() + 0.5 * alpha.reciprocal_().log1p_().sum())
-    d = sigmoid_slope(t, -K1 * K3 * scale).add_(one_minus_p, alpha=-0.5 * scale)
+    d = sigmoid_slope(t, -K1 * K3 * scale, out=t).add_(one_minus_p, alpha=-0.5 * scale)
     return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
 
 
@@ -44,10 +44,11 @@ def _log_alpha_additive(log_sigma2: torch.Tensor, theta: torch.Tensor
     return torch.sub(log_sigma2, raw, out=raw), theta_sq
 
 
-def _theta_slope(d: torch.Tensor, theta: torch.Tensor, theta_sq: torch.Tensor) -> torch.Tensor:
-    """``d dla/dtheta = -2 d theta / (theta^2 + 1e-16)`` for the additive reparameterisation."""
+def _theta_slope(theta: torch.Tensor, theta_sq: torch.Tensor) -> torch.Tensor:
+    """``dla/dtheta = -2 theta / (theta^2 + 1e-16)`` for the additive reparameterisation (a
+    new tensor)."""
     zero = torch.zeros((), dtype=theta.dtype, device=theta.device)
-    return torch.addcdiv(zero, theta, theta_sq, value=-2.0).mul_(d)
+    return torch.addcdiv(zero, theta, theta_sq, value=-2.0)
 
 
 def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
@@ -70,7 +71,7 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
     raw, theta_sq = _log_alpha_additive(first, theta)
     la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     total, d = _kl_and_slope(la, exp_of(la), unclipped, scale)
-    return total, [d, _theta_slope(d, theta, theta_sq), None]
+    return total, [d, _theta_slope(theta, theta_sq).mul_(d), None]
 
 
 def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None,
@@ -124,8 +125,8 @@ class _NoisyWeightAndKL(torch.autograd.Function):
         noise = torch.randn_like(w)
         la, unclipped = clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
         root = exp_of(la, 0.5)  # sqrt(alpha)
-        kl, d_kl = _kl_and_slope(la, torch.mul(root, root), unclipped, scale)
         noise.mul_(root)  # sqrt(alpha) eps
+        kl, d_kl = _kl_and_slope(la, root.mul_(root), unclipped, scale)  # root is alpha now
         ctx.save_for_backward(w, noise, d_kl, unclipped)
         return torch.addcmul(w, w, noise), kl
 
@@ -235,10 +236,11 @@ class _LocalVarianceAndKL(torch.autograd.Function):
             var = exp_of(first)  # sigma^2, unclipped
             raw, theta_sq = _log_alpha_additive(first, w)
             la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-            # alpha = sigma^2 / theta^2 where log alpha is not clipped
-            alpha = torch.div(var, theta_sq) if unclipped is None else exp_of(la)
+            d_theta = _theta_slope(w, theta_sq)
+            # alpha = sigma^2 / theta^2 where log alpha is not clipped (in theta_sq's storage)
+            alpha = torch.div(var, theta_sq, out=theta_sq) if unclipped is None else exp_of(la)
             kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
-            ctx.save_for_backward(var, d_kl, _theta_slope(d_kl, w, theta_sq))
+            ctx.save_for_backward(var, d_kl, d_theta.mul_(d_kl))
         else:
             la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
             alpha = exp_of(la)
