@@ -164,17 +164,17 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     d_lev = a2_over_eta.addcmul_(w, d_w, value=-1.0 / lam)  # (a^2 - w^2)/eta
     diff_sum = d_lev.sum()
     d_lev = zero_outside(affine(d_lev, 0.5 * lam, lam * decay, out=d_lev), unclipped,
-                         -30.0, 30.0)
+                         -30.0, 30.0, in_place=True)
     total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
     return total, [d_w, d_lev]
 
 
 def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``a = eta_hat^{-1}(eta)``, ``a^2/eta`` (the caller may overwrite it) and ``sum Omega(a)``: what
-    the value and the gradients of eq. (6) need from the penalty (no gradient), from its
-    closed forms (``penalty._dual_parts``, which may overwrite ``eta``) or
-    :func:`_inverse_eta_hat` and ``penalty.value``; in float64 for float64 ``eta`` and
+    """``a = eta_hat^{-1}(eta)``, ``a^2/eta`` (the caller may overwrite it) and
+    ``sum Omega(a)``: what the value and the gradients of eq. (6) need from the penalty (no
+    gradient), from its closed forms (``penalty._dual_parts``, which may overwrite ``eta``)
+    or :func:`_inverse_eta_hat` and ``penalty.value``; in float64 for float64 ``eta`` and
     float32 otherwise, returned in ``eta``'s dtype."""
     target = eta.detach()
     if target.dtype != torch.float64:

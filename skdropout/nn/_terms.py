@@ -45,13 +45,16 @@ def _widened(low: float, high: float, dtype: torch.dtype) -> tuple[float, float]
 
 
 def zero_outside(d: torch.Tensor, raw: torch.Tensor | None, low: float,
-                 high: float) -> torch.Tensor:
+                 high: float, in_place: bool = False) -> torch.Tensor:
     """``d`` where ``low <= raw <= high`` and 0 elsewhere (``d`` itself when ``raw`` is
     None, from :func:`clip`): the derivative of a clipped quantity, in one pass of
-    hardtanh's backward kernel (boolean masks run several times slower on a CPU)."""
+    hardtanh's backward kernel (boolean masks run several times slower on a CPU), into
+    ``d``'s storage with ``in_place``."""
     if raw is None:
         return d
     lo, hi = _widened(low, high, raw.dtype)
+    if in_place:
+        return torch.ops.aten.hardtanh_backward.grad_input(d, raw, lo, hi, grad_input=d)
     return torch.ops.aten.hardtanh_backward(d, raw, lo, hi)
 
 

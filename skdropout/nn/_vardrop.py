@@ -32,7 +32,7 @@ def _kl_and_slope(la: torch.Tensor, alpha: torch.Tensor, unclipped: torch.Tensor
     one_minus_p = torch.add(alpha, 1.0).reciprocal_()
     total = scale * (K1 * t.sum() + 0.5 * alpha.reciprocal_().log1p_().sum())
     d = sigmoid_slope(t, -K1 * K3 * scale, out=t).add_(one_minus_p, alpha=-0.5 * scale)
-    return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX, in_place=True)
 
 
 def _log_alpha_additive(log_sigma2: torch.Tensor, theta: torch.Tensor
@@ -140,8 +140,8 @@ class _NoisyWeightAndKL(torch.autograd.Function):
         if unclipped is None:
             d_la = torch.addcmul(d_kl, g_noise, w, value=0.5)
         else:
-            d_la = torch.add(d_kl, zero_outside(torch.mul(g_noise, w), unclipped,
-                                                LOG_ALPHA_MIN, LOG_ALPHA_MAX), alpha=0.5)
+            d_la = torch.add(d_kl, zero_outside(torch.mul(g_noise, w), unclipped, LOG_ALPHA_MIN,
+                                                LOG_ALPHA_MAX, in_place=True), alpha=0.5)
         return g_noise.add_(grad), d_la, None
 
 
