@@ -496,12 +496,13 @@ class LogSum(Penalty):
             return super()._dual_parts(xp, eta)
         import torch
 
-        # two buffers, one of them eta's: a = 2 eta / (r + eps) with r = sqrt(4 eta +
-        # eps^2), a^2/eta = a / (a + eps) as eta = a (a + eps), Omega(a) = log1p(a / eps)
-        a = eta.mul(4.0).add_(self.eps**2).sqrt_().add_(self.eps)
-        a = torch.div(eta, a, out=a).mul_(2.0)
-        ratio = torch.add(a, self.eps, out=eta)
-        ratio = torch.div(a, ratio, out=ratio)
+        # with r = sqrt(eta + eps^2/4) + eps/2 = a + eps: a = eta / r (the root of
+        # a (a + eps) = eta without cancellation), a^2/eta = a / r, Omega(a) = log1p(a/eps);
+        # on two buffers, one of them eta's
+        r = torch.add(torch.full((), self.eps**2 / 4, dtype=eta.dtype, device=eta.device),
+                      eta).sqrt_().add_(self.eps / 2)
+        a = torch.div(eta, r, out=eta)
+        ratio = torch.div(a, r, out=r)
         return a, ratio, torch.div(a, self.eps).log1p_().sum()
 
     def _dual(self, eta):
