@@ -390,52 +390,58 @@ def test_penalty_value_has_the_gradient_of_omega(name, params, gen):
     assert torch.isfinite(x.grad).all() and bool((x.grad[0, :2] == 0).all())
 
 
-@pytest.mark.parametrize("additive", [False, True])
-def test_variance_and_kl_is_local_variance_and_kl(additive, gen):
-    # one node for the variances of the local reparameterisation trick and the KL term,
-    # against the two plain expressions (autograd), across the clipping range and in the
-    # regime where nothing is clipped (where alpha comes from sigma^2 / theta^2)
-    from skdropout.nn._vardrop import variance_and_kl
+_CONVS = [None, {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1), "groups": 1},
+          {"stride": (1, 1), "padding": "same", "dilation": (2, 1), "groups": 1},
+          {"stride": (2, 1), "padding": "valid", "dilation": (1, 1), "groups": 2}]
 
-    w = torch.randn(6, 5, dtype=D, generator=gen)
-    spread = torch.linspace(-12, 12, 30, dtype=D).reshape(6, 5)
-    inside = torch.linspace(-9, 9, 30, dtype=D).reshape(6, 5)
+
+@pytest.mark.parametrize("additive", [False, True])
+@pytest.mark.parametrize("conv", _CONVS)
+def test_local_reparameterisation_is_the_sample_and_kl(additive, conv, gen):
+    # one node for the layer's sampled output and its KL term, against the plain
+    # expressions (autograd on op(x, w) + b + sqrt(op(x^2, var) + 1e-8) eps and on the KL)
+    # under the same seed: a linear layer, a padded, a 'same' (an odd total padding: the
+    # extra row on one side) and a strided grouped convolution; across the clipping range
+    # and where nothing is clipped (alpha from sigma^2 / theta^2)
+    from skdropout.nn._vardrop import local_reparameterisation
+
+    shape = (6, 5) if conv is None else (4, 1, 3, 2)  # one input channel per group
+    w = torch.randn(*shape, dtype=D, generator=gen)
+    x = torch.randn(*((7, 5) if conv is None else (3, conv["groups"], 6, 5)), dtype=D,
+                    generator=gen)
+    b = torch.randn(shape[0], dtype=D, generator=gen)
+    n = w.numel()
+    spread = torch.linspace(-12, 12, n, dtype=D).reshape(shape)
+    inside = torch.linspace(-9, 9, n, dtype=D).reshape(shape)
+
+    def op(x, w, b):
+        if conv is None:
+            return F.linear(x, w, b)
+        return F.conv2d(x, w, b, conv["stride"], conv["padding"], conv["dilation"],
+                        conv["groups"])
+
     for la in (spread, inside):
         first = la + torch.log(w ** 2 + 1e-16) if additive else la
 
-        def plain(first, w):
+        def plain(x, w, first, b):
             if additive:
                 var = torch.exp(first)
                 kl = _kl_plain(first - torch.log(w ** 2 + 1e-16))
             else:
                 var = torch.exp(torch.clamp(first, -10, 10)) * w ** 2
                 kl = _kl_plain(first)
-            return torch.cat([var.reshape(-1), 0.3 * kl.reshape(1)])
+            mean = op(x, w, b)
+            out = mean + torch.sqrt(op(x * x, var, None) + 1e-8) * torch.randn_like(mean)
+            return torch.cat([out.reshape(-1), 0.3 * kl.reshape(1)])
 
-        def analytic(first, w):
-            var, kl = variance_and_kl(first, w, 0.3, additive)
-            return torch.cat([var.reshape(-1), kl.reshape(1)])
+        def analytic(x, w, first, b):
+            out, kl = local_reparameterisation(x, w, first, b, 0.3, additive, conv)
+            return torch.cat([out.reshape(-1), kl.reshape(1)])
 
-        _assert_same(analytic, plain, first, w)
+        _assert_same(_seeded(analytic), _seeded(plain), x, w, first, b)
     first = inside + torch.log(w ** 2 + 1e-16) if additive else inside
-    assert torch.autograd.gradcheck(analytic, (first[1:-1].clone().requires_grad_(),
-                                               w[1:-1].clone().requires_grad_()))
-
-
-def test_gaussian_output_is_the_local_reparameterisation_sample(gen):
-    from skdropout.nn._vardrop import _GaussianOutput
-
-    mean = torch.randn(8, 5, dtype=D, generator=gen)
-    var = torch.rand(8, 5, dtype=D, generator=gen) * 2.0
-    var[0, 0] = 0.0  # the 1e-8 keeps the square root differentiable
-
-    def plain(mean, var):
-        return mean + torch.sqrt(var + 1e-8) * torch.randn_like(mean)
-
-    _assert_same(_seeded(_GaussianOutput.apply), _seeded(plain), mean, var)
-    assert torch.autograd.gradcheck(_seeded(_GaussianOutput.apply),
-                                    (mean.clone().requires_grad_(),
-                                     var.clone().add_(0.1).requires_grad_()))
+    assert torch.autograd.gradcheck(_seeded(analytic),
+                                    tuple(t.clone().requires_grad_() for t in (x, w, first, b)))
 
 
 def test_standout_keeps_each_unit_with_its_keep_probability():

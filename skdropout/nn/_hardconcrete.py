@@ -27,8 +27,9 @@ def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamm
     z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
     z.add_(log_a).mul_(1.0 / beta).sigmoid_()
     raw = affine(z, zeta - gamma, gamma)
-    # w z (1 - z) in one pass, by the backward kernel of the sigmoid
-    d_la = zero_outside(torch.ops.aten.sigmoid_backward(w, z), raw, 0.0, 1.0)
+    # w z (1 - z) in one pass, by the backward kernel of the sigmoid, in z's storage
+    d_la = torch.ops.aten.sigmoid_backward.grad_input(w, z, grad_input=z)
+    d_la = zero_outside(d_la, raw, 0.0, 1.0, in_place=True)
     s = raw.clamp_(0.0, 1.0)
     return torch.mul(w, s), [s, d_la.mul_((zeta - gamma) / beta), None, None, None]
 
@@ -98,7 +99,7 @@ def _sigmoid_sum(x: torch.Tensor, shift: float, scale: float
                  ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     """``scale sum sigmoid(x - shift)`` and its derivative ``scale p (1 - p)`` in x."""
     p = affine(x, 1.0, -shift).sigmoid_()
-    return scale * p.sum(), [sigmoid_slope(p, scale), None, None]
+    return scale * p.sum(), [sigmoid_slope(p, scale, out=p), None, None]
 
 
 def sigmoid_sum(x: torch.Tensor, shift: float, scale: float = 1.0) -> torch.Tensor:

@@ -159,23 +159,31 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     lev, unclipped = clip(log_eta_bar, -30.0, 30.0)
     lev_sum = lev.sum()
     e = exp_of(lev)  # eta / lam
-    keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, torch.mul(e, lam), a0)
     d_w = torch.div(w, e)  # lam w / eta
-    d_lev = torch.addcmul(a2_over_eta, w, d_w, value=-1.0 / lam)  # (a^2 - w^2)/eta
+    keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, e.mul_(lam), a0)  # e is eta now
+    d_lev = a2_over_eta.addcmul_(w, d_w, value=-1.0 / lam)  # (a^2 - w^2)/eta
     diff_sum = d_lev.sum()
     d_lev = zero_outside(affine(d_lev, 0.5 * lam, lam * decay, out=d_lev), unclipped,
-                         -30.0, 30.0)
+                         -30.0, 30.0, in_place=True)
     total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
     return total, [d_w, d_lev]
 
 
 def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``a = eta_hat^{-1}(eta)``, ``a^2/eta`` and ``sum Omega(a)``: what the value and the
-    gradients of eq. (6) need from the penalty (no gradient), from its closed forms
-    (:func:`_inverse_eta_hat`, ``penalty.value``)."""
-    a = _inverse_eta_hat(penalty, eta, a0).to(eta.dtype)
-    return a, torch.mul(a, a).div_(eta), penalty.value(a)
+    """``a = eta_hat^{-1}(eta)``, ``a^2/eta`` (the caller may overwrite it) and
+    ``sum Omega(a)``: what the value and the gradients of eq. (6) need from the penalty (no
+    gradient), from its closed forms (``penalty._dual_parts``, which may overwrite ``eta``)
+    or :func:`_inverse_eta_hat` and ``penalty.value``; in float64 for float64 ``eta`` and
+    float32 otherwise, returned in ``eta``'s dtype."""
+    target = eta.detach()
+    if target.dtype != torch.float64:
+        target = target.float()
+    parts = penalty._dual_parts(namespace(target), target)
+    if parts is None:
+        a = _inverse_eta_hat(penalty, target, a0)
+        parts = (a, torch.mul(a, a).div_(target), penalty.value(a))
+    return tuple(p.to(eta.dtype) for p in parts)
 
 
 def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None = None,

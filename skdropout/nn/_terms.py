@@ -45,13 +45,16 @@ def _widened(low: float, high: float, dtype: torch.dtype) -> tuple[float, float]
 
 
 def zero_outside(d: torch.Tensor, raw: torch.Tensor | None, low: float,
-                 high: float) -> torch.Tensor:
+                 high: float, in_place: bool = False) -> torch.Tensor:
     """``d`` where ``low <= raw <= high`` and 0 elsewhere (``d`` itself when ``raw`` is
     None, from :func:`clip`): the derivative of a clipped quantity, in one pass of
-    hardtanh's backward kernel (boolean masks run several times slower on a CPU)."""
+    hardtanh's backward kernel (boolean masks run several times slower on a CPU), into
+    ``d``'s storage with ``in_place``."""
     if raw is None:
         return d
     lo, hi = _widened(low, high, raw.dtype)
+    if in_place:
+        return torch.ops.aten.hardtanh_backward.grad_input(d, raw, lo, hi, grad_input=d)
     return torch.ops.aten.hardtanh_backward(d, raw, lo, hi)
 
 
@@ -75,10 +78,15 @@ def affine(x: torch.Tensor, a: float, b: float, out: torch.Tensor | None = None
     return torch.add(b_t, x, alpha=a) if out is None else torch.add(b_t, x, alpha=a, out=out)
 
 
-def sigmoid_slope(s: torch.Tensor, c: float) -> torch.Tensor:
-    """``c s (1 - s)`` in one pass (a new tensor): the derivative of ``c sigmoid(x)`` given
-    ``s = sigmoid(x)``, by torch's ``sigmoid_backward`` with a 0-d incoming gradient ``c``."""
-    return torch.ops.aten.sigmoid_backward(torch.full((), c, dtype=s.dtype, device=s.device), s)
+def sigmoid_slope(s: torch.Tensor, c: float, out: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """``c s (1 - s)`` in one pass (into ``out``, which may be ``s``, or a new tensor): the
+    derivative of ``c sigmoid(x)`` given ``s = sigmoid(x)``, by torch's
+    ``sigmoid_backward`` with a 0-d incoming gradient ``c``."""
+    c_t = torch.full((), c, dtype=s.dtype, device=s.device)
+    if out is None:
+        return torch.ops.aten.sigmoid_backward(c_t, s)
+    return torch.ops.aten.sigmoid_backward.grad_input(c_t, s, grad_input=out)
 
 
 #: CPU tensors with at least this many entries draw their uniforms with numpy (see

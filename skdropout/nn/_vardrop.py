@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._base import LOG_19, SparseLayer, check_number
@@ -31,8 +32,8 @@ def _kl_and_slope(la: torch.Tensor, alpha: torch.Tensor, unclipped: torch.Tensor
     t = affine(la, -K3, -K2).sigmoid_()
     one_minus_p = torch.add(alpha, 1.0).reciprocal_()
     total = scale * (K1 * t.sum() + 0.5 * alpha.reciprocal_().log1p_().sum())
-    d = sigmoid_slope(t, -K1 * K3 * scale).add_(one_minus_p, alpha=-0.5 * scale)
-    return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    d = sigmoid_slope(t, -K1 * K3 * scale, out=t).add_(one_minus_p, alpha=-0.5 * scale)
+    return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX, in_place=True)
 
 
 def _log_alpha_additive(log_sigma2: torch.Tensor, theta: torch.Tensor
@@ -44,10 +45,11 @@ def _log_alpha_additive(log_sigma2: torch.Tensor, theta: torch.Tensor
     return torch.sub(log_sigma2, raw, out=raw), theta_sq
 
 
-def _theta_slope(d: torch.Tensor, theta: torch.Tensor, theta_sq: torch.Tensor) -> torch.Tensor:
-    """``d dla/dtheta = -2 d theta / (theta^2 + 1e-16)`` for the additive reparameterisation."""
+def _theta_slope(theta: torch.Tensor, theta_sq: torch.Tensor) -> torch.Tensor:
+    """``dla/dtheta = -2 theta / (theta^2 + 1e-16)`` for the additive reparameterisation (a
+    new tensor)."""
     zero = torch.zeros((), dtype=theta.dtype, device=theta.device)
-    return torch.addcdiv(zero, theta, theta_sq, value=-2.0).mul_(d)
+    return torch.addcdiv(zero, theta, theta_sq, value=-2.0)
 
 
 def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
@@ -70,7 +72,7 @@ def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
     raw, theta_sq = _log_alpha_additive(first, theta)
     la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     total, d = _kl_and_slope(la, exp_of(la), unclipped, scale)
-    return total, [d, _theta_slope(d, theta, theta_sq), None]
+    return total, [d, _theta_slope(theta, theta_sq).mul_(d), None]
 
 
 def vardrop_kl_sum(first: torch.Tensor, theta: torch.Tensor | None = None,
@@ -124,8 +126,8 @@ class _NoisyWeightAndKL(torch.autograd.Function):
         noise = torch.randn_like(w)
         la, unclipped = clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
         root = exp_of(la, 0.5)  # sqrt(alpha)
-        kl, d_kl = _kl_and_slope(la, torch.mul(root, root), unclipped, scale)
         noise.mul_(root)  # sqrt(alpha) eps
+        kl, d_kl = _kl_and_slope(la, root.mul_(root), unclipped, scale)  # root is alpha now
         ctx.save_for_backward(w, noise, d_kl, unclipped)
         return torch.addcmul(w, w, noise), kl
 
@@ -139,8 +141,8 @@ class _NoisyWeightAndKL(torch.autograd.Function):
         if unclipped is None:
             d_la = torch.addcmul(d_kl, g_noise, w, value=0.5)
         else:
-            d_la = torch.add(d_kl, zero_outside(torch.mul(g_noise, w), unclipped,
-                                                LOG_ALPHA_MIN, LOG_ALPHA_MAX), alpha=0.5)
+            d_la = torch.add(d_kl, zero_outside(torch.mul(g_noise, w), unclipped, LOG_ALPHA_MIN,
+                                                LOG_ALPHA_MAX, in_place=True), alpha=0.5)
         return g_noise.add_(grad), d_la, None
 
 
@@ -221,100 +223,180 @@ def local_variance(first: torch.Tensor, w: torch.Tensor | None = None) -> torch.
     return ElementwiseTerm.apply(_local_variance, first, w)
 
 
-class _LocalVarianceAndKL(torch.autograd.Function):
+def _variance_and_kl(first: torch.Tensor, w: torch.Tensor, scale: float, additive: bool
+                     ) -> tuple[torch.Tensor, ...]:
     """The weight variances of the local reparameterisation trick (:func:`local_variance`)
-    and ``scale sum KL`` (:func:`vardrop_kl_sum`) in one pass and one node, sharing alpha:
-    ``(first, w)`` is (log alpha, w) with ``additive`` False, (log sigma^2, theta) with it
-    True."""
+    and ``scale sum KL`` (:func:`vardrop_kl_sum`) in one pass sharing alpha, with their
+    derivatives: ``(var, kl, d var/d first, d KL/d first, d w)`` where ``d w`` is ``d var/d
+    w`` (``additive`` False: ``(first, w)`` = (log alpha, w)) or the KL's derivative in theta
+    (``additive`` True: (log sigma^2, theta))."""
+    zero = torch.zeros((), dtype=w.dtype, device=w.device)
+    if additive:
+        var = exp_of(first)  # sigma^2, unclipped
+        raw, theta_sq = _log_alpha_additive(first, w)
+        la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+        d_theta = _theta_slope(w, theta_sq)
+        # alpha = sigma^2 / theta^2 where log alpha is not clipped (in theta_sq's storage)
+        alpha = torch.div(var, theta_sq, out=theta_sq) if unclipped is None else exp_of(la)
+        kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
+        return var, kl, var, d_kl, d_theta.mul_(d_kl)
+    la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+    alpha = exp_of(la)
+    alpha_w = torch.addcmul(zero, alpha, w, value=2.0)  # d var / dw
+    var = torch.addcmul(zero, alpha_w, w, value=0.5)
+    kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
+    return var, kl, zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX), d_kl, alpha_w
+
+
+def _same_padding(conv: dict[str, Any], weight: torch.Tensor
+                  ) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """The integer padding of a convolution (``padding='same'`` or ``'valid'`` resolved as
+    torch resolves it) and the extra right/bottom padding of ``F.pad`` where the total
+    ``dilation (k - 1)`` of a 'same' convolution is odd (None: none)."""
+    padding = conv["padding"]
+    if not isinstance(padding, str):
+        return tuple(padding), None
+    if padding == "valid":
+        return (0,) * (weight.dim() - 2), None
+    totals = [d * (k - 1) for d, k in zip(conv["dilation"], weight.shape[2:])]
+    extra = [t % 2 for t in reversed(totals)]
+    return (tuple(t // 2 for t in totals),
+            tuple(v for e in extra for v in (0, e)) if any(extra) else None)
+
+
+def _layer_op(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None,
+              conv: dict[str, Any] | None, padding: tuple[int, ...] | None) -> torch.Tensor:
+    """``F.linear`` (``conv`` None) or ``F.conv2d`` with the integer ``padding``."""
+    if conv is None:
+        return F.linear(x, w, bias)
+    return F.conv2d(x, w, bias, conv["stride"], padding, conv["dilation"], conv["groups"])
+
+
+def _op_grads(grad: torch.Tensor, x: torch.Tensor, w: torch.Tensor,
+              conv: dict[str, Any] | None, padding: tuple[int, ...] | None,
+              mask: tuple[bool, bool, bool]) -> tuple[torch.Tensor | None, ...]:
+    """The gradients in the input, the weights and the bias (those ``mask`` asks for) of
+    :func:`_layer_op` given the gradient of its output: matrix products for a linear layer,
+    aten's convolution backward for a convolution."""
+    if conv is not None:
+        return torch.ops.aten.convolution_backward(
+            grad, x, w, [w.shape[0]] if mask[2] else None, list(conv["stride"]),
+            list(padding), list(conv["dilation"]), False, [0] * len(padding),
+            conv["groups"], list(mask))
+    rows = grad.reshape(-1, grad.shape[-1])
+    return (grad.matmul(w) if mask[0] else None,
+            rows.t().mm(x.reshape(-1, x.shape[-1])) if mask[1] else None,
+            rows.sum(0) if mask[2] else None)
+
+
+class _LocalReparameterisation(torch.autograd.Function):
+    """The output of a layer with Gaussian weights, sampled by the local reparameterisation
+    trick, and ``scale sum KL``, in one node: ``op(x, w) + b + sqrt(op(x^2, var) + 1e-8)
+    eps`` with one standard normal eps per output entry (``op`` a linear map or a
+    convolution) and the variances and KL of :func:`_variance_and_kl`.
+
+    The backward pass takes the incoming gradient g through both products at once:
+    ``g_v = g eps / (2 sqrt(op(x^2, var) + 1e-8))``, the weights' gradient is
+    ``op_w(g, x)`` plus ``op_w(g_v, x^2) d var/dw`` (or the KL's theta slope), the first
+    parameter's ``op_w(g_v, x^2) d var/d first`` plus the KL's, the input's ``op_x(g, w) + 2
+    x op_x(g_v, var)``.
+    """
 
     @staticmethod
-    def forward(ctx: Any, first: torch.Tensor, w: torch.Tensor, scale: float,
-                additive: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        zero = torch.zeros((), dtype=w.dtype, device=w.device)
-        if additive:
-            var = exp_of(first)  # sigma^2, unclipped
-            raw, theta_sq = _log_alpha_additive(first, w)
-            la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-            # alpha = sigma^2 / theta^2 where log alpha is not clipped
-            alpha = torch.div(var, theta_sq) if unclipped is None else exp_of(la)
-            kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
-            ctx.save_for_backward(var, d_kl, _theta_slope(d_kl, w, theta_sq))
-        else:
-            la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-            alpha = exp_of(la)
-            alpha_w = torch.addcmul(zero, alpha, w, value=2.0)  # d var / dw
-            var = torch.addcmul(zero, alpha_w, w, value=0.5)
-            kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
-            d_first = zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-            ctx.save_for_backward(d_first, d_kl, alpha_w)
-        ctx.additive = additive
-        return var, kl
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, first: torch.Tensor,
+                bias: torch.Tensor | None, scale: float, additive: bool,
+                conv: dict[str, Any] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        var, kl, d_first, d_kl, d_w = _variance_and_kl(first, w, scale, additive)
+        padding = extra = None
+        if conv is not None:
+            padding, extra = _same_padding(conv, w)
+            if extra is not None:
+                x = F.pad(x, extra)
+        x_sq = torch.mul(x, x)
+        out = _layer_op(x, w, bias, conv, padding)
+        std = _layer_op(x_sq, var, None, conv, padding).add_(1e-8).sqrt_()
+        eps = torch.randn_like(out)
+        out.addcmul_(std, eps)
+        ctx.save_for_backward(x, x_sq, w, var, d_first, d_kl, d_w,
+                              eps.div_(std).mul_(0.5))  # d out / d op(x^2, var)
+        ctx.conv, ctx.padding, ctx.extra = conv, padding, extra
+        ctx.shape, ctx.additive, ctx.has_bias = x.shape, additive, bias is not None
+        return out, kl
 
     @staticmethod
     @first_order  # the derivatives are saved as values: no second order
     def backward(ctx: Any, grad: torch.Tensor, grad_kl: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, None, None]:
-        d_first, d_kl, d_w = ctx.saved_tensors
+                 ) -> tuple[torch.Tensor | None, ...]:
+        x, x_sq, w, var, d_first, d_kl, d_w, slope = ctx.saved_tensors
+        need_x, need_w, need_first = ctx.needs_input_grad[:3]
         grad = grad.contiguous()  # products with the (contiguous) saved tensors
-        d_first_total = torch.addcmul(_kl_gradient(d_kl, grad_kl), grad, d_first)
-        if ctx.additive:  # the variance does not depend on theta, the KL does
-            return d_first_total, _kl_gradient(d_w, grad_kl), None, None
-        return d_first_total, torch.mul(grad, d_w), None, None
+        g_var = torch.mul(grad, slope)
+        conv, padding = ctx.conv, ctx.padding
+        g_x, g_w, g_b = _op_grads(grad, x, w, conv, padding, (need_x, need_w, ctx.has_bias))
+        g_x_sq, g_var_w, _ = _op_grads(g_var, x_sq, var, conv, padding,
+                                      (need_x, need_w or need_first, False))
+        if need_x:
+            g_x.addcmul_(x, g_x_sq, value=2.0)
+            if ctx.extra is not None:  # the gradient of the unpadded input
+                g_x = g_x[..., :ctx.shape[-2] - ctx.extra[3], :ctx.shape[-1] - ctx.extra[1]]
+        d_kl = _kl_gradient(d_kl, grad_kl)
+        g_first = torch.addcmul(d_kl, g_var_w, d_first) if need_first else None
+        if need_w:
+            if ctx.additive:  # the variance does not depend on theta, the KL does
+                g_w.add_(_kl_gradient(d_w, grad_kl))
+            else:
+                g_w.addcmul_(g_var_w, d_w)
+        return g_x, g_w, g_first, g_b, None, None, None
 
 
-def variance_and_kl(first: torch.Tensor, w: torch.Tensor, scale: float, additive: bool
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The weight variances of the local reparameterisation trick and the layer's KL term,
-    from one pass over the weights.
+def local_reparameterisation(x: torch.Tensor, w: torch.Tensor, first: torch.Tensor,
+                             bias: torch.Tensor | None, scale: float, additive: bool,
+                             conv: dict[str, Any] | None = None
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One draw of the output of a layer with Gaussian weights by the local
+    reparameterisation trick (Kingma et al. 2015), and the layer's KL term, in one node.
+
+    The output is Gaussian given x, with mean ``op(x, w) + b`` and variance ``op(x^2, var)``
+    (+1e-8), ``var`` = :func:`local_variance` of the weights, drawn with
+    ``torch.randn_like``; the term is ``scale`` times :func:`vardrop_kl_sum`.
 
     Parameters
     ----------
-    first : torch.Tensor
-        Log alpha (``additive`` False) or log sigma^2 (``additive`` True).
+    x : torch.Tensor
+        The input, ``(n, in_features)`` (linear) or ``(n, C, H, W)`` (convolution).
     w : torch.Tensor
         The weights w (``additive`` False) or theta (``additive`` True).
+    first : torch.Tensor
+        Log alpha (``additive`` False) or log sigma^2 (``additive`` True), shaped like w.
+    bias : torch.Tensor or None
+        The bias.
     scale : float
         The factor of the KL sum (lam in the loss).
     additive : bool
         Whether the parameters are those of the additive reparameterisation.
+    conv : dict or None, default=None
+        None for a linear layer; a convolution's ``stride``, ``padding``, ``dilation`` and
+        ``groups``.
 
     Returns
     -------
-    variance : torch.Tensor
-        :func:`local_variance` of the inputs (``alpha w^2`` or ``exp(log sigma^2)``).
+    out : torch.Tensor
+        The sampled output, differentiable in ``x``, ``w``, ``first`` and ``bias``.
     kl : torch.Tensor
-        0-d, :func:`vardrop_kl_sum` of the inputs times ``scale``.
+        0-d, ``scale * sum KL``, differentiable in ``first`` (and theta).
 
     Examples
     --------
     >>> import torch
-    >>> from skdropout.nn._vardrop import variance_and_kl, vardrop_kl_sum
-    >>> la, w = torch.tensor([0.0, -2.0]), torch.tensor([3.0, 1.0])
-    >>> var, kl = variance_and_kl(la, w, 0.5, additive=False)
-    >>> var.tolist()[0], bool(torch.allclose(kl, vardrop_kl_sum(la, scale=0.5)))
-    (9.0, True)
+    >>> from skdropout.nn._vardrop import local_reparameterisation
+    >>> x, w = torch.ones(4, 3), torch.ones(2, 3)
+    >>> out, kl = local_reparameterisation(x, w, torch.full((2, 3), -10.0), None, 1.0,
+    ...                                    additive=False)
+    >>> bool(torch.allclose(out, x @ w.T, atol=0.1)), bool(kl > 0)
+    (True, True)
     """
-    return _LocalVarianceAndKL.apply(first, w, float(scale), bool(additive))
-
-
-class _GaussianOutput(torch.autograd.Function):
-    """``mean + sqrt(var + 1e-8) eps`` with one standard normal eps per output entry (the
-    local reparameterisation trick's sample) in one node: the derivatives are 1 in the
-    mean and ``eps / (2 sqrt(var + 1e-8))`` in the variance."""
-
-    @staticmethod
-    def forward(ctx: Any, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
-        eps = torch.randn_like(mean)
-        std = torch.add(var, 1e-8).sqrt_()
-        out = torch.addcmul(mean, std, eps)
-        ctx.save_for_backward(eps.div_(std).mul_(0.5))
-        return out
-
-    @staticmethod
-    @first_order  # the derivatives are saved as values: no second order
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        slope, = ctx.saved_tensors
-        return grad, torch.mul(grad, slope)
+    return _LocalReparameterisation.apply(x, w, first, bias, float(scale), bool(additive),
+                                          conv)
 
 
 class VarDropLayer(SparseLayer):
@@ -501,9 +583,9 @@ class VarDropLayer(SparseLayer):
             noisy, kl = vardrop_noise(w, first, scale)
             self._hold_term(kl, scale, first)
             return self._op(x, noisy, bias)
-        var_w, kl = variance_and_kl(first, w, scale, additive)
+        out, kl = local_reparameterisation(x, w, first, bias, scale, additive, self.conv)
         self._hold_term(kl, scale, *((first, w) if additive else (first,)))
-        return _GaussianOutput.apply(self._op(x, w, bias), self._op(x * x, var_w, None))
+        return out
 
 
 class KLWarmup(StepRule):

@@ -491,6 +491,20 @@ class LogSum(Penalty):
         # the positive root of a^2 + eps a = eta, written without cancellation
         return 2.0 * eta / (xp.sqrt(4.0 * eta + self.eps**2) + self.eps)
 
+    def _dual_parts(self, xp, eta):
+        if xp.name != "torch":
+            return super()._dual_parts(xp, eta)
+        import torch
+
+        # with r = sqrt(eta + eps^2/4) + eps/2 = a + eps: a = eta / r (the root of
+        # a (a + eps) = eta without cancellation), a^2/eta = a / r, Omega(a) = log1p(a/eps);
+        # on two buffers, one of them eta's
+        r = torch.add(torch.full((), self.eps**2 / 4, dtype=eta.dtype, device=eta.device),
+                      eta).sqrt_().add_(self.eps / 2)
+        a = torch.div(eta, r, out=eta)
+        ratio = torch.div(a, r, out=r)
+        return a, ratio, torch.div(a, self.eps).log1p_().sum()
+
     def _dual(self, eta):
         e = self.eps
         r = np.sqrt(e * e + 4.0 * eta)
