@@ -82,6 +82,17 @@ def skglm_path_cv(X, y, lams, folds, penalty, tol):
     return lams[best], mse
 
 
+def write_report(lines, out):
+    """Print the report, ending with the load average, and write it to ``out`` if given."""
+    lines.append(f"load average at end {os.getloadavg()[0]:.1f} (other processes share the "
+                 "CPUs: compare the ratios, not the seconds)")
+    report = "\n".join(lines)
+    print(report)
+    if out:
+        with open(out, "w") as fh:
+            fh.write(report + "\n")
+
+
 def rel_err(a, ref):
     return float(np.max(np.abs(a / ref - 1)))
 
@@ -146,13 +157,7 @@ def main() -> None:
             lines += [f"  {name:7s} ours {t_ours:6.2f} s  skglm path {t_peer:6.2f} s  ratio "
                       f"{t_ours / t_peer:5.2f}  same lam: {ours.lam_ == lam_peer}; max rel "
                       f"mse_path diff {rel_err(ours.mse_path_, mse_peer):.1e}"]
-    lines.append(f"load average at end {os.getloadavg()[0]:.1f} (other processes share the "
-                 "CPUs: compare the ratios, not the seconds)")
-    report = "\n".join(lines)
-    print(report)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(report + "\n")
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,21 @@ def test_l1_factor_equals_lasso_on_rescaled_columns(shape, sparse):
     assert np.array_equal(est.coef_ == 0, ref.coef_ == 0)
 
 
+def test_l1_factor_on_a_wide_problem_with_many_zero_crossings():
+    """d >> n at small lam: the Newton polish cuts its steps at zero crossings, where the
+    objective of each candidate point takes the per-feature penalty of its features."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((80, 300))
+    X[np.abs(X) < 1.0] = 0.0
+    y = X[:, :6] @ (2 * rng.standard_normal(6)) + rng.standard_normal(80)
+    v = np.random.default_rng(1).uniform(0.3, 3.0, 300)
+    for lam in (0.025, 0.005):
+        ref = _lasso(X / v, y, lam)
+        est = IRLSRegressor(lam=lam, penalty_factor=v, tol=1e-10).fit(X, y)
+        np.testing.assert_allclose(est.coef_, ref.coef_ / v, atol=1e-6)
+        assert np.array_equal(est.coef_ == 0, ref.coef_ == 0)
+
+
 def test_l1_zero_factor_leaves_features_unpenalised():
     """v_j = 0: minimising over the unpenalised w_U first leaves the lasso on the residual of
     the projection onto span(1, X_U)."""

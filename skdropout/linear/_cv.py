@@ -583,7 +583,11 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
 
     The grid runs from the smallest lam whose solution has every penalised coefficient at 0
     (``max_(j,k) |X_j'(s (y_k - p0_k))/S| / slope0`` at the intercept-only model) down to
-    ``eps`` times it.
+    ``eps`` times it. For penalties with ``0 < slope0 < inf`` (l1, elasticnet, mcp, scad,
+    logsum, ...) each point is fitted on the features that the sequential strong rule keeps
+    (Tibshirani et al. 2012) and then checked against the KKT conditions of all features,
+    the violators joining until none is left, so every point is the fit on all features to
+    ``tol``.
 
     Parameters
     ----------
