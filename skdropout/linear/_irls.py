@@ -499,6 +499,23 @@ def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarra
     return best_w, best_F
 
 
+def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray) -> np.ndarray:
+    """The warm start ``w`` (a solution at another lam, supported on W) moved to ``lam`` by
+    :func:`newton_on_support` on its support: for l1 this is the exact piecewise-linear
+    continuation ``w_S + (lam_old - lam) G_SS^-1 sign(w_S)`` up to the crossings, the step of
+    the lasso homotopy. Kept only when it lowers eq. (1) at ``lam``; with it, far fewer zeros
+    violate their optimality condition than at ``w`` itself, so the working set grows by the
+    coordinates that enter the support rather than by all that the change of lam disturbs."""
+    if ws.G is None or ws.cols.size == 0:
+        return w
+    moved = newton_on_support(ws.G, ws.c, w[ws.cols], penalty.restrict(ws.cols), lam)
+    if moved is None:
+        return w
+    trial = w.copy()
+    trial[ws.cols] = moved
+    return trial if ws.objective(penalty, lam, trial) <= ws.objective(penalty, lam, w) else w
+
+
 def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray | None = None,
          solver: str = "auto", max_iter: int = 1000, tol: float = 1e-6) -> IRLSResult:
     """Minimise eq. (1) with the squared loss by IRLS on the eta-trick form (eq. 6).
@@ -550,8 +567,10 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         ws = _WorkingSet(design, np.flatnonzero(w) if screen else np.arange(d), solver)
     q = design.col_sq_norms() if screen else None
     if coef_init is not None and screen:
-        # a warm start is the previous solution: the zeros that violate the optimality
-        # condition at this lam enter before the first w-step (its gradient is known)
+        # a warm start is the previous solution: Newton on its support moves it to this lam
+        # (the path's predictor), then the zeros that violate the optimality condition there
+        # enter before the first w-step
+        w = _predict(ws, penalty, lam, w)
         res = kkt_residuals(design.gradient(w), w, penalty, lam) / scale
         _grow(design, ws, penalty, lam, w, ws.residual(w), res, tol, q, slope0)
     F = ws.objective(penalty, lam, w)
