@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import scipy.linalg as la
@@ -44,6 +46,7 @@ _MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
 _MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian factor
 _MAX_BREAKPOINTS = 64   # zero crossings the polish's line search compares
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
+_TRTRS = la.get_lapack_funcs("trtrs", (np.empty(0),))
 
 
 @dataclass
@@ -191,16 +194,20 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     """
     cur = w.copy()
     first_size, reentries = np.count_nonzero(cur), 0
+    base = None  # (factor, positions, curvature) of the last exact Hessian factorisation
     while True:
         idx = np.flatnonzero(cur)
         if idx.size == 0:
             return cur
-        Gs, cs, ws = G[np.ix_(idx, idx)], c[idx], cur[idx]
+        # G @ cur on all positions (cur is 0 off idx) instead of gathering G_SS every round:
+        # with the reduced solver a round needs G_SS only when it factorises
+        cs, ws, full = c[idx], cur[idx], np.zeros(cur.size)
         pen = penalty.restrict(idx)
         sign = np.sign(ws)
         drop, L, curv_of_L, exact, min_diag, chords = None, None, None, False, 0.0, 0
         for _ in range(max_steps):
-            Gw = Gs @ ws
+            full[idx] = ws
+            Gw = (G @ full)[idx]
             grad = Gw - cs + lam * pen.grad(ws)
             if np.max(np.abs(grad)) <= 1e-14 * max(np.max(np.abs(Gw)), np.max(np.abs(cs))):
                 break
@@ -210,20 +217,28 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                      and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)
             chords = chords + 1 if chord else 0
             if not (same or chord):
-                H = Gs.copy()
-                H.flat[::H.shape[0] + 1] += lam * curv
-                L = cholesky(H)
+                L = _reduced_solver(base, idx, curv)
                 exact = L is not None
-                if L is None and np.any(curv < 0):  # the convex part of the Hessian
-                    H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
-                    L = cholesky(H)
-                curv_of_L, min_diag = curv, np.min(H.diagonal())
+                if L is None:
+                    H = G[np.ix_(idx, idx)]
+                    H.flat[::H.shape[0] + 1] += lam * curv
+                    factor = cholesky(H)
+                    exact = factor is not None
+                    if exact:
+                        base = (factor, idx, curv)
+                    elif np.any(curv < 0):  # the convex part of the Hessian
+                        H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
+                        factor = cholesky(H)
+                    L = None if factor is None else partial(cho_solve, factor)
+                curv_of_L = curv
+                min_diag = np.min(G.diagonal()[idx]
+                                  + lam * (curv if exact else np.maximum(curv, 0.0)))
             if L is None and not greedy and idx.size == first_size:
                 return None
             if L is None:
                 drop = np.abs(ws) <= np.sort(np.abs(ws))[(ws.size - 1) // 10]
                 break
-            step = cho_solve(L, grad)
+            step = L(grad)
             new = ws - step
             cross = np.sign(new) != sign
             if cross.any() and greedy:  # all crossing coordinates leave at once
@@ -233,8 +248,11 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                 frac = np.where(cross, ws / np.where(cross, ws - new, 1.0), np.inf)
                 # convex penalties: the best crossing (feature-sign search's line search);
                 # otherwise the first, which keeps the homotopy on its own local minimum
-                t = (_best_crossing(Gs, cs, ws, step, pen, lam, frac) if penalty.convex
-                     else float(frac.min()))
+                if penalty.convex:
+                    w_all, step_all, frac_all = _embed(cur.size, idx, ws, step, frac)
+                    t = _best_crossing(G, c, w_all, step_all, penalty, lam, frac_all)
+                else:
+                    t = float(frac.min())
                 ws = ws - t * step
                 drop = frac <= t
                 break
@@ -253,6 +271,62 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
             continue
         cur[idx[drop]] = 0.0
+
+
+def _reduced_solver(base: tuple | None, idx: np.ndarray,
+                    curv: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A solver of ``H_SS x = b`` for the support ``S = idx`` from the Cholesky factor
+    ``L`` of ``H_BB`` on an earlier support ``B`` (``base = (L, B, curvature on B)``), when
+    ``S`` is ``B`` less a few coordinates ``D`` (at most an eighth of B) with the same
+    curvature; else None.
+
+    With ``Z = L^-1 E_D`` (``E_D`` the columns of the identity at D) and ``u = L^-1 b'``
+    (``b`` on S, 0 on D), ``x = L^-T (u - Z (Z'Z)^-1 Z'u)`` solves ``H_BB x = b' + E_D mu``
+    with ``x_D = 0``: its S part solves ``H_SS x_S = b``. This costs ``O(|B|^2 |D|)``
+    instead of a new factorisation's ``|S|^3/3``, so the homotopy's rounds that only shed
+    coordinates reuse one factorisation."""
+    if base is None:
+        return None
+    factor, b_idx, b_curv = base
+    k = b_idx.size - idx.size
+    if k < 0 or k > b_idx.size // 8:
+        return None
+    pos = np.searchsorted(b_idx, idx)
+    if np.any(pos >= b_idx.size) or not np.array_equal(b_idx[np.minimum(pos, b_idx.size - 1)],
+                                                       idx):
+        return None
+    if not np.array_equal(b_curv[pos], curv):
+        return None
+    if k == 0:
+        return partial(cho_solve, factor)
+    dropped = np.ones(b_idx.size, dtype=bool)
+    dropped[pos] = False
+    E = np.zeros((b_idx.size, k))
+    E[np.flatnonzero(dropped), np.arange(k)] = 1.0
+    Z = _TRTRS(factor, E, lower=1)[0]
+    K = cholesky(Z.T @ Z)
+    if K is None:
+        return None
+
+    def solve(b: np.ndarray) -> np.ndarray:
+        u = np.zeros(b_idx.size)
+        u[pos] = b
+        u = _TRTRS(factor, u, lower=1)[0]
+        u -= Z @ cho_solve(K, Z.T @ u)
+        return _TRTRS(factor, u, lower=1, trans=1)[0][pos]
+
+    return solve
+
+
+def _embed(m: int, idx: np.ndarray, ws: np.ndarray, step: np.ndarray,
+           frac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ws``, ``step`` and ``frac`` of the support ``idx`` written on all ``m`` positions
+    (0, 0 and +inf off it)."""
+    out = np.zeros((2, m))
+    out[0, idx], out[1, idx] = ws, step
+    frac_all = np.full(m, np.inf)
+    frac_all[idx] = frac
+    return out[0], out[1], frac_all
 
 
 def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray,
@@ -311,12 +385,47 @@ class _WorkingSet:
             self.G = self.XW = None
             return
         if self.G is None or self.G.shape[0] != old.size:
-            # a block copy only for a true working set (not for all the columns)
-            self.XW = None if d.sparse or 2 * self.cols.size > d.d else d.block(self.cols)
-            self.G = (self.XW.T @ self.XW if self.XW is not None
-                      else d.cross(self.cols, self.cols)) / n
+            self._build()
+        else:
+            self._extend(old.size, new, block)
+        d.gram_cache = (self.cols, self.G, self.XW)
+
+    def _build(self) -> None:
+        """G (and, for a true working set of a dense X, the block X_W) for all of W, copying
+        the parts that the design's last working set already holds (a path's next fit
+        starts on the previous support, whose Gram matrix is known)."""
+        d, n, cols = self.design, self.design.n, self.cols
+        want_block = not d.sparse and 2 * cols.size <= d.d
+        known = np.full(d.d, -1, dtype=np.intp)
+        if d.gram_cache is not None and (d.gram_cache[2] is not None or not want_block):
+            known[d.gram_cache[0]] = np.arange(d.gram_cache[0].size)
+        loc = known[cols]
+        have, miss = np.flatnonzero(loc >= 0), np.flatnonzero(loc < 0)
+        if have.size == 0:
+            self.XW = d.block(cols) if want_block else None
+            self.G = (self.XW.T @ self.XW if self.XW is not None else d.cross(cols, cols)) / n
             return
-        k, m = old.size, self.cols.size
+        _, G_old, XW_old = d.gram_cache
+        if miss.size == 0:
+            self.G = G_old[np.ix_(loc, loc)]
+            self.XW = np.asfortranarray(XW_old[:, loc]) if want_block else None
+            return
+        G = np.empty((cols.size, cols.size))
+        G[np.ix_(have, have)] = G_old[np.ix_(loc[have], loc[have])]
+        self.XW = None
+        if want_block:
+            self.XW = np.empty((n, cols.size), order="F")
+            self.XW[:, have] = XW_old[:, loc[have]]
+            self.XW[:, miss] = d.block(cols[miss])
+        side = (self.XW.T @ self.XW[:, miss] if self.XW is not None
+                else d.cross(cols, cols[miss])) / n
+        G[:, miss] = side
+        G[miss, :] = side.T
+        self.G = G
+
+    def _extend(self, k: int, new: np.ndarray, block: np.ndarray | None) -> None:
+        """G (and X_W) extended by the columns ``new`` appended after the first ``k``."""
+        d, n, m = self.design, self.design.n, self.cols.size
         if self.XW is not None:
             XW = np.empty((n, m), order="F")
             XW[:, :k] = self.XW
@@ -457,7 +566,9 @@ def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.n
     if viol.size:
         viol = viol[np.argsort(-res[viol])][:max(ws.cols.size, 10)]
         block = _enter(design, penalty, lam, w, r, viol, q, slope0)
-        new = np.flatnonzero((w[viol] != 0) & ~np.isin(viol, ws.cols))
+        in_w = np.zeros(design.d, dtype=bool)
+        in_w[ws.cols] = True
+        new = np.flatnonzero((w[viol] != 0) & ~in_w[viol])
         new = new[np.argsort(viol[new])]
         if new.size:
             ws.add(viol[new], block[:, new])
@@ -591,7 +702,8 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         if screen:
             pos = np.flatnonzero(w[ws.cols] != 0)
             # at most n - 1 coordinates can have a nonsingular Gram matrix: keep the largest
-            pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
+            if pos.size > max(n - 1, 1):
+                pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
             if pos.size and ws.G is not None:  # W's zeros may re-enter in the polish
                 pos = np.union1d(pos, np.flatnonzero(w[ws.cols] == 0))
             if pos.size:
