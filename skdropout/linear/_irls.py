@@ -14,9 +14,15 @@ increases. Three additions make it fast and exact without changing what it solve
   ``G + lam diag(Omega''(w))`` from the penalty's closed-form curvature (coordinates whose
   sign flips are dropped; zeros of W that violate their optimality condition enter once);
   accepted only when it lowers the objective. It yields exact zeros and a KKT residual at
-  rounding level.
+  rounding level. On working sets of at least ``_REUSE_MIN`` columns an iteration that
+  follows an accepted polish skips the w-step (it would only re-weight the coordinates that
+  entered since), and the homotopy's rounds that only shed coordinates reuse the last
+  factorisation (:func:`_reduced_solver`).
 * **start**: ``eta = +inf`` on the initial working set, i.e. the least-squares solution on
-  it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...).
+  it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...). A warm start
+  (the previous point of a path) is first moved to the new lam by the polish on its support
+  (:func:`_predict`, the lasso homotopy's step), and the working set copies the Gram matrix
+  of the design's last one.
 
 Convergence is scale-free: the KKT (subdifferential) residual divided by ``||X'y/n||_inf``
 must fall below ``tol`` (and, for penalties without a working set, also the relative
@@ -45,6 +51,7 @@ _SPARSE_GRAM_MAX = 2000
 _MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
 _MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian factor
 _MAX_BREAKPOINTS = 64   # zero crossings the polish's line search compares
+_REUSE_MIN = 64         # smallest support (working set) on which factorisations are saved
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 _TRTRS = la.get_lapack_funcs("trtrs", (np.empty(0),))
 
@@ -278,14 +285,15 @@ def _reduced_solver(base: tuple | None, idx: np.ndarray,
     """A solver of ``H_SS x = b`` for the support ``S = idx`` from the Cholesky factor
     ``L`` of ``H_BB`` on an earlier support ``B`` (``base = (L, B, curvature on B)``), when
     ``S`` is ``B`` less a few coordinates ``D`` (at most an eighth of B) with the same
-    curvature; else None.
+    curvature and B has at least ``_REUSE_MIN`` coordinates (below that a factorisation
+    costs less than the bookkeeping); else None.
 
     With ``Z = L^-1 E_D`` (``E_D`` the columns of the identity at D) and ``u = L^-1 b'``
     (``b`` on S, 0 on D), ``x = L^-T (u - Z (Z'Z)^-1 Z'u)`` solves ``H_BB x = b' + E_D mu``
     with ``x_D = 0``: its S part solves ``H_SS x_S = b``. This costs ``O(|B|^2 |D|)``
     instead of a new factorisation's ``|S|^3/3``, so the homotopy's rounds that only shed
     coordinates reuse one factorisation."""
-    if base is None:
+    if base is None or base[1].size < _REUSE_MIN:
         return None
     factor, b_idx, b_curv = base
     k = b_idx.size - idx.size
@@ -681,24 +689,34 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         # a warm start is the previous solution: Newton on its support moves it to this lam
         # (the path's predictor), then the zeros that violate the optimality condition there
         # enter before the first w-step
+        w_start = w
         w = _predict(ws, penalty, lam, w)
+        polished = w is not w_start and ws.cols.size >= _REUSE_MIN
         res = kkt_residuals(design.gradient(w), w, penalty, lam) / scale
         _grow(design, ws, penalty, lam, w, ws.residual(w), res, tol, q, slope0)
+    else:
+        polished = False
     F = ws.objective(penalty, lam, w)
     path = [F]
     converged, kkt, it = False, math.inf, 0
     for it in range(1, max_iter + 1):
-        # eta-step (eq. 7), then the exact w-step: a majorisation-minimisation of eq. (1).
-        eta_w = _eta_on(penalty, w, ws.cols)
-        w_new = np.zeros(d)
-        w_new[ws.cols] = ws.wstep(eta_w, w[ws.cols], lam)
-        F_new = ws.objective(penalty, lam, w_new)
-        if F_new <= F or not screen:
-            w_old, w, F_prev, F = w, w_new, F, F_new
-            if screen:
-                w, F = _extrapolate(ws, penalty, lam, w_old, w, F)
-        else:  # a w-step can only lose to rounding here; keep the better point
-            F_prev = F
+        F_prev = F
+        if not polished:
+            # eta-step (eq. 7), then the exact w-step: a majorisation-minimisation of eq. (1)
+            eta_w = _eta_on(penalty, w, ws.cols)
+            w_new = np.zeros(d)
+            w_new[ws.cols] = ws.wstep(eta_w, w[ws.cols], lam)
+            F_new = ws.objective(penalty, lam, w_new)
+            # (a w-step can only lose to rounding on a working set; then w stays)
+            if F_new <= F or not screen:
+                w_old, w, F = w, w_new, F_new
+                if screen:
+                    w, F = _extrapolate(ws, penalty, lam, w_old, w, F)
+        # else the last polish left w stationary on its support and only the zeros that
+        # entered since changed: a w-step would re-weight just those, which the polish fits
+        # exactly, so this iteration goes straight to the polish (on working sets of at
+        # least _REUSE_MIN columns, where the w-step's factorisation is what it saves)
+        polished = False
         if screen:
             pos = np.flatnonzero(w[ws.cols] != 0)
             # at most n - 1 coordinates can have a nonsingular Gram matrix: keep the largest
@@ -709,15 +727,15 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
             if pos.size:
                 G_pos = ws.gram(pos)
                 for greedy in (True, False):  # the cheap greedy homotopy first
-                    polished = newton_on_support(G_pos, ws.c[pos], w[ws.cols][pos],
-                                                 penalty.restrict(ws.cols[pos]), lam,
-                                                 greedy=greedy)
-                    if polished is None:
+                    cand = newton_on_support(G_pos, ws.c[pos], w[ws.cols][pos],
+                                             penalty.restrict(ws.cols[pos]), lam, greedy=greedy)
+                    if cand is None:
                         continue
                     w_pol = w.copy()
-                    w_pol[ws.cols[pos]] = polished
+                    w_pol[ws.cols[pos]] = cand
                     F_pol = ws.objective(penalty, lam, w_pol)
                     if F_pol <= F:
+                        polished = F_pol < F and ws.cols.size >= _REUSE_MIN
                         w, F = w_pol, F_pol
                         break
         r = ws.residual(w)
