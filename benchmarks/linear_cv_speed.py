@@ -141,10 +141,9 @@ def main() -> None:
     X, y = make_regression(n_samples=n, n_features=d, n_informative=50, noise=1.0,
                            random_state=0)
     folds = KFold(5, shuffle=True, random_state=0)
-    lines = [f"make_regression(n={n}, d={d}, 50 informative, noise=1); {n_lams} lams, "
-             f"eps=1e-3, 5 folds; n_jobs=1; {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} CPUs, numpy {np.__version__}; load average at start "
-             f"{os.getloadavg()[0]:.1f}"]
+    lines = [f"5 folds (KFold, shuffled, random_state=0); n_jobs=1; "
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy "
+             f"{np.__version__}; load average at start {os.getloadavg()[0]:.1f}"]
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     # -- l1 against LassoCV ------------------------------------------------------------
@@ -152,9 +151,11 @@ def main() -> None:
     if "l1" in args.parts:
         with threadpool_limits(1):
             ref = LassoCV(alphas=n_lams, cv=folds, tol=1e-12, max_iter=100_000).fit(X, y)
-            lines += ["", "l1: IRLSRegressorCV (tol=1e-8 on the scale-free KKT residual) against "
-                          "LassoCV (tol on a duality gap scaled by ||y||^2/n); mse_path error: "
-                          "max relative difference to LassoCV at tol=1e-12"]
+            lines += ["", f"make_regression(n={n}, d={d}, 50 informative, noise=1); {n_lams} "
+                          "lams, eps=1e-3", "l1: IRLSRegressorCV (tol=1e-8 on the scale-free "
+                          "KKT residual) against LassoCV (tol on a duality gap scaled by "
+                          "||y||^2/n); mse_path error: max relative difference to LassoCV at "
+                          "tol=1e-12"]
             lines += l1_rows(X, y, folds, n_lams, 1e-3, (1e-4, 1e-6, 1e-8), ref.mse_path_, R)
 
     # -- l1 at high noise: supports near n ----------------------------------------------
@@ -183,7 +184,8 @@ def main() -> None:
         for _, penalty in peers.values():
             skglm_path_cv(X[:40, :20], y[:40], np.array([1.0, 0.5]),
                           [(np.arange(30), np.arange(30, 40))], penalty, tol)
-        lines += ["", f"non-convex penalties on our grid (skglm numba compile, excluded: "
+        lines += ["", f"make_regression(n={n}, d={d}, 50 informative, noise=1); non-convex "
+                      f"penalties on our grid (skglm numba compile, excluded: "
                       f"{time.perf_counter() - compile_start:.1f} s); tol=1e-6 everywhere"]
         with threadpool_limits(1):
             for name, (params, penalty) in peers.items():
