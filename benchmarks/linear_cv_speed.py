@@ -9,7 +9,12 @@
    at least as accurate as LassoCV's at 1e-8. The ratio that counts is against the loosest
    tol at which LassoCV picks the same lam as ours, with our ``mse_path_`` at least as
    accurate.
-2. mcp (a = gamma = 3), scad (a = gamma = 3.7) and logsum (eps = 1; skglm's
+2. l1 at high noise: make_regression(n=1000, d=5000, 50 informative, noise=300), 5 folds,
+   20 lams down to lam_max/100, where the supports near the bottom of the grid approach the
+   fold's n (about 750 of 800). The same columns as 1, at LassoCV's tol = 1e-4 (its
+   default) and 1e-6; the reference for ``mse_path_`` is celer's Lasso path at tol=1e-12
+   on the same centred folds (LassoCV at 1e-12 takes minutes per fold here).
+3. mcp (a = gamma = 3), scad (a = gamma = 3.7) and logsum (eps = 1; skglm's
    LogSumPenalty is the same function) on the same data and folds, on our grid (passed to
    everybody): IRLSRegressorCV against a hand-written warm-started path per fold with
    skglm's GeneralizedLinearEstimator(Quadratic, penalty, AndersonCD(warm_start=True)),
@@ -40,6 +45,9 @@ from threadpoolctl import threadpool_limits
 from skdropout.linear import IRLSRegressorCV
 from skdropout.linear._path import lam_grid
 from skdropout.penalties import get_penalty
+
+
+PARTS = ("l1", "l1-noise300", "nonconvex")
 
 
 def timed(fn):
@@ -93,6 +101,41 @@ def write_report(lines, out):
             fh.write(report + "\n")
 
 
+def celer_mse_path(X, y, lams, folds):
+    """Held-out mse of celer's Lasso path (tol=1e-12) per lam and fold, with the intercept
+    of the train fold's means (LassoCV's layout: lams x folds)."""
+    from celer import celer_path
+
+    mse = np.empty((len(lams), len(folds)))
+    for k, (train, test) in enumerate(folds):
+        x_mean, y_mean = X[train].mean(axis=0), y[train].mean()
+        coefs = celer_path(X[train] - x_mean, y[train] - y_mean, "lasso", alphas=lams,
+                           tol=1e-12, max_iter=1000, max_epochs=1_000_000)[1]
+        pred = (X[test] - x_mean) @ coefs + y_mean
+        mse[:, k] = np.mean((y[test][:, None] - pred) ** 2, axis=0)
+    return mse
+
+
+def l1_rows(X, y, folds, n_lams, eps, tols, ref_mse, repeat):
+    """One line per LassoCV tol: times, chosen lam index, mse_path error, ratio."""
+    lines = []
+    for tol in tols:
+        (ours, lasso), (t_ours, t_ref) = best_of(
+            repeat,
+            lambda: IRLSRegressorCV(lams=n_lams, eps=eps, cv=folds, tol=1e-8).fit(X, y),
+            lambda: LassoCV(alphas=n_lams, eps=eps, cv=folds, tol=tol,
+                            max_iter=100_000).fit(X, y))
+        assert np.allclose(ours.lams_, lasso.alphas_, rtol=1e-12), "grids differ"
+        same = ours.lam_ == lasso.alpha_
+        lines += [f"  LassoCV tol={tol:<6g} {t_ref:7.2f} s  alpha_ index "
+                  f"{int(np.flatnonzero(lasso.alphas_ == lasso.alpha_)[0]):3d}, mse_path "
+                  f"error {rel_err(lasso.mse_path_, ref_mse):.1e} | ours "
+                  f"{t_ours:6.2f} s  lam_ index {ours.best_index_:3d}, mse_path error "
+                  f"{rel_err(ours.mse_path_, ref_mse):.1e} | ratio "
+                  f"{t_ours / t_ref:5.2f}  same lam: {same}"]
+    return lines
+
+
 def rel_err(a, ref):
     return float(np.max(np.abs(a / ref - 1)))
 
@@ -102,61 +145,69 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="n=300, d=1000, 30 lams")
     parser.add_argument("--repeat", type=int, default=2, help="best of R runs")
     parser.add_argument("--out", default=None, help="also write the report to this file")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="which comparisons to run (default: all)")
     args = parser.parse_args()
     n, d, n_lams = (300, 1000, 30) if args.quick else (1000, 5000, 100)
     X, y = make_regression(n_samples=n, n_features=d, n_informative=50, noise=1.0,
                            random_state=0)
     folds = KFold(5, shuffle=True, random_state=0)
-    lines = [f"make_regression(n={n}, d={d}, 50 informative, noise=1); {n_lams} lams, "
-             f"eps=1e-3, 5 folds; n_jobs=1; {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} CPUs, numpy {np.__version__}; load average at start "
-             f"{os.getloadavg()[0]:.1f}"]
+    lines = [f"5 folds (KFold, shuffled, random_state=0); n_jobs=1; "
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy "
+             f"{np.__version__}; load average at start {os.getloadavg()[0]:.1f}"]
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     # -- l1 against LassoCV ------------------------------------------------------------
     R = args.repeat
-    with threadpool_limits(1):
-        ref = LassoCV(alphas=n_lams, cv=folds, tol=1e-12, max_iter=100_000).fit(X, y)
-        lines += ["", "l1: IRLSRegressorCV (tol=1e-8 on the scale-free KKT residual) against "
-                      "LassoCV (tol on a duality gap scaled by ||y||^2/n); mse_path error: "
-                      "max relative difference to LassoCV at tol=1e-12"]
-        for tol in (1e-4, 1e-6, 1e-8):
-            (ours, lasso), (t_ours, t_ref) = best_of(
-                R, lambda: IRLSRegressorCV(lams=n_lams, cv=folds, tol=1e-8).fit(X, y),
-                lambda: LassoCV(alphas=n_lams, cv=folds, tol=tol, max_iter=100_000).fit(X, y))
-            assert np.allclose(ours.lams_, lasso.alphas_, rtol=1e-12), "grids differ"
-            same = ours.lam_ == lasso.alpha_
-            lines += [f"  LassoCV tol={tol:<6g} {t_ref:7.2f} s  alpha_ index "
-                      f"{int(np.flatnonzero(lasso.alphas_ == lasso.alpha_)[0]):3d}, mse_path "
-                      f"error {rel_err(lasso.mse_path_, ref.mse_path_):.1e} | ours "
-                      f"{t_ours:6.2f} s  lam_ index {ours.best_index_:3d}, mse_path error "
-                      f"{rel_err(ours.mse_path_, ref.mse_path_):.1e} | ratio "
-                      f"{t_ours / t_ref:5.2f}  same lam: {same}"]
+    if "l1" in args.parts:
+        with threadpool_limits(1):
+            ref = LassoCV(alphas=n_lams, cv=folds, tol=1e-12, max_iter=100_000).fit(X, y)
+            lines += ["", f"make_regression(n={n}, d={d}, 50 informative, noise=1); {n_lams} "
+                          "lams, eps=1e-3", "l1: IRLSRegressorCV (tol=1e-8 on the scale-free "
+                          "KKT residual) against LassoCV (tol on a duality gap scaled by "
+                          "||y||^2/n); mse_path error: max relative difference to LassoCV at "
+                          "tol=1e-12"]
+            lines += l1_rows(X, y, folds, n_lams, 1e-3, (1e-4, 1e-6, 1e-8), ref.mse_path_, R)
+
+    # -- l1 at high noise: supports near n ----------------------------------------------
+    if "l1-noise300" in args.parts:
+        n_hn, d_hn, lams_hn = (300, 1000, 10) if args.quick else (1000, 5000, 20)
+        X_hn, y_hn = make_regression(n_samples=n_hn, n_features=d_hn, n_informative=50,
+                                     noise=300.0, random_state=0)
+        with threadpool_limits(1):
+            ref_mse = celer_mse_path(X_hn, y_hn, lam_grid(X_hn, y_hn, get_penalty("l1"), lams_hn,
+                                                          eps=1e-2), list(folds.split(X_hn)))
+            lines += ["", f"l1 at high noise: make_regression(n={n_hn}, d={d_hn}, 50 informative, "
+                          f"noise=300); {lams_hn} lams, eps=1e-2, the same folds; mse_path error: "
+                          "max relative difference to celer's Lasso path at tol=1e-12"]
+            lines += l1_rows(X_hn, y_hn, folds, lams_hn, 1e-2, (1e-4, 1e-6), ref_mse, R)
 
     # -- non-convex penalties against a warm-started skglm path --------------------------
-    from skglm.penalties import SCAD, LogSumPenalty, MCPenalty
+    if "nonconvex" in args.parts:
+        from skglm.penalties import SCAD, LogSumPenalty, MCPenalty
 
-    tol = 1e-6
-    split = list(folds.split(X))
-    peers = {"mcp": ({"a": 3.0}, lambda lam: MCPenalty(alpha=lam, gamma=3.0)),
-             "scad": ({"a": 3.7}, lambda lam: SCAD(alpha=lam, gamma=3.7)),
-             "logsum": ({"eps": 1.0}, lambda lam: LogSumPenalty(alpha=lam, eps=1.0))}
-    compile_start = time.perf_counter()
-    for _, penalty in peers.values():
-        skglm_path_cv(X[:40, :20], y[:40], np.array([1.0, 0.5]),
-                      [(np.arange(30), np.arange(30, 40))], penalty, tol)
-    lines += ["", f"non-convex penalties on our grid (skglm numba compile, excluded: "
-                  f"{time.perf_counter() - compile_start:.1f} s); tol=1e-6 everywhere"]
-    with threadpool_limits(1):
-        for name, (params, penalty) in peers.items():
-            lams = lam_grid(X, y, get_penalty(name, **params), n_lams)
-            (ours, (lam_peer, mse_peer)), (t_ours, t_peer) = best_of(
-                R, lambda: IRLSRegressorCV(penalty=name, penalty_params=params, lams=lams,
-                                           cv=folds).fit(X, y),
-                lambda: skglm_path_cv(X, y, lams, split, penalty, tol))
-            lines += [f"  {name:7s} ours {t_ours:6.2f} s  skglm path {t_peer:6.2f} s  ratio "
-                      f"{t_ours / t_peer:5.2f}  same lam: {ours.lam_ == lam_peer}; max rel "
-                      f"mse_path diff {rel_err(ours.mse_path_, mse_peer):.1e}"]
+        tol = 1e-6
+        split = list(folds.split(X))
+        peers = {"mcp": ({"a": 3.0}, lambda lam: MCPenalty(alpha=lam, gamma=3.0)),
+                 "scad": ({"a": 3.7}, lambda lam: SCAD(alpha=lam, gamma=3.7)),
+                 "logsum": ({"eps": 1.0}, lambda lam: LogSumPenalty(alpha=lam, eps=1.0))}
+        compile_start = time.perf_counter()
+        for _, penalty in peers.values():
+            skglm_path_cv(X[:40, :20], y[:40], np.array([1.0, 0.5]),
+                          [(np.arange(30), np.arange(30, 40))], penalty, tol)
+        lines += ["", f"make_regression(n={n}, d={d}, 50 informative, noise=1); non-convex "
+                      f"penalties on our grid (skglm numba compile, excluded: "
+                      f"{time.perf_counter() - compile_start:.1f} s); tol=1e-6 everywhere"]
+        with threadpool_limits(1):
+            for name, (params, penalty) in peers.items():
+                lams = lam_grid(X, y, get_penalty(name, **params), n_lams)
+                (ours, (lam_peer, mse_peer)), (t_ours, t_peer) = best_of(
+                    R, lambda: IRLSRegressorCV(penalty=name, penalty_params=params, lams=lams,
+                                               cv=folds).fit(X, y),
+                    lambda: skglm_path_cv(X, y, lams, split, penalty, tol))
+                lines += [f"  {name:7s} ours {t_ours:6.2f} s  skglm path {t_peer:6.2f} s  ratio "
+                          f"{t_ours / t_peer:5.2f}  same lam: {ours.lam_ == lam_peer}; max rel "
+                          f"mse_path diff {rel_err(ours.mse_path_, mse_peer):.1e}"]
     write_report(lines, args.out)
 
 

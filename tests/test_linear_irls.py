@@ -356,3 +356,26 @@ def test_l1_with_a_support_near_n_equals_lasso():
     assert np.count_nonzero(ref.coef_) > 100
     np.testing.assert_array_equal(est.coef_ != 0, ref.coef_ != 0)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6 * np.abs(ref.coef_).max())
+
+
+def test_reduced_solver_solves_the_support_less_the_dropped_coordinates():
+    # one factorisation of H_BB serves the homotopy's later supports S = B less a few
+    # coordinates: its solves equal a direct solve with H_SS
+    from skdropout.linear._irls import _reduced_solver
+    from skdropout.linear._wstep import cholesky
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((100, 80))
+    H = A.T @ A / 100 + 1e-3 * np.eye(80)
+    b_idx = np.arange(2, 82)
+    curv = np.zeros(80)
+    base = (cholesky(H.copy()), b_idx, curv)
+    keep = np.setdiff1d(np.arange(80), [4, 17, 40, 79])
+    solve = _reduced_solver(base, b_idx[keep], curv[keep])
+    b = rng.standard_normal(keep.size)
+    np.testing.assert_allclose(solve(b), np.linalg.solve(H[np.ix_(keep, keep)], b),
+                               rtol=1e-10)
+    # too many dropped coordinates, another curvature or a new coordinate: no reuse
+    assert _reduced_solver(base, b_idx[:60], curv[:60]) is None
+    assert _reduced_solver(base, b_idx[keep], curv[keep] + 1.0) is None
+    assert _reduced_solver(base, np.append(b_idx[keep], 90), np.zeros(keep.size + 1)) is None

@@ -19,12 +19,24 @@ def data():
     return X, y
 
 
-def test_l1_path_equals_sklearn_lasso_path(data):
-    X, y = data
+@pytest.fixture(scope="module")
+def support_near_n():
+    """d >> n with heavy noise: at lam_max/100 the lasso support fills most of the n rows."""
+    return make_regression(n_samples=100, n_features=800, n_informative=20, noise=300.0,
+                           random_state=1)
+
+
+@pytest.mark.parametrize("problem", ["data", "support_near_n"])
+def test_l1_path_equals_sklearn_lasso_path(problem, request):
+    # on support_near_n each fit starts from the previous solution moved along the homotopy
+    # direction (Newton on its support) and most polish rounds reuse a factorisation
+    X, y = request.getfixturevalue(problem)
     lams, coefs, intercepts, etas = irls_path(X, y, lams=15, eps=1e-2, tol=1e-12,
                                               max_iter=1000)
     Xc, yc = X - X.mean(axis=0), y - y.mean()
-    alphas, ref, _ = lasso_path(Xc, yc, alphas=lams, tol=1e-14, max_iter=100_000)
+    alphas, ref, _ = lasso_path(Xc, yc, alphas=lams, tol=1e-14, max_iter=200_000)
+    if problem == "support_near_n":
+        assert np.count_nonzero(ref[:, -1]) > 0.8 * len(y)
     np.testing.assert_allclose(alphas, lams)
     np.testing.assert_allclose(coefs, ref, atol=1e-5)
     np.testing.assert_array_equal(coefs == 0, np.abs(ref) < 1e-12)
@@ -188,3 +200,21 @@ def test_adaptive_dropout_path_solves_the_problems_of_irls_path(data):
     np.testing.assert_allclose(ours.intercepts, ref.intercepts, atol=1e-5)
     with pytest.raises(TypeError, match="adaptive_dropout_path got unknown solver"):
         adaptive_dropout_path(X, y, solver="cholesky")
+
+
+@pytest.mark.parametrize("penalty, params", [("mcp", {"a": 3.0}), ("logsum", {"eps": 1.0})])
+def test_nonconvex_path_with_supports_near_n_is_stationary(support_near_n, penalty, params):
+    """First-order conditions of eq. (1), computed here, at every point of a path whose
+    support grows to most of the n rows."""
+    X, y = support_near_n
+    lams, coefs, _, _ = irls_path(X, y, penalty=penalty, penalty_params=params, lams=12,
+                                  eps=1e-2, tol=1e-10)
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    scale = np.max(np.abs(Xc.T @ yc)) / len(y)
+    assert np.count_nonzero(coefs[:, -1]) > 0.5 * len(y)
+    for lam, w in zip(lams, coefs.T):
+        corr = Xc.T @ (yc - Xc @ w) / len(y)
+        pen = resolve_penalty(penalty, params, lam)
+        on = w != 0
+        np.testing.assert_allclose(corr[on], lam * pen.grad(w)[on], atol=1e-8 * scale)
+        assert np.all(np.abs(corr[~on]) <= lam * pen.slope0 + 1e-8 * scale)

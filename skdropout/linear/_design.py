@@ -55,6 +55,8 @@ class Design:
         self._sq = None
         self._xty: np.ndarray | None = None
         self._grad_at: tuple[np.ndarray, np.ndarray] | None = None
+        # (columns, Gram matrix / n, dense block or None) of the solvers' last working set
+        self.gram_cache: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         if not self.sparse and self._centre:
             second = self._weighted_sq()  # mean of sw x^2 per column
             var = np.maximum(second - x_offset**2, 0.0)

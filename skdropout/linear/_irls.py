@@ -14,9 +14,15 @@ increases. Three additions make it fast and exact without changing what it solve
   ``G + lam diag(Omega''(w))`` from the penalty's closed-form curvature (coordinates whose
   sign flips are dropped; zeros of W that violate their optimality condition enter once);
   accepted only when it lowers the objective. It yields exact zeros and a KKT residual at
-  rounding level.
+  rounding level. On working sets of at least ``_REUSE_MIN`` columns an iteration that
+  follows an accepted polish skips the w-step (it would only re-weight the coordinates that
+  entered since), and the homotopy's rounds that only shed coordinates reuse the last
+  factorisation (:func:`_reduced_solver`).
 * **start**: ``eta = +inf`` on the initial working set, i.e. the least-squares solution on
-  it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...).
+  it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...). A warm start
+  (the previous point of a path) is first moved to the new lam by the polish on its support
+  (:func:`_predict`, the lasso homotopy's step), and the working set copies the Gram matrix
+  of the design's last one.
 
 Convergence is scale-free: the KKT (subdifferential) residual divided by ``||X'y/n||_inf``
 must fall below ``tol`` (and, for penalties without a working set, also the relative
@@ -27,6 +33,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import scipy.linalg as la
@@ -43,7 +51,9 @@ _SPARSE_GRAM_MAX = 2000
 _MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
 _MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian factor
 _MAX_BREAKPOINTS = 64   # zero crossings the polish's line search compares
+_REUSE_MIN = 64         # smallest support (working set) on which factorisations are saved
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
+_TRTRS = la.get_lapack_funcs("trtrs", (np.empty(0),))
 
 
 @dataclass
@@ -191,16 +201,20 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     """
     cur = w.copy()
     first_size, reentries = np.count_nonzero(cur), 0
+    base = None  # (factor, positions, curvature) of the last exact Hessian factorisation
     while True:
         idx = np.flatnonzero(cur)
         if idx.size == 0:
             return cur
-        Gs, cs, ws = G[np.ix_(idx, idx)], c[idx], cur[idx]
+        # G @ cur on all positions (cur is 0 off idx) instead of gathering G_SS every round:
+        # with the reduced solver a round needs G_SS only when it factorises
+        cs, ws, full = c[idx], cur[idx], np.zeros(cur.size)
         pen = penalty.restrict(idx)
         sign = np.sign(ws)
         drop, L, curv_of_L, exact, min_diag, chords = None, None, None, False, 0.0, 0
         for _ in range(max_steps):
-            Gw = Gs @ ws
+            full[idx] = ws
+            Gw = (G @ full)[idx]
             grad = Gw - cs + lam * pen.grad(ws)
             if np.max(np.abs(grad)) <= 1e-14 * max(np.max(np.abs(Gw)), np.max(np.abs(cs))):
                 break
@@ -210,20 +224,28 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                      and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)
             chords = chords + 1 if chord else 0
             if not (same or chord):
-                H = Gs.copy()
-                H.flat[::H.shape[0] + 1] += lam * curv
-                L = cholesky(H)
+                L = _reduced_solver(base, idx, curv)
                 exact = L is not None
-                if L is None and np.any(curv < 0):  # the convex part of the Hessian
-                    H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
-                    L = cholesky(H)
-                curv_of_L, min_diag = curv, np.min(H.diagonal())
+                if L is None:
+                    H = G[np.ix_(idx, idx)]
+                    H.flat[::H.shape[0] + 1] += lam * curv
+                    factor = cholesky(H)
+                    exact = factor is not None
+                    if exact:
+                        base = (factor, idx, curv)
+                    elif np.any(curv < 0):  # the convex part of the Hessian
+                        H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
+                        factor = cholesky(H)
+                    L = None if factor is None else partial(cho_solve, factor)
+                curv_of_L = curv
+                min_diag = np.min(G.diagonal()[idx]
+                                  + lam * (curv if exact else np.maximum(curv, 0.0)))
             if L is None and not greedy and idx.size == first_size:
                 return None
             if L is None:
                 drop = np.abs(ws) <= np.sort(np.abs(ws))[(ws.size - 1) // 10]
                 break
-            step = cho_solve(L, grad)
+            step = L(grad)
             new = ws - step
             cross = np.sign(new) != sign
             if cross.any() and greedy:  # all crossing coordinates leave at once
@@ -233,8 +255,11 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                 frac = np.where(cross, ws / np.where(cross, ws - new, 1.0), np.inf)
                 # convex penalties: the best crossing (feature-sign search's line search);
                 # otherwise the first, which keeps the homotopy on its own local minimum
-                t = (_best_crossing(Gs, cs, ws, step, pen, lam, frac) if penalty.convex
-                     else float(frac.min()))
+                if penalty.convex:
+                    w_all, step_all, frac_all = _embed(cur.size, idx, ws, step, frac)
+                    t = _best_crossing(G, c, w_all, step_all, penalty, lam, frac_all)
+                else:
+                    t = float(frac.min())
                 ws = ws - t * step
                 drop = frac <= t
                 break
@@ -253,6 +278,63 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
             continue
         cur[idx[drop]] = 0.0
+
+
+def _reduced_solver(base: tuple | None, idx: np.ndarray,
+                    curv: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A solver of ``H_SS x = b`` for the support ``S = idx`` from the Cholesky factor
+    ``L`` of ``H_BB`` on an earlier support ``B`` (``base = (L, B, curvature on B)``), when
+    ``S`` is ``B`` less a few coordinates ``D`` (at most an eighth of B) with the same
+    curvature and B has at least ``_REUSE_MIN`` coordinates (below that a factorisation
+    costs less than the bookkeeping); else None.
+
+    With ``Z = L^-1 E_D`` (``E_D`` the columns of the identity at D) and ``u = L^-1 b'``
+    (``b`` on S, 0 on D), ``x = L^-T (u - Z (Z'Z)^-1 Z'u)`` solves ``H_BB x = b' + E_D mu``
+    with ``x_D = 0``: its S part solves ``H_SS x_S = b``. This costs ``O(|B|^2 |D|)``
+    instead of a new factorisation's ``|S|^3/3``, so the homotopy's rounds that only shed
+    coordinates reuse one factorisation."""
+    if base is None or base[1].size < _REUSE_MIN:
+        return None
+    factor, b_idx, b_curv = base
+    k = b_idx.size - idx.size
+    if k < 0 or k > b_idx.size // 8:
+        return None
+    pos = np.searchsorted(b_idx, idx)
+    if np.any(pos >= b_idx.size) or not np.array_equal(b_idx[np.minimum(pos, b_idx.size - 1)],
+                                                       idx):
+        return None
+    if not np.array_equal(b_curv[pos], curv):
+        return None
+    if k == 0:
+        return partial(cho_solve, factor)
+    dropped = np.ones(b_idx.size, dtype=bool)
+    dropped[pos] = False
+    E = np.zeros((b_idx.size, k))
+    E[np.flatnonzero(dropped), np.arange(k)] = 1.0
+    Z = _TRTRS(factor, E, lower=1)[0]
+    K = cholesky(Z.T @ Z)
+    if K is None:
+        return None
+
+    def solve(b: np.ndarray) -> np.ndarray:
+        u = np.zeros(b_idx.size)
+        u[pos] = b
+        u = _TRTRS(factor, u, lower=1)[0]
+        u -= Z @ cho_solve(K, Z.T @ u)
+        return _TRTRS(factor, u, lower=1, trans=1)[0][pos]
+
+    return solve
+
+
+def _embed(m: int, idx: np.ndarray, ws: np.ndarray, step: np.ndarray,
+           frac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ws``, ``step`` and ``frac`` of the support ``idx`` written on all ``m`` positions
+    (0, 0 and +inf off it)."""
+    out = np.zeros((2, m))
+    out[0, idx], out[1, idx] = ws, step
+    frac_all = np.full(m, np.inf)
+    frac_all[idx] = frac
+    return out[0], out[1], frac_all
 
 
 def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray,
@@ -312,12 +394,47 @@ class _WorkingSet:
             self.G = self.XW = None
             return
         if self.G is None or self.G.shape[0] != old.size:
-            # a block copy only for a true working set (not for all the columns)
-            self.XW = None if d.sparse or 2 * self.cols.size > d.d else d.block(self.cols)
-            self.G = (self.XW.T @ self.XW if self.XW is not None
-                      else d.cross(self.cols, self.cols)) / n
+            self._build()
+        else:
+            self._extend(old.size, new, block)
+        d.gram_cache = (self.cols, self.G, self.XW)
+
+    def _build(self) -> None:
+        """G (and, for a true working set of a dense X, the block X_W) for all of W, copying
+        the parts that the design's last working set already holds (a path's next fit
+        starts on the previous support, whose Gram matrix is known)."""
+        d, n, cols = self.design, self.design.n, self.cols
+        want_block = not d.sparse and 2 * cols.size <= d.d
+        known = np.full(d.d, -1, dtype=np.intp)
+        if d.gram_cache is not None and (d.gram_cache[2] is not None or not want_block):
+            known[d.gram_cache[0]] = np.arange(d.gram_cache[0].size)
+        loc = known[cols]
+        have, miss = np.flatnonzero(loc >= 0), np.flatnonzero(loc < 0)
+        if have.size == 0:
+            self.XW = d.block(cols) if want_block else None
+            self.G = (self.XW.T @ self.XW if self.XW is not None else d.cross(cols, cols)) / n
             return
-        k, m = old.size, self.cols.size
+        _, G_old, XW_old = d.gram_cache
+        if miss.size == 0:
+            self.G = G_old[np.ix_(loc, loc)]
+            self.XW = np.asfortranarray(XW_old[:, loc]) if want_block else None
+            return
+        G = np.empty((cols.size, cols.size))
+        G[np.ix_(have, have)] = G_old[np.ix_(loc[have], loc[have])]
+        self.XW = None
+        if want_block:
+            self.XW = np.empty((n, cols.size), order="F")
+            self.XW[:, have] = XW_old[:, loc[have]]
+            self.XW[:, miss] = d.block(cols[miss])
+        side = (self.XW.T @ self.XW[:, miss] if self.XW is not None
+                else d.cross(cols, cols[miss])) / n
+        G[:, miss] = side
+        G[miss, :] = side.T
+        self.G = G
+
+    def _extend(self, k: int, new: np.ndarray, block: np.ndarray | None) -> None:
+        """G (and X_W) extended by the columns ``new`` appended after the first ``k``."""
+        d, n, m = self.design, self.design.n, self.cols.size
         if self.XW is not None:
             XW = np.empty((n, m), order="F")
             XW[:, :k] = self.XW
@@ -458,7 +575,9 @@ def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.n
     if viol.size:
         viol = viol[np.argsort(-res[viol])][:max(ws.cols.size, 10)]
         block = _enter(design, penalty, lam, w, r, viol, q, slope0)
-        new = np.flatnonzero((w[viol] != 0) & ~np.isin(viol, ws.cols))
+        in_w = np.zeros(design.d, dtype=bool)
+        in_w[ws.cols] = True
+        new = np.flatnonzero((w[viol] != 0) & ~in_w[viol])
         new = new[np.argsort(viol[new])]
         if new.size:
             ws.add(viol[new], block[:, new])
@@ -498,6 +617,23 @@ def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarra
         if F_trial < best_F:
             best_w, best_F = trial, F_trial
     return best_w, best_F
+
+
+def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray) -> np.ndarray:
+    """The warm start ``w`` (a solution at another lam, supported on W) moved to ``lam`` by
+    :func:`newton_on_support` on its support: for l1 this is the exact piecewise-linear
+    continuation ``w_S + (lam_old - lam) G_SS^-1 sign(w_S)`` up to the crossings, the step of
+    the lasso homotopy. Kept only when it lowers eq. (1) at ``lam``; with it, far fewer zeros
+    violate their optimality condition than at ``w`` itself, so the working set grows by the
+    coordinates that enter the support rather than by all that the change of lam disturbs."""
+    if ws.G is None or ws.cols.size == 0:
+        return w
+    moved = newton_on_support(ws.G, ws.c, w[ws.cols], penalty.restrict(ws.cols), lam)
+    if moved is None:
+        return w
+    trial = w.copy()
+    trial[ws.cols] = moved
+    return trial if ws.objective(penalty, lam, trial) <= ws.objective(penalty, lam, w) else w
 
 
 def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray | None = None,
@@ -551,43 +687,56 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         ws = _WorkingSet(design, np.flatnonzero(w) if screen else np.arange(d), solver)
     q = design.col_sq_norms() if screen else None
     if coef_init is not None and screen:
-        # a warm start is the previous solution: the zeros that violate the optimality
-        # condition at this lam enter before the first w-step (its gradient is known)
+        # a warm start is the previous solution: Newton on its support moves it to this lam
+        # (the path's predictor), then the zeros that violate the optimality condition there
+        # enter before the first w-step
+        w_start = w
+        w = _predict(ws, penalty, lam, w)
+        polished = w is not w_start and ws.cols.size >= _REUSE_MIN
         res = kkt_residuals(design.gradient(w), w, penalty, lam) / scale
         _grow(design, ws, penalty, lam, w, ws.residual(w), res, tol, q, slope0)
+    else:
+        polished = False
     F = ws.objective(penalty, lam, w)
     path = [F]
     converged, kkt, it = False, math.inf, 0
     for it in range(1, max_iter + 1):
-        # eta-step (eq. 7), then the exact w-step: a majorisation-minimisation of eq. (1).
-        eta_w = _eta_on(penalty, w, ws.cols)
-        w_new = np.zeros(d)
-        w_new[ws.cols] = ws.wstep(eta_w, w[ws.cols], lam)
-        F_new = ws.objective(penalty, lam, w_new)
-        if F_new <= F or not screen:
-            w_old, w, F_prev, F = w, w_new, F, F_new
-            if screen:
-                w, F = _extrapolate(ws, penalty, lam, w_old, w, F)
-        else:  # a w-step can only lose to rounding here; keep the better point
-            F_prev = F
+        F_prev = F
+        if not polished:
+            # eta-step (eq. 7), then the exact w-step: a majorisation-minimisation of eq. (1)
+            eta_w = _eta_on(penalty, w, ws.cols)
+            w_new = np.zeros(d)
+            w_new[ws.cols] = ws.wstep(eta_w, w[ws.cols], lam)
+            F_new = ws.objective(penalty, lam, w_new)
+            # (a w-step can only lose to rounding on a working set; then w stays)
+            if F_new <= F or not screen:
+                w_old, w, F = w, w_new, F_new
+                if screen:
+                    w, F = _extrapolate(ws, penalty, lam, w_old, w, F)
+        # else the last polish left w stationary on its support and only the zeros that
+        # entered since changed: a w-step would re-weight just those, which the polish fits
+        # exactly, so this iteration goes straight to the polish (on working sets of at
+        # least _REUSE_MIN columns, where the w-step's factorisation is what it saves)
+        polished = False
         if screen:
             pos = np.flatnonzero(w[ws.cols] != 0)
             # at most n - 1 coordinates can have a nonsingular Gram matrix: keep the largest
-            pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
+            if pos.size > max(n - 1, 1):
+                pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
             if pos.size and ws.G is not None:  # W's zeros may re-enter in the polish
                 pos = np.union1d(pos, np.flatnonzero(w[ws.cols] == 0))
             if pos.size:
                 G_pos = ws.gram(pos)
                 for greedy in (True, False):  # the cheap greedy homotopy first
-                    polished = newton_on_support(G_pos, ws.c[pos], w[ws.cols][pos],
-                                                 penalty.restrict(ws.cols[pos]), lam,
-                                                 greedy=greedy)
-                    if polished is None:
+                    cand = newton_on_support(G_pos, ws.c[pos], w[ws.cols][pos],
+                                             penalty.restrict(ws.cols[pos]), lam, greedy=greedy)
+                    if cand is None:
                         continue
                     w_pol = w.copy()
-                    w_pol[ws.cols[pos]] = polished
+                    w_pol[ws.cols[pos]] = cand
                     F_pol = ws.objective(penalty, lam, w_pol)
                     if F_pol <= F:
+                        polished = F_pol < F and ws.cols.size >= _REUSE_MIN
                         w, F = w_pol, F_pol
                         break
         r = ws.residual(w)
