@@ -466,7 +466,7 @@ def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.n
         new = np.flatnonzero((w[viol] != 0) & ~np.isin(viol, ws.cols))
         new = new[np.argsort(viol[new])]
         if new.size:
-            ws.add(viol[new], block[:, new])
+            ws.add(viol[new], block[:, new] if ws.XW is not None else None)
 
 
 def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarray,
