@@ -22,6 +22,15 @@ step is then damped by a backtracking line search on F, so F decreases at every 
 step. Binary problems take full proximal-Newton steps; multinomial ones cycle over the
 classes (block coordinate descent with each block's exact Newton weights, as glmnet does).
 
+For a penalty with a working set (zeros KKT-checkable) on more than 100 features, the
+Newton steps run on an outer working set of features: the problem restricted to it is
+solved (loosely while violators remain outside), then one product ``X'(s (y - p))`` over
+all the features checks the zeros outside, and the violators and the zeros closest to
+violating enter (the set grows to about twice the support). Every Newton step thus reads
+only the columns of the set. For K > 2 a Newton polish on the support with the full
+multinomial Hessian (the class-by-class steps lack its cross-class blocks) follows each
+cycle.
+
 Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
 (and the intercept's gradient) divided by its value at the intercept-only model must fall
 below ``tol`` (for penalties without a working set also the relative decrease of F).
@@ -479,7 +488,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             P = problem.probabilities(M)
             moved = True
         kkt = _kkt(problem, penalty, lam, W, P) / scale
-        if screen and moved and kkt > tol:
+        if screen and K > 1 and moved and kkt > tol:
             W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F)
             P_p = problem.probabilities(problem.margins(W_p, b_p))
             kkt_p = _kkt(problem, penalty, lam, W_p, P_p) / scale
