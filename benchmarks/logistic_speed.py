@@ -6,12 +6,14 @@ on the same data and lam; F is evaluated by skdropout's own objective
 (``skdropout.linear._logistic.objective``) for every solution, whatever the solver.
 Peers and their parameters for this F:
 
-* l1: scikit-learn ``LogisticRegression(l1_ratio=1, C=1/(n lam), solver="saga")``, skglm
+* l1: scikit-learn ``LogisticRegression(l1_ratio=1, C=1/(n lam), solver="saga")`` (on the
+  sparse problem only: on classif 2000 x 5000 one saga fit took 84 s at 1000 epochs for l1
+  and 128 s for elastic net, under load, without reaching F_best), skglm
   ``SparseLogisticRegression(alpha=lam)``;
 * l1-noint, the same F without intercept (b = 0), for the peers that cannot fit it
   unpenalised: celer ``LogisticRegression(C=1/(n lam))`` (no intercept) and liblinear
   (which penalises one), with skglm and ours at ``fit_intercept=False``;
-* elasticnet (``Omega = theta/2 w^2 + (1 - theta)|w|``, theta = 0.5): saga with
+* elasticnet (``Omega = theta/2 w^2 + (1 - theta)|w|``, theta = 0.5): saga (sparse only) with
   ``l1_ratio = 1 - theta`` and skglm ``SparseLogisticRegression(alpha=lam, l1_ratio=1 - theta)``;
 * mcp (a = 3), scad (a = 3.7), logsum (eps = 1): skglm ``GeneralizedLinearEstimator(Logistic(),
   MCPenalty(lam, 3) | SCAD(lam, 3.7) | LogSumPenalty(lam, 1), ProxNewton(fit_intercept=True))``
@@ -19,10 +21,11 @@ Peers and their parameters for this F:
 
 Each solver runs at the tols of ``TOLS`` from the loosest until its F stops falling (or a
 fit takes more than ``--cap`` seconds: the row says ``capped``, or reaches its iteration
-limit: 200 epochs for saga, 1000 iterations for liblinear); ``F_best`` is the lowest F of all, and each solver is timed at
-the loosest tol whose solution satisfies ``F <= F_best (1 + 1e-6)`` (best of ``--repeat``
-runs; one run when a fit takes more than 2 s), so all times are for the same objective. mcp, scad and logsum are not convex: a solver that stops at another
-stationary point is reported with its gap instead.
+limit: 200 epochs for saga, 1000 iterations for liblinear); ``F_best`` is the lowest F of
+all, and each solver is timed at the loosest tol whose solution satisfies
+``F <= F_best (1 + 1e-6)`` (best of ``--repeat`` runs; one run when a fit takes more than
+2 s), so all times are for the same objective. mcp, scad and logsum are not convex: a solver
+that stops at another stationary point is reported with its gap instead.
 
 Problems (binary; lam = lam_max / divisor, ``lam_max = ||X'(y - ybar)||_inf / n``):
 
@@ -113,8 +116,9 @@ def skglm_penalty(penalty: str, lam: float):
             "logsum": lambda: LogSumPenalty(lam, p["eps"])}[penalty]()
 
 
-def solvers(penalty: str, n: int) -> dict:
-    """name -> factory(lam, tol) of an unfitted estimator with coef_, intercept_."""
+def solvers(penalty: str, n: int, sparse: bool) -> dict:
+    """name -> factory(lam, tol) of an unfitted estimator with coef_, intercept_ (saga only
+    for sparse X: see the module docstring)."""
     import celer
     from skglm import GeneralizedLinearEstimator, SparseLogisticRegression
     from skglm.datafits import Logistic
@@ -124,10 +128,13 @@ def solvers(penalty: str, n: int) -> dict:
     ours = {"skdropout IRLS": lambda lam, tol: IRLSClassifier(
         penalty=base(penalty), penalty_params=PARAMS[penalty] or None, lam=lam, tol=tol,
         max_iter=1000, fit_intercept=penalty != "l1-noint")}
+    saga = {}
+    if sparse and penalty in ("l1", "elasticnet"):
+        ratio = 1.0 - PARAMS[penalty].get("theta", 0.0)
+        saga = {"sklearn saga": lambda lam, tol: LogisticRegression(
+            l1_ratio=ratio, C=1 / (n * lam), solver="saga", tol=tol, max_iter=200)}
     if penalty == "l1":
-        return {**ours,
-                "sklearn saga": lambda lam, tol: LogisticRegression(
-                    l1_ratio=1.0, C=1 / (n * lam), solver="saga", tol=tol, max_iter=200),
+        return {**ours, **saga,
                 "skglm SparseLogReg": lambda lam, tol: SparseLogisticRegression(
                     alpha=lam, tol=tol, max_iter=100)}
     if penalty == "l1-noint":  # liblinear penalises an intercept, celer fits none
@@ -140,10 +147,7 @@ def solvers(penalty: str, n: int) -> dict:
                     alpha=lam, tol=tol, max_iter=100, fit_intercept=False)}
     if penalty == "elasticnet":
         ratio = 1.0 - PARAMS["elasticnet"]["theta"]
-        return {**ours,
-                "sklearn saga": lambda lam, tol: LogisticRegression(
-                    l1_ratio=ratio, C=1 / (n * lam), solver="saga", tol=tol,
-                    max_iter=200),
+        return {**ours, **saga,
                 "skglm SparseLogReg": lambda lam, tol: SparseLogisticRegression(
                     alpha=lam, l1_ratio=ratio, tol=tol, max_iter=100)}
     return {**ours, f"skglm GLM {penalty}": lambda lam, tol: GeneralizedLinearEstimator(
@@ -200,7 +204,7 @@ def run_group(name, X, y, divisor, penalty, repeat, cap, rows):
     and each is timed at its loosest tol within ``REL`` of ``F_best``."""
     n = X.shape[0]
     lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / divisor
-    facs = solvers(penalty, n)
+    facs = solvers(penalty, n, sp.issparse(X))
     sweeps = {k: sweep(f, X, y, lam, penalty, cap) for k, f in facs.items()}
     f_best = min(F for s in sweeps.values() for _, _, F, _ in s)
     for solver, factory in facs.items():
@@ -236,7 +240,7 @@ def warm_up(penalties: list[str], formats: set[str]) -> float:
         warnings.simplefilter("ignore")
         for Xw in inputs:
             for penalty in penalties:
-                for name, factory in solvers(penalty, 60).items():
+                for name, factory in solvers(penalty, 60, False).items():
                     if name.startswith("skglm"):
                         factory(0.01, 1e-4).fit(Xw, ys)
     return time.perf_counter() - start
