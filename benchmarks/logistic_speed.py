@@ -45,8 +45,6 @@ on a small problem first (the compile time is printed, excluded). Usage:
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -54,8 +52,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
+
+from linear_speed import report
 
 from skdropout.linear import IRLSClassifier
 from skdropout.linear._logistic import LogisticProblem, objective
@@ -284,29 +283,9 @@ def main() -> None:
             for divisor in args.divisors or DIVISORS[name]:
                 for penalty in args.penalties:
                     run_group(name, X, y, divisor, penalty, args.repeat, args.cap, rows)
-    for r in rows:  # time relative to the fastest peer (not us) on the same problem/penalty
-        peers = [q["time"] for q in rows if q["problem"] == r["problem"]
-                 and q["penalty"] == r["penalty"] and not q["solver"].startswith("skdropout")
-                 and q["reached"]]
-        r["ratio"] = r["time"] / min(peers) if peers else float("nan")
-    import celer
-    import skglm
-    import sklearn
-    lines = [
-        "# benchmarks/logistic_speed.py: wall time at the same objective "
-        "(F <= F_best (1 + 1e-6))",
-        f"# {platform.platform()}, {platform.processor() or platform.machine()}, BLAS threads=1, "
-        f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
-        "(a shared machine: compare ratios within one run, not absolute times)",
-        f"# numpy {np.__version__}, scikit-learn {sklearn.__version__}, celer {celer.__version__}, "
-        f"skglm {skglm.__version__}; skglm numba compile: {jit:.1f} s (excluded)",
-        "# ratio = time / time of the fastest peer that reached F_best on the same row group",
-        HEADER, *[fmt_row(r) for r in rows]]
-    text = "\n".join(lines) + "\n"
-    print("\n" + text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-
+    report("benchmarks/logistic_speed.py: wall time at the same objective "
+           "(F <= F_best (1 + 1e-6))", rows, f"skglm numba compile: {jit:.1f} s (excluded)",
+           HEADER, fmt_row, args.out)
 
 if __name__ == "__main__":
     main()
