@@ -209,27 +209,37 @@ def main() -> None:
             run_table(args.repeat, rows)
         else:
             run_default(args.quick, args.repeat, rows)
-    for r in rows:  # time relative to the fastest peer (not us) on the same problem/penalty
+    report("benchmarks/linear_speed.py: wall time at the same objective (F <= F_best (1 + 1e-6))",
+           rows, f"skglm numba compile on first call: {jit:.1f} s (excluded)", HEADER, fmt_row,
+           args.out)
+
+
+def report(title: str, rows: list[dict], jit_note: str, header: str, fmt, out: str) -> None:
+    """Set each row's ratio (its time over the fastest peer's, not ours, that reached F_best
+    on the same problem and penalty), print the table with the machine and versions, and
+    write it to ``out``."""
+    import celer
+    import skglm
+    import sklearn
+
+    for r in rows:
         peers = [q["time"] for q in rows if q["problem"] == r["problem"]
                  and q["penalty"] == r["penalty"] and not q["solver"].startswith("skdropout")
                  and q["reached"]]
         r["ratio"] = r["time"] / min(peers) if peers else float("nan")
-    import celer
-    import sklearn
     lines = [
-        "# benchmarks/linear_speed.py: wall time at the same objective (F <= F_best (1 + 1e-6))",
+        f"# {title}",
         f"# {platform.platform()}, {platform.processor() or platform.machine()}, BLAS threads=1, "
         f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
         "(a shared machine: compare ratios within one run, not absolute times)",
         f"# numpy {np.__version__}, scikit-learn {sklearn.__version__}, celer {celer.__version__}, "
-        f"skglm {skglm.__version__}; skglm numba compile on first call: {jit:.1f} s (excluded)",
+        f"skglm {skglm.__version__}; {jit_note}",
         "# ratio = time / time of the fastest peer that reached F_best on the same row group",
-        HEADER, *[fmt_row(r) for r in rows]]
+        header, *[fmt(r) for r in rows]]
     text = "\n".join(lines) + "\n"
     print("\n" + text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text)
 
 if __name__ == "__main__":
     main()

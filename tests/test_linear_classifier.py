@@ -16,7 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdropout import IRLSClassifier as TopLevel
-from skdropout.linear import IRLSClassifier
+from skdropout.linear import IRLSClassifier, _logistic
+from skdropout.linear._design import Design
+from skdropout.linear._irls import irls
 from skdropout.penalties import PENALTIES, get_penalty
 
 
@@ -100,6 +102,72 @@ def test_elasticnet_equals_sklearn():
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
     np.testing.assert_array_equal(ours.coef_ == 0, np.abs(ref.coef_) < 1e-8)
 
+
+
+def _text(n=120, d=800, density=0.03, seed=1):
+    """A small text-like CSR problem: exponential term weights, rows of unit norm."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=density, random_state=seed, format="csr",
+                  data_rvs=lambda k: rng.exponential(1.0, k))
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    X = (sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ X).tocsr()
+    w = np.zeros(d)
+    w[:30] = 4.0 * rng.standard_normal(30)
+    y = (np.asarray(X @ w).ravel() + 0.5 * rng.standard_normal(n) > 0).astype(int)
+    return X, y
+
+
+def test_elasticnet_on_sparse_text_with_a_support_above_n_equals_sklearn():
+    """The outer working set, the sparse Hessian of the polish and the polish on a support
+    larger than n (elastic net's Hessian is positive definite there) keep the solution."""
+    X, y = _text()
+    n = X.shape[0]
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 50
+    ours = IRLSClassifier(penalty="elasticnet", penalty_params={"theta": 0.5}, lam=lam,
+                          tol=1e-10).fit(X, y)
+    ref = LogisticRegression(l1_ratio=0.5, C=1 / (n * lam), solver="saga", tol=1e-10,
+                             max_iter=20000).fit(X, y)
+    assert np.count_nonzero(ours.coef_) > n
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-5)
+    np.testing.assert_array_equal(ours.coef_ == 0, np.abs(ref.coef_) < 1e-8)
+
+
+def test_elasticnet_irls_polishes_a_support_above_n():
+    """The inner weighted-ridge IRLS with elastic net on a support of more than n columns
+    converges in a few iterations: its Newton polish covers the whole support (capping it
+    at n - 1 columns, right for l1, left the majorisation-minimisation crawling)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 200))
+    y = X[:, :60] @ rng.standard_normal(60)
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / 40 / 200
+    res = irls(Design(X, y, None, True), get_penalty("elasticnet", theta=0.5), lam, tol=1e-10)
+    assert res.converged and res.n_iter <= 20
+    assert np.count_nonzero(res.coef) > 40
+
+
+@pytest.mark.parametrize("case", ["multinomial", "penalty_factor", "warm"])
+def test_outer_working_set_equals_the_full_solve(case, monkeypatch):
+    """A wide problem (d > 100 features: the outer working set) gives the solution of the
+    solver on all the features at once."""
+    X, y = _data(n=150, d=400, classes=3 if case == "multinomial" else 2, seed=3)
+    kw = {"lam": 0.02, "tol": 1e-10}
+    if case == "penalty_factor":
+        v = np.ones(X.shape[1])
+        v[[5, 300]] = 0.0
+        v[:3] = 2.0
+        kw["penalty_factor"] = v
+    est = IRLSClassifier(**kw)
+    if case == "warm":
+        est.set_params(warm_start=True, lam=0.05).fit(X, y)
+        est.set_params(lam=0.02)
+    est.fit(X, y)
+    monkeypatch.setattr(_logistic, "_OUTER_WS", 10**9)
+    full = IRLSClassifier(**kw).fit(X, y)
+    assert 5 < np.count_nonzero(full.coef_) < 0.5 * full.coef_.size
+    np.testing.assert_allclose(est.coef_, full.coef_, atol=1e-8)
+    np.testing.assert_allclose(est.intercept_, full.intercept_, atol=1e-8)
+    np.testing.assert_array_equal(est.coef_ == 0, full.coef_ == 0)
 
 @pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("name, params", [("mcp", {"a": 3.0}), ("scad", {"a": 3.7}),

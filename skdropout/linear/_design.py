@@ -111,15 +111,15 @@ class Design:
         return out
 
     def block(self, cols: np.ndarray) -> np.ndarray:
-        """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns; a copy)."""
-        B = np.asarray(self.X[:, cols].todense()) if self.sparse else self.X[:, cols]
-        return np.asfortranarray(self._finish(B, self._off(cols), slice(None)))
-
-    def _finish(self, B: np.ndarray, off: np.ndarray, idx: Any) -> np.ndarray:
+        """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns; a copy, centred and
+        weighted in place)."""
+        cols = np.asarray(cols)
+        B = (self.X[:, cols].toarray(order="F") if self.sparse
+             else np.array(self.X[:, cols], order="F"))
         if self._centre:
-            B = B - off
+            B -= self.x_offset[cols]
         if self._weighted:
-            B = self.sqrt_sw[idx, None] * B
+            B *= self.sqrt_sw[:, None]
         return B
 
     def _weighted_sq(self) -> np.ndarray:

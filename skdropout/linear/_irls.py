@@ -508,6 +508,12 @@ def default_start(design: Design, penalty: Penalty, solver: str = "auto",
     return w, ws
 
 
+def _curved(penalty: Penalty, cols: np.ndarray, w: np.ndarray) -> bool:
+    """Whether ``lam Omega''`` is positive on all of ``w`` (elastic net: theta > 0), which
+    makes the Newton polish's Hessian positive definite on a support of any size."""
+    return bool(np.all(penalty.restrict(cols).curvature(w) > 0))
+
+
 def _eta_on(penalty: Penalty, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """eta_hat(w) restricted to ``cols``, tiny values (relative ``_PRUNE``) set to 0."""
     eta = (penalty.restrict(cols).eta_hat(w[cols]) if penalty.separable
@@ -580,7 +586,7 @@ def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.n
         new = np.flatnonzero((w[viol] != 0) & ~in_w[viol])
         new = new[np.argsort(viol[new])]
         if new.size:
-            ws.add(viol[new], block[:, new])
+            ws.add(viol[new], block[:, new] if ws.XW is not None else None)
 
 
 def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarray,
@@ -720,8 +726,9 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         polished = False
         if screen:
             pos = np.flatnonzero(w[ws.cols] != 0)
-            # at most n - 1 coordinates can have a nonsingular Gram matrix: keep the largest
-            if pos.size > max(n - 1, 1):
+            if pos.size > max(n - 1, 1) and not _curved(penalty, ws.cols[pos], w[ws.cols][pos]):
+                # at most n - 1 coordinates can have a nonsingular Gram matrix (unless the
+                # penalty's curvature makes every Hessian positive definite): keep the largest
                 pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
             if pos.size and ws.G is not None:  # W's zeros may re-enter in the polish
                 pos = np.union1d(pos, np.flatnonzero(w[ws.cols] == 0))

@@ -44,7 +44,9 @@ class IRLSClassifier(LogisticClassifierMixin):
     the eta-steps ``eta = eta_hat(w)`` (eqs. 6-7) of :class:`IRLSRegressor`, with its working
     set. A backtracking line search on F damps each step; for K > 2 the steps cycle over the
     classes, and on separable penalties with a working set a Newton polish on the support
-    with the full Hessian finishes the fit.
+    with the full Hessian finishes each cycle. With such a penalty and more than 100
+    features the Newton steps run on an outer working set of features that grows by the
+    zeros violating their optimality condition (one product with all of X per round).
 
     Parameters
     ----------

@@ -22,6 +22,15 @@ step is then damped by a backtracking line search on F, so F decreases at every 
 step. Binary problems take full proximal-Newton steps; multinomial ones cycle over the
 classes (block coordinate descent with each block's exact Newton weights, as glmnet does).
 
+For a penalty with a working set (zeros KKT-checkable) on more than 100 features, the
+Newton steps run on an outer working set of features: the problem restricted to it is
+solved (loosely while violators remain outside), then one product ``X'(s (y - p))`` over
+all the features checks the zeros outside, and the violators and the zeros closest to
+violating enter (the set grows to about twice the support). Every Newton step thus reads
+only the columns of the set. For K > 2 a Newton polish on the support with the full
+multinomial Hessian (the class-by-class steps lack its cross-class blocks) follows each
+cycle.
+
 Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
 (and the intercept's gradient) divided by its value at the intercept-only model must fall
 below ``tol`` (for penalties without a working set also the relative decrease of F).
@@ -34,17 +43,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.linalg as la
 import scipy.sparse as sp
 from scipy.special import expit, logsumexp, softmax
 
 from ..penalties import Penalty
 from ._design import Design
-from ._irls import irls, kkt_residuals, uses_working_set
+from ._irls import irls, kkt_residuals, penalty_slope0, uses_working_set
+from ._wstep import cho_solve, cholesky
 
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
 _ROUNDING = 16 * np.finfo(np.float64).eps
+_OUTER_WS = 100         # smallest outer working set (features) of a screened fit
 
 
 @dataclass
@@ -212,26 +224,44 @@ def _line_search(problem: LogisticProblem, penalty: Penalty, lam: float, k: int,
     return None
 
 
+def _weighted_cross(A: Any, c: np.ndarray, B: Any, intercept: bool) -> np.ndarray:
+    """Dense ``[A 1]' diag(c) [B 1]`` (the ones columns only with ``intercept``); a sparse
+    ``A``, ``B`` stays sparse in the products."""
+    if sp.issparse(B):
+        AcB = np.asarray((A.T @ B.multiply(c[:, None]).tocsc()).todense())
+        Ac, cB = np.asarray(A.T @ c).ravel(), np.asarray(B.T @ c).ravel()
+    else:
+        cB_full = c[:, None] * B
+        AcB, Ac, cB = A.T @ cB_full, A.T @ c, cB_full.sum(axis=0)
+    if not intercept:
+        return AcB
+    return np.block([[AcB, Ac[:, None]], [cB[None, :], np.array([[c.sum()]])]])
+
+
 def _hessian(problem: LogisticProblem, P: np.ndarray, support: list[np.ndarray]) -> np.ndarray:
     """The loss Hessian on the support (columns ``support[k]`` of class k, then the
     intercepts when fitted): blocks ``X_a' diag(s (p_k [k = m] - p_k p_m)) X_b / S``."""
     K = problem.n_columns
-    blocks = []
-    for k in range(K):
-        B = (problem.X[:, support[k]] if sp.issparse(problem.X)
-             else problem.X[:, support[k]])
-        B = np.asarray(B.todense()) if sp.issparse(B) else B
-        if problem.fit_intercept:
-            B = np.column_stack([B, np.ones(problem.n)])
-        blocks.append(B)
+    blocks = [problem.X[:, support[k]] for k in range(K)]
+    weight = problem.s / problem.total
     rows = []
     for k in range(K):
         row = []
         for m in range(K):
-            c = (P[:, k] * ((k == m) - P[:, m])) if not problem.binary else P[:, 0] * (1 - P[:, 0])
-            row.append(blocks[k].T @ ((problem.s * c)[:, None] * blocks[m]) / problem.total)
+            c = (P[:, 0] * (1 - P[:, 0]) if problem.binary
+                 else P[:, k] * ((k == m) - P[:, m]))
+            row.append(_weighted_cross(blocks[k], weight * c, blocks[m], problem.fit_intercept))
         rows.append(row)
     return np.block(rows)
+
+
+def _newton_solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``H^-1 g`` by Cholesky; the minimum-norm least-squares solution where ``H`` is not
+    positive definite (a non-convex penalty's curvature, or more coefficients than rows)."""
+    L = cholesky(H)
+    if L is not None:
+        return cho_solve(L, g)
+    return la.lstsq(H, g, check_finite=False, lapack_driver="gelsy")[0]
 
 
 def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
@@ -248,12 +278,14 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
         M = problem.margins(W, b)
         P = problem.probabilities(M)
-        G, g_b = problem.neg_gradient(P)
+        R = problem.s[:, None] * (problem.Y - P) / problem.total
+        g_b = R.sum(axis=0)
         grad, curv = [], []
         for k in range(K):
             idx = support[k]
             pen = penalty.restrict(idx)
-            grad.append(-G[idx, k] + lam * pen.grad(W[idx, k]))
+            g_k = np.asarray(problem.X[:, idx].T @ R[:, k]).ravel()  # the support's gradient
+            grad.append(-g_k + lam * pen.grad(W[idx, k]))
             curv.append(lam * pen.curvature(W[idx, k]))
             if problem.fit_intercept:
                 grad.append(-g_b[k:k + 1])
@@ -263,7 +295,7 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             break
         H = _hessian(problem, P, support)
         H[np.diag_indices_from(H)] += c
-        step = np.linalg.lstsq(H, g, rcond=None)[0]
+        step = _newton_solve(H, g)
         best = None
         t = 1.0
         for _ in range(_MAX_HALVINGS):
@@ -340,21 +372,101 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
         raise ValueError(f"penalty={penalty.name!r} is not separable; a multinomial fit "
                          "penalises all K x d coefficients entry by entry and needs a "
                          "separable penalty (e.g. l1, elasticnet, logsum, mcp, scad).")
-    screen = uses_working_set(penalty)
-    shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
-    revives = bool(np.all(np.asarray(shape.eta_hat(np.zeros(1))) > 0))
-    b0, _ = problem.null_model()
+    b0, P0 = problem.null_model()
     W = np.zeros((d, K)) if coef_init is None else np.array(coef_init, dtype=np.float64)
     b = b0.copy() if intercept_init is None else np.array(intercept_init, dtype=np.float64)
     if not problem.fit_intercept:
         b = np.zeros(K)
-    scale = kkt_scale(problem)
+    G, g_b = problem.neg_gradient(P0)
+    scale = float(np.max(np.abs(G))) if G.size else 0.0
+    if scale == 0.0 and coef_init is None:  # y is orthogonal to every column
+        M = problem.margins(W, b)
+        F = problem.loss(M) + lam * penalty_total(penalty, W)
+        return LogisticResult(W, b, _eta(penalty, W), 0, [F], True, 0.0)
+    scale = scale if scale > 0 else 1.0
+    options = dict(solver=solver, tol=tol, inner_max_iter=inner_max_iter)
+    if not uses_working_set(penalty) or d <= _OUTER_WS:
+        res = _newton(problem, penalty, lam, W, b, scale, coef_init is not None,
+                      max_iter=max_iter, **options)
+    else:
+        if coef_init is not None or intercept_init is not None:
+            G, g_b = problem.neg_gradient(problem.probabilities(problem.margins(W, b)))
+        res = _screened(problem, penalty, lam, W, b, G, g_b, scale, max_iter, options)
+    if K > 1 and problem.fit_intercept:
+        res.intercept = res.intercept - res.intercept.mean()  # softmax: a common shift
+    return res
+
+
+def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
+              b: np.ndarray, G: np.ndarray, g_b: np.ndarray, scale: float, max_iter: int,
+              options: dict) -> LogisticResult:
+    """:func:`_newton` on an outer working set of features (a penalty with a working set).
+
+    The set starts with the nonzero rows of W and the ``_OUTER_WS`` worst violators of the
+    optimality condition at the start (``G``, ``g_b``: the loss's negative gradient there);
+    each round solves the problem restricted to it (the other coefficients held at 0, so
+    its F is the full F), computes the full gradient once, and, while a zero outside
+    violates its condition by more than ``tol``, adds the worst violators (at most as many
+    as the set holds, so it at most doubles). Every Newton step then works on the data of
+    the set only; the full X is read once per round.
+    """
+    d, tol = problem.d, options["tol"]
+    cols = np.zeros(0, dtype=np.intp)
+    slope0 = np.broadcast_to(penalty_slope0(penalty), (d,))
+    M = problem.margins(W, b)
+    F = problem.loss(M) + lam * penalty_total(penalty, W)
+    path, it, converged, inner_tol = [F], 0, False, math.inf
+    while True:
+        res = np.max(np.column_stack([kkt_residuals(G[:, k], W[:, k], penalty, lam)
+                                      for k in range(W.shape[1])]), axis=1) / scale
+        kkt = max(float(res.max()),
+                  float(np.max(np.abs(g_b))) / scale if problem.fit_intercept else 0.0)
+        if kkt <= tol or it >= max_iter:
+            converged = kkt <= tol
+            break
+        outside = np.ones(d, dtype=bool)
+        outside[cols] = False
+        n_viol = int(np.count_nonzero(outside & (res > tol)))
+        if n_viol == 0 and inner_tol == tol:
+            break  # the restricted problem stopped short of tol: nothing new to add
+        support = np.flatnonzero(np.any(W != 0, axis=1))
+        # violators first, then the zeros closest to violating (|g_j| / (lam slope0_j)):
+        # a set of twice the support saves the rounds that would add them one by one
+        with np.errstate(divide="ignore", invalid="ignore"):
+            close = np.max(np.abs(G), axis=1) / (lam * slope0)
+        cand = np.flatnonzero(outside & (W[:, 0] == 0 if W.shape[1] == 1
+                                         else ~np.any(W != 0, axis=1)))
+        count = max(min(n_viol, max(cols.size, _OUTER_WS)),
+                    2 * support.size - cols.size) if n_viol else 0
+        add = cand[np.argsort(-close[cand], kind="stable")[:count]]
+        cols = np.union1d(np.union1d(cols, add), support)
+        # an incomplete set is solved loosely: its solution moves when the violators enter
+        inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
+        sub = LogisticProblem(problem.X[:, cols], problem.Y, problem.s, problem.total,
+                              problem.fit_intercept)
+        inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
+                        max_iter=max_iter - it, **{**options, "tol": inner_tol})
+        it += inner.n_iter
+        path.extend(inner.objective_path[1:])
+        W = np.zeros_like(W)
+        W[cols], b = inner.coef, inner.intercept
+        G, g_b = problem.neg_gradient(problem.probabilities(problem.margins(W, b)))
+    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
+
+
+def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
+            b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
+            tol: float, inner_max_iter: int) -> LogisticResult:
+    """Damped penalised Newton steps from (W, b) on all the features of ``problem``
+    (:func:`logistic_irls` without its outer working set); ``scale``: the unit of the KKT
+    residual, ``warm_init``: W is a warm start (not zero)."""
+    K = problem.n_columns
+    screen = uses_working_set(penalty)
+    shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
+    revives = bool(np.all(np.asarray(shape.eta_hat(np.zeros(1))) > 0))
     M = problem.margins(W, b)
     F = problem.loss(M) + lam * penalty_total(penalty, W)
     path = [F]
-    if scale == 0.0 and coef_init is None:  # y is orthogonal to every column
-        return LogisticResult(W, b, _eta(penalty, W), 0, path, True, 0.0)
-    scale = scale if scale > 0 else 1.0
     P = problem.probabilities(M)
     kkt = _kkt(problem, penalty, lam, W, P) / scale
     converged, it = False, 0
@@ -363,7 +475,7 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
         for k in range(K):
             G, g_b = problem.neg_gradient(P)
             # the first step of a penalty whose zeros are absorbing starts from least squares
-            warm = screen or revives or it > 1 or coef_init is not None
+            warm = screen or revives or it > 1 or warm_init
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
             w_new, b_new = _newton_direction(problem, penalty, lam, k, M, P, W[:, k],
                                              float(b[k]), warm, forcing, solver,
@@ -376,7 +488,7 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
             P = problem.probabilities(M)
             moved = True
         kkt = _kkt(problem, penalty, lam, W, P) / scale
-        if screen and moved and kkt > tol:
+        if screen and K > 1 and moved and kkt > tol:
             W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F)
             P_p = problem.probabilities(problem.margins(W_p, b_p))
             kkt_p = _kkt(problem, penalty, lam, W_p, P_p) / scale
@@ -391,8 +503,6 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
         if not moved:  # no Newton step lowers F: the point is stationary to rounding
             converged = kkt <= tol or (not screen and rel <= tol)
             break
-    if K > 1 and problem.fit_intercept:
-        b = b - b.mean()  # softmax is invariant to a common shift
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
 
 
