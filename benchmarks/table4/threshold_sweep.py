@@ -8,8 +8,10 @@ Loads ``RUN_FOLDER/<method>.module.pt`` (the trained state_dict that ``run.py`` 
 rule) on the authors' protocol's validation and test sets. Besides a fixed grid, the
 thresholds that keep exactly the ``--densities`` fractions of the 266,200 weights are
 evaluated: those depend on the weights only, not on any label. Writes
-``<method>.threshold_sweep.csv`` and ``.png`` into the run folder. Before the sweep the run's
-own numbers at 0.05 (``<method>.json``) are reproduced from the loaded module, or it stops.
+``<method>.threshold_sweep.csv`` and ``.png`` into the run folder, and the row of the
+``--point`` density as ``<method>.threshold_sweep_<density>.json`` (a point for Figure 2).
+Before the sweep the run's own numbers at 0.05 (``<method>.json``) are reproduced from the
+loaded module, or it stops.
 """
 
 import argparse
@@ -100,7 +102,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
     parser.add_argument("method", nargs="?", default="vardrop_lr_ar")
-    parser.add_argument("--densities", type=float, nargs="*", default=[0.0175, 0.015, 0.0125, 0.01])
+    parser.add_argument("--densities", type=float, nargs="*",
+                        default=[0.0175, 0.015, 0.0125, 0.01])
+    parser.add_argument("--point", type=float, default=0.015,
+                        help="the targeted density whose row is also written as a result "
+                             "JSON (for run.py --collect --extra)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     folder = Path(args.folder)
@@ -118,7 +124,7 @@ if __name__ == "__main__":
                          f"keep_min 0.05: {check} against test error {result['test_error']} "
                          f"and density {result['density']}")
     keep = keep_probs(net)
-    targets = [threshold_for(keep, round(d * N_WEIGHTS)) for d in args.densities]
+    targets = [threshold_for(keep, round(d * N_WEIGHTS)) for d in {*args.densities, args.point}]
     rows = sorted((evaluate(net, k, sets) for k in sorted({*GRID, *targets})),
                   key=lambda r: r["keep_min"])
     for r in rows:
@@ -132,6 +138,10 @@ if __name__ == "__main__":
     (folder / f"{stem}.csv").write_text("\n".join(lines) + "\n")
     plot(rows, folder / f"{stem}.png",
          f"{folder.name}: one trained network, pruned at several keep_min")
+    point = evaluate(net, threshold_for(keep, round(args.point * N_WEIGHTS)), sets)
+    (folder / f"{stem}_{args.point:g}.json").write_text(json.dumps(
+        {**point, "method": args.method, "source": f"{args.method}.module.pt",
+         "chosen_by": f"the density {args.point:g} (the weights only, no labels)"}, indent=1))
     print(f"{'keep_min':>9} {'log a max':>9} {'density %':>9} {'nonzeros':>8} "
           f"{'valid %':>7} {'test %':>7}")
     for r in rows:
