@@ -123,7 +123,7 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
                                   **{**style, "mfc": grey if filled else "none"}))
     # every extra point is drawn: markers repeat (in other colours, other labels) past 12
     for (label, (err, dens, method)), marker in zip((extra or {}).items(),
-                                                    itertools.cycle("PXDph*v^<>8d")):
+                                                    itertools.cycle("PXDphv^<>8dH")):
         ax.plot([dens], [err], marker, ms=9, color=colors.get(method, "k"), mec="k", mew=0.6,
                 zorder=5)
         handles.append(Line2D([], [], ls="none", marker=marker, ms=9, mec="k", mew=0.6,
