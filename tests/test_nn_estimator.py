@@ -198,6 +198,11 @@ def test_regressor_and_conv_layers():
     ({"penalty": "vardrop"}, "no closed form on torch"),
     ({"method": "adaprox", "optimizer": torch.optim.RMSprop}, "optimizer must be"),
     ({"random_state": 1.5}, "random_state"),
+    ({"keep_min": 0}, r"SparseNetClassifier: keep_min must be a finite number in \(0, 1\), got 0"),
+    ({"keep_min": 1.0}, r"keep_min must be a finite number in \(0, 1\), got 1.0"),
+    ({"keep_min": float("nan")}, "keep_min must be"),
+    ({"keep_min": True}, "keep_min must be"),
+    ({"keep_min": "0.1"}, "keep_min must be"),
     ({"method": "vardrop", "callbacks__kl_warmup__epochs": -1}, "KLWarmup: epochs must be"),
     # issue 18, part 4: options that were not validated
     ({"method": "magnitude", "callbacks__pruning__target_density": 2},
@@ -251,6 +256,93 @@ def test_user_module_instance_is_not_modified(digits):
     module = LeNet300100(in_features=64, hidden=(16,))
     SparseNetClassifier(module, max_epochs=1, verbose=0, random_state=0).fit(X, y)
     assert not any(isinstance(m, SparseLayer) for m in module.modules())
+
+
+def _threshold_between(keep, q):
+    """A threshold near the q-quantile of the keep probabilities ``keep`` of the weights
+    kept at 0.05, midway in the widest gap between neighbouring values there (no value is
+    near it)."""
+    u = np.unique(keep[keep >= 0.05])
+    i, w = int(q * (len(u) - 1)), max(1, len(u) // 20)
+    lo, hi = max(i - w, 0), min(i + w, len(u) - 1)
+    j = lo + int(np.argmax(np.diff(u[lo:hi + 1])))
+    return float((u[j] + u[j + 1]) / 2)
+
+
+def _pruned_forward(net, X, keep_min):
+    """The evaluated LeNet300100 written out in numpy: each method layer with the weights
+    whose keep probability is below ``keep_min`` zeroed (hard concrete: times its gate,
+    closed gates pruned; standout: z * pi of the kept units)."""
+    h = X.astype(np.float64)
+    for mod in net.module_.net:
+        if isinstance(mod, nn.Flatten):  # X is already flat
+            continue
+        if isinstance(mod, nn.ReLU):
+            h = np.maximum(h, 0.0)
+            continue
+        W = mod.weight.detach().double().numpy()
+        b = mod.bias.detach().double().numpy()
+        if not isinstance(mod, SparseLayer):
+            h = h @ W.T + b
+        elif type(mod).__name__ == "StandoutLayer":
+            z = h @ W.T + b
+            kept = mod.unit_keep.double().numpy() >= keep_min
+            h = z / (1.0 + np.exp(-(mod.alpha * z + mod.beta))) * kept
+        else:
+            kept = mod.keep_prob().double().numpy() >= keep_min
+            if type(mod).__name__ == "HardConcreteLayer":
+                gate = mod.gate().detach().double().numpy()
+                W, kept = W * gate, kept & (gate > 0)
+            h = h @ (W * kept).T + b
+    return h
+
+
+@pytest.mark.parametrize("method", ["vardrop_lr_ar", "vardrop_lr", "vardrop", "eta_trick",
+                                    "logsum", "hardconcrete", "standout"])
+def test_keep_min_sets_the_pruned_network(digits, method):
+    """keep_min, set after fitting, is the threshold of density_, predict and compact:
+    both computed independently from the layers' keep probabilities."""
+    X, y = digits
+    net = small(method, lam=1e-3).fit(X, y)
+    layers = net.sparse_layers()
+    keep = np.concatenate([layer.keep_prob().numpy().ravel() for layer in layers])
+    n_weights = sum(m.weight.numel() for m in net.module_.net
+                    if isinstance(m, (nn.Linear, SparseLayer)))
+    n_plain = n_weights - keep.size  # the output layer (standout) is not replaced
+    densities = []
+    for k in (_threshold_between(keep, 0.3), _threshold_between(keep, 0.7)):
+        net.set_params(keep_min=k)
+        assert net.density_ == pytest.approx((np.sum(keep >= k) + n_plain) / n_weights)
+        assert all(layer.keep_min == k for layer in layers)
+        logits = _pruned_forward(net, X, k)
+        np.testing.assert_array_equal(net.predict(X), net.classes_[logits.argmax(1)])
+        proba = np.exp(logits - logits.max(1, keepdims=True))
+        proba /= proba.sum(1, keepdims=True)
+        np.testing.assert_allclose(net.predict_proba(X), proba, atol=1e-5)
+        with torch.no_grad():
+            compact = net.compact()(torch.as_tensor(X)).double().numpy()
+        np.testing.assert_allclose(compact, logits, atol=1e-4)
+        densities.append(net.density_)
+    assert densities[0] > densities[1]
+    # the attribute set directly is the one in use, and 0.05 is the default
+    net.keep_min = 0.05
+    default = small(method, lam=1e-3).fit(X, y)
+    assert net.density_ == default.density_
+    np.testing.assert_array_equal(net.predict_proba(X), default.predict_proba(X))
+
+
+def test_bad_keep_min_on_a_fitted_net_raises(digits):
+    X, y = digits
+    net = small("vardrop_lr", lam=1e-3).fit(X, y)
+    net.set_params(keep_min=1.5)
+    match = r"SparseNetClassifier: keep_min must be a finite number in \(0, 1\), got 1.5"
+    for use in (lambda: net.predict(X), lambda: net.density_, net.compact, net.sparsify):
+        with pytest.raises(ValueError, match=match):
+            use()
+    layer = net.sparse_layers()[0]
+    with pytest.raises(ValueError, match=r"VarDropLayer: keep_min must be .* got -0.1"):
+        layer.keep_min = -0.1
+    assert layer.keep_min == 0.05
 
 
 def test_hardconcrete_mask_is_the_keep_probability_rule():

@@ -52,3 +52,17 @@ def test_linear_axes_start_at_zero_and_hold_every_curve():
     assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] >= 40.0
     assert ax.get_xscale() == "linear"
     plt.close(ax.figure)
+
+
+def test_every_extra_point_is_drawn():
+    """More extra runs than distinct markers: each one still gets its point and label."""
+    import matplotlib.pyplot as plt
+
+    extra = {f"run {i}": (2.0 + 0.1 * i, 0.01 + 0.001 * i, "logsum") for i in range(14)}
+    ax = plot_training(curves(), extra=extra)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [label for label in labels if label.startswith("run ")] == list(extra)
+    drawn = {(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.get_lines()
+             if len(line.get_xdata()) == 1}
+    assert {(d, e) for e, d, _ in extra.values()} <= drawn
+    plt.close(ax.figure)

@@ -21,8 +21,8 @@ for the four penalty methods).
 Each method writes ``<out>/<method>.csv`` (one row per epoch: validation error and density
 of the pruned model, epoch and cumulative time) and ``<out>/<method>.checkpoint.pt`` (the
 training state) after every epoch, and ``<out>/<method>.json`` (final test errors pruned and unpruned, density, the settings,
-wall time of the last session, training time summed over the epochs of all sessions) when
-done, each file written whole (a temporary file renamed over it). A run interrupted by
+wall time of the last session, training time summed over the epochs of all sessions) and
+``<out>/<method>.module.pt`` (the trained module's ``state_dict``) when done, each file written whole (a temporary file renamed over it). A run interrupted by
 Ctrl-C writes no JSON; run the same command again and it resumes from the last finished
 epoch; a method whose JSON is there is not trained again.
 :func:`collect_table4` assembles ``table4.csv`` (beside the paper's numbers), ``figure2.png``
@@ -311,6 +311,9 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
                   "train_time_s": float(sum(h["dur"] for h in net.history)),
                   "wall_time_s": wall, "n_train": len(X_tr)}
         write_text_atomic(out / f"{method}.json", json.dumps(result, indent=1))
+        # the trained module, for analyses after the run (e.g. other pruning thresholds)
+        with replacing(out / f"{method}.module.pt") as partial:
+            torch.save(net.module_.state_dict(), partial)
         checkpoint.unlink()
     return collect_table4(out)
 

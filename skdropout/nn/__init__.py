@@ -3,7 +3,8 @@
 Needs torch and skorch (the ``nn`` extra). Methods (``method=``): ``vardrop_lr_ar``,
 ``vardrop_lr``, ``vardrop``, ``eta_trick``, ``adaprox``, ``adatikhonov``, ``logsum``,
 ``hardconcrete``, ``magnitude``, ``standout``. One pruning rule for all: a weight is zero in
-the evaluated network when its keep probability (eq. 8) is below 0.05.
+the evaluated network when its keep probability (eq. 8) is below ``keep_min`` (0.05 unless
+the estimator's ``keep_min`` says otherwise).
 
 One module per method family holds its layer, its per-weight terms (autograd functions with
 analytic gradients) and its training rules (skorch callbacks): ``_vardrop``,

@@ -2,8 +2,8 @@
 
 Every layer exposes the paper's keep probability ``keep_prob()`` (eq. 8,
 ``alpha = eta / (eta + lam)``) per weight and applies one pruning rule: a weight whose keep
-probability is below :data:`KEEP_MIN` is exactly zero whenever the layer is evaluated
-(``module.eval()``). ``regularizer()`` is the term the layer adds to the training loss. The
+probability is below the layer's ``keep_min`` (default :data:`KEEP_MIN`, 0.05) is exactly
+zero whenever the layer is evaluated (``module.eval()``). ``regularizer()`` is the term the layer adds to the training loss. The
 layers of each method family live in that family's module (``_vardrop``, ``_hardconcrete``,
 ``_penalty``, ``_magnitude``, ``_standout``).
 """
@@ -19,16 +19,17 @@ import torch.nn.functional as F
 from torch import nn
 
 #: A weight is pruned when its keep probability is below this (Molchanov et al.'s rule:
-#: for variational dropout it is log alpha > log 19).
+#: for variational dropout it is log alpha > log 19): the default of ``keep_min``.
 KEEP_MIN = 0.05
-LOG_19 = math.log((1.0 - KEEP_MIN) / KEEP_MIN)
 
 
 def check_number(owner: str, name: str, value: Any, low: float | None = None,
-                 high: float | None = None, low_open: bool = False) -> float:
+                 high: float | None = None, low_open: bool = False,
+                 high_open: bool = False) -> float:
     """``value`` as a float after checking that it is a finite real number in
-    ``[low, high]`` (``(low, high]`` with ``low_open``); otherwise a ValueError that names
-    ``owner``, the parameter ``name`` and the allowed values.
+    ``[low, high]`` (``low`` excluded with ``low_open``, ``high`` with ``high_open``);
+    otherwise a ValueError that names ``owner``, the parameter ``name`` and the allowed
+    values.
 
     Parameters
     ----------
@@ -40,8 +41,8 @@ def check_number(owner: str, name: str, value: Any, low: float | None = None,
         The value given.
     low, high : float or None
         Bounds (None: unbounded).
-    low_open : bool, default=False
-        Whether ``low`` itself is excluded.
+    low_open, high_open : bool, default=False
+        Whether ``low`` (``high``) itself is excluded.
 
     Returns
     -------
@@ -62,18 +63,48 @@ def check_number(owner: str, name: str, value: Any, low: float | None = None,
     if ok and low is not None:
         ok = value > low if low_open else value >= low
     if ok and high is not None:
-        ok = value <= high
+        ok = value < high if high_open else value <= high
     if not ok:
         if low is None and high is None:
             allowed = "a finite number"
         elif high is None:
             allowed = f"a finite number {'>' if low_open else '>='} {low:g}"
         elif low is None:
-            allowed = f"a finite number <= {high:g}"
+            allowed = f"a finite number {'<' if high_open else '<='} {high:g}"
         else:
-            allowed = f"a finite number in {'(' if low_open else '['}{low:g}, {high:g}]"
+            allowed = (f"a finite number in {'(' if low_open else '['}{low:g}, {high:g}"
+                       f"{')' if high_open else ']'}")
         raise ValueError(f"{owner}: {name} must be {allowed}, got {value!r}.")
     return float(value)
+
+
+def check_keep_min(owner: str, value: Any) -> float:
+    """``value`` as a float after checking that it is a pruning threshold on the keep
+    probability: a finite number in (0, 1); otherwise a ValueError naming ``owner`` and
+    ``keep_min``.
+
+    Parameters
+    ----------
+    owner : str
+        Who checks (an estimator or layer class name), for the message.
+    value : object
+        The value given.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from skdropout.nn._base import check_keep_min
+    >>> check_keep_min("SparseNetClassifier", 0.1)
+    0.1
+    >>> check_keep_min("SparseNetClassifier", 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: SparseNetClassifier: keep_min must be a finite number in (0, 1), got 1.
+    """
+    return check_number(owner, "keep_min", value, 0.0, 1.0, low_open=True, high_open=True)
 
 
 class SparseLayer(nn.Module):
@@ -85,6 +116,12 @@ class SparseLayer(nn.Module):
         The layer to replace; its weight and bias are copied.
     lam : float
         Regularisation strength lambda of eq. (1)/(6).
+
+    Attributes
+    ----------
+    keep_min : float in (0, 1)
+        The pruning threshold: a weight whose keep probability is below it is pruned
+        (default ``KEEP_MIN``, 0.05; the estimators set it from their ``keep_min``).
 
     See Also
     --------
@@ -138,6 +175,27 @@ class SparseLayer(nn.Module):
         self._held: tuple[tuple[Any, ...], torch.Tensor] | None = None
 
     # -- the rule -----------------------------------------------------------------------
+    @property
+    def keep_min(self) -> float:
+        """The pruning threshold on the keep probability (default ``KEEP_MIN``, 0.05)."""
+        return self.__dict__.get("_keep_min", KEEP_MIN)
+
+    @keep_min.setter
+    def keep_min(self, value: float) -> None:
+        self.__dict__["_keep_min"] = check_keep_min(type(self).__name__, value)
+
+    def logit_keep_min(self) -> float:
+        """``log(keep_min / (1 - keep_min))``: keep probability sigmoid(t) >= keep_min
+        exactly when t >= this (for variational dropout, t = -log alpha; for keep_min 0.05
+        it is -log 19).
+
+        Returns
+        -------
+        float
+        """
+        k = self.keep_min
+        return math.log(k / (1.0 - k))
+
     def keep_prob(self) -> torch.Tensor:
         """Keep probability alpha = eta / (eta + lam) of each weight (eq. 8), detached.
 
@@ -149,14 +207,15 @@ class SparseLayer(nn.Module):
         raise NotImplementedError
 
     def mask(self) -> torch.Tensor:
-        """Which weights are kept: keep probability (eq. 8) at least ``KEEP_MIN`` (0.05).
+        """Which weights are kept: keep probability (eq. 8) at least ``keep_min`` (0.05
+        unless set).
 
         Returns
         -------
         torch.Tensor
             Boolean, shaped like ``weight``: True where the weight is kept.
         """
-        return self.keep_prob() >= KEEP_MIN
+        return self.keep_prob() >= self.keep_min
 
     def pruned_weight(self) -> torch.Tensor:
         """The weight the evaluated model uses: pruned entries exactly zero.

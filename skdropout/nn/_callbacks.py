@@ -85,8 +85,8 @@ class SparsityLog(Callback):
     """Record ``density``, ``layer_density`` and, with a validation split,
     ``valid_error`` of the pruned model in the net's history at the end of each epoch.
 
-    The density is the fraction of weights whose keep probability (eq. 8) is at least
-    0.05, the measure of Table 4 and appendix C. The estimators add this callback
+    The density is the fraction of weights whose keep probability (eq. 8) is at least the
+    estimator's ``keep_min`` (0.05, the measure of Table 4 and appendix C). The estimators add this callback
     (``sparsity``) themselves.
 
     Examples

@@ -16,7 +16,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ..penalties import Penalty, resolve_penalty
-from ._base import SparseLayer
+from ._base import KEEP_MIN, SparseLayer, check_keep_min
 from ._callbacks import LinearLRDecay, SparsityLog, total_steps
 from ._compact import compact_module
 from ._methods import METHODS, get_method, install_method, method_options
@@ -67,6 +67,15 @@ _PARAMS_DOC = """
         Parameters of ``penalty`` when it is given by name.
     random_state : int or None, default=None
         Seed of torch's global generator at initialisation (weights, noise, shuffling).
+    keep_min : float in (0, 1), default=0.05
+        The pruning threshold: a weight whose keep probability alpha (eq. 8) is below it
+        is zero in the evaluated network (``predict``, ``density_``, ``sparsify``,
+        ``compact``); for the variational dropout methods this is log alpha_Molchanov >
+        log((1 - keep_min) / keep_min), log 19 at the default (Molchanov et al.'s rule and
+        the paper's). Training does not depend on it (only the history's ``density`` and
+        ``valid_error`` do), so ``set_params(keep_min=...)`` on a fitted net changes the
+        pruned network without refitting. Magnitude pruning keeps its TOP-k whatever the threshold (keep
+        probabilities 0 or 1).
     log_lr : float > 0 or None, default=None
         Learning rate of the method's own per-weight parameters (log alpha or log sigma^2
         of vardrop*, log eta_bar of eta_trick, log a of hardconcrete). None: 40 / T, T the
@@ -154,6 +163,7 @@ class _SparseNetMixin:
                 not torch.cuda.is_available():
             raise ValueError(f"device={device!r} but CUDA is not available on this machine "
                              "(torch.cuda.is_available() is False); use device='cpu'.")
+        check_keep_min(type(self).__name__, self.keep_min)
         if self.random_state is not None and (isinstance(self.random_state, bool) or
                                               not isinstance(self.random_state, numbers.Integral)):
             raise ValueError(f"random_state must be an int or None, got {self.random_state!r}.")
@@ -184,6 +194,7 @@ class _SparseNetMixin:
         if isinstance(self.module, nn.Module):
             self.module_ = copy.deepcopy(self.module_)
         install_method(self.module_, spec, self._lam_value(spec), pen, opts)
+        self._sync_keep_min()
         self.integer_input_as_float_ = not any(
             isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in self.module_.modules())
         self.module_.to(self.device)
@@ -384,10 +395,23 @@ class _SparseNetMixin:
 
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         self.output_checked_ = False
+        self._sync_keep_min()
         self._set_log_lr(X, y)  # before the callbacks (the lr decay reads it)
         super().on_train_begin(net, X=X, y=y, **kwargs)
 
     # -- the pruned model -----------------------------------------------------------------
+    def _sync_keep_min(self) -> None:
+        """Give the layers the estimator's ``keep_min`` (checked), so that a value set
+        after fitting (``set_params`` or the attribute) is the one every use of the
+        pruned network reads."""
+        keep_min = check_keep_min(type(self).__name__, self.keep_min)
+        for layer in self.sparse_layers():
+            layer.keep_min = keep_min
+
+    def forward_iter(self, X: Any, *args: Any, **kwargs: Any) -> Any:
+        self._sync_keep_min()
+        return super().forward_iter(X, *args, **kwargs)
+
     def sparse_layers(self) -> list[SparseLayer]:
         """The method's layers inside ``module_``, in order (that of ``modules()``).
 
@@ -401,6 +425,7 @@ class _SparseNetMixin:
         return found
 
     def _layer_counts(self) -> dict[str, tuple[int, int]]:
+        self._sync_keep_min()
         counts = {}
         for name, mod in self.module_.named_modules():
             if isinstance(mod, SparseLayer):
@@ -418,7 +443,7 @@ class _SparseNetMixin:
     @property
     def density_(self) -> float:
         """Fraction of kept weights over all Linear/Conv2d layers (biases excluded): a
-        weight is kept when its keep probability is at least 0.05."""
+        weight is kept when its keep probability is at least ``keep_min`` (0.05)."""
         self.check_is_fitted()
         counts = self._layer_counts().values()
         return sum(k for k, _ in counts) / sum(t for _, t in counts)
@@ -433,6 +458,7 @@ class _SparseNetMixin:
             The estimator, whose pruned weights are now stored as zeros.
         """
         self.check_is_fitted()
+        self._sync_keep_min()
         for layer in self.sparse_layers():
             layer.weight.mul_(layer.mask())
         return self
@@ -456,6 +482,7 @@ class _SparseNetMixin:
             together with those columns.
         """
         self.check_is_fitted()
+        self._sync_keep_min()
         return compact_module(self.module_)
 
 
@@ -466,7 +493,7 @@ def _sparse_net_init(base: type, default_criterion: type) -> Any:
     def __init__(self, module: Any, *args: Any, method: str = "logsum",
                  lam: float | None = None, penalty: str | Penalty = "logsum",
                  penalty_params: dict[str, Any] | None = None, random_state: int | None = None,
-                 log_lr: float | None = None,
+                 log_lr: float | None = None, keep_min: float = KEEP_MIN,
                  criterion: Any = default_criterion, train_split: Any = None,
                  optimizer: Any = torch.optim.Adam, lr: float = 1e-3, **kwargs: Any) -> None:
         kwargs.setdefault("iterator_train__shuffle", True)
@@ -478,6 +505,7 @@ def _sparse_net_init(base: type, default_criterion: type) -> Any:
         self.penalty_params = penalty_params
         self.random_state = random_state
         self.log_lr = log_lr
+        self.keep_min = keep_min
 
     return __init__
 

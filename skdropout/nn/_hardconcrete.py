@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..penalties import hardconcrete_moments
-from ._base import KEEP_MIN, SparseLayer, check_number
+from ._base import SparseLayer, check_number
 from ._spec import MethodSpec
 from ._terms import ElementwiseTerm, affine, sigmoid_slope, uniform_like, zero_outside
 
@@ -139,12 +139,13 @@ def _hc_keep_prob(log_a: np.ndarray, beta: float, gamma: float, zeta: float) -> 
 
 
 @functools.lru_cache(maxsize=32)
-def _hc_log_a_threshold(beta: float, gamma: float, zeta: float) -> float:
-    """The log a at which alpha~ = 0.05 (alpha~ increases with log a), by Brent's method."""
+def _hc_log_a_threshold(beta: float, gamma: float, zeta: float, keep_min: float) -> float:
+    """The log a at which alpha~ = keep_min (alpha~ increases with log a), by Brent's
+    method."""
     from scipy.optimize import brentq
 
     def excess(log_a: float) -> float:
-        return float(_hc_keep_prob(np.array([log_a]), beta, gamma, zeta)[0]) - KEEP_MIN
+        return float(_hc_keep_prob(np.array([log_a]), beta, gamma, zeta)[0]) - keep_min
 
     return float(brentq(excess, -60.0, 60.0, xtol=1e-12, rtol=1e-14))
 
@@ -157,7 +158,7 @@ class HardConcreteLayer(SparseLayer):
     gate ``min(1, max(0, sigmoid(log a) (zeta - gamma) + gamma))``. The keep probability is
     the biased-mask alpha~ = E[s]^2 / E[s^2] of section 4 (exact moments from
     :func:`skdropout.penalties.hardconcrete_moments`); a weight is pruned when it is below
-    0.05 or when its test-time gate is 0.
+    ``keep_min`` (0.05 unless set) or when its test-time gate is 0.
 
     Parameters
     ----------
@@ -243,15 +244,15 @@ class HardConcreteLayer(SparseLayer):
         return self._cache[1]
 
     def mask(self) -> torch.Tensor:
-        """Keep the weights with alpha~ >= 0.05 and an open test-time gate.
+        """Keep the weights with alpha~ >= ``keep_min`` and an open test-time gate.
 
         Returns
         -------
         torch.Tensor
             Boolean, shaped like ``weight``.
         """
-        # alpha~ is increasing in log a: alpha~ >= 0.05 <=> log a >= a fixed threshold
-        thr = _hc_log_a_threshold(self.beta, self.gamma, self.zeta)
+        # alpha~ is increasing in log a: alpha~ >= keep_min <=> log a >= a fixed threshold
+        thr = _hc_log_a_threshold(self.beta, self.gamma, self.zeta, self.keep_min)
         log_a = self.log_a.detach()
         return (log_a >= thr) & (self.gate().detach() > 0)
 

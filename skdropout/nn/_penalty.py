@@ -16,7 +16,7 @@ from torch import nn
 
 from ..penalties import Penalty
 from ..penalties._xp import namespace
-from ._base import LOG_19, SparseLayer, check_number
+from ._base import SparseLayer, check_number
 from ._spec import MethodSpec
 from ._terms import ElementwiseTerm, affine, clip, exp_of, zero_outside
 
@@ -458,14 +458,15 @@ class EtaTrickLayer(SparseLayer):
         return torch.sigmoid(self.log_eta_bar.detach())
 
     def mask(self) -> torch.Tensor:
-        """Keep the weights with log_eta_bar >= -log 19 (keep probability >= 0.05).
+        """Keep the weights with log_eta_bar >= log(k / (1 - k)), k the ``keep_min``
+        (keep probability >= k; -log 19 for the default 0.05).
 
         Returns
         -------
         torch.Tensor
             Boolean, shaped like ``weight``.
         """
-        return self.log_eta_bar.detach() >= -LOG_19
+        return self.log_eta_bar.detach() >= self.logit_keep_min()
 
     def regularizer(self) -> torch.Tensor:
         """The penalty term of eq. (6), ``lam/2 (sum w^2/eta + f(eta))``, plus the small

@@ -11,7 +11,7 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._base import KEEP_MIN, SparseLayer, check_number
+from ._base import SparseLayer, check_number
 from ._spec import MethodSpec
 from ._terms import affine, uniform_like
 
@@ -22,7 +22,7 @@ class StandoutLayer(SparseLayer):
     The keep probability of unit j is ``pi_j = sigmoid(alpha z_j + beta)`` with
     ``z = W x + b`` the layer's own pre-activation (the standout net copies the weights and
     is not trained, section 4.1); training multiplies z by a Bernoulli(pi) mask, evaluation
-    by pi. A unit (its row of W) is pruned when pi_j < 0.05 for every training sample of
+    by pi. A unit (its row of W) is pruned when pi_j < ``keep_min`` (0.05 unless set) for every training sample of
     the current epoch (the record restarts at :meth:`begin_epoch`, so the validation pass
     at the end of an epoch uses that epoch's record); its output is then exactly zero.
 
@@ -144,7 +144,7 @@ class StandoutLayer(SparseLayer):
         if self.training:
             return self.train_forward(x)
         z = self._op(x, self.weight, self.bias)
-        return z * self._pi(z) * (self.unit_keep >= KEEP_MIN)
+        return z * self._pi(z) * (self.unit_keep >= self.keep_min)
 
     def pruned_weight(self) -> torch.Tensor:
         """The weight with the rows of pruned units zeroed.
@@ -154,7 +154,7 @@ class StandoutLayer(SparseLayer):
         torch.Tensor
             Shaped like ``weight``.
         """
-        return self.weight * (self.unit_keep >= KEEP_MIN)[:, None]
+        return self.weight * (self.unit_keep >= self.keep_min)[:, None]
 
     def to_dense(self) -> nn.Module:
         """A plain module computing the evaluated output ``z * sigmoid(alpha z + beta)``
@@ -173,7 +173,7 @@ class _StandoutEval(nn.Module):
 
     def __init__(self, layer: StandoutLayer) -> None:
         super().__init__()
-        keep = layer.unit_keep >= KEEP_MIN
+        keep = layer.unit_keep >= layer.keep_min
         self.linear = nn.Linear(layer.weight.shape[1], layer.weight.shape[0],
                                 bias=layer.bias is not None).to(layer.weight)
         with torch.no_grad():

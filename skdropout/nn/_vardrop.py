@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import LOG_19, SparseLayer, check_number
+from ._base import SparseLayer, check_number
 from ._callbacks import StepRule
 from ._spec import MethodSpec
 from ._terms import (ElementwiseTerm, affine, clip, exp_of, first_order, sigmoid_slope,
@@ -530,14 +530,15 @@ class VarDropLayer(SparseLayer):
         return torch.sigmoid(-self.log_alpha().detach())
 
     def mask(self) -> torch.Tensor:
-        """Molchanov's rule: keep the weights with log alpha < log 19.
+        """Molchanov's rule: keep the weights with log alpha < log((1 - k) / k), k the
+        ``keep_min`` (log 19 for the default 0.05).
 
         Returns
         -------
         torch.Tensor
-            Boolean, shaped like ``weight`` (the same as keep probability >= 0.05).
+            Boolean, shaped like ``weight`` (the same as keep probability >= k).
         """
-        return self.log_alpha().detach() < LOG_19
+        return self.log_alpha().detach() < -self.logit_keep_min()
 
     def regularizer(self) -> torch.Tensor:
         """``kl_weight * lam * sum KL``, the KL term of eq. (18) (Molchanov et al.'s

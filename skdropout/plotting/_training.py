@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Mapping
 
 import numpy as np
@@ -120,7 +121,9 @@ def plot_training(curves: Mapping[str, Any], ax: Any = None,
         if seen:
             handles.append(Line2D([], [], ls="none", color=grey, label=label,
                                   **{**style, "mfc": grey if filled else "none"}))
-    for (label, (err, dens, method)), marker in zip((extra or {}).items(), "PXDph"):
+    # every extra point is drawn: markers repeat (in other colours, other labels) past 12
+    for (label, (err, dens, method)), marker in zip((extra or {}).items(),
+                                                    itertools.cycle("PXDphv^<>8dH")):
         ax.plot([dens], [err], marker, ms=9, color=colors.get(method, "k"), mec="k", mew=0.6,
                 zorder=5)
         handles.append(Line2D([], [], ls="none", marker=marker, ms=9, mec="k", mew=0.6,
