@@ -352,9 +352,8 @@ def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray
     ts = np.unique(frac[np.isfinite(frac)])[:_MAX_BREAKPOINTS]
     points = w[None, :] - ts[:, None] * step[None, :]
     points[frac[None, :] <= ts[:, None]] = 0.0
-    # row by row: a per-feature penalty (penalty_factor) takes one vector of its features
-    omega = np.array([np.sum(penalty.pointwise(p)) for p in points])
-    F = 0.5 * np.einsum("kj,kj->k", points @ G, points) - points @ c + lam * omega
+    F = (0.5 * np.einsum("kj,kj->k", points @ G, points) - points @ c
+         + lam * np.sum(penalty.pointwise(points), axis=1))
     return float(ts[np.argmin(F)])
 
 

@@ -84,25 +84,26 @@ class Factored(Penalty):
         """``fn(Omega(.; lam u), u, w_S)`` on each group S of features with factor u > 0
         (one group with the array u for penalties whose shape does not depend on lam or whose
         formulas take an array lam, ``lam_broadcasts``); ``at_zero`` on the features with
-        factor 0."""
+        factor 0. ``w`` may stack several weight vectors along leading axes (its last axis
+        holds the features), as the IRLS polish does when it compares candidate points."""
         w = check_finite(w, "w")
-        if w.shape != self.factor.shape:
+        if w.shape[-1:] != self.factor.shape:
             raise ValueError(f"expected {self.factor.size} weights, got shape {w.shape}.")
         v = self.factor
         out = np.full(w.shape, at_zero, dtype=np.float64)
         pos = v > 0
         if not self.uses_lam:
-            out[pos] = fn(self.base, v[pos], w[pos])
+            out[..., pos] = fn(self.base, v[pos], w[..., pos])
             return out
         lam = float(self.base.params["lam"])
         if self.base.lam_broadcasts:  # one evaluation with lam v_j per feature
             base = copy.copy(self.base)
             base.lam = lam * v[pos]
-            out[pos] = fn(base, v[pos], w[pos])
+            out[..., pos] = fn(base, v[pos], w[..., pos])
             return out
         for u in np.unique(v[pos]):
             idx = v == u
-            out[idx] = fn(self.base.with_lam(lam * u), float(u), w[idx])
+            out[..., idx] = fn(self.base.with_lam(lam * u), float(u), w[..., idx])
         return out
 
     def pointwise(self, w: Any) -> np.ndarray:
