@@ -100,6 +100,10 @@ class LogisticProblem:
     def n_columns(self) -> int:
         return self.Y.shape[1]
 
+    def restrict(self, cols: np.ndarray) -> "LogisticProblem":
+        """The same problem on the features ``cols`` only (the others held at 0)."""
+        return LogisticProblem(self.X[:, cols], self.Y, self.s, self.total, self.fit_intercept)
+
     def xdot(self, W: np.ndarray) -> np.ndarray:
         """``X @ W`` as a dense array (only the nonzero rows of W are used)."""
         rows = np.flatnonzero(np.any(W != 0, axis=1))
@@ -442,9 +446,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cols = np.union1d(np.union1d(cols, add), support)
         # an incomplete set is solved loosely: its solution moves when the violators enter
         inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
-        sub = LogisticProblem(problem.X[:, cols], problem.Y, problem.s, problem.total,
-                              problem.fit_intercept)
-        inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
+        inner = _newton(problem.restrict(cols), penalty.restrict(cols), lam, W[cols], b, scale, True,
                         max_iter=max_iter - it, **{**options, "tol": inner_tol})
         it += inner.n_iter
         path.extend(inner.objective_path[1:])

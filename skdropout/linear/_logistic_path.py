@@ -25,7 +25,7 @@ def logistic_lam_max(problem: LogisticProblem, penalty: Penalty) -> float:
     free = (np.flatnonzero(penalty.factor == 0) if isinstance(penalty, Factored)
             else np.zeros(0, dtype=np.intp))
     if free.size:
-        sub = restrict_columns(problem, free)
+        sub = problem.restrict(free)
         res = logistic_irls(sub, Factored(get_penalty("l1"), np.zeros(free.size)), 1.0,
                             tol=1e-10)
         W = np.zeros((problem.d, problem.n_columns))
@@ -37,12 +37,6 @@ def logistic_lam_max(problem: LogisticProblem, penalty: Penalty) -> float:
     g = np.max(np.abs(G), axis=1)
     g[free] = 0.0
     return lam_from_gradient(penalty, g)
-
-
-def restrict_columns(problem: LogisticProblem, cols: np.ndarray) -> LogisticProblem:
-    """The same problem on the features ``cols`` only (the others held at 0)."""
-    return LogisticProblem(problem.X[:, cols], problem.Y, problem.s, problem.total,
-                           problem.fit_intercept)
 
 
 def _strong_set(G: np.ndarray, W: np.ndarray, threshold: np.ndarray,
@@ -75,7 +69,7 @@ def _solve_screened(estimator: BaseEstimator, problem: LogisticProblem, penalty:
     """
     tol = estimator.tol
     while True:
-        res = estimator._solve(restrict_columns(problem, cols), penalty.restrict(cols), lam,
+        res = estimator._solve(problem.restrict(cols), penalty.restrict(cols), lam,
                                W[cols], b)
         W = np.zeros_like(W)
         W[cols] = res.coef
