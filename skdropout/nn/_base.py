@@ -227,6 +227,12 @@ class SparseLayer(nn.Module):
         """
         return torch.where(self.mask(), self.weight, torch.zeros_like(self.weight))
 
+    @property
+    def adds_loss_term(self) -> bool:
+        """Whether :meth:`regularizer` adds anything to the training loss: True when a
+        subclass defines it (the estimators skip the layers that add nothing)."""
+        return type(self).regularizer is not SparseLayer.regularizer
+
     def regularizer(self) -> torch.Tensor:
         """The term this layer adds to the training loss (0 for the base class).
 

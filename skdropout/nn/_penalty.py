@@ -354,6 +354,12 @@ class PenaltyLayer(SparseLayer):
         """
         return self.penalty.keep_prob(self.weight.detach(), self.lam)
 
+    @property
+    def adds_loss_term(self) -> bool:
+        """True for the rules with a loss term (``'omega'``, ``'adatikhonov'``); ADAPROX
+        acts by its proximal step only."""
+        return self.rule != "adaprox"
+
     def regularizer(self) -> torch.Tensor:
         """The loss term of the rule: ``lam * Omega(w)`` (``'logsum'``, eq. 1),
         ``lam/2 sum w^2 / eta`` with eta = eta_hat(w) held fixed (``'adatikhonov'``,
