@@ -15,8 +15,8 @@ from skdropout.nn._hardconcrete import hardconcrete_gates, sigmoid_sum  # noqa: 
 from skdropout.nn._penalty import (_dual_terms, _inverse_eta_hat,  # noqa: E402
                                    eta_trick_objective, fixed_eta_tikhonov)
 from skdropout.nn._terms import _NUMPY_UNIFORM_MIN, uniform_like  # noqa: E402
-from skdropout.nn._vardrop import (K1, K2, K3, local_variance, vardrop_kl_sum,  # noqa: E402
-                                   vardrop_noise)
+from skdropout.nn._vardrop import (K1, K2, K3, local_reparameterisation,  # noqa: E402
+                                   vardrop_kl_sum, vardrop_noise)
 from skdropout.penalties import get_penalty  # noqa: E402
 
 D = torch.float64
@@ -224,16 +224,6 @@ def test_closed_form_inverse_of_eta_hat(name, params):
     torch.testing.assert_close(a, _bisect_inverse(pen, eta), rtol=1e-9, atol=0)
 
 
-def test_local_variance_of_both_parameterisations(gen):
-    w = torch.randn(6, 5, dtype=D, generator=gen)
-    la = torch.linspace(-12, 12, 30, dtype=D).reshape(6, 5)
-    _assert_same(local_variance, lambda la, w: torch.exp(torch.clamp(la, -10, 10)) * w ** 2,
-                 la, w)
-    _assert_same(local_variance, torch.exp, la)
-    inside = (la.clone()[1:-1], w[1:-1].clone())
-    assert torch.autograd.gradcheck(local_variance, tuple(x.requires_grad_() for x in inside))
-
-
 @pytest.mark.parametrize("dtype", [D, torch.float32])
 def test_transposed_gradients_are_handled(dtype):
     # an incoming gradient with another memory layout than the saved derivatives gives the
@@ -290,7 +280,11 @@ def test_terms_propagate_nan():
     assert torch.isnan(vardrop_kl_sum(la))
     pen = get_penalty("logsum", eps=2.0)
     assert torch.isnan(eta_trick_objective(torch.ones(10), la, pen, 1e-3, 1e-3)[0])
-    assert torch.isnan(local_variance(la, torch.ones(10))[3])
+    # the local reparameterisation's sample: a NaN variance reaches every output through
+    # the variance product (0 * NaN is NaN), as in the plain expression
+    out, kl = local_reparameterisation(torch.eye(10), torch.ones(1, 10), la.reshape(1, 10),
+                                       None, 1.0, False)
+    assert torch.isnan(out).all() and torch.isnan(kl)
     assert torch.isnan(sigmoid_sum(la, 1.5))
     noisy, kl = vardrop_noise(torch.ones(10), la, 1.0)
     assert torch.isnan(noisy[3]) and torch.isnan(kl) and torch.isfinite(noisy[:3]).all()
@@ -403,8 +397,6 @@ def test_local_reparameterisation_is_the_sample_and_kl(additive, conv, gen):
     # under the same seed: a linear layer, a padded, a 'same' (an odd total padding: the
     # extra row on one side) and a strided grouped convolution; across the clipping range
     # and where nothing is clipped (alpha from sigma^2 / theta^2)
-    from skdropout.nn._vardrop import local_reparameterisation
-
     shape = (6, 5) if conv is None else (4, 1, 3, 2)  # one input channel per group
     w = torch.randn(*shape, dtype=D, generator=gen)
     x = torch.randn(*((7, 5) if conv is None else (3, conv["groups"], 6, 5)), dtype=D,

@@ -182,51 +182,10 @@ def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
     return _NoisyWeightAndKL.apply(w, log_alpha, float(scale))
 
 
-def _local_variance(first: torch.Tensor, w: torch.Tensor | None
-                    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-    """The weight variances of the local reparameterisation trick, ``exp(log sigma^2)``
-    (additive reparameterisation) or ``alpha w^2`` with alpha = exp(clip(log alpha)), and
-    their derivatives (the variance itself in the first input, ``2 alpha w`` in w)."""
-    if w is None:
-        var = exp_of(first)
-        return var, [var, None]
-    la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-    alpha_w = exp_of(la).mul_(w)
-    var = torch.mul(alpha_w, w)
-    d_first = zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-    return var, [d_first, alpha_w.mul_(2.0)]
-
-
-def local_variance(first: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-    """Variances of the Gaussian weights for the local reparameterisation trick.
-
-    Parameters
-    ----------
-    first : torch.Tensor
-        log sigma^2 (additive reparameterisation, ``w`` None), or log alpha (clipped to
-        [-10, 10]) with the weights ``w``.
-    w : torch.Tensor or None, default=None
-        The weights (mean of the Gaussian), when ``first`` is log alpha.
-
-    Returns
-    -------
-    torch.Tensor
-        ``exp(log sigma^2)`` or ``alpha w^2``, differentiable in the inputs.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skdropout.nn._vardrop import local_variance
-    >>> local_variance(torch.tensor([0.0]), torch.tensor([3.0])).tolist()  # alpha = 1
-    [9.0]
-    """
-    return ElementwiseTerm.apply(_local_variance, first, w)
-
-
 def _variance_and_kl(first: torch.Tensor, w: torch.Tensor, scale: float, additive: bool
                      ) -> tuple[torch.Tensor, ...]:
-    """The weight variances of the local reparameterisation trick (:func:`local_variance`)
-    and ``scale sum KL`` (:func:`vardrop_kl_sum`) in one pass sharing alpha, with their
+    """The weight variances of the local reparameterisation trick (``exp(log sigma^2)``, or
+    ``alpha w^2`` with alpha = exp(clip(log alpha, -10, 10))) and ``scale sum KL`` (:func:`vardrop_kl_sum`) in one pass sharing alpha, with their
     derivatives: ``(var, kl, d var/d first, d KL/d first, d w)`` where ``d w`` is ``d var/d
     w`` (``additive`` False: ``(first, w)`` = (log alpha, w)) or the KL's derivative in theta
     (``additive`` True: (log sigma^2, theta))."""
@@ -357,7 +316,8 @@ def local_reparameterisation(x: torch.Tensor, w: torch.Tensor, first: torch.Tens
     reparameterisation trick (Kingma et al. 2015), and the layer's KL term, in one node.
 
     The output is Gaussian given x, with mean ``op(x, w) + b`` and variance ``op(x^2, var)``
-    (+1e-8), ``var`` = :func:`local_variance` of the weights, drawn with
+    (+1e-8), ``var`` the weights' variances (``exp(log sigma^2)``, or ``alpha w^2`` with
+    alpha = exp(clip(log alpha, -10, 10))), drawn with
     ``torch.randn_like``; the term is ``scale`` times :func:`vardrop_kl_sum`.
 
     Parameters
