@@ -103,6 +103,80 @@ def test_magnitude_pruning_does_not_compound():
     assert cubic_density(0.375, 0.1, 0.0, 0.75) == pytest.approx(0.1 + 0.9 * 0.125)
 
 
+def test_magnitude_pruning_keeps_exactly_k_among_ties():
+    # the threshold by selection: ties at the k-th largest magnitude keep exactly k
+    layer = MagnitudeLayer(nn.Linear(10, 1), lam=1.0)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[0.5, -2.0, 2.0, 1.0, 2.0, -2.0, 0.1, 3.0, 2.0, 0.2]]))
+    layer.prune_to(0.3)  # 3 of 10: 3.0 and two of the five |w| = 2
+    kept = layer.weight.detach().abs()[layer.mask()]
+    assert int(layer.mask().sum()) == 3 and sorted(kept.tolist()) == [2.0, 2.0, 3.0]
+    assert int((layer.weight != 0).sum()) == 3
+    big = MagnitudeLayer(nn.Linear(300, 200), lam=1.0)  # the numpy selection against topk
+    w = big.weight.detach().abs().reshape(-1).clone()
+    big.prune_to(0.37)
+    k = round(0.37 * w.numel())
+    assert torch.equal(big.mask().reshape(-1),
+                       torch.zeros_like(w, dtype=torch.bool).index_fill_(
+                           0, torch.topk(w, k).indices, True))
+
+
+def test_layers_declare_whether_they_add_a_loss_term():
+    pen = get_penalty("logsum", eps=2.0)
+    base = nn.Linear(4, 3)
+    assert not MagnitudeLayer(base, 1.0).adds_loss_term
+    assert not PenaltyLayer(base, 1.0, pen, rule="adaprox").adds_loss_term
+    assert PenaltyLayer(base, 1.0, pen).adds_loss_term
+    assert PenaltyLayer(base, 1.0, pen, rule="adatikhonov").adds_loss_term
+
+    class Mine(MagnitudeLayer):  # a subclass that defines a loss term is asked for it
+        def regularizer(self):
+            return self.weight.abs().sum()
+    assert Mine(base, 1.0).adds_loss_term
+
+
+def test_the_methods_own_parameters_use_the_fused_adam(digits):
+    # the group of log eta_bar (one parameter per weight) runs torch's fused Adam, the same
+    # update as the default loop up to rounding; the user's choice of implementation wins
+    X, y = digits
+    fused = small("eta_trick", max_epochs=1).fit(X[:256], y[:256])
+    groups = fused.optimizer_.param_groups
+    assert groups[-1].get("log_params") and groups[-1]["fused"] is True
+    assert not groups[0].get("fused")
+    loop = small("eta_trick", max_epochs=1, optimizer__foreach=False).fit(X[:256], y[:256])
+    assert not any(g.get("fused") for g in loop.optimizer_.param_groups)
+    for a, b in zip(fused.module_.parameters(), loop.module_.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    sgd = small("eta_trick", max_epochs=1, optimizer=torch.optim.SGD).fit(X[:256], y[:256])
+    assert not any(g.get("fused") for g in sgd.optimizer_.param_groups)
+
+
+def test_layers_are_found_once_per_fit_and_anew_after_it(digits):
+    X, y = digits
+    seen = []
+
+    class Count(Callback):
+        def on_batch_end(self, net, **kwargs):
+            seen.append(net.sparse_layers())
+            assert "_training_layers" not in net.__getstate__()  # a checkpoint holds none
+    net = small(callbacks=[Count()], max_epochs=1).fit(X[:256], y[:256])
+    assert all(a[0] is b[0] for a, b in zip(seen, seen[1:])) and "_training_layers" not in \
+        vars(net)
+    net.module_.net[1] = nn.Linear(64, 32)  # a user's change after the fit is seen
+    assert len(net.sparse_layers()) == len(seen[0]) - 1
+
+
+def test_finite_check_of_X_whose_sum_overflows(digits):
+    # finite entries whose float32 sum overflows are accepted; a NaN among them is not
+    X, y = digits
+    X = X[:128].copy()
+    X[:, 0] = 3e38
+    small(max_epochs=1).fit(X, y[:128])
+    X[5, 3] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        small(max_epochs=1).fit(X, y[:128])
+
+
 # -- estimator API ------------------------------------------------------------------------
 def test_grid_search_over_lam_and_method_options(digits):
     X, y = digits

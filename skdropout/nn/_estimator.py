@@ -127,7 +127,8 @@ def _check_finite(name: str, data: Any) -> None:
     pass without a temporary settles the common case; only a sum that is not finite (a bad
     entry, or finite entries whose sum overflows) is followed by the entry-wise check."""
     if isinstance(data, np.ndarray) and data.dtype.kind in "fc":
-        finite = bool(np.isfinite(data.sum())) or bool(np.all(np.isfinite(data)))
+        with np.errstate(over="ignore"):
+            finite = bool(np.isfinite(data.sum())) or bool(np.all(np.isfinite(data)))
     elif isinstance(data, torch.Tensor) and (data.is_floating_point() or data.is_complex()):
         finite = bool(torch.isfinite(data.sum())) or bool(torch.isfinite(data).all())
     else:
