@@ -18,6 +18,7 @@ from skdropout.nn._terms import _NUMPY_UNIFORM_MIN, uniform_like  # noqa: E402
 from skdropout.nn._vardrop import (K1, K2, K3, local_reparameterisation,  # noqa: E402
                                    vardrop_kl_sum, vardrop_noise)
 from skdropout.penalties import get_penalty  # noqa: E402
+from skdropout.penalties._xp import namespace  # noqa: E402
 
 D = torch.float64
 
@@ -194,14 +195,23 @@ def test_eta_trick_objective_is_eq6(name, params, gen):
 def test_logsum_dual_terms_in_float32(eps):
     # the in-place LOGSUM route against the generic one (closed-form inverse, penalty.value)
     # in float64, over every eta the eta-trick can reach (lam e^[-30, 30])
+    # (the route forms a^2/eta scaled and shifted as the eta-trick's gradient uses it, and
+    # no a: a closed form needs no warm start)
     pen = get_penalty("logsum", eps=eps)
     eta64 = 1e-3 * torch.exp(torch.linspace(-30, 30, 2001, dtype=D))
-    a, a2_over_eta, omega_sum = _dual_terms(pen, eta64.float(), None)
     a_ref = _bisect_inverse(pen, eta64)
-    torch.testing.assert_close(a.double(), a_ref, rtol=2e-6, atol=0.0)
-    torch.testing.assert_close(a2_over_eta.double(), a_ref * a_ref / eta64, rtol=2e-6, atol=0.0)
-    torch.testing.assert_close(omega_sum.double(), pen.value(a_ref), rtol=1e-6, atol=0.0)
-    assert a.dtype == a2_over_eta.dtype == omega_sum.dtype == torch.float32
+    for scale, offset in ((1.0, 0.0), (0.3, 1e-2)):
+        a, ratio, omega_sum = _dual_terms(pen, eta64.float(), None, scale, offset)
+        assert a is None
+        torch.testing.assert_close(ratio.double(), scale * a_ref * a_ref / eta64 + offset,
+                                   rtol=2e-6, atol=0.0)
+        torch.testing.assert_close(omega_sum.double(), pen.value(a_ref), rtol=1e-6, atol=0.0)
+        assert ratio.dtype == omega_sum.dtype == torch.float32
+    # the generic route (closed-form inverse, numpy's a^2/eta) in float64
+    a, ratio, omega_sum = type(pen).__mro__[1]._dual_parts(pen, namespace(eta64),
+                                                           eta64.clone(), 0.3, 1e-2)
+    torch.testing.assert_close(a, a_ref, rtol=1e-9, atol=0.0)
+    torch.testing.assert_close(ratio, 0.3 * a_ref * a_ref / eta64 + 1e-2, rtol=1e-9, atol=0.0)
 
 
 def _bisect_inverse(pen, eta):

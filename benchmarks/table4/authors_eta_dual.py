@@ -28,22 +28,24 @@ import torch
 import skdropout.nn._penalty as penalty_module
 from skdropout.nn._penalty import eta_trick_objective
 from skdropout.penalties import get_penalty
+from skdropout.penalties._xp import namespace
 
 _paper_dual_terms = penalty_module._dual_terms
 
 
-def authors_dual_terms(penalty, eta, a0):
-    """``a``, ``eta f_code'(eta)`` and the ``omega_sum`` with which ``_eta_trick`` computes
-    ``lam/2 (w^2/eta + f_code(eta))`` and its gradients.
+def authors_dual_terms(penalty, eta, a0, scale=1.0, offset=0.0):
+    """``a``, ``scale eta f_code'(eta) + offset`` and the ``omega_sum`` with which
+    ``_eta_trick`` computes ``lam/2 (w^2/eta + f_code(eta))`` and its gradients.
 
     ``_eta_trick`` forms ``lam omega_sum - lam/2 sum (g - w^2/eta)`` and the log eta_bar
     slope ``lam/2 (g - w^2/eta)``; with ``f_code = f - a^2/eta``, ``f'(eta) = a^2/eta^2``
     and ``a'(eta) = 1/eta_hat'(a) = 1/(2a + eps)``: ``g = eta f_code' = 2 a^2/eta - 2 a a'``
     and ``omega_sum = sum Omega(a) - sum a a'``.
     """
-    a, a2_over_eta, omega_sum = _paper_dual_terms(penalty, eta, a0)
+    a = penalty._eta_hat_inverse(namespace(eta), eta.detach().clone())  # before eta's reuse
+    _, a2_over_eta, omega_sum = _paper_dual_terms(penalty, eta, a0)
     a_slope = a / (2 * a + penalty.eps)  # a a'(eta)
-    return a, 2 * a2_over_eta - 2 * a_slope, omega_sum - a_slope.sum()
+    return a, scale * (2 * a2_over_eta - 2 * a_slope) + offset, omega_sum - a_slope.sum()
 
 
 def _f_code(eta, eps):

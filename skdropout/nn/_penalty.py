@@ -18,7 +18,7 @@ from ..penalties import Penalty
 from ..penalties._xp import namespace
 from ._base import SparseLayer, check_number
 from ._spec import MethodSpec
-from ._terms import ElementwiseTerm, affine, clip, exp_of, zero_outside
+from ._terms import LOG2_E, ElementwiseTerm, affine, clip, zero_outside
 
 
 def check_penalty(penalty: Penalty, owner: str, needs_gradient: bool) -> Penalty:
@@ -154,36 +154,37 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     a^2/eta, so the value is ``lam sum Omega(a) - lam/2 sum (a^2 - w^2)/eta + lam c sum
     log eta_bar``. Derivatives: ``lam w / eta`` in w and, by the envelope theorem
     (f'(eta) = a^2/eta^2), ``lam/2 (a^2 - w^2)/eta + lam c`` in log eta_bar (zero where it
-    is clipped). ``keep[0]`` receives a, the warm start of the next call.
+    is clipped). ``keep[0]`` receives a, the warm start of the next call (None when the
+    penalty's closed forms need none).
     """
     lev, unclipped = clip(log_eta_bar, -30.0, 30.0)
-    lev_sum = lev.sum()
-    e = exp_of(lev)  # eta / lam
-    d_w = torch.div(w, e)  # lam w / eta
-    keep[0], a2_over_eta, omega_sum = _dual_terms(penalty, e.mul_(lam), a0)  # e is eta now
-    d_lev = a2_over_eta.addcmul_(w, d_w, value=-1.0 / lam)  # (a^2 - w^2)/eta
-    diff_sum = d_lev.sum()
-    d_lev = zero_outside(affine(d_lev, 0.5 * lam, lam * decay, out=d_lev), unclipped,
-                         -30.0, 30.0, in_place=True)
-    total = lam * omega_sum - 0.5 * lam * diff_sum + lam * decay * lev_sum
-    return total, [d_w, d_lev]
+    eta = affine(lev, LOG2_E, math.log2(lam)).exp2_()  # lam exp(lev) = 2^(lev log2 e + log2 lam)
+    d_w = torch.addcdiv(torch.zeros((), dtype=w.dtype, device=w.device), w, eta, value=lam)
+    # lam/2 a^2/eta + lam c from the dual, minus lam/2 w^2/eta = w d_w / 2
+    keep[0], d_lev, omega_sum = _dual_terms(penalty, eta, a0, 0.5 * lam, lam * decay)
+    d_lev.addcmul_(w, d_w, value=-0.5)
+    # sum d_lev = lam/2 sum (a^2 - w^2)/eta + n lam c: the value from it
+    total = lam * omega_sum - d_lev.sum() + lam * decay * (lev.sum() + lev.numel())
+    return total, [d_w, zero_outside(d_lev, unclipped, -30.0, 30.0, in_place=True)]
 
 
-def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``a = eta_hat^{-1}(eta)``, ``a^2/eta`` (the caller may overwrite it) and
-    ``sum Omega(a)``: what the value and the gradients of eq. (6) need from the penalty (no
-    gradient), from its closed forms (``penalty._dual_parts``, which may overwrite ``eta``)
-    or :func:`_inverse_eta_hat` and ``penalty.value``; in float64 for float64 ``eta`` and
-    float32 otherwise, returned in ``eta``'s dtype."""
+def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None,
+                scale: float = 1.0, offset: float = 0.0
+                ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """``a = eta_hat^{-1}(eta)``, ``scale a^2/eta + offset`` (the caller may overwrite it)
+    and ``sum Omega(a)``: what the value and the gradients of eq. (6) need from the penalty
+    (no gradient), from its closed forms (``penalty._dual_parts``, which may overwrite
+    ``eta`` and return None for ``a``) or :func:`_inverse_eta_hat` and ``penalty.value``; in
+    float64 for float64 ``eta`` and float32 otherwise, returned in ``eta``'s dtype."""
     target = eta.detach()
     if target.dtype != torch.float64:
         target = target.float()
-    parts = penalty._dual_parts(namespace(target), target)
+    parts = penalty._dual_parts(namespace(target), target, scale, offset)
     if parts is None:
         a = _inverse_eta_hat(penalty, target, a0)
-        parts = (a, torch.mul(a, a).div_(target), penalty.value(a))
-    return tuple(p.to(eta.dtype) for p in parts)
+        ratio = torch.mul(a, a).div_(target)
+        parts = (a, affine(ratio, scale, offset, out=ratio), penalty.value(a))
+    return tuple(None if p is None else p.to(eta.dtype) for p in parts)
 
 
 def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None = None,

@@ -206,15 +206,17 @@ class Penalty:
         |w|), or None when the penalty has none (callers then solve it numerically)."""
         return None
 
-    def _dual_parts(self, xp: Any, eta: Any) -> tuple[Any, Any, Any] | None:
+    def _dual_parts(self, xp: Any, eta: Any, scale: float = 1.0,
+                    offset: float = 0.0) -> tuple[Any, Any, Any] | None:
         """What the eta-trick's dual ``f(eta) = 2 Omega(a) - a^2/eta`` needs, in closed
-        form: ``a = eta_hat^{-1}(eta)``, ``a^2 / eta`` entry by entry and ``sum Omega(a)``;
-        None when the penalty has no closed-form inverse. A torch ``eta`` may be
-        overwritten (penalties may compute in its storage)."""
+        form: ``a = eta_hat^{-1}(eta)`` (or None where a penalty computes the rest without
+        it), ``scale a^2 / eta + offset`` entry by entry and ``sum Omega(a)``; None when the
+        penalty has no closed-form inverse. A torch ``eta`` may be overwritten (penalties
+        may compute in its storage)."""
         a = self._eta_hat_inverse(xp, eta)
         if a is None:
             return None
-        return a, a * a / eta, self.value(a)
+        return a, scale * (a * a / eta) + offset, self.value(a)
 
     def _curvature(self, a: np.ndarray) -> np.ndarray | None:
         """Omega''(a) at magnitudes ``a >= 0`` in closed form (at 0 the limit a -> 0+), or

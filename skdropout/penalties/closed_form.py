@@ -491,19 +491,22 @@ class LogSum(Penalty):
         # the positive root of a^2 + eps a = eta, written without cancellation
         return 2.0 * eta / (xp.sqrt(4.0 * eta + self.eps**2) + self.eps)
 
-    def _dual_parts(self, xp, eta):
+    def _dual_parts(self, xp, eta, scale=1.0, offset=0.0):
         if xp.name != "torch":
-            return super()._dual_parts(xp, eta)
+            return super()._dual_parts(xp, eta, scale, offset)
         import torch
 
-        # with r = sqrt(eta + eps^2/4) + eps/2 = a + eps: a = eta / r (the root of
-        # a (a + eps) = eta without cancellation), a^2/eta = a / r, Omega(a) = log1p(a/eps);
-        # on two buffers, one of them eta's
-        r = torch.add(torch.full((), self.eps**2 / 4, dtype=eta.dtype, device=eta.device),
-                      eta).sqrt_().add_(self.eps / 2)
-        a = torch.div(eta, r, out=eta)
-        ratio = torch.div(a, r, out=r)
-        return a, ratio, torch.div(a, self.eps).log1p_().sum()
+        # with r = sqrt(eta + eps^2/4) + eps/2 = a + eps (a = eta / r, the root of
+        # a (a + eps) = eta without cancellation) and q = eps r = sqrt(eps^2 eta + eps^4/4)
+        # + eps^2/2: a/eps = eta / q, a^2/eta = a / r = eps^2 (a/eps) / q and
+        # Omega(a) = log1p(a/eps); on two buffers, one of them eta's, without a itself
+        e2 = self.eps ** 2
+        q = torch.add(torch.full((), e2 * e2 / 4, dtype=eta.dtype, device=eta.device), eta,
+                      alpha=e2).sqrt_().add_(e2 / 2)
+        a_eps = torch.div(eta, q, out=eta)
+        ratio = torch.addcdiv(torch.full((), offset, dtype=eta.dtype, device=eta.device),
+                              a_eps, q, value=scale * e2, out=q)
+        return None, ratio, a_eps.log1p_().sum()
 
     def _dual(self, eta):
         e = self.eps
