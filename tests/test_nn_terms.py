@@ -13,7 +13,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from skdropout.nn._hardconcrete import hardconcrete_gates, sigmoid_sum  # noqa: E402
 from skdropout.nn._penalty import (_dual_terms, _inverse_eta_hat,  # noqa: E402
-                                   eta_trick_objective, fixed_eta_tikhonov)
+                                   eta_trick_objective, fixed_eta_tikhonov, penalty_value)
 from skdropout.nn._terms import _NUMPY_UNIFORM_MIN, uniform_like  # noqa: E402
 from skdropout.nn._vardrop import (K1, K2, K3, local_reparameterisation,  # noqa: E402
                                    vardrop_kl_sum, vardrop_noise)
@@ -367,7 +367,11 @@ def test_scaled_terms_scale_value_and_gradients(dtype):
     theta = torch.randn(3000, generator=g).to(dtype)
     terms = [lambda s, x, th: vardrop_kl_sum(x, th, s),
              lambda s, x, th: vardrop_kl_sum(x, scale=s) + 0 * th.sum(),
-             lambda s, x, th: sigmoid_sum(x, 0.7, s) + 0 * th.sum()]
+             lambda s, x, th: sigmoid_sum(x, 0.7, s) + 0 * th.sum(),
+             lambda s, x, th: penalty_value(x, get_penalty("logsum", eps=2.0), s)
+             + 0 * th.sum(),
+             lambda s, x, th: penalty_value(x, get_penalty("mcp", a=3.0, lam=0.5), s)
+             + 0 * th.sum()]
     for term in terms:
         (v1, g1), (v3, g3) = (_values_and_grads(lambda x, th: term(s, x, th), x, theta)
                               for s in (1.0, 3e-3))
@@ -383,8 +387,6 @@ def test_scaled_terms_scale_value_and_gradients(dtype):
 def test_penalty_value_has_the_gradient_of_omega(name, params, gen):
     # LOGSUM's loss term: Omega(w) with the gradient w / eta_hat(w), against autograd on
     # the penalty's own expression away from 0, and a finite gradient (0) at w = 0
-    from skdropout.nn._penalty import penalty_value
-
     pen = get_penalty(name, **params)
     w = torch.randn(6, 5, dtype=D, generator=gen) * 2.0
     _assert_same(lambda w: penalty_value(w, pen), pen.value, w)

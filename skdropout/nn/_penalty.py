@@ -75,16 +75,24 @@ def _fixed_eta_tikhonov(w: torch.Tensor, penalty: Penalty
     return 0.5 * torch.dot(w_over_eta.reshape(-1), w.reshape(-1)), [w_over_eta, None]
 
 
-def _penalty_value(w: torch.Tensor, penalty: Penalty
+def _penalty_value(w: torch.Tensor, penalty: Penalty, scale: float
                    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-    """Omega(w) and its derivative ``w / eta_hat(w)``."""
-    return penalty.value(w), [_omega_slope(w, penalty), None]
+    """``scale Omega(w)`` and its derivative ``scale w / eta_hat(w)``: from the penalty's
+    joint closed form when it has one, else from ``value`` and ``eta_hat``."""
+    parts = penalty._value_and_slope(namespace(w), w, scale)
+    if parts is not None:
+        return parts[0], [parts[1], None, None]
+    slope = _omega_slope(w, penalty)
+    if scale != 1.0:
+        slope.mul_(scale)
+    return scale * penalty.value(w), [slope, None, None]
 
 
-def penalty_value(w: torch.Tensor, penalty: Penalty) -> torch.Tensor:
-    """The penalty Omega(w) of eq. (1) with its analytic gradient ``w / eta_hat(w)``
-    (eq. 7 with the envelope theorem: dOmega/dw = w / eta_hat(w)), 0 at w = 0 (a
-    subgradient) and where eta_hat is infinite (LOGSUM's loss term).
+def penalty_value(w: torch.Tensor, penalty: Penalty, scale: float = 1.0) -> torch.Tensor:
+    """The penalty ``scale Omega(w)`` of eq. (1) with its analytic gradient
+    ``scale w / eta_hat(w)`` (eq. 7 with the envelope theorem: dOmega/dw =
+    w / eta_hat(w)), 0 at w = 0 (a subgradient) and where eta_hat is infinite (LOGSUM's
+    loss term, with ``scale`` lam).
 
     Parameters
     ----------
@@ -93,11 +101,14 @@ def penalty_value(w: torch.Tensor, penalty: Penalty) -> torch.Tensor:
     penalty : Penalty
         A differentiable penalty of :mod:`skdropout.penalties` (its ``value`` and
         ``eta_hat``).
+    scale : float, default=1.0
+        The factor of the term (lam in the loss): applied to the value and to the saved
+        gradient at once, so the loss's backward pass takes the gradient as it is.
 
     Returns
     -------
     torch.Tensor
-        0-d, ``penalty.value(w)``, differentiable in ``w``.
+        0-d, ``scale * penalty.value(w)``, differentiable in ``w``.
 
     Examples
     --------
@@ -109,7 +120,7 @@ def penalty_value(w: torch.Tensor, penalty: Penalty) -> torch.Tensor:
     >>> w.grad.tolist()  # 1 / (|w| + eps), and 0 at w = 0
     [0.25, 0.0]
     """
-    return ElementwiseTerm.apply(_penalty_value, w, penalty)
+    return ElementwiseTerm.apply(_penalty_value, w, penalty, float(scale))
 
 
 def fixed_eta_tikhonov(w: torch.Tensor, penalty: Penalty) -> torch.Tensor:
@@ -372,7 +383,7 @@ class PenaltyLayer(SparseLayer):
             A 0-d tensor, differentiable in ``weight``.
         """
         if self.rule == "omega":
-            return self.lam * penalty_value(self.weight, self.penalty)
+            return penalty_value(self.weight, self.penalty, self.lam)
         if self.rule == "adatikhonov":
             return self.lam * fixed_eta_tikhonov(self.weight, self.penalty)
         return self.weight.new_zeros(())

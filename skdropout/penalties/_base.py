@@ -218,6 +218,12 @@ class Penalty:
             return None
         return a, scale * (a * a / eta) + offset, self.value(a)
 
+    def _value_and_slope(self, xp: Any, w: Any, scale: float) -> tuple[Any, Any] | None:
+        """``scale Omega(w)`` and its gradient ``scale w / eta_hat(w)`` (0 at w = 0) in one
+        joint closed form cheaper than :meth:`value` and :meth:`eta_hat` apart, or None when
+        the penalty has none (callers then use those two)."""
+        return None
+
     def _curvature(self, a: np.ndarray) -> np.ndarray | None:
         """Omega''(a) at magnitudes ``a >= 0`` in closed form (at 0 the limit a -> 0+), or
         None when the penalty has none (:meth:`curvature` then differentiates numerically)."""

@@ -508,6 +508,21 @@ class LogSum(Penalty):
                               a_eps, q, value=scale * e2, out=q)
         return None, ratio, a_eps.log1p_().sum()
 
+    def _value_and_slope(self, xp, w, scale):
+        if xp.name != "torch":
+            return None
+        import torch
+
+        # scale sum log1p(|w|/eps) and scale w / eta_hat(w) = scale sign(w) / (|w| + eps)
+        # (0 at w = 0), on two buffers
+        a = torch.abs(w)
+        a_eps = torch.div(a, self.eps)
+        value = a_eps.log1p_().sum().mul_(scale)
+        sign = torch.sign(w, out=a_eps)
+        slope = torch.addcdiv(torch.zeros((), dtype=w.dtype, device=w.device), sign,
+                              a.add_(self.eps), value=scale, out=a)
+        return value, slope
+
     def _dual(self, eta):
         e = self.eps
         r = np.sqrt(e * e + 4.0 * eta)
