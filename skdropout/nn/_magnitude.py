@@ -167,14 +167,19 @@ class MagnitudeLayer(SparseLayer):
         """
         k = int(round(float(density) * self.weight.numel()))
         kept = self.mask()
-        k = min(max(k, 1), int(kept.sum()))
-        score = torch.where(kept, self.weight.abs(), -1.0).reshape(-1)
-        threshold = _kth_largest(score, k)
-        keep = score >= threshold
-        surplus = int(keep.sum()) - k
-        if surplus:  # ties at the threshold: the last ones (in storage order) go
-            keep[torch.nonzero(score == threshold).reshape(-1)[-surplus:]] = False
-        self.keep.copy_(keep.reshape(self.weight.shape))
+        n_kept = int(kept.sum())
+        k = min(max(k, 1), n_kept)
+        if k < n_kept:
+            # the k-th largest magnitude among the kept weights (selection among the pruned
+            # ones too, all tied at one value, degrades numpy's partial sort)
+            magnitude = self.weight.abs()
+            threshold = _kth_largest(magnitude[kept], k)
+            keep = (magnitude >= threshold).logical_and_(kept).reshape(-1)
+            surplus = int(keep.sum()) - k
+            if surplus:  # ties at the threshold: the last ones (in storage order) go
+                tied = (magnitude == threshold).logical_and_(kept).reshape(-1)
+                keep[torch.nonzero(tied).reshape(-1)[-surplus:]] = False
+            self.keep.copy_(keep.reshape(self.weight.shape))
         self.weight.mul_(self.keep)
 
 
