@@ -95,6 +95,8 @@ class StandoutLayer(SparseLayer):
         return self.unit_keep[:, None].expand_as(self.weight)
 
     def _pi(self, z: torch.Tensor) -> torch.Tensor:
+        if self.alpha == 1.0 and self.beta == 0.0:  # the default: no affine pass
+            return torch.sigmoid(z.detach())
         return affine(z.detach(), self.alpha, self.beta).sigmoid_()
 
     def begin_epoch(self) -> None:
