@@ -185,9 +185,10 @@ def vardrop_noise(w: torch.Tensor, log_alpha: torch.Tensor, scale: float
 def _variance_and_kl(first: torch.Tensor, w: torch.Tensor, scale: float, additive: bool
                      ) -> tuple[torch.Tensor, ...]:
     """The weight variances of the local reparameterisation trick (``exp(log sigma^2)``, or
-    ``alpha w^2`` with alpha = exp(clip(log alpha, -10, 10))) and ``scale sum KL`` (:func:`vardrop_kl_sum`) in one pass sharing alpha, with their
-    derivatives: ``(var, kl, d var/d first, d KL/d first, d w)`` where ``d w`` is ``d var/d
-    w`` (``additive`` False: ``(first, w)`` = (log alpha, w)) or the KL's derivative in theta
+    ``alpha w^2`` with alpha = exp(clip(log alpha, -10, 10))) and ``scale sum KL``
+    (:func:`vardrop_kl_sum`) in one pass sharing alpha, with their derivatives:
+    ``(var, kl, d var/d first, d KL/d first, d w)`` where ``d w`` is ``d var/d w``
+    (``additive`` False: ``(first, w)`` = (log alpha, w)) or the KL's derivative in theta
     (``additive`` True: (log sigma^2, theta))."""
     zero = torch.zeros((), dtype=w.dtype, device=w.device)
     if additive:
