@@ -724,18 +724,24 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         # least _REUSE_MIN columns, where the w-step's factorisation is what it saves)
         polished = False
         if screen:
-            pos = np.flatnonzero(w[ws.cols] != 0)
-            if pos.size > max(n - 1, 1) and not _curved(penalty, ws.cols[pos], w[ws.cols][pos]):
+            w_ws = w[ws.cols]
+            pos = np.flatnonzero(w_ws)
+            if pos.size > max(n - 1, 1) and not _curved(penalty, ws.cols[pos], w_ws[pos]):
                 # at most n - 1 coordinates can have a nonsingular Gram matrix (unless the
                 # penalty's curvature makes every Hessian positive definite): keep the largest
-                pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
-            if pos.size and ws.G is not None:  # W's zeros may re-enter in the polish
-                pos = np.union1d(pos, np.flatnonzero(w[ws.cols] == 0))
+                pos = pos[np.argsort(-np.abs(w_ws[pos]), kind="stable")[:max(n - 1, 1)]]
+                if ws.G is not None:  # W's zeros may re-enter in the polish
+                    keep = w_ws == 0
+                    keep[pos] = True
+                    pos = np.flatnonzero(keep)
+            elif pos.size and ws.G is not None:  # all of W: its zeros may re-enter
+                pos = np.arange(ws.cols.size)
             if pos.size:
                 G_pos = ws.gram(pos)
+                pen_pos = penalty.restrict(ws.cols[pos])
                 for greedy in (True, False):  # the cheap greedy homotopy first
-                    cand = newton_on_support(G_pos, ws.c[pos], w[ws.cols][pos],
-                                             penalty.restrict(ws.cols[pos]), lam, greedy=greedy)
+                    cand = newton_on_support(G_pos, ws.c[pos], w_ws[pos], pen_pos, lam,
+                                             greedy=greedy)
                     if cand is None:
                         continue
                     w_pol = w.copy()
