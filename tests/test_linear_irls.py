@@ -379,3 +379,28 @@ def test_reduced_solver_solves_the_support_less_the_dropped_coordinates():
     assert _reduced_solver(base, b_idx[:60], curv[:60]) is None
     assert _reduced_solver(base, b_idx[keep], curv[keep] + 1.0) is None
     assert _reduced_solver(base, np.append(b_idx[keep], 90), np.zeros(keep.size + 1)) is None
+
+
+@pytest.mark.parametrize("Estimator", [IRLSRegressor, AdaptiveDropoutRegressor])
+@pytest.mark.parametrize("fmt", ["dense", "csr", "csc"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("bad, message", [(np.nan, "Input X contains NaN"),
+                                          (np.inf, "Input X contains infinity"),
+                                          (-np.inf, "Input X contains infinity")])
+def test_non_finite_X_raises_scikit_learns_error_without_warnings(Estimator, fmt, fit_intercept,
+                                                                   bad, message):
+    """The finiteness of X is read off the design's column sums of squares: one NaN or inf,
+    dense or sparse, with or without centring (sample weights 0 on its row included), gives
+    scikit-learn's error and no RuntimeWarning on the way; the estimator stays unfitted."""
+    X, y = _problem()
+    X[7, 3] = bad
+    Xf = X if fmt == "dense" else getattr(sp, f"{fmt}_matrix")(X)
+    sw = np.ones(len(y))
+    sw[7] = 0.0
+    for weights in (None, sw):
+        est = Estimator(lam=0.1, fit_intercept=fit_intercept)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ValueError, match=message):
+                est.fit(Xf, y, sample_weight=weights)
+        assert not hasattr(est, "coef_")
