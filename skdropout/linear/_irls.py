@@ -125,7 +125,11 @@ def initial_working_set(design: Design, penalty: Penalty,
     q = design.col_sq_norms()
     c = design.xty() if c is None else c
     score = np.abs(c) / np.sqrt(np.where(q > 0, q, np.inf))
-    return np.sort(np.argsort(-score, kind="stable")[:k])
+    # the k largest scores, ties at the k-th broken towards the lower index (the set a
+    # stable sort would give), found in linear time
+    kth = -np.partition(-score, k - 1)[k - 1]
+    above = np.flatnonzero(score > kth)
+    return np.sort(np.concatenate([above, np.flatnonzero(score == kth)[:k - above.size]]))
 
 
 def least_squares_start(design: Design, cols: np.ndarray) -> np.ndarray:
