@@ -371,12 +371,19 @@ def test_reduced_solver_solves_the_support_less_the_dropped_coordinates():
     b_idx = np.arange(2, 82)
     curv = np.zeros(90)
     H = G[np.ix_(b_idx, b_idx)]
-    base = (cholesky(H.copy()), b_idx, curv[b_idx])
+    base = (cholesky(H.copy()), b_idx, curv[b_idx], {})
     keep = np.setdiff1d(np.arange(80), [4, 17, 40, 79])
     solve, same = _reduced_solver(G, lam, base, b_idx[keep], curv[b_idx][keep])
     assert same is base
     b = rng.standard_normal(keep.size)
     np.testing.assert_allclose(solve(b), np.linalg.solve(H[np.ix_(keep, keep)], b),
+                               rtol=1e-10)
+    # one more coordinate dropped: the kept columns of Z serve the next solve as well
+    fewer = np.setdiff1d(keep, [60])
+    solve, _ = _reduced_solver(G, lam, base, b_idx[fewer], curv[b_idx][fewer])
+    assert len(base[3]) == 5
+    b = rng.standard_normal(fewer.size)
+    np.testing.assert_allclose(solve(b), np.linalg.solve(H[np.ix_(fewer, fewer)], b),
                                rtol=1e-10)
     # too many dropped coordinates, another curvature: no reuse
     assert _reduced_solver(G, lam, base, b_idx[:60], curv[:60])[0] is None
@@ -398,7 +405,7 @@ def test_reduced_solver_extends_the_factor_by_added_coordinates():
     curv = rng.uniform(0.0, 1.0, 100)
     b_idx = np.arange(0, 80)
     H_B = G[np.ix_(b_idx, b_idx)] + lam * np.diag(curv[b_idx])
-    base = (cholesky(H_B.copy()), b_idx, curv[b_idx])
+    base = (cholesky(H_B.copy()), b_idx, curv[b_idx], {})
 
     def direct(S, b):
         return np.linalg.solve(G[np.ix_(S, S)] + lam * np.diag(curv[S]), b)

@@ -167,7 +167,8 @@ def choose_solver(solver: str, design: Design, m: int) -> str:
 
 
 class FactorCache:
-    """The polish's last exact Hessian factorisation ``(L, positions, curvature)`` on one
+    """The polish's last exact Hessian factorisation ``(L, positions, curvature, columns of
+    Z)`` (:func:`_reduced_solver`) on one
     Gram matrix, kept between calls of :func:`newton_on_support` (the predictor and the
     polish of every iteration of one fit): W only grows by appended columns, so the positions
     stay valid, and the next support is the last one with a few coordinates added or
@@ -259,7 +260,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                     factor = cholesky(H)
                     exact = factor is not None
                     if exact:
-                        cache.base = (factor, idx, curv)
+                        cache.base = (factor, idx, curv, {})
                     elif np.any(curv < 0):  # the convex part of the Hessian
                         H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
                         factor = cholesky(H)
@@ -310,8 +311,8 @@ def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarr
                     curv: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray] | None,
                                                tuple | None]:
     """A solver of ``H_SS x = b`` for the support ``S = idx`` from the Cholesky factor
-    ``L`` of ``H_PP`` on an earlier support ``P`` (``base = (L, P, curvature on P)``, P in
-    the order of L's rows), when S differs from P by a few coordinates: it adds ``A = S - P``
+    ``L`` of ``H_PP`` on an earlier support ``P`` (``base = (L, P, curvature on P, columns
+    of Z)``, P in the order of L's rows), when S differs from P by a few coordinates: it adds ``A = S - P``
     (at most an eighth of P) and drops ``D = P - S`` (at most an eighth of ``P + A``), the
     curvature on ``S & P`` is unchanged and P has at least ``_REUSE_MIN`` coordinates (below
     that a factorisation costs less than the bookkeeping); else None. Returned with the base
@@ -324,10 +325,12 @@ def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarr
     ``x = L^-T (u - Z (Z'Z)^-1 Z'u)`` solves ``H_PP x = b' + E_D mu`` with ``x_D = 0``: its
     S part solves ``H_SS x_S = b``. Both cost ``O(|P|^2 (|A| + |D|))`` instead of a new
     factorisation's ``|S|^3/3``, so the homotopy's rounds that shed coordinates, and the
-    rounds where a few re-enter, reuse one factorisation."""
+    rounds where a few re-enter, reuse one factorisation. The columns of Z depend on their
+    own coordinate only: the base keeps them (its fourth entry, position -> column), so a
+    round that drops one more coordinate solves for that one."""
     if base is None or base[1].size < _REUSE_MIN:
         return None, base
-    factor, p_idx, p_curv = base
+    factor, p_idx, p_curv, z_cols = base
     order = np.argsort(p_idx)
     at = np.minimum(np.searchsorted(p_idx[order], idx), p_idx.size - 1)
     inside = p_idx[order[at]] == idx
@@ -340,19 +343,20 @@ def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarr
     if not np.array_equal(p_curv[loc], curv[inside]):
         return None, base
     if added.size:
-        H_PA = G.take(p_idx, axis=0).take(added, axis=1)
+        H_PA = G.take(added, axis=1).take(p_idx, axis=0)
         L21t = _TRTRS(factor, H_PA, lower=1)[0]
         S22 = principal(G, added) - L21t.T @ L21t
         S22.flat[::added.size + 1] += lam * curv[~inside]
         L22 = cholesky(S22)
         if L22 is None:
             return None, base
-        grown = np.zeros((m, m))
+        grown = np.zeros((m, m), order="F")  # LAPACK's order: its solves copy no factor
         grown[:p_idx.size, :p_idx.size] = factor
         grown[p_idx.size:, :p_idx.size] = L21t.T
         grown[p_idx.size:, p_idx.size:] = np.tril(L22)
-        base = (grown, np.concatenate([p_idx, added]), np.concatenate([p_curv, curv[~inside]]))
-        factor = grown
+        base = (grown, np.concatenate([p_idx, added]), np.concatenate([p_curv, curv[~inside]]),
+                {})
+        factor, z_cols = grown, base[3]
     pos = np.empty(idx.size, dtype=np.intp)
     pos[inside] = loc
     pos[~inside] = np.arange(m - added.size, m)
@@ -368,9 +372,13 @@ def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarr
         return permuted, base
     dropped = np.ones(m, dtype=bool)
     dropped[pos] = False
-    E = np.zeros((m, k))
-    E[np.flatnonzero(dropped), np.arange(k)] = 1.0
-    Z = _TRTRS(factor, E, lower=1)[0]
+    at_d = np.flatnonzero(dropped).tolist()
+    new = [j for j in at_d if j not in z_cols]
+    if new:
+        E = np.zeros((m, len(new)), order="F")
+        E[new, np.arange(len(new))] = 1.0
+        z_cols.update(zip(new, _TRTRS(factor, E, lower=1)[0].T))
+    Z = np.column_stack([z_cols[j] for j in at_d])
     K = cholesky(Z.T @ Z)
     if K is None:
         return None, base
@@ -763,8 +771,9 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         w_start = w
         w = _predict(ws, penalty, lam, w)
         polished = w is not w_start and ws.cols.size >= _REUSE_MIN
-        res = kkt_residuals(design.gradient(w), w, penalty, lam) / scale
-        _grow(design, ws, penalty, lam, w, ws.residual(w), res, tol, q, slope0)
+        r = ws.residual(w)  # from the working set's block: w lives on W
+        res = kkt_residuals(design.gradient(w, r), w, penalty, lam) / scale
+        _grow(design, ws, penalty, lam, w, r, res, tol, q, slope0)
     else:
         polished = False
     F = ws.objective(penalty, lam, w)
