@@ -365,17 +365,114 @@ def test_reduced_solver_solves_the_support_less_the_dropped_coordinates():
     from skdropout.linear._wstep import cholesky
 
     rng = np.random.default_rng(3)
-    A = rng.standard_normal((100, 80))
-    H = A.T @ A / 100 + 1e-3 * np.eye(80)
+    A = rng.standard_normal((100, 90))
+    G = A.T @ A / 100 + 1e-3 * np.eye(90)
+    lam = 0.3
     b_idx = np.arange(2, 82)
-    curv = np.zeros(80)
-    base = (cholesky(H.copy()), b_idx, curv)
+    curv = np.zeros(90)
+    H = G[np.ix_(b_idx, b_idx)]
+    base = (cholesky(H.copy()), b_idx, curv[b_idx], {})
     keep = np.setdiff1d(np.arange(80), [4, 17, 40, 79])
-    solve = _reduced_solver(base, b_idx[keep], curv[keep])
+    solve, same = _reduced_solver(G, lam, base, b_idx[keep], curv[b_idx][keep])
+    assert same is base
     b = rng.standard_normal(keep.size)
     np.testing.assert_allclose(solve(b), np.linalg.solve(H[np.ix_(keep, keep)], b),
                                rtol=1e-10)
-    # too many dropped coordinates, another curvature or a new coordinate: no reuse
-    assert _reduced_solver(base, b_idx[:60], curv[:60]) is None
-    assert _reduced_solver(base, b_idx[keep], curv[keep] + 1.0) is None
-    assert _reduced_solver(base, np.append(b_idx[keep], 90), np.zeros(keep.size + 1)) is None
+    # one more coordinate dropped: the kept columns of Z serve the next solve as well
+    fewer = np.setdiff1d(keep, [60])
+    solve, _ = _reduced_solver(G, lam, base, b_idx[fewer], curv[b_idx][fewer])
+    assert len(base[3]) == 5
+    b = rng.standard_normal(fewer.size)
+    np.testing.assert_allclose(solve(b), np.linalg.solve(H[np.ix_(fewer, fewer)], b),
+                               rtol=1e-10)
+    # too many dropped coordinates, another curvature: no reuse
+    assert _reduced_solver(G, lam, base, b_idx[:60], curv[:60])[0] is None
+    assert _reduced_solver(G, lam, base, b_idx[keep], curv[b_idx][keep] + 1.0)[0] is None
+
+
+def test_reduced_solver_extends_the_factor_by_added_coordinates():
+    # S = B less a few coordinates plus a few new ones (with their own curvature): the
+    # factor grows by a block row (a blocked Cholesky step), its solves equal a direct solve
+    # with H_SS = G_SS + lam diag(curv_S), and the grown factor (rows in the order B, added)
+    # serves the next support as well
+    from skdropout.linear._irls import _reduced_solver
+    from skdropout.linear._wstep import cholesky
+
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((120, 100))
+    G = A.T @ A / 120 + 1e-3 * np.eye(100)
+    lam = 0.3
+    curv = rng.uniform(0.0, 1.0, 100)
+    b_idx = np.arange(0, 80)
+    H_B = G[np.ix_(b_idx, b_idx)] + lam * np.diag(curv[b_idx])
+    base = (cholesky(H_B.copy()), b_idx, curv[b_idx], {})
+
+    def direct(S, b):
+        return np.linalg.solve(G[np.ix_(S, S)] + lam * np.diag(curv[S]), b)
+
+    S = np.sort(np.concatenate([np.setdiff1d(b_idx, [3, 50]), [85, 91, 97]]))
+    solve, grown = _reduced_solver(G, lam, base, S, curv[S])
+    b = rng.standard_normal(S.size)
+    np.testing.assert_allclose(solve(b), direct(S, b), rtol=1e-9)
+    np.testing.assert_array_equal(grown[1], np.concatenate([b_idx, [85, 91, 97]]))
+    # all of the grown support, and then one more added while others leave
+    for S in (np.sort(grown[1]), np.sort(np.concatenate([np.setdiff1d(grown[1], [7, 91]),
+                                                         [99]]))):
+        solve, _ = _reduced_solver(G, lam, grown, S, curv[S])
+        b = rng.standard_normal(S.size)
+        np.testing.assert_allclose(solve(b), direct(S, b), rtol=1e-9)
+    # more added coordinates than an eighth of B: no reuse
+    S = np.concatenate([b_idx, np.arange(80, 100)])
+    assert _reduced_solver(G, lam, base, S, curv[S])[0] is None
+
+
+@pytest.mark.parametrize("Estimator", [IRLSRegressor, AdaptiveDropoutRegressor])
+@pytest.mark.parametrize("fmt", ["dense", "csr", "csc"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("bad, message", [(np.nan, "Input X contains NaN"),
+                                          (np.inf, "Input X contains infinity"),
+                                          (-np.inf, "Input X contains infinity")])
+def test_non_finite_X_raises_scikit_learns_error_without_warnings(Estimator, fmt, fit_intercept,
+                                                                   bad, message):
+    """The finiteness of X is read off the design's column sums of squares: one NaN or inf,
+    dense or sparse, with or without centring (sample weights 0 on its row included), gives
+    scikit-learn's error and no RuntimeWarning on the way; the estimator stays unfitted."""
+    X, y = _problem()
+    X[7, 3] = bad
+    Xf = X if fmt == "dense" else getattr(sp, f"{fmt}_matrix")(X)
+    sw = np.ones(len(y))
+    sw[7] = 0.0
+    for weights in (None, sw):
+        est = Estimator(lam=0.1, fit_intercept=fit_intercept)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ValueError, match=message):
+                est.fit(Xf, y, sample_weight=weights)
+        assert not hasattr(est, "coef_")
+
+
+@pytest.mark.parametrize("name, params", [("l1", {}), ("mcp", {"a": 3.0})])
+def test_newton_polish_with_a_kept_factorisation_finds_the_same_point(name, params):
+    # the polish's factorisation kept from one call to the next (as the predictor and the
+    # polish of one fit share it) changes the arithmetic, not the point it reaches
+    from skdropout.linear._irls import FactorCache, newton_on_support
+
+    rng = np.random.default_rng(5)
+    n, m = 300, 200  # supports of 100-140: above the size where factors are reused
+    X = rng.standard_normal((n, m)) + 0.5 * rng.standard_normal((n, 1))
+    y = X[:, :100] @ rng.uniform(1, 3, 100) + rng.standard_normal(n)
+    G, c = X.T @ X / n, X.T @ y / n
+    cache, w_kept, w_fresh = FactorCache(), np.linalg.solve(G, c), np.linalg.solve(G, c)
+    for lam in (0.5, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05):
+        pen = get_penalty(name, **params)
+        pen = pen.with_lam(lam) if pen.uses_lam else pen
+        w_kept = newton_on_support(G, c, w_kept, pen, lam, greedy=True, cache=cache)
+        w_fresh = newton_on_support(G, c, w_fresh, pen, lam, greedy=True)
+        assert cache.base is not None
+        np.testing.assert_array_equal(w_kept != 0, w_fresh != 0)
+        np.testing.assert_allclose(w_kept, w_fresh, rtol=1e-9, atol=1e-12)
+        # the next call starts with the five zeros most correlated with the residual
+        # entered, as the working set's growth enters them (the kept factor then grows)
+        g = c - G @ w_kept
+        enter = np.argsort(-np.where(w_kept == 0, np.abs(g), -1.0))[:5]
+        w_kept[enter] = w_fresh[enter] = 1e-3 * np.sign(g[enter])

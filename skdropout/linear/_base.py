@@ -17,7 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (_check_sample_weight, check_array, check_is_fitted,
+                                      validate_data)
 
 from ..penalties import PENALTIES, Penalty, resolve_penalty
 from ..penalties.factor import Factored, check_penalty_factor
@@ -150,15 +151,24 @@ class EtaTrickRegressorMixin(RegressorMixin, EtaTrickBase):
     def _prepare(self, X: Any, y: Any, sample_weight: Any) -> tuple[Design, Penalty]:
         """Validate the data and build the design and the penalty (raises before any
         fitted attribute other than ``n_features_in_``/``feature_names_in_`` exists)."""
+        # X's finiteness is read off the design's column sums of squares, which touch every
+        # entry anyway (a NaN or inf makes one of them non-finite); only then does
+        # scikit-learn's check, with its message, read X again (it passes a finite X whose
+        # squares overflow)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
-                             y_numeric=True, multi_output=False)
+                             y_numeric=True, multi_output=False, ensure_all_finite=False)
         y = np.asarray(y, dtype=np.float64)  # float32 targets are computed in float64 too
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                  ensure_non_negative=True)
             if not sample_weight.sum() > 0:
                 raise ValueError("sample_weight must have a positive sum.")
-        return Design(X, y, sample_weight, self.fit_intercept), self._penalty(X.shape[1])
+        with np.errstate(invalid="ignore"):  # NaN or inf in X: the error below, no warning
+            design = Design(X, y, sample_weight, self.fit_intercept)
+            finite = np.isfinite(design.col_sq_norms()).all()
+        if not finite:
+            check_array(X, accept_sparse=["csr", "csc"], estimator=self, input_name="X")
+        return design, self._penalty(X.shape[1])
 
     def _set_intercept(self, design: Design) -> None:
         self.intercept_ = design.intercept(self.coef_)

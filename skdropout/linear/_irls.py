@@ -16,8 +16,9 @@ increases. Three additions make it fast and exact without changing what it solve
   accepted only when it lowers the objective. It yields exact zeros and a KKT residual at
   rounding level. On working sets of at least ``_REUSE_MIN`` columns an iteration that
   follows an accepted polish skips the w-step (it would only re-weight the coordinates that
-  entered since), and the homotopy's rounds that only shed coordinates reuse the last
-  factorisation (:func:`_reduced_solver`).
+  entered since), and the Hessian factorisation of the last support serves the next one
+  when that sheds or adds a few coordinates (:func:`_reduced_solver`), within the
+  homotopy and from one call of the polish to the next in a fit (:class:`FactorCache`).
 * **start**: ``eta = +inf`` on the initial working set, i.e. the least-squares solution on
   it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...). A warm start
   (the previous point of a path) is first moved to the new lam by the polish on its support
@@ -124,7 +125,11 @@ def initial_working_set(design: Design, penalty: Penalty,
     q = design.col_sq_norms()
     c = design.xty() if c is None else c
     score = np.abs(c) / np.sqrt(np.where(q > 0, q, np.inf))
-    return np.sort(np.argsort(-score, kind="stable")[:k])
+    # the k largest scores, ties at the k-th broken towards the lower index (the set a
+    # stable sort would give), found in linear time
+    kth = -np.partition(-score, k - 1)[k - 1]
+    above = np.flatnonzero(score > kth)
+    return np.sort(np.concatenate([above, np.flatnonzero(score == kth)[:k - above.size]]))
 
 
 def least_squares_start(design: Design, cols: np.ndarray) -> np.ndarray:
@@ -143,6 +148,12 @@ def least_squares_start(design: Design, cols: np.ndarray) -> np.ndarray:
     return lsqr(op, design.y, atol=1e-12, btol=1e-12, iter_lim=20 * cols.size + 100)[0]
 
 
+def principal(G: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The principal submatrix ``G[idx][:, idx]``, a new array (two ``take`` calls: they cost
+    less than one ``np.ix_`` gather at the sizes of the polish)."""
+    return G.take(idx, axis=0).take(idx, axis=1)
+
+
 def choose_solver(solver: str, design: Design, m: int) -> str:
     """The w-step solver for an active set of ``m`` columns (``solver="auto"``: Cholesky
     when m <= n, Woodbury when m > n, conjugate gradients for large sparse problems)."""
@@ -155,8 +166,21 @@ def choose_solver(solver: str, design: Design, m: int) -> str:
     return "cholesky" if m <= design.n else "woodbury"
 
 
+class FactorCache:
+    """The polish's last exact Hessian factorisation ``(L, positions, curvature, columns of
+    Z)`` (:func:`_reduced_solver`) on one
+    Gram matrix, kept between calls of :func:`newton_on_support` (the predictor and the
+    polish of every iteration of one fit): W only grows by appended columns, so the positions
+    stay valid, and the next support is the last one with a few coordinates added or
+    dropped (:func:`_reduced_solver`)."""
+
+    def __init__(self) -> None:
+        self.base: tuple | None = None
+
+
 def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Penalty,
-                      lam: float, max_steps: int = 30, greedy: bool = False) -> np.ndarray | None:
+                      lam: float, max_steps: int = 30, greedy: bool = False,
+                      cache: FactorCache | None = None) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
     The Hessian is ``H = G + lam diag(Omega''(w))`` (:meth:`Penalty.curvature`), and the
@@ -192,6 +216,9 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     max_steps : int
         Newton steps allowed on one support.
     greedy : bool
+    cache : FactorCache, optional
+        The factorisation to start from and to leave the last one in (for the same ``G``
+        and ``lam``, penalty and positions).
 
     Returns
     -------
@@ -201,7 +228,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     """
     cur = w.copy()
     first_size, reentries = np.count_nonzero(cur), 0
-    base = None  # (factor, positions, curvature) of the last exact Hessian factorisation
+    cache = FactorCache() if cache is None else cache
     while True:
         idx = np.flatnonzero(cur)
         if idx.size == 0:
@@ -209,6 +236,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
         # G @ cur on all positions (cur is 0 off idx) instead of gathering G_SS every round:
         # with the reduced solver a round needs G_SS only when it factorises
         cs, ws, full = c[idx], cur[idx], np.zeros(cur.size)
+        cs_max, diag = np.abs(cs).max(), G.diagonal()[idx]
         pen = penalty.restrict(idx)
         sign = np.sign(ws)
         drop, L, curv_of_L, exact, min_diag, chords = None, None, None, False, 0.0, 0
@@ -216,7 +244,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             full[idx] = ws
             Gw = (G @ full)[idx]
             grad = Gw - cs + lam * pen.grad(ws)
-            if np.max(np.abs(grad)) <= 1e-14 * max(np.max(np.abs(Gw)), np.max(np.abs(cs))):
+            if np.abs(grad).max() <= 1e-14 * max(np.abs(Gw).max(), cs_max):
                 break
             curv = pen.curvature(ws)
             same = L is not None and np.array_equal(curv, curv_of_L)
@@ -224,22 +252,21 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                      and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)
             chords = chords + 1 if chord else 0
             if not (same or chord):
-                L = _reduced_solver(base, idx, curv)
+                L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
                 exact = L is not None
                 if L is None:
-                    H = G[np.ix_(idx, idx)]
+                    H = principal(G, idx)
                     H.flat[::H.shape[0] + 1] += lam * curv
                     factor = cholesky(H)
                     exact = factor is not None
                     if exact:
-                        base = (factor, idx, curv)
+                        cache.base = (factor, idx, curv, {})
                     elif np.any(curv < 0):  # the convex part of the Hessian
                         H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
                         factor = cholesky(H)
                     L = None if factor is None else partial(cho_solve, factor)
                 curv_of_L = curv
-                min_diag = np.min(G.diagonal()[idx]
-                                  + lam * (curv if exact else np.maximum(curv, 0.0)))
+                min_diag = (diag + lam * (curv if exact else np.maximum(curv, 0.0))).min()
             if L is None and not greedy and idx.size == first_size:
                 return None
             if L is None:
@@ -264,7 +291,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                 drop = frac <= t
                 break
             ws = new
-            if np.max(np.abs(step)) <= 1e-13 * np.max(np.abs(ws)):
+            if np.abs(step).max() <= 1e-13 * np.abs(ws).max():
                 break
         else:
             return None
@@ -280,50 +307,90 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
         cur[idx[drop]] = 0.0
 
 
-def _reduced_solver(base: tuple | None, idx: np.ndarray,
-                    curv: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarray,
+                    curv: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray] | None,
+                                               tuple | None]:
     """A solver of ``H_SS x = b`` for the support ``S = idx`` from the Cholesky factor
-    ``L`` of ``H_BB`` on an earlier support ``B`` (``base = (L, B, curvature on B)``), when
-    ``S`` is ``B`` less a few coordinates ``D`` (at most an eighth of B) with the same
-    curvature and B has at least ``_REUSE_MIN`` coordinates (below that a factorisation
-    costs less than the bookkeeping); else None.
+    ``L`` of ``H_PP`` on an earlier support ``P`` (``base = (L, P, curvature on P, columns
+    of Z)``, P in the order of L's rows), when S differs from P by a few coordinates: it adds ``A = S - P``
+    (at most an eighth of P) and drops ``D = P - S`` (at most an eighth of ``P + A``), the
+    curvature on ``S & P`` is unchanged and P has at least ``_REUSE_MIN`` coordinates (below
+    that a factorisation costs less than the bookkeeping); else None. Returned with the base
+    for the next call (the extended factor when A is not empty).
 
-    With ``Z = L^-1 E_D`` (``E_D`` the columns of the identity at D) and ``u = L^-1 b'``
-    (``b`` on S, 0 on D), ``x = L^-T (u - Z (Z'Z)^-1 Z'u)`` solves ``H_BB x = b' + E_D mu``
-    with ``x_D = 0``: its S part solves ``H_SS x_S = b``. This costs ``O(|B|^2 |D|)``
-    instead of a new factorisation's ``|S|^3/3``, so the homotopy's rounds that only shed
-    coordinates reuse one factorisation."""
+    Added coordinates extend the factor by a block row, as a blocked Cholesky
+    factorisation of ``H`` on ``P + A`` computes it: ``L_21 = H_AP L^-T`` and ``L_22`` the
+    factor of ``H_AA - L_21 L_21'``. Dropped ones: with ``Z = L^-1 E_D`` (``E_D`` the
+    columns of the identity at D) and ``u = L^-1 b'`` (``b`` on S, 0 on D),
+    ``x = L^-T (u - Z (Z'Z)^-1 Z'u)`` solves ``H_PP x = b' + E_D mu`` with ``x_D = 0``: its
+    S part solves ``H_SS x_S = b``. Both cost ``O(|P|^2 (|A| + |D|))`` instead of a new
+    factorisation's ``|S|^3/3``, so the homotopy's rounds that shed coordinates, and the
+    rounds where a few re-enter, reuse one factorisation. The columns of Z depend on their
+    own coordinate only: the base keeps them (its fourth entry, position -> column), so a
+    round that drops one more coordinate solves for that one."""
     if base is None or base[1].size < _REUSE_MIN:
-        return None
-    factor, b_idx, b_curv = base
-    k = b_idx.size - idx.size
-    if k < 0 or k > b_idx.size // 8:
-        return None
-    pos = np.searchsorted(b_idx, idx)
-    if np.any(pos >= b_idx.size) or not np.array_equal(b_idx[np.minimum(pos, b_idx.size - 1)],
-                                                       idx):
-        return None
-    if not np.array_equal(b_curv[pos], curv):
-        return None
+        return None, base
+    factor, p_idx, p_curv, z_cols = base
+    order = np.argsort(p_idx)
+    at = np.minimum(np.searchsorted(p_idx[order], idx), p_idx.size - 1)
+    inside = p_idx[order[at]] == idx
+    loc = order[at[inside]]
+    added = idx[~inside]
+    m = p_idx.size + added.size
+    k = m - idx.size
+    if added.size > p_idx.size // 8 or k > m // 8:
+        return None, base
+    if not np.array_equal(p_curv[loc], curv[inside]):
+        return None, base
+    if added.size:
+        H_PA = G.take(added, axis=1).take(p_idx, axis=0)
+        L21t = _TRTRS(factor, H_PA, lower=1)[0]
+        S22 = principal(G, added) - L21t.T @ L21t
+        S22.flat[::added.size + 1] += lam * curv[~inside]
+        L22 = cholesky(S22)
+        if L22 is None:
+            return None, base
+        grown = np.zeros((m, m), order="F")  # LAPACK's order: its solves copy no factor
+        grown[:p_idx.size, :p_idx.size] = factor
+        grown[p_idx.size:, :p_idx.size] = L21t.T
+        grown[p_idx.size:, p_idx.size:] = np.tril(L22)
+        base = (grown, np.concatenate([p_idx, added]), np.concatenate([p_curv, curv[~inside]]),
+                {})
+        factor, z_cols = grown, base[3]
+    pos = np.empty(idx.size, dtype=np.intp)
+    pos[inside] = loc
+    pos[~inside] = np.arange(m - added.size, m)
     if k == 0:
-        return partial(cho_solve, factor)
-    dropped = np.ones(b_idx.size, dtype=bool)
+        if np.array_equal(pos, np.arange(m)):
+            return partial(cho_solve, factor), base
+
+        def permuted(b: np.ndarray) -> np.ndarray:
+            u = np.empty(m)
+            u[pos] = b
+            return cho_solve(factor, u)[pos]
+
+        return permuted, base
+    dropped = np.ones(m, dtype=bool)
     dropped[pos] = False
-    E = np.zeros((b_idx.size, k))
-    E[np.flatnonzero(dropped), np.arange(k)] = 1.0
-    Z = _TRTRS(factor, E, lower=1)[0]
+    at_d = np.flatnonzero(dropped).tolist()
+    new = [j for j in at_d if j not in z_cols]
+    if new:
+        E = np.zeros((m, len(new)), order="F")
+        E[new, np.arange(len(new))] = 1.0
+        z_cols.update(zip(new, _TRTRS(factor, E, lower=1)[0].T))
+    Z = np.column_stack([z_cols[j] for j in at_d])
     K = cholesky(Z.T @ Z)
     if K is None:
-        return None
+        return None, base
 
     def solve(b: np.ndarray) -> np.ndarray:
-        u = np.zeros(b_idx.size)
+        u = np.zeros(m)
         u[pos] = b
         u = _TRTRS(factor, u, lower=1)[0]
         u -= Z @ cho_solve(K, Z.T @ u)
         return _TRTRS(factor, u, lower=1, trans=1)[0][pos]
 
-    return solve
+    return solve, base
 
 
 def _embed(m: int, idx: np.ndarray, ws: np.ndarray, step: np.ndarray,
@@ -379,6 +446,7 @@ class _WorkingSet:
         self.G: np.ndarray | None = None
         self.XW: np.ndarray | None = None
         self.c = np.zeros(0)
+        self.factor = FactorCache()  # the polish's, on the positions of G
         self.add(cols)
 
     def add(self, new: np.ndarray, block: np.ndarray | None = None) -> None:
@@ -403,6 +471,7 @@ class _WorkingSet:
         the parts that the design's last working set already holds (a path's next fit
         starts on the previous support, whose Gram matrix is known)."""
         d, n, cols = self.design, self.design.n, self.cols
+        self.factor = FactorCache()
         want_block = not d.sparse and 2 * cols.size <= d.d
         known = np.full(d.d, -1, dtype=np.intp)
         if d.gram_cache is not None and (d.gram_cache[2] is not None or not want_block):
@@ -415,11 +484,11 @@ class _WorkingSet:
             return
         _, G_old, XW_old = d.gram_cache
         if miss.size == 0:
-            self.G = G_old[np.ix_(loc, loc)]
+            self.G = principal(G_old, loc)
             self.XW = np.asfortranarray(XW_old[:, loc]) if want_block else None
             return
         G = np.empty((cols.size, cols.size))
-        G[np.ix_(have, have)] = G_old[np.ix_(loc[have], loc[have])]
+        G[np.ix_(have, have)] = principal(G_old, loc[have])
         self.XW = None
         if want_block:
             self.XW = np.empty((n, cols.size), order="F")
@@ -480,7 +549,7 @@ class _WorkingSet:
         if self.G is not None and pos.size == self.cols.size:
             return self.G
         if self.G is not None:
-            return self.G[np.ix_(pos, pos)]
+            return principal(self.G, pos)
         return self.design.cross(self.cols[pos], self.cols[pos]) / self.design.n
 
     def wstep(self, eta: np.ndarray, w: np.ndarray, lam: float) -> np.ndarray:
@@ -490,7 +559,7 @@ class _WorkingSet:
         if a.size == 0:
             return out
         if self.kind == "cholesky":
-            out[a] = primal_solve(self.G[np.ix_(a, a)], self.c[a], eta[a], lam)
+            out[a] = primal_solve(principal(self.G, a), self.c[a], eta[a], lam)
         elif self.kind == "woodbury":
             out[a] = dual_solve(self.design, self.cols[a], eta[a], lam)
         else:
@@ -578,7 +647,10 @@ def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.n
     most ``max(|W|, 10)``) by :func:`_enter`, and add those that moved to W."""
     viol = np.flatnonzero((w == 0) & (res > tol))
     if viol.size:
-        viol = viol[np.argsort(-res[viol])][:max(ws.cols.size, 10)]
+        k = max(ws.cols.size, 10)
+        if viol.size > k:  # the k worst, found in linear time before they are sorted
+            viol = viol[np.argpartition(-res[viol], k - 1)[:k]]
+        viol = viol[np.argsort(-res[viol])]
         block = _enter(design, penalty, lam, w, r, viol, q, slope0)
         in_w = np.zeros(design.d, dtype=bool)
         in_w[ws.cols] = True
@@ -633,7 +705,8 @@ def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray) -> np
     coordinates that enter the support rather than by all that the change of lam disturbs."""
     if ws.G is None or ws.cols.size == 0:
         return w
-    moved = newton_on_support(ws.G, ws.c, w[ws.cols], penalty.restrict(ws.cols), lam)
+    moved = newton_on_support(ws.G, ws.c, w[ws.cols], penalty.restrict(ws.cols), lam,
+                              cache=ws.factor)
     if moved is None:
         return w
     trial = w.copy()
@@ -698,8 +771,9 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         w_start = w
         w = _predict(ws, penalty, lam, w)
         polished = w is not w_start and ws.cols.size >= _REUSE_MIN
-        res = kkt_residuals(design.gradient(w), w, penalty, lam) / scale
-        _grow(design, ws, penalty, lam, w, ws.residual(w), res, tol, q, slope0)
+        r = ws.residual(w)  # from the working set's block: w lives on W
+        res = kkt_residuals(design.gradient(w, r), w, penalty, lam) / scale
+        _grow(design, ws, penalty, lam, w, r, res, tol, q, slope0)
     else:
         polished = False
     F = ws.objective(penalty, lam, w)
@@ -724,18 +798,25 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         # least _REUSE_MIN columns, where the w-step's factorisation is what it saves)
         polished = False
         if screen:
-            pos = np.flatnonzero(w[ws.cols] != 0)
-            if pos.size > max(n - 1, 1) and not _curved(penalty, ws.cols[pos], w[ws.cols][pos]):
+            w_ws = w[ws.cols]
+            pos = np.flatnonzero(w_ws)
+            if pos.size > max(n - 1, 1) and not _curved(penalty, ws.cols[pos], w_ws[pos]):
                 # at most n - 1 coordinates can have a nonsingular Gram matrix (unless the
                 # penalty's curvature makes every Hessian positive definite): keep the largest
-                pos = pos[np.argsort(-np.abs(w[ws.cols][pos]), kind="stable")[:max(n - 1, 1)]]
-            if pos.size and ws.G is not None:  # W's zeros may re-enter in the polish
-                pos = np.union1d(pos, np.flatnonzero(w[ws.cols] == 0))
+                pos = pos[np.argsort(-np.abs(w_ws[pos]), kind="stable")[:max(n - 1, 1)]]
+                if ws.G is not None:  # W's zeros may re-enter in the polish
+                    keep = w_ws == 0
+                    keep[pos] = True
+                    pos = np.flatnonzero(keep)
+            elif pos.size and ws.G is not None:  # all of W: its zeros may re-enter
+                pos = np.arange(ws.cols.size)
             if pos.size:
                 G_pos = ws.gram(pos)
+                pen_pos = penalty.restrict(ws.cols[pos])
                 for greedy in (True, False):  # the cheap greedy homotopy first
-                    cand = newton_on_support(G_pos, ws.c[pos], w[ws.cols][pos],
-                                             penalty.restrict(ws.cols[pos]), lam, greedy=greedy)
+                    cand = newton_on_support(G_pos, ws.c[pos], w_ws[pos], pen_pos, lam,
+                                             greedy=greedy,
+                                             cache=ws.factor if G_pos is ws.G else None)
                     if cand is None:
                         continue
                     w_pol = w.copy()

@@ -75,7 +75,7 @@ class Domain:
 def check_finite(x: Any, name: str) -> np.ndarray:
     """Return ``x`` as a float64 array, raising ``ValueError`` on NaN or infinity."""
     arr = np.asarray(x, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite; it contains NaN or infinity.")
     return arr
 

@@ -110,7 +110,8 @@ _TORCH: _TorchNamespace | None = None
 
 def is_torch(x: Any) -> bool:
     """Whether ``x`` is a torch tensor (without importing torch)."""
-    return type(x).__module__.split(".")[0] == "torch"
+    module = type(x).__module__
+    return module == "torch" or module.startswith("torch.")
 
 
 def namespace(x: Any) -> Any:
