@@ -98,17 +98,35 @@ class Design:
 
     def cross(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Dense ``X_s[:, rows]' X_s[:, cols]`` (the caller divides by n)."""
+        if self.sparse and len(rows) > len(cols):
+            return np.ascontiguousarray(self.cross(cols, rows).T)  # weigh the smaller side
         if self.sparse:
             Xr = self.X[:, rows]
             if self._weighted:
-                Xr = Xr.multiply(self.sw[:, None]).tocsc()
-            out = np.asarray((Xr.T @ self.X[:, cols]).todense())
+                Xr = sp.csc_matrix((Xr.data * self.sw[Xr.indices], Xr.indices, Xr.indptr),
+                                   shape=Xr.shape)
+            out = (Xr.T @ self.X[:, cols]).toarray()
         else:
             Xr = self.X[:, rows]
             out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ self.X[:, cols]
         if self._centre:
             out -= self.n * np.outer(self.x_offset[rows], self.x_offset[cols])
         return out
+
+    def sparse_columns(self, cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
+        """The columns ``cols`` of a sparse design without densifying them: per column the
+        row indices and the values ``u_i x_ij`` of its stored entries (``u = sqrt(sw)``),
+        then per column ``x_offset_j`` (0 without centring) and ``sum_i sw_i x_ij``; the
+        column of the design is ``X_s[:, j] = u * (x_j - x_offset_j)``."""
+        cols = np.asarray(cols)
+        B = self.X[:, cols]
+        u = self.sqrt_sw[B.indices]
+        data = B.data * u if self._weighted else B.data
+        split = B.indptr[1:-1]
+        owner = np.repeat(np.arange(cols.size), np.diff(B.indptr))
+        swx = np.bincount(owner, data * u if self._weighted else data, minlength=cols.size)
+        off = self.x_offset[cols] if self._centre else np.zeros(cols.size)
+        return list(zip(np.split(B.indices, split), np.split(data, split))), off, swx
 
     def block(self, cols: np.ndarray) -> np.ndarray:
         """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns; a copy, centred and

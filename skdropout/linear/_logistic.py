@@ -179,10 +179,13 @@ def _kkt(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
 
 def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k: int,
                       M: np.ndarray, P: np.ndarray, w: np.ndarray, b: float, warm: bool,
-                      tol: float, solver: str, max_iter: int) -> tuple[np.ndarray, float]:
+                      tol: float, solver: str, max_iter: int, screened: bool
+                      ) -> tuple[np.ndarray, float]:
     """The penalised Newton step of column k: the minimiser of the weighted least-squares
     expansion (module docstring) plus ``lam Omega``, by :func:`irls` from ``w`` (or from its
-    default start when ``warm`` is false). ``tol`` is in the units of F's KKT residual."""
+    default start when ``warm`` is false). ``tol`` is in the units of F's KKT residual.
+    ``screened``: the features of ``problem`` are an outer working set, which the inner
+    IRLS takes as its working set from the start (one Gram matrix per Newton step)."""
     p = P[:, k]
     h = np.maximum(p * (1.0 - p), _H_MIN)
     z = M[:, k] + (problem.Y[:, k] - p) / h
@@ -193,7 +196,8 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     scale = float(np.max(np.abs(design.xty()))) if problem.d else 0.0
     inner_tol = max(tol * ratio / scale, 1e-14) if scale > 0 else 1e-14
     res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
-               max_iter=max_iter, tol=inner_tol)
+               max_iter=max_iter, tol=inner_tol,
+               working_set=np.arange(problem.d) if screened and warm else None)
     b_new = design.intercept(res.coef) if problem.fit_intercept else 0.0
     return res.coef, b_new
 
@@ -447,7 +451,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         # an incomplete set is solved loosely: its solution moves when the violators enter
         inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
         inner = _newton(problem.restrict(cols), penalty.restrict(cols), lam, W[cols], b, scale, True,
-                        max_iter=max_iter - it, **{**options, "tol": inner_tol})
+                        max_iter=max_iter - it, screened=True, **{**options, "tol": inner_tol})
         it += inner.n_iter
         path.extend(inner.objective_path[1:])
         W = np.zeros_like(W)
@@ -458,10 +462,11 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
 
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
-            tol: float, inner_max_iter: int) -> LogisticResult:
+            tol: float, inner_max_iter: int, screened: bool = False) -> LogisticResult:
     """Damped penalised Newton steps from (W, b) on all the features of ``problem``
     (:func:`logistic_irls` without its outer working set); ``scale``: the unit of the KKT
-    residual, ``warm_init``: W is a warm start (not zero)."""
+    residual, ``warm_init``: W is a warm start (not zero), ``screened``: ``problem`` is
+    restricted to an outer working set (:func:`_newton_direction`)."""
     K = problem.n_columns
     screen = uses_working_set(penalty)
     shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
@@ -481,7 +486,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
             w_new, b_new = _newton_direction(problem, penalty, lam, k, M, P, W[:, k],
                                              float(b[k]), warm, forcing, solver,
-                                             inner_max_iter)
+                                             inner_max_iter, screened)
             step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
                                 -float(g_b[k]), w_new, b_new)
             if step is None:
