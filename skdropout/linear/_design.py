@@ -140,22 +140,26 @@ class Design:
             B *= self.sqrt_sw[:, None]
         return B
 
-    def _weighted_sq(self) -> np.ndarray:
-        """``sum_i sw_i X_ij^2 / n`` (raw, uncentred)."""
+    def _weighted_sq(self, cols: np.ndarray | None = None) -> np.ndarray:
+        """``sum_i sw_i X_ij^2 / n`` (raw, uncentred) for the columns ``cols`` (all: None)."""
+        X = self._cols(cols)
         if self.sparse:
-            return np.asarray(self.X.multiply(self.X).T @ self.sw).ravel() / self.n
+            return np.asarray(X.multiply(X).T @ self.sw).ravel() / self.n
         if self._weighted:
-            return np.einsum("ij,ij,i->j", self.X, self.X, self.sw) / self.n
-        return np.einsum("ij,ij->j", self.X, self.X) / self.n
+            return np.einsum("ij,ij,i->j", X, X, self.sw) / self.n
+        return np.einsum("ij,ij->j", X, X) / self.n
 
-    def col_sq_norms(self) -> np.ndarray:
-        """``diag(X_s' X_s) / n``, the scale c_j of eq. (4) (computed once)."""
+    def col_sq_norms(self, cols: np.ndarray | None = None) -> np.ndarray:
+        """``diag(X_s' X_s) / n``, the scale c_j of eq. (4), for the columns ``cols`` (all:
+        None, computed once; a subset is computed alone until all are)."""
         if self._sq is None:
-            sq = self._weighted_sq()
+            sq = self._weighted_sq(cols)
             if self._centre:
-                sq = np.maximum(sq - self.x_offset**2, 0.0)
+                sq = np.maximum(sq - self._off(cols)**2, 0.0)
+            if cols is not None:
+                return sq
             self._sq = sq
-        return self._sq
+        return self._sq if cols is None else self._sq[cols]
 
     def xty(self) -> np.ndarray:
         """``X_s'y_s / n`` (computed once: every fit of a path needs it)."""

@@ -576,11 +576,12 @@ class _SparseColumns:
 
 
 def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray,
-           js: np.ndarray, q: np.ndarray, slope0: float | np.ndarray) -> np.ndarray | None:
+           js: np.ndarray, slope0: float | np.ndarray) -> np.ndarray | None:
     """Move each violating zero coordinate j off 0 by an exact-descent coordinate step.
 
     In turn, each ``j`` with ``|g_j| > lam slope0_j`` (``g_j = x_j'r/n`` at the current
-    residual) takes the step ``t = sign(g_j)(|g_j| - lam slope0_j)/(q_j + lam k_j)``,
+    residual, ``q_j = ||x_j||^2/n``) takes the step
+    ``t = sign(g_j)(|g_j| - lam slope0_j)/(q_j + lam k_j)``,
     ``k_j = max(Omega_j''(0+), 0)`` (the exact coordinate minimiser for l1 and the elastic
     net), halved until ``-g_j t + q_j t^2/2 + lam Omega_j(t) < 0`` (it is a descent
     direction because ``|g_j| > lam slope0_j``). The halving test is first run for all the
@@ -592,7 +593,7 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
     and never densified)."""
     n = design.n
     s0 = np.broadcast_to(slope0, (design.d,))[js]
-    qj = q[js]
+    qj = design.col_sq_norms(js)
     pen = penalty.restrict(js)
     bend = lam * pen.curvature(np.zeros(js.size))
     bend = np.where(np.isfinite(bend), np.maximum(bend, 0.0), 0.0)
@@ -628,14 +629,13 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
 
 
 def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
-          r: np.ndarray, res: np.ndarray, tol: float, q: np.ndarray,
-          slope0: float | np.ndarray) -> None:
+          r: np.ndarray, res: np.ndarray, tol: float, slope0: float | np.ndarray) -> None:
     """Enter the zeros whose scaled KKT residual ``res`` exceeds ``tol`` (the worst ones, at
     most ``max(|W|, 10)``) by :func:`_enter`, and add those that moved to W."""
     viol = np.flatnonzero((w == 0) & (res > tol))
     if viol.size:
         viol = viol[np.argsort(-res[viol])][:max(ws.cols.size, 10)]
-        block = _enter(design, penalty, lam, w, r, viol, q, slope0)
+        block = _enter(design, penalty, lam, w, r, viol, slope0)
         in_w = np.zeros(design.d, dtype=bool)
         in_w[ws.cols] = True
         new = np.flatnonzero((w[viol] != 0) & ~in_w[viol])
@@ -754,7 +754,6 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         w = np.array(coef_init, dtype=np.float64)
         start = np.flatnonzero(w) if working_set is None else np.asarray(working_set)
         ws = _WorkingSet(design, start if screen else np.arange(d), solver)
-    q = design.col_sq_norms() if screen else None
     if coef_init is not None and screen:
         # a warm start is the previous solution: Newton on its support moves it to this lam
         # (the path's predictor), then the zeros that violate the optimality condition there
@@ -763,7 +762,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         w = _predict(ws, penalty, lam, w)
         polished = w is not w_start and ws.cols.size >= _REUSE_MIN
         res = kkt_residuals(design.gradient(w), w, penalty, lam) / scale
-        _grow(design, ws, penalty, lam, w, ws.residual(w), res, tol, q, slope0)
+        _grow(design, ws, penalty, lam, w, ws.residual(w), res, tol, slope0)
     else:
         polished = False
     F = ws.objective(penalty, lam, w)
@@ -819,7 +818,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
             converged = True
             break
         if screen:
-            _grow(design, ws, penalty, lam, w, r, res, tol, q, slope0)
+            _grow(design, ws, penalty, lam, w, r, res, tol, slope0)
             F = ws.objective(penalty, lam, w)
         path.append(F)
     eta = np.asarray(penalty.eta_hat(w), dtype=np.float64)
