@@ -419,11 +419,13 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
 
     The set starts with the nonzero rows of W and the ``_OUTER_WS`` (sparse X: four times
     as many) worst violators of the optimality condition at the start (``G``, ``g_b``: the
-    loss's negative gradient there); each round solves the problem restricted to it (the other coefficients held at 0, so
-    its F is the full F), computes the full gradient once, and, while a zero outside
-    violates its condition by more than ``tol``, adds the worst violators (at most as many
-    as the set holds, so it at most doubles). Every Newton step then works on the data of
-    the set only; the full X is read once per round.
+    loss's negative gradient there); each round solves the problem restricted to it (the
+    other coefficients held at 0, so its F is the full F), computes the full gradient once,
+    and, while a zero outside violates its condition by more than ``tol``, adds the worst
+    violators (at most as many as the set holds, so it at most doubles). Every Newton step
+    then works on the data of the set only (the inner IRLS starts with all of it where its
+    Gram matrix is the w-step's solver, :func:`_newton_direction`), and the full X is read
+    once per round.
     """
     d, tol = problem.d, options["tol"]
     smallest = _OUTER_WS * (4 if sp.issparse(problem.X) else 1)
