@@ -190,8 +190,10 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     expansion (module docstring) plus ``lam Omega``, by :func:`irls` from ``w`` (or from its
     default start when ``warm`` is false). ``tol`` is in the units of F's KKT residual.
     ``screened``: the features of ``problem`` are an outer working set, which the inner
-    IRLS takes as its working set from the start where its w-step solves by the Gram
-    matrix (one Gram matrix per Newton step instead of one per growth round)."""
+    IRLS of a sparse X takes as its working set from the start where its w-step solves by
+    the Gram matrix (one sparse Gram matrix per Newton step instead of one per growth round;
+    a dense X keeps growing the inner set, whose dense block and Gram matrix extend by the
+    new columns only)."""
     p = P[:, k]
     h = np.maximum(p * (1.0 - p), _H_MIN)
     z = M[:, k] + (problem.Y[:, k] - p) / h
@@ -201,7 +203,8 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     ratio = problem.total / V
     scale = float(np.max(np.abs(design.xty()))) if problem.d else 0.0
     inner_tol = max(tol * ratio / scale, 1e-14) if scale > 0 else 1e-14
-    whole = screened and warm and choose_solver(solver, design, problem.d) == "cholesky"
+    whole = (screened and warm and design.sparse
+             and choose_solver(solver, design, problem.d) == "cholesky")
     res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
                max_iter=max_iter, tol=inner_tol,
                working_set=np.arange(problem.d) if whole else None)
@@ -423,9 +426,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     other coefficients held at 0, so its F is the full F), computes the full gradient once,
     and, while a zero outside violates its condition by more than ``tol``, adds the worst
     violators (at most as many as the set holds, so it at most doubles). Every Newton step
-    then works on the data of the set only (the inner IRLS starts with all of it where its
-    Gram matrix is the w-step's solver, :func:`_newton_direction`), and the full X is read
-    once per round.
+    then works on the data of the set only (for a sparse X the inner IRLS starts with all of
+    it, :func:`_newton_direction`), and the full X is read once per round.
     """
     d, tol = problem.d, options["tol"]
     smallest = _OUTER_WS * (4 if sp.issparse(problem.X) else 1)
