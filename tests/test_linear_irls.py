@@ -476,3 +476,62 @@ def test_newton_polish_with_a_kept_factorisation_finds_the_same_point(name, para
         g = c - G @ w_kept
         enter = np.argsort(-np.where(w_kept == 0, np.abs(g), -1.0))[:5]
         w_kept[enter] = w_fresh[enter] = 1e-3 * np.sign(g[enter])
+
+
+def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):
+    from skdropout.linear._design import Design
+
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=0.15, format="csr", random_state=seed,
+                  data_rvs=lambda k: 1.0 + rng.exponential(1.0, k))
+    y = rng.standard_normal(n)
+    sw = rng.uniform(0.2, 3.0, n)
+    return Design(X, y, sw, intercept), Design(X.toarray(), y, sw, intercept)
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_sparse_design_columns_and_products_equal_the_dense_ones(intercept):
+    # the stored entries of a sparse design, its cross products (either side the larger) and
+    # its column norms are those of the centred, weighted dense design
+    sparse, dense = _weighted_sparse_design(intercept=intercept)
+    Xs = dense.block(np.arange(dense.d))
+    js = np.array([3, 0, 17, 39, 8])
+    cols, off, swx = sparse.sparse_columns(js)
+    u = sparse.sqrt_sw
+    for (rows, vals), o, s, j in zip(cols, off, swx, js):
+        col = np.zeros(sparse.n)
+        col[rows] = vals
+        np.testing.assert_allclose(col - o * u, Xs[:, j], atol=1e-13)
+        np.testing.assert_allclose(s, np.sum(u * col), rtol=1e-13)
+    rows, few = np.arange(0, 40, 2), np.array([1, 5, 6])
+    for a, b in ((rows, few), (few, rows), (rows, rows)):
+        np.testing.assert_allclose(sparse.cross(a, b), Xs[:, a].T @ Xs[:, b], atol=1e-12)
+    np.testing.assert_allclose(sparse.col_sq_norms(js), np.sum(Xs[:, js]**2, axis=0) / 80,
+                               rtol=1e-12)
+    np.testing.assert_allclose(sparse.col_sq_norms()[js], sparse.col_sq_norms(js), rtol=1e-14)
+
+
+@pytest.mark.parametrize("name, params", [("l1", {}), ("elasticnet", {"theta": 0.5}),
+                                          ("mcp", {"a": 3.0})])
+def test_entering_step_on_a_sparse_design_equals_the_dense_one(name, params):
+    # _enter reads a sparse design's stored entries (the centring kept as one scalar) and
+    # must move the same coordinates by the same steps as on the densified design; every
+    # step lowers the coordinate's model (exact for l1 and the elastic net's minimiser)
+    from skdropout.linear._irls import _enter, penalty_slope0
+
+    sparse, dense = _weighted_sparse_design()
+    pen = get_penalty(name, **params)
+    lam = 0.3 * float(np.max(np.abs(dense.xty())))
+    pen = pen.with_lam(lam) if pen.uses_lam else pen
+    js = np.arange(dense.d)
+    out = []
+    for design in (sparse, dense):
+        w, r = np.zeros(design.d), design.y.copy()
+        _enter(design, pen, lam, w, r, js, penalty_slope0(pen))
+        out.append((w, r))
+    (w_s, r_s), (w_d, r_d) = out
+    assert np.count_nonzero(w_d) > 0
+    np.testing.assert_allclose(w_s, w_d, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(r_s, r_d, atol=1e-12)
+    np.testing.assert_allclose(r_d, dense.y - dense.block(js) @ w_d, atol=1e-12)
+    assert dense.loss(w_d) + lam * pen.value(w_d) < dense.loss(0 * w_d)

@@ -120,17 +120,35 @@ class Design:
 
     def cross(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Dense ``X_s[:, rows]' X_s[:, cols]`` (the caller divides by n)."""
+        if self.sparse and len(rows) > len(cols):
+            return np.ascontiguousarray(self.cross(cols, rows).T)  # weigh the smaller side
         if self.sparse:
             Xr = self.X[:, rows]
             if self._weighted:
-                Xr = Xr.multiply(self.sw[:, None]).tocsc()
-            out = np.asarray((Xr.T @ self.X[:, cols]).todense())
+                Xr = sp.csc_matrix((Xr.data * self.sw[Xr.indices], Xr.indices, Xr.indptr),
+                                   shape=Xr.shape)
+            out = (Xr.T @ self.X[:, cols]).toarray()
         else:
             Xr = self.X[:, rows]
             out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ self.X[:, cols]
         if self._centre:
             out -= self.n * np.outer(self.x_offset[rows], self.x_offset[cols])
         return out
+
+    def sparse_columns(self, cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
+        """The columns ``cols`` of a sparse design without densifying them: per column the
+        row indices and the values ``u_i x_ij`` of its stored entries (``u = sqrt(sw)``),
+        then per column ``x_offset_j`` (0 without centring) and ``sum_i sw_i x_ij``; the
+        column of the design is ``X_s[:, j] = u * (x_j - x_offset_j)``."""
+        cols = np.asarray(cols)
+        B = self.X[:, cols]
+        u = self.sqrt_sw[B.indices]
+        data = B.data * u if self._weighted else B.data
+        split = B.indptr[1:-1]
+        owner = np.repeat(np.arange(cols.size), np.diff(B.indptr))
+        swx = np.bincount(owner, data * u if self._weighted else data, minlength=cols.size)
+        off = self.x_offset[cols] if self._centre else np.zeros(cols.size)
+        return list(zip(np.split(B.indices, split), np.split(data, split))), off, swx
 
     def block(self, cols: np.ndarray) -> np.ndarray:
         """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns; a copy, centred and
@@ -144,22 +162,26 @@ class Design:
             B *= self.sqrt_sw[:, None]
         return B
 
-    def _weighted_sq(self) -> np.ndarray:
-        """``sum_i sw_i X_ij^2 / n`` (raw, uncentred)."""
+    def _weighted_sq(self, cols: np.ndarray | None = None) -> np.ndarray:
+        """``sum_i sw_i X_ij^2 / n`` (raw, uncentred) for the columns ``cols`` (all: None)."""
+        X = self._cols(cols)
         if self.sparse:
-            return np.asarray(self.X.multiply(self.X).T @ self.sw).ravel() / self.n
+            return np.asarray(X.multiply(X).T @ self.sw).ravel() / self.n
         if self._weighted:
-            return np.einsum("ij,ij,i->j", self.X, self.X, self.sw) / self.n
-        return np.einsum("ij,ij->j", self.X, self.X) / self.n
+            return np.einsum("ij,ij,i->j", X, X, self.sw) / self.n
+        return np.einsum("ij,ij->j", X, X) / self.n
 
-    def col_sq_norms(self) -> np.ndarray:
-        """``diag(X_s' X_s) / n``, the scale c_j of eq. (4) (computed once)."""
+    def col_sq_norms(self, cols: np.ndarray | None = None) -> np.ndarray:
+        """``diag(X_s' X_s) / n``, the scale c_j of eq. (4), for the columns ``cols`` (all:
+        None, computed once; a subset is computed alone until all are)."""
         if self._sq is None:
-            sq = self._weighted_sq()
+            sq = self._weighted_sq(cols)
             if self._centre:
-                sq = np.maximum(sq - self.x_offset**2, 0.0)
+                sq = np.maximum(sq - self._off(cols)**2, 0.0)
+            if cols is not None:
+                return sq
             self._sq = sq
-        return self._sq
+        return self._sq if cols is None else self._sq[cols]
 
     def xty(self) -> np.ndarray:
         """``X_s'y_s / n`` (computed once: every fit of a path needs it)."""

@@ -593,32 +593,89 @@ def _eta_on(penalty: Penalty, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return eta
 
 
+class _DenseColumns:
+    """Columns of a dense design for :func:`_enter`: the block ``X_s[:, js]`` and a copy of
+    the residual that the coordinate steps update (:meth:`start` sets it)."""
+
+    def __init__(self, design: Design, js: np.ndarray) -> None:
+        self.block = design.block(js)
+
+    def start(self, r: np.ndarray) -> None:
+        self.r = r.copy()
+
+    def dot(self, i: int) -> float:
+        return _DOT(self.block[:, i], self.r)
+
+    def step(self, i: int, t: float) -> None:
+        _AXPY(self.block[:, i], self.r, a=-t)  # r -= t x_i in place
+
+    def residual(self) -> np.ndarray:
+        return self.r
+
+
+class _SparseColumns:
+    """Columns of a sparse design for :func:`_enter`, read from their stored entries only.
+
+    The residual is held as ``r = r_sp + c u`` (``u = sqrt(sw)``), so the dense part of a
+    centred column, ``-x_offset_j u``, updates the scalar ``c`` instead of all n rows; with
+    ``R = u'r_sp`` and ``sum_i u_i^2 = n``,
+    ``X_s[:, j]'r = (u x_j)'r_sp + c sum_i sw_i x_ij - x_offset_j (R + c n)``.
+    """
+
+    def __init__(self, design: Design, js: np.ndarray) -> None:
+        self.cols, self.off, self.swx = design.sparse_columns(js)
+        self.u, self.n = design.sqrt_sw, design.n
+
+    def start(self, r: np.ndarray) -> None:
+        self.r, self.c, self.R = r.copy(), 0.0, float(self.u @ r)
+
+    def dot(self, i: int) -> float:
+        rows, vals = self.cols[i]
+        return (float(vals @ self.r[rows]) + self.c * self.swx[i]
+                - self.off[i] * (self.R + self.c * self.n))
+
+    def step(self, i: int, t: float) -> None:
+        rows, vals = self.cols[i]
+        self.r[rows] -= t * vals
+        self.R -= t * self.swx[i]
+        self.c += t * self.off[i]
+
+    def residual(self) -> np.ndarray:
+        return self.r + self.c * self.u
+
+
 def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray,
-           js: np.ndarray, q: np.ndarray, slope0: float | np.ndarray) -> np.ndarray:
+           js: np.ndarray, slope0: float | np.ndarray) -> np.ndarray | None:
     """Move each violating zero coordinate j off 0 by an exact-descent coordinate step.
 
     In turn, each ``j`` with ``|g_j| > lam slope0_j`` (``g_j = x_j'r/n`` at the current
-    residual) takes the step ``t = sign(g_j)(|g_j| - lam slope0_j)/q_j``, halved until
-    ``-g_j t + q_j t^2/2 + lam Omega_j(t) < 0`` (it is a descent direction because
-    ``|g_j| > lam slope0_j``). The halving test is first run for all the coordinates at once
-    after a pass without it: for penalties with ``Omega(t) <= slope0 |t|`` (l1, mcp, scad,
-    logsum, ...) the full steps always pass it, and only a failure repeats the pass with the
-    test at every step. ``w`` and the residual ``r`` are updated in place; returns the block
-    ``X_s[:, js]``."""
+    residual, ``q_j = ||x_j||^2/n``) takes the step
+    ``t = sign(g_j)(|g_j| - lam slope0_j)/(q_j + lam k_j)``,
+    ``k_j = max(Omega_j''(0+), 0)`` (the exact coordinate minimiser for l1 and the elastic
+    net), halved until ``-g_j t + q_j t^2/2 + lam Omega_j(t) < 0`` (it is a descent
+    direction because ``|g_j| > lam slope0_j``). The halving test is first run for all the
+    coordinates at once after a pass without it: for penalties with
+    ``Omega(t) <= slope0 |t| + k t^2/2`` (l1, elastic net, mcp, scad, logsum, ...) the
+    steps always pass it, and only a failure repeats the pass with the test at every step.
+    ``w`` and the residual ``r`` are updated in place; returns the block ``X_s[:, js]`` of a
+    dense design (None for a sparse one, whose columns are read from their stored entries
+    and never densified)."""
     n = design.n
-    block = design.block(js)
     s0 = np.broadcast_to(slope0, (design.d,))[js]
-    qj = q[js]
+    qj = design.col_sq_norms(js)
     pen = penalty.restrict(js)
-    thresholds, curvatures = (lam * s0).tolist(), qj.tolist()
+    bend = lam * pen.curvature(np.zeros(js.size))
+    bend = np.where(np.isfinite(bend), np.maximum(bend, 0.0), 0.0)
+    thresholds, curvatures, denominators = (lam * s0).tolist(), qj.tolist(), (qj + bend).tolist()
+    columns = (_SparseColumns if design.sparse else _DenseColumns)(design, js)
     for checked in (False, True):
-        t, g_at, r_try = np.zeros(js.size), np.zeros(js.size), r.copy()
-        for i, (thr, qi) in enumerate(zip(thresholds, curvatures)):
-            xj = block[:, i]
-            gj = _DOT(xj, r_try) / n
+        t, g_at = np.zeros(js.size), np.zeros(js.size)
+        columns.start(r)
+        for i, (thr, qi, di) in enumerate(zip(thresholds, curvatures, denominators)):
+            gj = columns.dot(i) / n
             if qi <= 0 or abs(gj) <= thr:
                 continue
-            ti = math.copysign((abs(gj) - thr) / qi, gj)
+            ti = math.copysign((abs(gj) - thr) / di, gj)
             if checked:
                 pen_i = pen.restrict(np.array([i]))
                 for _ in range(60):
@@ -628,7 +685,7 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
                 else:
                     continue
             t[i], g_at[i] = ti, gj
-            _AXPY(xj, r_try, a=-ti)  # r_try -= ti x_j in place
+            columns.step(i, ti)
         if checked:
             break
         descent = -g_at * t + 0.5 * qj * t * t + lam * pen.pointwise(t)
@@ -636,13 +693,12 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
             break
     moved = t != 0
     w[js[moved]] = t[moved]
-    r[:] = r_try
-    return block
+    r[:] = columns.residual()
+    return None if design.sparse else columns.block
 
 
 def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
-          r: np.ndarray, res: np.ndarray, tol: float, q: np.ndarray,
-          slope0: float | np.ndarray) -> None:
+          r: np.ndarray, res: np.ndarray, tol: float, slope0: float | np.ndarray) -> None:
     """Enter the zeros whose scaled KKT residual ``res`` exceeds ``tol`` (the worst ones, at
     most ``max(|W|, 10)``) by :func:`_enter`, and add those that moved to W."""
     viol = np.flatnonzero((w == 0) & (res > tol))
@@ -651,7 +707,7 @@ def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.n
         if viol.size > k:  # the k worst, found in linear time before they are sorted
             viol = viol[np.argpartition(-res[viol], k - 1)[:k]]
         viol = viol[np.argsort(-res[viol])]
-        block = _enter(design, penalty, lam, w, r, viol, q, slope0)
+        block = _enter(design, penalty, lam, w, r, viol, slope0)
         in_w = np.zeros(design.d, dtype=bool)
         in_w[ws.cols] = True
         new = np.flatnonzero((w[viol] != 0) & ~in_w[viol])
@@ -715,7 +771,8 @@ def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray) -> np
 
 
 def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray | None = None,
-         solver: str = "auto", max_iter: int = 1000, tol: float = 1e-6) -> IRLSResult:
+         solver: str = "auto", max_iter: int = 1000, tol: float = 1e-6,
+         working_set: np.ndarray | None = None) -> IRLSResult:
     """Minimise eq. (1) with the squared loss by IRLS on the eta-trick form (eq. 6).
 
     Parameters
@@ -733,6 +790,12 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         Maximum number of eta-step/w-step iterations.
     tol : float
         Scale-free tolerance on the KKT residual (and relative objective decrease).
+    working_set : ndarray of int, optional
+        With ``coef_init`` and a penalty with a working set: the columns the solves start
+        with (they must hold the support of ``coef_init``; default: that support). A caller
+        that has already screened the columns (the outer working set of
+        :func:`~skdropout.linear._logistic.logistic_irls`) passes all of them, so their
+        Gram matrix is built once instead of grown round by round.
 
     Returns
     -------
@@ -762,8 +825,8 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         w, ws = default_start(design, penalty, solver, c_full)
     else:
         w = np.array(coef_init, dtype=np.float64)
-        ws = _WorkingSet(design, np.flatnonzero(w) if screen else np.arange(d), solver)
-    q = design.col_sq_norms() if screen else None
+        start = np.flatnonzero(w) if working_set is None else np.asarray(working_set)
+        ws = _WorkingSet(design, start if screen else np.arange(d), solver)
     if coef_init is not None and screen:
         # a warm start is the previous solution: Newton on its support moves it to this lam
         # (the path's predictor), then the zeros that violate the optimality condition there
@@ -773,7 +836,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         polished = w is not w_start and ws.cols.size >= _REUSE_MIN
         r = ws.residual(w)  # from the working set's block: w lives on W
         res = kkt_residuals(design.gradient(w, r), w, penalty, lam) / scale
-        _grow(design, ws, penalty, lam, w, r, res, tol, q, slope0)
+        _grow(design, ws, penalty, lam, w, r, res, tol, slope0)
     else:
         polished = False
     F = ws.objective(penalty, lam, w)
@@ -836,7 +899,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
             converged = True
             break
         if screen:
-            _grow(design, ws, penalty, lam, w, r, res, tol, q, slope0)
+            _grow(design, ws, penalty, lam, w, r, res, tol, slope0)
             F = ws.objective(penalty, lam, w)
         path.append(F)
     eta = np.asarray(penalty.eta_hat(w), dtype=np.float64)

@@ -49,7 +49,7 @@ from scipy.special import expit, logsumexp, softmax
 
 from ..penalties import Penalty
 from ._design import Design
-from ._irls import irls, kkt_residuals, penalty_slope0, uses_working_set
+from ._irls import choose_solver, irls, kkt_residuals, penalty_slope0, uses_working_set
 from ._wstep import cho_solve, cholesky
 
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
@@ -57,6 +57,9 @@ _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
 _ROUNDING = 16 * np.finfo(np.float64).eps
 _OUTER_WS = 100         # smallest outer working set (features) of a screened fit
+# a sparse X starts with four times as many: there a round's fixed costs (a product with all
+# of X, a new restricted problem, a Newton step and its polish) outweigh the sparse Gram
+# matrix of a few hundred more columns, while on a dense X the Gram matrix's n m^2 does not
 
 
 @dataclass
@@ -109,6 +112,8 @@ class LogisticProblem:
         rows = np.flatnonzero(np.any(W != 0, axis=1))
         if rows.size == 0:
             return np.zeros((self.n, W.shape[1]))
+        if rows.size == self.d:  # no columns to skip: no copy of X
+            return np.asarray(self.X @ W)
         return np.asarray(self.X[:, rows] @ W[rows])
 
     def margins(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -167,9 +172,9 @@ def kkt_scale(problem: LogisticProblem) -> float:
 
 
 def _kkt(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
-         P: np.ndarray) -> float:
-    """The largest KKT residual (coefficients and intercept), unscaled."""
-    G, g_b = problem.neg_gradient(P)
+         G: np.ndarray, g_b: np.ndarray) -> float:
+    """The largest KKT residual (coefficients and intercept), unscaled, from the negative
+    loss gradient ``G``, ``g_b`` at W (:meth:`LogisticProblem.neg_gradient`)."""
     res = max((float(np.max(kkt_residuals(G[:, k], W[:, k], penalty, lam)))
                for k in range(W.shape[1])), default=0.0)
     if problem.fit_intercept:
@@ -179,10 +184,16 @@ def _kkt(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
 
 def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k: int,
                       M: np.ndarray, P: np.ndarray, w: np.ndarray, b: float, warm: bool,
-                      tol: float, solver: str, max_iter: int) -> tuple[np.ndarray, float]:
+                      tol: float, solver: str, max_iter: int, screened: bool
+                      ) -> tuple[np.ndarray, float]:
     """The penalised Newton step of column k: the minimiser of the weighted least-squares
     expansion (module docstring) plus ``lam Omega``, by :func:`irls` from ``w`` (or from its
-    default start when ``warm`` is false). ``tol`` is in the units of F's KKT residual."""
+    default start when ``warm`` is false). ``tol`` is in the units of F's KKT residual.
+    ``screened``: the features of ``problem`` are an outer working set, which the inner
+    IRLS of a sparse X takes as its working set from the start where its w-step solves by
+    the Gram matrix (one sparse Gram matrix per Newton step instead of one per growth round;
+    a dense X keeps growing the inner set, whose dense block and Gram matrix extend by the
+    new columns only)."""
     p = P[:, k]
     h = np.maximum(p * (1.0 - p), _H_MIN)
     z = M[:, k] + (problem.Y[:, k] - p) / h
@@ -192,8 +203,11 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     ratio = problem.total / V
     scale = float(np.max(np.abs(design.xty()))) if problem.d else 0.0
     inner_tol = max(tol * ratio / scale, 1e-14) if scale > 0 else 1e-14
+    whole = (screened and warm and design.sparse
+             and choose_solver(solver, design, problem.d) == "cholesky")
     res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
-               max_iter=max_iter, tol=inner_tol)
+               max_iter=max_iter, tol=inner_tol,
+               working_set=np.arange(problem.d) if whole else None)
     b_new = design.intercept(res.coef) if problem.fit_intercept else 0.0
     return res.coef, b_new
 
@@ -406,15 +420,17 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
               options: dict) -> LogisticResult:
     """:func:`_newton` on an outer working set of features (a penalty with a working set).
 
-    The set starts with the nonzero rows of W and the ``_OUTER_WS`` worst violators of the
-    optimality condition at the start (``G``, ``g_b``: the loss's negative gradient there);
-    each round solves the problem restricted to it (the other coefficients held at 0, so
-    its F is the full F), computes the full gradient once, and, while a zero outside
-    violates its condition by more than ``tol``, adds the worst violators (at most as many
-    as the set holds, so it at most doubles). Every Newton step then works on the data of
-    the set only; the full X is read once per round.
+    The set starts with the nonzero rows of W and the ``_OUTER_WS`` (sparse X: four times
+    as many) worst violators of the optimality condition at the start (``G``, ``g_b``: the
+    loss's negative gradient there); each round solves the problem restricted to it (the
+    other coefficients held at 0, so its F is the full F), computes the full gradient once,
+    and, while a zero outside violates its condition by more than ``tol``, adds the worst
+    violators (at most as many as the set holds, so it at most doubles). Every Newton step
+    then works on the data of the set only (for a sparse X the inner IRLS starts with all of
+    it, :func:`_newton_direction`), and the full X is read once per round.
     """
     d, tol = problem.d, options["tol"]
+    smallest = _OUTER_WS * (4 if sp.issparse(problem.X) else 1)
     cols = np.zeros(0, dtype=np.intp)
     slope0 = np.broadcast_to(penalty_slope0(penalty), (d,))
     M = problem.margins(W, b)
@@ -440,28 +456,32 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
             close = np.max(np.abs(G), axis=1) / (lam * slope0)
         cand = np.flatnonzero(outside & (W[:, 0] == 0 if W.shape[1] == 1
                                          else ~np.any(W != 0, axis=1)))
-        count = max(min(n_viol, max(cols.size, _OUTER_WS)),
+        count = max(min(n_viol, max(cols.size, smallest)),
                     2 * support.size - cols.size) if n_viol else 0
-        add = cand[np.argsort(-close[cand], kind="stable")[:count]]
+        add = cand if count >= cand.size else cand[
+            np.argpartition(-close[cand], count - 1)[:count]]  # the `count` closest
         cols = np.union1d(np.union1d(cols, add), support)
         # an incomplete set is solved loosely: its solution moves when the violators enter
         inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
-        inner = _newton(problem.restrict(cols), penalty.restrict(cols), lam, W[cols], b, scale, True,
-                        max_iter=max_iter - it, **{**options, "tol": inner_tol})
+        sub = problem.restrict(cols)
+        inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
+                        max_iter=max_iter - it, screened=True, **{**options, "tol": inner_tol})
         it += inner.n_iter
         path.extend(inner.objective_path[1:])
         W = np.zeros_like(W)
         W[cols], b = inner.coef, inner.intercept
-        G, g_b = problem.neg_gradient(problem.probabilities(problem.margins(W, b)))
+        # W is 0 off cols: the margins come from the restricted columns
+        G, g_b = problem.neg_gradient(problem.probabilities(sub.margins(inner.coef, b)))
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
 
 
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
-            tol: float, inner_max_iter: int) -> LogisticResult:
+            tol: float, inner_max_iter: int, screened: bool = False) -> LogisticResult:
     """Damped penalised Newton steps from (W, b) on all the features of ``problem``
     (:func:`logistic_irls` without its outer working set); ``scale``: the unit of the KKT
-    residual, ``warm_init``: W is a warm start (not zero)."""
+    residual, ``warm_init``: W is a warm start (not zero), ``screened``: ``problem`` is
+    restricted to an outer working set (:func:`_newton_direction`)."""
     K = problem.n_columns
     screen = uses_working_set(penalty)
     shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
@@ -470,32 +490,34 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     F = problem.loss(M) + lam * penalty_total(penalty, W)
     path = [F]
     P = problem.probabilities(M)
-    kkt = _kkt(problem, penalty, lam, W, P) / scale
+    G, g_b = problem.neg_gradient(P)  # kept at the current P
+    kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
     converged, it = False, 0
     for it in range(1, max_iter + 1):
         F_prev, moved = F, False
         for k in range(K):
-            G, g_b = problem.neg_gradient(P)
             # the first step of a penalty whose zeros are absorbing starts from least squares
             warm = screen or revives or it > 1 or warm_init
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
             w_new, b_new = _newton_direction(problem, penalty, lam, k, M, P, W[:, k],
                                              float(b[k]), warm, forcing, solver,
-                                             inner_max_iter)
+                                             inner_max_iter, screened)
             step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
                                 -float(g_b[k]), w_new, b_new)
             if step is None:
                 continue
             W, b, M, F = step
             P = problem.probabilities(M)
+            G, g_b = problem.neg_gradient(P)
             moved = True
-        kkt = _kkt(problem, penalty, lam, W, P) / scale
+        kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
         if screen and K > 1 and moved and kkt > tol:
             W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F)
             P_p = problem.probabilities(problem.margins(W_p, b_p))
-            kkt_p = _kkt(problem, penalty, lam, W_p, P_p) / scale
+            G_p, g_b_p = problem.neg_gradient(P_p)
+            kkt_p = _kkt(problem, penalty, lam, W_p, G_p, g_b_p) / scale
             if kkt_p < kkt or F_p < F:
-                W, b, F, P, kkt = W_p, b_p, F_p, P_p, kkt_p
+                W, b, F, P, kkt, G, g_b = W_p, b_p, F_p, P_p, kkt_p, G_p, g_b_p
                 M = problem.margins(W, b)
         rel = (F_prev - F) / max(abs(F), np.finfo(float).tiny)
         path.append(F)
