@@ -535,3 +535,44 @@ def test_entering_step_on_a_sparse_design_equals_the_dense_one(name, params):
     np.testing.assert_allclose(r_s, r_d, atol=1e-12)
     np.testing.assert_allclose(r_d, dense.y - dense.block(js) @ w_d, atol=1e-12)
     assert dense.loss(w_d) + lam * pen.value(w_d) < dense.loss(0 * w_d)
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse"])
+@pytest.mark.parametrize("intercept", [True, False])
+def test_covariance_updates_give_the_gradient_of_a_pass_over_x(kind, intercept):
+    # X_s'y_s/n - (X_s'X_s/n)[:, S] w_S (kept columns, computed ahead) equals X_s'r/n along
+    # a sequence of growing and shrinking supports, weighted and centred, and the update
+    # steps aside (a pass over X) for supports above n/4
+    from skdropout.linear._design import Design
+
+    rng = np.random.default_rng(3)
+    n, d = 120, 400
+    X = rng.standard_normal((n, d)) + 2.0
+    if kind == "sparse":
+        X = sp.csr_matrix(X * (rng.random((n, d)) < 0.1))
+    y, sw = rng.standard_normal(n), rng.uniform(0.5, 2.0, n)
+    cov, plain = Design(X, y, sw, intercept), Design(X, y, sw, intercept)
+    cov.covariance = True
+    for size in (0, 3, 10, 25, 7, 30, 29, 60):
+        w = np.zeros(d)
+        w[rng.choice(d, size, replace=False)] = rng.standard_normal(size)
+        plain._grad_at = None
+        np.testing.assert_allclose(cov.gradient(w), plain.gradient(w), rtol=1e-10,
+                                   atol=1e-12)
+    kept = int(np.count_nonzero(cov._cov_pos >= 0))
+    assert 30 < kept < d  # the supports' columns and some ahead, not all of X'X
+    w = np.zeros(d)
+    w[:n // 4 + 1] = 1.0  # above n/4: a pass over X, nothing new is kept
+    np.testing.assert_allclose(cov.gradient(w), plain.gradient(w), rtol=1e-10, atol=1e-12)
+    assert int(np.count_nonzero(cov._cov_pos >= 0)) == kept
+
+
+def test_path_with_covariance_updates_equals_cold_fits():
+    # the path (covariance updates on) ends at the same points as single fits at each lam
+    X, y = make_regression(n_samples=150, n_features=600, n_informative=15, noise=5.0,
+                           random_state=2)
+    path = irls_path(X, y, lams=8, eps=1e-2, tol=1e-10)
+    for k in (2, 5, 7):
+        est = IRLSRegressor(lam=path.lams[k], tol=1e-10).fit(X, y)
+        np.testing.assert_allclose(path.coefs[:, k], est.coef_, rtol=1e-7, atol=1e-9)
+        np.testing.assert_array_equal(path.coefs[:, k] != 0, est.coef_ != 0)

@@ -190,6 +190,7 @@ def solve_path(estimator: BaseEstimator, design: Design, lams: np.ndarray) -> Pa
     penalty = with_penalty_factor(penalty, getattr(estimator, "penalty_factor", None),
                                   design.d)
     n_lams = len(lams)
+    design.covariance = n_lams > 1  # the path's supports share their Gram columns
     coefs = np.empty((design.d, n_lams))
     etas = np.empty((design.d, n_lams))
     intercepts = np.empty(n_lams)
