@@ -24,8 +24,6 @@ import skdropout.nn._penalty as penalty_module
 from skdropout.nn._penalty import eta_trick_objective
 from skdropout.penalties import get_penalty
 
-from patched_run import run_and_mark  # this folder's helper
-
 _paper_dual_terms = penalty_module._dual_terms
 
 
@@ -71,6 +69,8 @@ def check(lam=1e-3, decay=5e-4, eps=2.0):
 
 
 if __name__ == "__main__":
+    from patched_run import run_and_mark  # this folder's helper, on the path of a script
+
     penalty_module._dual_terms = authors_dual_terms
     check()
     run_and_mark("eta_trick", "eta_dual", "authors_code")

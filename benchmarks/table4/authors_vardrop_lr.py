@@ -25,8 +25,6 @@ import torch
 import skdropout.nn._vardrop as vardrop_module
 from skdropout.nn._vardrop import K1, K2, K3, LOG_ALPHA_MAX, LOG_ALPHA_MIN, _kl_and_slope
 
-from patched_run import run_and_mark  # this folder's helper
-
 _library_variance_and_kl = vardrop_module._variance_and_kl
 _TINY = 1e-16
 
@@ -84,6 +82,8 @@ def check(scale=1 / 60000):
 
 
 if __name__ == "__main__":
+    from patched_run import run_and_mark  # this folder's helper, on the path of a script
+
     check()
     vardrop_module._variance_and_kl = authors_variance_and_kl
     run_and_mark("vardrop_lr", "vardrop_clipping", "authors_code")
