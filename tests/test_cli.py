@@ -489,8 +489,11 @@ def test_sparsify_interrupted_exits_130_and_resumes_from_its_checkpoint(tmp_path
 def test_sigint_stops_sparsify_with_status_130(tmp_path):
     argv = [sys.executable, "-m", "skdropout", "sparsify", "--method", "logsum", "--epochs",
             "100000", "--hidden", "4", "--no-progress", "--save", str(tmp_path / "net.pkl")]
+    # SIGINT as a terminal delivers it, even where this test runs in the background (a
+    # shell's `&` starts its jobs with SIGINT ignored, and children inherit that)
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**subprocess_env(), "OMP_NUM_THREADS": "1"})
+                               text=True, env={**subprocess_env(), "OMP_NUM_THREADS": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     while "train loss" not in process.stdout.readline():  # training has begun
         assert process.poll() is None, process.stderr.read()
     process.stdout.readline()  # and finished an epoch
