@@ -542,7 +542,7 @@ def test_entering_step_on_a_sparse_design_equals_the_dense_one(name, params):
 def test_covariance_updates_give_the_gradient_of_a_pass_over_x(kind, intercept):
     # X_s'y_s/n - (X_s'X_s/n)[:, S] w_S (kept columns, computed ahead) equals X_s'r/n along
     # a sequence of growing and shrinking supports, weighted and centred, and the update
-    # steps aside (a pass over X) for supports above n/4
+    # steps aside (a pass over X) for supports above n/8
     from skdropout.linear._design import Design
 
     rng = np.random.default_rng(3)
@@ -553,16 +553,16 @@ def test_covariance_updates_give_the_gradient_of_a_pass_over_x(kind, intercept):
     y, sw = rng.standard_normal(n), rng.uniform(0.5, 2.0, n)
     cov, plain = Design(X, y, sw, intercept), Design(X, y, sw, intercept)
     cov.covariance = True
-    for size in (0, 3, 10, 25, 7, 30, 29, 60):
+    for size in (0, 3, 10, 7, 12, 15, 14):
         w = np.zeros(d)
         w[rng.choice(d, size, replace=False)] = rng.standard_normal(size)
         plain._grad_at = None
         np.testing.assert_allclose(cov.gradient(w), plain.gradient(w), rtol=1e-10,
                                    atol=1e-12)
     kept = int(np.count_nonzero(cov._cov_pos >= 0))
-    assert 30 < kept < d  # the supports' columns and some ahead, not all of X'X
+    assert 15 < kept < d  # the supports' columns and some ahead, not all of X'X
     w = np.zeros(d)
-    w[:n // 4 + 1] = 1.0  # above n/4: a pass over X, nothing new is kept
+    w[:n // 8 + 1] = 1.0  # above n/8: a pass over X, nothing new is kept
     np.testing.assert_allclose(cov.gradient(w), plain.gradient(w), rtol=1e-10, atol=1e-12)
     assert int(np.count_nonzero(cov._cov_pos >= 0)) == kept
 

@@ -27,6 +27,8 @@ _BLOCK_BYTES = 1 << 20
 _COV_MAX_ENTRIES = 1 << 24
 # how many columns beyond the missing ones a covariance update computes ahead
 _COV_AHEAD = 16
+# the largest support, as a fraction of n, whose gradient comes from covariance updates
+_COV_FRACTION = 0.125
 
 
 def _dense_moments(X: np.ndarray, sw: np.ndarray,
@@ -221,13 +223,17 @@ class Design:
 
     def _covariance(self, cols: np.ndarray) -> int | None:
         """Make sure ``X_s'X_s[:, cols] / n`` is among the kept columns (the rows
-        ``self._cov[:k]``, row ``self._cov_pos[j]`` for feature j), computing the missing ones in one matrix
-        product, and return k: glmnet's covariance updates, where along a path the
-        supports change little and each column is computed about once. None (no update)
-        when ``cols`` has more than n/4 columns, where the update does not beat a pass over
-        X, or when the kept columns would pass ``_COV_MAX_ENTRIES`` entries."""
+        ``self._cov[:k]``, row ``self._cov_pos[j]`` for feature j), computing the missing
+        ones in one matrix product, and return k: glmnet's covariance updates, where along
+        a path the supports change little and each column is computed about once.
+
+        None (no update) when ``cols`` has more than ``_COV_FRACTION * n`` columns (a
+        support that large tends to keep growing, and the columns kept for it would not
+        pay for their product), or when the kept columns would pass ``_COV_MAX_ENTRIES``
+        entries.
+        """
         k = int(np.count_nonzero(self._cov_pos >= 0))
-        if cols.size > self.n // 4:
+        if cols.size > self.n * _COV_FRACTION:
             return None
         missing = cols[self._cov_pos[cols] < 0]
         if missing.size and self._grad_at is not None:
