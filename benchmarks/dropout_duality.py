@@ -56,7 +56,6 @@ import argparse
 import csv
 import math
 import platform
-import time
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -69,6 +68,7 @@ from sklearn.linear_model import SGDRegressor
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
+from _clock import CLOCKS, add_clock_argument
 from skdropout.linear import (AdaptiveDropoutRegressor, AdaptiveDropoutRegressorCV,
                               IRLSRegressor, IRLSRegressorCV, LocalMinimaWarning)
 from skdropout.linear._path import lam_max
@@ -78,7 +78,6 @@ PENALTIES = {"l1": None, "logsum": {"eps": 1.0}, "mcp": {"a": 3.0}, "scad": {"a"
 SGD_TOL = 1e-2
 #: ``--clock``: elapsed time, or the CPU time of this process (one BLAS thread: the work
 #: done, whatever else runs on a loaded machine)
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 CLOCK = "wall"
 
 
@@ -301,8 +300,7 @@ def main() -> None:
     parser.add_argument("--cv-lams", type=int, default=20)
     parser.add_argument("--cv-noise", type=float, nargs="+", default=[1.0, 300.0],
                         help="noise levels of the CV problems")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                        help="what the times measure (cpu: this process's CPU time)")
+    add_clock_argument(parser)
     parser.add_argument("--trace", action="store_true",
                         help="also the KKT residual per epoch on iid and toeplitz (l1)")
     parser.add_argument("--tall-sgd", action="store_true",

@@ -44,13 +44,13 @@ from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from _clock import CLOCKS, add_clock_argument
 from skdropout.linear import IRLSRegressor
 from skdropout.penalties import get_penalty
 
 TOLS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-14]
 REL = 1e-6
 #: ``--clock``: elapsed time, or the CPU time of this process
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 CLOCK = "wall"
 A = 3.0
 # the penalties of issue 21's table: name -> (our params, skglm penalty factory(lam))
@@ -197,8 +197,7 @@ def main() -> None:
                         help="issue 21's table instead: iid 1000x5000 and Toeplitz(0.8) "
                              "500x5000, lam_max/20 and /100, l1, mcp, logsum, scad")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                        help="elapsed time or this process's CPU time (default: wall)")
+    add_clock_argument(parser)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                              "linear_speed.txt"))
     args = parser.parse_args()

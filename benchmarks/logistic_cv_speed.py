@@ -44,6 +44,7 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from _clock import CLOCKS, add_clock_argument
 from linear_cv_speed import timed, write_report  # benchmarks/ is on sys.path in a script
 from skdropout.linear import IRLSClassifierCV
 
@@ -71,11 +72,8 @@ def peer_scores(est):
     return -est.scores_[:, 0, :].T
 
 
-# where each clock sits in the times ``timed`` returns
-CLOCKS = {"wall": 0, "cpu": 1}
 
-
-def run_problem(name, X, y, n_lams, tols, cap, lines, clock=CLOCKS["wall"]):
+def run_problem(name, X, y, n_lams, tols, cap, lines, clock=0):
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
     n_train = {len(train) for train, _ in folds}
     assert len(n_train) == 1, "the training parts differ in size: the grids would not map"
@@ -138,12 +136,11 @@ def main() -> None:
                         metavar=("N", "D", "DENSITY"), help="size of the sparse problem")
     parser.add_argument("--problems", nargs="+", default=["dense", "sparse"],
                         choices=["dense", "sparse"])
-    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
-                        help="time of a fit: wall time or this process's CPU time")
+    add_clock_argument(parser)
     parser.add_argument("--out", default=None, help="also write the report to this file")
     args = parser.parse_args()
     n_lams = 20
-    clock = CLOCKS[args.clock]
+    clock = list(CLOCKS).index(args.clock)  # its place in the times ``timed`` returns
     lines = [f"IRLSClassifierCV against LogisticRegressionCV(l1_ratios=(1,)); n_jobs=1; "
              f"{args.clock} time; "
              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy "

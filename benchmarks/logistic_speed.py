@@ -56,6 +56,7 @@ import scipy.sparse as sp
 from sklearn.datasets import make_classification
 from threadpoolctl import threadpool_limits
 
+from _clock import CLOCKS, add_clock_argument
 from linear_speed import report
 
 from skdropout.linear import IRLSClassifier
@@ -65,7 +66,6 @@ from skdropout.penalties import get_penalty
 TOLS = [1e-2, 1e-4, 1e-6, 1e-8, 1e-10]
 # the clock of every fit: wall time, or (--clock cpu) this process's CPU time, which other
 # processes on a shared machine disturb less (every solver runs on one thread)
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]
 REL = 1e-6
 PARAMS = {"l1": {}, "l1-noint": {}, "elasticnet": {"theta": 0.5}, "mcp": {"a": 3.0}, "scad": {"a": 3.7},
@@ -274,8 +274,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cap", type=float, default=30.0,
                         help="seconds after which a solver is not tried at tighter tols")
-    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
-                        help="time of a fit: wall time or this process's CPU time")
+    add_clock_argument(parser)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                              "logistic_speed.txt"))
     args = parser.parse_args()

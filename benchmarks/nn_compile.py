@@ -32,7 +32,8 @@ import time
 import pandas as pd
 import torch
 
-from nn_speed import CLOCKS, EPOCH_SAMPLES, _epoch_time, report
+from _clock import CLOCKS, add_clock_argument
+from nn_speed import EPOCH_SAMPLES, _epoch_time, report
 from skdropout.datasets import fetch_mnist
 from skdropout.nn import LeNet300100, SparseNetClassifier, _vardrop
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=48_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--clock", choices=list(CLOCKS), default="wall")
+    add_clock_argument(parser)
     parser.add_argument("--methods", nargs="*", default=["vardrop_lr_ar", "vardrop_lr",
                                                          "vardrop"])
     parser.add_argument("--out", default=None, help="write OUT.csv and OUT.md")

@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 from skorch import NeuralNetClassifier
 
+from _clock import CLOCKS, add_clock_argument
 import paper_style
 from skdropout.datasets import fetch_mnist
 from skdropout.nn import METHODS, LeNet300100, SparseNetClassifier
@@ -108,7 +109,6 @@ def _step_costs(device: str, clock=time.perf_counter, repeats: int = 50,
 
 #: the clocks of ``--clock``: elapsed time, or the CPU time of this process (on a machine
 #: shared with other jobs, the time they hold the CPU does not count)
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def _epoch_time(make, X, y, repeats: int, clock=time.perf_counter) -> float:
@@ -150,8 +150,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--methods", nargs="*", default=list(METHODS))
-    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
-                        help="wall: elapsed time; cpu: CPU time of this process")
+    add_clock_argument(parser)
     parser.add_argument("--out", default=None, help="write OUT.csv and OUT.md")
     args = parser.parse_args(argv)
     command = ("# command: SKDROPOUT_DATA=../shared/data OMP_NUM_THREADS=1 python "
