@@ -60,6 +60,7 @@ _OUTER_WS = 100         # smallest outer working set (features) of a screened fi
 # a sparse X starts with four times as many: there a round's fixed costs (a product with all
 # of X, a new restricted problem, a Newton step and its polish) outweigh the sparse Gram
 # matrix of a few hundred more columns, while on a dense X the Gram matrix's n m^2 does not
+_OUTER_WS_SPARSE = 4 * _OUTER_WS
 
 
 @dataclass
@@ -420,17 +421,17 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
               options: dict) -> LogisticResult:
     """:func:`_newton` on an outer working set of features (a penalty with a working set).
 
-    The set starts with the nonzero rows of W and the ``_OUTER_WS`` (sparse X: four times
-    as many) worst violators of the optimality condition at the start (``G``, ``g_b``: the
-    loss's negative gradient there); each round solves the problem restricted to it (the
-    other coefficients held at 0, so its F is the full F), computes the full gradient once,
-    and, while a zero outside violates its condition by more than ``tol``, adds the worst
-    violators (at most as many as the set holds, so it at most doubles). Every Newton step
-    then works on the data of the set only (for a sparse X the inner IRLS starts with all of
-    it, :func:`_newton_direction`), and the full X is read once per round.
+    The set starts with the nonzero rows of W and the ``_OUTER_WS`` (sparse X:
+    ``_OUTER_WS_SPARSE``) worst violators of the optimality condition at the start (``G``,
+    ``g_b``: the loss's negative gradient there); each round solves the problem restricted
+    to it (the other coefficients held at 0, so its F is the full F), computes the full
+    gradient once, and, while a zero outside violates its condition by more than ``tol``,
+    adds the worst violators (at most as many as the set holds, so it at most doubles).
+    Every Newton step then works on the data of the set only (for a sparse X the inner IRLS
+    starts with all of it, :func:`_newton_direction`), and the full X is read once per round.
     """
     d, tol = problem.d, options["tol"]
-    smallest = _OUTER_WS * (4 if sp.issparse(problem.X) else 1)
+    smallest = _OUTER_WS_SPARSE if sp.issparse(problem.X) else _OUTER_WS
     cols = np.zeros(0, dtype=np.intp)
     slope0 = np.broadcast_to(penalty_slope0(penalty), (d,))
     M = problem.margins(W, b)
