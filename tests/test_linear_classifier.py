@@ -146,6 +146,32 @@ def test_elasticnet_irls_polishes_a_support_above_n():
     assert np.count_nonzero(res.coef) > 40
 
 
+@pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix])
+@pytest.mark.parametrize("penalty, params", [("l1", None), ("elasticnet", {"theta": 0.5})])
+@pytest.mark.parametrize("intercept", [True, False])
+def test_sparse_products_without_column_slices_keep_the_solution(fmt, penalty, params,
+                                                                  intercept, monkeypatch):
+    """On a small sparse X the products with the columns of a working set run on all of X
+    (the other factors 0) instead of slicing them out; with every product sliced (as on a
+    large X) the fit, with sample weights, is the same, and so is the dense fit."""
+    from skdropout.linear import _design
+
+    X, y = _text(n=100, d=400)
+    sw = np.random.default_rng(4).uniform(0.3, 2.0, X.shape[0])
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / X.shape[0] / 8
+    kw = dict(penalty=penalty, penalty_params=params, lam=lam, tol=1e-10,
+              fit_intercept=intercept)
+    unsliced = IRLSClassifier(**kw).fit(fmt(X), y, sample_weight=sw)
+    dense = IRLSClassifier(**kw).fit(X.toarray(), y, sample_weight=sw)
+    monkeypatch.setattr(_design, "_SLICE_SAVING", 0)
+    sliced = IRLSClassifier(**kw).fit(fmt(X), y, sample_weight=sw)
+    assert 5 < np.count_nonzero(sliced.coef_) < X.shape[1] // 2
+    for other in (unsliced, dense):
+        np.testing.assert_allclose(other.coef_, sliced.coef_, atol=1e-8)
+        np.testing.assert_allclose(other.intercept_, sliced.intercept_, atol=1e-8)
+        np.testing.assert_array_equal(other.coef_ == 0, sliced.coef_ == 0)
+
+
 @pytest.mark.parametrize("case", ["multinomial", "penalty_factor", "warm"])
 def test_outer_working_set_equals_the_full_solve(case, monkeypatch):
     """A wide problem (d > 100 features: the outer working set) gives the solution of the

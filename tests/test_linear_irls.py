@@ -489,6 +489,37 @@ def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):
     return Design(X, y, sw, intercept), Design(X.toarray(), y, sw, intercept)
 
 
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_sparse_column_products_with_and_without_a_slice_are_equal(fmt, intercept, weighted,
+                                                                   monkeypatch):
+    """A product with some columns of a sparse X slices them out only where that saves more
+    than ``_SLICE_SAVING`` entries; the product with all of X (the other factors 0) gives
+    the same result, for every format, with and without centring and weights."""
+    from skdropout.linear import _design
+    from skdropout.linear._design import Design
+
+    rng = np.random.default_rng(2)
+    n, d = 60, 90
+    X = sp.random(n, d, density=0.1, format=fmt, random_state=2)
+    sw = rng.uniform(0.2, 3.0, n) if weighted else None
+    y = rng.standard_normal(n)
+    Xs = Design(X.toarray(), y, sw, intercept).block(np.arange(d))  # the dense reference
+    cols = np.array([7, 2, 40, 41, 88])
+    v, u, U = rng.standard_normal(cols.size), rng.standard_normal(n), rng.standard_normal((n, 3))
+    w = np.zeros(d)
+    w[cols] = v
+    for saving, sliced in ((0, True), (10**9, False)):
+        monkeypatch.setattr(_design, "_SLICE_SAVING", saving)
+        design = Design(X, y, sw, intercept)
+        assert _design.slice_pays(design.X, cols) is sliced
+        np.testing.assert_allclose(design.matvec(v, cols), Xs[:, cols] @ v, atol=1e-13)
+        np.testing.assert_allclose(design.matvec(w), Xs @ w, atol=1e-13)
+        np.testing.assert_allclose(design.rmatvec(u, cols), Xs[:, cols].T @ u, atol=1e-13)
+        np.testing.assert_allclose(design.rmatvec(U, cols), Xs[:, cols].T @ U, atol=1e-13)
+
+
 @pytest.mark.parametrize("intercept", [True, False])
 def test_sparse_design_columns_and_products_equal_the_dense_ones(intercept):
     # the stored entries of a sparse design, its cross products (either side the larger) and
@@ -504,8 +535,10 @@ def test_sparse_design_columns_and_products_equal_the_dense_ones(intercept):
         np.testing.assert_allclose(col - o * u, Xs[:, j], atol=1e-13)
         np.testing.assert_allclose(s, np.sum(u * col), rtol=1e-13)
     rows, few = np.arange(0, 40, 2), np.array([1, 5, 6])
-    for a, b in ((rows, few), (few, rows), (rows, rows)):
-        np.testing.assert_allclose(sparse.cross(a, b), Xs[:, a].T @ Xs[:, b], atol=1e-12)
+    for a, b in ((rows, few), (few, rows), (rows, rows), (few, few[::-1])):
+        for design in (sparse, dense):  # the Gram blocks X_s'X_s / n
+            np.testing.assert_allclose(design.cross(a, b), Xs[:, a].T @ Xs[:, b] / 80,
+                                       atol=1e-13)
     np.testing.assert_allclose(sparse.col_sq_norms(js), np.sum(Xs[:, js]**2, axis=0) / 80,
                                rtol=1e-12)
     np.testing.assert_allclose(sparse.col_sq_norms()[js], sparse.col_sq_norms(js), rtol=1e-14)

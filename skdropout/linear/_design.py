@@ -18,8 +18,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import blas
+
+_GER = blas.get_blas_funcs("ger", (np.empty(0),))
 
 _OFFSET_RATIO = 100.0
+# the multiply-adds a column slice of a sparse X must save to pay for building the slice
+_SLICE_SAVING = 1 << 16
 
 
 _BLOCK_BYTES = 1 << 20
@@ -45,6 +50,33 @@ def _dense_moments(X: np.ndarray, sw: np.ndarray,
         second += (np.einsum("ij,ij,i->j", block, block, w) if weighted
                    else np.einsum("ij,ij->j", block, block))
     return first / n, second / n
+
+
+def slice_pays(X: Any, cols: np.ndarray) -> bool:
+    """Whether a product with the columns ``cols`` of X should slice them out first.
+
+    Always for a dense X (the slice's copy costs less than the product it saves). For a
+    sparse (CSC) X only when the product with all of X, the other columns' factors at 0,
+    would read more than ``_SLICE_SAVING`` entries beyond those of ``cols``: a slice is a new
+    sparse matrix, whose construction costs about that many multiply-adds.
+    """
+    if not sp.issparse(X):
+        return True
+    ip = X.indptr
+    return X.nnz - int(np.sum(ip[cols + 1] - ip[cols])) > _SLICE_SAVING
+
+
+def _rank_one_update(A: np.ndarray, alpha: float, a: np.ndarray, b: np.ndarray) -> None:
+    """``A += alpha a b'`` in place (BLAS ger on the Fortran-ordered view of A, without the
+    temporary outer product; numpy's in-place update where A is neither order)."""
+    if A.size == 0:
+        return
+    if A.flags.f_contiguous:
+        _GER(alpha, a, b, a=A, overwrite_a=1)
+    elif A.flags.c_contiguous:
+        _GER(alpha, b, a, a=A.T, overwrite_a=1)
+    else:
+        A += alpha * np.outer(a, b)
 
 
 class Design:
@@ -113,7 +145,12 @@ class Design:
         if nz.size < 0.5 * v.size:
             cols = nz if cols is None else np.asarray(cols)[nz]
             v = v[nz]
-        out = np.asarray(self._cols(cols) @ v).ravel()
+        if cols is None or slice_pays(self.X, cols):
+            out = np.asarray(self._cols(cols) @ v).ravel()
+        else:
+            full = np.zeros(self.d)
+            full[cols] = v
+            out = np.asarray(self.X @ full).ravel()
         if self._centre:
             out = out - self._off(cols) @ v
         if self._weighted:
@@ -123,26 +160,33 @@ class Design:
     def rmatvec(self, u: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
         """``X_s[:, cols]' @ u``, for a vector ``u`` or a matrix of columns."""
         su = (self.sqrt_sw.reshape(-1, *(1,) * (u.ndim - 1)) * u) if self._weighted else u
-        out = np.asarray(self._cols(cols).T @ su)
+        if cols is None or slice_pays(self.X, cols):
+            out = np.asarray(self._cols(cols).T @ su)
+        else:
+            out = np.asarray(self.X.T @ su)[cols]
         if self._centre:
             out = out - np.multiply.outer(self._off(cols), su.sum(axis=0))
         return out.ravel() if u.ndim == 1 else out
 
     def cross(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Dense ``X_s[:, rows]' X_s[:, cols]`` (the caller divides by n)."""
+        """Dense ``X_s[:, rows]' X_s[:, cols] / n``.
+
+        For a sparse X the weights and ``1/n`` scale the stored entries of the smaller
+        factor; the centring term ``x_offset[rows] x_offset[cols]'`` is a rank-one update in
+        place (no temporary of the result's size)."""
         if self.sparse and len(rows) > len(cols):
             return np.ascontiguousarray(self.cross(cols, rows).T)  # weigh the smaller side
+        Xr = self.X[:, rows]
+        Xc = Xr if np.array_equal(rows, cols) else self.X[:, cols]
         if self.sparse:
-            Xr = self.X[:, rows]
-            if self._weighted:
-                Xr = sp.csc_matrix((Xr.data * self.sw[Xr.indices], Xr.indices, Xr.indptr),
-                                   shape=Xr.shape)
-            out = (Xr.T @ self.X[:, cols]).toarray()
+            scale = self.sw[Xr.indices] / self.n if self._weighted else 1.0 / self.n
+            Xr = sp.csc_matrix((Xr.data * scale, Xr.indices, Xr.indptr), shape=Xr.shape)
+            out = (Xr.T @ Xc).toarray()
         else:
-            Xr = self.X[:, rows]
-            out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ self.X[:, cols]
+            out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ Xc
+            out *= 1.0 / self.n
         if self._centre:
-            out -= self.n * np.outer(self.x_offset[rows], self.x_offset[cols])
+            _rank_one_update(out, -1.0, self.x_offset[rows], self.x_offset[cols])
         return out
 
     def sparse_columns(self, cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:

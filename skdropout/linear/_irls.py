@@ -255,9 +255,11 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                 L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
                 exact = L is not None
                 if L is None:
-                    H = principal(G, idx)
+                    # idx is sorted: all positions take G as it is
+                    H = G.copy() if idx.size == G.shape[0] else principal(G, idx)
                     H.flat[::H.shape[0] + 1] += lam * curv
-                    factor = cholesky(H)
+                    # H is a copy, needed again only for the convex part of a negative curv
+                    factor = cholesky(H, overwrite=not np.any(curv < 0))
                     exact = factor is not None
                     if exact:
                         cache.base = (factor, idx, curv, {})
@@ -480,7 +482,7 @@ class _WorkingSet:
         have, miss = np.flatnonzero(loc >= 0), np.flatnonzero(loc < 0)
         if have.size == 0:
             self.XW = d.block(cols) if want_block else None
-            self.G = (self.XW.T @ self.XW if self.XW is not None else d.cross(cols, cols)) / n
+            self.G = self.XW.T @ self.XW / n if self.XW is not None else d.cross(cols, cols)
             return
         _, G_old, XW_old = d.gram_cache
         if miss.size == 0:
@@ -494,8 +496,8 @@ class _WorkingSet:
             self.XW = np.empty((n, cols.size), order="F")
             self.XW[:, have] = XW_old[:, loc[have]]
             self.XW[:, miss] = d.block(cols[miss])
-        side = (self.XW.T @ self.XW[:, miss] if self.XW is not None
-                else d.cross(cols, cols[miss])) / n
+        side = (self.XW.T @ self.XW[:, miss] / n if self.XW is not None
+                else d.cross(cols, cols[miss]))
         G[:, miss] = side
         G[miss, :] = side.T
         self.G = G
@@ -510,7 +512,7 @@ class _WorkingSet:
             self.XW = XW
             side = XW.T @ XW[:, k:] / n        # [X_old'X_new; X_new'X_new] / n
         else:
-            side = d.cross(self.cols, new) / n
+            side = d.cross(self.cols, new)
         G = np.empty((m, m))
         G[:k, :k] = self.G
         G[:, k:] = side
@@ -550,7 +552,7 @@ class _WorkingSet:
             return self.G
         if self.G is not None:
             return principal(self.G, pos)
-        return self.design.cross(self.cols[pos], self.cols[pos]) / self.design.n
+        return self.design.cross(self.cols[pos], self.cols[pos])
 
     def wstep(self, eta: np.ndarray, w: np.ndarray, lam: float) -> np.ndarray:
         """The exact weighted ridge solve on W for ``eta`` (entries 0 stay at 0)."""

@@ -48,7 +48,7 @@ import scipy.sparse as sp
 from scipy.special import expit, logsumexp, softmax
 
 from ..penalties import Penalty
-from ._design import Design
+from ._design import Design, slice_pays
 from ._irls import choose_solver, irls, kkt_residuals, penalty_slope0, uses_working_set
 from ._wstep import cho_solve, cholesky
 
@@ -113,7 +113,7 @@ class LogisticProblem:
         rows = np.flatnonzero(np.any(W != 0, axis=1))
         if rows.size == 0:
             return np.zeros((self.n, W.shape[1]))
-        if rows.size == self.d:  # no columns to skip: no copy of X
+        if rows.size == self.d or not slice_pays(self.X, rows):  # W is 0 off rows
             return np.asarray(self.X @ W)
         return np.asarray(self.X[:, rows] @ W[rows])
 
@@ -461,7 +461,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
                     2 * support.size - cols.size) if n_viol else 0
         add = cand if count >= cand.size else cand[
             np.argpartition(-close[cand], count - 1)[:count]]  # the `count` closest
-        cols = np.union1d(np.union1d(cols, add), support)
+        outside[add] = outside[support] = False
+        cols = np.flatnonzero(~outside)  # the set, its violators and the support, sorted
         # an incomplete set is solved loosely: its solution moves when the violators enter
         inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
         sub = problem.restrict(cols)

@@ -35,11 +35,14 @@ def _scaling(eta: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
 _POTRF, _POTRS = la.get_lapack_funcs(("potrf", "potrs"), (np.empty(0),))
 
 
-def cholesky(A: np.ndarray) -> np.ndarray | None:
+def cholesky(A: np.ndarray, overwrite: bool = False) -> np.ndarray | None:
     """The lower Cholesky factor of a symmetric ``A`` (LAPACK potrf, called directly: the
     small systems of the solvers are dominated by call overhead), or None when ``A`` is not
-    numerically positive definite."""
-    L, info = _POTRF(A, lower=1, clean=0)
+    numerically positive definite. ``overwrite``: A may be destroyed, and a C-ordered A is
+    factorised in place as its transpose (the same symmetric matrix, in LAPACK's order)."""
+    if overwrite and A.flags.c_contiguous:
+        A = A.T
+    L, info = _POTRF(A, lower=1, clean=0, overwrite_a=int(overwrite))
     return L if info == 0 else None
 
 
