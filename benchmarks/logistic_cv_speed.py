@@ -22,7 +22,7 @@ score path, differ from ours and saga's at every tolerance. Each peer row gets t
 ours at tol=1e-6 over the peer, and, at equal accuracy, the fastest run of ours whose
 error is at most the peer's over the peer.
 
-The last line of a problem is a floor for any Newton-type path on it
+The last line of a problem is a floor for a Newton path that factorises its Hessian
 (:func:`newton_floor`): the Gram matrix and Cholesky factor of one Newton step per lam and
 training part, on the reference path's supports, and nothing else.
 
@@ -82,8 +82,8 @@ def peer_scores(est):
 
 
 def newton_floor(X, coefs, folds, clock, seed=0):
-    """A lower bound on the time of any Newton-type path here: per training part (the
-    folds and all the data) and lam, one Newton step's linear algebra alone, the Gram
+    """A lower bound on the time of a Newton path that factorises its Hessian: per training
+    part (the folds and all the data) and lam, one Newton step's linear algebra alone, the Gram
     matrix ``X_S' V X_S`` of the support S (with the intercept's row and column, V
     positive weights as p(1 - p) are) and its Cholesky factor, on the supports of the
     full-data path ``coefs``; the gradients, line searches and working-set checks that a
@@ -179,7 +179,7 @@ def run_problem(name, X, y, n_lams, tols, our_tols, cap, lines, clock=0):
                          f"(tol={min(run):g} took over {cap:g} s)")
     floor = newton_floor(X, ref.coef_path_, folds, clock)
     fastest = min(row[2] for row in rows)
-    lines.append(f"  floor of a Newton path: one Gram matrix and Cholesky factor per lam and "
+    lines.append(f"  floor of a factorising Newton path: one Gram matrix and Cholesky factor per lam and "
                  f"part on the reference supports, {floor:.2f} s = {floor / fastest:.2f}x "
                  f"the fastest peer row")
 
