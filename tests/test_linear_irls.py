@@ -489,6 +489,22 @@ def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):
     return Design(X, y, sw, intercept), Design(X.toarray(), y, sw, intercept)
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "empty"])
+def test_rank_one_update_in_place(layout):
+    """The centring of the Gram blocks, ``A += alpha a b'``, updates A itself in every
+    memory layout (BLAS on the Fortran view of a C-ordered A, numpy on a strided one)."""
+    from skdropout.linear._design import _rank_one_update
+
+    rng = np.random.default_rng(0)
+    m, k = (0, 4) if layout == "empty" else (5, 4)
+    A = rng.standard_normal((m, 2 * k))[:, ::2] if layout == "strided" else np.asarray(
+        rng.standard_normal((m, k)), order="F" if layout == "F" else "C")
+    a, b = rng.standard_normal(m), rng.standard_normal(k)
+    expected = A - 2.5 * np.outer(a, b)
+    _rank_one_update(A, -2.5, a, b)
+    np.testing.assert_allclose(A, expected, rtol=0, atol=1e-14)
+
+
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 @pytest.mark.parametrize("intercept", [True, False])
 @pytest.mark.parametrize("weighted", [True, False])

@@ -71,10 +71,12 @@ def _rank_one_update(A: np.ndarray, alpha: float, a: np.ndarray, b: np.ndarray) 
     temporary outer product; numpy's in-place update where A is neither order)."""
     if A.size == 0:
         return
-    if A.flags.f_contiguous:
-        _GER(alpha, a, b, a=A, overwrite_a=1)
-    elif A.flags.c_contiguous:
-        _GER(alpha, b, a, a=A.T, overwrite_a=1)
+    if A.flags.f_contiguous or A.flags.c_contiguous:
+        F = A if A.flags.f_contiguous else A.T  # A' += alpha b a' for the C-ordered A
+        x, y = (a, b) if F is A else (b, a)
+        out = _GER(alpha, x, y, a=F, overwrite_a=1)
+        if not np.may_share_memory(out, F):  # BLAS worked on a copy
+            F[...] = out
     else:
         A += alpha * np.outer(a, b)
 
