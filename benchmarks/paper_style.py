@@ -7,7 +7,8 @@ variational dropout layers as adapted there in ``dropout/extern.py``; Louizos et
 concrete gates; Zhu & Gupta's magnitude pruning with a mask; Ba & Frey's standout), written
 here from those facts, not copied. They train LeNet-300-100 with skorch as the authors' runs
 do (a criterion plus the network's penalty, per-batch rules in a callback), so the data
-loading and the optimiser are those of the dense baseline and of skdropout.
+loading is that of the dense baseline and of skdropout, and the optimiser the dense
+baseline's (skorch's Adam, torch's default loop; skdropout runs torch's fused Adam).
 
 Only the cost of a training step is of interest here; the hyperparameters are the paper's
 (lam = 1e-3, LogSum(2), log eta/lam and log alpha initialised at 5 and -5).

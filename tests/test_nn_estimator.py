@@ -135,20 +135,22 @@ def test_layers_declare_whether_they_add_a_loss_term():
     assert Mine(base, 1.0).adds_loss_term
 
 
-def test_the_methods_own_parameters_use_the_fused_adam(digits):
-    # the group of log eta_bar (one parameter per weight) runs torch's fused Adam, the same
-    # update as the default loop up to rounding; the user's choice of implementation wins
+def test_adam_runs_its_fused_implementation_unless_the_user_chose_one(digits):
+    # every group (the weights' and that of log eta_bar, one parameter per weight) runs
+    # torch's fused Adam, the same update as the default loop up to rounding; the user's
+    # choice of implementation wins
     X, y = digits
     fused = small("eta_trick", max_epochs=1).fit(X[:256], y[:256])
     groups = fused.optimizer_.param_groups
-    assert groups[-1].get("log_params") and groups[-1]["fused"] is True
-    assert not groups[0].get("fused")
+    assert groups[-1].get("log_params") and all(g["fused"] is True for g in groups)
     loop = small("eta_trick", max_epochs=1, optimizer__foreach=False).fit(X[:256], y[:256])
     assert not any(g.get("fused") for g in loop.optimizer_.param_groups)
     for a, b in zip(fused.module_.parameters(), loop.module_.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     sgd = small("eta_trick", max_epochs=1, optimizer=torch.optim.SGD).fit(X[:256], y[:256])
     assert not any(g.get("fused") for g in sgd.optimizer_.param_groups)
+    dense = small("magnitude", max_epochs=1).fit(X[:256], y[:256])  # no group of its own
+    assert all(g["fused"] is True for g in dense.optimizer_.param_groups)
 
 
 def test_layers_are_found_once_per_fit_and_anew_after_it(digits):

@@ -14,7 +14,8 @@ import torch.nn.functional as F  # noqa: E402
 from skdropout.nn._hardconcrete import hardconcrete_gates, sigmoid_sum  # noqa: E402
 from skdropout.nn._penalty import (_dual_terms, _inverse_eta_hat,  # noqa: E402
                                    eta_trick_objective, fixed_eta_tikhonov, penalty_value)
-from skdropout.nn._terms import _NUMPY_UNIFORM_MIN, uniform_like  # noqa: E402
+from skdropout.nn._terms import (_GROUPED_LOG_MIN, _NUMPY_UNIFORM_MIN, sum_log,  # noqa: E402
+                                 uniform_like)
 from skdropout.nn._vardrop import (K1, K2, K3, local_reparameterisation,  # noqa: E402
                                    vardrop_kl_sum, vardrop_noise)
 from skdropout.penalties import get_penalty  # noqa: E402
@@ -71,6 +72,36 @@ def test_vardrop_kl_sum_additive_reparameterisation(gen):
     _assert_same(vardrop_kl_sum, plain, log_sigma2, theta)
     inputs = (log_sigma2[1:].clone().requires_grad_(), theta[1:].clone().requires_grad_())
     assert torch.autograd.gradcheck(vardrop_kl_sum, inputs)
+
+
+@pytest.mark.parametrize("n", [_GROUPED_LOG_MIN - 1, 3 * _GROUPED_LOG_MIN + 5])
+def test_sum_log_over_products_is_the_sum_of_logs(n, gen):
+    # the log of products of eight entries (large tensors, a tail of n % 8 entries) against
+    # the log of each entry: exact up to rounding in float64; in float32 within the
+    # products' bound of about 4e-7 per group (and the float32 sum's rounding), also where
+    # every entry is close to 1
+    p = torch.rand(n, dtype=D, generator=gen) * (1 - 4.6e-5) + 4.6e-5
+    torch.testing.assert_close(sum_log(p), p.log().sum(), rtol=1e-12, atol=0.0)
+    for q in (p, torch.full((n,), 1 - 4.5e-5, dtype=D)):
+        ref = q.float().double().log().sum()
+        err = float(sum_log(q.float()).double() - ref)
+        assert abs(err) <= 4e-7 * (n / 8 + 8) + 1e-6 * abs(float(ref))
+    q = p.clone()
+    q[n // 2] = float("nan")
+    assert torch.isnan(sum_log(q))
+
+
+def test_vardrop_kl_sum_in_float32_at_the_size_of_a_layer(gen):
+    # LeNet-300-100's first layer in float32 against the float64 expression: the value
+    # (whose log term is summed over products of eight entries) and the gradient
+    la = torch.rand(300, 784, dtype=D, generator=gen) * 24 - 12
+    out, (g,) = _values_and_grads(vardrop_kl_sum, la.float())
+    ref, (g_ref,) = _values_and_grads(_kl_plain, la)
+    torch.testing.assert_close(out.double(), ref, rtol=1e-6, atol=0.0)
+    torch.testing.assert_close(g.double(), g_ref, rtol=1e-5, atol=1e-7)
+    pruned = torch.full((300, 784), 10.0)  # the sum is small: the products' rounding shows
+    torch.testing.assert_close(vardrop_kl_sum(pruned).double(), _kl_plain(pruned.double()),
+                               rtol=2e-3, atol=0.0)
 
 
 def _seeded(fn):

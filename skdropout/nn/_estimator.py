@@ -91,8 +91,10 @@ _PARAMS_DOC = """
         model every epoch.
     **kwargs
         Any other skorch parameter (``max_epochs``, ``lr``, ``batch_size``, ``device``,
-        ``optimizer``, ``callbacks``...). Defaults differing from skorch: Adam with lr=1e-3,
-        ``iterator_train__shuffle=True``, and a ``lr_decay`` callback
+        ``optimizer``, ``callbacks``...). Defaults differing from skorch: Adam with lr=1e-3
+        (Adam and AdamW run torch's fused implementation, the same update, unless
+        ``optimizer__foreach`` or ``optimizer__fused`` is set), ``iterator_train__shuffle=True``,
+        and a ``lr_decay`` callback
         (:class:`LinearLRDecay`: the learning rate decays linearly to 0 over each fit, as
         in the paper's appendix C; ``callbacks__lr_decay=None`` turns it off).
 """
@@ -142,12 +144,12 @@ FUSED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
 
 
 def _fused_option(optimizer: Any, kwargs: dict[str, Any], params: list[Any]) -> dict[str, Any]:
-    """``{"fused": True}`` for the parameter group of a method's own per-weight parameters
-    when the optimiser is Adam or AdamW, the user chose none of its implementations
-    (``foreach``, ``fused``, ``differentiable``) and the parameters are float32/float64 on a
-    CPU or CUDA device; ``{}`` otherwise. The fused kernel applies the same update as the
-    default one-tensor-at-a-time loop (up to rounding) in one pass per tensor instead of
-    about seven, and this group is as large as the weights (one parameter per weight)."""
+    """``{"fused": True}`` for the optimiser when it is Adam or AdamW, the user chose none
+    of its implementations (``foreach``, ``fused``, ``differentiable``) and the parameters
+    are float32/float64 on a CPU or CUDA device; ``{}`` otherwise. The fused kernel applies
+    the same update as the default one-tensor-at-a-time loop (up to rounding) in one pass
+    per tensor instead of about seven, without the loop's per-tensor calls; the methods with
+    a parameter per weight double the tensors it updates."""
     if not (isinstance(optimizer, type) and issubclass(optimizer, FUSED_OPTIMIZERS)) or \
             kwargs.get("foreach") is not None or kwargs.get("fused") is not None or \
             kwargs.get("differentiable"):
@@ -246,9 +248,9 @@ class _SparseNetMixin:
     def get_params_for_optimizer(self, prefix: str, named_parameters: Any) -> Any:
         """skorch's parameter groups, with the method's own per-weight parameters (log
         alpha or log sigma^2, log eta_bar, log a) that no ``optimizer__param_groups`` entry
-        names in a group of their own, at the learning rate ``log_lr`` (with Adam or
-        AdamW, by their fused implementation unless ``optimizer__foreach`` or
-        ``optimizer__fused`` is set).
+        names in a group of their own, at the learning rate ``log_lr``; Adam and AdamW run
+        their fused implementation unless ``optimizer__foreach``, ``optimizer__fused`` or
+        ``optimizer__differentiable`` is set.
 
         Parameters
         ----------
@@ -266,7 +268,11 @@ class _SparseNetMixin:
         """
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         groups = args[0]
-        if prefix != "optimizer" or not groups or "lr" in groups[-1]:
+        if prefix != "optimizer" or not groups:
+            return args, kwargs
+        kwargs.update(_fused_option(self.optimizer, kwargs,
+                                    [p for g in groups for p in g["params"]]))
+        if "lr" in groups[-1]:
             return args, kwargs
         log_params = {id(p) for layer in self.sparse_layers()
                       for name, p in layer.named_parameters(recurse=False)
@@ -277,7 +283,6 @@ class _SparseNetMixin:
         if own:
             lr = kwargs["lr"] if self.log_lr is None else self.log_lr  # None: set per fit
             group = {"params": own, "lr": lr, "log_params": True}
-            group.update(_fused_option(self.optimizer, kwargs, own))
             groups = groups[:-1] + [{"params": [p for p in rest if id(p) not in log_params]},
                                     group]
         return (groups, *args[1:]), kwargs

@@ -15,7 +15,7 @@ from ._base import SparseLayer, check_number
 from ._callbacks import StepRule
 from ._spec import MethodSpec
 from ._terms import (ElementwiseTerm, affine, clip, exp_of, first_order, sigmoid_slope,
-                     zero_outside)
+                     sum_log, zero_outside)
 
 # Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
@@ -28,10 +28,11 @@ def _kl_and_slope(la: torch.Tensor, alpha: torch.Tensor, unclipped: torch.Tensor
                   scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``scale sum KL`` of the clipped log alpha ``la`` and its derivative in the unclipped
     log alpha (0 where clipped), given ``alpha = exp(la)``, which it overwrites:
-    -log p = log1p(1/alpha) and 1 - p = 1 / (1 + alpha)."""
+    ``1 - p = 1 / (1 + alpha)`` and ``-log p = log1p(1/alpha)``, summed as the log of
+    products of ``p = alpha (1 - p)`` (:func:`sum_log`)."""
     t = affine(la, -K3, -K2).sigmoid_()
     one_minus_p = torch.add(alpha, 1.0).reciprocal_()
-    total = scale * (K1 * t.sum() + 0.5 * alpha.reciprocal_().log1p_().sum())
+    total = t.sum().mul_(K1 * scale).sub_(sum_log(alpha.mul_(one_minus_p)), alpha=0.5 * scale)
     d = sigmoid_slope(t, -K1 * K3 * scale, out=t).add_(one_minus_p, alpha=-0.5 * scale)
     return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX, in_place=True)
 
@@ -186,24 +187,27 @@ def _variance_and_kl(first: torch.Tensor, w: torch.Tensor, scale: float, additiv
                      ) -> tuple[torch.Tensor, ...]:
     """The weight variances of the local reparameterisation trick (``exp(log sigma^2)``, or
     ``alpha w^2`` with alpha = exp(clip(log alpha, -10, 10))) and ``scale sum KL``
-    (:func:`vardrop_kl_sum`) in one pass sharing alpha, with their derivatives:
-    ``(var, kl, d var/d first, d KL/d first, d w)`` where ``d w`` is ``d var/d w``
-    (``additive`` False: ``(first, w)`` = (log alpha, w)) or the KL's derivative in theta
-    (``additive`` True: (log sigma^2, theta))."""
-    zero = torch.zeros((), dtype=w.dtype, device=w.device)
+    (:func:`vardrop_kl_sum`) sharing alpha, with what their derivatives need:
+    ``(var, kl, d var/d first, d KL/d first, d w)``. ``d w`` is half of ``d var/d w``,
+    ``alpha w`` (``additive`` False: ``(first, w)`` = (log alpha, w)), or ``theta / (theta^2
+    + 1e-16)``, the KL's derivative in theta over ``-2 dKL/d log alpha`` (``additive`` True:
+    (log sigma^2, theta))."""
     if additive:
         var = exp_of(first)  # sigma^2, unclipped
-        raw, theta_sq = _log_alpha_additive(first, w)
-        la, unclipped = clip(raw, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-        d_theta = _theta_slope(w, theta_sq)
-        # alpha = sigma^2 / theta^2 where log alpha is not clipped (in theta_sq's storage)
-        alpha = torch.div(var, theta_sq, out=theta_sq) if unclipped is None else exp_of(la)
+        theta_sq = torch.addcmul(torch.full((), _TINY, dtype=w.dtype, device=w.device), w, w)
+        ratio = torch.div(w, theta_sq)
+        # alpha = sigma^2 / (theta^2 + 1e-16) (in theta_sq's storage) and its log; where log
+        # alpha is clipped, alpha is that of the clipped value
+        alpha = torch.div(var, theta_sq, out=theta_sq)
+        la, unclipped = clip(torch.log(alpha), LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+        if unclipped is not None:
+            alpha = exp_of(la)
         kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
-        return var, kl, var, d_kl, d_theta.mul_(d_kl)
+        return var, kl, var, d_kl, ratio
     la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     alpha = exp_of(la)
-    alpha_w = torch.addcmul(zero, alpha, w, value=2.0)  # d var / dw
-    var = torch.addcmul(zero, alpha_w, w, value=0.5)
+    alpha_w = torch.mul(alpha, w)
+    var = torch.mul(alpha_w, w)
     kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
     return var, kl, zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX), d_kl, alpha_w
 
@@ -259,7 +263,8 @@ class _LocalReparameterisation(torch.autograd.Function):
     ``g_v = g eps / (2 sqrt(op(x^2, var) + 1e-8))``, the weights' gradient is
     ``op_w(g, x)`` plus ``op_w(g_v, x^2) d var/dw`` (or the KL's theta slope), the first
     parameter's ``op_w(g_v, x^2) d var/d first`` plus the KL's, the input's ``op_x(g, w) + 2
-    x op_x(g_v, var)``.
+    x op_x(g_v, var)``; it carries ``2 g_v`` through the products and folds the factor into
+    the last multiplications.
     """
 
     @staticmethod
@@ -278,7 +283,7 @@ class _LocalReparameterisation(torch.autograd.Function):
         eps = torch.randn_like(out)
         out.addcmul_(std, eps)
         ctx.save_for_backward(x, x_sq, w, var, d_first, d_kl, d_w,
-                              eps.div_(std).mul_(0.5))  # d out / d op(x^2, var)
+                              eps.div_(std))  # 2 d out / d op(x^2, var)
         ctx.conv, ctx.padding, ctx.extra = conv, padding, extra
         ctx.shape, ctx.additive, ctx.has_bias = x.shape, additive, bias is not None
         return out, kl
@@ -290,20 +295,20 @@ class _LocalReparameterisation(torch.autograd.Function):
         x, x_sq, w, var, d_first, d_kl, d_w, slope = ctx.saved_tensors
         need_x, need_w, need_first = ctx.needs_input_grad[:3]
         grad = grad.contiguous()  # products with the (contiguous) saved tensors
-        g_var = torch.mul(grad, slope)
+        g_var = torch.mul(grad, slope)  # twice the gradient of op(x^2, var)
         conv, padding = ctx.conv, ctx.padding
         g_x, g_w, g_b = _op_grads(grad, x, w, conv, padding, (need_x, need_w, ctx.has_bias))
         g_x_sq, g_var_w, _ = _op_grads(g_var, x_sq, var, conv, padding,
                                       (need_x, need_w or need_first, False))
         if need_x:
-            g_x.addcmul_(x, g_x_sq, value=2.0)
+            g_x.addcmul_(x, g_x_sq)
             if ctx.extra is not None:  # the gradient of the unpadded input
                 g_x = g_x[..., :ctx.shape[-2] - ctx.extra[3], :ctx.shape[-1] - ctx.extra[1]]
         d_kl = _kl_gradient(d_kl, grad_kl)
-        g_first = torch.addcmul(d_kl, g_var_w, d_first) if need_first else None
+        g_first = torch.addcmul(d_kl, g_var_w, d_first, value=0.5) if need_first else None
         if need_w:
             if ctx.additive:  # the variance does not depend on theta, the KL does
-                g_w.add_(_kl_gradient(d_w, grad_kl))
+                g_w.addcmul_(d_w, d_kl, value=-2.0)
             else:
                 g_w.addcmul_(g_var_w, d_w)
         return g_x, g_w, g_first, g_b, None, None, None
