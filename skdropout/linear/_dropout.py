@@ -269,7 +269,7 @@ class _Run:
             return self._result(w, 0, True, 0.0, math.nan)
         cols = np.flatnonzero(w) if self.screen else np.flatnonzero(self.c > 0)
         if self.screen:  # the start's residual outside its support sets W's first tolerance
-            g = self.design.rmatvec(self.design.y - self.design.matvec(w)) / self.design.n
+            g = self.design.gradient(w)
             kkt = float(np.max(kkt_residuals(g, w, self.penalty, lam))) / self.scale
         block = _Block(self.design, cols, working_set)
         while True:
@@ -281,7 +281,7 @@ class _Run:
                 epochs += used
                 w[:] = 0.0
                 w[block.cols] = wk
-            g = self.design.rmatvec(self.design.y - self.design.matvec(w)) / self.design.n
+            g = self.design.gradient(w)
             res = kkt_residuals(g, w, self.penalty, lam) / self.scale
             kkt = float(res.max()) if d else 0.0
             if kkt <= self.tol:
