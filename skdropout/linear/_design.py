@@ -12,10 +12,12 @@ computed once, in one pass over X, and every later product is a d-space one: the
 ``X_s'(y_s - X_s w)/n = X_s'y_s/n - G w``, the loss ``(y_s'y_s/n - 2 w'X_s'y_s/n + w'G w)/2``
 and the working sets' Gram matrices (sub-matrices of G). These are the same quantities, not
 an approximation; the loss formula rounds at ``eps y_s'y_s/n`` instead of ``eps`` times the
-loss. The one exception is a dense X whose
-column means are large against its column spreads (``x_offset_j^2 > 100 var_j``), where the
-Gram identity ``X_s'X_s = X'diag(sw)X - n x_offset x_offset'`` would lose digits: that X is
-centred once, in a copy.
+loss.
+
+The one exception to "never copied" is a dense X whose column means are large against its
+column spreads (``x_offset_j^2 > 100 var_j``), where the Gram identity
+``X_s'X_s = X'diag(sw)X - n x_offset x_offset'`` would lose digits: that X is centred once,
+in a copy.
 """
 
 from __future__ import annotations

@@ -136,6 +136,7 @@ class _Block:
         self._XW = None
 
     def _dense(self) -> np.ndarray:
+        """The dense block ``X_W`` (the working set's, or a cached copy)."""
         if self._XW is None:
             self._XW = self.ws.XW if self.ws.XW is not None else self.design.block(self.cols)
         return self._XW

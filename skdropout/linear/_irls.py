@@ -678,7 +678,7 @@ class _SparseColumns:
         return self.r + self.c * self.u
 
 
-def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray,
+def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray | None,
            js: np.ndarray, slope0: float | np.ndarray) -> np.ndarray | None:
     """Move each violating zero coordinate j off 0 by an exact-descent coordinate step.
 
@@ -691,9 +691,10 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
     coordinates at once after a pass without it: for penalties with
     ``Omega(t) <= slope0 |t| + k t^2/2`` (l1, elastic net, mcp, scad, logsum, ...) the
     steps always pass it, and only a failure repeats the pass with the test at every step.
-    ``w`` and the residual ``r`` are updated in place; returns the block ``X_s[:, js]`` of a
-    dense design (None for a sparse one, whose columns are read from their stored entries
-    and never densified)."""
+    ``w`` and the residual ``r`` are updated in place (``r`` is None on the design's Gram
+    route, where the ``g_j`` come from the Gram matrix); returns the block ``X_s[:, js]`` of a
+    dense design (None on the Gram route, and for a sparse design, whose columns are read
+    from their stored entries and never densified)."""
     n = design.n
     s0 = np.broadcast_to(slope0, (design.d,))[js]
     qj = design.col_sq_norms(js)
@@ -734,7 +735,8 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
 
 
 def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
-          r: np.ndarray, res: np.ndarray, tol: float, slope0: float | np.ndarray) -> None:
+          r: np.ndarray | None, res: np.ndarray, tol: float,
+          slope0: float | np.ndarray) -> None:
     """Enter the zeros whose scaled KKT residual ``res`` exceeds ``tol`` (the worst ones, at
     most ``max(|W|, 10)``) by :func:`_enter`, and add those that moved to W."""
     viol = np.flatnonzero((w == 0) & (res > tol))
