@@ -2,7 +2,8 @@
 support) and against scikit-learn's SGDRegressor(penalty="l1") to the same objective.
 
 For every problem and penalty both estimators are fitted with default settings at
-``lam = lam_max / 20`` (``lam_max`` of that penalty, on the standardised data). Columns:
+``lam = lam_max / 20`` (``lam_max`` of that penalty, on the standardised data; the problem
+wide150/10 at ``lam_max / 10``, the lam of issue 17's own 300 x 20000 example). Columns:
 
 * ``t_irls``, ``t_drop``: wall time of one fit (seconds, one BLAS thread);
 * ``rel_obj``: ``(F_drop - F_irls) / F_irls``, F = eq. (1) (goal: ``|rel_obj| <= 1e-3``);
@@ -28,7 +29,7 @@ variance without centring). iid, wide, wide150 and tall are scikit-learn's
 * iid: 1000 x 5000, 50 informative;
 * toeplitz: 500 x 5000, rows N(0, Sigma) with Sigma_ij = 0.8^|i - j|, 50 informative;
 * wide: 300 x 20000, 30 informative; wide150: the same with 150 informative (a lasso
-  support close to n: an ill-conditioned working set);
+  support close to n: an ill-conditioned working set); wide150/10: wide150 at lam_max/10;
 * tall: 100000 x 100, 10 informative;
 * sparse: CSR, 1 % density, 2000 x 20000, 50 informative.
 
@@ -86,13 +87,14 @@ def clock() -> float:
     return CLOCKS[CLOCK]()
 
 
-PROBLEMS = {  # name: (n, d, n_informative, kind)
-    "iid": (1000, 5000, 50, "iid"),
-    "toeplitz": (500, 5000, 50, "toeplitz"),
-    "wide": (300, 20000, 30, "iid"),
-    "wide150": (300, 20000, 150, "iid"),
-    "tall": (100000, 100, 10, "iid"),
-    "sparse": (2000, 20000, 50, "sparse"),
+PROBLEMS = {  # name: (n, d, n_informative, kind, lam_max / lam)
+    "iid": (1000, 5000, 50, "iid", 20),
+    "toeplitz": (500, 5000, 50, "toeplitz", 20),
+    "wide": (300, 20000, 30, "iid", 20),
+    "wide150": (300, 20000, 150, "iid", 20),
+    "wide150/10": (300, 20000, 150, "iid", 10),
+    "tall": (100000, 100, 10, "iid", 20),
+    "sparse": (2000, 20000, 50, "sparse", 20),
 }
 
 
@@ -163,11 +165,11 @@ def sgd_time(X, y, pen, lam, F_target, cap):
 
 
 def run_problem(name, spec, sgd_cap, out_rows, log):
-    n, d, k, kind = spec
+    n, d, k, kind, divisor = spec
     X, y = make_problem(n, d, k, kind)
     for pname, params in PENALTIES.items():
         pen0 = resolve_penalty(pname, params)
-        lam = lam_max(X, y, pen0) / 20
+        lam = lam_max(X, y, pen0) / divisor
         pen = resolve_penalty(pname, params, lam)
         irls, t_i, w_i = timed(lambda: IRLSRegressor(penalty=pname, penalty_params=params,
                                                      lam=lam), X, y)
@@ -195,7 +197,7 @@ def run_problem(name, spec, sgd_cap, out_rows, log):
                 row["t_sgd"] = f"{t_s:.2f}"
                 row["x_sgd"] = f"{t_s / t_d:.2g}"
         out_rows.append(row)
-        log(f"{name:8s} {pname:6s} {t_i:7.2f} {t_d:7.2f} {rel:+10.2e} "
+        log(f"{name:10s} {pname:6s} {t_i:7.2f} {t_d:7.2f} {rel:+10.2e} "
             f"{'yes' if diff == 0 else f'no ({diff})':>8s} {row['nnz_irls']:5d} "
             f"{t_d / t_i:7.1f} {drop.kkt_:8.1e} {drop.n_iter_:6d} "
             f"{_warn_flags(w_d):4s} {row['t_sgd']:>22s} {row['x_sgd']:>6s}")
@@ -211,7 +213,7 @@ def _warn_flags(categories) -> str:
 def run_cv(n_lams, log, noises=(1.0, 300.0)):
     """Issue 17's 1000 x 5000 problem (noise 1, where the smallest lam of the grid wins) and
     the same with noise 300 (an interior optimum; "min" and "1se" then differ)."""
-    n, d, k, _ = PROBLEMS["iid"]
+    n, d, k = PROBLEMS["iid"][:3]
     for noise in noises:
         X, y = make_regression(n_samples=n, n_features=d, n_informative=k, noise=noise,
                                random_state=0)
@@ -241,7 +243,7 @@ def run_tall_sgd(log):
     """Issue 17's "30x faster than SGD" goal on the tall problem (n >> d): the objective gap
     of SGDRegressor(penalty="l1") after each of its first epochs, and its time, against one
     AdaptiveDropoutRegressor fit (lasso, lam_max / 20)."""
-    X, y = make_problem(*PROBLEMS["tall"])
+    X, y = make_problem(*PROBLEMS["tall"][:4])
     pen = resolve_penalty("l1", None)
     lam = lam_max(X, y, pen) / 20
     F_i = objective(X, y, IRLSRegressor(lam=lam).fit(X, y), pen, lam)
@@ -265,7 +267,7 @@ def run_trace(log):
     """How close per epoch: the scaled KKT residual and the objective gap to IRLS after k
     epochs (a fit with max_iter=k and the same seed is the first k epochs of the full run)."""
     for name in ["iid", "toeplitz"]:
-        X, y = make_problem(*PROBLEMS[name])
+        X, y = make_problem(*PROBLEMS[name][:4])
         pen = resolve_penalty("l1", None)
         lam = lam_max(X, y, pen) / 20
         F_i = objective(X, y, IRLSRegressor(lam=lam).fit(X, y), pen, lam)
@@ -321,7 +323,7 @@ def main() -> None:
         f"{platform.machine()}, {platform.python_version()}; shared 2-core machine: compare "
         "ratios, not seconds)")
     log(f"# SGD: time to F <= F_irls (1 + {SGD_TOL:g}), default schedule, l1 rows only")
-    log("problem  pen     t_irls  t_drop    rel_obj     supp   nnz  x_irls      kkt "
+    log("problem    pen     t_irls  t_drop    rel_obj     supp   nnz  x_irls      kkt "
         "epochs warn                  t_sgd  x_sgd")
     rows: list[dict] = []
     problems = ["iid"] if args.quick else args.problems

@@ -6,10 +6,18 @@ the solvers minimise ``1/(2n) ||y_s - X_s w||^2 + lam * Omega(w)`` with
 intercept is then ``y_offset - x_offset' w``.
 
 ``X_s`` is not formed: centring and weights are applied inside every product, so a sparse X
-is never densified and a dense X is never copied. The one exception is a dense X whose
-column means are large against its column spreads (``x_offset_j^2 > 100 var_j``), where the
-Gram identity ``X_s'X_s = X'diag(sw)X - n x_offset x_offset'`` would lose digits: that X is
-centred once, in a copy.
+is never densified and a dense X is never copied. When n is large against d (the Gram route:
+``d <= _GRAM_MAX_FEATURES`` and ``n >= _GRAM_MIN_RATIO d``) the full ``G = X_s'X_s/n`` is
+computed once, in one pass over X, and every later product is a d-space one: the gradient
+``X_s'(y_s - X_s w)/n = X_s'y_s/n - G w``, the loss ``(y_s'y_s/n - 2 w'X_s'y_s/n + w'G w)/2``
+and the working sets' Gram matrices (sub-matrices of G). These are the same quantities, not
+an approximation; the loss formula rounds at ``eps y_s'y_s/n`` instead of ``eps`` times the
+loss.
+
+The one exception to "never copied" is a dense X whose column means are large against its
+column spreads (``x_offset_j^2 > 100 var_j``), where the Gram identity
+``X_s'X_s = X'diag(sw)X - n x_offset x_offset'`` would lose digits: that X is centred once,
+in a copy.
 """
 
 from __future__ import annotations
@@ -34,6 +42,13 @@ _COV_MAX_ENTRIES = 1 << 24
 _COV_AHEAD = 16
 # the largest support, as a fraction of n, whose gradient comes from covariance updates
 _COV_FRACTION = 0.125
+# the Gram route (module docstring): one full Gram matrix costs about d/40 gradient passes
+# (one BLAS thread, dense X; a sparse X's product costs relatively more), and a fit makes
+# 5-15 of them plus its working sets' Gram matrices; at d <= 100 those already are the full
+# one, at d = 200 it costs about 4 passes
+_GRAM_MAX_FEATURES = 200
+# and the passes it replaces must be long: at n < 10 d they run from the cache
+_GRAM_MIN_RATIO = 10
 
 
 def _dense_moments(X: np.ndarray, sw: np.ndarray,
@@ -115,8 +130,11 @@ class Design:
         self.y = self.sqrt_sw * (y - y_offset)
         self._centre = bool(fit_intercept)
         self.X = sp.csc_matrix(X, dtype=np.float64) if self.sparse else X
+        self.gram_route = 0 < d <= _GRAM_MAX_FEATURES and n >= _GRAM_MIN_RATIO * d
+        self._gram: np.ndarray | None = None
         self._sq = None
         self._xty: np.ndarray | None = None
+        self._yy: float | None = None  # y_s'y_s / n (the Gram route's loss)
         self._grad_at: tuple[np.ndarray, np.ndarray] | None = None
         # covariance updates (set by the path solver): gradients from X_s'X_s[:, S] / n
         self.covariance = False
@@ -170,16 +188,29 @@ class Design:
             out = out - np.multiply.outer(self._off(cols), su.sum(axis=0))
         return out.ravel() if u.ndim == 1 else out
 
-    def cross(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Dense ``X_s[:, rows]' X_s[:, cols] / n``.
+    def gram(self) -> np.ndarray | None:
+        """``X_s'X_s / n`` of all columns on the Gram route (computed once), else None."""
+        if not self.gram_route:
+            return None
+        if self._gram is None:
+            self._gram = self.cross(None, None)
+        return self._gram
 
-        For a sparse X the weights and ``1/n`` scale the stored entries of the smaller
-        factor; the centring term ``x_offset[rows] x_offset[cols]'`` is a rank-one update in
-        place (no temporary of the result's size)."""
-        if self.sparse and len(rows) > len(cols):
+    def cross(self, rows: np.ndarray | None, cols: np.ndarray | None) -> np.ndarray:
+        """Dense ``X_s[:, rows]' X_s[:, cols] / n`` (None: all columns).
+
+        On the Gram route a block of the Gram matrix. For a sparse X the weights and ``1/n``
+        scale the stored entries of the smaller factor; the centring term ``x_offset[rows]
+        x_offset[cols]'`` is a rank-one update in place (no temporary of the result's
+        size)."""
+        if rows is not None and cols is not None and self.gram_route:
+            return self.gram()[np.ix_(rows, cols)]
+        if self.sparse and rows is not None and cols is not None and len(rows) > len(cols):
             return np.ascontiguousarray(self.cross(cols, rows).T)  # weigh the smaller side
-        Xr = self.X[:, rows]
-        Xc = Xr if np.array_equal(rows, cols) else self.X[:, cols]
+        same = rows is cols or (rows is not None and cols is not None
+                                and np.array_equal(rows, cols))
+        Xr = self._cols(rows)
+        Xc = Xr if same else self._cols(cols)
         if self.sparse:
             scale = self.sw[Xr.indices] / self.n if self._weighted else 1.0 / self.n
             Xr = sp.csc_matrix((Xr.data * scale, Xr.indices, Xr.indptr), shape=Xr.shape)
@@ -188,7 +219,7 @@ class Design:
             out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ Xc
             out *= 1.0 / self.n
         if self._centre:
-            _rank_one_update(out, -1.0, self.x_offset[rows], self.x_offset[cols])
+            _rank_one_update(out, -1.0, self._off(rows), self._off(cols))
         return out
 
     def sparse_columns(self, cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
@@ -254,6 +285,10 @@ class Design:
         """
         if self._grad_at is not None and np.array_equal(w, self._grad_at[0]):
             return self._grad_at[1]
+        if self.gram_route:
+            g = self.xty() - self.gram() @ w
+            self._grad_at = (w.copy(), g)
+            return g
         k = self._covariance(np.flatnonzero(w)) if self.covariance else None
         if k is not None:  # X_s'y_s/n - (X_s'X_s/n)[:, S] w_S: d k flops instead of n d
             v = np.zeros(k)
@@ -307,6 +342,11 @@ class Design:
         return float(self.y_offset - self.x_offset @ w)
 
     def loss(self, w: np.ndarray) -> float:
-        """The squared loss (3), ``||y_s - X_s w||^2 / (2n)``."""
+        """The squared loss (3), ``||y_s - X_s w||^2 / (2n)`` (on the Gram route
+        ``(y_s'y_s/n - 2 w'X_s'y_s/n + w'G w)/2``, at least 0)."""
+        if self.gram_route:
+            if self._yy is None:
+                self._yy = float(self.y @ self.y) / self.n
+            return max(0.5 * (self._yy + w @ (self.gram() @ w)) - self.xty() @ w, 0.0)
         r = self.y - self.matvec(w)
         return float(r @ r) / (2.0 * self.n)

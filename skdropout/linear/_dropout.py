@@ -65,6 +65,7 @@ towards ``1/L`` (never above a user's step).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,11 +73,15 @@ import numpy as np
 from ..penalties import Penalty
 from ._design import Design
 from ._irls import (_PRUNE, _WorkingSet, _eta_on, kkt_residuals, objective,
-                    penalty_slope0, uses_working_set)
+                    penalty_slope0, principal, uses_working_set)
 
 STRATEGIES = ("proximal", "sgd")
 MASKS = ("gaussian", "bernoulli")
-_INNER = 10          # masked steps between two snapshots (SVRG epoch)
+# masked steps between two snapshots (SVRG epoch): the masks' noise, proportional to
+# w - w~, grows with the steps since the snapshot; 5 takes less time than 3 or 10 on the
+# ill-conditioned working sets of benchmarks/dropout_duality.py (wide150) and no more on
+# the others
+_INNER = 5
 _MAX_HALVINGS = 60   # step halvings before the run gives up as diverged
 _ROUNDING = 1e-10    # relative rounding of eq. (1) evaluated from the Gram matrix
 _REACH = 0.1         # pruning looks at |w_j| <= _REACH * r_j * lam * slope0
@@ -130,13 +135,27 @@ class _Block:
         self.ws.add(new)
         self._XW = None
 
+    def _dense(self) -> np.ndarray:
+        """The dense block ``X_W`` (the working set's, or a cached copy)."""
+        if self._XW is None:
+            self._XW = self.ws.XW if self.ws.XW is not None else self.design.block(self.cols)
+        return self._XW
+
     def gram_dot(self, v: np.ndarray) -> np.ndarray:
         """``G v``."""
         if self.ws.G is not None:
             return self.ws.G @ v
-        if self._XW is None:
-            self._XW = self.ws.XW if self.ws.XW is not None else self.design.block(self.cols)
-        return self._XW.T @ (self._XW @ v) / self.design.n
+        XW = self._dense()
+        return XW.T @ (XW @ v) / self.design.n
+
+    def sub_gram_dot(self, idx: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """``v -> G[idx][:, idx] v``: products on the positions ``idx`` of W only (the
+        principal sub-matrix of the Gram matrix, or the columns ``idx`` of the block)."""
+        if self.ws.G is not None:
+            G = principal(self.ws.G, idx)
+            return lambda v: G @ v
+        XS, n = self._dense()[:, idx], self.design.n
+        return lambda v: XS.T @ (XS @ v) / n
 
     def grad(self, w: np.ndarray) -> np.ndarray:
         """Exact gradient of L on W, ``G w - X_W'y/n``."""
@@ -166,6 +185,18 @@ class _Momentum:
 
     def step(self, w: np.ndarray) -> None:
         self.prev, self.last, self.k = self.last, w.copy(), self.k + 1
+
+    def restrict(self, idx: np.ndarray) -> _Momentum:
+        """The state on the coordinates ``idx`` (for steps that move only those)."""
+        sub = _Momentum(self.last[idx], self.active)
+        sub.prev, sub.k = self.prev[idx], self.k
+        return sub
+
+    def absorb(self, idx: np.ndarray, sub: _Momentum) -> None:
+        """Take the state of ``sub``, which ran at least two steps on ``idx`` while every
+        other coordinate stayed at 0 (so both of their last two points are 0)."""
+        self.prev, self.last = np.zeros_like(self.prev), np.zeros_like(self.last)
+        self.prev[idx], self.last[idx], self.k = sub.prev, sub.last, sub.k
 
 
 def lipschitz(block: _Block, scale: np.ndarray, n_power: int = 50, seed: int = 0) -> float:
@@ -269,7 +300,7 @@ class _Run:
             return self._result(w, 0, True, 0.0, math.nan)
         cols = np.flatnonzero(w) if self.screen else np.flatnonzero(self.c > 0)
         if self.screen:  # the start's residual outside its support sets W's first tolerance
-            g = self.design.rmatvec(self.design.y - self.design.matvec(w)) / self.design.n
+            g = self.design.gradient(w)
             kkt = float(np.max(kkt_residuals(g, w, self.penalty, lam))) / self.scale
         block = _Block(self.design, cols, working_set)
         while True:
@@ -281,7 +312,7 @@ class _Run:
                 epochs += used
                 w[:] = 0.0
                 w[block.cols] = wk
-            g = self.design.rmatvec(self.design.y - self.design.matvec(w)) / self.design.n
+            g = self.design.gradient(w)
             res = kkt_residuals(g, w, self.penalty, lam) / self.scale
             kkt = float(res.max()) if d else 0.0
             if kkt <= self.tol:
@@ -434,37 +465,52 @@ class _Run:
     def _epoch(self, block: _Block, w: np.ndarray, mu: np.ndarray, q: np.ndarray,
                r: np.ndarray) -> np.ndarray:
         """``_INNER`` variance-reduced masked steps from the snapshot ``w~ = w``, each taken
-        at the extrapolated point ``w + beta (w - w_prev)`` (Nesterov momentum)."""
-        lam, snap = self.lam, w.copy()
+        at the extrapolated point ``w + beta (w - w_prev)`` (Nesterov momentum).
+
+        A coordinate at 0 stays there for the whole epoch (its eta is 0, and the
+        extrapolation never lands on 0), so the steps run on the nonzeros S of w alone, with
+        products by ``G_SS``: on a working set much larger than its support (near n
+        columns, most of them zero) they cost |S|/|W| of products by G."""
+        lam = self.lam
+        S = np.flatnonzero(w)
+        momentum = self.momentum.restrict(S)
+        dot = block.sub_gram_dot(S)
+        pen = self.pen.restrict(S) if self.penalty.separable else None
+        w_S, q, r, mu = w[S], q[S], r[S], mu[S]
+        snap = w_S.copy()
         for _ in range(_INNER):
-            w = self.momentum.point(w)
-            eta = self._eta(w, block.cols)
+            w_S = momentum.point(w_S)
+            eta = self._eta(w_S, block.cols[S], pen)
             live = eta > 0
             alpha = keep_prob(eta[live], q[live], lam)
-            s = np.ones_like(w)
+            s = np.ones_like(w_S)
             s[live] = draw_mask(self.rng, alpha, self.mask)
-            delta = np.where(live, w - snap, 0.0)
+            delta = np.where(live, w_S - snap, 0.0)
             if self.strategy == "proximal":
-                g = block.gram_dot(s * delta) + mu
-                u = w - r * g
+                g = dot(s * delta) + mu
+                u = w_S - r * g
                 with np.errstate(invalid="ignore"):
-                    w = np.where(np.isinf(eta), u, u * eta / (eta + r * lam))
+                    w_S = np.where(np.isinf(eta), u, u * eta / (eta + r * lam))
             else:  # eq. (9): s * grad L(s * w), its control variate at w~ and their mean
-                tik = np.zeros_like(w)
+                tik = np.zeros_like(w_S)
                 fin = live & np.isfinite(eta)
                 tik[fin] = lam * snap[fin] / eta[fin]
-                g = s * block.gram_dot(s * delta) + mu + tik
-                w = np.where(live, w - r * g, 0.0)
-            w[~live] = 0.0
-            self.momentum.step(w)
-        return w
+                g = s * dot(s * delta) + mu + tik
+                w_S = np.where(live, w_S - r * g, 0.0)
+            w_S[~live] = 0.0
+            momentum.step(w_S)
+        self.momentum.absorb(S, momentum)
+        out = np.zeros_like(w)
+        out[S] = w_S
+        return out
 
-    def _eta(self, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """eta_hat(w) on W; 0 (pruned) where it is below 1e-14 of the largest finite eta
+    def _eta(self, w: np.ndarray, cols: np.ndarray, pen: Penalty | None) -> np.ndarray:
+        """eta_hat(w) on the columns ``cols`` (``pen``: the penalty restricted to them, for
+        a separable one); 0 (pruned) where it is below 1e-14 of the largest finite eta
         (IRLS's floor) or where |w_j| is below 1e-14 of the largest weight (weights at
         rounding level, which the floor misses when every other eta is infinite)."""
-        if self.penalty.separable:
-            eta = _eta_on(self.pen, w, np.arange(w.size))
+        if pen is not None:
+            eta = _eta_on(pen, w, np.arange(w.size))
         else:
             full = np.zeros(self.design.d)
             full[cols] = w

@@ -125,7 +125,7 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         rises (a step that diverges is caught, not returned); ``learning_rate_`` is the step
         at the end.
     max_iter : int, default=5000
-        Maximum number of epochs (an exact gradient on the working set and 10 masked
+        Maximum number of epochs (an exact gradient on the working set and 5 masked
         steps; a full-gradient check of all columns also counts as one).
     tol : float, default=1e-6
         Scale-free tolerance on the largest KKT residual divided by ``||X'y/n||_inf``.

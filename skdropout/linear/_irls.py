@@ -474,7 +474,7 @@ class _WorkingSet:
         starts on the previous support, whose Gram matrix is known)."""
         d, n, cols = self.design, self.design.n, self.cols
         self.factor = FactorCache()
-        want_block = not d.sparse and 2 * cols.size <= d.d
+        want_block = not d.sparse and not d.gram_route and 2 * cols.size <= d.d
         known = np.full(d.d, -1, dtype=np.intp)
         if d.gram_cache is not None and (d.gram_cache[2] is not None or not want_block):
             known[d.gram_cache[0]] = np.arange(d.gram_cache[0].size)
@@ -519,19 +519,26 @@ class _WorkingSet:
         G[k:, :k] = side[:k].T
         self.G = G
 
-    def residual(self, w: np.ndarray) -> np.ndarray:
-        """``y - X w`` for a ``w`` supported in W."""
+    def residual(self, w: np.ndarray) -> np.ndarray | None:
+        """``y - X w`` for a ``w`` supported in W (None on the Gram route, whose
+        products need no residual)."""
         if self.XW is not None:
             return self.design.y - self.XW @ w[self.cols]
+        if self.design.gram_route:
+            return None
         return self.design.y - self.design.matvec(w)
 
     def objective(self, penalty: Penalty, lam: float, w: np.ndarray) -> float:
         """Eq. (1) for a ``w`` supported in W."""
-        r = self.residual(w)
+        if self.XW is not None:
+            r = self.residual(w)
+            loss = float(r @ r) / (2.0 * self.design.n)
+        else:
+            loss = self.design.loss(w)
         # a separable Omega is summed over W only (w is 0 elsewhere)
         omega = (penalty.restrict(self.cols).value(w[self.cols]) if penalty.separable
                  else penalty.value(w))
-        return float(r @ r) / (2.0 * self.design.n) + lam * omega
+        return loss + lam * omega
 
     def least_squares(self) -> np.ndarray:
         """Least squares on W: from the Gram matrix when it is well conditioned, else the
@@ -615,6 +622,33 @@ class _DenseColumns:
         return self.r
 
 
+class _GramColumns:
+    """Columns on the Gram route for :func:`_enter`: ``X_s[:, js]'r`` held as
+    ``n (X_s'y_s/n - G w)_js`` and updated by G's columns; no residual is formed (the
+    caller's ``r`` is None). ``w`` is the point of :func:`_enter`, which it changes only
+    after the steps."""
+
+    block = None
+
+    def __init__(self, design: Design, js: np.ndarray, w: np.ndarray) -> None:
+        G = design.gram()
+        self.n, self.w = design.n, w
+        self.G_js, self.b_js = G[js], design.xty()[js]
+        self.G_jj = self.G_js[:, js]
+
+    def start(self, r: None) -> None:
+        self.g = self.n * (self.b_js - self.G_js @ self.w)
+
+    def dot(self, i: int) -> float:
+        return float(self.g[i])
+
+    def step(self, i: int, t: float) -> None:
+        self.g -= (t * self.n) * self.G_jj[:, i]
+
+    def residual(self) -> None:
+        return None
+
+
 class _SparseColumns:
     """Columns of a sparse design for :func:`_enter`, read from their stored entries only.
 
@@ -646,7 +680,7 @@ class _SparseColumns:
         return self.r + self.c * self.u
 
 
-def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray,
+def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.ndarray | None,
            js: np.ndarray, slope0: float | np.ndarray) -> np.ndarray | None:
     """Move each violating zero coordinate j off 0 by an exact-descent coordinate step.
 
@@ -659,9 +693,10 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
     coordinates at once after a pass without it: for penalties with
     ``Omega(t) <= slope0 |t| + k t^2/2`` (l1, elastic net, mcp, scad, logsum, ...) the
     steps always pass it, and only a failure repeats the pass with the test at every step.
-    ``w`` and the residual ``r`` are updated in place; returns the block ``X_s[:, js]`` of a
-    dense design (None for a sparse one, whose columns are read from their stored entries
-    and never densified)."""
+    ``w`` and the residual ``r`` are updated in place (``r`` is None on the design's Gram
+    route, where the ``g_j`` come from the Gram matrix); returns the block ``X_s[:, js]`` of a
+    dense design (None on the Gram route, and for a sparse design, whose columns are read
+    from their stored entries and never densified)."""
     n = design.n
     s0 = np.broadcast_to(slope0, (design.d,))[js]
     qj = design.col_sq_norms(js)
@@ -669,7 +704,8 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
     bend = lam * pen.curvature(np.zeros(js.size))
     bend = np.where(np.isfinite(bend), np.maximum(bend, 0.0), 0.0)
     thresholds, curvatures, denominators = (lam * s0).tolist(), qj.tolist(), (qj + bend).tolist()
-    columns = (_SparseColumns if design.sparse else _DenseColumns)(design, js)
+    columns = (_GramColumns(design, js, w) if design.gram_route
+               else (_SparseColumns if design.sparse else _DenseColumns)(design, js))
     for checked in (False, True):
         t, g_at = np.zeros(js.size), np.zeros(js.size)
         columns.start(r)
@@ -695,12 +731,14 @@ def _enter(design: Design, penalty: Penalty, lam: float, w: np.ndarray, r: np.nd
             break
     moved = t != 0
     w[js[moved]] = t[moved]
-    r[:] = columns.residual()
+    if r is not None:
+        r[:] = columns.residual()
     return None if design.sparse else columns.block
 
 
 def _grow(design: Design, ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
-          r: np.ndarray, res: np.ndarray, tol: float, slope0: float | np.ndarray) -> None:
+          r: np.ndarray | None, res: np.ndarray, tol: float,
+          slope0: float | np.ndarray) -> None:
     """Enter the zeros whose scaled KKT residual ``res`` exceeds ``tol`` (the worst ones, at
     most ``max(|W|, 10)``) by :func:`_enter`, and add those that moved to W."""
     viol = np.flatnonzero((w == 0) & (res > tol))
