@@ -1,4 +1,4 @@
-"""Wall time of IRLSClassifier against scikit-learn, celer and skglm at the same objective.
+"""Time of IRLSClassifier against scikit-learn, celer and skglm at the same objective.
 
 Every solver minimises eq. (1) with the logistic loss and an unpenalised intercept,
 ``F(w, b) = 1/n sum_i [log(1 + e^{m_i}) - y_i m_i] + lam * Omega(w)``, ``m = X w + b``,
@@ -19,13 +19,18 @@ Peers and their parameters for this F:
   MCPenalty(lam, 3) | SCAD(lam, 3.7) | LogSumPenalty(lam, 1), ProxNewton(fit_intercept=True))``
   (its penalties equal ``lam * Omega`` of ours, checked at the start of every run).
 
-Each solver runs at the tols of ``TOLS`` from the loosest until its F stops falling (or a
-fit takes more than ``--cap`` seconds: the row says ``capped``, or reaches its iteration
-limit: 200 epochs for saga, 1000 iterations for liblinear); ``F_best`` is the lowest F of
-all, and each solver is timed at the loosest tol whose solution satisfies
-``F <= F_best (1 + 1e-6)`` (best of ``--repeat`` runs; one run when a fit takes more than
-2 s), so all times are for the same objective. mcp, scad and logsum are not convex: a solver
-that stops at another stationary point is reported with its gap instead.
+Each solver runs at the tols of ``TOLS`` from the loosest until its F stops falling, a
+fit reaches its iteration limit (200 epochs for saga, 1000 iterations for liblinear) or is
+killed: every fit runs in a forked child process that is killed once it has used ``--cap``
+seconds (skglm's ProxNewton on the non-convex penalties can run for minutes inside compiled
+code at a tight tol). ``F_best`` is the lowest F of all. Ours and each peer are compared at
+equal objective, ``F* = max(F_ours, F_peer)`` of their lowest F: each is timed at its
+loosest tol whose solution has ``F <= F* (1 + 1e-6)`` (best of ``--repeat`` runs; one run
+when a fit takes more than 2 s). Our row's ratio is the largest of these, our time over the
+fastest peer's. mcp, scad and logsum are not convex: a peer that stops at another
+stationary point above ``F_best`` is compared at its own F, and its row adds that it did not
+reach ``F_best`` within the longest it ran, X s (so its ratio at ``F_best`` is below our
+time over X); when ours stops above ``F_best``, the comparison is at our F.
 
 Problems (binary; lam = lam_max / divisor, ``lam_max = ||X'(y - ybar)||_inf / n``):
 
@@ -36,17 +41,24 @@ Problems (binary; lam = lam_max / divisor, ``lam_max = ||X'(y - ybar)||_inf / n`
   exponential term weights, rows of unit norm), labels from 100 of the 5000 most frequent
   words with N(0, 4^2) weights.
 
-BLAS runs on one thread for everybody (threadpoolctl); skglm's numba functions are compiled
-on a small problem first (the compile time is printed, excluded). ``--clock cpu`` times each
-fit by this process's CPU time instead of the wall clock (every solver runs on one thread,
-so on a loaded machine it counts the fit's own work). Usage:
-``python benchmarks/logistic_speed.py [--problems classif toeplitz text] [--penalties ...]
-[--repeat R] [--cap S] [--clock wall|cpu] [--out FILE]``.
+BLAS runs on one thread for everybody (threadpoolctl); every solver fits a small problem
+first, so that skglm's numba functions are compiled before the timed fits (the compile time
+is printed, excluded). ``--clock cpu`` times each fit by the CPU time of its process instead
+of the wall clock (every solver runs on one thread, so on a loaded machine it counts the
+fit's own work). A run writes its table to ``--out`` and its rows next to it (``.json``);
+``--combine A.json B.json ... --out FILE`` writes the rows of several runs as one table.
+Usage: ``python benchmarks/logistic_speed.py [--problems classif toeplitz text]
+[--penalties ...] [--divisors ...] [--repeat R] [--cap S] [--clock wall|cpu] [--out FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -57,13 +69,12 @@ from sklearn.datasets import make_classification
 from threadpoolctl import threadpool_limits
 
 from _clock import CLOCKS, add_clock_argument
-from linear_speed import report
 
 from skdropout.linear import IRLSClassifier
 from skdropout.linear._logistic import LogisticProblem, objective
 from skdropout.penalties import get_penalty
 
-TOLS = [1e-2, 1e-4, 1e-6, 1e-8, 1e-10]
+TOLS = [1e-1, 1e-2, 1e-4, 1e-6, 1e-8, 1e-10]
 # the clock of every fit: wall time, or (--clock cpu) this process's CPU time, which other
 # processes on a shared machine disturb less (every solver runs on one thread)
 clock = CLOCKS["wall"]
@@ -179,65 +190,199 @@ def objective_of(X, y, est, penalty: str, lam: float) -> float:
     return objective(problem, our_penalty(penalty, lam), lam, W, b)
 
 
-def fit(factory, X, y, lam, tol):
+def _fit_child(send, factory, X, y, lam, penalty, tol) -> None:
     est = factory(lam, tol)
     start = clock()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(X, y)
-    return est, clock() - start
+    seconds = clock() - start
+    limit = np.max(getattr(est, "n_iter_", 0)) >= getattr(est, "max_iter", np.inf)
+    send.send((seconds, objective_of(X, y, est, penalty, lam),
+               int(np.count_nonzero(est.coef_)), bool(limit)))
 
 
-def sweep(factory, X, y, lam, penalty, cap) -> list[tuple]:
-    """(tol, seconds, F, nnz) for the tols of ``TOLS`` from the loosest, until F stops
-    falling (by 1e-10 relative), a fit takes more than ``cap`` seconds or reaches its
-    iteration limit."""
-    out = []
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fit(factory, X, y, lam, penalty, tol, cap):
+    """One fit in a forked child process, killed once it has used ``cap`` seconds of the
+    clock (CPU time of the child, or wall time): a peer's compiled loop cannot be
+    interrupted otherwise. Returns (seconds, F, nnz, at its iteration limit), or None when
+    killed; the seconds are the fit's own, timed inside the child."""
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_fit_child, args=(send, factory, X, y, lam, penalty, tol))
+    start = time.perf_counter()
+    child.start()
+    send.close()
+    while not receive.poll(0.02):
+        used = (_cpu_seconds(child.pid) if clock is CLOCKS["cpu"]
+                else time.perf_counter() - start)
+        if used > cap:
+            child.kill()
+            child.join()
+            return None
+        if not child.is_alive() and not receive.poll():
+            raise RuntimeError(f"a fit failed (exit code {child.exitcode})")
+    out = receive.recv()
+    child.join()
+    return out
+
+
+def sweep(factory, X, y, lam, penalty, cap) -> list[dict]:
+    """A solver's fits at the tols of ``TOLS`` from the loosest, until F stops falling (by
+    1e-10 relative, two tols in a row: a loose tol can return the same point as the next),
+    two fits in a row are killed at ``cap`` seconds (a fit can stall at one tol and not at
+    the next) or a fit reaches its iteration limit."""
+    out: list[dict] = []
     for tol in TOLS:
-        est, t = fit(factory, X, y, lam, tol)
-        F = objective_of(X, y, est, penalty, lam)
-        out.append((tol, t, F, int(np.count_nonzero(est.coef_))))
-        limit = np.max(getattr(est, "n_iter_", 0)) >= getattr(est, "max_iter", np.inf)
-        if (t > cap or limit
-                or (len(out) > 1 and out[-2][2] - F <= 1e-10 * abs(F))):
+        res = fit(factory, X, y, lam, penalty, tol, cap)
+        if res is None:
+            out.append(dict(tol=tol, time=cap, F=np.inf, nnz=-1, killed=True))
+            if len(out) > 1 and out[-2]["killed"]:
+                break
+            continue
+        t, F, nnz, limit = res
+        out.append(dict(tol=tol, time=t, F=F, nnz=nnz, killed=False))
+        flat = [len(out) > i and out[-1 - i]["F"] - out[-i]["F"] <= 1e-10 * abs(F)
+                for i in (1, 2)]
+        if limit or all(flat):
             break
     return out
 
 
+def at(fits: list[dict], target: float) -> dict | None:
+    """The loosest fit with ``F <= target (1 + REL)``, None if none."""
+    return next((e for e in fits if e["F"] <= target * (1 + REL)), None)
+
+
+def trivial_objective(X, y, penalty: str) -> float:
+    """F at w = 0, with the intercept-only model's b where the row fits an intercept: the
+    start of every solver, which a fit that returns it has not moved from."""
+    n, d = X.shape
+    y01 = (np.asarray(y) == np.unique(y)[1]).astype(float)
+    problem = LogisticProblem(X, y01[:, None], np.ones(n), float(n), penalty != "l1-noint")
+    b, _ = problem.null_model()
+    return problem.loss(problem.margins(np.zeros((d, 1)), b))
+
+
 def run_group(name, X, y, divisor, penalty, repeat, cap, rows):
-    """One row per solver: every solver sweeps its tols, ``F_best`` is the lowest F of all,
-    and each is timed at its loosest tol within ``REL`` of ``F_best``."""
+    """One row per solver. Every solver sweeps its tols; ``F_best`` is the lowest F of all.
+    Ours and each peer are compared at equal objective: at ``F* = max`` of the two lowest
+    F (within ``REL``), each timed at its loosest tol that reaches F* (best of ``repeat``
+    runs of a fit under 2 s). A peer that stays above ``F_best`` is so compared at its own
+    objective, and its note says that it did not reach ``F_best`` within the longest it ran,
+    X s (the ratio at ``F_best`` is below ours over X). A peer that returns the start
+    (:func:`trivial_objective`) at every tol that finished gets the bound ``< ours / X``
+    if a fit was killed (no ratio otherwise); one whose every fit was killed gets the bound
+    ``< ours / cap``."""
     n = X.shape[0]
     lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / divisor
     facs = solvers(penalty, n, sp.issparse(X))
     sweeps = {k: sweep(f, X, y, lam, penalty, cap) for k, f in facs.items()}
-    f_best = min(F for s in sweeps.values() for _, _, F, _ in s)
-    for solver, factory in facs.items():
-        ok = [e for e in sweeps[solver] if e[2] <= f_best * (1 + REL)]
-        tol, t, F, nnz = ok[0] if ok else sweeps[solver][-1]
-        more = repeat - 1 if t < 2 else 0
-        times = [t] + [fit(factory, X, y, lam, tol)[1] for _ in range(more)]
-        rows.append(dict(problem=f"{name} /{divisor:g}", penalty=penalty, solver=solver,
-                         tol=tol, reached=bool(ok), capped=not ok and t > cap,
-                         time=min(times), rel_gap=(F - f_best) / abs(f_best), nnz=nnz))
-        print(fmt_row(rows[-1]), flush=True)
+    for solver, fits in sweeps.items():
+        for e in fits:
+            e["time"] = min([e["time"]] + [
+                fit(facs[solver], X, y, lam, penalty, e["tol"], cap)[0]
+                for _ in range(repeat - 1 if not e["killed"] and e["time"] < 2 else 0)])
+    f_min = {k: min(e["F"] for e in fits) for k, fits in sweeps.items()}
+    f_best, f_start = min(f_min.values()), trivial_objective(X, y, penalty)
+    ours = next(iter(facs))
+    t_ours = at(sweeps[ours], f_min[ours])["time"]  # ours at its own lowest F
+    group = []
+    for solver, fits in sweeps.items():
+        best = at(fits, f_best) or min(fits, key=lambda e: e["F"])
+        longest = max(e["time"] for e in fits)
+        row = dict(problem=f"{name} /{divisor:g}", penalty=penalty, solver=solver,
+                   tol=best["tol"], time=best["time"], F=best["F"], F_best=f_best,
+                   rel_gap=(best["F"] - f_best) / abs(f_best), nnz=best["nnz"],
+                   killed=fits[-1]["killed"], cap=cap, note="")
+        group.append(row)
+        killed = [f"{e['tol']:.0e}" for e in fits if e["killed"]]
+        if killed and f_min[solver] < np.inf:
+            row["killed_at"] = f"killed at {cap:g} s at tol {', '.join(killed)}"
+        if solver == ours:
+            continue
+        if f_min[solver] == np.inf:
+            row.update(ratio=t_ours / cap, bound=True,
+                       note=f"no fit finished within {cap:g} s")
+            continue
+        if f_min[solver] >= f_start * (1 - 1e-12):
+            row["note"] = f"returns w = 0 (the start, F = {f_start:.6f}) at every tol"
+            if killed:  # still running at the cap: it did not reach F_best within it
+                row.update(ratio=t_ours / longest, bound=True)
+                row["note"] += f" that finished; did not reach F_best within {longest:.3g} s"
+            continue
+        target = max(f_min[ours], f_min[solver])
+        mine, theirs = at(sweeps[ours], target), at(fits, target)
+        row["ratio"] = mine["time"] / theirs["time"]
+        if f_min[solver] > f_best * (1 + REL):
+            row["note"] = (f"did not reach F_best within {longest:.3g} s"
+                           f": ratio at F_best "
+                           f"< {t_ours / longest:.2f}; ratio at its own F (ours at tol "
+                           f"{mine['tol']:.0e})")
+        elif f_min[ours] > f_best * (1 + REL):
+            row["note"] = f"ratio at our F (theirs at tol {theirs['tol']:.0e})"
+    rated = [r for r in group[1:] if "ratio" in r]
+    if rated:  # ours over the fastest peer: the largest ratio
+        fastest = max(rated, key=lambda r: r["ratio"])
+        group[0].update(ratio=fastest["ratio"], bound=bool(fastest.get("bound")))
+    if f_min[ours] > f_best * (1 + REL):
+        group[0]["note"] = "ours stops above F_best (another stationary point)"
+    rows.extend(group)
+    for r in group:
+        print(fmt_row(r), flush=True)
 
 
 def fmt_row(r) -> str:
-    flag = "" if r["reached"] else ("  (capped)" if r["capped"] else
-                                    "  (did not reach F_best within 1e-6)")
+    ratio = f"{'<' if r.get('bound') else ''}{r['ratio']:.2f}" if "ratio" in r else "-"
+    time_ = f">{r['cap']:g}" if r["killed"] and r["F"] == np.inf else f"{r['time']:.3f}"
     return (f"{r['problem']:<14}{r['penalty']:<11}{r['solver']:<20}{r['tol']:>8.0e}"
-            f"{r['time']:>9.3f}{r.get('ratio', float('nan')):>7.2f}{r['rel_gap']:>11.1e}"
-            f"{r['nnz']:>7}{flag}")
+            f"{time_:>9}{ratio:>7}{r['F']:>12.8f}{r['rel_gap']:>11.1e}{r['nnz']:>7}"
+            f"{'  ' + r['note'] if r['note'] else ''}"
+            f"{'  (' + r['killed_at'] + ')' if r.get('killed_at') else ''}")
 
 
 HEADER = (f"{'problem':<14}{'pen':<11}{'solver':<20}{'tol':>8}{'time[s]':>9}{'ratio':>7}"
-          f"{'F/F_best-1':>11}{'nnz':>7}")
+          f"{'F':>12}{'F/F_best-1':>11}{'nnz':>7}")
+LEGEND = ("# ratio: on our row, our time over the fastest peer's at equal objective (the goal: "
+          "<= 1); on a peer's row, our time over its time at the worse of its and our lowest F "
+          "(each at its loosest tol reaching that F within 1e-6); time, tol, F, F/F_best-1: "
+          "each solver at its loosest tol reaching F_best, else at its lowest F")
+
+
+def write_table(title: str, parts: list[dict], out: str) -> None:
+    """Write (and print) the rows of ``parts`` (each ``{"meta": [lines], "rows": [...]}``)
+    as one table under the title, each part's lines and the legend."""
+    lines = [f"# {title}", *[m for part in parts for m in part["meta"]], LEGEND, HEADER,
+             *[fmt_row(r) for part in parts for r in part["rows"]]]
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text)
+
+
+def meta(args, jit: float) -> list[str]:
+    """The lines that describe one run: its command line, machine, load and versions."""
+    import celer
+    import skglm
+    import sklearn
+
+    return [f"# part: {' '.join(sys.argv[1:])}",
+            f"#   {platform.platform()}, BLAS threads=1, {args.clock} clock, load average at "
+            f"the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; numpy "
+            f"{np.__version__}, scikit-learn {sklearn.__version__}, celer {celer.__version__}, "
+            f"skglm {skglm.__version__}; skglm numba compile {jit:.1f} s (excluded)"]
 
 
 def warm_up(penalties: list[str], formats: set[str]) -> float:
-    """Compile skglm's numba functions for these penalties and X formats ("dense",
-    "sparse") on a small problem; returns the seconds it took."""
+    """Fit every solver of these penalties once on a small problem in each X format
+    ("dense", "sparse"), so that the timed fits (in forked children) find skglm's numba
+    functions compiled and every module imported; returns the seconds it took."""
     start = time.perf_counter()
     Xs, ys = make_classification(60, 30, random_state=0)
     inputs = [Xs] * ("dense" in formats) + [sp.csr_matrix(Xs)] * ("sparse" in formats)
@@ -246,8 +391,7 @@ def warm_up(penalties: list[str], formats: set[str]) -> float:
         for Xw in inputs:
             for penalty in penalties:
                 for name, factory in solvers(penalty, 60, False).items():
-                    if name.startswith("skglm"):
-                        factory(0.01, 1e-4).fit(Xw, ys)
+                    factory(0.01, 1e-4).fit(Xw, ys)
     return time.perf_counter() - start
 
 
@@ -273,11 +417,19 @@ def main() -> None:
                         help="lam_max divisors (default: 20 100; text: 20 50)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cap", type=float, default=30.0,
-                        help="seconds after which a solver is not tried at tighter tols")
+                        help="seconds of the clock after which a fit is killed")
     add_clock_argument(parser)
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="write one table of the rows of these runs' .json files "
+                        "instead of running")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                              "logistic_speed.txt"))
     args = parser.parse_args()
+    title = ("benchmarks/logistic_speed.py: time at the same objective "
+             "(F <= F_best (1 + 1e-6))")
+    if args.combine:
+        write_table(title, [json.loads(Path(f).read_text()) for f in args.combine], args.out)
+        return
     global clock
     clock = CLOCKS[args.clock]
 
@@ -292,9 +444,10 @@ def main() -> None:
             for divisor in args.divisors or DIVISORS[name]:
                 for penalty in args.penalties:
                     run_group(name, X, y, divisor, penalty, args.repeat, args.cap, rows)
-    report(f"benchmarks/logistic_speed.py: {args.clock} time at the same objective "
-           "(F <= F_best (1 + 1e-6))", rows, f"skglm numba compile: {jit:.1f} s (excluded)",
-           HEADER, fmt_row, args.out)
+                    part = {"meta": meta(args, jit), "rows": rows}  # kept as it grows
+                    Path(args.out).with_suffix(".json").write_text(json.dumps(part, indent=1))
+    write_table(title, [part], args.out)
+
 
 if __name__ == "__main__":
     main()
