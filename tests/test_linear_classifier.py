@@ -353,6 +353,23 @@ def test_not_converged_warns_with_the_residual():
         IRLSClassifier(lam=0.001, max_iter=1, tol=1e-12).fit(X, y)
 
 
+def test_a_stalled_fit_warns_with_its_step_count(monkeypatch):
+    """Stopping before max_iter (no Newton step lowers F) is not a call for more steps."""
+    from skdropout.linear import _irls_classifier
+    solve = _irls_classifier.logistic_irls
+
+    def stalled(*args, **kwargs):
+        res = solve(*args, **{**kwargs, "max_iter": 3})
+        res.converged, res.kkt = False, 1e-3
+        return res
+
+    monkeypatch.setattr(_irls_classifier, "logistic_irls", stalled)
+    X, y = _data()
+    with pytest.warns(ConvergenceWarning, match=r"stopped after \d+ of max_iter=50 Newton "
+                      r"steps.*KKT residual 1\.00e-03.*loosen tol"):
+        IRLSClassifier(lam=0.01, max_iter=50).fit(X, y)
+
+
 @pytest.mark.parametrize("params, data, match", [
     ({"lam": 0.0}, None, "lam"),
     ({"penalty": "nope"}, None, "penalty"),

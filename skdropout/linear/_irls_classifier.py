@@ -153,8 +153,13 @@ class IRLSClassifier(LogisticClassifierMixin):
                             max_iter=self.max_iter, tol=self.tol)
         self._check_result(res.coef, res.objective_path[-1])
         if not res.converged:
-            warnings.warn(f"IRLSClassifier did not converge in {self.max_iter} Newton steps "
-                          f"at lam={lam:.4g} (scaled KKT residual {res.kkt:.2e} > "
-                          f"tol={self.tol:g}); increase max_iter.", ConvergenceWarning,
-                          stacklevel=4)
+            # before max_iter the fit stops only where no Newton step lowers F
+            how, advice = ((f"did not converge in {self.max_iter} Newton steps",
+                            "increase max_iter") if res.n_iter >= self.max_iter else
+                           (f"stopped after {res.n_iter} of max_iter={self.max_iter} Newton "
+                            "steps, none of which lowers the objective",
+                            "loosen tol, or standardise X"))
+            warnings.warn(f"IRLSClassifier {how} at lam={lam:.4g} (scaled KKT residual "
+                          f"{res.kkt:.2e} > tol={self.tol:g}); {advice}.",
+                          ConvergenceWarning, stacklevel=4)
         return res
