@@ -496,7 +496,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
     converged, it = False, 0
     for it in range(1, max_iter + 1):
-        F_prev, moved = F, False
+        F_prev, kkt_prev, moved = F, kkt, False
         for k in range(K):
             # the first step of a penalty whose zeros are absorbing starts from least squares
             warm = screen or revives or it > 1 or warm_init
@@ -526,7 +526,11 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         if kkt <= tol and (screen or rel <= tol):
             converged = True
             break
-        if not moved:  # no Newton step lowers F: the point is stationary to rounding
+        # a cycle that lowers F by no more than its rounding and leaves the KKT residual no
+        # smaller made no progress (its accepted steps are halved to where F cannot tell
+        # them apart): the next cycle starts from the same point and repeats it
+        stalled = F_prev - F <= _ROUNDING * abs(F) and kkt >= kkt_prev
+        if not moved or stalled:  # no Newton step lowers F: stationary to rounding
             converged = kkt <= tol or (not screen and rel <= tol)
             break
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
