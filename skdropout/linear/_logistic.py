@@ -55,6 +55,11 @@ from ._wstep import cho_solve, cholesky
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
+# Newton cycles in a row that lower F by no more than its rounding without a new smallest KKT
+# residual before a fit counts as stalled: such cycles can still end in a sudden drop of the
+# residual (a multinomial l1 fit of the tests reaches tol=1e-10 after 21 of them), while a
+# stall repeats them up to max_iter
+_PATIENCE = 25
 _ROUNDING = 16 * np.finfo(np.float64).eps
 _OUTER_WS = 100         # smallest outer working set (features) of a screened fit
 # a sparse X starts with four times as many: there a round's fixed costs (a product with all
@@ -494,9 +499,9 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     P = problem.probabilities(M)
     G, g_b = problem.neg_gradient(P)  # kept at the current P
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
-    converged, it = False, 0
+    converged, it, stalls, best_kkt = False, 0, 0, kkt
     for it in range(1, max_iter + 1):
-        F_prev, kkt_prev, moved = F, kkt, False
+        F_prev, moved = F, False
         for k in range(K):
             # the first step of a penalty whose zeros are absorbing starts from least squares
             warm = screen or revives or it > 1 or warm_init
@@ -527,10 +532,11 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             converged = True
             break
         # a cycle that lowers F by no more than its rounding and leaves the KKT residual no
-        # smaller made no progress (its accepted steps are halved to where F cannot tell
-        # them apart): the next cycle starts from the same point and repeats it
-        stalled = F_prev - F <= _ROUNDING * abs(F) and kkt >= kkt_prev
-        if not moved or stalled:  # no Newton step lowers F: stationary to rounding
+        # smaller than its best made no visible progress (its accepted steps are halved to
+        # where F cannot tell them apart): _PATIENCE of them in a row are a stall
+        stalls = stalls + 1 if F_prev - F <= _ROUNDING * abs(F) and kkt >= best_kkt else 0
+        best_kkt = min(best_kkt, kkt)
+        if not moved or stalls >= _PATIENCE:  # no Newton step lowers F: stationary to rounding
             converged = kkt <= tol or (not screen and rel <= tol)
             break
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
