@@ -189,8 +189,8 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     Omega'' is unchanged (exactly Newton for l1, and for mcp/scad within one piece of the
     penalty: one factorisation per support), and for ``_MAX_CHORDS`` chord steps while
     ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (logsum). Where H is not positive definite, its convex part
-    ``G + lam diag(max(Omega'', 0))`` takes the step (kept only while Omega'' is
-    unchanged). A Newton step that would move a coordinate across 0 is cut at a crossing
+    ``G + lam diag(max(Omega'', 0))`` takes the step (its factor kept while
+    ``max(Omega'', 0)`` is unchanged). A Newton step that would move a coordinate across 0 is cut at a crossing
     (for a convex penalty the one whose point, with the coordinates crossed by then at 0,
     has the lowest objective; otherwise the first) and the crossed coordinates leave the
     support (an active-set homotopy, as in
@@ -241,6 +241,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
         pen = penalty.restrict(idx)
         sign = np.sign(ws)
         drop, L, curv_of_L, exact, min_diag, chords = None, None, None, False, 0.0, 0
+        convex = None  # (max(Omega'', 0), Cholesky factor) of the convex part on idx
         for _ in range(max_steps):
             full[idx] = ws
             Gw = (G @ full)[idx]
@@ -265,8 +266,13 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                     if exact:
                         cache.base = (factor, idx, curv, {})
                     elif np.any(curv < 0):  # the convex part of the Hessian
-                        H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
-                        factor = cholesky(H)
+                        # which moves only with max(Omega'', 0): constant for logsum, whose
+                        # Omega'' < 0 changes at every step
+                        kept = np.maximum(curv, 0.0)
+                        if convex is None or not np.array_equal(kept, convex[0]):
+                            H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
+                            convex = (kept, cholesky(H))
+                        factor = convex[1]
                     L = None if factor is None else partial(cho_solve, factor)
                 curv_of_L = curv
                 min_diag = (diag + lam * (curv if exact else np.maximum(curv, 0.0))).min()
