@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy import optimize
+from scipy import optimize, signal
 from scipy.special import expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -415,3 +415,38 @@ def test_bad_input_names_the_parameter_and_leaves_it_unfitted(params, data, matc
     with pytest.raises(ValueError, match=match):
         est.fit(X, y)
     assert not hasattr(est, "coef_")
+
+
+def test_a_polish_that_does_not_settle_is_not_repeated_every_iteration(monkeypatch):
+    # logsum on AR(1) columns (corr 0.8^|i-j|, as benchmarks/logistic_speed.py's toeplitz
+    # problem): on a support of ~40 features the restricted Hessian is indefinite and the
+    # Newton polish of irls runs out of steps; irls then waits before it tries again, and
+    # ends at the same point as when it polishes at every iteration
+    from skdropout.linear import _irls
+
+    n, d = 200, 1000
+    rng = np.random.default_rng(2)
+    Z = rng.standard_normal((n, d))
+    X, _ = signal.lfilter([0.6], [1.0, -0.8], Z, axis=1, zi=0.4 * Z[:, :1])
+    X = (X - X.mean(0)) / X.std(0)
+    w = np.zeros(d)
+    w[rng.choice(d, 10, replace=False)] = rng.standard_normal(10)
+    m = X @ w
+    y = (rng.random(n) < expit(3.0 * m / m.std())).astype(int)
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 30
+    newton, failed = _irls.newton_on_support, []
+
+    def counted(*args, **kwargs):
+        out = newton(*args, **kwargs)
+        failed.append(out is None)
+        return out
+
+    monkeypatch.setattr(_irls, "newton_on_support", counted)
+    est = IRLSClassifier(penalty="logsum", penalty_params={"eps": 1.0}, lam=lam, tol=1e-4)
+    coef = est.fit(X, y).coef_.copy()
+    assert sum(failed) <= 40
+    failed.clear()
+    monkeypatch.setattr(_irls._PolishRetry, "due", lambda self: True)
+    every = est.fit(X, y).coef_
+    assert sum(failed) >= 150  # the polish fails at every iteration of a long inner solve
+    np.testing.assert_allclose(coef, every, rtol=0, atol=1e-8)

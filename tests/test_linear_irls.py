@@ -478,6 +478,46 @@ def test_newton_polish_with_a_kept_factorisation_finds_the_same_point(name, para
         w_kept[enter] = w_fresh[enter] = 1e-3 * np.sign(g[enter])
 
 
+def test_newton_polish_factorises_the_convex_part_once_per_support(monkeypatch):
+    # logsum with a small eps on two nearly collinear pairs of columns: the Hessian
+    # G + lam diag(Omega'') is indefinite, so the convex part G + lam diag(max(Omega'', 0))
+    # = G takes the steps; it is the same matrix at every step on one support and is
+    # factorised once there, and the polish still ends at a stationary point below its start
+    from skdropout.linear import _irls
+
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((50, 6))
+    X[:, 1] = X[:, 0] + 0.05 * X[:, 1]
+    X[:, 3] = X[:, 2] + 0.05 * X[:, 3]
+    y = X @ rng.standard_normal(6) + 0.1 * rng.standard_normal(50)
+    G, c = X.T @ X / 50, X.T @ y / 50
+    pen, lam = get_penalty("logsum", eps=0.1), 0.05
+    cholesky, factorised = _irls.cholesky, []
+
+    def recorded(H, *args, **kwargs):
+        H0 = H.copy()
+        out = cholesky(H, *args, **kwargs)
+        if out is not None:
+            factorised.append(H0)
+        return out
+
+    monkeypatch.setattr(_irls, "cholesky", recorded)
+    w0 = np.linalg.solve(G, c)
+    w = _irls.newton_on_support(G, c, w0, pen, lam)
+    for i, A in enumerate(factorised):
+        for B in factorised[:i]:
+            assert A.shape != B.shape or not np.allclose(A, B, rtol=1e-12, atol=0)
+    S = np.flatnonzero(w)
+    assert 0 < S.size < 6  # indefinite on all six: coordinates left the support
+    grad = G[np.ix_(S, S)] @ w[S] - c[S] + lam * pen.restrict(S).grad(w[S])
+    assert np.abs(grad).max() <= 1e-10 * np.abs(c).max()
+
+    def F(v):
+        return 0.5 * v @ G @ v - c @ v + lam * np.sum(pen.pointwise(v))
+
+    assert F(w) < F(w0)
+
+
 def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):
     from skdropout.linear._design import Design
 

@@ -53,6 +53,7 @@ _MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
 _MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian factor
 _MAX_BREAKPOINTS = 64   # zero crossings the polish's line search compares
 _REUSE_MIN = 64         # smallest support (working set) on which factorisations are saved
+_MAX_POLISH_WAIT = 8    # most iterations irls waits to retry a polish that did not settle
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 _TRTRS = la.get_lapack_funcs("trtrs", (np.empty(0),))
 
@@ -188,8 +189,8 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     Omega'' is unchanged (exactly Newton for l1, and for mcp/scad within one piece of the
     penalty: one factorisation per support), and for ``_MAX_CHORDS`` chord steps while
     ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (logsum). Where H is not positive definite, its convex part
-    ``G + lam diag(max(Omega'', 0))`` takes the step (kept only while Omega'' is
-    unchanged). A Newton step that would move a coordinate across 0 is cut at a crossing
+    ``G + lam diag(max(Omega'', 0))`` takes the step (its factor kept while
+    ``max(Omega'', 0)`` is unchanged). A Newton step that would move a coordinate across 0 is cut at a crossing
     (for a convex penalty the one whose point, with the coordinates crossed by then at 0,
     has the lowest objective; otherwise the first) and the crossed coordinates leave the
     support (an active-set homotopy, as in
@@ -240,6 +241,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
         pen = penalty.restrict(idx)
         sign = np.sign(ws)
         drop, L, curv_of_L, exact, min_diag, chords = None, None, None, False, 0.0, 0
+        convex = None  # (max(Omega'', 0), Cholesky factor) of the convex part on idx
         for _ in range(max_steps):
             full[idx] = ws
             Gw = (G @ full)[idx]
@@ -264,8 +266,13 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                     if exact:
                         cache.base = (factor, idx, curv, {})
                     elif np.any(curv < 0):  # the convex part of the Hessian
-                        H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
-                        factor = cholesky(H)
+                        # which moves only with max(Omega'', 0): constant for logsum, whose
+                        # Omega'' < 0 changes at every step
+                        kept = np.maximum(curv, 0.0)
+                        if convex is None or not np.array_equal(kept, convex[0]):
+                            H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
+                            convex = (kept, cholesky(H))
+                        factor = convex[1]
                     L = None if factor is None else partial(cho_solve, factor)
                 curv_of_L = curv
                 min_diag = (diag + lam * (curv if exact else np.maximum(curv, 0.0))).min()
@@ -810,6 +817,33 @@ def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray) -> np
     return trial if ws.objective(penalty, lam, trial) <= ws.objective(penalty, lam, w) else w
 
 
+class _PolishRetry:
+    """When :func:`irls` tries the polish again after one that did not settle.
+
+    Where the restricted Hessian ``G_SS + lam diag(Omega''(w_S))`` of a non-convex penalty
+    is indefinite, ``w`` is not near a local minimum of the restricted objective: the
+    polish's steps with the convex part of the Hessian are majorisation steps that creep
+    towards a face of the orthant and run out of steps, two factorisations each. The w-steps
+    move ``w`` (and its support, by a coordinate or two) as slowly, so after such a polish
+    the next is tried only after 1, then 2, 4, ... (at most ``_MAX_POLISH_WAIT``)
+    iterations; once a polish is accepted, at every iteration again.
+    """
+
+    def __init__(self) -> None:
+        self.wait, self.gap = 0, 1
+
+    def due(self) -> bool:
+        """Whether to polish this iteration."""
+        self.wait -= 1
+        return self.wait < 0
+
+    def failed(self) -> None:
+        self.wait, self.gap = self.gap, min(2 * self.gap, _MAX_POLISH_WAIT)
+
+    def settled(self) -> None:
+        self.wait, self.gap = 0, 1
+
+
 def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray | None = None,
          solver: str = "auto", max_iter: int = 1000, tol: float = 1e-6,
          working_set: np.ndarray | None = None) -> IRLSResult:
@@ -882,6 +916,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
     F = ws.objective(penalty, lam, w)
     path = [F]
     converged, kkt, it = False, math.inf, 0
+    retry = _PolishRetry()
     for it in range(1, max_iter + 1):
         F_prev = F
         if not polished:
@@ -913,7 +948,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                     pos = np.flatnonzero(keep)
             elif pos.size and ws.G is not None:  # all of W: its zeros may re-enter
                 pos = np.arange(ws.cols.size)
-            if pos.size:
+            if pos.size and retry.due():
                 G_pos = ws.gram(pos)
                 pen_pos = penalty.restrict(ws.cols[pos])
                 for greedy in (True, False):  # the cheap greedy homotopy first
@@ -928,7 +963,11 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                     if F_pol <= F:
                         polished = F_pol < F and ws.cols.size >= _REUSE_MIN
                         w, F = w_pol, F_pol
+                        retry.settled()
                         break
+                else:
+                    if cand is None:  # the exact homotopy did not settle on this support
+                        retry.failed()
         r = ws.residual(w)
         g = design.gradient(w, r)
         res = kkt_residuals(g, w, penalty, lam) / scale
