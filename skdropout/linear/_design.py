@@ -33,8 +33,7 @@ _GER = blas.get_blas_funcs("ger", (np.empty(0),))
 _OFFSET_RATIO = 100.0
 # the multiply-adds a column slice of a sparse X must save to pay for building the slice
 _SLICE_SAVING = 1 << 16
-
-
+# bytes of a dense X that _dense_moments reads per block (the block stays in the cache)
 _BLOCK_BYTES = 1 << 20
 # the largest number of entries the covariance updates keep (d x columns)
 _COV_MAX_ENTRIES = 1 << 24

@@ -188,10 +188,10 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
     step ``w <- w - H^-1 (G w - c + lam Omega'(w))``. The Cholesky factor of H is kept while
     Omega'' is unchanged (exactly Newton for l1, and for mcp/scad within one piece of the
     penalty: one factorisation per support), and for ``_MAX_CHORDS`` chord steps while
-    ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (logsum). Where H is not positive definite, its convex part
-    ``G + lam diag(max(Omega'', 0))`` takes the step (its factor kept while
-    ``max(Omega'', 0)`` is unchanged). A Newton step that would move a coordinate across 0 is cut at a crossing
-    (for a convex penalty the one whose point, with the coordinates crossed by then at 0,
+    ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (logsum). Where H
+    is not positive definite, its convex part ``G + lam diag(max(Omega'', 0))`` takes the
+    step (its factor kept while ``max(Omega'', 0)`` is unchanged). A Newton step that would
+    move a coordinate across 0 is cut at a crossing (for a convex penalty the one whose point, with the coordinates crossed by then at 0,
     has the lowest objective; otherwise the first) and the crossed coordinates leave the
     support (an active-set homotopy, as in
     feature-sign search); when neither matrix is positive definite the smallest tenth of the
@@ -321,8 +321,8 @@ def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarr
                                                tuple | None]:
     """A solver of ``H_SS x = b`` for the support ``S = idx`` from the Cholesky factor
     ``L`` of ``H_PP`` on an earlier support ``P`` (``base = (L, P, curvature on P, columns
-    of Z)``, P in the order of L's rows), when S differs from P by a few coordinates: it adds ``A = S - P``
-    (at most an eighth of P) and drops ``D = P - S`` (at most an eighth of ``P + A``), the
+    of Z)``, P in the order of L's rows), when S differs from P by a few coordinates: it
+    adds ``A = S - P`` (at most an eighth of P) and drops ``D = P - S`` (at most an eighth of ``P + A``), the
     curvature on ``S & P`` is unchanged and P has at least ``_REUSE_MIN`` coordinates (below
     that a factorisation costs less than the bookkeeping); else None. Returned with the base
     for the next call (the extended factor when A is not empty).

@@ -455,13 +455,13 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         n_viol = int(np.count_nonzero(outside & (res > tol)))
         if n_viol == 0 and inner_tol == tol:
             break  # the restricted problem stopped short of tol: nothing new to add
-        support = np.flatnonzero(np.any(W != 0, axis=1))
+        nonzero = np.any(W != 0, axis=1)
+        support = np.flatnonzero(nonzero)
         # violators first, then the zeros closest to violating (|g_j| / (lam slope0_j)):
         # a set of twice the support saves the rounds that would add them one by one
         with np.errstate(divide="ignore", invalid="ignore"):
             close = np.max(np.abs(G), axis=1) / (lam * slope0)
-        cand = np.flatnonzero(outside & (W[:, 0] == 0 if W.shape[1] == 1
-                                         else ~np.any(W != 0, axis=1)))
+        cand = np.flatnonzero(outside & ~nonzero)
         count = max(min(n_viol, max(cols.size, smallest)),
                     2 * support.size - cols.size) if n_viol else 0
         add = cand if count >= cand.size else cand[
