@@ -3,8 +3,9 @@
 One fit of ``IRLSClassifierCV(lams=grid, cv=folds, tol)`` on the grid and folds of
 benchmarks/logistic_cv_speed.py, with timers (CPU time of this process) wrapped around the
 functions of the solver that do its linear algebra: per lam, summed over the 6 paths (5
-training parts and all the data), the time of the whole lam (the screened fit and its KKT
-checks), the Newton steps and screened fits, the largest support and working set, and the
+training parts and all the data), the time of the whole lam (the screened fits and their KKT
+checks), the time of the Newton solver (``IRLSClassifier._solve``: the rest of the lam's
+time is the path's own), its Newton steps and calls (screened fits), the largest support and working set, and the
 time inside the inner IRLS solver, the Gram matrices (``Design.cross``), the Cholesky
 factors, the conjugate-gradient w-steps and the products with all of X (the loss
 gradients). The timed functions are nested (the Gram matrices and factors are inside the
@@ -71,7 +72,9 @@ def profile(X, y, tol):
         return res, G, cols
 
     def counted(self, *a, **k):
+        start = time.process_time()
         res = solve(self, *a, **k)
+        acc[state.lam]["Newton"] += time.process_time() - start
         acc[state.lam]["fits"] += 1
         acc[state.lam]["steps"] += res.n_iter
         return res
@@ -107,7 +110,7 @@ def main() -> None:
     warnings.simplefilter("ignore", ConvergenceWarning)
     with threadpool_limits(1):
         lams, acc, total = profile(X, y, args.tol)
-    columns = ["lam", *TIMED]
+    columns = ["lam", "Newton", *TIMED]
     print(f"{title}: {X.shape[0]} x {X.shape[1]}, tol={args.tol:g}; CPU seconds summed over "
           f"the 6 paths; the whole fit {total:.2f} s")
     print(f"{'k':>3}{'lam/lam_max':>12}{'support':>8}{'set':>7}{'fits':>5}{'steps':>6}"

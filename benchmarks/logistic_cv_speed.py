@@ -132,7 +132,8 @@ def measure(name, X, y, args, clock, write):
     """The runs of ``args.solvers`` on one problem, as a part (a dict of lists, JSON-ready):
     ``ref`` (the reference's score path, its time and the floor), ``ours`` (per tol: the times
     of its runs, lam_ index, score path) and ``peers`` (per solver and tol: time, C_ index,
-    score path). ``write(part)`` is called after every fit."""
+    score path; ``running``: the peer fit under way). ``write(part)`` is called around every
+    fit."""
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
     n_train = {len(train) for train, _ in folds}
     assert len(n_train) == 1, "the training parts differ in size: the grids would not map"
@@ -175,6 +176,8 @@ def measure(name, X, y, args, clock, write):
     for solver in peers:
         rows = part["peers"][solver] = []
         for tol in args.tols:
+            part["running"] = dict(solver=solver, tol=tol)  # a run stopped here says so
+            write(part)
             theirs, t = timed(lambda: LogisticRegressionCV(
                 Cs=Cs, cv=folds, l1_ratios=(1.0,), solver=solver, tol=tol,
                 scoring="neg_log_loss", max_iter=100_000, use_legacy_attributes=False
@@ -183,6 +186,7 @@ def measure(name, X, y, args, clock, write):
                              C_index=int(np.argmin(np.abs(Cs - theirs.C_))),
                              log_loss_path=peer_scores(theirs).tolist()))
             print(f"  {solver} tol={tol:g} {t[clock]:.2f} s", flush=True)
+            del part["running"]
             write(part)
             if t[clock] > args.cap:
                 part["skipped"][solver] = [s for s in args.tols if s < tol]
@@ -195,7 +199,8 @@ def measure(name, X, y, args, clock, write):
 def merge(parts):
     """The parts of one problem as one: its reference, ours at every tol (the times of all
     runs) and each peer's rows, from whichever part has them (a later part wins)."""
-    out = dict(parts[0], ours={}, peers={}, skipped={}, meta=[])
+    out = dict(parts[0], ours={}, peers={}, skipped={}, meta=[],
+               stopped=[p["running"] for p in parts if "running" in p])
     for part in parts:
         assert np.allclose(part["lams"], out["lams"], rtol=1e-12), "the grids differ"
         out["meta"] += part["meta"]
@@ -251,7 +256,10 @@ def report(part, lines):
             run = min(r["tol"] for r in part["peers"][solver])
             lines.append(f"  {solver:9s} tol={', '.join(f'{t:g}' for t in skipped)}: not run "
                          f"(tol={run:g} took over {part['cap']:g} s)")
-    if rows:
+    for stop in part.get("stopped", []):
+        lines.append(f"  {stop['solver']:9s} tol={stop['tol']:g}: stopped before the fit "
+                     "finished (its run was ended)")
+    if rows and "floor" in ref:  # (a run stopped after the reference has no floor)
         fastest = min(r["time"] for _, r in rows)
         lines.append(f"  floor of a factorising Newton path: one Gram matrix and Cholesky "
                      f"factor per lam and part on the reference supports, {ref['floor']:.2f} "
