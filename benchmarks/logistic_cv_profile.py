@@ -27,7 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from logistic_cv_speed import N_LAMS, problems, whole_folds  # benchmarks/ is on sys.path
+from logistic_cv_speed import N_LAMS, problems  # benchmarks/ is on sys.path
 from skdropout.linear import IRLSClassifier, IRLSClassifierCV
 from skdropout.linear import _design, _irls, _logistic, _logistic_path, _wstep
 
@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     title, factory = problems(SimpleNamespace(quick=args.quick, sparse=args.sparse,
                                               problems=[args.problem]))[args.problem]
-    X, y = whole_folds(*factory())
+    X, y = factory()
     warnings.simplefilter("ignore", ConvergenceWarning)
     with threadpool_limits(1):
         lams, acc, total = profile(X, y, args.tol)

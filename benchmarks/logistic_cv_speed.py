@@ -142,7 +142,7 @@ def measure(name, X, y, args, clock, write):
     lam_max = float(np.max(np.abs(X.T @ (y - y.mean())))) / n
     lams = np.geomspace(lam_max, lam_max / 100, N_LAMS)
     Cs = 1.0 / (n_train * lams)
-    part = dict(problem=name, lams=lams.tolist(), clock=args.clock, cap=args.cap,
+    part = dict(problem=name, lams=lams.tolist(), clock=args.clock,
                 shape=f"{n} x {X.shape[1]}" + (f", {X.nnz / np.prod(X.shape):.2%} nonzero"
                                                if sp.issparse(X) else ""),
                 n_train=n_train, meta=[run_line(args)], ours={}, peers={}, skipped={})
@@ -187,9 +187,12 @@ def measure(name, X, y, args, clock, write):
                              log_loss_path=peer_scores(theirs).tolist()))
             print(f"  {solver} tol={tol:g} {t[clock]:.2f} s", flush=True)
             del part["running"]
+            over = t[clock] > args.cap  # the tighter tols are not run
+            if over:
+                part["skipped"][solver] = dict(tols=[s for s in args.tols if s < tol],
+                                               cap=args.cap)
             write(part)
-            if t[clock] > args.cap:
-                part["skipped"][solver] = [s for s in args.tols if s < tol]
+            if over:
                 break
     if "ours" in args.solvers:  # the second run: after the peers when there are any
         run_ours()
@@ -252,10 +255,10 @@ def report(part, lines):
                      f"{r['C_index']:2d}, log-loss error {error:.1e} | ratio {ratio}, "
                      f"{equal}  {same}")
     for solver, skipped in part["skipped"].items():
-        if skipped:
+        if skipped["tols"]:
             run = min(r["tol"] for r in part["peers"][solver])
-            lines.append(f"  {solver:9s} tol={', '.join(f'{t:g}' for t in skipped)}: not run "
-                         f"(tol={run:g} took over {part['cap']:g} s)")
+            lines.append(f"  {solver:9s} tol={', '.join(f'{t:g}' for t in skipped['tols'])}: "
+                         f"not run (tol={run:g} took over {skipped['cap']:g} s)")
     for stop in part.get("stopped", []):
         lines.append(f"  {stop['solver']:9s} tol={stop['tol']:g}: stopped before the fit "
                      "finished (its run was ended)")
@@ -276,16 +279,17 @@ def run_line(args) -> str:
 
 
 def problems(args) -> dict:
-    """name -> (title, factory of X, y) of the chosen problems."""
+    """name -> (title, factory of X, y) of the chosen problems (the sparse ones without the
+    rows that would make the training parts differ in size: :func:`whole_folds`)."""
     n, d = (500, 1000) if args.quick else (2000, 5000)
     sparse = (1000, 3000, 0.005) if args.quick else args.sparse
     text = (2000, 5000, 0.01) if args.quick else (20000, 50000, 1e-3)
     table = {"dense": ("make_classification(n_informative=50)", lambda: make_classification(
                  n, d, n_informative=50, random_state=0)),
-             "sparse": ("text-like sparse CSR", lambda: text_like(int(sparse[0]),
-                                                                  int(sparse[1]), sparse[2])),
+             "sparse": ("text-like sparse CSR", lambda: whole_folds(*text_like(
+                 int(sparse[0]), int(sparse[1]), sparse[2]))),
              "text": ("text: logistic_speed.make_text, the issue's shape",
-                      lambda: make_text(*text))}
+                      lambda: whole_folds(*make_text(*text)))}
     return {key: table[key] for key in args.problems}
 
 
@@ -335,7 +339,7 @@ def main() -> None:
     warnings.simplefilter("ignore", ConvergenceWarning)
     with threadpool_limits(1):
         for title, factory in problems(args).values():
-            X, y = whole_folds(*factory())
+            X, y = factory()
             print(f"{title}: {X.shape[0]} x {X.shape[1]}", flush=True)
             done.append(measure(title, X, y, args, clock, write))
     with_ref = [part for part in done if "ref" in part]
