@@ -129,7 +129,7 @@ def newton_floor(X, coefs, folds, clock, seed=0):
 
 
 def measure(name, X, y, args, clock, write):
-    """The runs of ``args.solvers`` on one problem, as a part (a dict of lists, JSON-ready):
+    """The runs of ``args.solvers`` on one problem, as a part (a JSON-ready dict):
     ``ref`` (the reference's score path, its time and the floor), ``ours`` (per tol: the times
     of its runs, lam_ index, score path) and ``peers`` (per solver and tol: time, C_ index,
     score path; ``running``: the peer fit under way). ``write(part)`` is called around every
