@@ -347,5 +347,11 @@ class Design:
             if self._yy is None:
                 self._yy = float(self.y @ self.y) / self.n
             return max(0.5 * (self._yy + w @ (self.gram() @ w)) - self.xty() @ w, 0.0)
+        return self.residual_loss(w)
+
+    def residual_loss(self, w: np.ndarray) -> float:
+        """The squared loss (3) from the residual, one pass over X on every route: to the
+        rounding of the loss itself, where the Gram route's formula rounds at
+        ``eps y_s'y_s/n`` (what a fit reports once, at its end)."""
         r = self.y - self.matvec(w)
         return float(r @ r) / (2.0 * self.n)

@@ -171,7 +171,7 @@ class IRLSRegressor(EtaTrickRegressorMixin):
         self.coef_ = res.coef
         self.eta_ = res.eta
         self.n_iter_ = res.n_iter
-        self.objective_ = float(res.objective_path[-1])
+        self.objective_ = self._objective(design, penalty, float(self.lam), res.coef)
         self.objective_path_ = np.asarray(res.objective_path)
         self._set_intercept(design)
         return self
