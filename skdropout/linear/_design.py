@@ -12,7 +12,8 @@ computed once, in one pass over X, and every later product is a d-space one: the
 ``X_s'(y_s - X_s w)/n = X_s'y_s/n - G w``, the loss ``(y_s'y_s/n - 2 w'X_s'y_s/n + w'G w)/2``
 and the working sets' Gram matrices (sub-matrices of G). These are the same quantities, not
 an approximation; the loss formula rounds at ``eps y_s'y_s/n`` instead of ``eps`` times the
-loss.
+loss, so the objective an estimator reports comes from one residual pass at the end of its
+fit (:meth:`Design.residual_loss`).
 
 The one exception to "never copied" is a dense X whose column means are large against its
 column spreads (``x_offset_j^2 > 100 var_j``), where the Gram identity

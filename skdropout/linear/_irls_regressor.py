@@ -90,8 +90,10 @@ class IRLSRegressor(EtaTrickRegressorMixin):
     objective_ : float
         Eq. (1) at the solution (weighted mean loss when ``sample_weight`` is given).
     objective_path_ : ndarray
-        Eq. (1) at the start and after each iteration (non-increasing; the start is +inf for
-        a constraint penalty such as hardthresh when least squares violates it).
+        Eq. (1) at the start and after each iteration as the solver computes it
+        (non-increasing; the start is +inf for a constraint penalty such as hardthresh when
+        least squares violates it). When n >= 10 d and d <= 200 it comes from ``X'X/n`` and
+        rounds at eps y'y/n, where ``objective_`` is exact to its own rounding.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
