@@ -158,7 +158,7 @@ def test_l1_feature_in_every_class_moves_to_its_first_zero():
     g = rng.standard_normal(x.size) * 1e-3 + slope
     sets = _logistic._gauge_sets(problem, support, np.zeros(x.size))
     assert [p.tolist() for p in sets] == [[2, 4, 6], [0, 3, 5]]
-    step = _logistic._gauge_fixed_step(H, g, sets, slope, x)
+    step = _logistic._gauge_fixed_step(H, g, sets, slope, x, True)
     after = x - step
     assert np.count_nonzero(after[[0, 3, 5]] == 0.0) == 1
     assert np.all(np.sign(after[[0, 3, 5]]) >= 0)  # no coefficient crosses 0

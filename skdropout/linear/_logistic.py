@@ -331,7 +331,7 @@ def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
 
 
 def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
-                      slope: np.ndarray, x: np.ndarray) -> np.ndarray:
+                      slope: np.ndarray, x: np.ndarray, convex: bool) -> np.ndarray:
     """The Newton step ``H^-1 g`` of :func:`_polish` with the softmax gauge fixed.
 
     Along a direction ``u`` of :func:`_gauge_sets` (the indicator of a set) ``H u = 0``, and
@@ -343,7 +343,11 @@ def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
     centred on the set (a choice of gauge that keeps the set's mean). Where F is linear
     along ``u`` (an l1 feature with all K coefficients in the support, never stationary for
     odd K) the step moves along ``u`` until the first coefficient ``x`` of the set, after the
-    Newton part, reaches 0: there the slope changes and the coefficient leaves the support."""
+    Newton part, reaches 0: there the slope changes and the coefficient leaves the support.
+    That move is for a ``convex`` penalty only: a non-convex one's slope also changes where
+    a growing coefficient leaves its linear region (SCAD, MCP), and such a set is left to
+    the minimum-norm solve."""
+    sets = [pos for pos in sets if convex or not np.any(slope[pos])]
     if not sets:
         return _newton_solve(H, g)
     keep = np.ones(g.size, dtype=bool)
@@ -399,7 +403,7 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         H = _hessian(problem, P, support)
         H[np.diag_indices_from(H)] += c
         step = _gauge_fixed_step(H, g, _gauge_sets(problem, support, c), pg,
-                                 np.concatenate(x))
+                                 np.concatenate(x), penalty.convex)
         best = None
         t = 1.0
         for _ in range(_MAX_HALVINGS):
