@@ -315,8 +315,8 @@ def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
     class (its K coefficients shifted together). The loss Hessian is exactly singular
     along each."""
     K = problem.n_columns
-    step = [idx.size + problem.fit_intercept for idx in support]
-    offsets = np.concatenate([[0], np.cumsum(step)[:-1]]).astype(np.intp)
+    sizes = [idx.size + problem.fit_intercept for idx in support]  # the class blocks
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
     sets = []
     if problem.fit_intercept:
         sets.append(offsets + [idx.size for idx in support])
