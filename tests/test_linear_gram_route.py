@@ -94,3 +94,28 @@ def test_fit_equals_the_x_route(estimator, pname, sparse, weighted, fit_intercep
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-10 * top)
     assert a.intercept_ == pytest.approx(b.intercept_, rel=1e-10, abs=1e-10 * top)
     assert np.count_nonzero(a.coef_) >= 6
+
+
+@pytest.mark.parametrize("estimator", [IRLSRegressor, AdaptiveDropoutRegressor])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_objective_is_exact_to_its_own_rounding_on_a_noiseless_problem(estimator, sparse,
+                                                                      weighted):
+    """On a noiseless problem F is tiny against y'y/n, where the Gram formula of the loss
+    rounds (1e-10 .. 1e-8 relative at lam 1e-3 .. 1e-5); objective_ comes from a residual
+    pass, so it equals an extended-precision computation of eq. (1) to 1e-12."""
+    X, y, sw = _problem(sparse)
+    beta = np.zeros(X.shape[1])
+    beta[:6] = [3.0, -2.0, 1.5, 1.0, -0.8, 0.5]
+    y = np.asarray(X @ beta).ravel() + 4.0
+    sw = sw if weighted else None
+    assert Design(X, y, sw, True).gram_route
+    lam = 1e-5
+    kw = {"random_state": 0} if estimator is AdaptiveDropoutRegressor else {}
+    est = estimator(lam=lam, tol=1e-10, **kw).fit(X, y, sample_weight=sw)
+    LD = np.longdouble
+    Xd = X.toarray() if sparse else X
+    r = y.astype(LD) - Xd.astype(LD) @ est.coef_.astype(LD) - LD(est.intercept_)
+    s = np.ones(len(y), dtype=LD) if sw is None else sw.astype(LD)
+    direct = float((s @ (r * r)) / (2 * s.sum())) + lam * float(np.abs(est.coef_).sum())
+    assert est.objective_ == pytest.approx(direct, rel=1e-12, abs=0)

@@ -170,6 +170,13 @@ class EtaTrickRegressorMixin(RegressorMixin, EtaTrickBase):
             check_array(X, accept_sparse=["csr", "csc"], estimator=self, input_name="X")
         return design, self._penalty(X.shape[1])
 
+    @staticmethod
+    def _objective(design: Design, penalty: Penalty, lam: float, coef: np.ndarray) -> float:
+        """Eq. (1) at ``coef`` as ``objective_`` reports it: the loss from one residual pass
+        over X (:meth:`Design.residual_loss`), accurate to the objective's own rounding on
+        the Gram route too, where the solvers' values round at eps y'y/n."""
+        return design.residual_loss(coef) + lam * penalty.value(coef)
+
     def _set_intercept(self, design: Design) -> None:
         self.intercept_ = design.intercept(self.coef_)
 

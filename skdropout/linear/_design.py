@@ -12,7 +12,8 @@ computed once, in one pass over X, and every later product is a d-space one: the
 ``X_s'(y_s - X_s w)/n = X_s'y_s/n - G w``, the loss ``(y_s'y_s/n - 2 w'X_s'y_s/n + w'G w)/2``
 and the working sets' Gram matrices (sub-matrices of G). These are the same quantities, not
 an approximation; the loss formula rounds at ``eps y_s'y_s/n`` instead of ``eps`` times the
-loss.
+loss, so the objective an estimator reports comes from one residual pass at the end of its
+fit (:meth:`Design.residual_loss`).
 
 The one exception to "never copied" is a dense X whose column means are large against its
 column spreads (``x_offset_j^2 > 100 var_j``), where the Gram identity
@@ -347,5 +348,11 @@ class Design:
             if self._yy is None:
                 self._yy = float(self.y @ self.y) / self.n
             return max(0.5 * (self._yy + w @ (self.gram() @ w)) - self.xty() @ w, 0.0)
+        return self.residual_loss(w)
+
+    def residual_loss(self, w: np.ndarray) -> float:
+        """The squared loss (3) from the residual, one pass over X on every route: to the
+        rounding of the loss itself, where the Gram route's formula rounds at
+        ``eps y_s'y_s/n`` (what a fit reports once, at its end)."""
         r = self.y - self.matvec(w)
         return float(r @ r) / (2.0 * self.n)

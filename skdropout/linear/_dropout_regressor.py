@@ -264,7 +264,7 @@ class AdaptiveDropoutRegressor(EtaTrickRegressorMixin):
         self.eta_ = res.eta
         self.keep_prob_ = res.keep_prob
         self.n_iter_ = res.n_iter
-        self.objective_ = float(res.objective)
+        self.objective_ = self._objective(design, penalty, lam, res.coef)
         self.kkt_ = float(res.kkt)
         self.learning_rate_ = float(res.learning_rate)
         self._set_intercept(design)

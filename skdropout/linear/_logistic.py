@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
-from scipy.special import expit, logsumexp, softmax
+from scipy.special import expit, softmax
 
 from ..penalties import Penalty
 from ._design import Design, slice_pays
@@ -130,16 +130,35 @@ class LogisticProblem:
         return expit(M) if self.binary else softmax(M, axis=1)
 
     def loss(self, M: np.ndarray) -> float:
-        """``1/S sum_i s_i l_i(m_i)``."""
+        """``1/S sum_i s_i l_i(m_i)``, each ``l_i`` to the rounding of its own size.
+
+        ``l_i = log(1 + e^{(1 - 2 y_i) m_i})`` (binary) and ``l_i = log sum_k e^{m_ik -
+        m_iy_i}`` (multinomial): the log-sum minus the margin of y_i would cancel to an
+        absolute error of eps |m_i| on a well-classified row, whose l_i is far smaller."""
         if self.binary:
-            li = np.logaddexp(0.0, M[:, 0]) - self.Y[:, 0] * M[:, 0]
-        else:
-            li = logsumexp(M, axis=1) - np.sum(self.Y * M, axis=1)
-        return float(self.s @ li) / self.total
+            return float(self.s @ np.logaddexp(0.0, (1.0 - 2.0 * self.Y[:, 0]) * M[:, 0])
+                         ) / self.total
+        D = M - np.sum(self.Y * M, axis=1, keepdims=True)  # m_ik - m_iy_i: 0 at k = y_i
+        rows, arg = np.arange(self.n), np.argmax(D, axis=1)
+        top = D[rows, arg]  # >= 0
+        E = np.exp(D - top[:, None])
+        E[rows, arg] = 0.0
+        # log sum_k e^{D_k} = top + log1p(sum of the other e^{D_k - top})
+        return float(self.s @ (top + np.log1p(E.sum(axis=1)))) / self.total
+
+    def residual(self, P: np.ndarray) -> np.ndarray:
+        """``Y - P``; for multinomial problems the entry of class y_i is the sum of the other
+        classes' probabilities, which ``1 - p`` would cancel to an absolute error of eps on a
+        well-classified row."""
+        R = self.Y - P
+        if not self.binary:
+            mine = self.Y == 1
+            R[mine] = np.sum(np.where(mine, 0.0, P), axis=1)[np.any(mine, axis=1)]
+        return R
 
     def neg_gradient(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``X'(s (Y - P))/S`` and its intercept part ``sum_i s_i (y_i - p_i)/S``."""
-        R = self.s[:, None] * (self.Y - P)
+        R = self.s[:, None] * self.residual(P)
         G = np.asarray(self.X.T @ R) / self.total
         return G.reshape(self.d, -1), R.sum(axis=0) / self.total
 
@@ -288,6 +307,65 @@ def _newton_solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     return la.lstsq(H, g, check_finite=False, lapack_driver="gelsy")[0]
 
 
+def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
+                curv: np.ndarray) -> list[np.ndarray]:
+    """The positions (in :func:`_polish`'s layout) of the directions along which the
+    softmax leaves the loss unchanged and the penalty has no curvature: the K intercepts
+    (a common shift), and each feature in all K supports with ``Omega'' = 0`` in every
+    class (its K coefficients shifted together). The loss Hessian is exactly singular
+    along each."""
+    K = problem.n_columns
+    sizes = [idx.size + problem.fit_intercept for idx in support]  # the class blocks
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    sets = []
+    if problem.fit_intercept:
+        sets.append(offsets + [idx.size for idx in support])
+    common = support[0]
+    for idx in support[1:]:
+        common = np.intersect1d(common, idx, assume_unique=True)
+    for j in common:
+        pos = np.array([offsets[k] + np.searchsorted(support[k], j) for k in range(K)])
+        if not np.any(curv[pos]):
+            sets.append(pos)
+    return sets
+
+
+def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
+                      slope: np.ndarray, x: np.ndarray, convex: bool) -> np.ndarray:
+    """The Newton step ``H^-1 g`` of :func:`_polish` with the softmax gauge fixed.
+
+    Along a direction ``u`` of :func:`_gauge_sets` (the indicator of a set) ``H u = 0``, and
+    without the fix the step along ``u`` is rounding divided by an eigenvalue of rounding
+    size (1 .. 1e10 and more, which the halving throws away). The last coordinate of each
+    set is held still and the Newton system is solved for the others (well posed: the loss
+    Hessian's null space along the sets is gone). Where F is flat along ``u`` (``slope``, the
+    penalty part of ``u'g``, is 0: the intercepts, an unpenalised feature) the step is then
+    centred on the set (a choice of gauge that keeps the set's mean). Where F is linear
+    along ``u`` (an l1 feature with all K coefficients in the support, never stationary for
+    odd K) the step moves along ``u`` until the first coefficient ``x`` of the set, after the
+    Newton part, reaches 0: there the slope changes and the coefficient leaves the support.
+    That move is for a ``convex`` penalty only: a non-convex one's slope also changes where
+    a growing coefficient leaves its linear region (SCAD, MCP), and such a set is left to
+    the minimum-norm solve."""
+    sets = [pos for pos in sets if convex or not np.any(slope[pos])]
+    if not sets:
+        return _newton_solve(H, g)
+    keep = np.ones(g.size, dtype=bool)
+    keep[[pos[-1] for pos in sets]] = False
+    step = np.zeros_like(g)
+    step[keep] = _newton_solve(H[np.ix_(keep, keep)], g[keep])
+    for pos in sets:
+        s = float(np.sum(slope[pos]))
+        if s == 0.0:
+            step[pos] -= step[pos].mean()
+            continue
+        r = x[pos] - step[pos]  # the set's coefficients after the Newton part
+        shrinking = r[(np.sign(r) == np.sign(s)) & (np.sign(x[pos]) == np.sign(s))]
+        if shrinking.size:
+            step[pos] += math.copysign(float(np.min(np.abs(shrinking))), s)
+    return step
+
+
 def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, F: float, max_steps: int = 30
             ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -302,24 +380,30 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
         M = problem.margins(W, b)
         P = problem.probabilities(M)
-        R = problem.s[:, None] * (problem.Y - P) / problem.total
+        R = problem.s[:, None] * problem.residual(P) / problem.total
         g_b = R.sum(axis=0)
-        grad, curv = [], []
+        grad, pgrad, curv, x = [], [], [], []
         for k in range(K):
             idx = support[k]
             pen = penalty.restrict(idx)
             g_k = np.asarray(problem.X[:, idx].T @ R[:, k]).ravel()  # the support's gradient
-            grad.append(-g_k + lam * pen.grad(W[idx, k]))
+            pgrad.append(lam * pen.grad(W[idx, k]))
+            grad.append(-g_k)
             curv.append(lam * pen.curvature(W[idx, k]))
+            x.append(W[idx, k])
             if problem.fit_intercept:
                 grad.append(-g_b[k:k + 1])
+                pgrad.append(np.zeros(1))
                 curv.append(np.zeros(1))
-        g, c = np.concatenate(grad), np.concatenate(curv)
+                x.append(b[k:k + 1])
+        pg, c = np.concatenate(pgrad), np.concatenate(curv)
+        g = np.concatenate(grad) + pg
         if g.size == 0:
             break
         H = _hessian(problem, P, support)
         H[np.diag_indices_from(H)] += c
-        step = _newton_solve(H, g)
+        step = _gauge_fixed_step(H, g, _gauge_sets(problem, support, c), pg,
+                                 np.concatenate(x), penalty.convex)
         best = None
         t = 1.0
         for _ in range(_MAX_HALVINGS):
