@@ -11,6 +11,8 @@ the size constant, on sparse problems with d >> n and supports of several hundre
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.preprocessing import normalize
 
 from skdropout.linear import IRLSClassifier, IRLSRegressor, _irls
 from skdropout.linear._design import Design
@@ -23,10 +25,8 @@ PENALTIES = [("l1", None), ("elasticnet", {"theta": 0.5}), ("logsum", {"eps": 1.
 def _text(n=700, d=3000, density=8e-3, k=60, seed=0):
     """A sparse, text-like problem (exponential counts, rows of unit norm) and its margin."""
     rng = np.random.default_rng(seed)
-    X = sp.random(n, d, density=density, random_state=seed, format="csr",
-                  data_rvs=lambda m: rng.exponential(1.0, m))
-    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
-    X = (sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ X).tocsr()
+    X = normalize(sp.random(n, d, density=density, random_state=seed, format="csr",
+                            data_rvs=lambda m: rng.exponential(1.0, m)))
     w = np.zeros(d)
     w[rng.choice(d, k, replace=False)] = 4.0 * rng.standard_normal(k)
     return X, np.asarray(X @ w).ravel() + 0.3 * rng.standard_normal(n), rng
@@ -115,8 +115,6 @@ def test_logistic_matrix_free_route_equals_the_factorising_one(name, params, cas
 
 
 def _fit_copy(est, X, y, sw):
-    from sklearn.base import clone
-
     return clone(est).fit(X, y, sample_weight=sw)
 
 

@@ -215,8 +215,8 @@ class FactorCache:
         self.base: tuple | None = None
 
 
-def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Penalty,
-                      lam: float, max_steps: int = 30, greedy: bool = False,
+def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
+                      penalty: Penalty, lam: float, max_steps: int = 30, greedy: bool = False,
                       cache: FactorCache | None = None) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
@@ -243,8 +243,13 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
 
     Parameters
     ----------
-    G, c : ndarray
-        ``X_P'X_P/n`` and ``X_P'y/n`` for the positions P that ``w`` lives on.
+    G : ndarray or GramOperator
+        ``X_P'X_P/n`` for the positions P that ``w`` lives on; as a :class:`GramOperator`
+        (a large working set of a sparse X) the Newton systems are solved matrix-free by
+        conjugate gradients (:func:`_cg_solver`) instead of Cholesky factors, with the same
+        fallback to the convex part of an indefinite Hessian.
+    c : ndarray
+        ``X_P'y/n``.
     w : ndarray
         The start; its support is the first support.
     penalty : Penalty
@@ -295,26 +300,7 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                     # steps as a factor would be (the same iterates as the factorising route)
                     L, exact = _cg_solver(G.take(idx), lam, curv), True
                 else:
-                    L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
-                    exact = L is not None
-                    if L is None:
-                        # idx is sorted: all positions take G as it is
-                        H = G.copy() if idx.size == G.shape[0] else principal(G, idx)
-                        H.flat[::H.shape[0] + 1] += lam * curv
-                        # H is a copy, needed again only for the convex part of a negative curv
-                        factor = cholesky(H, overwrite=not np.any(curv < 0))
-                        exact = factor is not None
-                        if exact:
-                            cache.base = (factor, idx, curv, {})
-                        elif np.any(curv < 0):  # the convex part of the Hessian
-                            # which moves only with max(Omega'', 0): constant for logsum, whose
-                            # Omega'' < 0 changes at every step
-                            kept = np.maximum(curv, 0.0)
-                            if convex is None or not np.array_equal(kept, convex[0]):
-                                H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
-                                convex = (kept, cholesky(H))
-                            factor = convex[1]
-                        L = None if factor is None else partial(cho_solve, factor)
+                    L, exact, convex = _factor_solver(G, lam, idx, curv, cache, convex)
                 curv_of_L = curv
                 min_diag = (diag + lam * (curv if exact else np.maximum(curv, 0.0))).min()
             step = None if L is None else L(grad)
@@ -355,6 +341,37 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
             continue
         cur[idx[drop]] = 0.0
+
+
+def _factor_solver(G: np.ndarray, lam: float, idx: np.ndarray, curv: np.ndarray,
+                   cache: FactorCache, convex: tuple | None
+                   ) -> tuple[Callable[[np.ndarray], np.ndarray] | None, bool, tuple | None]:
+    """The polish's solver of ``H x = b`` for ``H = G_SS + lam diag(curv)`` on the support
+    ``S = idx`` by Cholesky: from the cached factor (:func:`_reduced_solver`) or a new one
+    (left in ``cache``); where H has none and ``curv`` has negative entries, the convex part
+    ``G_SS + lam diag(max(curv, 0))`` (its factor kept in ``convex = (max(curv, 0),
+    factor)`` while that is unchanged). Returns the solver (None when neither matrix is
+    positive definite), whether it is H's own, and ``convex``."""
+    L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
+    if L is not None:
+        return L, True, convex
+    # idx is sorted: all positions take G as it is
+    H = G.copy() if idx.size == G.shape[0] else principal(G, idx)
+    H.flat[::H.shape[0] + 1] += lam * curv
+    # H is a copy, needed again only for the convex part of a negative curv
+    factor = cholesky(H, overwrite=not np.any(curv < 0))
+    if factor is not None:
+        cache.base = (factor, idx, curv, {})
+        return partial(cho_solve, factor), True, convex
+    if np.any(curv < 0):  # the convex part of the Hessian
+        # which moves only with max(Omega'', 0): constant for logsum, whose Omega'' < 0
+        # changes at every step
+        kept = np.maximum(curv, 0.0)
+        if convex is None or not np.array_equal(kept, convex[0]):
+            H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
+            convex = (kept, cholesky(H))
+        factor = convex[1]
+    return (None if factor is None else partial(cho_solve, factor)), False, convex
 
 
 def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarray,
