@@ -13,7 +13,7 @@ a block ``V``: ``T = sw * (X V - 1 x_offset'V)`` and ``G V = (X'T - x_offset 1'T
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class GramOperator:
         ``diag(G)``, the columns' ``||X_s[:, j]||^2/n``.
     """
 
-    def __init__(self, block, offset: np.ndarray, sw: np.ndarray | None,
+    def __init__(self, block: Any, offset: np.ndarray, sw: np.ndarray | None,
                  diagonal: np.ndarray) -> None:
         self.block, self.offset, self.sw, self._diag = block, offset, sw, diagonal
         self.n = block.shape[0]
@@ -41,6 +41,7 @@ class GramOperator:
         self.centred = bool(np.any(offset))
 
     def diagonal(self) -> np.ndarray:
+        """``diag(G)``."""
         return self._diag
 
     def take(self, pos: np.ndarray) -> "GramOperator":
