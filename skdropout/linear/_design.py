@@ -29,6 +29,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
+from ._gram_operator import GramOperator
+
 _GER = blas.get_blas_funcs("ger", (np.empty(0),))
 
 _OFFSET_RATIO = 100.0
@@ -221,6 +223,14 @@ class Design:
         if self._centre:
             _rank_one_update(out, -1.0, self._off(rows), self._off(cols))
         return out
+
+    def gram_operator(self, cols: np.ndarray) -> GramOperator:
+        """``X_s[:, cols]'X_s[:, cols] / n`` as a :class:`~._gram_operator.GramOperator`
+        (the columns sliced once; for a dense X a copy of them)."""
+        cols = np.asarray(cols)
+        off = self.x_offset[cols] if self._centre else np.zeros(cols.size)
+        return GramOperator(self.X[:, cols], off, self.sw if self._weighted else None,
+                            self.col_sq_norms(cols))
 
     def sparse_columns(self, cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
         """The columns ``cols`` of a sparse design without densifying them: per column the

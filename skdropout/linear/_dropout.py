@@ -117,8 +117,9 @@ def draw_mask(rng: np.random.Generator, alpha: np.ndarray, mask: str) -> np.ndar
 
 class _Block:
     """Products with the working-set columns: ``G v = X_W'X_W v / n`` from the cached Gram
-    matrix when W has at most n columns (one O(k^2) product), else from a cached dense copy
-    of X_W (two O(nk) products)."""
+    matrix when W has at most n columns (one O(k^2) product), from the working set's
+    matrix-free operator where it has one (a large W of a sparse X: two passes over the
+    columns' stored entries), else from a cached dense copy of X_W (two O(nk) products)."""
 
     def __init__(self, design: Design, cols: np.ndarray,
                  ws: _WorkingSet | None = None) -> None:
@@ -406,7 +407,7 @@ class _Run:
         idx = np.flatnonzero(delta)
         if idx.size == 0:
             return 0.0
-        G_delta = (block.ws.G[:, idx] @ delta[idx] if block.ws.G is not None
+        G_delta = (block.ws.G[:, idx] @ delta[idx] if isinstance(block.ws.G, np.ndarray)
                    else block.gram_dot(delta))
         return float(mu @ delta + 0.5 * delta @ G_delta
                      + self.lam * (self.pen.value(new) - self.pen.value(w)))

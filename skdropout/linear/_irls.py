@@ -43,12 +43,19 @@ from scipy.sparse.linalg import LinearOperator, lsqr
 
 from ..penalties import Penalty
 from ._design import Design
+from ._gram_operator import GramOperator, pcg
 from ._wstep import cg_solve, cho_solve, cholesky, dual_solve, primal_solve
 
 SOLVERS = ("auto", "cholesky", "woodbury", "cg")
 _WS_SIZE = 100          # initial working-set size on wide problems
 _PRUNE = 1e-14          # eta below this fraction of the largest finite eta is 0
-_SPARSE_GRAM_MAX = 2000
+# the largest working set of a sparse X whose Gram matrix is formed and factorised; above
+# it the w-step and the polish are matrix-free (GramOperator, conjugate gradients). On the
+# 20000 x 50000 text problem of benchmarks/logistic_speed.py the matrix-free route costs
+# the same as the dense one at about a thousand columns and less above (a factorisation's
+# k^3/3 against CG steps of two passes over the columns' entries each); on ill-conditioned
+# (near-separable) Hessians CG needs many steps, which favours the factorisation below
+_SPARSE_GRAM_MAX = 1000
 _MAX_REENTRIES = 1      # re-activation rounds of the Newton polish
 _MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian factor
 _MAX_BREAKPOINTS = 64   # zero crossings the polish's line search compares
@@ -149,15 +156,44 @@ def least_squares_start(design: Design, cols: np.ndarray) -> np.ndarray:
     return lsqr(op, design.y, atol=1e-12, btol=1e-12, iter_lim=20 * cols.size + 100)[0]
 
 
-def principal(G: np.ndarray, idx: np.ndarray) -> np.ndarray:
+def principal(G: np.ndarray | GramOperator, idx: np.ndarray) -> np.ndarray | GramOperator:
     """The principal submatrix ``G[idx][:, idx]``, a new array (two ``take`` calls: they cost
-    less than one ``np.ix_`` gather at the sizes of the polish)."""
+    less than one ``np.ix_`` gather at the sizes of the polish), or the sub-operator of a
+    :class:`GramOperator`."""
+    if isinstance(G, GramOperator):
+        return G.take(idx)
     return G.take(idx, axis=0).take(idx, axis=1)
+
+
+def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray
+               ) -> Callable[[np.ndarray], np.ndarray | None]:
+    """The matrix-free counterpart of the polish's factorisation: ``b -> H^-1 b`` for
+    ``H = G + lam diag(curv)`` by Jacobi-preconditioned conjugate gradients (:func:`pcg`).
+    Where CG meets a direction of non-positive curvature in H (a non-convex penalty) the
+    convex part ``G + lam diag(max(curv, 0))`` takes the solve, as the factorising route
+    does when H has no Cholesky factor; None when that too is not positive definite."""
+    diag = G.diagonal()
+    kept = np.maximum(curv, 0.0)
+    precond = diag + lam * kept
+    precond = np.where(precond > 0, precond, 1.0)
+
+    indefinite = False  # H failed once: later solves (same curv) go to the convex part
+
+    def solve(b: np.ndarray) -> np.ndarray | None:
+        nonlocal indefinite
+        x = None if indefinite else pcg(lambda u: G @ u + (lam * curv) * u, b, precond)
+        if x is None and np.any(curv < 0):
+            indefinite = True
+            x = pcg(lambda u: G @ u + (lam * kept) * u, b, precond)
+        return x
+
+    return solve
 
 
 def choose_solver(solver: str, design: Design, m: int) -> str:
     """The w-step solver for an active set of ``m`` columns (``solver="auto"``: Cholesky
-    when m <= n, Woodbury when m > n, conjugate gradients for large sparse problems)."""
+    when m <= n, Woodbury when m > n; for a sparse X, conjugate gradients, matrix-free in
+    the w-step and the polish, when m > min(n, ``_SPARSE_GRAM_MAX``))."""
     if solver == "woodbury" and design.sparse:
         raise ValueError("solver='woodbury' needs a dense X; use 'cg' or 'auto' for sparse X.")
     if solver != "auto":
@@ -179,8 +215,8 @@ class FactorCache:
         self.base: tuple | None = None
 
 
-def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Penalty,
-                      lam: float, max_steps: int = 30, greedy: bool = False,
+def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
+                      penalty: Penalty, lam: float, max_steps: int = 30, greedy: bool = False,
                       cache: FactorCache | None = None) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
@@ -207,8 +243,13 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
 
     Parameters
     ----------
-    G, c : ndarray
-        ``X_P'X_P/n`` and ``X_P'y/n`` for the positions P that ``w`` lives on.
+    G : ndarray or GramOperator
+        ``X_P'X_P/n`` for the positions P that ``w`` lives on; as a :class:`GramOperator`
+        (a large working set of a sparse X) the Newton systems are solved matrix-free by
+        conjugate gradients (:func:`_cg_solver`) instead of Cholesky factors, with the same
+        fallback to the convex part of an indefinite Hessian.
+    c : ndarray
+        ``X_P'y/n``.
     w : ndarray
         The start; its support is the first support.
     penalty : Penalty
@@ -254,34 +295,20 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
                      and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)
             chords = chords + 1 if chord else 0
             if not (same or chord):
-                L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
-                exact = L is not None
-                if L is None:
-                    # idx is sorted: all positions take G as it is
-                    H = G.copy() if idx.size == G.shape[0] else principal(G, idx)
-                    H.flat[::H.shape[0] + 1] += lam * curv
-                    # H is a copy, needed again only for the convex part of a negative curv
-                    factor = cholesky(H, overwrite=not np.any(curv < 0))
-                    exact = factor is not None
-                    if exact:
-                        cache.base = (factor, idx, curv, {})
-                    elif np.any(curv < 0):  # the convex part of the Hessian
-                        # which moves only with max(Omega'', 0): constant for logsum, whose
-                        # Omega'' < 0 changes at every step
-                        kept = np.maximum(curv, 0.0)
-                        if convex is None or not np.array_equal(kept, convex[0]):
-                            H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
-                            convex = (kept, cholesky(H))
-                        factor = convex[1]
-                    L = None if factor is None else partial(cho_solve, factor)
+                if isinstance(G, GramOperator):
+                    # matrix-free: a solver bound to this curvature, kept for the chord
+                    # steps as a factor would be (the same iterates as the factorising route)
+                    L, exact = _cg_solver(G.take(idx), lam, curv), True
+                else:
+                    L, exact, convex = _factor_solver(G, lam, idx, curv, cache, convex)
                 curv_of_L = curv
                 min_diag = (diag + lam * (curv if exact else np.maximum(curv, 0.0))).min()
-            if L is None and not greedy and idx.size == first_size:
+            step = None if L is None else L(grad)
+            if step is None and not greedy and idx.size == first_size:
                 return None
-            if L is None:
+            if step is None:
                 drop = np.abs(ws) <= np.sort(np.abs(ws))[(ws.size - 1) // 10]
                 break
-            step = L(grad)
             new = ws - step
             cross = np.sign(new) != sign
             if cross.any() and greedy:  # all crossing coordinates leave at once
@@ -314,6 +341,37 @@ def newton_on_support(G: np.ndarray, c: np.ndarray, w: np.ndarray, penalty: Pena
             cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
             continue
         cur[idx[drop]] = 0.0
+
+
+def _factor_solver(G: np.ndarray, lam: float, idx: np.ndarray, curv: np.ndarray,
+                   cache: FactorCache, convex: tuple | None
+                   ) -> tuple[Callable[[np.ndarray], np.ndarray] | None, bool, tuple | None]:
+    """The polish's solver of ``H x = b`` for ``H = G_SS + lam diag(curv)`` on the support
+    ``S = idx`` by Cholesky: from the cached factor (:func:`_reduced_solver`) or a new one
+    (left in ``cache``); where H has none and ``curv`` has negative entries, the convex part
+    ``G_SS + lam diag(max(curv, 0))`` (its factor kept in ``convex = (max(curv, 0),
+    factor)`` while that is unchanged). Returns the solver (None when neither matrix is
+    positive definite), whether it is H's own, and ``convex``."""
+    L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
+    if L is not None:
+        return L, True, convex
+    # idx is sorted: all positions take G as it is
+    H = G.copy() if idx.size == G.shape[0] else principal(G, idx)
+    H.flat[::H.shape[0] + 1] += lam * curv
+    # H is a copy, needed again only for the convex part of a negative curv
+    factor = cholesky(H, overwrite=not np.any(curv < 0))
+    if factor is not None:
+        cache.base = (factor, idx, curv, {})
+        return partial(cho_solve, factor), True, convex
+    if np.any(curv < 0):  # the convex part of the Hessian
+        # which moves only with max(Omega'', 0): constant for logsum, whose Omega'' < 0
+        # changes at every step
+        kept = np.maximum(curv, 0.0)
+        if convex is None or not np.array_equal(kept, convex[0]):
+            H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
+            convex = (kept, cholesky(H))
+        factor = convex[1]
+    return (None if factor is None else partial(cho_solve, factor)), False, convex
 
 
 def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarray,
@@ -428,7 +486,7 @@ def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray
     ts = np.unique(frac[np.isfinite(frac)])[:_MAX_BREAKPOINTS]
     points = w[None, :] - ts[:, None] * step[None, :]
     points[frac[None, :] <= ts[:, None]] = 0.0
-    F = (0.5 * np.einsum("kj,kj->k", points @ G, points) - points @ c
+    F = (0.5 * np.einsum("jk,kj->k", G @ points.T, points) - points @ c
          + lam * np.sum(penalty.pointwise(points), axis=1))
     return float(ts[np.argmin(F)])
 
@@ -447,12 +505,14 @@ def _reenter(G: np.ndarray, c: np.ndarray, w: np.ndarray, cur: np.ndarray,
 
 class _WorkingSet:
     """The columns W in the solves, with the cached Gram matrix X_W'X_W/n and (dense X) the
-    block X_W when the Cholesky w-step is used."""
+    block X_W when the Cholesky w-step is used; with the conjugate-gradient w-step ("cg")
+    ``G`` is X_W'X_W/n as a :class:`GramOperator` (matrix-free: the w-step and the polish
+    apply it by products with the columns' stored entries); None with Woodbury."""
 
     def __init__(self, design: Design, cols: np.ndarray, solver: str) -> None:
         self.design, self.solver = design, solver
         self.cols = np.zeros(0, dtype=np.intp)
-        self.G: np.ndarray | None = None
+        self.G: np.ndarray | GramOperator | None = None
         self.XW: np.ndarray | None = None
         self.c = np.zeros(0)
         self.factor = FactorCache()  # the polish's, on the positions of G
@@ -466,10 +526,13 @@ class _WorkingSet:
         self.cols = np.concatenate([old, new]).astype(np.intp)
         self.kind = choose_solver(self.solver, d, self.cols.size)
         self.c = np.concatenate([self.c, d.xty()[new]])
+        if self.kind == "cg":  # matrix-free: the polish applies X_W'X_W/n by products
+            self.G, self.XW = d.gram_operator(self.cols), None
+            return
         if self.kind != "cholesky":
             self.G = self.XW = None
             return
-        if self.G is None or self.G.shape[0] != old.size:
+        if not isinstance(self.G, np.ndarray) or self.G.shape[0] != old.size:
             self._build()
         else:
             self._extend(old.size, new, block)
@@ -550,7 +613,7 @@ class _WorkingSet:
     def least_squares(self) -> np.ndarray:
         """Least squares on W: from the Gram matrix when it is well conditioned, else the
         minimum-norm solution by SVD (:func:`least_squares_start`)."""
-        if self.G is not None and self.cols.size:
+        if isinstance(self.G, np.ndarray) and self.cols.size:
             try:
                 L = la.cholesky(self.G, lower=True, check_finite=False)
                 diag = np.abs(np.diag(L))
@@ -560,8 +623,9 @@ class _WorkingSet:
                 pass
         return least_squares_start(self.design, self.cols)
 
-    def gram(self, pos: np.ndarray) -> np.ndarray:
-        """X_S'X_S/n for sorted positions ``pos`` in W (the cached matrix itself for all)."""
+    def gram(self, pos: np.ndarray) -> np.ndarray | GramOperator:
+        """X_S'X_S/n for sorted positions ``pos`` in W (the cached matrix or operator itself
+        for all)."""
         if self.G is not None and pos.size == self.cols.size:
             return self.G
         if self.G is not None:
@@ -579,7 +643,7 @@ class _WorkingSet:
         elif self.kind == "woodbury":
             out[a] = dual_solve(self.design, self.cols[a], eta[a], lam)
         else:
-            out[a] = cg_solve(self.design, self.cols[a], eta[a], lam, w[a])
+            out[a] = cg_solve(principal(self.G, a), self.c[a], eta[a], lam, w[a])
         return out
 
 def default_start(design: Design, penalty: Penalty, solver: str = "auto",

@@ -49,7 +49,7 @@ from scipy.special import expit, softmax
 
 from ..penalties import Penalty
 from ._design import Design, slice_pays
-from ._irls import choose_solver, irls, kkt_residuals, penalty_slope0, uses_working_set
+from ._irls import irls, kkt_residuals, penalty_slope0, uses_working_set
 from ._wstep import cho_solve, cholesky
 
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
@@ -215,10 +215,10 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     expansion (module docstring) plus ``lam Omega``, by :func:`irls` from ``w`` (or from its
     default start when ``warm`` is false). ``tol`` is in the units of F's KKT residual.
     ``screened``: the features of ``problem`` are an outer working set, which the inner
-    IRLS of a sparse X takes as its working set from the start where its w-step solves by
-    the Gram matrix (one sparse Gram matrix per Newton step instead of one per growth round;
-    a dense X keeps growing the inner set, whose dense block and Gram matrix extend by the
-    new columns only)."""
+    IRLS of a sparse X takes as its working set from the start (one sparse Gram matrix per
+    Newton step instead of one per growth round, or, above ``_irls._SPARSE_GRAM_MAX``
+    columns, one matrix-free operator; a dense X keeps growing the inner set, whose dense
+    block and Gram matrix extend by the new columns only)."""
     p = P[:, k]
     h = np.maximum(p * (1.0 - p), _H_MIN)
     z = M[:, k] + (problem.Y[:, k] - p) / h
@@ -228,8 +228,7 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     ratio = problem.total / V
     scale = float(np.max(np.abs(design.xty()))) if problem.d else 0.0
     inner_tol = max(tol * ratio / scale, 1e-14) if scale > 0 else 1e-14
-    whole = (screened and warm and design.sparse
-             and choose_solver(solver, design, problem.d) == "cholesky")
+    whole = screened and warm and design.sparse
     res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
                max_iter=max_iter, tol=inner_tol,
                working_set=np.arange(problem.d) if whole else None)

@@ -11,7 +11,7 @@ unpenalised). eta is used as it is, never inverted:
 * ``dual_solve`` — w_P = D X_P' (X_P D X_P' + n lam I)^-1 (y - X_U w_U) with D = diag(eta_P)
   (Woodbury; n x n, never a d x d matrix), the unpenalised block U by its normal equations.
 * ``cg_solve`` — conjugate gradients on the symmetric form with matrix-vector products only
-  (sparse X stays sparse).
+  (sparse X stays sparse; G applied by a :class:`~._gram_operator.GramOperator`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import scipy.linalg as la
 from scipy.sparse.linalg import LinearOperator, cg
 
 from ._design import Design
+from ._gram_operator import GramOperator
 
 _CHUNK = 4096
 
@@ -93,16 +94,15 @@ def dual_solve(design: Design, cols: np.ndarray, eta: np.ndarray, lam: float) ->
     return w
 
 
-def cg_solve(design: Design, cols: np.ndarray, eta: np.ndarray, lam: float,
-             w0: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
-    """w-step by conjugate gradients on the symmetric form, warm-started at ``w0``."""
-    n = design.n
+def cg_solve(G: GramOperator, c: np.ndarray, eta: np.ndarray, lam: float,
+             w0: np.ndarray, rtol: float = 1e-14) -> np.ndarray:
+    """w-step by conjugate gradients on the symmetric form, warm-started at ``w0``, with
+    ``G = X_A'X_A/n`` applied matrix-free (:class:`GramOperator`) and ``c = X_A'y/n``."""
     s, reg = _scaling(eta, lam)
 
     def op(u: np.ndarray) -> np.ndarray:
-        return s * design.rmatvec(design.matvec(s * u, cols), cols) / n + reg * u
+        return s * (G @ (s * u)) + reg * u
 
-    A = LinearOperator((cols.size, cols.size), matvec=op, dtype=np.float64)
-    b = s * design.xty()[cols]
-    u, _ = cg(A, b, x0=w0 / s, rtol=rtol, atol=0.0, maxiter=10 * cols.size + 100)
+    A = LinearOperator(G.shape, matvec=op, dtype=np.float64)
+    u, _ = cg(A, s * c, x0=w0 / s, rtol=rtol, atol=0.0, maxiter=10 * c.size + 100)
     return s * u

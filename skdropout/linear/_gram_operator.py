@@ -1,0 +1,99 @@
+"""The Gram matrix of some columns of a design as an operator, and conjugate gradients on it.
+
+For a large support of a sparse X the dense ``k x k`` matrix ``G = X_s[:, P]'X_s[:, P]/n``
+and its Cholesky factor cost ``O(k^2)`` memory and ``O(k^3)`` flops, while a product
+``G u = X_s[:, P]'(X_s[:, P] u)/n`` costs two passes over the stored entries of the
+columns P. :class:`GramOperator` holds those columns (sliced once) and applies G to vectors
+and to blocks of vectors; :func:`pcg` solves ``(G + diag(a)) x = b`` with it by conjugate
+gradients with the Jacobi preconditioner ``diag(G) + a``.
+
+With ``X_s = diag(u) (X - 1 x_offset')`` (``u = sqrt(sw)``, :class:`~._design.Design`), for
+a block ``V``: ``T = sw * (X V - 1 x_offset'V)`` and ``G V = (X'T - x_offset 1'T)/n``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+class GramOperator:
+    """``X_s[:, P]'X_s[:, P]/n`` of the columns P of a design, applied without forming it.
+
+    Parameters
+    ----------
+    block : scipy.sparse matrix (CSC) or ndarray of shape (n_samples, |P|)
+        The raw (uncentred, unweighted) columns P of X.
+    offset : ndarray of shape (|P|,)
+        Their weighted means ``x_offset`` (0 without centring).
+    sw : ndarray of shape (n_samples,) or None
+        The normalised sample weights (None: all 1).
+    diagonal : ndarray of shape (|P|,)
+        ``diag(G)``, the columns' ``||X_s[:, j]||^2/n``.
+    """
+
+    def __init__(self, block: Any, offset: np.ndarray, sw: np.ndarray | None,
+                 diagonal: np.ndarray) -> None:
+        self.block, self.offset, self.sw, self._diag = block, offset, sw, diagonal
+        self.n = block.shape[0]
+        self.shape = (block.shape[1], block.shape[1])
+        self.centred = bool(np.any(offset))
+
+    def diagonal(self) -> np.ndarray:
+        """``diag(G)``."""
+        return self._diag
+
+    def take(self, pos: np.ndarray) -> "GramOperator":
+        """The principal sub-operator on the positions ``pos`` of P."""
+        return GramOperator(self.block[:, pos], self.offset[pos], self.sw, self._diag[pos])
+
+    def __matmul__(self, V: np.ndarray) -> np.ndarray:
+        """``G V`` for a vector or a block of columns."""
+        T = np.asarray(self.block @ V)
+        if self.centred:
+            T = T - np.multiply.outer(np.ones(self.n), self.offset @ V)
+        if self.sw is not None:
+            T *= self.sw.reshape(-1, *(1,) * (T.ndim - 1))
+        out = np.asarray(self.block.T @ T)
+        if self.centred:
+            out = out - np.multiply.outer(self.offset, T.sum(axis=0))
+        return out / self.n
+
+
+def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, precond: np.ndarray,
+        rtol: float = 1e-15, maxiter: int | None = None) -> np.ndarray | None:
+    """Solve ``A x = b`` for a symmetric ``A`` (applied by ``matvec``) by conjugate
+    gradients with the preconditioner ``diag(precond)`` (positive), from ``x = 0``.
+
+    Stops when ``||b - A x|| <= rtol ||b||`` (the recurrence's residual). Returns None when
+    a search direction ``p`` has ``p'A p <= 0`` to rounding (A is not positive definite on
+    the Krylov space: a non-convex penalty's curvature, or a singular A) or when
+    ``maxiter`` (default ``10 size + 100``) steps do not reach ``rtol``. Otherwise A is
+    positive definite on the space the iterates span, so ``x`` is a descent direction of
+    the quadratic model ``x'A x/2 - b'x`` whatever the rest of A (truncated CG).
+    """
+    x = np.zeros(b.size)
+    bnorm = float(np.linalg.norm(b))
+    if bnorm == 0.0:
+        return x
+    maxiter = 10 * b.size + 100 if maxiter is None else maxiter
+    r = b.copy()
+    z = r / precond
+    p = z.copy()
+    rz = float(r @ z)
+    for _ in range(maxiter):
+        Ap = matvec(p)
+        pAp = float(p @ Ap)
+        if pAp <= 1e-14 * float(p @ (precond * p)):
+            return None
+        alpha = rz / pAp
+        x += alpha * p
+        r -= alpha * Ap
+        if np.linalg.norm(r) <= rtol * bnorm:
+            return x
+        z = r / precond
+        rz_new = float(r @ z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return None
