@@ -7,7 +7,8 @@ training parts and all the data), the time of the whole lam (the screened fits a
 checks), the time of the Newton solver (``IRLSClassifier._solve``: the rest of the lam's
 time is the path's own), its Newton steps and calls (screened fits), the largest support and working set, and the
 time inside the inner IRLS solver, the Gram matrices (``Design.cross``), the Cholesky
-factors, the conjugate-gradient w-steps and the products with all of X (the loss
+factors, the conjugate-gradient w-steps, the conjugate-gradient solves of the matrix-free
+Newton polish (large supports of a sparse X) and the products with all of X (the loss
 gradients). The timed functions are nested (the Gram matrices and factors are inside the
 inner solver): each column is inclusive. Usage:
 ``OMP_NUM_THREADS=1 python benchmarks/logistic_cv_profile.py [--problem text|sparse|dense]
@@ -36,6 +37,7 @@ TIMED = {"inner IRLS": [(_logistic, "irls")],
          "Gram": [(_design.Design, "cross")],
          "Cholesky": [(_irls, "cholesky"), (_wstep, "cholesky"), (_logistic, "cholesky")],
          "CG w-step": [(_irls, "cg_solve")],
+         "CG polish": [(_irls, "pcg")],
          "X products": [(_logistic.LogisticProblem, "neg_gradient")]}
 
 
