@@ -192,14 +192,17 @@ def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray
 
 def choose_solver(solver: str, design: Design, m: int) -> str:
     """The w-step solver for an active set of ``m`` columns (``solver="auto"``: Cholesky
-    when m <= n, Woodbury when m > n; for a sparse X, conjugate gradients, matrix-free in
-    the w-step and the polish, when m > min(n, ``_SPARSE_GRAM_MAX``))."""
+    when m <= n, Woodbury when m > n; for a sparse X, Cholesky when m <= ``_SPARSE_GRAM_MAX``
+    whatever n, and conjugate gradients, matrix-free in the w-step and the polish, above:
+    the w-step's ridge ``lam diag(1/eta)`` makes a Gram matrix of more columns than rows
+    positive definite, and on the nearly separable problems of a small n, where a working
+    set outgrows n, CG needs hundreds of steps per solve)."""
     if solver == "woodbury" and design.sparse:
         raise ValueError("solver='woodbury' needs a dense X; use 'cg' or 'auto' for sparse X.")
     if solver != "auto":
         return solver
     if design.sparse:
-        return "cholesky" if m <= min(design.n, _SPARSE_GRAM_MAX) else "cg"
+        return "cholesky" if m <= _SPARSE_GRAM_MAX else "cg"
     return "cholesky" if m <= design.n else "woodbury"
 
 
