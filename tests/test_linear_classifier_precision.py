@@ -2,6 +2,7 @@
 to the rounding of their own size, and the multinomial polish's Newton steps with the
 softmax gauge fixed. Checked against computations in extended precision (np.longdouble)."""
 
+import re
 import warnings
 
 import numpy as np
@@ -17,9 +18,9 @@ LD = np.longdouble
 CLASS_WEIGHT = {0: 1000, 1: 1e-4, 2: 1e-4}
 
 
-def _blobs():
+def _blobs(centers=3, cluster_std=20):
     """scikit-learn's check_class_weight_classifiers data (3 classes), standardised."""
-    X, y = make_blobs(centers=3, random_state=0, cluster_std=20)
+    X, y = make_blobs(centers=centers, random_state=0, cluster_std=cluster_std)
     X, _, y, _ = train_test_split(X, y, test_size=0.5, random_state=0)
     return StandardScaler().fit_transform(X), y
 
@@ -33,8 +34,11 @@ def _softmax_ld(M):
 def _scaled_kkt_ld(X, y, coef, intercept, lam, s, factor=None):
     """The l1 KKT residual of F (module docstring of _logistic; S = n, s_i the class
     weight of y_i) in extended precision, divided by its value at the intercept-only
-    model, as the fit's tol is."""
+    model, as the fit's tol is. A binary fit (one row of coef) is the softmax of the
+    margins (0, m): class 0 a reference with W = 0, whose residual is at most class 1's."""
     n, d = X.shape
+    if coef.shape[0] == 1:
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.r_[0.0, intercept]
     K = coef.shape[0]
     Y = np.eye(K, dtype=LD)[y]
     v = np.ones(d) if factor is None else factor
@@ -81,10 +85,78 @@ def test_residual_of_the_true_class_is_exact_to_its_own_rounding():
     Y = np.eye(K)[y]
     M = 30.0 * Y + rng.standard_normal((n, K))
     problem = _logistic.LogisticProblem(np.zeros((n, 1)), Y, np.ones(n), float(n), True)
-    R = problem.residual(problem.probabilities(M))
+    R = problem.residual(M)
     P = _softmax_ld(M.astype(LD))
     exact = np.where(Y == 1, (P * (1 - Y)).sum(axis=1, keepdims=True), -P)  # 1 - p_y, -p_k
     np.testing.assert_allclose(R, exact.astype(float), rtol=1e-13, atol=0)
+
+
+def _expit_ld(M):
+    return 1 / (1 + np.exp(-M.astype(LD)))
+
+
+def test_binary_residual_and_newton_weight_are_exact_to_their_own_rounding():
+    """``y - p`` and ``p (1 - p)`` on margins up to +-35 against extended precision, row by
+    row: ``1 - expit(m)`` cancels to an absolute error of eps (a relative one of 1e-3 at
+    m = 30, where 1 - p = 9.4e-14). Fractional y keeps the rounding of its larger term."""
+    rng = np.random.default_rng(3)
+    n = 400
+    M = rng.uniform(-35, 35, (n, 1))
+    for y in (rng.integers(0, 2, n).astype(float), rng.uniform(0, 1, n)):
+        s = rng.uniform(0.5, 2.0, n)
+        problem = _logistic.LogisticProblem(np.zeros((n, 1)), y[:, None], s, float(s.sum()),
+                                            True)
+        p, q, yl = _expit_ld(M), _expit_ld(-M), y[:, None].astype(LD)
+        terms = np.maximum(yl * q, (1 - yl) * p)  # y (1 - p) and (1 - y) p
+        err = np.abs(problem.residual(M) - (yl * q - (1 - yl) * p)) / terms
+        assert float(err.max()) <= 1e-13
+        np.testing.assert_allclose(problem.newton_weights(M), (p * q).astype(float),
+                                   rtol=1e-13, atol=0)
+
+
+def test_multinomial_newton_weight_is_exact_to_its_own_rounding():
+    rng = np.random.default_rng(4)
+    n, K = 40, 3
+    Y = np.eye(K)[rng.integers(0, K, n)]
+    M = 30.0 * Y + rng.standard_normal((n, K))
+    problem = _logistic.LogisticProblem(np.zeros((n, 1)), Y, np.ones(n), float(n), True)
+    P = _softmax_ld(M.astype(LD))
+    # 1 - p_k as the sum of the other classes' p (1 - p_k cancels even in extended precision)
+    rest = np.column_stack([np.delete(P, k, axis=1).sum(axis=1) for k in range(K)])
+    np.testing.assert_allclose(problem.newton_weights(M), (P * rest).astype(float),
+                               rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("lam", [1e-4, 1e-6])
+def test_class_weighted_two_class_fit_converges(lam):
+    """Two blobs with class weights 1e-4 : 1000 (the heavy class well classified at margins
+    near 16): ``1 - expit(m)`` cancelled to an absolute error of eps on its rows, so the
+    gradient and the working response carried an error of about 1e-9 of the KKT scale and
+    the fit stopped with a warning (27 steps at a KKT residual of 3.0e-9 at lam 1e-4, 55
+    at 1.6e-9 at lam 1e-6, both in extended precision)."""
+    X, y = _blobs(centers=2)
+    cw = {0: 1e-4, 1: 1000}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = IRLSClassifier(lam=lam, tol=1e-10, class_weight=cw).fit(X, y)
+    assert est.n_iter_ <= 5
+    s = np.array([cw[c] for c in y], dtype=float)
+    assert _scaled_kkt_ld(X, y, est.coef_, est.intercept_, lam, s) <= 1e-10
+
+
+def test_a_fit_whose_newton_steps_stop_lowering_the_objective_warns_its_true_residual():
+    """All rows classified at margins 13.6 .. 19.8 and lam 1e-6: the inner IRLS no longer
+    reaches its tolerance, the Newton steps stop lowering F (their predicted decrease is
+    below F's rounding) at a KKT residual near 7e-9, and the warning reports that residual
+    as extended precision computes it."""
+    X, y = _blobs(centers=2, cluster_std=3)
+    cw, lam = {0: 1e-4, 1: 1000}, 1e-6
+    with pytest.warns(ConvergenceWarning, match="none of which lowers") as record:
+        est = IRLSClassifier(lam=lam, tol=1e-10, class_weight=cw).fit(X, y)
+    reported = float(re.search(r"KKT residual ([0-9.e+-]+)", str(record[0].message)).group(1))
+    s = np.array([cw[c] for c in y], dtype=float)
+    exact = _scaled_kkt_ld(X, y, est.coef_, est.intercept_, lam, s)
+    assert reported > 1e-10 and reported == pytest.approx(exact, rel=0.01)
 
 
 def test_class_weighted_near_separable_fit_converges_with_bounded_polish_steps(monkeypatch):
@@ -150,8 +222,7 @@ def test_l1_feature_in_every_class_moves_to_its_first_zero():
     support = [np.array([0, 1]), np.array([0]), np.array([0])]
     W = np.array([[0.5, 0.2, 0.1], [0.3, 0.0, 0.0]])
     b = np.zeros(K)
-    P = problem.probabilities(problem.margins(W, b))
-    H = _logistic._hessian(problem, P, support)
+    H = _logistic._hessian(problem, problem.margins(W, b), support)
     x = np.array([0.5, 0.3, 0.0, 0.2, 0.0, 0.1, 0.0])
     lam = 0.01
     slope = lam * np.array([1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0])  # l1: lam sign(w)

@@ -129,6 +129,17 @@ class LogisticProblem:
         """``p = sigmoid(m)`` (binary) or ``softmax(m)`` per row (multinomial)."""
         return expit(M) if self.binary else softmax(M, axis=1)
 
+    def complements(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``P`` and ``1 - P`` from the margins, each entry to the rounding of its own size.
+
+        ``1 - sigmoid(m) = sigmoid(-m)`` (binary) and ``1 - p_k = sum_{j != k} p_j``
+        (multinomial, a sum of positive terms): the difference ``1 - p`` would cancel to an
+        absolute error of eps on a well-classified row, where ``1 - p`` is far smaller."""
+        if self.binary:
+            return expit(M), expit(-M)
+        P = softmax(M, axis=1)
+        return P, P @ (1.0 - np.eye(self.n_columns))
+
     def loss(self, M: np.ndarray) -> float:
         """``1/S sum_i s_i l_i(m_i)``, each ``l_i`` to the rounding of its own size.
 
@@ -146,24 +157,29 @@ class LogisticProblem:
         # log sum_k e^{D_k} = top + log1p(sum of the other e^{D_k - top})
         return float(self.s @ (top + np.log1p(E.sum(axis=1)))) / self.total
 
-    def residual(self, P: np.ndarray) -> np.ndarray:
-        """``Y - P``; for multinomial problems the entry of class y_i is the sum of the other
-        classes' probabilities, which ``1 - p`` would cancel to an absolute error of eps on a
-        well-classified row."""
-        R = self.Y - P
-        if not self.binary:
-            mine = self.Y == 1
-            R[mine] = np.sum(np.where(mine, 0.0, P), axis=1)[np.any(mine, axis=1)]
-        return R
+    def residual(self, M: np.ndarray) -> np.ndarray:
+        """``Y - P`` at the margins ``M`` as ``Y (1 - P) - (1 - Y) P`` (:meth:`complements`):
+        for y in {0, 1} each entry is one of the two terms, exact to its own rounding
+        (``sigmoid(-m)`` for y = 1, ``-sigmoid(m)`` for y = 0, ``1 - p_y`` and ``-p_k`` for
+        the multinomial loss); a fractional y keeps the rounding of the larger term."""
+        P, C = self.complements(M)
+        return self.Y * C - (1.0 - self.Y) * P
 
-    def neg_gradient(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``X'(s (Y - P))/S`` and its intercept part ``sum_i s_i (y_i - p_i)/S``."""
-        R = self.s[:, None] * self.residual(P)
+    def newton_weights(self, M: np.ndarray) -> np.ndarray:
+        """``h = p (1 - p)`` per column at the margins ``M`` (:meth:`complements`; binary:
+        ``sigmoid(m) sigmoid(-m)``), to the rounding of its own size."""
+        P, C = self.complements(M)
+        return P * C
+
+    def neg_gradient(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X'(s (Y - P))/S`` and its intercept part ``sum_i s_i (y_i - p_i)/S`` at the
+        margins ``M`` (:meth:`residual`)."""
+        R = self.s[:, None] * self.residual(M)
         G = np.asarray(self.X.T @ R) / self.total
         return G.reshape(self.d, -1), R.sum(axis=0) / self.total
 
     def null_model(self) -> tuple[np.ndarray, np.ndarray]:
-        """The intercept-only fit (W = 0): ``b`` and its probabilities."""
+        """The intercept-only fit (W = 0): ``b`` and its margins."""
         K = self.n_columns
         if not self.fit_intercept:
             b = np.zeros(K)
@@ -174,7 +190,7 @@ class LogisticProblem:
         else:
             q = np.maximum(self.s @ self.Y / self.s.sum(), 1e-12)
             b = np.log(q) - np.mean(np.log(q))
-        return b, self.probabilities(np.broadcast_to(b, (self.n, K)))
+        return b, np.broadcast_to(b, (self.n, K))
 
 
 def penalty_total(penalty: Penalty, W: np.ndarray) -> float:
@@ -191,8 +207,8 @@ def objective(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
 def kkt_scale(problem: LogisticProblem) -> float:
     """``max |X'(s (y - p0))/S|`` at the intercept-only model (lam_max times Omega's slope
     at 0 for l1); the unit of the scale-free tolerance."""
-    _, P0 = problem.null_model()
-    G0, _ = problem.neg_gradient(P0)
+    _, M0 = problem.null_model()
+    G0, _ = problem.neg_gradient(M0)
     return float(np.max(np.abs(G0))) if G0.size else 0.0
 
 
@@ -208,7 +224,7 @@ def _kkt(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
 
 
 def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k: int,
-                      M: np.ndarray, P: np.ndarray, w: np.ndarray, b: float, warm: bool,
+                      M: np.ndarray, w: np.ndarray, b: float, warm: bool,
                       tol: float, solver: str, max_iter: int, screened: bool
                       ) -> tuple[np.ndarray, float]:
     """The penalised Newton step of column k: the minimiser of the weighted least-squares
@@ -219,9 +235,8 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     Newton step instead of one per growth round, or, above ``_irls._SPARSE_GRAM_MAX``
     columns, one matrix-free operator; a dense X keeps growing the inner set, whose dense
     block and Gram matrix extend by the new columns only)."""
-    p = P[:, k]
-    h = np.maximum(p * (1.0 - p), _H_MIN)
-    z = M[:, k] + (problem.Y[:, k] - p) / h
+    h = np.maximum(problem.newton_weights(M)[:, k], _H_MIN)
+    z = M[:, k] + problem.residual(M)[:, k] / h
     v = problem.s * h
     V = float(v.sum())
     design = Design(problem.X, z, v, problem.fit_intercept)
@@ -280,18 +295,19 @@ def _weighted_cross(A: Any, c: np.ndarray, B: Any, intercept: bool) -> np.ndarra
     return np.block([[AcB, Ac[:, None]], [cB[None, :], np.array([[c.sum()]])]])
 
 
-def _hessian(problem: LogisticProblem, P: np.ndarray, support: list[np.ndarray]) -> np.ndarray:
-    """The loss Hessian on the support (columns ``support[k]`` of class k, then the
-    intercepts when fitted): blocks ``X_a' diag(s (p_k [k = m] - p_k p_m)) X_b / S``."""
+def _hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndarray]) -> np.ndarray:
+    """The loss Hessian at the margins ``M`` on the support (columns ``support[k]`` of class
+    k, then the intercepts when fitted): blocks ``X_a' diag(s (p_k [k = m] - p_k p_m)) X_b /
+    S``, the diagonal blocks' ``p_k (1 - p_k)`` from :meth:`LogisticProblem.newton_weights`."""
     K = problem.n_columns
+    P, h = problem.probabilities(M), problem.newton_weights(M)
     blocks = [problem.X[:, support[k]] for k in range(K)]
     weight = problem.s / problem.total
     rows = []
     for k in range(K):
         row = []
         for m in range(K):
-            c = (P[:, 0] * (1 - P[:, 0]) if problem.binary
-                 else P[:, k] * ((k == m) - P[:, m]))
+            c = h[:, k] if k == m else -P[:, k] * P[:, m]
             row.append(_weighted_cross(blocks[k], weight * c, blocks[m], problem.fit_intercept))
         rows.append(row)
     return np.block(rows)
@@ -378,8 +394,7 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     for _ in range(max_steps):
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
         M = problem.margins(W, b)
-        P = problem.probabilities(M)
-        R = problem.s[:, None] * problem.residual(P) / problem.total
+        R = problem.s[:, None] * problem.residual(M) / problem.total
         g_b = R.sum(axis=0)
         grad, pgrad, curv, x = [], [], [], []
         for k in range(K):
@@ -399,7 +414,7 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         g = np.concatenate(grad) + pg
         if g.size == 0:
             break
-        H = _hessian(problem, P, support)
+        H = _hessian(problem, M, support)
         H[np.diag_indices_from(H)] += c
         step = _gauge_fixed_step(H, g, _gauge_sets(problem, support, c), pg,
                                  np.concatenate(x), penalty.convex)
@@ -479,12 +494,12 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
         raise ValueError(f"penalty={penalty.name!r} is not separable; a multinomial fit "
                          "penalises all K x d coefficients entry by entry and needs a "
                          "separable penalty (e.g. l1, elasticnet, logsum, mcp, scad).")
-    b0, P0 = problem.null_model()
+    b0, M0 = problem.null_model()
     W = np.zeros((d, K)) if coef_init is None else np.array(coef_init, dtype=np.float64)
     b = b0.copy() if intercept_init is None else np.array(intercept_init, dtype=np.float64)
     if not problem.fit_intercept:
         b = np.zeros(K)
-    G, g_b = problem.neg_gradient(P0)
+    G, g_b = problem.neg_gradient(M0)
     scale = float(np.max(np.abs(G))) if G.size else 0.0
     if scale == 0.0 and coef_init is None:  # y is orthogonal to every column
         M = problem.margins(W, b)
@@ -497,7 +512,7 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
                       max_iter=max_iter, **options)
     else:
         if coef_init is not None or intercept_init is not None:
-            G, g_b = problem.neg_gradient(problem.probabilities(problem.margins(W, b)))
+            G, g_b = problem.neg_gradient(problem.margins(W, b))
         res = _screened(problem, penalty, lam, W, b, G, g_b, scale, max_iter, options)
     if K > 1 and problem.fit_intercept:
         res.intercept = res.intercept - res.intercept.mean()  # softmax: a common shift
@@ -561,7 +576,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         W = np.zeros_like(W)
         W[cols], b = inner.coef, inner.intercept
         # W is 0 off cols: the margins come from the restricted columns
-        G, g_b = problem.neg_gradient(problem.probabilities(sub.margins(inner.coef, b)))
+        G, g_b = problem.neg_gradient(sub.margins(inner.coef, b))
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
 
 
@@ -579,8 +594,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     M = problem.margins(W, b)
     F = problem.loss(M) + lam * penalty_total(penalty, W)
     path = [F]
-    P = problem.probabilities(M)
-    G, g_b = problem.neg_gradient(P)  # kept at the current P
+    G, g_b = problem.neg_gradient(M)  # kept at the current M
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
     converged, it, stalls, best_kkt = False, 0, 0, kkt
     for it in range(1, max_iter + 1):
@@ -589,7 +603,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             # the first step of a penalty whose zeros are absorbing starts from least squares
             warm = screen or revives or it > 1 or warm_init
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
-            w_new, b_new = _newton_direction(problem, penalty, lam, k, M, P, W[:, k],
+            w_new, b_new = _newton_direction(problem, penalty, lam, k, M, W[:, k],
                                              float(b[k]), warm, forcing, solver,
                                              inner_max_iter, screened)
             step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
@@ -597,18 +611,16 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             if step is None:
                 continue
             W, b, M, F = step
-            P = problem.probabilities(M)
-            G, g_b = problem.neg_gradient(P)
+            G, g_b = problem.neg_gradient(M)
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
         if screen and K > 1 and moved and kkt > tol:
             W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F)
-            P_p = problem.probabilities(problem.margins(W_p, b_p))
-            G_p, g_b_p = problem.neg_gradient(P_p)
+            M_p = problem.margins(W_p, b_p)
+            G_p, g_b_p = problem.neg_gradient(M_p)
             kkt_p = _kkt(problem, penalty, lam, W_p, G_p, g_b_p) / scale
             if kkt_p < kkt or F_p < F:
-                W, b, F, P, kkt, G, g_b = W_p, b_p, F_p, P_p, kkt_p, G_p, g_b_p
-                M = problem.margins(W, b)
+                W, b, F, M, kkt, G, g_b = W_p, b_p, F_p, M_p, kkt_p, G_p, g_b_p
         rel = (F_prev - F) / max(abs(F), np.finfo(float).tiny)
         path.append(F)
         if kkt <= tol and (screen or rel <= tol):

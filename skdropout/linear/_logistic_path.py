@@ -30,10 +30,10 @@ def logistic_lam_max(problem: LogisticProblem, penalty: Penalty) -> float:
                             tol=1e-10)
         W = np.zeros((problem.d, problem.n_columns))
         W[free] = res.coef
-        P = problem.probabilities(problem.margins(W, res.intercept))
+        M = problem.margins(W, res.intercept)
     else:
-        _, P = problem.null_model()
-    G, _ = problem.neg_gradient(P)
+        _, M = problem.null_model()
+    G, _ = problem.neg_gradient(M)
     g = np.max(np.abs(G), axis=1)
     g[free] = 0.0
     return lam_from_gradient(penalty, g)
@@ -74,7 +74,7 @@ def _solve_screened(estimator: BaseEstimator, problem: LogisticProblem, penalty:
         W = np.zeros_like(W)
         W[cols] = res.coef
         b = res.intercept
-        G, _ = problem.neg_gradient(problem.probabilities(problem.margins(W, b)))
+        G, _ = problem.neg_gradient(problem.margins(W, b))
         out = np.ones(problem.d, dtype=bool)
         out[cols] = False
         out = np.flatnonzero(out)
@@ -115,8 +115,8 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
     intercepts = np.empty((K, n_lams))
     W, b = np.zeros((d, K)), None
     if screened:
-        _, P0 = problem.null_model()
-        G, _ = problem.neg_gradient(P0)
+        _, M0 = problem.null_model()
+        G, _ = problem.neg_gradient(M0)
         top = int(np.argmax(np.max(np.abs(G), axis=1))) if d else 0
         scale = float(np.max(np.abs(G))) if G.size else 0.0
         threshold_prev = None
