@@ -50,9 +50,9 @@ class GramOperator:
 
     def __matmul__(self, V: np.ndarray) -> np.ndarray:
         """``G V`` for a vector or a block of columns."""
-        T = np.asarray(self.block @ V)
+        T = np.asarray(self.block @ V)  # a new array
         if self.centred:
-            T = T - np.multiply.outer(np.ones(self.n), self.offset @ V)
+            T -= self.offset @ V  # one value per column of V, broadcast over the rows
         if self.sw is not None:
             T *= self.sw.reshape(-1, *(1,) * (T.ndim - 1))
         out = np.asarray(self.block.T @ T)

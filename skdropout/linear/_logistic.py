@@ -157,18 +157,22 @@ class LogisticProblem:
         # log sum_k e^{D_k} = top + log1p(sum of the other e^{D_k - top})
         return float(self.s @ (top + np.log1p(E.sum(axis=1)))) / self.total
 
-    def residual(self, M: np.ndarray) -> np.ndarray:
+    def residual(self, M: np.ndarray, pc: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> np.ndarray:
         """``Y - P`` at the margins ``M`` as ``Y (1 - P) - (1 - Y) P`` (:meth:`complements`):
         for y in {0, 1} each entry is one of the two terms, exact to its own rounding
         (``sigmoid(-m)`` for y = 1, ``-sigmoid(m)`` for y = 0, ``1 - p_y`` and ``-p_k`` for
-        the multinomial loss); a fractional y keeps the rounding of the larger term."""
-        P, C = self.complements(M)
+        the multinomial loss); a fractional y keeps the rounding of the larger term. ``pc``:
+        ``complements(M)`` when the caller has it already."""
+        P, C = self.complements(M) if pc is None else pc
         return self.Y * C - (1.0 - self.Y) * P
 
-    def newton_weights(self, M: np.ndarray) -> np.ndarray:
+    def newton_weights(self, M: np.ndarray,
+                       pc: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """``h = p (1 - p)`` per column at the margins ``M`` (:meth:`complements`; binary:
-        ``sigmoid(m) sigmoid(-m)``), to the rounding of its own size."""
-        P, C = self.complements(M)
+        ``sigmoid(m) sigmoid(-m)``), to the rounding of its own size. ``pc``:
+        ``complements(M)`` when the caller has it already."""
+        P, C = self.complements(M) if pc is None else pc
         return P * C
 
     def neg_gradient(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,8 +239,9 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     Newton step instead of one per growth round, or, above ``_irls._SPARSE_GRAM_MAX``
     columns, one matrix-free operator; a dense X keeps growing the inner set, whose dense
     block and Gram matrix extend by the new columns only)."""
-    h = np.maximum(problem.newton_weights(M)[:, k], _H_MIN)
-    z = M[:, k] + problem.residual(M)[:, k] / h
+    pc = problem.complements(M)
+    h = np.maximum(problem.newton_weights(M, pc)[:, k], _H_MIN)
+    z = M[:, k] + problem.residual(M, pc)[:, k] / h
     v = problem.s * h
     V = float(v.sum())
     design = Design(problem.X, z, v, problem.fit_intercept)
@@ -300,7 +305,8 @@ def _hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndarray])
     k, then the intercepts when fitted): blocks ``X_a' diag(s (p_k [k = m] - p_k p_m)) X_b /
     S``, the diagonal blocks' ``p_k (1 - p_k)`` from :meth:`LogisticProblem.newton_weights`."""
     K = problem.n_columns
-    P, h = problem.probabilities(M), problem.newton_weights(M)
+    P, C = problem.complements(M)
+    h = problem.newton_weights(M, (P, C))
     blocks = [problem.X[:, support[k]] for k in range(K)]
     weight = problem.s / problem.total
     rows = []

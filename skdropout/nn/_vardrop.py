@@ -37,11 +37,16 @@ def _kl_and_slope(la: torch.Tensor, alpha: torch.Tensor, unclipped: torch.Tensor
     return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX, in_place=True)
 
 
+def _theta_sq(theta: torch.Tensor) -> torch.Tensor:
+    """``theta^2 + 1e-16`` (a new tensor) of the additive reparameterisation."""
+    return torch.addcmul(torch.full((), _TINY, dtype=theta.dtype, device=theta.device),
+                         theta, theta)
+
+
 def _log_alpha_additive(log_sigma2: torch.Tensor, theta: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """``log sigma^2 - log(theta^2 + 1e-16)`` (unclipped) and ``theta^2 + 1e-16``."""
-    theta_sq = torch.addcmul(torch.full((), _TINY, dtype=theta.dtype, device=theta.device),
-                             theta, theta)
+    theta_sq = _theta_sq(theta)
     raw = torch.log(theta_sq)
     return torch.sub(log_sigma2, raw, out=raw), theta_sq
 
@@ -194,7 +199,7 @@ def _variance_and_kl(first: torch.Tensor, w: torch.Tensor, scale: float, additiv
     (log sigma^2, theta))."""
     if additive:
         var = exp_of(first)  # sigma^2, unclipped
-        theta_sq = torch.addcmul(torch.full((), _TINY, dtype=w.dtype, device=w.device), w, w)
+        theta_sq = _theta_sq(w)
         ratio = torch.div(w, theta_sq)
         # alpha = sigma^2 / (theta^2 + 1e-16) (in theta_sq's storage) and its log; where log
         # alpha is clipped, alpha is that of the clipped value
