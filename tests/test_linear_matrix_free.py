@@ -17,6 +17,7 @@ from sklearn.preprocessing import normalize
 from skdropout.linear import IRLSClassifier, IRLSRegressor, _irls
 from skdropout.linear._design import Design
 from skdropout.linear._gram_operator import pcg
+from skdropout.penalties import get_penalty
 
 PENALTIES = [("l1", None), ("elasticnet", {"theta": 0.5}), ("logsum", {"eps": 1.0}),
              ("mcp", {"a": 3.0}), ("scad", {"a": 3.7})]
@@ -154,3 +155,74 @@ def test_a_large_sparse_working_set_forms_no_dense_gram_matrix(monkeypatch):
     free = _fit_copy(est, X, y, None)
     assert np.count_nonzero(free.coef_) > 5 * limit
     _same(ref, free, X, (5 * limit, X.shape[0]))
+
+
+NONCONVEX = PENALTIES[2:]
+
+
+def _reentry_polish(name, params):
+    """A Newton polish on all 1500 columns of a sparse least-squares problem (400 x 1500) at
+    lam_max/20, started on the 40 columns most correlated with y at 1e-3: Newton's method
+    settles on that support, then hundreds of zeros violate their optimality condition and
+    re-enter at once, and on the grown support the Hessian ``G + lam diag(Omega'')`` has
+    negative diagonal entries (rare columns in the concave part of the penalty)."""
+    X, y, _ = _text(n=400, d=1500, density=1e-2, seed=0)
+    design = Design(X, y, None, True)
+    c = design.xty()
+    lam = float(np.abs(c).max()) / 20
+    pen = get_penalty(name, **(params or {}))
+    pen = pen.with_lam(lam) if pen.uses_lam else pen
+    cols = np.arange(X.shape[1])
+    top = np.argsort(-np.abs(c))[:40]
+    w = np.zeros(cols.size)
+    w[top] = 1e-3 * np.sign(c[top])
+    return design, cols, c, w, pen, lam
+
+
+@pytest.mark.parametrize("name, params", NONCONVEX)
+def test_reentered_coordinates_against_their_sign_leave_in_one_round(name, params,
+                                                                     monkeypatch):
+    """The re-entered coordinates whose Newton step points against their entry sign all
+    cross 0 before the point moves off rounding level; they leave in one round, not one
+    round (and one CG solve from scratch) each: 109-247 CG solves before, 22-64 now. The
+    polished point is stationary on its support and lowers the objective."""
+    design, cols, c, w, pen, lam = _reentry_polish(name, params)
+    G = design.gram_operator(cols)
+    solves = []
+
+    def counted(*args, **kwargs):
+        solves.append(1)
+        return pcg(*args, **kwargs)
+
+    monkeypatch.setattr(_irls, "pcg", counted)
+    out = _irls.newton_on_support(G, c, w, pen, lam)
+    assert len(solves) <= 80
+    S = np.flatnonzero(out)
+    grad = (G @ out)[S] - c[S] + lam * pen.restrict(S).grad(out[S])
+    assert np.abs(grad).max() <= 1e-10 * np.abs(c).max()
+
+    def F(v):
+        return 0.5 * v @ (G @ v) - c @ v + lam * pen.value(v)
+
+    assert F(out) < F(w)
+
+
+@pytest.mark.parametrize("name, params", NONCONVEX)
+def test_indefinite_matrix_free_polish_equals_the_factorising_one(name, params, monkeypatch):
+    """Where the Hessian on the support is indefinite, the matrix-free polish takes its
+    steps with the convex part as the factorising route does, and both end at the same
+    point (support and coefficients to rounding)."""
+    design, cols, c, w, pen, lam = _reentry_polish(name, params)
+    indefinite = []
+    cg_solver = _irls._cg_solver
+
+    def recorded(G, lam_, curv):
+        indefinite.append(bool(np.any(G.diagonal() + lam_ * curv <= 0)))
+        return cg_solver(G, lam_, curv)
+
+    monkeypatch.setattr(_irls, "_cg_solver", recorded)
+    free = _irls.newton_on_support(design.gram_operator(cols), c, w, pen, lam)
+    dense = _irls.newton_on_support(design.cross(cols, cols), c, w, pen, lam)
+    assert any(indefinite)
+    np.testing.assert_array_equal(free == 0, dense == 0)
+    np.testing.assert_allclose(free, dense, rtol=0, atol=1e-12 * np.abs(dense).max())

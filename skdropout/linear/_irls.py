@@ -177,7 +177,9 @@ def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray
     precond = diag + lam * kept
     precond = np.where(precond > 0, precond, 1.0)
 
-    indefinite = False  # H failed once: later solves (same curv) go to the convex part
+    # H failed once, or a diagonal entry G_jj + lam curv_j <= 0 proves it indefinite before
+    # any CG step: the solves (same curv) go to the convex part
+    indefinite = bool(np.any(diag + lam * curv <= 0))
 
     def solve(b: np.ndarray) -> np.ndarray | None:
         nonlocal indefinite
@@ -233,7 +235,9 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
     move a coordinate across 0 is cut at a crossing (for a convex penalty the one whose point, with the coordinates crossed by then at 0,
     has the lowest objective; otherwise the first) and the crossed coordinates leave the
     support (an active-set homotopy, as in
-    feature-sign search); when neither matrix is positive definite the smallest tenth of the
+    feature-sign search; for a non-convex penalty, when the first crossing is a coordinate
+    that re-entered and has not moved off its entry value, every such coordinate that
+    crosses leaves with it); when neither matrix is positive definite the smallest tenth of the
     support leaves (without ``greedy``: None if that happens on the starting support). With
     ``greedy``, every coordinate that a full Newton step moves across 0 leaves at once
     (fewer rounds, no monotonicity guarantee; the caller checks the objective). The
@@ -273,6 +277,7 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
     """
     cur = w.copy()
     first_size, reentries = np.count_nonzero(cur), 0
+    fresh = np.zeros(cur.size, dtype=bool)  # re-entered, not yet moved off their entry value
     cache = FactorCache() if cache is None else cache
     while True:
         idx = np.flatnonzero(cur)
@@ -328,8 +333,16 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
                     t = float(frac.min())
                 ws = ws - t * step
                 drop = frac <= t
+                if not penalty.convex and np.any(drop & fresh[idx]):
+                    # the first crossing is a re-entered coordinate still at its entry
+                    # value: every such coordinate whose step points against its entry
+                    # sign crosses before the point moves off rounding level, so they
+                    # leave together (one round each would solve again at the same point)
+                    drop |= cross & fresh[idx]
+                else:
+                    fresh[:] = False
                 break
-            ws = new
+            ws, fresh[:] = new, False
             if np.abs(step).max() <= 1e-13 * np.abs(ws).max():
                 break
         else:
@@ -342,6 +355,7 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
             reentries += 1
             # a nonzero start with the sign of the residual (scaled by the start: cur may be 0)
             cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
+            fresh[back] = True
             continue
         cur[idx[drop]] = 0.0
 
