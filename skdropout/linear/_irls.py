@@ -165,13 +165,26 @@ def principal(G: np.ndarray | GramOperator, idx: np.ndarray) -> np.ndarray | Gra
     return G.take(idx, axis=0).take(idx, axis=1)
 
 
-def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray
+def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray, scale: float, inexact: bool
                ) -> Callable[[np.ndarray], np.ndarray | None]:
     """The matrix-free counterpart of the polish's factorisation: ``b -> H^-1 b`` for
     ``H = G + lam diag(curv)`` by Jacobi-preconditioned conjugate gradients (:func:`pcg`).
     Where CG meets a direction of non-positive curvature in H (a non-convex penalty) the
     convex part ``G + lam diag(max(curv, 0))`` takes the solve, as the factorising route
-    does when H has no Cholesky factor; None when that too is not positive definite."""
+    does when H has no Cholesky factor; None when that too is not positive definite.
+
+    ``b`` is the gradient of a Newton step and ``scale`` the size of its terms
+    (:func:`newton_on_support`). CG stops at the residual ``||b - H x|| <= max(eta ||b||,
+    1e-15 scale)``: the floor lies below the polish's stopping level ``1e-14 scale``, so a
+    last step is exact to rounding. With ``inexact`` (a convex penalty) the step is inexact
+    Newton's, ``eta = min(0.5, sqrt(||b||_inf / scale))`` (a forcing term of Eisenstat and
+    Walker): far from the solution of a support a step costs a few products (and often
+    ends at a zero crossing, where only its direction counts: the line search over the
+    crossings compares exact objectives, and a truncated CG step descends the quadratic
+    model up to ``t = 1``); near it ``eta`` falls with the gradient, so the iteration
+    converges superlinearly to the same solution. Otherwise ``eta = 1e-15``: a non-convex
+    penalty's homotopy follows the exact Newton steps to their first crossing, which picks
+    its local minimum."""
     diag = G.diagonal()
     kept = np.maximum(curv, 0.0)
     precond = diag + lam * kept
@@ -181,10 +194,12 @@ def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray
 
     def solve(b: np.ndarray) -> np.ndarray | None:
         nonlocal indefinite
-        x = None if indefinite else pcg(lambda u: G @ u + (lam * curv) * u, b, precond)
+        eta = min(0.5, np.sqrt(np.abs(b).max() / scale)) if inexact else 1e-15
+        tol = dict(rtol=eta, atol=1e-15 * scale)
+        x = None if indefinite else pcg(lambda u: G @ u + (lam * curv) * u, b, precond, **tol)
         if x is None and np.any(curv < 0):
             indefinite = True
-            x = pcg(lambda u: G @ u + (lam * kept) * u, b, precond)
+            x = pcg(lambda u: G @ u + (lam * kept) * u, b, precond, **tol)
         return x
 
     return solve
@@ -279,7 +294,9 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
         if idx.size == 0:
             return cur
         # G @ cur on all positions (cur is 0 off idx) instead of gathering G_SS every round:
-        # with the reduced solver a round needs G_SS only when it factorises
+        # with the reduced solver a round needs G_SS only when it factorises; an operator's
+        # products cost its columns' entries, so a round takes the support's sub-operator
+        sub = G.take(idx) if isinstance(G, GramOperator) else None
         cs, ws, full = c[idx], cur[idx], np.zeros(cur.size)
         cs_max, diag = np.abs(cs).max(), G.diagonal()[idx]
         pen = penalty.restrict(idx)
@@ -288,9 +305,10 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
         convex = None  # (max(Omega'', 0), Cholesky factor) of the convex part on idx
         for _ in range(max_steps):
             full[idx] = ws
-            Gw = (G @ full)[idx]
+            Gw = (G @ full)[idx] if sub is None else sub @ ws
             grad = Gw - cs + lam * pen.grad(ws)
-            if np.abs(grad).max() <= 1e-14 * max(np.abs(Gw).max(), cs_max):
+            scale = max(np.abs(Gw).max(), cs_max)
+            if np.abs(grad).max() <= 1e-14 * scale:
                 break
             curv = pen.curvature(ws)
             same = L is not None and np.array_equal(curv, curv_of_L)
@@ -298,10 +316,10 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
                      and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)
             chords = chords + 1 if chord else 0
             if not (same or chord):
-                if isinstance(G, GramOperator):
+                if sub is not None:
                     # matrix-free: a solver bound to this curvature, kept for the chord
-                    # steps as a factor would be (the same iterates as the factorising route)
-                    L, exact = _cg_solver(G.take(idx), lam, curv), True
+                    # steps as a factor would be
+                    L, exact = _cg_solver(sub, lam, curv, scale, penalty.convex), True
                 else:
                     L, exact, convex = _factor_solver(G, lam, idx, curv, cache, convex)
                 curv_of_L = curv
@@ -321,7 +339,9 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
                 frac = np.where(cross, ws / np.where(cross, ws - new, 1.0), np.inf)
                 # convex penalties: the best crossing (feature-sign search's line search);
                 # otherwise the first, which keeps the homotopy on its own local minimum
-                if penalty.convex:
+                if penalty.convex and sub is not None:
+                    t = _best_crossing(sub, cs, ws, step, pen, lam, frac)
+                elif penalty.convex:
                     w_all, step_all, frac_all = _embed(cur.size, idx, ws, step, frac)
                     t = _best_crossing(G, c, w_all, step_all, penalty, lam, frac_all)
                 else:
@@ -474,8 +494,8 @@ def _embed(m: int, idx: np.ndarray, ws: np.ndarray, step: np.ndarray,
     return out[0], out[1], frac_all
 
 
-def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray,
-                   penalty: Penalty, lam: float, frac: np.ndarray) -> float:
+def _best_crossing(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
+                   step: np.ndarray, penalty: Penalty, lam: float, frac: np.ndarray) -> float:
     """The cut ``t`` whose point -- ``w - t step`` with every coordinate that crosses 0 by
     ``t`` (``frac_j <= t``) set to 0 -- has the lowest objective
     ``w'Gw/2 - c'w + lam Omega(w)``, among the zero crossings ``t = frac_j`` (the first
@@ -485,12 +505,25 @@ def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray
     starting orthant), so the chosen one does too; a later cut lets a support near ``n``
     shed many coordinates per factorisation instead of one. For a convex objective the
     chosen point is the lowest of the candidates, so the homotopy stays monotone.
+
+    With a :class:`GramOperator` the quadratic terms come from the samples' values
+    ``X_s p`` of the points (:meth:`GramOperator.rows`), linear in p: those of w and of the
+    step, less those of the crossed coordinates' values (a few columns), instead of a
+    product with every point.
     """
     ts = np.unique(frac[np.isfinite(frac)])[:_MAX_BREAKPOINTS]
-    points = w[None, :] - ts[:, None] * step[None, :]
+    line = w[None, :] - ts[:, None] * step[None, :]
+    points = line.copy()
     points[frac[None, :] <= ts[:, None]] = 0.0
-    F = (0.5 * np.einsum("jk,kj->k", G @ points.T, points) - points @ c
-         + lam * np.sum(penalty.pointwise(points), axis=1))
+    if isinstance(G, GramOperator):
+        crossed = np.flatnonzero(frac <= ts[-1])
+        ends = G.rows(np.column_stack([w, step]))
+        R = (ends[:, :1] - ends[:, 1:] * ts[None, :]
+             - G.take(crossed).rows((line - points)[:, crossed].T))
+        quad = G.quadratic(R)
+    else:
+        quad = np.einsum("jk,kj->k", G @ points.T, points)
+    F = 0.5 * quad - points @ c + lam * np.sum(penalty.pointwise(points), axis=1)
     return float(ts[np.argmin(F)])
 
 
