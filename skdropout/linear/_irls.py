@@ -14,7 +14,8 @@ increases. Three additions make it fast and exact without changing what it solve
   ``G + lam diag(Omega''(w))`` from the penalty's closed-form curvature (coordinates whose
   sign flips are dropped; zeros of W that violate their optimality condition enter once);
   accepted only when it lowers the objective. It yields exact zeros and a KKT residual at
-  rounding level. On working sets of at least ``_REUSE_MIN`` columns an iteration that
+  rounding level (matrix-free, at ``polish_tol`` where a caller's problem is itself a
+  model: the Newton steps of :mod:`._logistic`). On working sets of at least ``_REUSE_MIN`` columns an iteration that
   follows an accepted polish skips the w-step (it would only re-weight the coordinates that
   entered since), and the Hessian factorisation of the last support serves the next one
   when that sheds or adds a few coordinates (:func:`_reduced_solver`), within the
@@ -165,18 +166,18 @@ def principal(G: np.ndarray | GramOperator, idx: np.ndarray) -> np.ndarray | Gra
     return G.take(idx, axis=0).take(idx, axis=1)
 
 
-def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray, scale: float, inexact: bool
-               ) -> Callable[[np.ndarray], np.ndarray | None]:
+def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray, scale: float, level: float,
+               inexact: bool) -> Callable[[np.ndarray], np.ndarray | None]:
     """The matrix-free counterpart of the polish's factorisation: ``b -> H^-1 b`` for
     ``H = G + lam diag(curv)`` by Jacobi-preconditioned conjugate gradients (:func:`pcg`).
     Where CG meets a direction of non-positive curvature in H (a non-convex penalty) the
     convex part ``G + lam diag(max(curv, 0))`` takes the solve, as the factorising route
     does when H has no Cholesky factor; None when that too is not positive definite.
 
-    ``b`` is the gradient of a Newton step and ``scale`` the size of its terms
-    (:func:`newton_on_support`). CG stops at the residual ``||b - H x|| <= max(eta ||b||,
-    1e-15 scale)``: the floor lies below the polish's stopping level ``1e-14 scale``, so a
-    last step is exact to rounding. With ``inexact`` (a convex penalty) the step is inexact
+    ``b`` is the gradient of a Newton step, ``scale`` the size of its terms and ``level``
+    the residual at which the polish stops (:func:`newton_on_support`). CG stops at the
+    residual ``||b - H x|| <= max(eta ||b||, level / 10)``: below the stopping level, so a
+    last step reaches it. With ``inexact`` (a convex penalty) the step is inexact
     Newton's, ``eta = min(0.5, sqrt(||b||_inf / scale))`` (a forcing term of Eisenstat and
     Walker): far from the solution of a support a step costs a few products (and often
     ends at a zero crossing, where only its direction counts: the line search over the
@@ -195,7 +196,7 @@ def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray, scale: float, inex
     def solve(b: np.ndarray) -> np.ndarray | None:
         nonlocal indefinite
         eta = min(0.5, np.sqrt(np.abs(b).max() / scale)) if inexact else 1e-15
-        tol = dict(rtol=eta, atol=1e-15 * scale)
+        tol = dict(rtol=eta, atol=0.1 * level)
         x = None if indefinite else pcg(lambda u: G @ u + (lam * curv) * u, b, precond, **tol)
         if x is None and np.any(curv < 0):
             indefinite = True
@@ -235,7 +236,8 @@ class FactorCache:
 
 def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
                       penalty: Penalty, lam: float, max_steps: int = 30, greedy: bool = False,
-                      cache: FactorCache | None = None) -> np.ndarray | None:
+                      cache: FactorCache | None = None, tol: float = 0.0
+                      ) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
     The Hessian is ``H = G + lam diag(Omega''(w))`` (:meth:`Penalty.curvature`), and the
@@ -252,7 +254,8 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
     support leaves (without ``greedy``: None if that happens on the starting support). With
     ``greedy``, every coordinate that a full Newton step moves across 0 leaves at once
     (fewer rounds, no monotonicity guarantee; the caller checks the objective). The
-    iteration on one support stops when the step or the residual reaches rounding level. A
+    iteration on one support stops when the step or the residual reaches rounding level
+    (matrix-free, also at the residual ``tol``). A
     coordinate at 0 (at the start or after leaving) that violates its optimality condition
     ``|c_j - G_j w| <= lam slope0`` at the end enters with the sign of that residual
     (feature-sign search's activation; at most ``_MAX_REENTRIES`` times), so that a sign
@@ -279,6 +282,11 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
     cache : FactorCache, optional
         The factorisation to start from and to leave the last one in (for the same ``G``
         and ``lam``, penalty and positions).
+    tol : float
+        With a :class:`GramOperator`, the largest residual ``|G_j w - c_j + lam
+        Omega'_j(w)|`` on a support at which its iteration may stop above rounding level
+        (0: at rounding level). A factorised step reaches rounding level at the cost of a
+        triangular solve, so with an ndarray G the iteration always goes there.
 
     Returns
     -------
@@ -308,7 +316,8 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
             Gw = (G @ full)[idx] if sub is None else sub @ ws
             grad = Gw - cs + lam * pen.grad(ws)
             scale = max(np.abs(Gw).max(), cs_max)
-            if np.abs(grad).max() <= 1e-14 * scale:
+            level = 1e-14 * scale if sub is None else max(1e-14 * scale, tol)
+            if np.abs(grad).max() <= level:
                 break
             curv = pen.curvature(ws)
             same = L is not None and np.array_equal(curv, curv_of_L)
@@ -319,7 +328,8 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
                 if sub is not None:
                     # matrix-free: a solver bound to this curvature, kept for the chord
                     # steps as a factor would be
-                    L, exact = _cg_solver(sub, lam, curv, scale, penalty.convex), True
+                    L = _cg_solver(sub, lam, curv, scale, level, penalty.convex)
+                    exact = True
                 else:
                     L, exact, convex = _factor_solver(G, lam, idx, curv, cache, convex)
                 curv_of_L = curv
@@ -899,17 +909,19 @@ def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarra
     return best_w, best_F
 
 
-def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray) -> np.ndarray:
+def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
+             tol: float) -> np.ndarray:
     """The warm start ``w`` (a solution at another lam, supported on W) moved to ``lam`` by
     :func:`newton_on_support` on its support: for l1 this is the exact piecewise-linear
     continuation ``w_S + (lam_old - lam) G_SS^-1 sign(w_S)`` up to the crossings, the step of
     the lasso homotopy. Kept only when it lowers eq. (1) at ``lam``; with it, far fewer zeros
     violate their optimality condition than at ``w`` itself, so the working set grows by the
-    coordinates that enter the support rather than by all that the change of lam disturbs."""
+    coordinates that enter the support rather than by all that the change of lam disturbs.
+    ``tol``: the polish's residual (:func:`newton_on_support`)."""
     if ws.G is None or ws.cols.size == 0:
         return w
     moved = newton_on_support(ws.G, ws.c, w[ws.cols], penalty.restrict(ws.cols), lam,
-                              cache=ws.factor)
+                              cache=ws.factor, tol=tol)
     if moved is None:
         return w
     trial = w.copy()
@@ -946,7 +958,7 @@ class _PolishRetry:
 
 def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray | None = None,
          solver: str = "auto", max_iter: int = 1000, tol: float = 1e-6,
-         working_set: np.ndarray | None = None) -> IRLSResult:
+         working_set: np.ndarray | None = None, polish_tol: float = 0.0) -> IRLSResult:
     """Minimise eq. (1) with the squared loss by IRLS on the eta-trick form (eq. 6).
 
     Parameters
@@ -970,6 +982,11 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         that has already screened the columns (the outer working set of
         :func:`~skdropout.linear._logistic.logistic_irls`) passes all of them, so their
         Gram matrix is built once instead of grown round by round.
+    polish_tol : float
+        Scale-free, as ``tol``: the KKT residual on its support at which a matrix-free
+        polish may stop (default 0: at rounding level; :func:`newton_on_support`). A caller
+        that needs the solution only to ``tol`` (an inexact Newton step) passes a fraction
+        of it, which saves the polish's last conjugate-gradient steps.
 
     Returns
     -------
@@ -1006,7 +1023,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         # (the path's predictor), then the zeros that violate the optimality condition there
         # enter before the first w-step
         w_start = w
-        w = _predict(ws, penalty, lam, w)
+        w = _predict(ws, penalty, lam, w, polish_tol * scale)
         polished = w is not w_start and ws.cols.size >= _REUSE_MIN
         r = ws.residual(w)  # from the working set's block: w lives on W
         res = kkt_residuals(design.gradient(w, r), w, penalty, lam) / scale
@@ -1053,7 +1070,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                 pen_pos = penalty.restrict(ws.cols[pos])
                 for greedy in (True, False):  # the cheap greedy homotopy first
                     cand = newton_on_support(G_pos, ws.c[pos], w_ws[pos], pen_pos, lam,
-                                             greedy=greedy,
+                                             greedy=greedy, tol=polish_tol * scale,
                                              cache=ws.factor if G_pos is ws.G else None)
                     if cand is None:
                         continue
