@@ -15,11 +15,12 @@ increases. Three additions make it fast and exact without changing what it solve
   sign flips are dropped; zeros of W that violate their optimality condition enter once);
   accepted only when it lowers the objective. It yields exact zeros and a KKT residual at
   rounding level (matrix-free, at ``polish_tol`` where a caller's problem is itself a
-  model: the Newton steps of :mod:`._logistic`). On working sets of at least ``_REUSE_MIN`` columns an iteration that
-  follows an accepted polish skips the w-step (it would only re-weight the coordinates that
-  entered since), and the Hessian factorisation of the last support serves the next one
-  when that sheds or adds a few coordinates (:func:`_reduced_solver`), within the
-  homotopy and from one call of the polish to the next in a fit (:class:`FactorCache`).
+  model: the Newton steps of :mod:`._logistic`). On working sets of at least
+  ``_REUSE_MIN`` columns an iteration that follows an accepted polish skips the w-step (it
+  would only re-weight the coordinates that entered since), and the Hessian factorisation
+  of the last support serves the next one when that sheds or adds a few coordinates
+  (:func:`_reduced_solver`), within the homotopy and from one call of the polish to the
+  next in a fit (:class:`FactorCache`).
 * **start**: ``eta = +inf`` on the initial working set, i.e. the least-squares solution on
   it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...). A warm start
   (the previous point of a path) is first moved to the new lam by the polish on its support
