@@ -173,8 +173,10 @@ def test_a_large_sparse_working_set_forms_no_dense_gram_matrix(monkeypatch):
     _same(ref, free, X, (5 * limit, X.shape[0]))
 
 
-def _counting_pcg(monkeypatch):
-    """Count the products of the polish's conjugate-gradient solves."""
+def _fits_and_products(est, X, y, monkeypatch, owner, name, replacement):
+    """The matrix-free fit as it is and with ``owner.name`` replaced, and each one's count
+    of the products in the polish's conjugate-gradient solves."""
+    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 0)
     count = [0]
 
     def counted(matvec, b, precond, **tol):
@@ -184,7 +186,14 @@ def _counting_pcg(monkeypatch):
         return pcg(product, b, precond, **tol)
 
     monkeypatch.setattr(_irls, "pcg", counted)
-    return count
+    fits, products = [], []
+    for patched in (False, True):
+        if patched:
+            monkeypatch.setattr(owner, name, replacement)
+        count[0] = 0
+        fits.append(_fit_copy(est, X, y, None))
+        products.append(count[0])
+    return fits, products
 
 
 @pytest.mark.parametrize("name, params", PENALTIES[:2])
@@ -200,17 +209,9 @@ def test_inexact_newton_polish_ends_at_the_exact_solution_in_fewer_products(
     lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 40
     est = IRLSRegressor(penalty=name, penalty_params=params, lam=lam, tol=1e-10,
                         fit_intercept=intercept)
-    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 0)
-    count = _counting_pcg(monkeypatch)
-    fits, products = [], []
     solver = _irls._cg_solver
-    for exact in (False, True):
-        if exact:
-            monkeypatch.setattr(_irls, "_cg_solver", lambda *a: solver(*a[:-1], False))
-        count[0] = 0
-        fits.append(_fit_copy(est, X, y, None))
-        products.append(count[0])
-    inexact, exact = fits
+    (inexact, exact), products = _fits_and_products(
+        est, X, y, monkeypatch, _irls, "_cg_solver", lambda *a: solver(*a[:-1], False))
     assert np.count_nonzero(inexact.coef_) > 200
     np.testing.assert_array_equal(inexact.coef_ == 0, exact.coef_ == 0)
     assert abs(inexact.objective_ - exact.objective_) <= 1e-12 * abs(exact.objective_)
@@ -238,18 +239,10 @@ def test_a_logistic_newton_step_polishes_only_to_its_own_tolerance(monkeypatch):
     n = X.shape[0]
     lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 10
     est = IRLSClassifier(lam=lam, tol=1e-6)
-    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 0)
-    count = _counting_pcg(monkeypatch)
-    fits, products = [], []
     irls = _logistic.irls
-    for to_rounding in (False, True):
-        if to_rounding:
-            monkeypatch.setattr(_logistic, "irls", lambda *a, **k: irls(
-                *a, **{**k, "polish_tol": 0.0}))
-        count[0] = 0
-        fits.append(_fit_copy(est, X, y, None))
-        products.append(count[0])
-    loose, rounding = fits
+    (loose, rounding), products = _fits_and_products(
+        est, X, y, monkeypatch, _logistic, "irls",
+        lambda *a, **k: irls(*a, **{**k, "polish_tol": 0.0}))
     assert np.count_nonzero(loose.coef_) > 100
     np.testing.assert_array_equal(loose.coef_ == 0, rounding.coef_ == 0)
     assert abs(loose.objective_ - rounding.objective_) <= 1e-10 * rounding.objective_
