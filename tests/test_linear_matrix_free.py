@@ -11,10 +11,11 @@ the size constant, on sparse problems with d >> n and supports of several hundre
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.preprocessing import normalize
 
-from skdropout.linear import IRLSClassifier, IRLSRegressor, _irls
+from skdropout.linear import IRLSClassifier, IRLSRegressor, _irls, _logistic
 from skdropout.linear._design import Design
 from skdropout.linear._gram_operator import pcg
 from skdropout.penalties import get_penalty
@@ -56,6 +57,10 @@ def test_gram_operator_equals_the_dense_gram_blocks(intercept, weighted, kind):
     pos = np.array([0, 4, 17, 50, 89])
     np.testing.assert_allclose(op.take(pos) @ v[pos], G[np.ix_(pos, pos)] @ v[pos],
                                atol=1e-14)
+    # the quadratic form from the samples' values (the polish's crossing line search)
+    np.testing.assert_allclose(op.quadratic(op.rows(V)), np.einsum("jk,jl,lk->k", V, G, V),
+                               rtol=1e-12)
+    np.testing.assert_allclose(op.quadratic(op.rows(v)), v @ G @ v, rtol=1e-12)
 
 
 def test_pcg_solves_positive_definite_systems_and_refuses_indefinite_ones():
@@ -68,6 +73,18 @@ def test_pcg_solves_positive_definite_systems_and_refuses_indefinite_ones():
     np.testing.assert_array_equal(pcg(lambda u: A @ u, np.zeros(80), np.diag(A).copy()), 0.0)
     indefinite = A - 2.0 * np.eye(80) * np.linalg.eigvalsh(A)[5]
     assert pcg(lambda u: indefinite @ u, b, np.abs(np.diag(indefinite))) is None
+    # a truncated solve stops at the larger of its two residuals, and costs fewer steps
+    steps = []
+
+    def counted(u):
+        steps.append(1)
+        return A @ u
+
+    for rtol, atol in [(0.1, 0.0), (1e-15, 1e-3 * np.linalg.norm(b)), (1e-15, 0.0)]:
+        steps.clear()
+        x = pcg(counted, b, np.diag(A).copy(), rtol=rtol, atol=atol)
+        assert np.linalg.norm(b - A @ x) <= 1.01 * max(rtol * np.linalg.norm(b), atol)
+        assert len(steps) < 20 if max(rtol, atol) > 1e-10 else len(steps) > 20
 
 
 def _routes(fit, monkeypatch):
@@ -226,3 +243,85 @@ def test_indefinite_matrix_free_polish_equals_the_factorising_one(name, params, 
     assert any(indefinite)
     np.testing.assert_array_equal(free == 0, dense == 0)
     np.testing.assert_allclose(free, dense, rtol=0, atol=1e-12 * np.abs(dense).max())
+
+
+def _fits_and_products(est, X, y, monkeypatch, owner, name, replacement):
+    """The matrix-free fit as it is and with ``owner.name`` replaced, and each one's count
+    of the products in the polish's conjugate-gradient solves."""
+    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 0)
+    count = [0]
+
+    def counted(matvec, b, precond, **tol):
+        def product(u):
+            count[0] += 1
+            return matvec(u)
+        return pcg(product, b, precond, **tol)
+
+    monkeypatch.setattr(_irls, "pcg", counted)
+    fits, products = [], []
+    for patched in (False, True):
+        if patched:
+            monkeypatch.setattr(owner, name, replacement)
+        count[0] = 0
+        fits.append(_fit_copy(est, X, y, None))
+        products.append(count[0])
+    return fits, products
+
+
+@pytest.mark.parametrize("name, params", PENALTIES[:2])
+@pytest.mark.parametrize("intercept", [True, False])
+def test_inexact_newton_polish_ends_at_the_exact_solution_in_fewer_products(
+        name, params, intercept, monkeypatch):
+    """The matrix-free polish of a convex penalty takes inexact Newton steps (CG to a
+    forcing term, :func:`_irls._cg_solver`): on a sparse fit with a support of several
+    hundred columns it ends at the solution of exact steps (same support, objective to rel
+    1e-12, KKT residual at rounding level, checked from X directly) in fewer products."""
+    X, y, rng = _text(n=900, k=400, seed=2)
+    n = X.shape[0]
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 40
+    est = IRLSRegressor(penalty=name, penalty_params=params, lam=lam, tol=1e-10,
+                        fit_intercept=intercept)
+    solver = _irls._cg_solver
+    (inexact, exact), products = _fits_and_products(
+        est, X, y, monkeypatch, _irls, "_cg_solver", lambda *a: solver(*a[:-1], False))
+    assert np.count_nonzero(inexact.coef_) > 200
+    np.testing.assert_array_equal(inexact.coef_ == 0, exact.coef_ == 0)
+    assert abs(inexact.objective_ - exact.objective_) <= 1e-12 * abs(exact.objective_)
+    # the KKT residual of eq. (1) from X, y and the coefficients alone
+    theta = 1.0 if params is None else params["theta"]
+    l1, l2 = lam * (1.0 - theta if params else 1.0), lam * (theta if params else 0.0)
+    w = inexact.coef_
+    Xd = X.toarray()
+    Xc, yc = (Xd - Xd.mean(axis=0), y - y.mean()) if intercept else (Xd, y)
+    g = Xc.T @ (yc - Xc @ w) / n - l2 * w
+    on = w != 0
+    assert np.abs(g[on] - l1 * np.sign(w[on])).max() <= 1e-12 * np.abs(Xc.T @ yc / n).max()
+    assert np.abs(g[~on]).max() <= l1 * (1 + 1e-9)
+    assert products[0] < 0.8 * products[1], products
+
+
+def test_a_logistic_newton_step_polishes_only_to_its_own_tolerance(monkeypatch):
+    """A Newton step of the logistic fit needs its weighted least-squares model solved only
+    to the step's tolerance, so its matrix-free polish stops at a tenth of it: the fit ends
+    at the objective of polishes to rounding level (rel 1e-10) with the same support and a
+    KKT residual within tol, in fewer products."""
+    X, m, rng = _text(n=600, d=2500)
+    m = m + rng.logistic(scale=4.0 * m.std(), size=m.size)
+    y = (m > np.median(m)).astype(int)
+    n = X.shape[0]
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 10
+    est = IRLSClassifier(lam=lam, tol=1e-6)
+    irls = _logistic.irls
+    (loose, rounding), products = _fits_and_products(
+        est, X, y, monkeypatch, _logistic, "irls",
+        lambda *a, **k: irls(*a, **{**k, "polish_tol": 0.0}))
+    assert np.count_nonzero(loose.coef_) > 100
+    np.testing.assert_array_equal(loose.coef_ == 0, rounding.coef_ == 0)
+    assert abs(loose.objective_ - rounding.objective_) <= 1e-10 * rounding.objective_
+    w, b = loose.coef_.ravel(), float(loose.intercept_[0])
+    g = X.T @ (y - expit(X @ w + b)) / n
+    scale = np.abs(X.T @ (y - y.mean())).max() / n  # the gradient at the intercept-only fit
+    on = w != 0
+    assert np.abs(g[on] - lam * np.sign(w[on])).max() <= 1e-6 * scale
+    assert np.abs(g[~on]).max() <= lam + 1e-6 * scale
+    assert products[0] < 0.7 * products[1], products

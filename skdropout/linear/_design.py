@@ -226,11 +226,13 @@ class Design:
 
     def gram_operator(self, cols: np.ndarray) -> GramOperator:
         """``X_s[:, cols]'X_s[:, cols] / n`` as a :class:`~._gram_operator.GramOperator`
-        (the columns sliced once; for a dense X a copy of them)."""
+        (the columns sliced once; for a dense X a copy of them; X itself when ``cols`` are
+        all its columns in order, as for the inner IRLS of a screened logistic fit)."""
         cols = np.asarray(cols)
         off = self.x_offset[cols] if self._centre else np.zeros(cols.size)
-        return GramOperator(self.X[:, cols], off, self.sw if self._weighted else None,
-                            self.col_sq_norms(cols))
+        whole = cols.size == self.d and np.array_equal(cols, np.arange(self.d))
+        return GramOperator(self.X if whole else self.X[:, cols], off,
+                            self.sw if self._weighted else None, self.col_sq_norms(cols))
 
     def sparse_columns(self, cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
         """The columns ``cols`` of a sparse design without densifying them: per column the

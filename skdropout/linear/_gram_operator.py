@@ -48,11 +48,24 @@ class GramOperator:
         """The principal sub-operator on the positions ``pos`` of P."""
         return GramOperator(self.block[:, pos], self.offset[pos], self.sw, self._diag[pos])
 
-    def __matmul__(self, V: np.ndarray) -> np.ndarray:
-        """``G V`` for a vector or a block of columns."""
+    def rows(self, V: np.ndarray) -> np.ndarray:
+        """``X[:, P] V - 1 x_offset'V``, the centred (unweighted) samples' values of a vector
+        or a block of columns V: ``V'GV`` is their weighted sum of squares
+        (:meth:`quadratic`)."""
         T = np.asarray(self.block @ V)  # a new array
         if self.centred:
             T -= self.offset @ V  # one value per column of V, broadcast over the rows
+        return T
+
+    def quadratic(self, R: np.ndarray) -> np.ndarray:
+        """``diag(V'GV) = sum_i sw_i R_ik^2 / n`` of the columns V from their
+        ``R = rows(V)`` (a value for a vector)."""
+        sq = R * R if self.sw is None else self.sw.reshape(-1, *(1,) * (R.ndim - 1)) * R * R
+        return sq.sum(axis=0) / self.n
+
+    def __matmul__(self, V: np.ndarray) -> np.ndarray:
+        """``G V`` for a vector or a block of columns."""
+        T = self.rows(V)
         if self.sw is not None:
             T *= self.sw.reshape(-1, *(1,) * (T.ndim - 1))
         out = np.asarray(self.block.T @ T)
@@ -62,14 +75,15 @@ class GramOperator:
 
 
 def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, precond: np.ndarray,
-        rtol: float = 1e-15, maxiter: int | None = None) -> np.ndarray | None:
+        rtol: float = 1e-15, maxiter: int | None = None, atol: float = 0.0
+        ) -> np.ndarray | None:
     """Solve ``A x = b`` for a symmetric ``A`` (applied by ``matvec``) by conjugate
     gradients with the preconditioner ``diag(precond)`` (positive), from ``x = 0``.
 
-    Stops when ``||b - A x|| <= rtol ||b||`` (the recurrence's residual). Returns None when
-    a search direction ``p`` has ``p'A p <= 0`` to rounding (A is not positive definite on
-    the Krylov space: a non-convex penalty's curvature, or a singular A) or when
-    ``maxiter`` (default ``10 size + 100``) steps do not reach ``rtol``. Otherwise A is
+    Stops when ``||b - A x|| <= max(rtol ||b||, atol)`` (the recurrence's residual). Returns
+    None when a search direction ``p`` has ``p'A p <= 0`` to rounding (A is not positive
+    definite on the Krylov space: a non-convex penalty's curvature, or a singular A) or when
+    ``maxiter`` (default ``10 size + 100``) steps do not reach that. Otherwise A is
     positive definite on the space the iterates span, so ``x`` is a descent direction of
     the quadratic model ``x'A x/2 - b'x`` whatever the rest of A (truncated CG).
     """
@@ -77,6 +91,7 @@ def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, precond: np.n
     bnorm = float(np.linalg.norm(b))
     if bnorm == 0.0:
         return x
+    stop = max(rtol * bnorm, atol)
     maxiter = 10 * b.size + 100 if maxiter is None else maxiter
     r = b.copy()
     z = r / precond
@@ -90,7 +105,7 @@ def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, precond: np.n
         alpha = rz / pAp
         x += alpha * p
         r -= alpha * Ap
-        if np.linalg.norm(r) <= rtol * bnorm:
+        if np.linalg.norm(r) <= stop:
             return x
         z = r / precond
         rz_new = float(r @ z)

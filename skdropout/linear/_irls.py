@@ -14,11 +14,13 @@ increases. Three additions make it fast and exact without changing what it solve
   ``G + lam diag(Omega''(w))`` from the penalty's closed-form curvature (coordinates whose
   sign flips are dropped; zeros of W that violate their optimality condition enter once);
   accepted only when it lowers the objective. It yields exact zeros and a KKT residual at
-  rounding level. On working sets of at least ``_REUSE_MIN`` columns an iteration that
-  follows an accepted polish skips the w-step (it would only re-weight the coordinates that
-  entered since), and the Hessian factorisation of the last support serves the next one
-  when that sheds or adds a few coordinates (:func:`_reduced_solver`), within the
-  homotopy and from one call of the polish to the next in a fit (:class:`FactorCache`).
+  rounding level (matrix-free, at ``polish_tol`` where a caller's problem is itself a
+  model: the Newton steps of :mod:`._logistic`). On working sets of at least
+  ``_REUSE_MIN`` columns an iteration that follows an accepted polish skips the w-step (it
+  would only re-weight the coordinates that entered since), and the Hessian factorisation
+  of the last support serves the next one when that sheds or adds a few coordinates
+  (:func:`_reduced_solver`), within the homotopy and from one call of the polish to the
+  next in a fit (:class:`FactorCache`).
 * **start**: ``eta = +inf`` on the initial working set, i.e. the least-squares solution on
   it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...). A warm start
   (the previous point of a path) is first moved to the new lam by the polish on its support
@@ -165,13 +167,26 @@ def principal(G: np.ndarray | GramOperator, idx: np.ndarray) -> np.ndarray | Gra
     return G.take(idx, axis=0).take(idx, axis=1)
 
 
-def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray
-               ) -> Callable[[np.ndarray], np.ndarray | None]:
+def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray, scale: float, level: float,
+               inexact: bool) -> Callable[[np.ndarray], np.ndarray | None]:
     """The matrix-free counterpart of the polish's factorisation: ``b -> H^-1 b`` for
     ``H = G + lam diag(curv)`` by Jacobi-preconditioned conjugate gradients (:func:`pcg`).
     Where CG meets a direction of non-positive curvature in H (a non-convex penalty) the
     convex part ``G + lam diag(max(curv, 0))`` takes the solve, as the factorising route
-    does when H has no Cholesky factor; None when that too is not positive definite."""
+    does when H has no Cholesky factor; None when that too is not positive definite.
+
+    ``b`` is the gradient of a Newton step, ``scale`` the size of its terms and ``level``
+    the residual at which the polish stops (:func:`newton_on_support`). CG stops at the
+    residual ``||b - H x|| <= max(eta ||b||, level / 10)``: below the stopping level, so a
+    last step reaches it. With ``inexact`` (a convex penalty) the step is inexact
+    Newton's, ``eta = min(0.5, sqrt(||b||_inf / scale))`` (a forcing term of Eisenstat and
+    Walker): far from the solution of a support a step costs a few products (and often
+    ends at a zero crossing, where only its direction counts: the line search over the
+    crossings compares exact objectives, and a truncated CG step descends the quadratic
+    model up to ``t = 1``); near it ``eta`` falls with the gradient, so the iteration
+    converges superlinearly to the same solution. Otherwise ``eta = 1e-15``: a non-convex
+    penalty's homotopy follows the exact Newton steps to their first crossing, which picks
+    its local minimum."""
     diag = G.diagonal()
     kept = np.maximum(curv, 0.0)
     precond = diag + lam * kept
@@ -183,10 +198,12 @@ def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray
 
     def solve(b: np.ndarray) -> np.ndarray | None:
         nonlocal indefinite
-        x = None if indefinite else pcg(lambda u: G @ u + (lam * curv) * u, b, precond)
+        eta = min(0.5, np.sqrt(np.abs(b).max() / scale)) if inexact else 1e-15
+        tol = dict(rtol=eta, atol=0.1 * level)
+        x = None if indefinite else pcg(lambda u: G @ u + (lam * curv) * u, b, precond, **tol)
         if x is None and np.any(curv < 0):
             indefinite = True
-            x = pcg(lambda u: G @ u + (lam * kept) * u, b, precond)
+            x = pcg(lambda u: G @ u + (lam * kept) * u, b, precond, **tol)
         return x
 
     return solve
@@ -222,7 +239,8 @@ class FactorCache:
 
 def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
                       penalty: Penalty, lam: float, max_steps: int = 30, greedy: bool = False,
-                      cache: FactorCache | None = None) -> np.ndarray | None:
+                      cache: FactorCache | None = None, tol: float = 0.0
+                      ) -> np.ndarray | None:
     """Solve ``G w - c + lam Omega'(w) = 0`` on the support of ``w`` by Newton's method.
 
     The Hessian is ``H = G + lam diag(Omega''(w))`` (:meth:`Penalty.curvature`), and the
@@ -241,7 +259,8 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
     support leaves (without ``greedy``: None if that happens on the starting support). With
     ``greedy``, every coordinate that a full Newton step moves across 0 leaves at once
     (fewer rounds, no monotonicity guarantee; the caller checks the objective). The
-    iteration on one support stops when the step or the residual reaches rounding level. A
+    iteration on one support stops when the step or the residual reaches rounding level
+    (matrix-free, also at the residual ``tol``). A
     coordinate at 0 (at the start or after leaving) that violates its optimality condition
     ``|c_j - G_j w| <= lam slope0`` at the end enters with the sign of that residual
     (feature-sign search's activation; at most ``_MAX_REENTRIES`` times), so that a sign
@@ -268,6 +287,11 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
     cache : FactorCache, optional
         The factorisation to start from and to leave the last one in (for the same ``G``
         and ``lam``, penalty and positions).
+    tol : float
+        With a :class:`GramOperator`, the largest residual ``|G_j w - c_j + lam
+        Omega'_j(w)|`` on a support at which its iteration may stop above rounding level
+        (0: at rounding level). A factorised step reaches rounding level at the cost of a
+        triangular solve, so with an ndarray G the iteration always goes there.
 
     Returns
     -------
@@ -284,7 +308,9 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
         if idx.size == 0:
             return cur
         # G @ cur on all positions (cur is 0 off idx) instead of gathering G_SS every round:
-        # with the reduced solver a round needs G_SS only when it factorises
+        # with the reduced solver a round needs G_SS only when it factorises; an operator's
+        # products cost its columns' entries, so a round takes the support's sub-operator
+        sub = G.take(idx) if isinstance(G, GramOperator) else None
         cs, ws, full = c[idx], cur[idx], np.zeros(cur.size)
         cs_max, diag = np.abs(cs).max(), G.diagonal()[idx]
         pen = penalty.restrict(idx)
@@ -293,9 +319,11 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
         convex = None  # (max(Omega'', 0), Cholesky factor) of the convex part on idx
         for _ in range(max_steps):
             full[idx] = ws
-            Gw = (G @ full)[idx]
+            Gw = (G @ full)[idx] if sub is None else sub @ ws
             grad = Gw - cs + lam * pen.grad(ws)
-            if np.abs(grad).max() <= 1e-14 * max(np.abs(Gw).max(), cs_max):
+            scale = max(np.abs(Gw).max(), cs_max)
+            level = 1e-14 * scale if sub is None else max(1e-14 * scale, tol)
+            if np.abs(grad).max() <= level:
                 break
             curv = pen.curvature(ws)
             same = L is not None and np.array_equal(curv, curv_of_L)
@@ -303,10 +331,11 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
                      and lam * np.max(np.abs(curv - curv_of_L)) <= 0.05 * min_diag)
             chords = chords + 1 if chord else 0
             if not (same or chord):
-                if isinstance(G, GramOperator):
+                if sub is not None:
                     # matrix-free: a solver bound to this curvature, kept for the chord
-                    # steps as a factor would be (the same iterates as the factorising route)
-                    L, exact = _cg_solver(G.take(idx), lam, curv), True
+                    # steps as a factor would be
+                    L = _cg_solver(sub, lam, curv, scale, level, penalty.convex)
+                    exact = True
                 else:
                     L, exact, convex = _factor_solver(G, lam, idx, curv, cache, convex)
                 curv_of_L = curv
@@ -326,7 +355,9 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
                 frac = np.where(cross, ws / np.where(cross, ws - new, 1.0), np.inf)
                 # convex penalties: the best crossing (feature-sign search's line search);
                 # otherwise the first, which keeps the homotopy on its own local minimum
-                if penalty.convex:
+                if penalty.convex and sub is not None:
+                    t = _best_crossing(sub, cs, ws, step, pen, lam, frac)
+                elif penalty.convex:
                     w_all, step_all, frac_all = _embed(cur.size, idx, ws, step, frac)
                     t = _best_crossing(G, c, w_all, step_all, penalty, lam, frac_all)
                 else:
@@ -488,8 +519,8 @@ def _embed(m: int, idx: np.ndarray, ws: np.ndarray, step: np.ndarray,
     return out[0], out[1], frac_all
 
 
-def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray,
-                   penalty: Penalty, lam: float, frac: np.ndarray) -> float:
+def _best_crossing(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
+                   step: np.ndarray, penalty: Penalty, lam: float, frac: np.ndarray) -> float:
     """The cut ``t`` whose point -- ``w - t step`` with every coordinate that crosses 0 by
     ``t`` (``frac_j <= t``) set to 0 -- has the lowest objective
     ``w'Gw/2 - c'w + lam Omega(w)``, among the zero crossings ``t = frac_j`` (the first
@@ -499,12 +530,25 @@ def _best_crossing(G: np.ndarray, c: np.ndarray, w: np.ndarray, step: np.ndarray
     starting orthant), so the chosen one does too; a later cut lets a support near ``n``
     shed many coordinates per factorisation instead of one. For a convex objective the
     chosen point is the lowest of the candidates, so the homotopy stays monotone.
+
+    With a :class:`GramOperator` the quadratic terms come from the samples' values
+    ``X_s p`` of the points (:meth:`GramOperator.rows`), linear in p: those of w and of the
+    step, less those of the crossed coordinates' values (a few columns), instead of a
+    product with every point.
     """
     ts = np.unique(frac[np.isfinite(frac)])[:_MAX_BREAKPOINTS]
-    points = w[None, :] - ts[:, None] * step[None, :]
+    line = w[None, :] - ts[:, None] * step[None, :]
+    points = line.copy()
     points[frac[None, :] <= ts[:, None]] = 0.0
-    F = (0.5 * np.einsum("jk,kj->k", G @ points.T, points) - points @ c
-         + lam * np.sum(penalty.pointwise(points), axis=1))
+    if isinstance(G, GramOperator):
+        crossed = np.flatnonzero(frac <= ts[-1])
+        ends = G.rows(np.column_stack([w, step]))
+        R = (ends[:, :1] - ends[:, 1:] * ts[None, :]
+             - G.take(crossed).rows((line - points)[:, crossed].T))
+        quad = G.quadratic(R)
+    else:
+        quad = np.einsum("jk,kj->k", G @ points.T, points)
+    F = 0.5 * quad - points @ c + lam * np.sum(penalty.pointwise(points), axis=1)
     return float(ts[np.argmin(F)])
 
 
@@ -880,17 +924,19 @@ def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarra
     return best_w, best_F
 
 
-def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray) -> np.ndarray:
+def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
+             tol: float) -> np.ndarray:
     """The warm start ``w`` (a solution at another lam, supported on W) moved to ``lam`` by
     :func:`newton_on_support` on its support: for l1 this is the exact piecewise-linear
     continuation ``w_S + (lam_old - lam) G_SS^-1 sign(w_S)`` up to the crossings, the step of
     the lasso homotopy. Kept only when it lowers eq. (1) at ``lam``; with it, far fewer zeros
     violate their optimality condition than at ``w`` itself, so the working set grows by the
-    coordinates that enter the support rather than by all that the change of lam disturbs."""
+    coordinates that enter the support rather than by all that the change of lam disturbs.
+    ``tol``: the polish's residual (:func:`newton_on_support`)."""
     if ws.G is None or ws.cols.size == 0:
         return w
     moved = newton_on_support(ws.G, ws.c, w[ws.cols], penalty.restrict(ws.cols), lam,
-                              cache=ws.factor)
+                              cache=ws.factor, tol=tol)
     if moved is None:
         return w
     trial = w.copy()
@@ -927,7 +973,7 @@ class _PolishRetry:
 
 def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray | None = None,
          solver: str = "auto", max_iter: int = 1000, tol: float = 1e-6,
-         working_set: np.ndarray | None = None) -> IRLSResult:
+         working_set: np.ndarray | None = None, polish_tol: float = 0.0) -> IRLSResult:
     """Minimise eq. (1) with the squared loss by IRLS on the eta-trick form (eq. 6).
 
     Parameters
@@ -951,6 +997,11 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         that has already screened the columns (the outer working set of
         :func:`~skdropout.linear._logistic.logistic_irls`) passes all of them, so their
         Gram matrix is built once instead of grown round by round.
+    polish_tol : float
+        Scale-free, as ``tol``: the KKT residual on its support at which a matrix-free
+        polish may stop (default 0: at rounding level; :func:`newton_on_support`). A caller
+        that needs the solution only to ``tol`` (an inexact Newton step) passes a fraction
+        of it, which saves the polish's last conjugate-gradient steps.
 
     Returns
     -------
@@ -987,7 +1038,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         # (the path's predictor), then the zeros that violate the optimality condition there
         # enter before the first w-step
         w_start = w
-        w = _predict(ws, penalty, lam, w)
+        w = _predict(ws, penalty, lam, w, polish_tol * scale)
         polished = w is not w_start and ws.cols.size >= _REUSE_MIN
         r = ws.residual(w)  # from the working set's block: w lives on W
         res = kkt_residuals(design.gradient(w, r), w, penalty, lam) / scale
@@ -1034,7 +1085,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                 pen_pos = penalty.restrict(ws.cols[pos])
                 for greedy in (True, False):  # the cheap greedy homotopy first
                     cand = newton_on_support(G_pos, ws.c[pos], w_ws[pos], pen_pos, lam,
-                                             greedy=greedy,
+                                             greedy=greedy, tol=polish_tol * scale,
                                              cache=ws.factor if G_pos is ws.G else None)
                     if cand is None:
                         continue

@@ -249,9 +249,13 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     scale = float(np.max(np.abs(design.xty()))) if problem.d else 0.0
     inner_tol = max(tol * ratio / scale, 1e-14) if scale > 0 else 1e-14
     whole = screened and warm and design.sparse
+    # the step needs the model's minimiser only to inner_tol, so the polish stops at a
+    # tenth of it rather than at rounding level; a non-convex penalty's polish follows
+    # its exact Newton steps (their crossings pick the local minimum)
     res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
                max_iter=max_iter, tol=inner_tol,
-               working_set=np.arange(problem.d) if whole else None)
+               working_set=np.arange(problem.d) if whole else None,
+               polish_tol=0.1 * inner_tol if penalty.convex else 0.0)
     b_new = design.intercept(res.coef) if problem.fit_intercept else 0.0
     return res.coef, b_new
 
