@@ -29,7 +29,9 @@ all the features checks the zeros outside, and the violators and the zeros close
 violating enter (the set grows to about twice the support). Every Newton step thus reads
 only the columns of the set. For K > 2 a Newton polish on the support with the full
 multinomial Hessian (the class-by-class steps lack its cross-class blocks) follows each
-cycle.
+cycle; above the w-step's size rule (a sparse X with more than ``_irls._SPARSE_GRAM_MAX``
+support coefficients) it applies that Hessian by sparse products and solves by conjugate
+gradients, never forming its (sum of the class supports)^2 entries.
 
 Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
 (and the intercept's gradient) divided by its value at the intercept-only model must fall
@@ -49,7 +51,9 @@ from scipy.special import expit, softmax
 
 from ..penalties import Penalty
 from ._design import Design, slice_pays
-from ._irls import irls, kkt_residuals, penalty_slope0, uses_working_set
+from ._irls import (_cg_solver, choose_solver, irls, kkt_residuals, penalty_slope0,
+                    uses_working_set)
+from ._multinomial_hessian import MultinomialHessian
 from ._wstep import cho_solve, cholesky
 
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
@@ -104,6 +108,7 @@ class LogisticProblem:
         self.binary = self.Y.shape[1] == 1
         self.s, self.total = weight, float(total)
         self.fit_intercept = fit_intercept
+        self.sparse = sp.issparse(X)  # read, with n, by _irls.choose_solver
 
     @property
     def n_columns(self) -> int:
@@ -319,13 +324,42 @@ def _hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndarray])
     return np.block(rows)
 
 
-def _newton_solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """``H^-1 g`` by Cholesky; the minimum-norm least-squares solution where ``H`` is not
-    positive definite (a non-convex penalty's curvature, or more coefficients than rows)."""
-    L = cholesky(H)
+def _loss_hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndarray],
+                  solver: str) -> np.ndarray | MultinomialHessian:
+    """The loss Hessian of :func:`_polish` on the support: the dense matrix
+    (:func:`_hessian`), or, where the w-step's size rule (:func:`~._irls.choose_solver`)
+    sends a working set of that many coefficients to conjugate gradients (a sparse X above
+    ``_irls._SPARSE_GRAM_MAX``), the :class:`MultinomialHessian` operator that applies it
+    by sparse products without forming its ``(sum_k |S_k|)^2`` entries."""
+    m = sum(idx.size + problem.fit_intercept for idx in support)
+    if choose_solver(solver, problem, m) != "cg":
+        return _hessian(problem, M, support)
+    P, C = problem.complements(M)
+    return MultinomialHessian([problem.X[:, idx] for idx in support], P, C,
+                              problem.s / problem.total, problem.fit_intercept)
+
+
+def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray
+                  ) -> np.ndarray | None:
+    """``(H + diag(c))^-1 g`` for the loss Hessian ``H`` and the penalty's curvature ``c``.
+
+    A dense H: by Cholesky; the minimum-norm least-squares solution where ``H + diag(c)``
+    is not positive definite (a non-convex penalty's curvature, or more coefficients than
+    rows). An operator: by the binary polish's conjugate gradients
+    (:func:`~._irls._cg_solver`), whose fallback where ``H + diag(c)`` is not positive
+    definite is its convex part ``H + diag(max(c, 0))``; None when that too fails (the
+    polish stops there)."""
+    if isinstance(H, MultinomialHessian):
+        return _cg_solver(H, 1.0, c)(g)
+    A = H.copy()
+    A[np.diag_indices_from(A)] += c
+    L = cholesky(A)
+    if L is None and np.any(c < 0):  # the convex part, as the operator's solve falls back
+        A[np.diag_indices_from(A)] -= np.minimum(c, 0.0)
+        L = cholesky(A)
     if L is not None:
         return cho_solve(L, g)
-    return la.lstsq(H, g, check_finite=False, lapack_driver="gelsy")[0]
+    return la.lstsq(A, g, check_finite=False, lapack_driver="gelsy")[0]
 
 
 def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
@@ -351,9 +385,11 @@ def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
     return sets
 
 
-def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
-                      slope: np.ndarray, x: np.ndarray, convex: bool) -> np.ndarray:
-    """The Newton step ``H^-1 g`` of :func:`_polish` with the softmax gauge fixed.
+def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
+                      sets: list[np.ndarray], slope: np.ndarray, x: np.ndarray,
+                      convex: bool) -> np.ndarray | None:
+    """The Newton step ``(H + diag(c))^-1 g`` of :func:`_polish` (:func:`_newton_solve`)
+    with the softmax gauge fixed; None where the solve fails.
 
     Along a direction ``u`` of :func:`_gauge_sets` (the indicator of a set) ``H u = 0``, and
     without the fix the step along ``u`` is rounding divided by an eigenvalue of rounding
@@ -370,11 +406,16 @@ def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
     the minimum-norm solve."""
     sets = [pos for pos in sets if convex or not np.any(slope[pos])]
     if not sets:
-        return _newton_solve(H, g)
+        return _newton_solve(H, c, g)
     keep = np.ones(g.size, dtype=bool)
     keep[[pos[-1] for pos in sets]] = False
+    sub = (H.take(np.flatnonzero(keep)) if isinstance(H, MultinomialHessian)
+           else H[np.ix_(keep, keep)])
+    part = _newton_solve(sub, c[keep], g[keep])
+    if part is None:
+        return None
     step = np.zeros_like(g)
-    step[keep] = _newton_solve(H[np.ix_(keep, keep)], g[keep])
+    step[keep] = part
     for pos in sets:
         s = float(np.sum(slope[pos]))
         if s == 0.0:
@@ -388,10 +429,12 @@ def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
 
 
 def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
-            b: np.ndarray, F: float, max_steps: int = 30
+            b: np.ndarray, F: float, solver: str = "auto", max_steps: int = 30
             ) -> tuple[np.ndarray, np.ndarray, float]:
     """Newton's method on the stationarity equations restricted to the support of W (and
-    the intercepts), with the full multinomial Hessian that the class-by-class steps lack.
+    the intercepts), with the full multinomial Hessian that the class-by-class steps lack
+    (formed, or applied by products above the w-step's size rule: :func:`_loss_hessian`;
+    ``solver`` is the w-step's).
 
     A coordinate that a step moves across 0 is set to 0 (it leaves the support); each step
     is halved until it lowers F (a full step may also leave F unchanged to rounding, where
@@ -420,10 +463,11 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         g = np.concatenate(grad) + pg
         if g.size == 0:
             break
-        H = _hessian(problem, M, support)
-        H[np.diag_indices_from(H)] += c
-        step = _gauge_fixed_step(H, g, _gauge_sets(problem, support, c), pg,
+        H = _loss_hessian(problem, M, support, solver)
+        step = _gauge_fixed_step(H, c, g, _gauge_sets(problem, support, c), pg,
                                  np.concatenate(x), penalty.convex)
+        if step is None:
+            break
         best = None
         t = 1.0
         for _ in range(_MAX_HALVINGS):
@@ -621,7 +665,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
         if screen and K > 1 and moved and kkt > tol:
-            W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F)
+            W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F, solver)
             M_p = problem.margins(W_p, b_p)
             G_p, g_b_p = problem.neg_gradient(M_p)
             kkt_p = _kkt(problem, penalty, lam, W_p, G_p, g_b_p) / scale
