@@ -170,8 +170,8 @@ def test_class_weighted_near_separable_fit_converges_with_bounded_polish_steps(m
     steps = []
     solve = _logistic._newton_solve
 
-    def recorded(H, c, g):
-        step = solve(H, c, g)
+    def recorded(H, c, g, least_squares=False):
+        step = solve(H, c, g, least_squares)
         steps.append(float(np.max(np.abs(step))))
         return step
 

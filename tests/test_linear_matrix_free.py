@@ -209,30 +209,30 @@ def test_multinomial_hessian_operator_equals_the_dense_hessian(kind, intercept, 
 
 
 def test_polish_solves_agree_and_fall_back_to_the_convex_part():
-    """Both routes of the polish's Newton solve: ``(H + diag(c))^-1 g`` where that is
+    """Both routes of the polish's Newton step: ``(H + diag(c))^-1 g`` where that is
     positive definite, and where it is not (a non-convex penalty's negative curvature) the
-    solve with its convex part ``H + diag(max(c, 0))``, as the binary polish does."""
-    problem, M, support, rng = _multinomial_problem("sparse", True, True)
+    step with its convex part ``H + diag(max(c, 0))``, as the binary polish does."""
+    problem, M, support, rng = _multinomial_problem("sparse", False, True)
     H = _logistic._hessian(problem, M, support)
     P, C = problem.complements(M)
     op = MultinomialHessian([problem.X[:, idx] for idx in support], P, C,
-                            problem.s / problem.total, True)
-    keep = np.ones(H.shape[0], dtype=bool)
-    keep[op.starts[1:] - 1] = False  # the intercepts' common shift is the null direction
-    keep[0] = True
-    pos = np.flatnonzero(keep)
-    Hk, g = H[np.ix_(pos, pos)], rng.standard_normal(pos.size)
-    c = rng.uniform(0.0, 0.01, pos.size)
-    for solver in (Hk, op.take(pos)):
+                            problem.s / problem.total, False)
+    size = H.shape[0]
+    g, x = rng.standard_normal(size), rng.standard_normal(size)
+    c = rng.uniform(0.001, 0.01, size)
+    for solver in (H, op):
         np.testing.assert_allclose(_logistic._newton_solve(solver, c, g),
-                                   np.linalg.solve(Hk + np.diag(c), g), rtol=1e-7)
+                                   np.linalg.solve(H + np.diag(c), g), rtol=1e-7)
     c_neg = c.copy()
-    c_neg[:5] = -2.0 * np.linalg.eigvalsh(Hk)[-1]  # H + diag(c) is indefinite
-    assert np.linalg.eigvalsh(Hk + np.diag(c_neg))[0] < 0
-    convex = np.linalg.solve(Hk + np.diag(np.maximum(c_neg, 0.0)), g)
-    for solver in (Hk, op.take(pos)):
-        np.testing.assert_allclose(_logistic._newton_solve(solver, c_neg, g), convex,
-                                   rtol=1e-7)
+    c_neg[:5] = -2.0 * np.linalg.eigvalsh(H)[-1]  # H + diag(c) is indefinite
+    assert np.linalg.eigvalsh(H + np.diag(c_neg))[0] < 0
+    assert not _logistic._gauge_sets(problem, support, np.maximum(c_neg, 0.0))
+    convex = np.linalg.solve(H + np.diag(np.maximum(c_neg, 0.0)), g)
+    for solver in (H, op):
+        assert _logistic._newton_solve(solver, c_neg, g) is None
+        step = _logistic._polish_step(problem, support, solver, c_neg, g, np.zeros(size), x,
+                                      False)
+        np.testing.assert_allclose(step, convex, rtol=1e-7)
 
 
 def test_a_large_multinomial_support_forms_no_dense_hessian(monkeypatch):
@@ -261,9 +261,9 @@ def test_a_large_multinomial_support_forms_no_dense_hessian(monkeypatch):
         assert out.size <= limit * limit, out.shape
         return out
 
-    def recorded(H, c, g):
+    def recorded(H, c, g, least_squares=False):
         solves.append(type(H))
-        return solve(H, c, g)
+        return solve(H, c, g, least_squares)
 
     monkeypatch.setattr(_logistic, "_hessian", guarded_hessian)
     monkeypatch.setattr(Design, "cross", guarded_cross)

@@ -51,8 +51,8 @@ from scipy.special import expit, softmax
 
 from ..penalties import Penalty
 from ._design import Design, slice_pays
-from ._irls import (_cg_solver, choose_solver, irls, kkt_residuals, penalty_slope0,
-                    uses_working_set)
+from ._gram_operator import pcg
+from ._irls import choose_solver, irls, kkt_residuals, penalty_slope0, uses_working_set
 from ._multinomial_hessian import MultinomialHessian
 from ._wstep import cho_solve, cholesky
 
@@ -339,27 +339,45 @@ def _loss_hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndar
                               problem.s / problem.total, problem.fit_intercept)
 
 
-def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray
-                  ) -> np.ndarray | None:
-    """``(H + diag(c))^-1 g`` for the loss Hessian ``H`` and the penalty's curvature ``c``.
-
-    A dense H: by Cholesky; the minimum-norm least-squares solution where ``H + diag(c)``
-    is not positive definite (a non-convex penalty's curvature, or more coefficients than
-    rows). An operator: by the binary polish's conjugate gradients
-    (:func:`~._irls._cg_solver`), whose fallback where ``H + diag(c)`` is not positive
-    definite is its convex part ``H + diag(max(c, 0))``; None when that too fails (the
-    polish stops there)."""
+def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
+                  least_squares: bool = False) -> np.ndarray | None:
+    """``(H + diag(c))^-1 g`` for the loss Hessian ``H`` and the penalty's curvature ``c``:
+    by Cholesky (a dense H) or by Jacobi-preconditioned conjugate gradients (:func:`pcg`,
+    an operator). None where ``H + diag(c)`` is not positive definite, or, with
+    ``least_squares`` and a dense H, its minimum-norm least-squares solution there."""
     if isinstance(H, MultinomialHessian):
-        return _cg_solver(H, 1.0, c)(g)
+        precond = H.diagonal() + c
+        return pcg(lambda u: H @ u + c * u, g, np.where(precond > 0, precond, 1.0))
     A = H.copy()
     A[np.diag_indices_from(A)] += c
     L = cholesky(A)
-    if L is None and np.any(c < 0):  # the convex part, as the operator's solve falls back
-        A[np.diag_indices_from(A)] -= np.minimum(c, 0.0)
-        L = cholesky(A)
     if L is not None:
         return cho_solve(L, g)
-    return la.lstsq(A, g, check_finite=False, lapack_driver="gelsy")[0]
+    if least_squares:
+        return la.lstsq(A, g, check_finite=False, lapack_driver="gelsy")[0]
+    return None
+
+
+def _polish_step(problem: LogisticProblem, support: list[np.ndarray],
+                 H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
+                 slope: np.ndarray, x: np.ndarray, convex: bool) -> np.ndarray | None:
+    """The Newton step of :func:`_polish` with the softmax gauge fixed
+    (:func:`_gauge_fixed_step`), for the curvature ``c`` of the penalty; where
+    ``H + diag(c)`` is not positive definite (a non-convex penalty), that of its convex part
+    ``H + diag(max(c, 0))``, as the binary polish falls back (:func:`~._irls._cg_solver`),
+    with the gauge sets of that curvature (a feature in all K supports whose curvatures are
+    all <= 0 is a flat shift of the convex part). Where that too fails: for a dense H the
+    minimum-norm least-squares step of the full system, for an operator None."""
+    curvatures = [c, np.maximum(c, 0.0)] if np.any(c < 0) else [c]
+    for curv in curvatures:
+        step = _gauge_fixed_step(H, curv, g, _gauge_sets(problem, support, curv), slope, x,
+                                 convex)
+        if step is not None:
+            return step
+    if isinstance(H, MultinomialHessian):
+        return None
+    return _gauge_fixed_step(H, c, g, _gauge_sets(problem, support, c), slope, x, convex,
+                             least_squares=True)
 
 
 def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
@@ -387,9 +405,9 @@ def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
 
 def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
                       sets: list[np.ndarray], slope: np.ndarray, x: np.ndarray,
-                      convex: bool) -> np.ndarray | None:
-    """The Newton step ``(H + diag(c))^-1 g`` of :func:`_polish` (:func:`_newton_solve`)
-    with the softmax gauge fixed; None where the solve fails.
+                      convex: bool, least_squares: bool = False) -> np.ndarray | None:
+    """The Newton step ``(H + diag(c))^-1 g`` of :func:`_polish` (:func:`_newton_solve`,
+    with ``least_squares``) with the softmax gauge fixed; None where the solve fails.
 
     Along a direction ``u`` of :func:`_gauge_sets` (the indicator of a set) ``H u = 0``, and
     without the fix the step along ``u`` is rounding divided by an eigenvalue of rounding
@@ -402,16 +420,15 @@ def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.n
     odd K) the step moves along ``u`` until the first coefficient ``x`` of the set, after the
     Newton part, reaches 0: there the slope changes and the coefficient leaves the support.
     That move is for a ``convex`` penalty only: a non-convex one's slope also changes where
-    a growing coefficient leaves its linear region (SCAD, MCP), and such a set is left to
-    the minimum-norm solve."""
-    sets = [pos for pos in sets if convex or not np.any(slope[pos])]
+    a growing coefficient leaves its linear region (SCAD, MCP), and such a set keeps its
+    last coordinate held (a choice of gauge that needs no solve of a singular system)."""
     if not sets:
-        return _newton_solve(H, c, g)
+        return _newton_solve(H, c, g, least_squares)
     keep = np.ones(g.size, dtype=bool)
     keep[[pos[-1] for pos in sets]] = False
     sub = (H.take(np.flatnonzero(keep)) if isinstance(H, MultinomialHessian)
            else H[np.ix_(keep, keep)])
-    part = _newton_solve(sub, c[keep], g[keep])
+    part = _newton_solve(sub, c[keep], g[keep], least_squares)
     if part is None:
         return None
     step = np.zeros_like(g)
@@ -420,6 +437,8 @@ def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.n
         s = float(np.sum(slope[pos]))
         if s == 0.0:
             step[pos] -= step[pos].mean()
+            continue
+        if not convex:
             continue
         r = x[pos] - step[pos]  # the set's coefficients after the Newton part
         shrinking = r[(np.sign(r) == np.sign(s)) & (np.sign(x[pos]) == np.sign(s))]
@@ -464,8 +483,7 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         if g.size == 0:
             break
         H = _loss_hessian(problem, M, support, solver)
-        step = _gauge_fixed_step(H, c, g, _gauge_sets(problem, support, c), pg,
-                                 np.concatenate(x), penalty.convex)
+        step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex)
         if step is None:
             break
         best = None

@@ -44,6 +44,9 @@ class MultinomialHessian:
     def __init__(self, blocks: list[Any], P: np.ndarray, C: np.ndarray, weight: np.ndarray,
                  intercept: bool) -> None:
         self.blocks, self.P, self.weight, self.intercept = blocks, P, weight, intercept
+        # the transposes once (a sparse block's is a new matrix object per product otherwise)
+        self.blocks_T = [block.T.tocsr() if sp.issparse(block) else block.T
+                         for block in blocks]
         self.h = P * C
         sizes = [block.shape[1] + intercept for block in blocks]
         self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
@@ -86,9 +89,9 @@ class MultinomialHessian:
         # h_k u_k - p_k sum_{m != k} p_m u_m, the diagonal blocks' weight from 1 - p_k
         Z = self.weight[:, None] * (self.h * U - self.P * (PU.sum(axis=1)[:, None] - PU))
         out = np.empty(self._diag.size)
-        for k, block in enumerate(self.blocks):
-            a, m = self.starts[k], block.shape[1]
-            out[a:a + m] = block.T @ Z[:, k]
+        for k, block_T in enumerate(self.blocks_T):
+            a, m = self.starts[k], block_T.shape[0]
+            out[a:a + m] = block_T @ Z[:, k]
             if self.intercept:
                 out[a + m] = Z[:, k].sum()
         return out if self.pos is None else out[self.pos]
