@@ -170,8 +170,8 @@ def test_class_weighted_near_separable_fit_converges_with_bounded_polish_steps(m
     steps = []
     solve = _logistic._newton_solve
 
-    def recorded(H, g):
-        step = solve(H, g)
+    def recorded(H, c, g, least_squares=False):
+        step = solve(H, c, g, least_squares)
         steps.append(float(np.max(np.abs(step))))
         return step
 
@@ -229,7 +229,7 @@ def test_l1_feature_in_every_class_moves_to_its_first_zero():
     g = rng.standard_normal(x.size) * 1e-3 + slope
     sets = _logistic._gauge_sets(problem, support, np.zeros(x.size))
     assert [p.tolist() for p in sets] == [[2, 4, 6], [0, 3, 5]]
-    step = _logistic._gauge_fixed_step(H, g, sets, slope, x, True)
+    step = _logistic._gauge_fixed_step(H, np.zeros(x.size), g, sets, slope, x, True)
     after = x - step
     assert np.count_nonzero(after[[0, 3, 5]] == 0.0) == 1
     assert np.all(np.sign(after[[0, 3, 5]]) >= 0)  # no coefficient crosses 0

@@ -18,6 +18,7 @@ from sklearn.preprocessing import normalize
 from skdropout.linear import IRLSClassifier, IRLSRegressor, _irls, _logistic
 from skdropout.linear._design import Design
 from skdropout.linear._gram_operator import pcg
+from skdropout.linear._multinomial_hessian import MultinomialHessian
 from skdropout.penalties import get_penalty
 
 PENALTIES = [("l1", None), ("elasticnet", {"theta": 0.5}), ("logsum", {"eps": 1.0}),
@@ -325,3 +326,120 @@ def test_a_logistic_newton_step_polishes_only_to_its_own_tolerance(monkeypatch):
     assert np.abs(g[on] - lam * np.sign(w[on])).max() <= 1e-6 * scale
     assert np.abs(g[~on]).max() <= lam + 1e-6 * scale
     assert products[0] < 0.7 * products[1], products
+
+
+def _multinomial_problem(kind, intercept, weighted, K=4, n=150, d=60, seed=3):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=0.2, random_state=seed, format="csc",
+                  data_rvs=lambda m: rng.exponential(1.0, m))
+    X = X.toarray() if kind == "dense" else X
+    y = rng.integers(0, K, n)
+    s = rng.uniform(0.3, 2.0, n) if weighted else np.ones(n)
+    problem = _logistic.LogisticProblem(X, np.eye(K)[y], s, float(s.sum()), intercept)
+    W = rng.standard_normal((d, K)) * (rng.random((d, K)) < 0.4)
+    b = rng.standard_normal(K) if intercept else np.zeros(K)
+    support = [np.flatnonzero(W[:, k]) for k in range(K)]
+    return problem, problem.margins(W, b), support, rng
+
+
+def _dense_multinomial_hessian(problem, M, support):
+    """An independent dense Hessian of the loss 1/S sum_i s_i (log sum_k e^{m_ik} -
+    m_iy_i) in the polish's layout: per sample, the K x K matrix diag(p) - p p' between
+    the rows [x_i[S_k], 1] of each class."""
+    X = problem.X.toarray() if sp.issparse(problem.X) else problem.X
+    P = np.exp(M - M.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    K = P.shape[1]
+    cols = [np.concatenate([X[:, idx], np.ones((X.shape[0], int(problem.fit_intercept)))], axis=1)
+            for idx in support]
+    return np.block([[(cols[k] * (problem.s * ((k == m) * P[:, k] - P[:, k] * P[:, m]))
+                       [:, None]).T @ cols[m] / problem.total for m in range(K)]
+                     for k in range(K)])
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+@pytest.mark.parametrize("intercept, weighted", [(True, False), (False, True), (True, True)])
+def test_multinomial_hessian_operator_equals_the_dense_hessian(kind, intercept, weighted):
+    problem, M, support, rng = _multinomial_problem(kind, intercept, weighted)
+    H = _dense_multinomial_hessian(problem, M, support)
+    np.testing.assert_allclose(_logistic._hessian(problem, M, support), H, atol=1e-15)
+    P, C = problem.complements(M)
+    op = MultinomialHessian([problem.X[:, idx] for idx in support], P, C,
+                            problem.s / problem.total, intercept)
+    assert op.shape == H.shape
+    v = rng.standard_normal(H.shape[0])
+    np.testing.assert_allclose(op @ v, H @ v, atol=1e-15)
+    np.testing.assert_allclose(op.diagonal(), np.diag(H), atol=1e-15)
+    pos = np.sort(rng.choice(H.shape[0], 40, replace=False))
+    inner = np.array([1, 5, 6, 20, 39])
+    np.testing.assert_allclose(op.take(pos) @ v[pos], H[np.ix_(pos, pos)] @ v[pos],
+                               atol=1e-15)
+    np.testing.assert_allclose(op.take(pos).take(inner) @ v[pos[inner]],
+                               H[np.ix_(pos[inner], pos[inner])] @ v[pos[inner]], atol=1e-15)
+    np.testing.assert_allclose(op.take(pos).diagonal(), np.diag(H)[pos], atol=1e-15)
+
+
+def test_polish_solves_agree_and_fall_back_to_the_convex_part():
+    """Both routes of the polish's Newton step: ``(H + diag(c))^-1 g`` where that is
+    positive definite, and where it is not (a non-convex penalty's negative curvature) the
+    step with its convex part ``H + diag(max(c, 0))``, as the binary polish does."""
+    problem, M, support, rng = _multinomial_problem("sparse", False, True)
+    H = _logistic._hessian(problem, M, support)
+    P, C = problem.complements(M)
+    op = MultinomialHessian([problem.X[:, idx] for idx in support], P, C,
+                            problem.s / problem.total, False)
+    size = H.shape[0]
+    g, x = rng.standard_normal(size), rng.standard_normal(size)
+    c = rng.uniform(0.001, 0.01, size)
+    for solver in (H, op):
+        np.testing.assert_allclose(_logistic._newton_solve(solver, c, g),
+                                   np.linalg.solve(H + np.diag(c), g), rtol=1e-7)
+    c_neg = c.copy()
+    c_neg[:5] = -2.0 * np.linalg.eigvalsh(H)[-1]  # H + diag(c) is indefinite
+    assert np.linalg.eigvalsh(H + np.diag(c_neg))[0] < 0
+    assert not _logistic._gauge_sets(problem, support, np.maximum(c_neg, 0.0))
+    convex = np.linalg.solve(H + np.diag(np.maximum(c_neg, 0.0)), g)
+    for solver in (H, op):
+        assert _logistic._newton_solve(solver, c_neg, g) is None
+        step = _logistic._polish_step(problem, support, solver, c_neg, g, np.zeros(size), x,
+                                      False)
+        np.testing.assert_allclose(step, convex, rtol=1e-7)
+
+
+def test_a_large_multinomial_support_forms_no_dense_hessian(monkeypatch):
+    """Above the size constant the multinomial polish applies its Hessian by sparse
+    products: no dense (sum of the class supports)^2 Hessian (nor Gram block above the
+    constant's square) is formed, the operator does the solves, and the fit is the one of
+    the factorising route."""
+    X, m, rng = _text(n=600, d=2500)
+    m = m + rng.logistic(scale=4.0 * m.std(), size=m.size)
+    y = np.digitize(m, np.quantile(m, [0.2, 0.4, 0.6, 0.8]))  # 5 classes
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / X.shape[0] / 10
+    est = IRLSClassifier(lam=lam, tol=1e-10)
+    ref = _fit_copy(est, X, y, None)
+    limit = 40
+    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", limit)
+    hessian, cross, solve = _logistic._hessian, Design.cross, _logistic._newton_solve
+    solves = []
+
+    def guarded_hessian(problem, M, support):
+        out = hessian(problem, M, support)
+        assert out.size <= limit * limit, out.shape
+        return out
+
+    def guarded_cross(self, rows, cols):
+        out = cross(self, rows, cols)
+        assert out.size <= limit * limit, out.shape
+        return out
+
+    def recorded(H, c, g, least_squares=False):
+        solves.append(type(H))
+        return solve(H, c, g, least_squares)
+
+    monkeypatch.setattr(_logistic, "_hessian", guarded_hessian)
+    monkeypatch.setattr(Design, "cross", guarded_cross)
+    monkeypatch.setattr(_logistic, "_newton_solve", recorded)
+    free = _fit_copy(est, X, y, None)
+    assert np.count_nonzero(free.coef_) > 5 * limit
+    assert solves and set(solves) == {MultinomialHessian}
+    _same(ref, free, X, (5 * limit, X.shape[1]))

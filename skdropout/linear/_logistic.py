@@ -29,7 +29,9 @@ all the features checks the zeros outside, and the violators and the zeros close
 violating enter (the set grows to about twice the support). Every Newton step thus reads
 only the columns of the set. For K > 2 a Newton polish on the support with the full
 multinomial Hessian (the class-by-class steps lack its cross-class blocks) follows each
-cycle.
+cycle; above the w-step's size rule (a sparse X with more than ``_irls._SPARSE_GRAM_MAX``
+support coefficients) it applies that Hessian by sparse products and solves by conjugate
+gradients, never forming its (sum of the class supports)^2 entries.
 
 Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
 (and the intercept's gradient) divided by its value at the intercept-only model must fall
@@ -49,7 +51,9 @@ from scipy.special import expit, softmax
 
 from ..penalties import Penalty
 from ._design import Design, slice_pays
-from ._irls import irls, kkt_residuals, penalty_slope0, uses_working_set
+from ._gram_operator import pcg
+from ._irls import choose_solver, irls, kkt_residuals, penalty_slope0, uses_working_set
+from ._multinomial_hessian import MultinomialHessian
 from ._wstep import cho_solve, cholesky
 
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
@@ -104,6 +108,7 @@ class LogisticProblem:
         self.binary = self.Y.shape[1] == 1
         self.s, self.total = weight, float(total)
         self.fit_intercept = fit_intercept
+        self.sparse = sp.issparse(X)  # read, with n, by _irls.choose_solver
 
     @property
     def n_columns(self) -> int:
@@ -323,13 +328,60 @@ def _hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndarray])
     return np.block(rows)
 
 
-def _newton_solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """``H^-1 g`` by Cholesky; the minimum-norm least-squares solution where ``H`` is not
-    positive definite (a non-convex penalty's curvature, or more coefficients than rows)."""
-    L = cholesky(H)
+def _loss_hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndarray],
+                  solver: str) -> np.ndarray | MultinomialHessian:
+    """The loss Hessian of :func:`_polish` on the support: the dense matrix
+    (:func:`_hessian`), or, where the w-step's size rule (:func:`~._irls.choose_solver`)
+    sends a working set of that many coefficients to conjugate gradients (a sparse X above
+    ``_irls._SPARSE_GRAM_MAX``), the :class:`MultinomialHessian` operator that applies it
+    by sparse products without forming its ``(sum_k |S_k|)^2`` entries."""
+    m = sum(idx.size + problem.fit_intercept for idx in support)
+    if choose_solver(solver, problem, m) != "cg":
+        return _hessian(problem, M, support)
+    P, C = problem.complements(M)
+    return MultinomialHessian([problem.X[:, idx] for idx in support], P, C,
+                              problem.s / problem.total, problem.fit_intercept)
+
+
+def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
+                  least_squares: bool = False) -> np.ndarray | None:
+    """``(H + diag(c))^-1 g`` for the loss Hessian ``H`` and the penalty's curvature ``c``:
+    by Cholesky (a dense H) or by Jacobi-preconditioned conjugate gradients (:func:`pcg`,
+    an operator). None where ``H + diag(c)`` is not positive definite, or, with
+    ``least_squares`` and a dense H, its minimum-norm least-squares solution there."""
+    if isinstance(H, MultinomialHessian):
+        precond = H.diagonal() + c
+        return pcg(lambda u: H @ u + c * u, g, np.where(precond > 0, precond, 1.0))
+    A = H.copy()
+    A[np.diag_indices_from(A)] += c
+    L = cholesky(A)
     if L is not None:
         return cho_solve(L, g)
-    return la.lstsq(H, g, check_finite=False, lapack_driver="gelsy")[0]
+    if least_squares:
+        return la.lstsq(A, g, check_finite=False, lapack_driver="gelsy")[0]
+    return None
+
+
+def _polish_step(problem: LogisticProblem, support: list[np.ndarray],
+                 H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
+                 slope: np.ndarray, x: np.ndarray, convex: bool) -> np.ndarray | None:
+    """The Newton step of :func:`_polish` with the softmax gauge fixed
+    (:func:`_gauge_fixed_step`), for the curvature ``c`` of the penalty; where
+    ``H + diag(c)`` is not positive definite (a non-convex penalty), that of its convex part
+    ``H + diag(max(c, 0))``, as the binary polish falls back (:func:`~._irls._cg_solver`),
+    with the gauge sets of that curvature (a feature in all K supports whose curvatures are
+    all <= 0 is a flat shift of the convex part). Where that too fails: for a dense H the
+    minimum-norm least-squares step of the full system, for an operator None."""
+    curvatures = [c, np.maximum(c, 0.0)] if np.any(c < 0) else [c]
+    for curv in curvatures:
+        step = _gauge_fixed_step(H, curv, g, _gauge_sets(problem, support, curv), slope, x,
+                                 convex)
+        if step is not None:
+            return step
+    if isinstance(H, MultinomialHessian):
+        return None
+    return _gauge_fixed_step(H, c, g, _gauge_sets(problem, support, c), slope, x, convex,
+                             least_squares=True)
 
 
 def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
@@ -355,9 +407,11 @@ def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
     return sets
 
 
-def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
-                      slope: np.ndarray, x: np.ndarray, convex: bool) -> np.ndarray:
-    """The Newton step ``H^-1 g`` of :func:`_polish` with the softmax gauge fixed.
+def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
+                      sets: list[np.ndarray], slope: np.ndarray, x: np.ndarray,
+                      convex: bool, least_squares: bool = False) -> np.ndarray | None:
+    """The Newton step ``(H + diag(c))^-1 g`` of :func:`_polish` (:func:`_newton_solve`,
+    with ``least_squares``) with the softmax gauge fixed; None where the solve fails.
 
     Along a direction ``u`` of :func:`_gauge_sets` (the indicator of a set) ``H u = 0``, and
     without the fix the step along ``u`` is rounding divided by an eigenvalue of rounding
@@ -370,19 +424,25 @@ def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
     odd K) the step moves along ``u`` until the first coefficient ``x`` of the set, after the
     Newton part, reaches 0: there the slope changes and the coefficient leaves the support.
     That move is for a ``convex`` penalty only: a non-convex one's slope also changes where
-    a growing coefficient leaves its linear region (SCAD, MCP), and such a set is left to
-    the minimum-norm solve."""
-    sets = [pos for pos in sets if convex or not np.any(slope[pos])]
+    a growing coefficient leaves its linear region (SCAD, MCP), and such a set keeps its
+    last coordinate held (a choice of gauge that needs no solve of a singular system)."""
     if not sets:
-        return _newton_solve(H, g)
+        return _newton_solve(H, c, g, least_squares)
     keep = np.ones(g.size, dtype=bool)
     keep[[pos[-1] for pos in sets]] = False
+    sub = (H.take(np.flatnonzero(keep)) if isinstance(H, MultinomialHessian)
+           else H[np.ix_(keep, keep)])
+    part = _newton_solve(sub, c[keep], g[keep], least_squares)
+    if part is None:
+        return None
     step = np.zeros_like(g)
-    step[keep] = _newton_solve(H[np.ix_(keep, keep)], g[keep])
+    step[keep] = part
     for pos in sets:
         s = float(np.sum(slope[pos]))
         if s == 0.0:
             step[pos] -= step[pos].mean()
+            continue
+        if not convex:
             continue
         r = x[pos] - step[pos]  # the set's coefficients after the Newton part
         shrinking = r[(np.sign(r) == np.sign(s)) & (np.sign(x[pos]) == np.sign(s))]
@@ -392,10 +452,12 @@ def _gauge_fixed_step(H: np.ndarray, g: np.ndarray, sets: list[np.ndarray],
 
 
 def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
-            b: np.ndarray, F: float, max_steps: int = 30
+            b: np.ndarray, F: float, solver: str = "auto", max_steps: int = 30
             ) -> tuple[np.ndarray, np.ndarray, float]:
     """Newton's method on the stationarity equations restricted to the support of W (and
-    the intercepts), with the full multinomial Hessian that the class-by-class steps lack.
+    the intercepts), with the full multinomial Hessian that the class-by-class steps lack
+    (formed, or applied by products above the w-step's size rule: :func:`_loss_hessian`;
+    ``solver`` is the w-step's).
 
     A coordinate that a step moves across 0 is set to 0 (it leaves the support); each step
     is halved until it lowers F (a full step may also leave F unchanged to rounding, where
@@ -424,10 +486,10 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         g = np.concatenate(grad) + pg
         if g.size == 0:
             break
-        H = _hessian(problem, M, support)
-        H[np.diag_indices_from(H)] += c
-        step = _gauge_fixed_step(H, g, _gauge_sets(problem, support, c), pg,
-                                 np.concatenate(x), penalty.convex)
+        H = _loss_hessian(problem, M, support, solver)
+        step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex)
+        if step is None:
+            break
         best = None
         t = 1.0
         for _ in range(_MAX_HALVINGS):
@@ -625,7 +687,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
         if screen and K > 1 and moved and kkt > tol:
-            W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F)
+            W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F, solver)
             M_p = problem.margins(W_p, b_p)
             G_p, g_b_p = problem.neg_gradient(M_p)
             kkt_p = _kkt(problem, penalty, lam, W_p, G_p, g_b_p) / scale
