@@ -234,9 +234,9 @@ def test_indefinite_matrix_free_polish_equals_the_factorising_one(name, params, 
     indefinite = []
     cg_solver = _irls._cg_solver
 
-    def recorded(G, lam_, curv):
+    def recorded(G, lam_, curv, *args):
         indefinite.append(bool(np.any(G.diagonal() + lam_ * curv <= 0)))
-        return cg_solver(G, lam_, curv)
+        return cg_solver(G, lam_, curv, *args)
 
     monkeypatch.setattr(_irls, "_cg_solver", recorded)
     free = _irls.newton_on_support(design.gram_operator(cols), c, w, pen, lam)
