@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import scipy.linalg as la
@@ -158,11 +158,12 @@ def least_squares_start(design: Design, cols: np.ndarray) -> np.ndarray:
     return lsqr(op, design.y, atol=1e-12, btol=1e-12, iter_lim=20 * cols.size + 100)[0]
 
 
-def principal(G: np.ndarray | GramOperator, idx: np.ndarray) -> np.ndarray | GramOperator:
+def principal(G: Any, idx: np.ndarray) -> Any:
     """The principal submatrix ``G[idx][:, idx]``, a new array (two ``take`` calls: they cost
-    less than one ``np.ix_`` gather at the sizes of the polish), or the sub-operator of a
-    :class:`GramOperator`."""
-    if isinstance(G, GramOperator):
+    less than one ``np.ix_`` gather at the sizes of the polish), or the sub-operator of an
+    operator (:class:`GramOperator`, :class:`~._multinomial_hessian.MultinomialHessian`:
+    their ``take`` keeps the positions ``idx``)."""
+    if not isinstance(G, np.ndarray):
         return G.take(idx)
     return G.take(idx, axis=0).take(idx, axis=1)
 

@@ -52,7 +52,8 @@ from scipy.special import expit, softmax
 from ..penalties import Penalty
 from ._design import Design, slice_pays
 from ._gram_operator import pcg
-from ._irls import choose_solver, irls, kkt_residuals, penalty_slope0, uses_working_set
+from ._irls import (choose_solver, irls, kkt_residuals, penalty_slope0, principal,
+                    uses_working_set)
 from ._multinomial_hessian import MultinomialHessian
 from ._wstep import cho_solve, cholesky
 
@@ -430,9 +431,7 @@ def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.n
         return _newton_solve(H, c, g, least_squares)
     keep = np.ones(g.size, dtype=bool)
     keep[[pos[-1] for pos in sets]] = False
-    sub = (H.take(np.flatnonzero(keep)) if isinstance(H, MultinomialHessian)
-           else H[np.ix_(keep, keep)])
-    part = _newton_solve(sub, c[keep], g[keep], least_squares)
+    part = _newton_solve(principal(H, np.flatnonzero(keep)), c[keep], g[keep], least_squares)
     if part is None:
         return None
     step = np.zeros_like(g)
