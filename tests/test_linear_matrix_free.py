@@ -225,6 +225,45 @@ def test_reentered_coordinates_against_their_sign_leave_in_one_round(name, param
     assert F(out) < F(w)
 
 
+@pytest.mark.parametrize("name, params", PENALTIES[:2])
+def test_convex_reentered_coordinates_against_their_sign_leave_in_one_round(name, params,
+                                                                            monkeypatch):
+    """A convex penalty's polish (2000 x 4000 sparse least squares at lam_max/50, started on
+    the 300 columns most correlated with y at 1e-3): after Newton's method settles there,
+    over a thousand zeros re-enter at once and a few hundred of them cross 0 at the start of
+    the next step. The best-crossing line search compares the first ``_MAX_BREAKPOINTS``
+    crossings only, so they left 64 per round (a CG solve each): 42 (l1) and 33 (elastic
+    net) CG solves before, 20 now. The polished point is stationary on its support and
+    lowers the objective."""
+    X, y, _ = _text(n=2000, d=4000, density=4e-3, seed=0)
+    design = Design(X, y, None, True)
+    c = design.xty()
+    lam = float(np.abs(c).max()) / 50
+    pen = get_penalty(name, **(params or {}))
+    top = np.argsort(-np.abs(c))[:300]
+    w = np.zeros(X.shape[1])
+    w[top] = 1e-3 * np.sign(c[top])
+    G = design.gram_operator(np.arange(X.shape[1]))
+    solves = []
+
+    def counted(*args, **kwargs):
+        solves.append(1)
+        return pcg(*args, **kwargs)
+
+    monkeypatch.setattr(_irls, "pcg", counted)
+    out = _irls.newton_on_support(G, c, w, pen, lam)
+    assert len(solves) <= 30
+    S = np.flatnonzero(out)
+    grad = (G @ out)[S] - c[S] + lam * pen.restrict(S).grad(out[S])
+    # the inexact steps stop at the residual of the last step's forcing term
+    assert np.abs(grad).max() <= 1e-6 * np.abs(c).max()
+
+    def F(v):
+        return 0.5 * v @ (G @ v) - c @ v + lam * pen.value(v)
+
+    assert F(out) < F(w)
+
+
 @pytest.mark.parametrize("name, params", NONCONVEX)
 def test_indefinite_matrix_free_polish_equals_the_factorising_one(name, params, monkeypatch):
     """Where the Hessian on the support is indefinite, the matrix-free polish takes its
