@@ -189,17 +189,33 @@ def test_a_real_stall_ends_by_the_patience_rule(rule, monkeypatch):
 @pytest.mark.parametrize("classes", [2, 3])
 def test_kkt_check_adds_what_the_strong_rule_leaves_out(classes, monkeypatch):
     """With a strong rule that keeps only the feature that sets the scale, the KKT check
-    alone must bring in every feature of the solution."""
+    alone must bring in every feature of the solution, within the one fit of each lam (the
+    strong set is the first round of that fit's working set, whose later rounds take in
+    the violators; the fit is not repeated per round of violators)."""
     X, y = _wide(classes, sparse=False)
-    calls = []
+    calls, solves, per_lam = [], [], []
 
     def top_only(G, W, threshold, threshold_prev, top):
         calls.append(top)
         return np.array([top])
 
+    solve, screened = IRLSClassifier._solve, _logistic_path._solve_screened
+
+    def counted_solve(self, *args, **kwargs):
+        solves.append(1)
+        return solve(self, *args, **kwargs)
+
+    def counted_lam(*args, **kwargs):
+        start = len(solves)
+        out = screened(*args, **kwargs)
+        per_lam.append(len(solves) - start)
+        return out
+
     monkeypatch.setattr(_logistic_path, "_strong_set", top_only)
+    monkeypatch.setattr(IRLSClassifier, "_solve", counted_solve)
+    monkeypatch.setattr(_logistic_path, "_solve_screened", counted_lam)
     path, cold = _path_and_cold_fits(X, y)
-    assert len(calls) == 8
+    assert len(calls) == 8 and per_lam == [1] * 8
     for k, fit in enumerate(cold):
         np.testing.assert_allclose(path.coefs[..., k], fit.coef_, atol=1e-6)
     assert np.count_nonzero(np.any(path.coefs[..., -1] != 0, axis=0)) > 1
