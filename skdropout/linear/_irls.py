@@ -251,15 +251,15 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
     ``lam Omega''`` moves by less than 5 % of H's smallest diagonal entry (logsum). Where H
     is not positive definite, its convex part ``G + lam diag(max(Omega'', 0))`` takes the
     step (its factor kept while ``max(Omega'', 0)`` is unchanged). A Newton step that would
-    move a coordinate across 0 is cut at a crossing (for a convex penalty the one whose point, with the coordinates crossed by then at 0,
-    has the lowest objective; otherwise the first) and the crossed coordinates leave the
-    support (an active-set homotopy, as in
-    feature-sign search; for a non-convex penalty, when the first crossing is a coordinate
-    that re-entered and has not moved off its entry value, every such coordinate that
-    crosses leaves with it); when neither matrix is positive definite the smallest tenth of the
-    support leaves (without ``greedy``: None if that happens on the starting support). With
-    ``greedy``, every coordinate that a full Newton step moves across 0 leaves at once
-    (fewer rounds, no monotonicity guarantee; the caller checks the objective). The
+    move a coordinate across 0 is cut at a crossing (for a convex penalty the one whose
+    point, with the coordinates crossed by then at 0, has the lowest objective; otherwise
+    the first) and the crossed coordinates leave the support (an active-set homotopy, as in
+    feature-sign search; when the cut crosses a coordinate that re-entered and has not
+    moved off its entry value, every such coordinate that crosses leaves with it); when
+    neither matrix is positive definite the smallest tenth of the support leaves (without
+    ``greedy``: None if that happens on the starting support). With ``greedy``, every
+    coordinate that a full Newton step moves across 0 leaves at once (fewer rounds, no
+    monotonicity guarantee; the caller checks the objective). The
     iteration on one support stops when the step or the residual reaches rounding level
     (matrix-free, also at the residual ``tol``). A
     coordinate at 0 (at the start or after leaving) that violates its optimality condition
@@ -365,11 +365,12 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
                     t = float(frac.min())
                 ws = ws - t * step
                 drop = frac <= t
-                if not penalty.convex and np.any(drop & fresh[idx]):
-                    # the first crossing is a re-entered coordinate still at its entry
-                    # value: every such coordinate whose step points against its entry
-                    # sign crosses before the point moves off rounding level, so they
-                    # leave together (one round each would solve again at the same point)
+                if np.any(drop & fresh[idx]):
+                    # the cut crosses a re-entered coordinate still at its entry value:
+                    # every such coordinate whose step points against its entry sign is
+                    # within rounding level of 0, so they leave together (one round each,
+                    # or for a convex penalty one per _MAX_BREAKPOINTS of them, would solve
+                    # again at the same point)
                     drop |= cross & fresh[idx]
                 else:
                     fresh[:] = False

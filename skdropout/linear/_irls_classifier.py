@@ -144,13 +144,16 @@ class IRLSClassifier(LogisticClassifierMixin):
         return self
 
     def _solve(self, problem: LogisticProblem, penalty: Penalty, lam: float,
-               coef_init: np.ndarray | None, intercept_init: np.ndarray | None
+               coef_init: np.ndarray | None, intercept_init: np.ndarray | None,
+               working_set: np.ndarray | None = None, gradient: np.ndarray | None = None
                ) -> LogisticResult:
         """The solver at one lam with this estimator's parameters (fits and paths share it):
-        raises on a non-finite solution, warns when it did not converge."""
+        raises on a non-finite solution, warns when it did not converge. ``working_set``,
+        ``gradient``: a screened path's (:func:`~._logistic.logistic_irls`)."""
         res = logistic_irls(problem, penalty, lam, coef_init=coef_init,
                             intercept_init=intercept_init, solver=self.solver,
-                            max_iter=self.max_iter, tol=self.tol)
+                            max_iter=self.max_iter, tol=self.tol, working_set=working_set,
+                            gradient=gradient)
         self._check_result(res.coef, res.objective_path[-1])
         if not res.converged:
             # before max_iter the fit stops only where no Newton step lowers F

@@ -84,6 +84,8 @@ class LogisticResult:
     objective_path: list[float] = field(default_factory=list)
     converged: bool = False
     kkt: float = math.inf
+    # X'(s (Y - P))/S at the solution on all the features (the next lam's strong rule)
+    gradient: np.ndarray | None = None
 
 
 class LogisticProblem:
@@ -110,6 +112,7 @@ class LogisticProblem:
         self.s, self.total = weight, float(total)
         self.fit_intercept = fit_intercept
         self.sparse = sp.issparse(X)  # read, with n, by _irls.choose_solver
+        self._null_gradient: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_columns(self) -> int:
@@ -188,6 +191,13 @@ class LogisticProblem:
         G = np.asarray(self.X.T @ R) / self.total
         return G.reshape(self.d, -1), R.sum(axis=0) / self.total
 
+    def null_gradient(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`neg_gradient` at the intercept-only model (:meth:`null_model`), computed
+        once per problem: every fit of a path takes the unit of its tolerance from it."""
+        if self._null_gradient is None:
+            self._null_gradient = self.neg_gradient(self.null_model()[1])
+        return self._null_gradient
+
     def null_model(self) -> tuple[np.ndarray, np.ndarray]:
         """The intercept-only fit (W = 0): ``b`` and its margins."""
         K = self.n_columns
@@ -217,8 +227,7 @@ def objective(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
 def kkt_scale(problem: LogisticProblem) -> float:
     """``max |X'(s (y - p0))/S|`` at the intercept-only model (lam_max times Omega's slope
     at 0 for l1); the unit of the scale-free tolerance."""
-    _, M0 = problem.null_model()
-    G0, _ = problem.neg_gradient(M0)
+    G0, _ = problem.null_gradient()
     return float(np.max(np.abs(G0))) if G0.size else 0.0
 
 
@@ -521,7 +530,8 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
                   coef_init: np.ndarray | None = None,
                   intercept_init: np.ndarray | None = None, solver: str = "auto",
                   max_iter: int = 100, tol: float = 1e-6,
-                  inner_max_iter: int = 100) -> LogisticResult:
+                  inner_max_iter: int = 100, working_set: np.ndarray | None = None,
+                  gradient: np.ndarray | None = None) -> LogisticResult:
     """Minimise F(W, b) (module docstring) by damped penalised Newton steps.
 
     Parameters
@@ -543,10 +553,18 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
         Scale-free tolerance on the KKT residual (and relative decrease of F).
     inner_max_iter : int
         Maximum number of IRLS iterations per Newton step.
+    working_set : ndarray of int, optional
+        With a penalty that has a working set: the features of the first round of the
+        outer working set besides the support of ``coef_init`` (a path's strong set;
+        default: the worst violators at the start, :func:`_screened`).
+    gradient : ndarray of shape (n_features, n_columns), optional
+        ``X'(s (Y - P))/S`` at (``coef_init``, ``intercept_init``), when the caller has it
+        (a path: the previous solution's ``gradient``).
 
     Returns
     -------
     LogisticResult
+        Its ``gradient`` is ``X'(s (Y - P))/S`` at the solution.
 
     Examples
     --------
@@ -570,12 +588,12 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
     b = b0.copy() if intercept_init is None else np.array(intercept_init, dtype=np.float64)
     if not problem.fit_intercept:
         b = np.zeros(K)
-    G, g_b = problem.neg_gradient(M0)
+    G, g_b = problem.null_gradient()
     scale = float(np.max(np.abs(G))) if G.size else 0.0
     if scale == 0.0 and coef_init is None:  # y is orthogonal to every column
         M = problem.margins(W, b)
         F = problem.loss(M) + lam * penalty_total(penalty, W)
-        return LogisticResult(W, b, _eta(penalty, W), 0, [F], True, 0.0)
+        return LogisticResult(W, b, _eta(penalty, W), 0, [F], True, 0.0, G)
     scale = scale if scale > 0 else 1.0
     options = dict(solver=solver, tol=tol, inner_max_iter=inner_max_iter)
     if not uses_working_set(penalty) or d <= _OUTER_WS:
@@ -583,8 +601,13 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
                       max_iter=max_iter, **options)
     else:
         if coef_init is not None or intercept_init is not None:
-            G, g_b = problem.neg_gradient(problem.margins(W, b))
-        res = _screened(problem, penalty, lam, W, b, G, g_b, scale, max_iter, options)
+            M = problem.margins(W, b)
+            if gradient is None:
+                G, g_b = problem.neg_gradient(M)
+            else:  # the intercepts' part costs no product with X
+                G, g_b = gradient, problem.s @ problem.residual(M) / problem.total
+        res = _screened(problem, penalty, lam, W, b, G, g_b, scale, max_iter, options,
+                        working_set)
     if K > 1 and problem.fit_intercept:
         res.intercept = res.intercept - res.intercept.mean()  # softmax: a common shift
     return res
@@ -592,12 +615,13 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
 
 def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
               b: np.ndarray, G: np.ndarray, g_b: np.ndarray, scale: float, max_iter: int,
-              options: dict) -> LogisticResult:
+              options: dict, start: np.ndarray | None = None) -> LogisticResult:
     """:func:`_newton` on an outer working set of features (a penalty with a working set).
 
-    The set starts with the nonzero rows of W and the ``_OUTER_WS`` (sparse X:
-    ``_OUTER_WS_SPARSE``) worst violators of the optimality condition at the start (``G``,
-    ``g_b``: the loss's negative gradient there); each round solves the problem restricted
+    The set starts with the nonzero rows of W and the features ``start`` (a path's strong
+    set), or without ``start`` the ``_OUTER_WS`` (sparse X: ``_OUTER_WS_SPARSE``) worst
+    violators of the optimality condition at the start (``G``, ``g_b``: the loss's negative
+    gradient there); each round solves the problem restricted
     to it (the other coefficients held at 0, so its F is the full F), computes the full
     gradient once, and, while a zero outside violates its condition by more than ``tol``,
     adds the worst violators (at most as many as the set holds, so it at most doubles).
@@ -633,8 +657,11 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cand = np.flatnonzero(outside & ~nonzero)
         count = max(min(n_viol, max(cols.size, smallest)),
                     2 * support.size - cols.size) if n_viol else 0
-        add = cand if count >= cand.size else cand[
-            np.argpartition(-close[cand], count - 1)[:count]]  # the `count` closest
+        if start is not None:  # the caller's first set
+            add, start = start, None
+        else:
+            add = cand if count >= cand.size else cand[
+                np.argpartition(-close[cand], count - 1)[:count]]  # the `count` closest
         outside[add] = outside[support] = False
         cols = np.flatnonzero(~outside)  # the set, its violators and the support, sorted
         # an incomplete set is solved loosely: its solution moves when the violators enter
@@ -648,7 +675,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         W[cols], b = inner.coef, inner.intercept
         # W is 0 off cols: the margins come from the restricted columns
         G, g_b = problem.neg_gradient(sub.margins(inner.coef, b))
-    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
+    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G)
 
 
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
@@ -705,7 +732,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         if not moved or stalls >= _PATIENCE:  # no Newton step lowers F: stationary to rounding
             converged = kkt <= tol or (not screen and rel <= tol)
             break
-    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt)
+    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G)
 
 
 def _eta(penalty: Penalty, W: np.ndarray) -> np.ndarray:

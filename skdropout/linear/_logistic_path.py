@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 from ..penalties import Penalty, get_penalty, resolve_penalty
 from ..penalties.factor import Factored
 from ._base import with_penalty_factor
-from ._irls import kkt_residuals, penalty_slope0
+from ._irls import penalty_slope0
 from ._logistic import LogisticProblem, LogisticResult, logistic_irls
 from ._path import PathResult, lam_from_gradient, start_policy
 
@@ -46,7 +46,8 @@ def _strong_set(G: np.ndarray, W: np.ndarray, threshold: np.ndarray,
     zero feature j when ``max_k |G_jk| >= 2 thr_j - thr_prev_j`` (``G``: the negative loss
     gradient at the previous solution, ``thr = lam slope0_j`` at the next lam, ``thr_prev``
     at the previous one); the nonzero features of the previous solution and ``top`` (the
-    feature that sets the scale of the tolerance) are always kept."""
+    feature of the largest gradient at the intercept-only model, the first to enter) are
+    always kept."""
     keep = np.max(np.abs(G), axis=1) >= 2.0 * threshold - threshold_prev
     keep |= np.any(W != 0, axis=1)
     keep[top] = True
@@ -55,40 +56,19 @@ def _strong_set(G: np.ndarray, W: np.ndarray, threshold: np.ndarray,
 
 def _solve_screened(estimator: BaseEstimator, problem: LogisticProblem, penalty: Penalty,
                     lam: float, cols: np.ndarray, W: np.ndarray, b: np.ndarray | None,
-                    scale: float) -> tuple[LogisticResult, np.ndarray, np.ndarray]:
-    """``estimator._solve`` on the features ``cols`` from ``W`` (n_features x n_columns, 0
-    off ``cols``), then the KKT check of the features left out: those whose scaled residual
-    ``(max_k |G_jk| - lam slope0_j)_+ / scale`` exceeds the estimator's ``tol`` join
-    ``cols`` and the fit is repeated from its solution. The fit ends with every feature's
-    residual within ``tol``, as a fit on all features does; ``scale`` is that fit's unit
-    (:func:`~skdropout.linear._logistic.kkt_scale`), which the restricted problem shares
-    because ``cols`` holds the feature that attains it.
+                    G: np.ndarray) -> tuple[LogisticResult, np.ndarray, np.ndarray]:
+    """``estimator._solve`` on all the features from ``W``, its outer working set starting
+    with the features ``cols`` (:func:`~skdropout.linear._logistic.logistic_irls`'s
+    ``working_set``; ``G``: the negative loss gradient at ``W``). Each round of that set
+    checks the features left out (their scaled residual ``(max_k |G_jk| - lam
+    slope0_j)_+ / scale`` against the estimator's ``tol``) and lets the violators in, so the
+    fit ends with every feature's residual within ``tol``, as a fit on all features does.
 
-    Returns the result with ``coef`` on all features, and the negative loss gradient ``G``
-    at the solution (the next lam's strong rule) with the final ``cols``.
+    Returns the result, the negative loss gradient ``G`` at the solution (the next lam's
+    strong rule) and ``cols``.
     """
-    tol = estimator.tol
-    while True:
-        res = estimator._solve(problem.restrict(cols), penalty.restrict(cols), lam,
-                               W[cols], b)
-        W = np.zeros_like(W)
-        W[cols] = res.coef
-        b = res.intercept
-        G, _ = problem.neg_gradient(problem.margins(W, b))
-        out = np.ones(problem.d, dtype=bool)
-        out[cols] = False
-        out = np.flatnonzero(out)
-        pen_out = penalty.restrict(out)
-        zero = np.zeros(out.size)
-        res_out = np.max([kkt_residuals(G[out, k], zero, pen_out, lam)
-                          for k in range(problem.n_columns)], axis=0) if out.size else zero
-        violators = out[res_out > tol * scale]
-        if violators.size == 0:
-            res.coef = W
-            res.eta = np.column_stack([np.asarray(penalty.eta_hat(W[:, k]), dtype=np.float64)
-                                       for k in range(W.shape[1])])
-            return res, G, cols
-        cols = np.union1d(cols, violators)
+    res = estimator._solve(problem, penalty, lam, W, b, working_set=cols, gradient=G)
+    return res, res.gradient, cols
 
 
 def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
@@ -98,10 +78,11 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
     :func:`~skdropout.linear._path.start_policy` allows it (the first from W = 0).
 
     Where the path starts from W = 0 (separable penalties with ``0 < slope0 < inf``), each
-    fit runs on the features that the sequential strong rule keeps (:func:`_strong_set`)
-    and ends with a KKT check of the others (:func:`_solve_screened`), so the solution is
-    that of the fit on all features, to the same tolerance; the products with all of X
-    fall to about one per lam.
+    fit's outer working set starts with the features that the sequential strong rule keeps
+    (:func:`_strong_set`) and each of its rounds checks the others (:func:`_solve_screened`),
+    so the solution is that of the fit on all features, to the same tolerance; a lam costs
+    one product with all of X per round (one or two), and its first round starts from the
+    gradient that the last lam's fit ends with.
 
     Returns a :class:`~skdropout.linear._path.PathResult` whose ``coefs`` and ``etas`` have
     shape (n_columns, n_features, n_lams) and ``intercepts`` (n_columns, n_lams).
@@ -115,8 +96,7 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
     intercepts = np.empty((K, n_lams))
     W, b = np.zeros((d, K)), None
     if screened:
-        _, M0 = problem.null_model()
-        G, _ = problem.neg_gradient(M0)
+        G, _ = problem.null_gradient()
         top = int(np.argmax(np.max(np.abs(G), axis=1))) if d else 0
         scale = float(np.max(np.abs(G))) if G.size else 0.0
         threshold_prev = None
@@ -127,7 +107,7 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
             threshold = lam * np.broadcast_to(penalty_slope0(pen_k), (d,))
             cols = _strong_set(G, W, threshold,
                                threshold if threshold_prev is None else threshold_prev, top)
-            res, G, _ = _solve_screened(estimator, problem, pen_k, lam, cols, W, b, scale)
+            res, G, _ = _solve_screened(estimator, problem, pen_k, lam, cols, W, b, G)
             threshold_prev = threshold
         else:
             res = estimator._solve(problem, pen_k, lam, W if warm and k else None,
