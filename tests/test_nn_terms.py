@@ -479,6 +479,43 @@ def test_local_reparameterisation_is_the_sample_and_kl(additive, conv, gen):
                                     tuple(t.clone().requires_grad_() for t in (x, w, first, b)))
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_additive_local_reparameterisation_clips_alpha_as_log_alpha(dtype, gen):
+    # VARDROP+LR+AR clips alpha = sigma^2 / (theta^2 + 1e-16) to [e^-10, e^10] itself:
+    # the same sample, KL and gradients as clipping log alpha (the plain expressions), just
+    # inside and outside both ends of the range and at theta = 0; the KL is the one
+    # vardrop_kl_sum gives from the same parameters (the term's other route)
+    offsets = torch.tensor([-3.0, -1e-4, 1e-4, 3.0], dtype=D)
+    la = torch.cat([-10.0 + offsets, 10.0 + offsets, torch.linspace(-9, 9, 4, dtype=D)])
+    w = (torch.randn(3, 4, dtype=D, generator=gen) * 0.1).to(dtype)
+    w[2, 3] = 0.0  # log alpha = log sigma^2 - log 1e-16: far above the range
+    first = (la.reshape(3, 4) + torch.log(w.double() ** 2 + 1e-16)).to(dtype)
+    x = torch.randn(5, 4, dtype=dtype, generator=gen)
+
+    def plain(x, w, first):
+        mean = F.linear(x, w)
+        out = mean + torch.sqrt(F.linear(x * x, torch.exp(first)) + 1e-8) * torch.randn_like(
+            mean)
+        kl = _kl_plain(first - torch.log(w ** 2 + 1e-16))
+        return torch.cat([out.reshape(-1), 0.3 * kl.reshape(1)])
+
+    def analytic(x, w, first):
+        out, kl = local_reparameterisation(x, w, first, None, 0.3, True)
+        return torch.cat([out.reshape(-1), kl.reshape(1)])
+
+    if dtype == D:
+        _assert_same(_seeded(analytic), _seeded(plain), x, w, first)
+    else:
+        (out_f, grads_f), (out_p, grads_p) = (_values_and_grads(_seeded(fn), x, w, first)
+                                              for fn in (analytic, plain))
+        torch.testing.assert_close(out_f, out_p, rtol=1e-5, atol=1e-6)
+        for gf, gp in zip(grads_f, grads_p):
+            torch.testing.assert_close(gf, gp, rtol=1e-4, atol=1e-6)
+    kl = local_reparameterisation(x, w, first, None, 0.3, True)[1]
+    torch.testing.assert_close(kl, vardrop_kl_sum(first, w, 0.3),
+                               rtol=1e-12 if dtype == D else 1e-5, atol=0.0)
+
+
 def test_standout_keeps_each_unit_with_its_keep_probability():
     # z = b (zero weights): unit j is kept with probability sigmoid(alpha b_j + beta), a
     # reproducible draw under the same seed

@@ -58,6 +58,20 @@ def zero_outside(d: torch.Tensor, raw: torch.Tensor | None, low: float,
     return torch.ops.aten.hardtanh_backward(d, raw, lo, hi)
 
 
+@functools.lru_cache(maxsize=64)  # a factor that changes every step (a warm-up) only misses
+def _scalar(value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A 0-d tensor holding ``value``, made once per value, dtype and device: the constant
+    operand of a pass (it broadcasts as a scalar). Callers only read it."""
+    with torch.inference_mode(False):
+        return torch.full((), value, dtype=dtype, device=device)
+
+
+def scalar_like(value: float, x: torch.Tensor) -> torch.Tensor:
+    """``value`` as a 0-d tensor of ``x``'s dtype and device, shared between calls (not to
+    be modified)."""
+    return _scalar(float(value), x.dtype, x.device)
+
+
 #: log2(e): ``exp(x) = 2^(x log2(e))``
 LOG2_E = 1.0 / math.log(2.0)
 
@@ -74,7 +88,7 @@ def affine(x: torch.Tensor, a: float, b: float, out: torch.Tensor | None = None
     """``a x + b`` in one pass over ``x`` (into ``out``, which may be ``x``, or a new
     tensor): ``add`` of ``x`` scaled by ``a`` to a 0-d tensor ``b``, which broadcasts as a
     scalar."""
-    b_t = torch.full((), b, dtype=x.dtype, device=x.device)
+    b_t = scalar_like(b, x)
     return torch.add(b_t, x, alpha=a) if out is None else torch.add(b_t, x, alpha=a, out=out)
 
 
@@ -83,7 +97,7 @@ def sigmoid_slope(s: torch.Tensor, c: float, out: torch.Tensor | None = None
     """``c s (1 - s)`` in one pass (into ``out``, which may be ``s``, or a new tensor): the
     derivative of ``c sigmoid(x)`` given ``s = sigmoid(x)``, by torch's
     ``sigmoid_backward`` with a 0-d incoming gradient ``c``."""
-    c_t = torch.full((), c, dtype=s.dtype, device=s.device)
+    c_t = scalar_like(c, s)
     if out is None:
         return torch.ops.aten.sigmoid_backward(c_t, s)
     return torch.ops.aten.sigmoid_backward.grad_input(c_t, s, grad_input=out)

@@ -5,6 +5,7 @@ rule (a KL warm-up), and the specs of VARDROP+LR+AR, VARDROP+LR and VARDROP (Tab
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -14,33 +15,36 @@ from torch import nn
 from ._base import SparseLayer, check_number
 from ._callbacks import StepRule
 from ._spec import MethodSpec
-from ._terms import (ElementwiseTerm, affine, clip, exp_of, first_order, sigmoid_slope,
-                     sum_log, zero_outside)
+from ._terms import (ElementwiseTerm, affine, clip, exp_of, first_order, scalar_like,
+                     sigmoid_slope, sum_log, zero_outside)
 
 # Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
 #: Molchanov et al.'s clipping range of log alpha.
 LOG_ALPHA_MIN, LOG_ALPHA_MAX = -10.0, 10.0
+#: The same range of alpha (alpha is increasing in log alpha).
+ALPHA_MIN, ALPHA_MAX = math.exp(LOG_ALPHA_MIN), math.exp(LOG_ALPHA_MAX)
 _TINY = 1e-16  # keeps log(theta^2) finite at theta = 0 (additive reparameterisation)
 
 
 def _kl_and_slope(la: torch.Tensor, alpha: torch.Tensor, unclipped: torch.Tensor | None,
-                  scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+                  scale: float, bounds: tuple[float, float] = (LOG_ALPHA_MIN, LOG_ALPHA_MAX)
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """``scale sum KL`` of the clipped log alpha ``la`` and its derivative in the unclipped
-    log alpha (0 where clipped), given ``alpha = exp(la)``, which it overwrites:
+    log alpha (0 where ``unclipped``, log alpha or alpha itself, lies outside ``bounds``, the
+    clipping range in its terms), given ``alpha = exp(la)``, which it overwrites:
     ``1 - p = 1 / (1 + alpha)`` and ``-log p = log1p(1/alpha)``, summed as the log of
     products of ``p = alpha (1 - p)`` (:func:`sum_log`)."""
     t = affine(la, -K3, -K2).sigmoid_()
     one_minus_p = torch.add(alpha, 1.0).reciprocal_()
     total = t.sum().mul_(K1 * scale).sub_(sum_log(alpha.mul_(one_minus_p)), alpha=0.5 * scale)
     d = sigmoid_slope(t, -K1 * K3 * scale, out=t).add_(one_minus_p, alpha=-0.5 * scale)
-    return total, zero_outside(d, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX, in_place=True)
+    return total, zero_outside(d, unclipped, *bounds, in_place=True)
 
 
 def _theta_sq(theta: torch.Tensor) -> torch.Tensor:
     """``theta^2 + 1e-16`` (a new tensor) of the additive reparameterisation."""
-    return torch.addcmul(torch.full((), _TINY, dtype=theta.dtype, device=theta.device),
-                         theta, theta)
+    return torch.addcmul(scalar_like(_TINY, theta), theta, theta)
 
 
 def _log_alpha_additive(log_sigma2: torch.Tensor, theta: torch.Tensor
@@ -54,8 +58,7 @@ def _log_alpha_additive(log_sigma2: torch.Tensor, theta: torch.Tensor
 def _theta_slope(theta: torch.Tensor, theta_sq: torch.Tensor) -> torch.Tensor:
     """``dla/dtheta = -2 theta / (theta^2 + 1e-16)`` for the additive reparameterisation (a
     new tensor)."""
-    zero = torch.zeros((), dtype=theta.dtype, device=theta.device)
-    return torch.addcdiv(zero, theta, theta_sq, value=-2.0)
+    return torch.addcdiv(scalar_like(0.0, theta), theta, theta_sq, value=-2.0)
 
 
 def _vardrop_kl(first: torch.Tensor, theta: torch.Tensor | None, scale: float
@@ -133,7 +136,8 @@ class _NoisyWeightAndKL(torch.autograd.Function):
         la, unclipped = clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
         root = exp_of(la, 0.5)  # sqrt(alpha)
         noise.mul_(root)  # sqrt(alpha) eps
-        kl, d_kl = _kl_and_slope(la, root.mul_(root), unclipped, scale)  # root is alpha now
+        # root is alpha now; the KL's derivative is masked with the noise's (backward)
+        kl, d_kl = _kl_and_slope(la, root.mul_(root), None, scale)
         ctx.save_for_backward(w, noise, d_kl, unclipped)
         return torch.addcmul(w, w, noise), kl
 
@@ -143,12 +147,9 @@ class _NoisyWeightAndKL(torch.autograd.Function):
                  ) -> tuple[torch.Tensor, torch.Tensor, None]:
         w, noise, d_kl, unclipped = ctx.saved_tensors
         g_noise = torch.mul(grad, noise)  # products with the (contiguous) saved tensors
-        d_kl = _kl_gradient(d_kl, grad_kl)
-        if unclipped is None:
-            d_la = torch.addcmul(d_kl, g_noise, w, value=0.5)
-        else:
-            d_la = torch.add(d_kl, zero_outside(torch.mul(g_noise, w), unclipped, LOG_ALPHA_MIN,
-                                                LOG_ALPHA_MAX, in_place=True), alpha=0.5)
+        # both derivatives in log alpha are 0 where it is clipped: one mask of their sum
+        d_la = zero_outside(torch.addcmul(_kl_gradient(d_kl, grad_kl), g_noise, w, value=0.5),
+                            unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX, in_place=True)
         return g_noise.add_(grad), d_la, None
 
 
@@ -193,28 +194,30 @@ def _variance_and_kl(first: torch.Tensor, w: torch.Tensor, scale: float, additiv
     """The weight variances of the local reparameterisation trick (``exp(log sigma^2)``, or
     ``alpha w^2`` with alpha = exp(clip(log alpha, -10, 10))) and ``scale sum KL``
     (:func:`vardrop_kl_sum`) sharing alpha, with what their derivatives need:
-    ``(var, kl, d var/d first, d KL/d first, d w)``. ``d w`` is half of ``d var/d w``,
-    ``alpha w`` (``additive`` False: ``(first, w)`` = (log alpha, w)), or ``theta / (theta^2
-    + 1e-16)``, the KL's derivative in theta over ``-2 dKL/d log alpha`` (``additive`` True:
-    (log sigma^2, theta))."""
+    ``(var, kl, d KL/d first, d w, clipped)``. ``d var/d first`` is ``var`` itself;
+    ``clipped`` is None, or the unclipped log alpha when the first parameter's whole
+    gradient (the KL's and the variance's) is 0 where it lies outside [-10, 10], a mask
+    applied once to their sum. ``d w`` is half of ``d var/d w``, ``alpha w`` (``additive``
+    False: ``(first, w)`` = (log alpha, w)), or ``theta / (theta^2 + 1e-16)``, the KL's
+    derivative in theta over ``-2 dKL/d log alpha`` (``additive`` True: (log sigma^2,
+    theta); the KL's derivative is masked, the variance's is not)."""
     if additive:
         var = exp_of(first)  # sigma^2, unclipped
-        theta_sq = _theta_sq(w)
-        ratio = torch.div(w, theta_sq)
-        # alpha = sigma^2 / (theta^2 + 1e-16) (in theta_sq's storage) and its log; where log
-        # alpha is clipped, alpha is that of the clipped value
-        alpha = torch.div(var, theta_sq, out=theta_sq)
-        la, unclipped = clip(torch.log(alpha), LOG_ALPHA_MIN, LOG_ALPHA_MAX)
-        if unclipped is not None:
-            alpha = exp_of(la)
-        kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
-        return var, kl, var, d_kl, ratio
+        inv = _theta_sq(w).reciprocal_()  # 1 / (theta^2 + 1e-16)
+        ratio = torch.mul(w, inv)
+        # alpha = sigma^2 / (theta^2 + 1e-16) (in inv's storage), clipped to the range of
+        # exp(clip(log alpha)) itself (alpha increases with log alpha), then its log: one
+        # log and no exp
+        alpha, unclipped = clip(inv.mul_(var), ALPHA_MIN, ALPHA_MAX)
+        kl, d_kl = _kl_and_slope(torch.log(alpha), alpha, unclipped, scale,
+                                 (ALPHA_MIN, ALPHA_MAX))
+        return var, kl, d_kl, ratio, None
     la, unclipped = clip(first, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
     alpha = exp_of(la)
     alpha_w = torch.mul(alpha, w)
     var = torch.mul(alpha_w, w)
-    kl, d_kl = _kl_and_slope(la, alpha, unclipped, scale)
-    return var, kl, zero_outside(var, unclipped, LOG_ALPHA_MIN, LOG_ALPHA_MAX), d_kl, alpha_w
+    kl, d_kl = _kl_and_slope(la, alpha, None, scale)  # masked with the variance's term
+    return var, kl, d_kl, alpha_w, unclipped
 
 
 def _same_padding(conv: dict[str, Any], weight: torch.Tensor
@@ -276,7 +279,7 @@ class _LocalReparameterisation(torch.autograd.Function):
     def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, first: torch.Tensor,
                 bias: torch.Tensor | None, scale: float, additive: bool,
                 conv: dict[str, Any] | None) -> tuple[torch.Tensor, torch.Tensor]:
-        var, kl, d_first, d_kl, d_w = _variance_and_kl(first, w, scale, additive)
+        var, kl, d_kl, d_w, clipped = _variance_and_kl(first, w, scale, additive)
         padding = extra = None
         if conv is not None:
             padding, extra = _same_padding(conv, w)
@@ -287,7 +290,7 @@ class _LocalReparameterisation(torch.autograd.Function):
         std = _layer_op(x_sq, var, None, conv, padding).add_(1e-8).sqrt_()
         eps = torch.randn_like(out)
         out.addcmul_(std, eps)
-        ctx.save_for_backward(x, x_sq, w, var, d_first, d_kl, d_w,
+        ctx.save_for_backward(x, x_sq, w, var, d_kl, d_w, clipped,
                               eps.div_(std))  # 2 d out / d op(x^2, var)
         ctx.conv, ctx.padding, ctx.extra = conv, padding, extra
         ctx.shape, ctx.additive, ctx.has_bias = x.shape, additive, bias is not None
@@ -297,7 +300,7 @@ class _LocalReparameterisation(torch.autograd.Function):
     @first_order  # the derivatives are saved as values: no second order
     def backward(ctx: Any, grad: torch.Tensor, grad_kl: torch.Tensor
                  ) -> tuple[torch.Tensor | None, ...]:
-        x, x_sq, w, var, d_first, d_kl, d_w, slope = ctx.saved_tensors
+        x, x_sq, w, var, d_kl, d_w, clipped, slope = ctx.saved_tensors
         need_x, need_w, need_first = ctx.needs_input_grad[:3]
         grad = grad.contiguous()  # products with the (contiguous) saved tensors
         g_var = torch.mul(grad, slope)  # twice the gradient of op(x^2, var)
@@ -310,7 +313,10 @@ class _LocalReparameterisation(torch.autograd.Function):
             if ctx.extra is not None:  # the gradient of the unpadded input
                 g_x = g_x[..., :ctx.shape[-2] - ctx.extra[3], :ctx.shape[-1] - ctx.extra[1]]
         d_kl = _kl_gradient(d_kl, grad_kl)
-        g_first = torch.addcmul(d_kl, g_var_w, d_first, value=0.5) if need_first else None
+        g_first = None
+        if need_first:
+            g_first = zero_outside(torch.addcmul(d_kl, g_var_w, var, value=0.5), clipped,
+                                   LOG_ALPHA_MIN, LOG_ALPHA_MAX, in_place=True)
         if need_w:
             if ctx.additive:  # the variance does not depend on theta, the KL does
                 g_w.addcmul_(d_w, d_kl, value=-2.0)
