@@ -397,7 +397,8 @@ def test_polish_solves_agree_and_fall_back_to_the_convex_part():
     c_neg = c.copy()
     c_neg[:5] = -2.0 * np.linalg.eigvalsh(H)[-1]  # H + diag(c) is indefinite
     assert np.linalg.eigvalsh(H + np.diag(c_neg))[0] < 0
-    assert not _logistic._gauge_sets(problem, support, np.maximum(c_neg, 0.0))
+    assert not _logistic._gauge_sets(_logistic._shared_features(problem, support),
+                                     np.maximum(c_neg, 0.0))
     convex = np.linalg.solve(H + np.diag(np.maximum(c_neg, 0.0)), g)
     for solver in (H, op):
         assert _logistic._newton_solve(solver, c_neg, g) is None
@@ -432,9 +433,9 @@ def test_a_large_multinomial_support_forms_no_dense_hessian(monkeypatch):
         assert out.size <= limit * limit, out.shape
         return out
 
-    def recorded(H, c, g, least_squares=False):
+    def recorded(H, c, g, *args):
         solves.append(type(H))
-        return solve(H, c, g, least_squares)
+        return solve(H, c, g, *args)
 
     monkeypatch.setattr(_logistic, "_hessian", guarded_hessian)
     monkeypatch.setattr(Design, "cross", guarded_cross)
