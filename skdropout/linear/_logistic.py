@@ -488,11 +488,11 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     is halved until it lowers F (a full step may also leave F unchanged to rounding, where
     F cannot tell the steps apart but the gradient can). The iteration stops where the
     support's gradient is at most ``level`` (0: where the step reaches rounding level). A
-    matrix-free step (:func:`_newton_solve`) solves to the tolerance of
-    :func:`~._irls.newton_cg_tolerance` for ``level`` and ``scale`` (the size of the
-    gradient's terms): inexact Newton for a convex penalty, whose steps, like the binary
-    polish's, only need to descend until the gradient is small; exact for a non-convex
-    one. Returns the polished point."""
+    matrix-free step of a convex penalty (:func:`_newton_solve`) is inexact Newton's, to
+    the tolerance of :func:`~._irls.newton_cg_tolerance` for ``level`` and ``scale`` (the
+    size of the gradient's terms), as the binary polish's; a non-convex penalty's steps
+    are exact (to rounding level or ``_CG_MAX_STEPS``), since the coordinates a step moves
+    across 0 decide which local minimum the polish reaches. Returns the polished point."""
     K = problem.n_columns
     for _ in range(max_steps):
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
@@ -518,8 +518,10 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         if g.size == 0 or np.abs(g).max() <= level:
             break
         H = _loss_hessian(problem, M, support, solver)
+        # a non-convex penalty's steps stay exact (they pick its local minimum)
         step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex,
-                            newton_cg_tolerance(g, scale, level, penalty.convex))
+                            newton_cg_tolerance(g, scale, level if penalty.convex else 0.0,
+                                                penalty.convex))
         if step is None:
             break
         best = None
@@ -719,10 +721,9 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
         if screen and K > 1 and moved and kkt > tol:
-            # a convex penalty's polish stops at a tenth of the tolerance (its steps inexact
-            # Newton's); a non-convex one follows exact steps to rounding level
+            # the polish needs the support's gradient only a tenth below the tolerance
             W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F, solver, scale=scale,
-                                    level=0.1 * tol * scale if penalty.convex else 0.0)
+                                    level=0.1 * tol * scale)
             M_p = problem.margins(W_p, b_p)
             G_p, g_b_p = problem.neg_gradient(M_p)
             kkt_p = _kkt(problem, penalty, lam, W_p, G_p, g_b_p) / scale
