@@ -489,12 +489,13 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     A coordinate that a step moves across 0 is set to 0 (it leaves the support); each step
     is halved until it lowers F (a full step may also leave F unchanged to rounding, where
     F cannot tell the steps apart but the gradient can). The iteration stops where the
-    support's gradient is at most ``level`` (0: where the step reaches rounding level). A
-    matrix-free step of a convex penalty (:func:`_newton_solve`) is inexact Newton's, to
-    the tolerance of :func:`~._irls.newton_cg_tolerance` for ``level`` and ``scale`` (the
-    size of the gradient's terms), as the binary polish's; a non-convex penalty's steps
-    are exact (to rounding level or ``_CG_MAX_STEPS``), since the coordinates a step moves
-    across 0 decide which local minimum the polish reaches. Returns the polished point."""
+    step reaches rounding level, or, matrix-free, where the support's gradient is at most
+    ``level``. A matrix-free step of a convex penalty (:func:`_newton_solve`) is inexact
+    Newton's, to the tolerance of :func:`~._irls.newton_cg_tolerance` for ``level`` and
+    ``scale`` (the size of the gradient's terms), as the binary polish's; a non-convex
+    penalty's steps are exact (to rounding level or ``_CG_MAX_STEPS``), since the
+    coordinates a step moves across 0 decide which local minimum the polish reaches.
+    Returns the polished point."""
     K = problem.n_columns
     for _ in range(max_steps):
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
@@ -517,9 +518,14 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
                 x.append(b[k:k + 1])
         pg, c = np.concatenate(pgrad), np.concatenate(curv)
         g = np.concatenate(grad) + pg
-        if g.size == 0 or np.abs(g).max() <= level:
+        if g.size == 0:
             break
         H = _loss_hessian(problem, M, support, solver)
+        # exact factorised steps reach rounding level in a few more steps, and the dense
+        # route goes there (as the binary polish's, :func:`~._irls.newton_on_support`); a
+        # matrix-free step costs up to _CG_MAX_STEPS products, and that route stops at level
+        if isinstance(H, MultinomialHessian) and np.abs(g).max() <= level:
+            break
         # a non-convex penalty's steps stay exact (they pick its local minimum)
         step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex,
                             newton_cg_tolerance(g, scale, level if penalty.convex else 0.0,
