@@ -170,8 +170,8 @@ def test_class_weighted_near_separable_fit_converges_with_bounded_polish_steps(m
     steps = []
     solve = _logistic._newton_solve
 
-    def recorded(H, c, g, least_squares=False):
-        step = solve(H, c, g, least_squares)
+    def recorded(H, c, g, *args):
+        step = solve(H, c, g, *args)
         steps.append(float(np.max(np.abs(step))))
         return step
 
@@ -195,8 +195,8 @@ def test_an_unpenalised_feature_in_every_class_is_a_gauge_of_the_polish(monkeypa
     sets = []
     gauge = _logistic._gauge_sets
 
-    def recorded(problem, support, curv):
-        out = gauge(problem, support, curv)
+    def recorded(shifts, curv):
+        out = gauge(shifts, curv)
         sets.append(len(out))
         return out
 
@@ -227,7 +227,8 @@ def test_l1_feature_in_every_class_moves_to_its_first_zero():
     lam = 0.01
     slope = lam * np.array([1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0])  # l1: lam sign(w)
     g = rng.standard_normal(x.size) * 1e-3 + slope
-    sets = _logistic._gauge_sets(problem, support, np.zeros(x.size))
+    sets = _logistic._gauge_sets(_logistic._shared_features(problem, support),
+                                 np.zeros(x.size))
     assert [p.tolist() for p in sets] == [[2, 4, 6], [0, 3, 5]]
     step = _logistic._gauge_fixed_step(H, np.zeros(x.size), g, sets, slope, x, True)
     after = x - step

@@ -75,17 +75,18 @@ class GramOperator:
 
 
 def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, precond: np.ndarray,
-        rtol: float = 1e-15, maxiter: int | None = None, atol: float = 0.0
-        ) -> np.ndarray | None:
+        rtol: float = 1e-15, maxiter: int | None = None, atol: float = 0.0,
+        truncate: bool = False) -> np.ndarray | None:
     """Solve ``A x = b`` for a symmetric ``A`` (applied by ``matvec``) by conjugate
     gradients with the preconditioner ``diag(precond)`` (positive), from ``x = 0``.
 
     Stops when ``||b - A x|| <= max(rtol ||b||, atol)`` (the recurrence's residual). Returns
     None when a search direction ``p`` has ``p'A p <= 0`` to rounding (A is not positive
     definite on the Krylov space: a non-convex penalty's curvature, or a singular A) or when
-    ``maxiter`` (default ``10 size + 100``) steps do not reach that. Otherwise A is
-    positive definite on the space the iterates span, so ``x`` is a descent direction of
-    the quadratic model ``x'A x/2 - b'x`` whatever the rest of A (truncated CG).
+    ``maxiter`` (default ``10 size + 100``) steps do not reach that (with ``truncate``: the
+    iterate after them). Otherwise A is positive definite on the space the iterates span,
+    so ``x`` is a descent direction of the quadratic model ``x'A x/2 - b'x`` whatever the
+    rest of A (truncated CG).
     """
     x = np.zeros(b.size)
     bnorm = float(np.linalg.norm(b))
@@ -111,4 +112,4 @@ def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, precond: np.n
         rz_new = float(r @ z)
         p = z + (rz_new / rz) * p
         rz = rz_new
-    return None
+    return x if truncate else None

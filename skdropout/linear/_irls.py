@@ -168,6 +168,18 @@ def principal(G: Any, idx: np.ndarray) -> Any:
     return G.take(idx, axis=0).take(idx, axis=1)
 
 
+def newton_cg_tolerance(b: np.ndarray, scale: float, level: float, inexact: bool
+                        ) -> dict[str, float]:
+    """:func:`pcg`'s ``rtol`` and ``atol`` for the Newton step of gradient ``b``:
+    ``||b - H x|| <= max(eta ||b||, level / 10)``, with ``level`` the residual at which the
+    Newton iteration stops (a last step reaches below it) and, with ``inexact`` (a convex
+    penalty), ``eta = min(0.5, sqrt(||b||_inf / scale))`` (a forcing term of Eisenstat and
+    Walker; ``scale``: the size of the gradient's terms), else ``eta = 1e-15`` (an exact
+    step)."""
+    eta = min(0.5, float(np.sqrt(np.abs(b).max() / scale))) if inexact else 1e-15
+    return dict(rtol=eta, atol=0.1 * level)
+
+
 def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray, scale: float, level: float,
                inexact: bool) -> Callable[[np.ndarray], np.ndarray | None]:
     """The matrix-free counterpart of the polish's factorisation: ``b -> H^-1 b`` for
@@ -199,8 +211,7 @@ def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray, scale: float, leve
 
     def solve(b: np.ndarray) -> np.ndarray | None:
         nonlocal indefinite
-        eta = min(0.5, np.sqrt(np.abs(b).max() / scale)) if inexact else 1e-15
-        tol = dict(rtol=eta, atol=0.1 * level)
+        tol = newton_cg_tolerance(b, scale, level, inexact)
         x = None if indefinite else pcg(lambda u: G @ u + (lam * curv) * u, b, precond, **tol)
         if x is None and np.any(curv < 0):
             indefinite = True

@@ -31,7 +31,8 @@ only the columns of the set. For K > 2 a Newton polish on the support with the f
 multinomial Hessian (the class-by-class steps lack its cross-class blocks) follows each
 cycle; above the w-step's size rule (a sparse X with more than ``_irls._SPARSE_GRAM_MAX``
 support coefficients) it applies that Hessian by sparse products and solves by conjugate
-gradients, never forming its (sum of the class supports)^2 entries.
+gradients, never forming its (sum of the class supports)^2 entries: inexact Newton steps
+for a convex penalty, at most ``_CG_MAX_STEPS`` CG steps per solve for any.
 
 Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
 (and the intercept's gradient) divided by its value at the intercept-only model must fall
@@ -52,8 +53,8 @@ from scipy.special import expit, softmax
 from ..penalties import Penalty
 from ._design import Design, slice_pays
 from ._gram_operator import pcg
-from ._irls import (choose_solver, irls, kkt_residuals, penalty_slope0, principal,
-                    uses_working_set)
+from ._irls import (choose_solver, irls, kkt_residuals, newton_cg_tolerance, penalty_slope0,
+                    principal, uses_working_set)
 from ._multinomial_hessian import MultinomialHessian
 from ._wstep import cho_solve, cholesky
 
@@ -71,6 +72,12 @@ _OUTER_WS = 100         # smallest outer working set (features) of a screened fi
 # of X, a new restricted problem, a Newton step and its polish) outweigh the sparse Gram
 # matrix of a few hundred more columns, while on a dense X the Gram matrix's n m^2 does not
 _OUTER_WS_SPARSE = 4 * _OUTER_WS
+# conjugate-gradient steps of one matrix-free polish solve. On a large support of a text
+# problem the loss Hessian has directions of near-zero curvature (a rare word's
+# coefficients shifted together in the classes that hold nearly all the probability on its
+# few documents leave the loss almost unchanged; 1e-14 of the Jacobi-scaled spectrum's top
+# on the benchmark's problem), along which CG to rounding level takes thousands of steps
+_CG_MAX_STEPS = 250
 
 
 @dataclass
@@ -354,14 +361,19 @@ def _loss_hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndar
 
 
 def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
-                  least_squares: bool = False) -> np.ndarray | None:
+                  least_squares: bool = False, cg_tol: dict[str, float] | None = None
+                  ) -> np.ndarray | None:
     """``(H + diag(c))^-1 g`` for the loss Hessian ``H`` and the penalty's curvature ``c``:
     by Cholesky (a dense H) or by Jacobi-preconditioned conjugate gradients (:func:`pcg`,
-    an operator). None where ``H + diag(c)`` is not positive definite, or, with
+    an operator) to the tolerance ``cg_tol`` (:func:`~._irls.newton_cg_tolerance`; default
+    rounding level) in at most ``_CG_MAX_STEPS`` steps, after which the iterate is the step
+    (truncated CG: a descent direction of F's quadratic model, positive definite on the
+    space it spans). None where ``H + diag(c)`` is not positive definite, or, with
     ``least_squares`` and a dense H, its minimum-norm least-squares solution there."""
     if isinstance(H, MultinomialHessian):
         precond = H.diagonal() + c
-        return pcg(lambda u: H @ u + c * u, g, np.where(precond > 0, precond, 1.0))
+        return pcg(lambda u: H @ u + c * u, g, np.where(precond > 0, precond, 1.0),
+                   maxiter=_CG_MAX_STEPS, truncate=True, **(cg_tol or {}))
     A = H.copy()
     A[np.diag_indices_from(A)] += c
     L = cholesky(A)
@@ -374,54 +386,69 @@ def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarr
 
 def _polish_step(problem: LogisticProblem, support: list[np.ndarray],
                  H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
-                 slope: np.ndarray, x: np.ndarray, convex: bool) -> np.ndarray | None:
+                 slope: np.ndarray, x: np.ndarray, convex: bool,
+                 cg_tol: dict[str, float] | None = None) -> np.ndarray | None:
     """The Newton step of :func:`_polish` with the softmax gauge fixed
-    (:func:`_gauge_fixed_step`), for the curvature ``c`` of the penalty; where
-    ``H + diag(c)`` is not positive definite (a non-convex penalty), that of its convex part
-    ``H + diag(max(c, 0))``, as the binary polish falls back (:func:`~._irls._cg_solver`),
-    with the gauge sets of that curvature (a feature in all K supports whose curvatures are
-    all <= 0 is a flat shift of the convex part). Where that too fails: for a dense H the
-    minimum-norm least-squares step of the full system, for an operator None."""
-    curvatures = [c, np.maximum(c, 0.0)] if np.any(c < 0) else [c]
+    (:func:`_gauge_fixed_step`; ``cg_tol``: :func:`_newton_solve`'s), for the curvature
+    ``c`` of the penalty; where ``H + diag(c)`` is not positive definite (a non-convex
+    penalty), that of its convex part ``H + diag(max(c, 0))``, as the binary polish falls
+    back (:func:`~._irls._cg_solver`), with the gauge sets of that curvature (a feature in
+    all K supports whose curvatures are all <= 0 is a flat shift of the convex part).
+    ``H + diag(c)`` is provably indefinite, and goes to its convex part without a solve,
+    where a feature in all K supports has curvatures of negative sum: H is 0 along the
+    shift ``u`` of its K coefficients, so ``u'(H + diag(c))u = sum c[u] < 0``. Where the
+    convex part too fails: for a dense H the minimum-norm least-squares step of the full
+    system, for an operator None."""
+    shifts = _shared_features(problem, support)
+    indefinite = any(np.sum(c[pos]) < 0 for pos in shifts[problem.fit_intercept:])
+    curvatures = [c] if not np.any(c < 0) else [np.maximum(c, 0.0)] if indefinite else [
+        c, np.maximum(c, 0.0)]
     for curv in curvatures:
-        step = _gauge_fixed_step(H, curv, g, _gauge_sets(problem, support, curv), slope, x,
-                                 convex)
+        step = _gauge_fixed_step(H, curv, g, _gauge_sets(shifts, curv), slope, x, convex,
+                                 cg_tol=cg_tol)
         if step is not None:
             return step
     if isinstance(H, MultinomialHessian):
         return None
-    return _gauge_fixed_step(H, c, g, _gauge_sets(problem, support, c), slope, x, convex,
+    return _gauge_fixed_step(H, c, g, _gauge_sets(shifts, c), slope, x, convex,
                              least_squares=True)
 
 
-def _gauge_sets(problem: LogisticProblem, support: list[np.ndarray],
-                curv: np.ndarray) -> list[np.ndarray]:
+def _shared_features(problem: LogisticProblem, support: list[np.ndarray]
+                     ) -> list[np.ndarray]:
     """The positions (in :func:`_polish`'s layout) of the directions along which the
-    softmax leaves the loss unchanged and the penalty has no curvature: the K intercepts
-    (a common shift), and each feature in all K supports with ``Omega'' = 0`` in every
-    class (its K coefficients shifted together). The loss Hessian is exactly singular
-    along each."""
+    softmax leaves the loss unchanged, so that the loss Hessian is exactly 0 along each:
+    the K intercepts (a common shift; first, when fitted), and the K coefficients of each
+    feature in all K supports (shifted together)."""
     K = problem.n_columns
     sizes = [idx.size + problem.fit_intercept for idx in support]  # the class blocks
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-    sets = []
+    shifts = []
     if problem.fit_intercept:
-        sets.append(offsets + [idx.size for idx in support])
+        shifts.append(offsets + [idx.size for idx in support])
     common = support[0]
     for idx in support[1:]:
         common = np.intersect1d(common, idx, assume_unique=True)
     for j in common:
-        pos = np.array([offsets[k] + np.searchsorted(support[k], j) for k in range(K)])
-        if not np.any(curv[pos]):
-            sets.append(pos)
-    return sets
+        shifts.append(np.array([offsets[k] + np.searchsorted(support[k], j)
+                                for k in range(K)]))
+    return shifts
+
+
+def _gauge_sets(shifts: list[np.ndarray], curv: np.ndarray) -> list[np.ndarray]:
+    """The shifts of :func:`_shared_features` along which the penalty has no curvature
+    either (``Omega'' = 0`` in every class): the polish's Newton system is exactly singular
+    along each."""
+    return [pos for pos in shifts if not np.any(curv[pos])]
 
 
 def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
                       sets: list[np.ndarray], slope: np.ndarray, x: np.ndarray,
-                      convex: bool, least_squares: bool = False) -> np.ndarray | None:
+                      convex: bool, least_squares: bool = False,
+                      cg_tol: dict[str, float] | None = None) -> np.ndarray | None:
     """The Newton step ``(H + diag(c))^-1 g`` of :func:`_polish` (:func:`_newton_solve`,
-    with ``least_squares``) with the softmax gauge fixed; None where the solve fails.
+    with ``least_squares`` and ``cg_tol``) with the softmax gauge fixed; None where the
+    solve fails.
 
     Along a direction ``u`` of :func:`_gauge_sets` (the indicator of a set) ``H u = 0``, and
     without the fix the step along ``u`` is rounding divided by an eigenvalue of rounding
@@ -437,10 +464,11 @@ def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.n
     a growing coefficient leaves its linear region (SCAD, MCP), and such a set keeps its
     last coordinate held (a choice of gauge that needs no solve of a singular system)."""
     if not sets:
-        return _newton_solve(H, c, g, least_squares)
+        return _newton_solve(H, c, g, least_squares, cg_tol)
     keep = np.ones(g.size, dtype=bool)
     keep[[pos[-1] for pos in sets]] = False
-    part = _newton_solve(principal(H, np.flatnonzero(keep)), c[keep], g[keep], least_squares)
+    part = _newton_solve(principal(H, np.flatnonzero(keep)), c[keep], g[keep], least_squares,
+                         cg_tol)
     if part is None:
         return None
     step = np.zeros_like(g)
@@ -460,8 +488,8 @@ def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.n
 
 
 def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
-            b: np.ndarray, F: float, solver: str = "auto", max_steps: int = 30
-            ) -> tuple[np.ndarray, np.ndarray, float]:
+            b: np.ndarray, F: float, solver: str = "auto", max_steps: int = 30,
+            scale: float = 1.0, level: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
     """Newton's method on the stationarity equations restricted to the support of W (and
     the intercepts), with the full multinomial Hessian that the class-by-class steps lack
     (formed, or applied by products above the w-step's size rule: :func:`_loss_hessian`;
@@ -469,7 +497,14 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
 
     A coordinate that a step moves across 0 is set to 0 (it leaves the support); each step
     is halved until it lowers F (a full step may also leave F unchanged to rounding, where
-    F cannot tell the steps apart but the gradient can). Returns the polished point."""
+    F cannot tell the steps apart but the gradient can). The iteration stops where the
+    step reaches rounding level, or, matrix-free, where the support's gradient is at most
+    ``level``. A matrix-free step of a convex penalty (:func:`_newton_solve`) is inexact
+    Newton's, to the tolerance of :func:`~._irls.newton_cg_tolerance` for ``level`` and
+    ``scale`` (the size of the gradient's terms), as the binary polish's; a non-convex
+    penalty's steps are exact (to rounding level or ``_CG_MAX_STEPS``), since the
+    coordinates a step moves across 0 decide which local minimum the polish reaches.
+    Returns the polished point."""
     K = problem.n_columns
     for _ in range(max_steps):
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
@@ -495,7 +530,15 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         if g.size == 0:
             break
         H = _loss_hessian(problem, M, support, solver)
-        step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex)
+        # exact factorised steps reach rounding level in a few more steps, and the dense
+        # route goes there (as the binary polish's, :func:`~._irls.newton_on_support`); a
+        # matrix-free step costs up to _CG_MAX_STEPS products, and that route stops at level
+        if isinstance(H, MultinomialHessian) and np.abs(g).max() <= level:
+            break
+        # a non-convex penalty's steps stay exact (they pick its local minimum)
+        step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex,
+                            newton_cg_tolerance(g, scale, level if penalty.convex else 0.0,
+                                                penalty.convex))
         if step is None:
             break
         best = None
@@ -713,7 +756,9 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
         if screen and K > 1 and moved and kkt > tol:
-            W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F, solver)
+            # the polish needs the support's gradient only a tenth below the tolerance
+            W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F, solver, scale=scale,
+                                    level=0.1 * tol * scale)
             M_p = problem.margins(W_p, b_p)
             G_p, g_b_p = problem.neg_gradient(M_p)
             kkt_p = _kkt(problem, penalty, lam, W_p, G_p, g_b_p) / scale
