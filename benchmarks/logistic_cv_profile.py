@@ -3,13 +3,12 @@
 One fit of ``IRLSClassifierCV(lams=grid, cv=folds, tol)`` on the grid and folds of
 benchmarks/logistic_cv_speed.py, with timers (CPU time of this process) wrapped around the
 functions of the solver that do its linear algebra: per lam, summed over the 6 paths (5
-training parts and all the data), the time of the whole lam (the screened fits and their KKT
-checks), the time of the Newton solver (``IRLSClassifier._solve``: the rest of the lam's
-time is the path's own), its Newton steps and calls (screened fits), the largest support and working set, and the
-time inside the inner IRLS solver, the Gram matrices (``Design.cross``), the Cholesky
-factors, the conjugate-gradient w-steps, the conjugate-gradient solves of the matrix-free
-Newton polish (large supports of a sparse X) and the products with all of X (the loss
-gradients). The timed functions are nested (the Gram matrices and factors are inside the
+training parts and all the data), the time of the Newton solver (``IRLSClassifier._solve``,
+one screened fit per path and lam), its Newton steps and calls, the largest support and
+strong set (the first round of the fit's outer working set), and the time inside the inner
+IRLS solver, the Gram matrices (``Design.cross``), the Cholesky factors, the
+conjugate-gradient w-steps, the conjugate-gradient solves of the matrix-free Newton polish
+(large supports of a sparse X) and the products with all of X (the loss gradients). The timed functions are nested (the Gram matrices and factors are inside the
 inner solver): each column is inclusive. Usage:
 ``OMP_NUM_THREADS=1 python benchmarks/logistic_cv_profile.py [--problem text|sparse|dense]
 [--tol T] [--quick]``.
@@ -30,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from logistic_cv_speed import N_LAMS, problems  # benchmarks/ is on sys.path
 from skdropout.linear import IRLSClassifier, IRLSClassifierCV
-from skdropout.linear import _design, _irls, _logistic, _logistic_path, _wstep
+from skdropout.linear import _design, _irls, _logistic, _wstep
 
 # column -> the (module or class, attribute) pairs it times
 TIMED = {"inner IRLS": [(_logistic, "irls")],
@@ -61,27 +60,22 @@ def profile(X, y, tol):
                     acc[state.lam][column] += time.process_time() - start
         return wrapped
 
-    screened, solve = _logistic_path._solve_screened, IRLSClassifier._solve
+    solve = IRLSClassifier._solve
 
-    def per_lam(estimator, problem, penalty, lam, *a):
+    def per_lam(self, problem, penalty, lam, *a, **k):
         state.lam = int(np.argmin(np.abs(lams - lam)))
         start = time.process_time()
-        res, G, cols = screened(estimator, problem, penalty, lam, *a)
+        res = solve(self, problem, penalty, lam, *a, **k)
         row = acc[state.lam]
-        row["lam"] += time.process_time() - start
+        row["Newton"] += time.process_time() - start
+        row["fits"] += 1
+        row["steps"] += res.n_iter
         row["support"] = max(row["support"], np.count_nonzero(res.coef))
-        row["set"] = max(row["set"], cols.size)
-        return res, G, cols
-
-    def counted(self, *a, **k):
-        start = time.process_time()
-        res = solve(self, *a, **k)
-        acc[state.lam]["Newton"] += time.process_time() - start
-        acc[state.lam]["fits"] += 1
-        acc[state.lam]["steps"] += res.n_iter
+        if k.get("working_set") is not None:
+            row["set"] = max(row["set"], k["working_set"].size)
         return res
 
-    patches = [(_logistic_path, "_solve_screened", per_lam), (IRLSClassifier, "_solve", counted)]
+    patches = [(IRLSClassifier, "_solve", per_lam)]
     patches += [(owner, name, timer(column, getattr(owner, name)))
                 for column, pairs in TIMED.items() for owner, name in pairs
                 if hasattr(owner, name)]
@@ -112,7 +106,7 @@ def main() -> None:
     warnings.simplefilter("ignore", ConvergenceWarning)
     with threadpool_limits(1):
         lams, acc, total = profile(X, y, args.tol)
-    columns = ["lam", "Newton", *TIMED]
+    columns = ["Newton", *TIMED]
     print(f"{title}: {X.shape[0]} x {X.shape[1]}, tol={args.tol:g}; CPU seconds summed over "
           f"the 6 paths; the whole fit {total:.2f} s")
     print(f"{'k':>3}{'lam/lam_max':>12}{'support':>8}{'set':>7}{'fits':>5}{'steps':>6}"

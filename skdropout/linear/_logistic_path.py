@@ -10,7 +10,7 @@ from ..penalties import Penalty, get_penalty, resolve_penalty
 from ..penalties.factor import Factored
 from ._base import with_penalty_factor
 from ._irls import penalty_slope0
-from ._logistic import LogisticProblem, LogisticResult, logistic_irls
+from ._logistic import LogisticProblem, logistic_irls
 from ._path import PathResult, lam_from_gradient, start_policy
 
 
@@ -54,23 +54,6 @@ def _strong_set(G: np.ndarray, W: np.ndarray, threshold: np.ndarray,
     return np.flatnonzero(keep)
 
 
-def _solve_screened(estimator: BaseEstimator, problem: LogisticProblem, penalty: Penalty,
-                    lam: float, cols: np.ndarray, W: np.ndarray, b: np.ndarray | None,
-                    G: np.ndarray) -> tuple[LogisticResult, np.ndarray, np.ndarray]:
-    """``estimator._solve`` on all the features from ``W``, its outer working set starting
-    with the features ``cols`` (:func:`~skdropout.linear._logistic.logistic_irls`'s
-    ``working_set``; ``G``: the negative loss gradient at ``W``). Each round of that set
-    checks the features left out (their scaled residual ``(max_k |G_jk| - lam
-    slope0_j)_+ / scale`` against the estimator's ``tol``) and lets the violators in, so the
-    fit ends with every feature's residual within ``tol``, as a fit on all features does.
-
-    Returns the result, the negative loss gradient ``G`` at the solution (the next lam's
-    strong rule) and ``cols``.
-    """
-    res = estimator._solve(problem, penalty, lam, W, b, working_set=cols, gradient=G)
-    return res, res.gradient, cols
-
-
 def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
                         lams: np.ndarray) -> PathResult:
     """``estimator._solve`` (an :class:`~skdropout.linear.IRLSClassifier`'s one-lam solver)
@@ -79,8 +62,10 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
 
     Where the path starts from W = 0 (separable penalties with ``0 < slope0 < inf``), each
     fit's outer working set starts with the features that the sequential strong rule keeps
-    (:func:`_strong_set`) and each of its rounds checks the others (:func:`_solve_screened`),
-    so the solution is that of the fit on all features, to the same tolerance; a lam costs
+    (:func:`_strong_set`; :func:`~skdropout.linear._logistic.logistic_irls`'s
+    ``working_set``) and each of its rounds checks the others against the estimator's
+    ``tol`` and lets the violators in, so the solution is that of the fit on all features,
+    to the same tolerance; a lam costs
     one product with all of X per round (one or two), and its first round starts from the
     gradient that the last lam's fit ends with.
 
@@ -107,7 +92,8 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
             threshold = lam * np.broadcast_to(penalty_slope0(pen_k), (d,))
             cols = _strong_set(G, W, threshold,
                                threshold if threshold_prev is None else threshold_prev, top)
-            res, G, _ = _solve_screened(estimator, problem, pen_k, lam, cols, W, b, G)
+            res = estimator._solve(problem, pen_k, lam, W, b, working_set=cols, gradient=G)
+            G = res.gradient  # the next lam's strong rule
             threshold_prev = threshold
         else:
             res = estimator._solve(problem, pen_k, lam, W if warm and k else None,
