@@ -357,7 +357,7 @@ def _loss_hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndar
         return _hessian(problem, M, support)
     P, C = problem.complements(M)
     return MultinomialHessian([problem.X[:, idx] for idx in support], P, C,
-                              problem.s / problem.total, problem.fit_intercept)
+                              problem.s / problem.total, problem.fit_intercept, support)
 
 
 def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
@@ -371,8 +371,7 @@ def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarr
     space it spans). None where ``H + diag(c)`` is not positive definite, or, with
     ``least_squares`` and a dense H, its minimum-norm least-squares solution there."""
     if isinstance(H, MultinomialHessian):
-        precond = H.diagonal() + c
-        return pcg(lambda u: H @ u + c * u, g, np.where(precond > 0, precond, 1.0),
+        return pcg(lambda u: H @ u + c * u, g, H.block_preconditioner(c),
                    maxiter=_CG_MAX_STEPS, truncate=True, **(cg_tol or {}))
     A = H.copy()
     A[np.diag_indices_from(A)] += c
