@@ -655,3 +655,31 @@ def test_the_block_preconditioner_solves_the_hard_polish_system_below_the_cap():
     for x in (step, jacobi):
         assert np.linalg.norm(H @ x - g) <= 1e-6 * np.linalg.norm(g)
     np.testing.assert_allclose(step, jacobi, rtol=1e-2)
+
+
+def _jacobi(self, c):
+    """The diagonal preconditioner of ``H + diag(c)`` (positive entries; others 1)."""
+    diag = self.diagonal() + c
+    return np.where(diag > 0, diag, 1.0)
+
+
+@pytest.mark.parametrize("name, params", PENALTIES[:2])
+def test_block_preconditioned_polish_ends_where_the_jacobi_one_does_in_fewer_products(
+        name, params, monkeypatch):
+    """The matrix-free multinomial polish with the per-feature block preconditioner ends
+    where the Jacobi-preconditioned one ends (same support, objective to rel 1e-12) on a
+    5-class text problem with a support of several hundred, in fewer CG products."""
+    X, m, rng = _text(n=600, d=2500)
+    m = m + rng.logistic(scale=4.0 * m.std(), size=m.size)
+    y = np.digitize(m, np.quantile(m, [0.2, 0.4, 0.6, 0.8]))
+    n, K = X.shape[0], 5
+    Y = np.eye(K)[y]
+    lam = float(np.max(np.abs(X.T @ (Y - Y.mean(axis=0))))) / n / 30
+    est = IRLSClassifier(penalty=name, penalty_params=params, lam=lam, tol=1e-8)
+    (block, jacobi), products = _fits_and_products(
+        est, X, y, monkeypatch, MultinomialHessian, "block_preconditioner", _jacobi,
+        solver=_logistic)
+    assert np.count_nonzero(block.coef_) > 300
+    np.testing.assert_array_equal(block.coef_ == 0, jacobi.coef_ == 0)
+    assert abs(block.objective_ - jacobi.objective_) <= 1e-12 * jacobi.objective_
+    assert products[0] < 0.9 * products[1], products
