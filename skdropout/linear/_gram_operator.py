@@ -87,9 +87,9 @@ def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
     None when a search direction ``p`` has ``p'A p <= 0`` to rounding, ``p'A p <= 1e-14
     p'M p`` (A is not positive definite on the Krylov space: a non-convex penalty's
     curvature, or a singular A) or when ``maxiter`` (default ``10 size + 100``) steps do not
-    reach that (with ``truncate``: the iterate after them). Otherwise A is positive definite on the space the iterates span,
-    so ``x`` is a descent direction of the quadratic model ``x'A x/2 - b'x`` whatever the
-    rest of A (truncated CG).
+    reach that (with ``truncate``: the iterate after them). Otherwise A is positive definite
+    on the space the iterates span, so ``x`` is a descent direction of the quadratic model
+    ``x'A x/2 - b'x`` whatever the rest of A (truncated CG).
     """
     if isinstance(precond, np.ndarray):
         diag = precond
