@@ -31,6 +31,11 @@ import scipy.sparse as sp
 from ._block_preconditioner import BlockJacobi, group_blocks
 
 
+def _squared(block: Any) -> Any:
+    """The entrywise square of a sparse or dense block of columns."""
+    return block.multiply(block).tocsc() if sp.issparse(block) else block * block
+
+
 class MultinomialHessian:
     """The loss Hessian of :func:`~._logistic._polish` on a support, applied without forming it.
 
@@ -63,10 +68,8 @@ class MultinomialHessian:
         self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
         wh = weight[:, None] * self.h
         diag = []
-        self.squares = [block.multiply(block).T.tocsr() if sp.issparse(block)
-                        else (block * block).T for block in blocks]
-        for k, sq_T in enumerate(self.squares):
-            diag.append(np.asarray(sq_T @ wh[:, k]).ravel())
+        for k, block in enumerate(blocks):
+            diag.append(np.asarray(_squared(block).T @ wh[:, k]).ravel())
             if intercept:
                 diag.append(wh[:, k].sum(keepdims=True))
         self._diag = np.concatenate(diag) if diag else np.zeros(0)
@@ -91,10 +94,11 @@ class MultinomialHessian:
         K = len(self.blocks)
         wP = self.weight[:, None] * self.P
         keys, classes, rows = [], [], []
-        for k, sq_T in enumerate(self.squares):
+        for k, block in enumerate(self.blocks):
             # the couplings -X[:, j]^2' (w p_k p_m) to class m, and the diagonal at m = k
-            T = -np.asarray(sq_T @ (wP * self.P[:, k:k + 1])).reshape(-1, K)
-            a, m = self.starts[k], sq_T.shape[0]
+            # (the squares one class at a time: a copy of the support's columns)
+            T = -np.asarray(_squared(block).T @ (wP * self.P[:, k:k + 1])).reshape(-1, K)
+            a, m = self.starts[k], block.shape[1]
             T[:, k] = self._diag[a:a + m]
             rows.append(T)
             keys.append(self.features[k])
