@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._block_preconditioner import BlockJacobi
+
 
 class GramOperator:
     """``X_s[:, P]'X_s[:, P]/n`` of the columns P of a design, applied without forming it.
@@ -74,20 +76,26 @@ class GramOperator:
         return out / self.n
 
 
-def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, precond: np.ndarray,
-        rtol: float = 1e-15, maxiter: int | None = None, atol: float = 0.0,
-        truncate: bool = False) -> np.ndarray | None:
+def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
+        precond: np.ndarray | BlockJacobi, rtol: float = 1e-15, maxiter: int | None = None,
+        atol: float = 0.0, truncate: bool = False) -> np.ndarray | None:
     """Solve ``A x = b`` for a symmetric ``A`` (applied by ``matvec``) by conjugate
-    gradients with the preconditioner ``diag(precond)`` (positive), from ``x = 0``.
+    gradients with the preconditioner ``M = diag(precond)`` (positive) or a
+    :class:`~._block_preconditioner.BlockJacobi` M, from ``x = 0``.
 
     Stops when ``||b - A x|| <= max(rtol ||b||, atol)`` (the recurrence's residual). Returns
-    None when a search direction ``p`` has ``p'A p <= 0`` to rounding (A is not positive
-    definite on the Krylov space: a non-convex penalty's curvature, or a singular A) or when
-    ``maxiter`` (default ``10 size + 100``) steps do not reach that (with ``truncate``: the
-    iterate after them). Otherwise A is positive definite on the space the iterates span,
-    so ``x`` is a descent direction of the quadratic model ``x'A x/2 - b'x`` whatever the
-    rest of A (truncated CG).
+    None when a search direction ``p`` has ``p'A p <= 0`` to rounding, ``p'A p <= 1e-14
+    p'M p`` (A is not positive definite on the Krylov space: a non-convex penalty's
+    curvature, or a singular A) or when ``maxiter`` (default ``10 size + 100``) steps do not
+    reach that (with ``truncate``: the iterate after them). Otherwise A is positive definite
+    on the space the iterates span, so ``x`` is a descent direction of the quadratic model
+    ``x'A x/2 - b'x`` whatever the rest of A (truncated CG).
     """
+    if isinstance(precond, np.ndarray):
+        diag = precond
+        solve, quadratic = (lambda r: r / diag), (lambda p: float(p @ (diag * p)))
+    else:
+        solve, quadratic = precond.solve, precond.quadratic
     x = np.zeros(b.size)
     bnorm = float(np.linalg.norm(b))
     if bnorm == 0.0:
@@ -95,20 +103,20 @@ def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, precond: np.n
     stop = max(rtol * bnorm, atol)
     maxiter = 10 * b.size + 100 if maxiter is None else maxiter
     r = b.copy()
-    z = r / precond
+    z = solve(r)
     p = z.copy()
     rz = float(r @ z)
     for _ in range(maxiter):
         Ap = matvec(p)
         pAp = float(p @ Ap)
-        if pAp <= 1e-14 * float(p @ (precond * p)):
+        if pAp <= 1e-14 * quadratic(p):
             return None
         alpha = rz / pAp
         x += alpha * p
         r -= alpha * Ap
         if np.linalg.norm(r) <= stop:
             return x
-        z = r / precond
+        z = solve(r)
         rz_new = float(r @ z)
         p = z + (rz_new / rz) * p
         rz = rz_new

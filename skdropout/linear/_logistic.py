@@ -76,7 +76,10 @@ _OUTER_WS_SPARSE = 4 * _OUTER_WS
 # problem the loss Hessian has directions of near-zero curvature (a rare word's
 # coefficients shifted together in the classes that hold nearly all the probability on its
 # few documents leave the loss almost unchanged; 1e-14 of the Jacobi-scaled spectrum's top
-# on the benchmark's problem), along which CG to rounding level takes thousands of steps
+# on the benchmark's problem), along which Jacobi-preconditioned CG to rounding level takes
+# thousands of steps. The per-feature blocks of the preconditioner hold those directions;
+# the cap bounds the solves whose rounding-level tolerance (a non-convex penalty's exact
+# steps) CG does not reach
 _CG_MAX_STEPS = 250
 
 
@@ -357,22 +360,23 @@ def _loss_hessian(problem: LogisticProblem, M: np.ndarray, support: list[np.ndar
         return _hessian(problem, M, support)
     P, C = problem.complements(M)
     return MultinomialHessian([problem.X[:, idx] for idx in support], P, C,
-                              problem.s / problem.total, problem.fit_intercept)
+                              problem.s / problem.total, problem.fit_intercept, support)
 
 
 def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarray,
                   least_squares: bool = False, cg_tol: dict[str, float] | None = None
                   ) -> np.ndarray | None:
     """``(H + diag(c))^-1 g`` for the loss Hessian ``H`` and the penalty's curvature ``c``:
-    by Cholesky (a dense H) or by Jacobi-preconditioned conjugate gradients (:func:`pcg`,
-    an operator) to the tolerance ``cg_tol`` (:func:`~._irls.newton_cg_tolerance`; default
-    rounding level) in at most ``_CG_MAX_STEPS`` steps, after which the iterate is the step
+    by Cholesky (a dense H) or by conjugate gradients (:func:`pcg`, an operator) with the
+    per-feature block-Jacobi preconditioner
+    (:meth:`~._multinomial_hessian.MultinomialHessian.block_preconditioner`) to the
+    tolerance ``cg_tol`` (:func:`~._irls.newton_cg_tolerance`; default rounding level) in
+    at most ``_CG_MAX_STEPS`` steps, after which the iterate is the step
     (truncated CG: a descent direction of F's quadratic model, positive definite on the
     space it spans). None where ``H + diag(c)`` is not positive definite, or, with
     ``least_squares`` and a dense H, its minimum-norm least-squares solution there."""
     if isinstance(H, MultinomialHessian):
-        precond = H.diagonal() + c
-        return pcg(lambda u: H @ u + c * u, g, np.where(precond > 0, precond, 1.0),
+        return pcg(lambda u: H @ u + c * u, g, H.block_preconditioner(c),
                    maxiter=_CG_MAX_STEPS, truncate=True, **(cg_tol or {}))
     A = H.copy()
     A[np.diag_indices_from(A)] += c

@@ -11,7 +11,13 @@ large support of a sparse X that is gigabytes, and its factorisation hours. A pr
     (H v)_k = X_k' (w (h_k u_k - p_k sum_{m != k} p_m u_m)),   h_k = p_k (1 - p_k),
 
 two passes over the stored entries of the support's columns per class. The diagonal is
-``X_k[:, j]^2' (w h_k)``.
+``X_k[:, j]^2' (w h_k)``, and the block of a feature j over the classes whose supports hold
+it (the intercepts: over all K, with ``X[:, j]`` the ones column)
+
+    H_j[k, m] = X[:, j]^2' (w (p_k [k = m] - p_k p_m)),
+
+a product of the squared columns with the K columns ``w p_k p_m`` per class: the blocks of
+the block-Jacobi preconditioner (:meth:`MultinomialHessian.block_preconditioner`).
 """
 
 from __future__ import annotations
@@ -21,6 +27,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from ._block_preconditioner import BlockJacobi, group_blocks
+
+
+def _squared(block: Any) -> Any:
+    """The entrywise square of a sparse or dense block of columns."""
+    return block.multiply(block).tocsc() if sp.issparse(block) else block * block
 
 
 class MultinomialHessian:
@@ -39,11 +52,14 @@ class MultinomialHessian:
     weight : ndarray of shape (n_samples,)
         ``s / S``.
     intercept : bool
+    features : list of K ndarrays
+        ``S_k``, the features of the columns of ``blocks``.
     """
 
     def __init__(self, blocks: list[Any], P: np.ndarray, C: np.ndarray, weight: np.ndarray,
-                 intercept: bool) -> None:
+                 intercept: bool, features: list[np.ndarray]) -> None:
         self.blocks, self.P, self.weight, self.intercept = blocks, P, weight, intercept
+        self.features = features
         # the transposes once (a sparse block's is a new matrix object per product otherwise)
         self.blocks_T = [block.T.tocsr() if sp.issparse(block) else block.T
                          for block in blocks]
@@ -53,8 +69,7 @@ class MultinomialHessian:
         wh = weight[:, None] * self.h
         diag = []
         for k, block in enumerate(blocks):
-            sq = block.multiply(block) if sp.issparse(block) else block * block
-            diag.append(np.asarray(sq.T @ wh[:, k]).ravel())
+            diag.append(np.asarray(_squared(block).T @ wh[:, k]).ravel())
             if intercept:
                 diag.append(wh[:, k].sum(keepdims=True))
         self._diag = np.concatenate(diag) if diag else np.zeros(0)
@@ -71,6 +86,34 @@ class MultinomialHessian:
     def diagonal(self) -> np.ndarray:
         """The Hessian's diagonal on the kept positions."""
         return self._diag if self.pos is None else self._diag[self.pos]
+
+    def block_preconditioner(self, c: np.ndarray) -> BlockJacobi:
+        """The block-Jacobi preconditioner of ``H + diag(c)`` on the kept positions: one
+        block ``H_j + diag(c)`` per feature j over the kept positions of its coefficients
+        (those of the classes whose supports hold it), and one over the kept intercepts."""
+        K = len(self.blocks)
+        wP = self.weight[:, None] * self.P
+        keys, classes, rows = [], [], []
+        for k, block in enumerate(self.blocks):
+            # the couplings -X[:, j]^2' (w p_k p_m) to class m, and the diagonal at m = k
+            # (the squares one class at a time: a copy of the support's columns)
+            T = -np.asarray(_squared(block).T @ (wP * self.P[:, k:k + 1])).reshape(-1, K)
+            a, m = self.starts[k], block.shape[1]
+            T[:, k] = self._diag[a:a + m]
+            rows.append(T)
+            keys.append(self.features[k])
+            if self.intercept:
+                t = -(wP * self.P[:, k:k + 1]).sum(axis=0)
+                t[k] = self._diag[a + m]
+                rows.append(t[None, :])
+                keys.append([-1])
+            classes.append(np.full(m + self.intercept, k))
+        table = np.concatenate(rows)
+        key, cls = np.concatenate(keys).astype(np.intp), np.concatenate(classes)
+        if self.pos is not None:
+            table, key, cls = table[self.pos], key[self.pos], cls[self.pos]
+        table[np.arange(key.size), cls] += c
+        return BlockJacobi(*group_blocks(key, table, cls), key.size)
 
     def __matmul__(self, v: np.ndarray) -> np.ndarray:
         """``H v`` for a vector ``v`` on the kept positions."""
