@@ -189,17 +189,15 @@ def _cg_solver(G: GramOperator, lam: float, curv: np.ndarray, scale: float, leve
     does when H has no Cholesky factor; None when that too is not positive definite.
 
     ``b`` is the gradient of a Newton step, ``scale`` the size of its terms and ``level``
-    the residual at which the polish stops (:func:`newton_on_support`). CG stops at the
-    residual ``||b - H x|| <= max(eta ||b||, level / 10)``: below the stopping level, so a
-    last step reaches it. With ``inexact`` (a convex penalty) the step is inexact
-    Newton's, ``eta = min(0.5, sqrt(||b||_inf / scale))`` (a forcing term of Eisenstat and
-    Walker): far from the solution of a support a step costs a few products (and often
-    ends at a zero crossing, where only its direction counts: the line search over the
-    crossings compares exact objectives, and a truncated CG step descends the quadratic
-    model up to ``t = 1``); near it ``eta`` falls with the gradient, so the iteration
-    converges superlinearly to the same solution. Otherwise ``eta = 1e-15``: a non-convex
-    penalty's homotopy follows the exact Newton steps to their first crossing, which picks
-    its local minimum."""
+    the residual at which the polish stops (:func:`newton_on_support`); CG stops at
+    :func:`newton_cg_tolerance`'s residual, below that level, so a last step reaches it.
+    With ``inexact`` (a convex penalty) the step is inexact Newton's: far from the solution
+    of a support a step costs a few products (and often ends at a zero crossing, where only
+    its direction counts: the line search over the crossings compares exact objectives,
+    and a truncated CG step descends the quadratic model up to ``t = 1``); near it the
+    forcing term falls with the gradient, so the iteration converges superlinearly to the
+    same solution. Otherwise the step is exact: a non-convex penalty's homotopy follows the
+    exact Newton steps to their first crossing, which picks its local minimum."""
     diag = G.diagonal()
     kept = np.maximum(curv, 0.0)
     precond = diag + lam * kept

@@ -16,8 +16,10 @@ it (the intercepts: over all K, with ``X[:, j]`` the ones column)
 
     H_j[k, m] = X[:, j]^2' (w (p_k [k = m] - p_k p_m)),
 
-a product of the squared columns with the K columns ``w p_k p_m`` per class: the blocks of
-the block-Jacobi preconditioner (:meth:`MultinomialHessian.block_preconditioner`).
+a product of the squared columns with the K columns ``w p_k p_m`` per class, made once per
+operator: the blocks of the block-Jacobi preconditioner
+(:meth:`MultinomialHessian.block_preconditioner`), whatever the penalty's curvature added to
+them and whichever positions a sub-operator keeps.
 """
 
 from __future__ import annotations
@@ -59,20 +61,34 @@ class MultinomialHessian:
     def __init__(self, blocks: list[Any], P: np.ndarray, C: np.ndarray, weight: np.ndarray,
                  intercept: bool, features: list[np.ndarray]) -> None:
         self.blocks, self.P, self.weight, self.intercept = blocks, P, weight, intercept
-        self.features = features
         # the transposes once (a sparse block's is a new matrix object per product otherwise)
         self.blocks_T = [block.T.tocsr() if sp.issparse(block) else block.T
                          for block in blocks]
         self.h = P * C
         sizes = [block.shape[1] + intercept for block in blocks]
         self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
-        wh = weight[:, None] * self.h
-        diag = []
+        # per position (row): its couplings -X[:, j]^2' (w p_k p_m) to class m and, at
+        # m = k, the diagonal X[:, j]^2' (w h_k); one product of the squared columns per
+        # class gives both (the diagonal from h, not from p - p^2, which cancels near p = 1)
+        K = len(blocks)
+        wh, wP = weight[:, None] * self.h, weight[:, None] * P
+        rows, keys, classes = [], [], []
         for k, block in enumerate(blocks):
-            diag.append(np.asarray(_squared(block).T @ wh[:, k]).ravel())
+            Q = np.asarray(_squared(block).T @ np.column_stack([wP * P[:, k:k + 1], wh[:, k]]))
+            T = -Q[:, :K]
+            T[:, k] = Q[:, K]
+            rows.append(T)
+            keys.append(features[k])
             if intercept:
-                diag.append(wh[:, k].sum(keepdims=True))
-        self._diag = np.concatenate(diag) if diag else np.zeros(0)
+                t = -(wP * P[:, k:k + 1]).sum(axis=0)
+                t[k] = wh[:, k].sum()
+                rows.append(t[None, :])
+                keys.append([-1])
+            classes.append(np.full(block.shape[1] + intercept, k))
+        self._table = np.concatenate(rows)
+        self._keys = np.concatenate(keys).astype(np.intp)
+        self._classes = np.concatenate(classes)
+        self._diag = self._table[np.arange(self._classes.size), self._classes]
         self.pos: np.ndarray | None = None  # the positions kept by take (None: all)
         self.shape = (self._diag.size, self._diag.size)
 
@@ -91,27 +107,11 @@ class MultinomialHessian:
         """The block-Jacobi preconditioner of ``H + diag(c)`` on the kept positions: one
         block ``H_j + diag(c)`` per feature j over the kept positions of its coefficients
         (those of the classes whose supports hold it), and one over the kept intercepts."""
-        K = len(self.blocks)
-        wP = self.weight[:, None] * self.P
-        keys, classes, rows = [], [], []
-        for k, block in enumerate(self.blocks):
-            # the couplings -X[:, j]^2' (w p_k p_m) to class m, and the diagonal at m = k
-            # (the squares one class at a time: a copy of the support's columns)
-            T = -np.asarray(_squared(block).T @ (wP * self.P[:, k:k + 1])).reshape(-1, K)
-            a, m = self.starts[k], block.shape[1]
-            T[:, k] = self._diag[a:a + m]
-            rows.append(T)
-            keys.append(self.features[k])
-            if self.intercept:
-                t = -(wP * self.P[:, k:k + 1]).sum(axis=0)
-                t[k] = self._diag[a + m]
-                rows.append(t[None, :])
-                keys.append([-1])
-            classes.append(np.full(m + self.intercept, k))
-        table = np.concatenate(rows)
-        key, cls = np.concatenate(keys).astype(np.intp), np.concatenate(classes)
+        table, key, cls = self._table, self._keys, self._classes
         if self.pos is not None:
             table, key, cls = table[self.pos], key[self.pos], cls[self.pos]
+        else:
+            table = table.copy()
         table[np.arange(key.size), cls] += c
         return BlockJacobi(*group_blocks(key, table, cls), key.size)
 
