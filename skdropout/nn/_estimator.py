@@ -14,9 +14,11 @@ from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 from skorch.utils import to_tensor
 from torch import nn
+from torch.utils.data import DataLoader
 
 from ..penalties import Penalty, resolve_penalty
 from ._base import KEEP_MIN, SparseLayer, check_keep_min
+from ._batches import as_batch, batch_rows
 from ._callbacks import LinearLRDecay, SparsityLog, total_steps
 from ._compact import compact_module
 from ._methods import METHODS, get_method, install_method, method_options
@@ -357,6 +359,20 @@ class _SparseNetMixin:
 
     def get_dataset(self, X: Any, y: Any = None) -> Any:
         return super().get_dataset(_as_array(X), _as_array(y))
+
+    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
+        """skorch's iterator, except that a ``DataLoader`` over plain numpy/tensor X and y
+        takes each batch by one indexing of X and of y (:func:`batch_rows`: the same
+        batches in the same order as sample by sample, without a call per sample)."""
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        rows = batch_rows(dataset, getattr(self, prefix), kwargs)
+        if rows is None:
+            return super().get_iterator(dataset, training=training)
+        return DataLoader(rows, collate_fn=as_batch, **kwargs)
 
     def set_params(self, **kwargs: Any) -> Any:
         """skorch's ``set_params``; ``method`` and ``method__*`` on an initialised net
