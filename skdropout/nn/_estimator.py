@@ -99,6 +99,10 @@ _PARAMS_DOC = """
         and a ``lr_decay`` callback
         (:class:`LinearLRDecay`: the learning rate decays linearly to 0 over each fit, as
         in the paper's appendix C; ``callbacks__lr_decay=None`` turns it off).
+        Numeric numpy arrays and tensors X and y are loaded a batch at a time (one
+        indexing per batch, the batches skorch would form, in the same order), unless an
+        ``iterator_train__``/``iterator_valid__`` ``collate_fn``, ``sampler`` or
+        ``batch_sampler`` is given.
 """
 
 
