@@ -366,8 +366,22 @@ class _SparseNetMixin:
 
     def get_iterator(self, dataset: Any, training: bool = False) -> Any:
         """skorch's iterator, except that a ``DataLoader`` over plain numpy/tensor X and y
-        takes each batch by one indexing of X and of y (:func:`batch_rows`: the same
-        batches in the same order as sample by sample, without a call per sample)."""
+        takes each batch by one indexing of X and of y (``skdropout.nn._batches``: the
+        same batches in the same order as sample by sample, without a call per sample).
+
+        Parameters
+        ----------
+        dataset : torch.utils.data.Dataset
+            The data to iterate over (skorch's ``Dataset``, or a ``Subset`` of it after a
+            validation split).
+        training : bool, default=False
+            Whether to use the ``iterator_train`` options (else ``iterator_valid``).
+
+        Returns
+        -------
+        torch.utils.data.DataLoader or iterable
+            The mini-batches ``(X, y)``.
+        """
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
         kwargs.setdefault("batch_size", self.batch_size)
