@@ -646,3 +646,47 @@ def test_linear_lr_decay_is_an_lr_scheduler_by_batch(digits):
     np.testing.assert_allclose(lrs, 0.03 * (1 - np.arange(6) / 6))
     assert net.optimizer_.param_groups[0]["lr"] == 0.0
     pickle.loads(pickle.dumps(net))
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_batches_taken_at_once_train_the_network_of_sample_by_sample_loading(digits,
+                                                                             as_tensor):
+    # the batches of BatchRows (one indexing of X and y per batch) are skorch's batches in
+    # skorch's order: the same network, losses and validation record as the loading
+    # sample by sample (forced by naming the collate function), with a validation split
+    # (a Subset) and shuffling; a regressor's float targets too
+    from skorch.dataset import ValidSplit
+    from torch.utils.data.dataloader import default_collate
+
+    from skdropout.nn._batches import BatchRows
+
+    X, y = digits
+    X, y = X[:400], y[:400]
+    if as_tensor:
+        X = torch.as_tensor(X)
+    per_sample = dict(iterator_train__collate_fn=default_collate,
+                      iterator_valid__collate_fn=default_collate)
+    for make in (lambda **kw: small("vardrop", train_split=ValidSplit(5), **kw),
+                 lambda **kw: SparseNetRegressor(
+                     LeNet300100, module__in_features=64, module__hidden=(16,),
+                     module__n_classes=2, method="hardconcrete", max_epochs=2,
+                     batch_size=64, random_state=0, verbose=0, **kw)):
+        target = y if make().__class__ is SparseNetClassifier else \
+            np.stack([y, -y], 1).astype(np.float64)
+        fast, slow = make().fit(X, target), make(**per_sample).fit(X, target)
+        for p, q in zip(fast.module_.parameters(), slow.module_.parameters()):
+            assert torch.equal(p, q)
+        assert fast.history[:, "train_loss"] == slow.history[:, "train_loss"]
+        assert np.array_equal(fast.predict(X), slow.predict(X))
+        if isinstance(fast, SparseNetClassifier):
+            net, net_per_sample = fast, slow
+    train, valid = net.get_split_datasets(X, y)
+    for dataset, training in ((train, True), (valid, False)):
+        loader = net.get_iterator(dataset, training=training)
+        assert type(loader.dataset) is BatchRows
+        X_b, y_b = loader.dataset.__getitems__([3, 0, 7])
+        expected = default_collate([dataset[i] for i in (3, 0, 7)])
+        assert torch.equal(X_b, expected[0]) and torch.equal(y_b, expected[1])
+    # skorch's loading where the batching is the user's or y is absent (prediction)
+    assert type(net_per_sample.get_iterator(train, True).dataset) is not BatchRows
+    assert type(net.get_iterator(net.get_dataset(X), False).dataset) is not BatchRows

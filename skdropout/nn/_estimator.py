@@ -14,9 +14,11 @@ from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 from skorch.utils import to_tensor
 from torch import nn
+from torch.utils.data import DataLoader
 
 from ..penalties import Penalty, resolve_penalty
 from ._base import KEEP_MIN, SparseLayer, check_keep_min
+from ._batches import as_batch, batch_rows
 from ._callbacks import LinearLRDecay, SparsityLog, total_steps
 from ._compact import compact_module
 from ._methods import METHODS, get_method, install_method, method_options
@@ -97,6 +99,10 @@ _PARAMS_DOC = """
         and a ``lr_decay`` callback
         (:class:`LinearLRDecay`: the learning rate decays linearly to 0 over each fit, as
         in the paper's appendix C; ``callbacks__lr_decay=None`` turns it off).
+        Numeric numpy arrays and tensors X and y are loaded a batch at a time (one
+        indexing per batch, the batches skorch would form, in the same order), unless an
+        ``iterator_train__``/``iterator_valid__`` ``collate_fn``, ``sampler`` or
+        ``batch_sampler`` is given.
 """
 
 
@@ -357,6 +363,34 @@ class _SparseNetMixin:
 
     def get_dataset(self, X: Any, y: Any = None) -> Any:
         return super().get_dataset(_as_array(X), _as_array(y))
+
+    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
+        """skorch's iterator, except that a ``DataLoader`` over plain numpy/tensor X and y
+        takes each batch by one indexing of X and of y (``skdropout.nn._batches``: the
+        same batches in the same order as sample by sample, without a call per sample).
+
+        Parameters
+        ----------
+        dataset : torch.utils.data.Dataset
+            The data to iterate over (skorch's ``Dataset``, or a ``Subset`` of it after a
+            validation split).
+        training : bool, default=False
+            Whether to use the ``iterator_train`` options (else ``iterator_valid``).
+
+        Returns
+        -------
+        torch.utils.data.DataLoader or iterable
+            The mini-batches ``(X, y)``.
+        """
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        rows = batch_rows(dataset, getattr(self, prefix), kwargs)
+        if rows is None:
+            return super().get_iterator(dataset, training=training)
+        return DataLoader(rows, collate_fn=as_batch, **kwargs)
 
     def set_params(self, **kwargs: Any) -> Any:
         """skorch's ``set_params``; ``method`` and ``method__*`` on an initialised net
