@@ -217,8 +217,12 @@ def _zipf_text(n=4000, d=5000, density=0.0025, seed=0):
 @pytest.mark.parametrize("penalty, slope0, divisor", [("l1", 1.0, 40), ("elasticnet", 0.5, 20)])
 def test_sparse_first_working_set_holds_the_violators(penalty, slope0, divisor, monkeypatch):
     """A convex fit of a sparse X from w = 0 starts its outer working set with every zero
-    that violates its condition there (up to n/4), not with a fixed 400 that the support
-    fills: fewer rounds, each one product with all of X, and the full solve's solution."""
+    that violates its condition there (up to n/4) where that many columns go to the
+    matrix-free route (here from 500 columns), not with a fixed 400 that the support
+    fills: fewer rounds, each one product with all of X, and the full solve's solution.
+    Below that route (the default 1000 columns) the set starts at 400 as before."""
+    from skdropout.linear import _irls
+
     X, y = _zipf_text()
     n = X.shape[0]
     g = np.abs(X.T @ (y - y.mean())) / n  # the negative gradient at the intercept-only fit
@@ -239,6 +243,11 @@ def test_sparse_first_working_set_holds_the_violators(penalty, slope0, divisor, 
 
     monkeypatch.setattr(_logistic.LogisticProblem, "restrict", record_set)
     monkeypatch.setattr(_logistic.LogisticProblem, "neg_gradient", record_product)
+    IRLSClassifier(penalty=penalty, lam=lam, tol=1e-10).fit(X, y)
+    assert sets[0].size == 400
+    sets.clear()
+    products.clear()
+    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 500)
     est = IRLSClassifier(penalty=penalty, lam=lam, tol=1e-10).fit(X, y)
     assert np.isin(violators, sets[0]).all() and sets[0].size == violators.size
     # the start's gradient, then one per round: the first set and its one extension
