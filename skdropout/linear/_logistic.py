@@ -74,15 +74,15 @@ _OUTER_WS = 100         # smallest outer working set (features) of a screened fi
 _OUTER_WS_SPARSE = 4 * _OUTER_WS
 # a convex fit of a sparse X without a caller's first set starts with every zero that
 # violates its condition at the start (|g_j| > lam slope0_j), up to this fraction of n,
-# where that many columns go to the matrix-free route (_irls.choose_solver): on the text
-# problem of benchmarks/logistic_speed.py at lam_max/50 they are 1482 features for a
-# support of 1329, and the set grown from _OUTER_WS_SPARSE filled up completely in its
-# first rounds (400 and 800 nonzeros), each a restricted problem with its own Newton steps
-# and sparse Gram matrices; below the matrix-free route a set's Gram matrix costs more the
-# more columns it has (elastic net at lam_max/20: 851 violators, 0.13 s from them against
-# 0.08 s grown from 381), and where the violators outnumber n/4 the fit is nearly separable
-# (its support is a sizable fraction of n) and most of them are spurious: there the set
-# grows from the support as before
+# where that many columns go to the matrix-free route (_irls.choose_solver). A set grown
+# from _OUTER_WS_SPARSE fills up in its first rounds when the support is larger (the text
+# problem of benchmarks/logistic_speed.py at lam_max/50: 1482 violators, a support of 1329,
+# rounds of 400 and 800 nonzeros), each round a restricted problem with its own Newton
+# steps; below the matrix-free route a set's sparse Gram matrix costs more the more columns
+# it has (elastic net at lam_max/20: 851 violators for a support of 762, a slower fit than
+# the set grown from 381), and where the violators outnumber n/4 the fit is nearly
+# separable (its support a sizable fraction of n) and most of them are spurious: there the
+# set grows from the support
 _FIRST_WS_ROWS = 0.25
 # conjugate-gradient steps of one matrix-free polish solve. On a large support of a text
 # problem the loss Hessian has directions of near-zero curvature (a rare word's
@@ -680,8 +680,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     The set starts with the nonzero rows of W and the features ``start`` (a path's strong
     set), or without ``start`` the ``_OUTER_WS`` (sparse X: ``_OUTER_WS_SPARSE``; with a
     convex penalty all of them if more, up to ``_FIRST_WS_ROWS * n``, where that many go to
-    the matrix-free route) worst violators of the optimality condition at the start (``G``, ``g_b``: the loss's negative gradient
-    there); each round solves the problem restricted
+    the matrix-free route) worst violators of the optimality condition at the start (``G``,
+    ``g_b``: the loss's negative gradient there); each round solves the problem restricted
     to it (the other coefficients held at 0, so its F is the full F), computes the full
     gradient once, and, while a zero outside violates its condition by more than ``tol``,
     adds the worst violators (at most as many as the set holds, so it at most doubles).
