@@ -195,6 +195,71 @@ def test_outer_working_set_equals_the_full_solve(case, monkeypatch):
     np.testing.assert_allclose(est.intercept_, full.intercept_, atol=1e-8)
     np.testing.assert_array_equal(est.coef_ == 0, full.coef_ == 0)
 
+
+def _zipf_text(n=4000, d=5000, density=0.0025, seed=0):
+    """A sparse CSR problem shaped like tf-idf text (word frequencies ~ rank^-0.8, rows of
+    unit norm), labels from 100 frequent words."""
+    rng = np.random.default_rng(seed)
+    nnz = int(n * d * density)
+    freq = 1.0 / np.arange(1, d + 1) ** 0.8
+    words = rng.permutation(d)
+    X = sp.csr_matrix((rng.exponential(1.0, nnz), (rng.integers(0, n, nnz),
+                       words[rng.choice(d, nnz, p=freq / freq.sum())])), shape=(n, d))
+    X.sum_duplicates()
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    X = (sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ X).tocsr()
+    w = np.zeros(d)
+    w[rng.choice(words[:1000], 100, replace=False)] = 4.0 * rng.standard_normal(100)
+    m = X @ w
+    return X, (rng.random(n) < expit(m - m.mean())).astype(int)
+
+
+@pytest.mark.parametrize("penalty, slope0, divisor", [("l1", 1.0, 40), ("elasticnet", 0.5, 20)])
+def test_sparse_first_working_set_holds_the_violators(penalty, slope0, divisor, monkeypatch):
+    """A convex fit of a sparse X from w = 0 starts its outer working set with every zero
+    that violates its condition there (up to n/4) where that many columns go to the
+    matrix-free route (here from 500 columns), not with a fixed 400 that the support
+    fills: fewer rounds, each one product with all of X, and the full solve's solution.
+    Below that route (the default 1000 columns) the set starts at 400 as before."""
+    from skdropout.linear import _irls
+
+    X, y = _zipf_text()
+    n = X.shape[0]
+    g = np.abs(X.T @ (y - y.mean())) / n  # the negative gradient at the intercept-only fit
+    lam = g.max() / divisor
+    violators = np.flatnonzero(g > lam * slope0)
+    assert 400 < violators.size <= n // 4
+    sets, products = [], []
+    restrict = _logistic.LogisticProblem.restrict
+    neg_gradient = _logistic.LogisticProblem.neg_gradient
+
+    def record_set(self, cols):
+        sets.append(np.asarray(cols))
+        return restrict(self, cols)
+
+    def record_product(self, M):
+        products.append(self.d)
+        return neg_gradient(self, M)
+
+    monkeypatch.setattr(_logistic.LogisticProblem, "restrict", record_set)
+    monkeypatch.setattr(_logistic.LogisticProblem, "neg_gradient", record_product)
+    IRLSClassifier(penalty=penalty, lam=lam, tol=1e-10).fit(X, y)
+    assert sets[0].size == 400
+    sets.clear()
+    products.clear()
+    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 500)
+    est = IRLSClassifier(penalty=penalty, lam=lam, tol=1e-10).fit(X, y)
+    assert np.isin(violators, sets[0]).all() and sets[0].size == violators.size
+    # the start's gradient, then one per round: the first set and its one extension
+    assert products.count(X.shape[1]) <= 4
+    monkeypatch.setattr(_logistic, "_OUTER_WS", 10**9)
+    full = IRLSClassifier(penalty=penalty, lam=lam, tol=1e-10).fit(X, y)
+    assert 300 < np.count_nonzero(full.coef_) < 0.5 * X.shape[1]
+    np.testing.assert_allclose(est.coef_, full.coef_, atol=1e-8)
+    np.testing.assert_allclose(est.intercept_, full.intercept_, atol=1e-8)
+    np.testing.assert_array_equal(est.coef_ == 0, full.coef_ == 0)
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("name, params", [("mcp", {"a": 3.0}), ("scad", {"a": 3.7}),
                                           ("logsum", {"eps": 0.5})])

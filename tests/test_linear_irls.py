@@ -600,6 +600,32 @@ def test_sparse_design_columns_and_products_equal_the_dense_ones(intercept):
     np.testing.assert_allclose(sparse.col_sq_norms()[js], sparse.col_sq_norms(js), rtol=1e-14)
 
 
+@pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix])
+def test_sparse_column_norms_with_duplicate_entries(fmt):
+    # a sparse X that stores one position twice (not in canonical form) has the column
+    # norms of its sum, as the canonical and the dense X: the squares of the stored entries
+    # alone would miss the cross term 2 a b of (a + b)^2
+    from skdropout.linear._design import Design
+
+    rng = np.random.default_rng(3)
+    rows, cols = rng.integers(0, 30, 200), rng.integers(0, 12, 200)
+    rows[:20], cols[:20] = 4, 7  # twenty entries at one position
+    major, minor, size = (rows, cols, 30) if fmt is sp.csr_matrix else (cols, rows, 12)
+    order = np.argsort(major, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(major, minlength=size))])
+    X = fmt((rng.exponential(1.0, 200)[order], minor[order], indptr), shape=(30, 12))
+    assert not X.has_canonical_format
+    sw = rng.uniform(0.2, 3.0, 30)
+    dense = X.toarray()
+    for intercept in (True, False):
+        want = Design(dense, rng.standard_normal(30), sw, intercept).col_sq_norms()
+        for design in (Design(X, np.zeros(30), sw, intercept),
+                       Design(fmt(dense), np.zeros(30), sw, intercept)):
+            np.testing.assert_allclose(design.col_sq_norms(), want, rtol=1e-12)
+            np.testing.assert_allclose(design.col_sq_norms(np.array([7, 2])), want[[7, 2]],
+                                       rtol=1e-12)
+
+
 @pytest.mark.parametrize("name, params", [("l1", {}), ("elasticnet", {"theta": 0.5}),
                                           ("mcp", {"a": 3.0})])
 def test_entering_step_on_a_sparse_design_equals_the_dense_one(name, params):

@@ -265,7 +265,11 @@ class Design:
         """``sum_i sw_i X_ij^2 / n`` (raw, uncentred) for the columns ``cols`` (all: None)."""
         X = self._cols(cols)
         if self.sparse:
-            return np.asarray(X.multiply(X).T @ self.sw).ravel() / self.n
+            # in canonical form (one stored entry per position) the squares of the stored
+            # entries, without the elementwise product's pass that matches their positions
+            sq = (type(X)((X.data ** 2, X.indices, X.indptr), shape=X.shape)
+                  if X.has_canonical_format else X.multiply(X))
+            return np.asarray(sq.T @ self.sw).ravel() / self.n
         if self._weighted:
             return np.einsum("ij,ij,i->j", X, X, self.sw) / self.n
         return np.einsum("ij,ij->j", X, X) / self.n

@@ -72,6 +72,19 @@ _OUTER_WS = 100         # smallest outer working set (features) of a screened fi
 # of X, a new restricted problem, a Newton step and its polish) outweigh the sparse Gram
 # matrix of a few hundred more columns, while on a dense X the Gram matrix's n m^2 does not
 _OUTER_WS_SPARSE = 4 * _OUTER_WS
+# a binary convex fit of a sparse X without a caller's first set starts with every zero that
+# violates its condition at the start (|g_j| > lam slope0_j), up to this fraction of n,
+# where that many columns go to the matrix-free route (_irls.choose_solver). A set grown
+# from _OUTER_WS_SPARSE fills up in its first rounds when the support is larger (the text
+# problem of benchmarks/logistic_speed.py at lam_max/50: 1482 violators, a support of 1329,
+# rounds of 400 and 800 nonzeros), each round a restricted problem with its own Newton
+# steps; below the matrix-free route a set's sparse Gram matrix costs more the more columns
+# it has (elastic net at lam_max/20: 851 violators for a support of 762, a slower fit than
+# the set grown from 381), and where the violators outnumber n/4 the fit is nearly
+# separable (its support a sizable fraction of n) and most of them are spurious: there the
+# set grows from the support (as for K > 2, whose class-by-class steps and polish are not
+# measured with it)
+_FIRST_WS_ROWS = 0.25
 # conjugate-gradient steps of one matrix-free polish solve. On a large support of a text
 # problem the loss Hessian has directions of near-zero curvature (a rare word's
 # coefficients shifted together in the classes that hold nearly all the probability on its
@@ -666,9 +679,10 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     """:func:`_newton` on an outer working set of features (a penalty with a working set).
 
     The set starts with the nonzero rows of W and the features ``start`` (a path's strong
-    set), or without ``start`` the ``_OUTER_WS`` (sparse X: ``_OUTER_WS_SPARSE``) worst
-    violators of the optimality condition at the start (``G``, ``g_b``: the loss's negative
-    gradient there); each round solves the problem restricted
+    set), or without ``start`` the ``_OUTER_WS`` (sparse X: ``_OUTER_WS_SPARSE``; binary
+    with a convex penalty all of them if more, up to ``_FIRST_WS_ROWS * n``, where that many go to
+    the matrix-free route) worst violators of the optimality condition at the start (``G``,
+    ``g_b``: the loss's negative gradient there); each round solves the problem restricted
     to it (the other coefficients held at 0, so its F is the full F), computes the full
     gradient once, and, while a zero outside violates its condition by more than ``tol``,
     adds the worst violators (at most as many as the set holds, so it at most doubles).
@@ -677,6 +691,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     """
     d, tol = problem.d, options["tol"]
     smallest = _OUTER_WS_SPARSE if sp.issparse(problem.X) else _OUTER_WS
+    violators_first = (problem.binary and sp.issparse(problem.X) and penalty.convex
+                       and start is None)
     cols = np.zeros(0, dtype=np.intp)
     slope0 = np.broadcast_to(penalty_slope0(penalty), (d,))
     M = problem.margins(W, b)
@@ -704,6 +720,11 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cand = np.flatnonzero(outside & ~nonzero)
         count = max(min(n_viol, max(cols.size, smallest)),
                     2 * support.size - cols.size) if n_viol else 0
+        if n_viol and violators_first and not cols.size:  # _FIRST_WS_ROWS
+            first = min(int(np.count_nonzero(close[cand] > 1.0)),
+                        int(_FIRST_WS_ROWS * problem.n))
+            if choose_solver(options["solver"], problem, first) == "cg":
+                count = max(count, first)
         if start is not None:  # the caller's first set
             add, start = start, None
         else:
