@@ -6,9 +6,9 @@ penalties, github dlej/adaptive-dropout ``dropout/nn.py``; Molchanov et al.'s sp
 variational dropout layers as adapted there in ``dropout/extern.py``; Louizos et al.'s hard
 concrete gates; Zhu & Gupta's magnitude pruning with a mask; Ba & Frey's standout), written
 here from those facts, not copied. They train LeNet-300-100 with skorch as the authors' runs
-do (a criterion plus the network's penalty, per-batch rules in a callback), so the data
-loading is that of the dense baseline and of skdropout, and the optimiser the dense
-baseline's (skorch's Adam, torch's default loop; skdropout runs torch's fused Adam).
+do (a criterion plus the network's penalty, per-batch rules in a callback); ``make`` passes
+skorch's options through, so ``nn_speed.py`` gives them the harness of the dense baseline
+and of skdropout (torch's fused Adam, each batch taken by one indexing).
 
 Only the cost of a training step is of interest here; the hyperparameters are the paper's
 (lam = 1e-3, LogSum(2), log eta/lam and log alpha initialised at 5 and -5).

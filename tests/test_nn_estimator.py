@@ -690,3 +690,30 @@ def test_batches_taken_at_once_train_the_network_of_sample_by_sample_loading(dig
     # skorch's loading where the batching is the user's or y is absent (prediction)
     assert type(net_per_sample.get_iterator(train, True).dataset) is not BatchRows
     assert type(net.get_iterator(net.get_dataset(X), False).dataset) is not BatchRows
+
+
+def test_batch_rows_as_a_plain_skorch_dataset_trains_the_network_of_skorchs_loading(digits):
+    # benchmarks/nn_speed.py gives its skorch peers the estimators' loading through
+    # skorch's options dataset=BatchRows, iterator_train__collate_fn=as_batch: the same
+    # batches in the same order as skorch's Dataset, so the same network bit for bit
+    from skorch import NeuralNetClassifier
+
+    from skdropout.nn._batches import BatchRows, as_batch
+
+    X, y = digits
+    X, y = X[:300], y[:300]
+
+    def make(**kw):
+        torch.manual_seed(0)
+        return NeuralNetClassifier(
+            LeNet300100, module__in_features=64, module__hidden=(16,), module__n_classes=10,
+            criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, optimizer__fused=True,
+            max_epochs=2, batch_size=64, lr=1e-2, train_split=None,
+            iterator_train__shuffle=True, verbose=0, **kw).fit(X, y)
+    at_once = make(dataset=BatchRows, iterator_train__collate_fn=as_batch)
+    per_sample = make()
+    assert type(at_once.get_iterator(at_once.get_dataset(X, y), True).dataset) is BatchRows
+    assert at_once.optimizer_.defaults["fused"]
+    for p, q in zip(at_once.module_.parameters(), per_sample.module_.parameters()):
+        assert torch.equal(p, q)
+    assert at_once.history[:, "train_loss"] == per_sample.history[:, "train_loss"]
