@@ -273,11 +273,10 @@ def test_indefinite_matrix_free_polish_equals_the_factorising_one(name, params, 
     np.testing.assert_allclose(free, dense, rtol=0, atol=1e-12 * np.abs(dense).max())
 
 
-def _fits_and_products(est, X, y, monkeypatch, owner, name, replacement, solver=_irls):
-    """The matrix-free fit as it is and with ``owner.name`` replaced, and each one's count
-    of the products in the polish's conjugate-gradient solves (those of ``solver``: the
-    binary polish's module, or ``_logistic`` for the multinomial polish)."""
-    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 0)
+def _runs_and_products(run, monkeypatch, owner, name, replacement, solver=_irls):
+    """``run()`` as it is and with ``owner.name`` replaced, and each one's count of the
+    products in the polish's conjugate-gradient solves (those of ``solver``: the binary
+    polish's module, or ``_logistic`` for the multinomial polish)."""
     count = [0]
 
     def counted(matvec, b, precond, **tol):
@@ -287,14 +286,22 @@ def _fits_and_products(est, X, y, monkeypatch, owner, name, replacement, solver=
         return pcg(product, b, precond, **tol)
 
     monkeypatch.setattr(solver, "pcg", counted)
-    fits, products = [], []
+    outs, products = [], []
     for patched in (False, True):
         if patched:
             monkeypatch.setattr(owner, name, replacement)
         count[0] = 0
-        fits.append(_fit_copy(est, X, y, None))
+        outs.append(run())
         products.append(count[0])
-    return fits, products
+    return outs, products
+
+
+def _fits_and_products(est, X, y, monkeypatch, owner, name, replacement, solver=_irls):
+    """The matrix-free fit as it is and with ``owner.name`` replaced, and each one's count
+    of the products in the polish's conjugate-gradient solves (:func:`_runs_and_products`)."""
+    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 0)
+    return _runs_and_products(lambda: _fit_copy(est, X, y, None), monkeypatch, owner, name,
+                              replacement, solver)
 
 
 @pytest.mark.parametrize("name, params", PENALTIES[:2])
@@ -591,23 +598,11 @@ def test_nonconvex_multinomial_polish_ends_where_exact_steps_end_in_fewer_produc
     problem = _logistic.LogisticProblem(X, Y, np.ones(n), float(n), True)
     W0 = fit.coef_.T * (1 + 0.1 * rng.standard_normal(fit.coef_.T.shape))
     F0 = _logistic.objective(problem, penalty, lam, W0, fit.intercept_)
-    count = [0]
-
-    def counted(matvec, b, precond, **tol):
-        def product(u):
-            count[0] += 1
-            return matvec(u)
-        return pcg(product, b, precond, **tol)
-
-    monkeypatch.setattr(_logistic, "pcg", counted)
-    ends, products = [], []
-    for exact in (False, True):
-        if exact:
-            monkeypatch.setattr(_logistic, "newton_cg_tolerance", lambda *a: {"rtol": 1e-15})
-        count[0] = 0
-        ends.append(_logistic._polish(problem, penalty, lam, W0, fit.intercept_, F0,
-                                      scale=scale, level=1e-9 * scale))
-        products.append(count[0])
+    ends, products = _runs_and_products(
+        lambda: _logistic._polish(problem, penalty, lam, W0, fit.intercept_, F0, scale=scale,
+                                  level=1e-9 * scale),
+        monkeypatch, _logistic, "newton_cg_tolerance", lambda *a: {"rtol": 1e-15},
+        solver=_logistic)
     (W, _, F), (W_exact, _, F_exact) = ends
     assert F < F0
     np.testing.assert_array_equal(W == 0, W_exact == 0)
