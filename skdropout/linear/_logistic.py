@@ -500,13 +500,13 @@ def _polish_cg_tolerance(g: np.ndarray, scale: float, level: float, convex: bool
     """The tolerance of a matrix-free polish step's CG solve (:func:`_newton_solve`) for the
     gradient ``g``: :func:`~._irls.newton_cg_tolerance`'s inexact Newton step, whose forcing
     term ``eta = min(0.5, sqrt(||g||_inf / scale))`` gives superlinear convergence, and for a
-    non-convex penalty ``eta = min(0.5, ||g||_inf / scale)^2``: its steps differ from the
-    exact ones by the order of the gradient squared relative to them, and cross 0 where the
-    exact steps do, so that the homotopy of the polish's steps reaches the exact steps'
-    local minimum (:func:`_polish`), while far from a solution a step costs a few products
-    rather than a solve to rounding level (which, on the near-zero curvature directions of
-    a large text support, CG does not reach within ``_CG_MAX_STEPS``). Both stop at the
-    absolute residual ``level / 10`` at the latest."""
+    non-convex penalty ``eta = min(0.5, ||g||_inf / scale)^2``: near a solution its steps
+    differ from the exact ones by the order of the gradient squared relative to them, so
+    they cross 0 where the exact steps do and the polish ends at the exact steps' local
+    minimum, while far from a solution a step costs a few products rather than a solve to
+    rounding level (which, on the near-zero curvature directions of a large text support,
+    CG does not reach within ``_CG_MAX_STEPS``; a fit from far away may then end at another
+    local minimum). Both stop at the absolute residual ``level / 10`` at the latest."""
     tol = newton_cg_tolerance(g, scale, level, True)
     if not convex:
         tol["rtol"] = min(0.5, float(np.abs(g).max()) / scale) ** 2
