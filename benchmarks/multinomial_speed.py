@@ -51,7 +51,7 @@ from logistic_speed import make_text
 
 from skdropout.linear import IRLSClassifier, _logistic
 from skdropout.linear._logistic import LogisticProblem, objective
-from skdropout.penalties import get_penalty
+from skdropout.penalties import resolve_penalty
 
 REL = 1e-6
 PARAMS = {"l1": None, "mcp": {"a": 3.0}}
@@ -99,7 +99,8 @@ def _fit(kind: str, penalty: str, lam: float, tol: float, X, y, conn) -> None:
     K = est.coef_.shape[0]
     problem = LogisticProblem(X, np.eye(K)[np.searchsorted(est.classes_, y)], np.ones(n),
                               float(n), True)
-    F = objective(problem, get_penalty(penalty, **(PARAMS[penalty] or {})), lam,
+    # the penalty the estimator minimises (mcp's shape depends on lam)
+    F = objective(problem, resolve_penalty(penalty, PARAMS[penalty], lam), lam,
                   est.coef_.T, est.intercept_)
     conn.send((t, peak, F, int(np.count_nonzero(est.coef_)), not caught))
 

@@ -5,21 +5,24 @@ in the classes whose support holds it), the preconditioner is the block-diagonal
 ``A`` over the groups, ``M = blockdiag(A_1, ..., A_G)``, each block modified to be positive
 definite: with ``A_g = V diag(mu) V'``,
 
-    M_g = V diag(max(|mu|, tau max|mu|)) V',   tau = _EIGEN_FLOOR
+    M_g = V diag(max(|mu|, tau mu_top)) V',   tau = _EIGEN_FLOOR
 
-(``|mu|``: an indefinite block, a non-convex penalty's curvature, gets a positive definite
-block of the same size; the floor: an exactly singular block, whose null direction CG does
-not need, is inverted with a bounded condition number). Blocks of one size are
-eigendecomposed and applied together (``numpy.linalg.eigh`` over a stack).
+with ``mu_top`` the largest ``|mu|`` of all the blocks (``|mu|``: an indefinite block, a
+non-convex penalty's curvature, gets a positive definite block of the same size; the
+floor: a singular block, whose null direction CG does not need, is inverted with a bounded
+condition number, and so is a block whose entries all lie below the rounding of products
+with A, ``eps ||A||``: the block of a word whose documents' probabilities have underflowed
+to about 1e-300 in all but one class would otherwise overflow its inverse). Blocks of one
+size are eigendecomposed and applied together (``numpy.linalg.eigh`` over a stack).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# the smallest eigenvalue of a block relative to its largest that the preconditioner
-# inverts: above the rounding of an eigendecomposition (about 1e-16 of the largest), so
-# that a computed eigenvalue of pure rounding is not inverted
+# the smallest eigenvalue the preconditioner inverts, relative to the largest of all the
+# blocks: above the rounding of an eigendecomposition and of a product with A (about 1e-16
+# of the largest), so that a computed eigenvalue of pure rounding is not inverted
 _EIGEN_FLOOR = 1e-13
 
 
@@ -39,11 +42,11 @@ class BlockJacobi:
     def __init__(self, groups: list[np.ndarray], blocks: list[np.ndarray], size: int) -> None:
         self.groups, self.size = groups, size
         self.inverses, self.matrices = [], []
-        for A in blocks:
-            mu, V = np.linalg.eigh(A)
-            mu = np.abs(mu)
-            top = mu.max(axis=1, keepdims=True)
-            mu = np.maximum(mu, _EIGEN_FLOOR * np.where(top > 0, top, 1.0))
+        eigen = [np.linalg.eigh(A) for A in blocks]
+        top = max((float(np.abs(mu).max()) for mu, _ in eigen if mu.size), default=0.0)
+        floor = _EIGEN_FLOOR * (top if top > 0 else 1.0)
+        for mu, V in eigen:
+            mu = np.maximum(np.abs(mu), floor)
             self.inverses.append((V / mu[:, None, :]) @ V.transpose(0, 2, 1))
             self.matrices.append((V * mu[:, None, :]) @ V.transpose(0, 2, 1))
 

@@ -78,7 +78,8 @@ class GramOperator:
 
 def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
         precond: np.ndarray | BlockJacobi, rtol: float = 1e-15, maxiter: int | None = None,
-        atol: float = 0.0, truncate: bool = False) -> np.ndarray | None:
+        atol: float = 0.0, truncate: bool = False, semidefinite: bool = False
+        ) -> np.ndarray | None:
     """Solve ``A x = b`` for a symmetric ``A`` (applied by ``matvec``) by conjugate
     gradients with the preconditioner ``M = diag(precond)`` (positive) or a
     :class:`~._block_preconditioner.BlockJacobi` M, from ``x = 0``.
@@ -87,9 +88,13 @@ def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
     None when a search direction ``p`` has ``p'A p <= 0`` to rounding, ``p'A p <= 1e-14
     p'M p`` (A is not positive definite on the Krylov space: a non-convex penalty's
     curvature, or a singular A) or when ``maxiter`` (default ``10 size + 100``) steps do not
-    reach that (with ``truncate``: the iterate after them). Otherwise A is positive definite
-    on the space the iterates span, so ``x`` is a descent direction of the quadratic model
-    ``x'A x/2 - b'x`` whatever the rest of A (truncated CG).
+    reach that. With ``truncate`` it returns the iterate after ``maxiter`` steps, and, with
+    ``semidefinite`` too (A is known to be positive semidefinite, so that such a direction
+    lies in its null space to rounding: a singular A, not an indefinite one), the iterate
+    before a direction of non-positive curvature (None only when the first direction has
+    one), as the line-search Newton-CG method of Nocedal and Wright (Algorithm 7.1) does: A
+    is positive definite on the space the iterates span, so ``x`` is a descent direction
+    of the quadratic model ``x'A x/2 - b'x`` whatever the rest of A (truncated CG).
     """
     if isinstance(precond, np.ndarray):
         diag = precond
@@ -106,11 +111,11 @@ def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
     z = solve(r)
     p = z.copy()
     rz = float(r @ z)
-    for _ in range(maxiter):
+    for step in range(maxiter):
         Ap = matvec(p)
         pAp = float(p @ Ap)
         if pAp <= 1e-14 * quadratic(p):
-            return None
+            return x if truncate and semidefinite and step else None
         alpha = rz / pAp
         x += alpha * p
         r -= alpha * Ap

@@ -32,7 +32,7 @@ multinomial Hessian (the class-by-class steps lack its cross-class blocks) follo
 cycle; above the w-step's size rule (a sparse X with more than ``_irls._SPARSE_GRAM_MAX``
 support coefficients) it applies that Hessian by sparse products and solves by conjugate
 gradients, never forming its (sum of the class supports)^2 entries: inexact Newton steps
-for a convex penalty, at most ``_CG_MAX_STEPS`` CG steps per solve for any.
+(:func:`_polish_cg_tolerance`), at most ``_CG_MAX_STEPS`` CG steps per solve.
 
 Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
 (and the intercept's gradient) divided by its value at the intercept-only model must fall
@@ -91,8 +91,7 @@ _FIRST_WS_ROWS = 0.25
 # few documents leave the loss almost unchanged; 1e-14 of the Jacobi-scaled spectrum's top
 # on the benchmark's problem), along which Jacobi-preconditioned CG to rounding level takes
 # thousands of steps. The per-feature blocks of the preconditioner hold those directions;
-# the cap bounds the solves whose rounding-level tolerance (a non-convex penalty's exact
-# steps) CG does not reach
+# the cap bounds the solves whose tolerance CG does not reach (near-singular systems)
 _CG_MAX_STEPS = 250
 
 
@@ -383,14 +382,19 @@ def _newton_solve(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.ndarr
     by Cholesky (a dense H) or by conjugate gradients (:func:`pcg`, an operator) with the
     per-feature block-Jacobi preconditioner
     (:meth:`~._multinomial_hessian.MultinomialHessian.block_preconditioner`) to the
-    tolerance ``cg_tol`` (:func:`~._irls.newton_cg_tolerance`; default rounding level) in
-    at most ``_CG_MAX_STEPS`` steps, after which the iterate is the step
-    (truncated CG: a descent direction of F's quadratic model, positive definite on the
-    space it spans). None where ``H + diag(c)`` is not positive definite, or, with
+    tolerance ``cg_tol`` (:func:`_polish_cg_tolerance`; default rounding level) in at most
+    ``_CG_MAX_STEPS`` steps, after which, or, for ``c >= 0``, before a direction of zero
+    curvature, the iterate is the step (truncated CG: a descent direction of F's quadratic
+    model, positive definite on the space it spans). None where ``H + diag(c)`` is not
+    positive definite (matrix-free: for ``c >= 0`` along CG's first direction), or, with
     ``least_squares`` and a dense H, its minimum-norm least-squares solution there."""
     if isinstance(H, MultinomialHessian):
+        # H is a loss Hessian (positive semidefinite): with c >= 0 a direction of zero
+        # curvature is a null direction of a singular system (two rare words on the same
+        # documents), not proof of an indefinite one
         return pcg(lambda u: H @ u + c * u, g, H.block_preconditioner(c),
-                   maxiter=_CG_MAX_STEPS, truncate=True, **(cg_tol or {}))
+                   maxiter=_CG_MAX_STEPS, truncate=True, semidefinite=not np.any(c < 0),
+                   **(cg_tol or {}))
     A = H.copy()
     A[np.diag_indices_from(A)] += c
     L = cholesky(A)
@@ -504,6 +508,24 @@ def _gauge_fixed_step(H: np.ndarray | MultinomialHessian, c: np.ndarray, g: np.n
     return step
 
 
+def _polish_cg_tolerance(g: np.ndarray, scale: float, level: float, convex: bool
+                        ) -> dict[str, float]:
+    """The tolerance of a matrix-free polish step's CG solve (:func:`_newton_solve`) for the
+    gradient ``g``: :func:`~._irls.newton_cg_tolerance`'s inexact Newton step, whose forcing
+    term ``eta = min(0.5, sqrt(||g||_inf / scale))`` gives superlinear convergence, and for a
+    non-convex penalty ``eta = min(0.5, ||g||_inf / scale)^2``: near a solution its steps
+    differ from the exact ones by the order of the gradient squared relative to them, so
+    they cross 0 where the exact steps do and the polish ends at the exact steps' local
+    minimum, while far from a solution a step costs a few products rather than a solve to
+    rounding level (which, on the near-zero curvature directions of a large text support,
+    CG does not reach within ``_CG_MAX_STEPS``; a fit from far away may then end at another
+    local minimum). Both stop at the absolute residual ``level / 10`` at the latest."""
+    tol = newton_cg_tolerance(g, scale, level, True)
+    if not convex:
+        tol["rtol"] = min(0.5, float(np.abs(g).max()) / scale) ** 2
+    return tol
+
+
 def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, F: float, solver: str = "auto", max_steps: int = 30,
             scale: float = 1.0, level: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
@@ -516,12 +538,11 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     is halved until it lowers F (a full step may also leave F unchanged to rounding, where
     F cannot tell the steps apart but the gradient can). The iteration stops where the
     step reaches rounding level, or, matrix-free, where the support's gradient is at most
-    ``level``. A matrix-free step of a convex penalty (:func:`_newton_solve`) is inexact
-    Newton's, to the tolerance of :func:`~._irls.newton_cg_tolerance` for ``level`` and
-    ``scale`` (the size of the gradient's terms), as the binary polish's; a non-convex
-    penalty's steps are exact (to rounding level or ``_CG_MAX_STEPS``), since the
-    coordinates a step moves across 0 decide which local minimum the polish reaches.
-    Returns the polished point."""
+    ``level``. A matrix-free step (:func:`_newton_solve`) is inexact Newton's, to the
+    tolerance of :func:`_polish_cg_tolerance` for ``level`` and ``scale`` (the size of the
+    gradient's terms): the binary polish's forcing term for a convex penalty, and a
+    tighter one for a non-convex one, whose steps then differ from the exact ones by the
+    order of the gradient squared. Returns the polished point."""
     K = problem.n_columns
     for _ in range(max_steps):
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
@@ -552,10 +573,8 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         # matrix-free step costs up to _CG_MAX_STEPS products, and that route stops at level
         if isinstance(H, MultinomialHessian) and np.abs(g).max() <= level:
             break
-        # a non-convex penalty's steps stay exact (they pick its local minimum)
         step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex,
-                            newton_cg_tolerance(g, scale, level if penalty.convex else 0.0,
-                                                penalty.convex))
+                            _polish_cg_tolerance(g, scale, level, penalty.convex))
         if step is None:
             break
         best = None
