@@ -260,6 +260,59 @@ def test_sparse_first_working_set_holds_the_violators(penalty, slope0, divisor, 
     np.testing.assert_array_equal(est.coef_ == 0, full.coef_ == 0)
 
 
+def test_binary_newton_steps_polish_to_their_own_tolerance(monkeypatch):
+    """The matrix-free polish of a binary convex fit's Newton step stops at the step's own
+    tolerance (not a tenth of it): the warm-started path on a text-like sparse X (polished
+    matrix-free from 200 columns) reads far fewer entries in the polish's products, takes
+    no more Newton steps, keeps the tighter polish's supports and ends within 1e-8 of the
+    objective of a path at tol=1e-10 (the tighter polish: within 1e-9)."""
+    from skdropout.linear import _gram_operator, _irls
+    from skdropout.linear._logistic_path import logistic_lam_max, solve_logistic_path
+    from skdropout.linear._path import geometric_grid
+
+    X, y = _zipf_text()
+    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 200)
+    entries = []
+    matmul = _gram_operator.GramOperator.__matmul__
+
+    def counted(self, V):
+        entries.append(2 * self.block.nnz * (V.shape[1] if V.ndim > 1 else 1))
+        return matmul(self, V)
+
+    monkeypatch.setattr(_gram_operator.GramOperator, "__matmul__", counted)
+
+    def path(tol):
+        est = IRLSClassifier(tol=tol)
+        problem = est._problem(X, y, np.unique(y), np.ones(len(y)))
+        lams = geometric_grid(lambda: logistic_lam_max(problem, est._penalty(X.shape[1])),
+                              8, 0.02)
+        steps = []
+        solve = IRLSClassifier._solve
+
+        def counted_solve(self, *args, **kwargs):
+            res = solve(self, *args, **kwargs)
+            steps.append(res.n_iter)
+            return res
+
+        monkeypatch.setattr(IRLSClassifier, "_solve", counted_solve)
+        entries.clear()
+        out = solve_logistic_path(est, problem, lams)
+        monkeypatch.setattr(IRLSClassifier, "_solve", solve)
+        pen = est._penalty(X.shape[1])
+        F = [_logistic.objective(problem, pen, lam, out.coefs[..., k].T, out.intercepts[:, k])
+             for k, lam in enumerate(lams)]
+        return out, np.array(F), sum(entries), sum(steps)
+
+    loose, F_loose, work, steps = path(1e-4)
+    monkeypatch.setattr(_logistic, "_POLISH_FRACTION_BINARY", _logistic._POLISH_FRACTION)
+    tight, F_tight, work_tight, steps_tight = path(1e-4)
+    assert np.count_nonzero(tight.coefs[..., -1]) > 200  # the matrix-free polish ran
+    assert work < 0.8 * work_tight and steps <= steps_tight
+    np.testing.assert_array_equal(loose.coefs != 0, tight.coefs != 0)
+    _, F_exact, _, _ = path(1e-10)
+    assert np.all(F_tight - F_exact < 1e-9) and np.all(F_loose - F_exact < 1e-8)
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("name, params", [("mcp", {"a": 3.0}), ("scad", {"a": 3.7}),
                                           ("logsum", {"eps": 0.5})])
