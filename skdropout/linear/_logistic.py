@@ -707,8 +707,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
 
     The set starts with the nonzero rows of W and the features ``start`` (a path's strong
     set), or without ``start`` the ``_OUTER_WS`` (sparse X: ``_OUTER_WS_SPARSE``; binary
-    with a convex penalty all of them if more, up to ``_FIRST_WS_ROWS * n``, where that many go to
-    the matrix-free route) worst violators of the optimality condition at the start (``G``,
+    with a convex penalty all of them if more, up to ``_FIRST_WS_ROWS * n``, where that
+    many go to the matrix-free route) worst violators of the optimality condition at the start (``G``,
     ``g_b``: the loss's negative gradient there); each round solves the problem restricted
     to it (the other coefficients held at 0, so its F is the full F), computes the full
     gradient once, and, while a zero outside violates its condition by more than ``tol``,
@@ -747,7 +747,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cand = np.flatnonzero(outside & ~nonzero)
         count = max(min(n_viol, max(cols.size, smallest)),
                     2 * support.size - cols.size) if n_viol else 0
-        if n_viol and violators_first and not cols.size:  # _FIRST_WS_ROWS
+        if n_viol and violators_first and not cols.size:
+            # the first round of a sparse binary convex fit: every violator (_FIRST_WS_ROWS)
             first = min(int(np.count_nonzero(close[cand] > 1.0)),
                         int(_FIRST_WS_ROWS * problem.n))
             if choose_solver(options["solver"], problem, first) == "cg":
