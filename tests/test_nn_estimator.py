@@ -153,6 +153,21 @@ def test_adam_runs_its_fused_implementation_unless_the_user_chose_one(digits):
     assert all(g["fused"] is True for g in dense.optimizer_.param_groups)
 
 
+def test_sparsity_record_reads_each_mask_once_per_epoch(digits, monkeypatch):
+    # the record of density and layer density costs one pass over the masks, not one each
+    X, y = digits
+    net = small(max_epochs=2)
+    calls = []
+    layer_type = type(net.initialize().sparse_layers()[0])
+    mask = layer_type.mask
+    monkeypatch.setattr(layer_type, "mask", lambda layer: calls.append(layer) or mask(layer))
+    net.partial_fit(X[:256], y[:256], epochs=2)
+    assert len(calls) == 2 * len(net.sparse_layers())
+    monkeypatch.undo()
+    assert net.history[-1, "density"] == net.density_
+    assert net.history[-1, "layer_density"] == net.layer_density_
+
+
 def test_layers_are_found_once_per_fit_and_anew_after_it(digits):
     X, y = digits
     seen = []

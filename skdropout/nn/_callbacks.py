@@ -115,8 +115,9 @@ class SparsityLog(Callback):
         **kwargs
             Ignored (skorch's callback arguments).
         """
-        net.history.record("density", net.density_)
-        net.history.record("layer_density", net.layer_density_)
+        density, layer_density = net._densities()
+        net.history.record("density", density)
+        net.history.record("layer_density", layer_density)
         row = net.history[-1]
         if "valid_acc" in row:
             net.history.record("valid_error", 1.0 - row["valid_acc"])

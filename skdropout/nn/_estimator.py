@@ -455,10 +455,17 @@ class _SparseNetMixin:
             self.output_checked_ = True
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if training:
-            for layer in self.sparse_layers():
-                if layer.adds_loss_term:
-                    loss = loss + layer.regularizer()
+            for layer in self._loss_layers():
+                loss = loss + layer.regularizer()
         return loss
+
+    def _loss_layers(self) -> list[SparseLayer]:
+        """The layers whose :meth:`~SparseLayer.regularizer` adds to the training loss, in
+        order (during a fit: found at its start)."""
+        held = vars(self).get("_training_layers")
+        if held is not None and held[0] is self.module_:
+            return held[2]
+        return [layer for layer in self.sparse_layers() if layer.adds_loss_term]
 
     def _check_output(self, y_pred: Any, y_true: Any) -> None:
         """Checks of the first training batch of a fit (subclasses add theirs)."""
@@ -477,7 +484,9 @@ class _SparseNetMixin:
         # the layers, found once per fit: the forward pass, the loss and the training
         # rules ask for them at every step
         vars(self).pop("_training_layers", None)
-        self._training_layers = (self.module_, self.sparse_layers())
+        layers = self.sparse_layers()
+        self._training_layers = (self.module_, layers,
+                                 [layer for layer in layers if layer.adds_loss_term])
         self._sync_keep_min()
         self._set_log_lr(X, y)  # before the callbacks (the lr decay reads it)
         super().on_train_begin(net, X=X, y=y, **kwargs)
@@ -510,6 +519,22 @@ class _SparseNetMixin:
         _collect_sparse(self.module_, found, set())
         return found
 
+    def _densities(self) -> tuple[float, dict[str, float]]:
+        """``density_`` and ``layer_density_`` from one pass over the layers' masks (what
+        the sparsity record of every epoch reads).
+
+        Returns
+        -------
+        density : float
+            Fraction of kept weights over all Linear/Conv2d layers (biases excluded).
+        layer_density : dict
+            The same per layer, by the layer's name in ``module_``.
+        """
+        self.check_is_fitted()
+        counts = self._layer_counts()
+        return (sum(k for k, _ in counts.values()) / sum(t for _, t in counts.values()),
+                {name: kept / total for name, (kept, total) in counts.items()})
+
     def _layer_counts(self) -> dict[str, tuple[int, int]]:
         self._sync_keep_min()
         counts = {}
@@ -523,16 +548,13 @@ class _SparseNetMixin:
     @property
     def layer_density_(self) -> dict[str, float]:
         """Fraction of kept weights of each Linear/Conv2d layer (biases excluded)."""
-        self.check_is_fitted()
-        return {k: kept / total for k, (kept, total) in self._layer_counts().items()}
+        return self._densities()[1]
 
     @property
     def density_(self) -> float:
         """Fraction of kept weights over all Linear/Conv2d layers (biases excluded): a
         weight is kept when its keep probability is at least ``keep_min`` (0.05)."""
-        self.check_is_fitted()
-        counts = self._layer_counts().values()
-        return sum(k for k, _ in counts) / sum(t for _, t in counts)
+        return self._densities()[0]
 
     @torch.no_grad()
     def sparsify(self) -> Any:

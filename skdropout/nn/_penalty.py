@@ -18,7 +18,7 @@ from ..penalties import Penalty
 from ..penalties._xp import namespace
 from ._base import SparseLayer, check_number
 from ._spec import MethodSpec
-from ._terms import LOG2_E, ElementwiseTerm, affine, clip, zero_outside
+from ._terms import LOG2_E, ElementwiseTerm, affine, clip, scalar_like, zero_outside
 
 
 def check_penalty(penalty: Penalty, owner: str, needs_gradient: bool) -> Penalty:
@@ -170,7 +170,7 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     """
     lev, unclipped = clip(log_eta_bar, -30.0, 30.0)
     eta = affine(lev, LOG2_E, math.log2(lam)).exp2_()  # lam exp(lev) = 2^(lev log2 e + log2 lam)
-    d_w = torch.addcdiv(torch.zeros((), dtype=w.dtype, device=w.device), w, eta, value=lam)
+    d_w = torch.addcdiv(scalar_like(0.0, w), w, eta, value=lam)
     # lam/2 a^2/eta + lam c from the dual, minus lam/2 w^2/eta = w d_w / 2
     keep[0], d_lev, omega_sum = _dual_terms(penalty, eta, a0, 0.5 * lam, lam * decay)
     d_lev.addcmul_(w, d_w, value=-0.5)
