@@ -708,9 +708,9 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     The set starts with the nonzero rows of W and the features ``start`` (a path's strong
     set), or without ``start`` the ``_OUTER_WS`` (sparse X: ``_OUTER_WS_SPARSE``; binary
     with a convex penalty all of them if more, up to ``_FIRST_WS_ROWS * n``, where that
-    many go to the matrix-free route) worst violators of the optimality condition at the start (``G``,
-    ``g_b``: the loss's negative gradient there); each round solves the problem restricted
-    to it (the other coefficients held at 0, so its F is the full F), computes the full
+    many go to the matrix-free route) worst violators of the optimality condition at the
+    start (``G``, ``g_b``: the loss's negative gradient there); each round solves the
+    problem restricted to it (the other coefficients held at 0, so its F is the full F), computes the full
     gradient once, and, while a zero outside violates its condition by more than ``tol``,
     adds the worst violators (at most as many as the set holds, so it at most doubles).
     Every Newton step then works on the data of the set only (for a sparse X the inner IRLS

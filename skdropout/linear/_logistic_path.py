@@ -65,9 +65,8 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
     (:func:`_strong_set`; :func:`~skdropout.linear._logistic.logistic_irls`'s
     ``working_set``) and each of its rounds checks the others against the estimator's
     ``tol`` and lets the violators in, so the solution is that of the fit on all features,
-    to the same tolerance; a lam costs
-    one product with all of X per round (one or two), and its first round starts from the
-    gradient that the last lam's fit ends with.
+    to the same tolerance; a lam costs one product with all of X per round (one or two),
+    and its first round starts from the gradient that the last lam's fit ends with.
 
     Returns a :class:`~skdropout.linear._path.PathResult` whose ``coefs`` and ``etas`` have
     shape (n_columns, n_features, n_lams) and ``intercepts`` (n_columns, n_lams).
