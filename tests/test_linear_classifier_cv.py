@@ -159,31 +159,60 @@ def test_screened_path_equals_cold_fits(classes, sparse, params):
     assert 0 < np.count_nonzero(path.coefs[..., -1]) < X.shape[1]
 
 
-@pytest.mark.parametrize("rule", [True, False])
-def test_a_real_stall_ends_by_the_patience_rule(rule, monkeypatch):
-    """On the path of a binary fit with two unpenalised features (80 x 300, 10 lams), the fit
-    at the fifth lam reaches a scaled KKT residual of 1.06e-10 > tol = 1e-10 and no Newton
-    cycle after it lowers F beyond its rounding or the residual: the patience rule stops it
-    some 25 cycles later, and without the rule the fit runs to max_iter and ends at the same
-    residual."""
-    patience = _logistic._PATIENCE
+def _stalled_path(tol, monkeypatch, rule, stall):
+    """The path of a binary fit with two unpenalised features (80 x 300, 10 lams) and its
+    ConvergenceWarnings. ``rule=False`` turns the patience rule off; ``stall=True`` makes
+    every Newton step of the fit's line search accept the point it starts from (a cycle
+    that moves and lowers nothing: a stall whatever the machine's rounding)."""
     if not rule:
         monkeypatch.setattr(_logistic, "_PATIENCE", 10**6)
+    if stall:
+        monkeypatch.setattr(_logistic, "_line_search",
+                            lambda problem, penalty, lam, k, M, W, b, F, *rest: (W, b, M, F))
     X, y = _wide(2, sparse=False)
-    est = IRLSClassifier(tol=1e-10, max_iter=60, penalty_factor=np.r_[0.0, 0.0, np.ones(298)])
+    est = IRLSClassifier(tol=tol, max_iter=60, penalty_factor=np.r_[0.0, 0.0, np.ones(298)])
     problem = est._problem(X, y, np.unique(y), np.ones(len(y)))
     lams = geometric_grid(lambda: logistic_lam_max(problem, est._penalty(X.shape[1])), 10,
                           0.02)
-    with pytest.warns(ConvergenceWarning) as record:
-        solve_logistic_path(est, problem, lams)
-    messages = [str(r.message) for r in record if r.category is ConvergenceWarning]
-    assert len(messages) == 1 and f"lam={lams[4]:.4g} " in messages[0]
-    assert "residual 1.0" in messages[0]
-    if rule:
-        steps = int(re.search(r"after (\d+) of", messages[0]).group(1))
-        assert patience <= steps < 40 and "none of which lowers" in messages[0]
-    else:
-        assert "did not converge in 60 Newton steps" in messages[0]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always", ConvergenceWarning)
+        path = solve_logistic_path(est, problem, lams)
+    return path, [str(r.message) for r in record if r.category is ConvergenceWarning]
+
+
+@pytest.mark.parametrize("rule", [True, False])
+def test_a_stall_ends_by_the_patience_rule(rule, monkeypatch):
+    """Newton cycles that leave F and the KKT residual where they are: the patience rule
+    stops each fit (each round of its working set) after ``_PATIENCE`` of them, before
+    max_iter, and says so; without the rule the fit runs to max_iter and ends at the same
+    residual."""
+    path, messages = _stalled_path(1e-6, monkeypatch, rule, stall=True)
+    assert messages
+    for message in messages:
+        if rule:
+            steps = int(re.search(r"after (\d+) of", message).group(1))
+            assert steps % _logistic._PATIENCE == 0 and steps < 60
+            assert "none of which lowers" in message
+        else:
+            assert "did not converge in 60 Newton steps" in message
+    residuals = [float(re.search(r"residual ([0-9.e+-]+) ", m).group(1)) for m in messages]
+    monkeypatch.undo()
+    _, other = _stalled_path(1e-6, monkeypatch, not rule, stall=True)
+    assert [float(re.search(r"residual ([0-9.e+-]+) ", m).group(1)) for m in other] == residuals
+
+
+def test_a_real_stall_at_rounding_level_ends_before_max_iter(monkeypatch):
+    """At a tolerance below the rounding of F (1e-15) the fits of the path stall at their
+    rounding level, wherever a machine's arithmetic puts it: each stops by the rounding rules
+    (no step lowers F, or ``_PATIENCE`` cycles without visible progress) before max_iter,
+    warns with the residual it reached, and that residual is the one of a solution."""
+    path, messages = _stalled_path(1e-15, monkeypatch, rule=True, stall=False)
+    assert messages
+    for message in messages:
+        steps = int(re.search(r"after (\d+) of", message).group(1))
+        residual = float(re.search(r"residual ([0-9.e+-]+) ", message).group(1))
+        assert steps < 60 and "none of which lowers" in message and residual < 1e-8
+    assert 0 < np.count_nonzero(path.coefs[..., -1]) < 300
 
 
 @pytest.mark.parametrize("classes", [2, 3])
