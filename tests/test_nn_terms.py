@@ -14,8 +14,8 @@ import torch.nn.functional as F  # noqa: E402
 from skdropout.nn._hardconcrete import hardconcrete_gates, sigmoid_sum  # noqa: E402
 from skdropout.nn._penalty import (_dual_terms, _inverse_eta_hat,  # noqa: E402
                                    eta_trick_objective, fixed_eta_tikhonov, penalty_value)
-from skdropout.nn._terms import (_GROUPED_LOG_MIN, _NUMPY_UNIFORM_MIN, sum_log,  # noqa: E402
-                                 uniform_like)
+from skdropout.nn._terms import (_GROUPED_LOG_MIN, _NUMPY_UNIFORM_MIN,  # noqa: E402
+                                 _pcg64_from_torch, sum_log, uniform_like)
 from skdropout.nn._vardrop import (K1, K2, K3, local_reparameterisation,  # noqa: E402
                                    vardrop_kl_sum, vardrop_noise)
 from skdropout.penalties import get_penalty  # noqa: E402
@@ -159,6 +159,17 @@ def test_uniform_like_draws_reproducible_uniforms(dtype, n):
     assert stats.kstest(draws.reshape(-1).numpy(), "uniform").pvalue > 1e-3
     corr = torch.corrcoef(draws)
     assert float((corr - torch.eye(20, dtype=D)).abs().max()) < 6 / math.sqrt(n)
+
+
+def test_uniform_like_float32_draws_are_numpys_float32_uniforms():
+    # the raw route: numpy's Generator.random(dtype=float32) from the same state, an odd
+    # count (the last 64-bit output's high half unused) and an even one
+    for n in (_NUMPY_UNIFORM_MIN + 1, 235_200):
+        torch.manual_seed(3)
+        draws = uniform_like(torch.empty(n))
+        torch.manual_seed(3)
+        ref = np.random.Generator(_pcg64_from_torch()).random(n, dtype=np.float32)
+        assert np.array_equal(draws.numpy(), ref)
 
 
 @pytest.mark.parametrize("shape", [(6, 5), (64, 80)])  # torch's and numpy's uniforms
