@@ -200,6 +200,41 @@ def test_hardconcrete_gates_are_louizos_gates_and_count(gen, shape):
     assert abs(float((s > 0).double().mean()) - p_open) < 0.005
 
 
+def test_hardconcrete_gates_gradients_of_one_input_and_a_scaled_count(gen):
+    # the backward pass's other branches: only w (or only log a) needs a gradient, and the
+    # count enters with a factor other than 1; against autograd of the plain gates
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    w = torch.randn(6, 5, dtype=D, generator=gen)
+    log_a = torch.linspace(-4, 4, 30, dtype=D).reshape(6, 5)
+    g = torch.randn(6, 5, dtype=D, generator=gen)
+
+    def loss(fn, w, log_a):
+        torch.manual_seed(5)
+        out, count = fn(w, log_a)
+        return (out * g).sum() + 2.5 * count
+
+    def plain(w, log_a):
+        u = uniform_like(log_a).clamp(1e-6, 1.0 - 1e-6)
+        z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_a) / beta)
+        count = torch.sigmoid(log_a - beta * math.log(-gamma / zeta)).sum()
+        return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0), 0.3 * count
+
+    def analytic(w, log_a):
+        return hardconcrete_gates(w, log_a, beta, gamma, zeta, 0.3)
+
+    for needs in ((True, False), (False, True), (True, True)):
+        grads = []
+        for fn in (analytic, plain):
+            inputs = [x.clone().requires_grad_(r) for x, r in zip((w, log_a), needs)]
+            loss(fn, *inputs).backward()
+            grads.append([x.grad for x in inputs])
+        for ga, gp in zip(*grads):
+            if gp is None:
+                assert ga is None
+            else:
+                torch.testing.assert_close(ga, gp, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}),
                                          ("lpp", {"p": 0.5}), ("mcp", {"a": 3.0, "lam": 0.5})])
 def test_eta_trick_objective_is_eq6(name, params, gen):
