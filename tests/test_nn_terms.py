@@ -91,6 +91,20 @@ def test_sum_log_over_products_is_the_sum_of_logs(n, gen):
     assert torch.isnan(sum_log(q))
 
 
+def test_sum_log_checked_falls_back_where_the_products_underflow(gen):
+    # entries in (0, 1]: products of eight that stay normal give the grouped sum; one
+    # product below float32's normal range (entries near 1e-6) gives the log of each entry
+    n = 3 * _GROUPED_LOG_MIN + 5
+    p = torch.rand(n, generator=gen) * (1 - 4.6e-5) + 4.6e-5
+    assert torch.equal(sum_log(p, checked=True), sum_log(p))
+    q = p.clone()
+    q[: 8 * (n // 8)].view(8, -1)[:, 7] = 1e-6  # one group's product is 1e-48
+    torch.testing.assert_close(sum_log(q, checked=True), q.log().sum(), rtol=0.0, atol=0.0)
+    assert float(sum_log(q)) != float(q.log().sum())  # unchecked: the underflow shows
+    q[n // 2] = float("nan")
+    assert torch.isnan(sum_log(q, checked=True))
+
+
 def test_vardrop_kl_sum_in_float32_at_the_size_of_a_layer(gen):
     # LeNet-300-100's first layer in float32 against the float64 expression: the value
     # (whose log term is summed over products of eight entries) and the gradient
@@ -289,6 +303,22 @@ def test_logsum_dual_terms_in_float32(eps):
                                                            eta64.clone(), 0.3, 1e-2)
     torch.testing.assert_close(a, a_ref, rtol=1e-9, atol=0.0)
     torch.testing.assert_close(ratio, 0.3 * a_ref * a_ref / eta64 + 1e-2, rtol=1e-9, atol=0.0)
+
+
+@pytest.mark.parametrize("eps", [0.1, 2.0])
+@pytest.mark.parametrize("lam", [1e-3, 1e12])
+def test_logsum_dual_value_at_the_size_of_a_layer(eps, lam):
+    # LeNet-300-100's first layer in float32: sum Omega(a) by the log of grouped products
+    # of eps^2 / q against log1p(a / eps) in float64, over every eta the eta-trick reaches
+    # (lam e^[-30, 30]); at lam = 1e12 the largest etas make products underflow (the
+    # per-entry logs)
+    pen = get_penalty("logsum", eps=eps)
+    eta64 = lam * torch.exp(torch.linspace(-30, 30, 235_200, dtype=D))
+    a64 = 2.0 * eta64 / (torch.sqrt(4.0 * eta64 + eps**2) + eps)
+    _, ratio, omega_sum = _dual_terms(pen, eta64.float(), None, 0.5, 0.0)
+    torch.testing.assert_close(omega_sum.double(), torch.log1p(a64 / eps).sum(), rtol=1e-6,
+                               atol=0.0)
+    torch.testing.assert_close(ratio.double(), 0.5 * a64 * a64 / eta64, rtol=2e-6, atol=0.0)
 
 
 def _bisect_inverse(pen, eta):

@@ -112,21 +112,26 @@ _GROUPED_LOG_MIN = 4096
 LOG_GROUP = 8
 
 
-def sum_log(p: torch.Tensor) -> torch.Tensor:
+def sum_log(p: torch.Tensor, checked: bool = False) -> torch.Tensor:
     """``sum(log p)`` over all entries (0-d).
 
     ``p``'s entries must lie in ``[4.5e-5, 1]``, so that a product of :data:`LOG_GROUP` of
-    them is a normal float32 number. Large float32/float64 tensors take the log of products
-    of :data:`LOG_GROUP` entries (``sum log p = sum log prod``): on a CPU the log is the
-    costly pass and one reduction forms the products. Their rounding is a few ulps of each
-    product, an absolute error of at most about ``4e-7`` per group in float32 (against the
-    log of each entry, which this replaces; it matters only where most entries are close to
-    1, and so the sum itself is small).
+    them is a normal float32 number, or, with ``checked``, in ``(0, 1]``: a product below
+    the dtype's normal range (one reduction over the products tells, on a CPU; other
+    devices take the log of each entry) then gives the log of each entry instead. Large
+    float32/float64 tensors take the log of products of :data:`LOG_GROUP` entries
+    (``sum log p = sum log prod``): on a CPU the log is the costly pass and one reduction
+    forms the products. Their rounding is a few ulps of each product, an absolute error of
+    at most about ``4e-7`` per group in float32 (against the log of each entry, which this
+    replaces; it matters only where most entries are close to 1, and so the sum itself is
+    small).
 
     Parameters
     ----------
     p : torch.Tensor
-        Values in ``[4.5e-5, 1]``.
+        Values in ``[4.5e-5, 1]``; in ``(0, 1]`` with ``checked``.
+    checked : bool, default=False
+        Whether to check that the products are normal numbers.
 
     Returns
     -------
@@ -145,8 +150,13 @@ def sum_log(p: torch.Tensor) -> torch.Tensor:
     n = flat.numel()
     if n < _GROUPED_LOG_MIN or p.dtype not in (torch.float32, torch.float64):
         return torch.log(flat).sum()
+    if checked and p.device.type != "cpu":  # no check that waits for the device
+        return torch.log(flat).sum()
     m = n - n % LOG_GROUP
-    total = flat[:m].view(LOG_GROUP, -1).prod(0).log_().sum()
+    products = flat[:m].view(LOG_GROUP, -1).prod(0)
+    if checked and not float(products.amin()) >= torch.finfo(p.dtype).tiny:
+        return torch.log(flat).sum()  # an underflow (or a NaN)
+    total = products.log_().sum()
     return total.add_(torch.log(flat[m:]).sum()) if m < n else total
 
 
