@@ -499,19 +499,19 @@ class LogSum(Penalty):
         from ..nn._terms import sum_log
 
         # with r = sqrt(eta + eps^2/4) + eps/2 = a + eps (a = eta / r, the root of
-        # a (a + eps) = eta without cancellation) and q = eps r = sqrt(eps^2 eta + eps^4/4)
-        # + eps^2/2: a/eps = eta / q, a^2/eta = a / r = eps^2 (a/eps) / q and
-        # Omega(a) = log1p(a/eps) = -log(eps^2 / q), with eps^2 / q in (0, 1]: its sum by
-        # logs of grouped products (one log per eight weights); on three buffers, one of
-        # them eta's, without a itself
+        # a (a + eps) = eta without cancellation), q = eps r = sqrt(eps^2 eta + eps^4/4)
+        # + eps^2/2 and p = eps^2 / q = 1 / (1 + a/eps) in (0, 1]: a/eps = eta / q,
+        # a^2/eta = a / r = (a/eps) p and Omega(a) = log1p(a/eps) = -log p, whose sum is
+        # taken by logs of grouped products (one log per eight weights); on two buffers,
+        # one of them eta's, without a itself
         e2 = self.eps ** 2
         q = torch.add(torch.full((), e2 * e2 / 4, dtype=eta.dtype, device=eta.device), eta,
                       alpha=e2).sqrt_().add_(e2 / 2)
-        omega_sum = sum_log(torch.div(torch.full((), e2, dtype=eta.dtype, device=eta.device),
-                                      q), checked=True).neg_()
         a_eps = torch.div(eta, q, out=eta)
-        ratio = torch.addcdiv(torch.full((), offset, dtype=eta.dtype, device=eta.device),
-                              a_eps, q, value=scale * e2, out=q)
+        p = torch.div(torch.full((), e2, dtype=eta.dtype, device=eta.device), q, out=q)
+        omega_sum = sum_log(p, checked=True).neg_()
+        ratio = torch.addcmul(torch.full((), offset, dtype=eta.dtype, device=eta.device),
+                              a_eps, p, value=scale, out=p)
         return None, ratio, omega_sum
 
     def _value_and_slope(self, xp, w, scale):
