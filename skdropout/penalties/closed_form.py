@@ -496,7 +496,7 @@ class LogSum(Penalty):
             return super()._dual_parts(xp, eta, scale, offset)
         import torch
 
-        from ..nn._terms import sum_log
+        from ..nn._terms import scalar_like, sum_log
 
         # with r = sqrt(eta + eps^2/4) + eps/2 = a + eps (a = eta / r, the root of
         # a (a + eps) = eta without cancellation), q = eps r = sqrt(eps^2 eta + eps^4/4)
@@ -505,13 +505,11 @@ class LogSum(Penalty):
         # taken by logs of grouped products (one log per eight weights); on two buffers,
         # one of them eta's, without a itself
         e2 = self.eps ** 2
-        q = torch.add(torch.full((), e2 * e2 / 4, dtype=eta.dtype, device=eta.device), eta,
-                      alpha=e2).sqrt_().add_(e2 / 2)
+        q = torch.add(scalar_like(e2 * e2 / 4, eta), eta, alpha=e2).sqrt_().add_(e2 / 2)
         a_eps = torch.div(eta, q, out=eta)
-        p = torch.div(torch.full((), e2, dtype=eta.dtype, device=eta.device), q, out=q)
+        p = torch.div(scalar_like(e2, eta), q, out=q)
         omega_sum = sum_log(p, checked=True).neg_()
-        ratio = torch.addcmul(torch.full((), offset, dtype=eta.dtype, device=eta.device),
-                              a_eps, p, value=scale, out=p)
+        ratio = torch.addcmul(scalar_like(offset, eta), a_eps, p, value=scale, out=p)
         return None, ratio, omega_sum
 
     def _value_and_slope(self, xp, w, scale):
