@@ -184,6 +184,12 @@ def test_uniform_like_float32_draws_are_numpys_float32_uniforms():
         torch.manual_seed(3)
         ref = np.random.Generator(_pcg64_from_torch()).random(n, dtype=np.float32)
         assert np.array_equal(draws.numpy(), ref)
+    # each thread sets a generator of its own
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(_pcg64_from_torch).result()
+    assert other is not _pcg64_from_torch()
 
 
 @pytest.mark.parametrize("shape", [(6, 5), (64, 80)])  # torch's and numpy's uniforms
