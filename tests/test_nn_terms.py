@@ -14,8 +14,8 @@ import torch.nn.functional as F  # noqa: E402
 from skdropout.nn._hardconcrete import hardconcrete_gates, sigmoid_sum  # noqa: E402
 from skdropout.nn._penalty import (_dual_terms, _inverse_eta_hat,  # noqa: E402
                                    eta_trick_objective, fixed_eta_tikhonov, penalty_value)
-from skdropout.nn._terms import (_GROUPED_LOG_MIN, _NUMPY_UNIFORM_MIN, sum_log,  # noqa: E402
-                                 uniform_like)
+from skdropout.nn._terms import (_GROUPED_LOG_MIN, _NUMPY_UNIFORM_MIN,  # noqa: E402
+                                 _pcg64_from_torch, sum_log, uniform_like)
 from skdropout.nn._vardrop import (K1, K2, K3, local_reparameterisation,  # noqa: E402
                                    vardrop_kl_sum, vardrop_noise)
 from skdropout.penalties import get_penalty  # noqa: E402
@@ -91,6 +91,20 @@ def test_sum_log_over_products_is_the_sum_of_logs(n, gen):
     assert torch.isnan(sum_log(q))
 
 
+def test_sum_log_checked_falls_back_where_the_products_underflow(gen):
+    # entries in (0, 1]: products of eight that stay normal give the grouped sum; one
+    # product below float32's normal range (entries near 1e-6) gives the log of each entry
+    n = 3 * _GROUPED_LOG_MIN + 5
+    p = torch.rand(n, generator=gen) * (1 - 4.6e-5) + 4.6e-5
+    assert torch.equal(sum_log(p, checked=True), sum_log(p))
+    q = p.clone()
+    q[: 8 * (n // 8)].view(8, -1)[:, 7] = 1e-6  # one group's product is 1e-48
+    torch.testing.assert_close(sum_log(q, checked=True), q.log().sum(), rtol=0.0, atol=0.0)
+    assert float(sum_log(q)) != float(q.log().sum())  # unchecked: the underflow shows
+    q[n // 2] = float("nan")
+    assert torch.isnan(sum_log(q, checked=True))
+
+
 def test_vardrop_kl_sum_in_float32_at_the_size_of_a_layer(gen):
     # LeNet-300-100's first layer in float32 against the float64 expression: the value
     # (whose log term is summed over products of eight entries) and the gradient
@@ -161,6 +175,23 @@ def test_uniform_like_draws_reproducible_uniforms(dtype, n):
     assert float((corr - torch.eye(20, dtype=D)).abs().max()) < 6 / math.sqrt(n)
 
 
+def test_uniform_like_float32_draws_are_numpys_float32_uniforms():
+    # the raw route: numpy's Generator.random(dtype=float32) from the same state, an odd
+    # count (the last 64-bit output's high half unused) and an even one
+    for n in (_NUMPY_UNIFORM_MIN + 1, 235_200):
+        torch.manual_seed(3)
+        draws = uniform_like(torch.empty(n))
+        torch.manual_seed(3)
+        ref = np.random.Generator(_pcg64_from_torch()).random(n, dtype=np.float32)
+        assert np.array_equal(draws.numpy(), ref)
+    # each thread sets a generator of its own
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(_pcg64_from_torch).result()
+    assert other is not _pcg64_from_torch()
+
+
 @pytest.mark.parametrize("shape", [(6, 5), (64, 80)])  # torch's and numpy's uniforms
 def test_hardconcrete_gates_are_louizos_gates_and_count(gen, shape):
     beta, gamma, zeta = 2 / 3, -0.1, 1.1
@@ -187,6 +218,41 @@ def test_hardconcrete_gates_are_louizos_gates_and_count(gen, shape):
                            beta, gamma, zeta, 1.0)[0]
     p_open = 1.0 / (1.0 + math.exp(beta * math.log(-gamma / zeta)))
     assert abs(float((s > 0).double().mean()) - p_open) < 0.005
+
+
+def test_hardconcrete_gates_gradients_of_one_input_and_a_scaled_count(gen):
+    # the backward pass's other branches: only w (or only log a) needs a gradient, and the
+    # count enters with a factor other than 1; against autograd of the plain gates
+    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    w = torch.randn(6, 5, dtype=D, generator=gen)
+    log_a = torch.linspace(-4, 4, 30, dtype=D).reshape(6, 5)
+    g = torch.randn(6, 5, dtype=D, generator=gen)
+
+    def loss(fn, w, log_a):
+        torch.manual_seed(5)
+        out, count = fn(w, log_a)
+        return (out * g).sum() + 2.5 * count
+
+    def plain(w, log_a):
+        u = uniform_like(log_a).clamp(1e-6, 1.0 - 1e-6)
+        z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_a) / beta)
+        count = torch.sigmoid(log_a - beta * math.log(-gamma / zeta)).sum()
+        return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0), 0.3 * count
+
+    def analytic(w, log_a):
+        return hardconcrete_gates(w, log_a, beta, gamma, zeta, 0.3)
+
+    for needs in ((True, False), (False, True), (True, True)):
+        grads = []
+        for fn in (analytic, plain):
+            inputs = [x.clone().requires_grad_(r) for x, r in zip((w, log_a), needs)]
+            loss(fn, *inputs).backward()
+            grads.append([x.grad for x in inputs])
+        for ga, gp in zip(*grads):
+            if gp is None:
+                assert ga is None
+            else:
+                torch.testing.assert_close(ga, gp, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name,params", [("logsum", {"eps": 2.0}), ("l1", {}),
@@ -243,6 +309,22 @@ def test_logsum_dual_terms_in_float32(eps):
                                                            eta64.clone(), 0.3, 1e-2)
     torch.testing.assert_close(a, a_ref, rtol=1e-9, atol=0.0)
     torch.testing.assert_close(ratio, 0.3 * a_ref * a_ref / eta64 + 1e-2, rtol=1e-9, atol=0.0)
+
+
+@pytest.mark.parametrize("eps", [0.1, 2.0])
+@pytest.mark.parametrize("lam", [1e-3, 1e12])
+def test_logsum_dual_value_at_the_size_of_a_layer(eps, lam):
+    # LeNet-300-100's first layer in float32: sum Omega(a) by the log of grouped products
+    # of eps^2 / q against log1p(a / eps) in float64, over every eta the eta-trick reaches
+    # (lam e^[-30, 30]); at lam = 1e12 the largest etas make products underflow (the
+    # per-entry logs)
+    pen = get_penalty("logsum", eps=eps)
+    eta64 = lam * torch.exp(torch.linspace(-30, 30, 235_200, dtype=D))
+    a64 = 2.0 * eta64 / (torch.sqrt(4.0 * eta64 + eps**2) + eps)
+    _, ratio, omega_sum = _dual_terms(pen, eta64.float(), None, 0.5, 0.0)
+    torch.testing.assert_close(omega_sum.double(), torch.log1p(a64 / eps).sum(), rtol=1e-6,
+                               atol=0.0)
+    torch.testing.assert_close(ratio.double(), 0.5 * a64 * a64 / eta64, rtol=2e-6, atol=0.0)
 
 
 def _bisect_inverse(pen, eta):

@@ -16,22 +16,44 @@ from torch import nn
 from ..penalties import hardconcrete_moments
 from ._base import SparseLayer, check_number
 from ._spec import MethodSpec
-from ._terms import ElementwiseTerm, affine, sigmoid_slope, uniform_like, zero_outside
+from ._terms import (ElementwiseTerm, affine, first_order, sigmoid_slope, uniform_like,
+                     zero_outside)
 
 
-def _hardconcrete_weight(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
-                         zeta: float) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+class _GatedWeightAndCount(torch.autograd.Function):
     """``w s`` with one HARDCONCRETE(beta, gamma, zeta)(a) gate s per weight (eqs. 20-21)
-    and its derivatives s in w and ``w ds/dlog a`` in log a, where ``ds/dlog a = (zeta -
-    gamma) z (1 - z) / beta`` with z the sigmoid of eq. (20) (0 where the gate is clipped)."""
-    z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
-    z.add_(log_a).mul_(1.0 / beta).sigmoid_()
-    raw = affine(z, zeta - gamma, gamma)
-    # w z (1 - z) in one pass, by the backward kernel of the sigmoid, in z's storage
-    d_la = torch.ops.aten.sigmoid_backward.grad_input(w, z, grad_input=z)
-    d_la = zero_outside(d_la, raw, 0.0, 1.0, in_place=True)
-    s = raw.clamp_(0.0, 1.0)
-    return torch.mul(w, s), [s, d_la.mul_((zeta - gamma) / beta), None, None, None]
+    and ``scale sum sigmoid(log a - shift)`` in one node. The derivatives are s in w and, in
+    log a, ``c w z (1 - z)`` (c = (zeta - gamma) / beta, z the sigmoid of eq. 20; 0 where
+    the gate is clipped) from the gates plus ``scale p (1 - p)`` from the count (p the
+    count's sigmoid): the backward pass forms their sum in one pass."""
+
+    @staticmethod
+    def forward(ctx: Any, w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma: float,
+                zeta: float, shift: float, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        z = uniform_like(log_a).logit_(1e-6)  # logit(u), u clipped to [1e-6, 1 - 1e-6]
+        z.add_(log_a).mul_(1.0 / beta).sigmoid_()
+        raw = affine(z, zeta - gamma, gamma)
+        # w z (1 - z) in one pass, by the backward kernel of the sigmoid, in z's storage
+        d_gate = torch.ops.aten.sigmoid_backward.grad_input(w, z, grad_input=z)
+        d_gate = zero_outside(d_gate, raw, 0.0, 1.0, in_place=True)
+        s = raw.clamp_(0.0, 1.0)
+        count, d_count = _sigmoid_sum(log_a, shift, scale)
+        ctx.save_for_backward(s, d_gate, d_count[0])
+        ctx.c = (zeta - gamma) / beta
+        return torch.mul(w, s), count
+
+    @staticmethod
+    @first_order  # the derivatives are saved as values: no second order
+    def backward(ctx: Any, grad: torch.Tensor, grad_count: torch.Tensor
+                 ) -> tuple[torch.Tensor | None, ...]:
+        s, d_gate, d_count = ctx.saved_tensors
+        grad = grad.contiguous()  # products with the (contiguous) saved tensors
+        d_w = torch.mul(s, grad) if ctx.needs_input_grad[0] else None
+        if not ctx.needs_input_grad[1]:
+            return d_w, None, None, None, None, None, None
+        if grad_count.device.type != "cpu" or float(grad_count) != 1.0:
+            d_count = torch.mul(d_count, grad_count)  # else the count enters the loss as is
+        return d_w, torch.addcmul(d_count, d_gate, grad, value=ctx.c), None, None, None, None, None
 
 
 def open_gate_shift(beta: float, gamma: float, zeta: float) -> float:
@@ -90,9 +112,8 @@ def hardconcrete_gates(w: torch.Tensor, log_a: torch.Tensor, beta: float, gamma:
     >>> out.tolist(), float(count)  # gates wide open
     ([1.0, 1.0, 1.0, 1.0], 4.0)
     """
-    shift = open_gate_shift(beta, gamma, zeta)
-    return (ElementwiseTerm.apply(_hardconcrete_weight, w, log_a, beta, gamma, zeta),
-            sigmoid_sum(log_a, shift, scale))
+    return _GatedWeightAndCount.apply(w, log_a, float(beta), float(gamma), float(zeta),
+                                      open_gate_shift(beta, gamma, zeta), float(scale))
 
 
 def _sigmoid_sum(x: torch.Tensor, shift: float, scale: float

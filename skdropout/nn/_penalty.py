@@ -175,8 +175,9 @@ def _eta_trick(w: torch.Tensor, log_eta_bar: torch.Tensor, penalty: Penalty, lam
     keep[0], d_lev, omega_sum = _dual_terms(penalty, eta, a0, 0.5 * lam, lam * decay)
     d_lev.addcmul_(w, d_w, value=-0.5)
     # sum d_lev = lam/2 sum (a^2 - w^2)/eta + n lam c: the value from it
-    total = lam * omega_sum - d_lev.sum() + lam * decay * (lev.sum() + lev.numel())
-    return total, [d_w, zero_outside(d_lev, unclipped, -30.0, 30.0, in_place=True)]
+    total = torch.mul(omega_sum, lam).sub_(d_lev.sum()).add_(lev.sum(), alpha=lam * decay)
+    return (total.add_(lam * decay * lev.numel()),
+            [d_w, zero_outside(d_lev, unclipped, -30.0, 30.0, in_place=True)])
 
 
 def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None,
@@ -195,7 +196,7 @@ def _dual_terms(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None,
         a = _inverse_eta_hat(penalty, target, a0)
         ratio = torch.mul(a, a).div_(target)
         parts = (a, affine(ratio, scale, offset, out=ratio), penalty.value(a))
-    return tuple(None if p is None else p.to(eta.dtype) for p in parts)
+    return tuple(p if p is None or p.dtype == eta.dtype else p.to(eta.dtype) for p in parts)
 
 
 def _inverse_eta_hat(penalty: Penalty, eta: torch.Tensor, a0: torch.Tensor | None = None,

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -110,21 +112,26 @@ _GROUPED_LOG_MIN = 4096
 LOG_GROUP = 8
 
 
-def sum_log(p: torch.Tensor) -> torch.Tensor:
+def sum_log(p: torch.Tensor, checked: bool = False) -> torch.Tensor:
     """``sum(log p)`` over all entries (0-d).
 
     ``p``'s entries must lie in ``[4.5e-5, 1]``, so that a product of :data:`LOG_GROUP` of
-    them is a normal float32 number. Large float32/float64 tensors take the log of products
-    of :data:`LOG_GROUP` entries (``sum log p = sum log prod``): on a CPU the log is the
-    costly pass and one reduction forms the products. Their rounding is a few ulps of each
-    product, an absolute error of at most about ``4e-7`` per group in float32 (against the
-    log of each entry, which this replaces; it matters only where most entries are close to
-    1, and so the sum itself is small).
+    them is a normal float32 number, or, with ``checked``, in ``(0, 1]``: a product below
+    the dtype's normal range (one reduction over the products tells, on a CPU; other
+    devices take the log of each entry) then gives the log of each entry instead. Large
+    float32/float64 tensors take the log of products of :data:`LOG_GROUP` entries
+    (``sum log p = sum log prod``): on a CPU the log is the costly pass and one reduction
+    forms the products. Their rounding is a few ulps of each product, an absolute error of
+    at most about ``4e-7`` per group in float32 (against the log of each entry, which this
+    replaces; it matters only where most entries are close to 1, and so the sum itself is
+    small).
 
     Parameters
     ----------
     p : torch.Tensor
-        Values in ``[4.5e-5, 1]``.
+        Values in ``[4.5e-5, 1]``; in ``(0, 1]`` with ``checked``.
+    checked : bool, default=False
+        Whether to check that the products are normal numbers.
 
     Returns
     -------
@@ -143,8 +150,13 @@ def sum_log(p: torch.Tensor) -> torch.Tensor:
     n = flat.numel()
     if n < _GROUPED_LOG_MIN or p.dtype not in (torch.float32, torch.float64):
         return torch.log(flat).sum()
+    if checked and p.device.type != "cpu":  # no check that waits for the device
+        return torch.log(flat).sum()
     m = n - n % LOG_GROUP
-    total = flat[:m].view(LOG_GROUP, -1).prod(0).log_().sum()
+    products = flat[:m].view(LOG_GROUP, -1).prod(0)
+    if checked and not float(products.amin()) >= torch.finfo(p.dtype).tiny:
+        return torch.log(flat).sum()  # an underflow (or a NaN)
+    total = products.log_().sum()
     return total.add_(torch.log(flat[m:]).sum()) if m < n else total
 
 
@@ -152,16 +164,35 @@ def sum_log(p: torch.Tensor) -> torch.Tensor:
 #: :func:`uniform_like`); below it the per-call set-up would cost more than it saves.
 _NUMPY_UNIFORM_MIN = 4096
 
+#: one numpy PCG64 generator per thread, set to a new state by each call of
+#: :func:`uniform_like`
+_generators = threading.local()
+
+
+def _pcg64_from_torch() -> np.random.PCG64:
+    """This thread's PCG64 generator, set to a state and (odd) increment of 124 bits each
+    drawn from torch's default generator (four 62-bit integers): a fresh, independent
+    stream per call, reproducible by ``torch.manual_seed``. Setting the state spares each
+    call the hashing by which numpy's SeedSequence seeds a new generator."""
+    bits = getattr(_generators, "pcg64", None)
+    if bits is None:
+        bits = _generators.pcg64 = np.random.PCG64(0)
+    s0, s1, s2, s3 = torch.randint(0, 2**62, (4,)).tolist()
+    bits.state = {"bit_generator": "PCG64", "has_uint32": 0, "uinteger": 0,
+                  "state": {"state": (s0 << 64) | s1, "inc": (s2 << 65) | (s3 << 1) | 1}}
+    return bits
+
 
 def uniform_like(t: torch.Tensor) -> torch.Tensor:
     """Independent U[0, 1) draws shaped like ``t`` (same dtype and device).
 
     On a CPU, large float32/float64 tensors are filled by numpy's PCG64 generator, which
     draws uniforms about twice as fast as torch's CPU generator (one draw per weight per step
-    is a large part of a hard concrete step). Its seed is drawn from torch's default
-    generator, so ``torch.manual_seed`` (and the estimators' ``random_state``) make the
-    draws reproducible exactly as with ``torch.rand_like``; each call seeds a fresh
-    generator, so concurrent calls share no state.
+    is a large part of a hard concrete step); float32 draws are numpy's float32 uniforms
+    ``(u >> 8) 2^-24`` of the 32-bit halves u of its raw 64-bit outputs. Its state is
+    drawn from torch's default generator, so ``torch.manual_seed`` (and the estimators'
+    ``random_state``) make the draws reproducible exactly as with ``torch.rand_like``; each
+    call starts a new stream, and each thread has its own generator.
 
     Parameters
     ----------
@@ -185,9 +216,20 @@ def uniform_like(t: torch.Tensor) -> torch.Tensor:
     if (t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64)
             or t.numel() < _NUMPY_UNIFORM_MIN):
         return torch.rand_like(t, memory_format=torch.contiguous_format)
-    seed = int(torch.randint(0, 2**62, (1,)))
-    dtype = np.float32 if t.dtype == torch.float32 else np.float64
-    draws = np.random.Generator(np.random.PCG64(seed)).random(t.numel(), dtype=dtype)
+    bits = _pcg64_from_torch()
+    n = t.numel()
+    if t.dtype == torch.float64:
+        return torch.from_numpy(np.random.Generator(bits).random(n)).reshape(t.shape)
+    # numpy's float32 uniform, (next_uint32 >> 8) 2^-24 with each 64-bit output giving
+    # two uint32, its low half first, formed from the raw outputs in three passes: the
+    # same draws without numpy's per-draw call
+    raw = bits.random_raw((n + 1) // 2).view(np.uint32)
+    if sys.byteorder == "big":  # the low half is the second uint32 in memory
+        raw = raw.reshape(-1, 2)[:, ::-1].reshape(-1)
+    raw = raw[:n]
+    raw >>= 8
+    draws = raw.astype(np.float32)
+    draws *= np.float32(2.0**-24)
     return torch.from_numpy(draws).reshape(t.shape)
 
 

@@ -430,6 +430,12 @@ class Huber(Penalty):
         return 0.0
 
 
+#: torch tensors with at least this many entries take LogSum's sum of Omega in its eta-trick
+#: dual (``LogSum._dual_parts``) by the log of grouped products; below it the extra calls
+#: cost more than the logs they save
+_GROUPED_DUAL_MIN = 65536
+
+
 class LogSum(Penalty):
     r"""The log-sum penalty (Candes et al.), normalised: Omega(w) = log(|w| + eps) - log(eps)
     (Table 3, appendix A.7) [1]_.
@@ -496,17 +502,24 @@ class LogSum(Penalty):
             return super()._dual_parts(xp, eta, scale, offset)
         import torch
 
+        from ..nn._terms import scalar_like, sum_log
+
         # with r = sqrt(eta + eps^2/4) + eps/2 = a + eps (a = eta / r, the root of
-        # a (a + eps) = eta without cancellation) and q = eps r = sqrt(eps^2 eta + eps^4/4)
-        # + eps^2/2: a/eps = eta / q, a^2/eta = a / r = eps^2 (a/eps) / q and
-        # Omega(a) = log1p(a/eps); on two buffers, one of them eta's, without a itself
+        # a (a + eps) = eta without cancellation), q = eps r = sqrt(eps^2 eta + eps^4/4)
+        # + eps^2/2 and p = eps^2 / q = 1 / (1 + a/eps) in (0, 1]: a/eps = eta / q,
+        # a^2/eta = a / r = (a/eps) p and Omega(a) = log1p(a/eps) = -log p, whose sum is
+        # taken by logs of grouped products (one log per eight weights) for large tensors;
+        # on two buffers, one of them eta's, without a itself
         e2 = self.eps ** 2
-        q = torch.add(torch.full((), e2 * e2 / 4, dtype=eta.dtype, device=eta.device), eta,
-                      alpha=e2).sqrt_().add_(e2 / 2)
+        q = torch.add(scalar_like(e2 * e2 / 4, eta), eta, alpha=e2).sqrt_().add_(e2 / 2)
         a_eps = torch.div(eta, q, out=eta)
-        ratio = torch.addcdiv(torch.full((), offset, dtype=eta.dtype, device=eta.device),
-                              a_eps, q, value=scale * e2, out=q)
-        return None, ratio, a_eps.log1p_().sum()
+        if eta.numel() < _GROUPED_DUAL_MIN:  # a^2/eta = eps^2 (a/eps) / q, one log1p each
+            ratio = torch.addcdiv(scalar_like(offset, eta), a_eps, q, value=scale * e2, out=q)
+            return None, ratio, a_eps.log1p_().sum()
+        p = torch.div(scalar_like(e2, eta), q, out=q)
+        omega_sum = sum_log(p, checked=True).neg_()
+        ratio = torch.addcmul(scalar_like(offset, eta), a_eps, p, value=scale, out=p)
+        return None, ratio, omega_sum
 
     def _value_and_slope(self, xp, w, scale):
         if xp.name != "torch":
