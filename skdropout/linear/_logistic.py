@@ -296,11 +296,14 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     whole = screened and warm and design.sparse
     # the step needs the model's minimiser only to inner_tol, so the polish stops at a
     # fraction of it rather than at rounding level; a non-convex penalty's polish follows
-    # its exact Newton steps (their crossings pick the local minimum)
+    # its exact Newton steps (their crossings pick the local minimum). A binary convex
+    # step's warm start moves to the new model by the greedy homotopy first (one CG solve
+    # per round of crossings on the matrix-free route, instead of one per crossing)
     res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
                max_iter=max_iter, tol=inner_tol,
                working_set=np.arange(problem.d) if whole else None,
-               polish_tol=_polish_fraction(problem, penalty) * inner_tol)
+               polish_tol=_polish_fraction(problem, penalty) * inner_tol,
+               greedy_predict=problem.binary and penalty.convex)
     b_new = design.intercept(res.coef) if problem.fit_intercept else 0.0
     return res.coef, b_new
 
