@@ -164,6 +164,7 @@ def test_sparse_products_without_column_slices_keep_the_solution(fmt, penalty, p
     unsliced = IRLSClassifier(**kw).fit(fmt(X), y, sample_weight=sw)
     dense = IRLSClassifier(**kw).fit(X.toarray(), y, sample_weight=sw)
     monkeypatch.setattr(_design, "_SLICE_SAVING", 0)
+    monkeypatch.setattr(_design, "_SLICE_COPY", 0)
     sliced = IRLSClassifier(**kw).fit(fmt(X), y, sample_weight=sw)
     assert 5 < np.count_nonzero(sliced.coef_) < X.shape[1] // 2
     for other in (unsliced, dense):
