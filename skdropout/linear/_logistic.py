@@ -728,6 +728,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     M = problem.margins(W, b)
     F = problem.loss(M) + lam * penalty_total(penalty, W)
     path, it, converged, inner_tol = [F], 0, False, math.inf
+    sub = sub_cols = None  # the problem restricted to the set, and the set
     while True:
         res = np.max(np.column_stack([kkt_residuals(G[:, k], W[:, k], penalty, lam)
                                       for k in range(W.shape[1])]), axis=1) / scale
@@ -765,7 +766,9 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cols = np.flatnonzero(~outside)  # the set, its violators and the support, sorted
         # an incomplete set is solved loosely: its solution moves when the violators enter
         inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
-        sub = problem.restrict(cols)
+        if sub is None or not np.array_equal(sub_cols, cols):
+            # a round without new features (the tight solve after a loose one) keeps it
+            sub, sub_cols = problem.restrict(cols), cols
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
                         max_iter=max_iter - it, screened=True, **{**options, "tol": inner_tol})
         it += inner.n_iter
