@@ -394,9 +394,10 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
             back = _reenter(G, c, w, cur, penalty, lam) if reentries < _MAX_REENTRIES else None
             if back is None:
                 return cur
+            back, residual = back
             reentries += 1
             # a nonzero start with the sign of the residual (scaled by the start: cur may be 0)
-            cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
+            cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(residual)
             fresh[back] = True
             continue
         cur[idx[drop]] = 0.0
@@ -564,15 +565,17 @@ def _best_crossing(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
 
 
 def _reenter(G: np.ndarray, c: np.ndarray, w: np.ndarray, cur: np.ndarray,
-             penalty: Penalty, lam: float) -> np.ndarray | None:
+             penalty: Penalty, lam: float) -> tuple[np.ndarray, np.ndarray] | None:
     """Positions at 0 in :func:`newton_on_support` whose optimality condition
-    ``|c_j - G_j cur| <= lam slope0_j`` fails, or None."""
+    ``|c_j - G_j cur| <= lam slope0_j`` fails, with their residuals ``c_j - G_j cur``, or
+    None."""
     gone = np.flatnonzero(cur == 0)
     if gone.size == 0:
         return None
     s0 = np.broadcast_to(penalty_slope0(penalty), w.shape)[gone]
-    viol = gone[np.abs(c[gone] - (G @ cur)[gone]) > lam * s0 * (1.0 + 1e-9)]
-    return viol if viol.size else None
+    residual = c[gone] - (G @ cur)[gone]
+    out = np.abs(residual) > lam * s0 * (1.0 + 1e-9)
+    return (gone[out], residual[out]) if out.any() else None
 
 
 class _WorkingSet:
