@@ -164,6 +164,7 @@ def test_sparse_products_without_column_slices_keep_the_solution(fmt, penalty, p
     unsliced = IRLSClassifier(**kw).fit(fmt(X), y, sample_weight=sw)
     dense = IRLSClassifier(**kw).fit(X.toarray(), y, sample_weight=sw)
     monkeypatch.setattr(_design, "_SLICE_SAVING", 0)
+    monkeypatch.setattr(_design, "_SLICE_COPY", 0)
     sliced = IRLSClassifier(**kw).fit(fmt(X), y, sample_weight=sw)
     assert 5 < np.count_nonzero(sliced.coef_) < X.shape[1] // 2
     for other in (unsliced, dense):
@@ -265,7 +266,10 @@ def test_binary_newton_steps_polish_to_their_own_tolerance(monkeypatch):
     tolerance (not a tenth of it): the warm-started path on a text-like sparse X (polished
     matrix-free from 200 columns) reads far fewer entries in the polish's products, takes
     no more Newton steps, keeps the tighter polish's supports and ends within 1e-8 of the
-    objective of a path at tol=1e-10 (the tighter polish: within 1e-9)."""
+    objective of a path at tol=1e-10 (the tighter polish: within 1e-9). The two polishes
+    are compared with the exact predictor of the steps' inner IRLS; the default greedy one
+    (``irls(greedy_predict=True)``) keeps the supports and that objective, reading fewer
+    entries."""
     from skdropout.linear import _gram_operator, _irls
     from skdropout.linear._logistic_path import logistic_lam_max, solve_logistic_path
     from skdropout.linear._path import geometric_grid
@@ -303,6 +307,10 @@ def test_binary_newton_steps_polish_to_their_own_tolerance(monkeypatch):
              for k, lam in enumerate(lams)]
         return out, np.array(F), sum(entries), sum(steps)
 
+    greedy, F_greedy, work_greedy, _ = path(1e-4)
+    greedy_irls = _logistic.irls
+    monkeypatch.setattr(_logistic, "irls",
+                        lambda *a, **k: greedy_irls(*a, **{**k, "greedy_predict": False}))
     loose, F_loose, work, steps = path(1e-4)
     monkeypatch.setattr(_logistic, "_POLISH_FRACTION_BINARY", _logistic._POLISH_FRACTION)
     tight, F_tight, work_tight, steps_tight = path(1e-4)
@@ -311,6 +319,8 @@ def test_binary_newton_steps_polish_to_their_own_tolerance(monkeypatch):
     np.testing.assert_array_equal(loose.coefs != 0, tight.coefs != 0)
     _, F_exact, _, _ = path(1e-10)
     assert np.all(F_tight - F_exact < 1e-9) and np.all(F_loose - F_exact < 1e-8)
+    np.testing.assert_array_equal(greedy.coefs != 0, loose.coefs != 0)
+    assert np.all(F_greedy - F_exact < 1e-8) and work_greedy < work
 
 
 @pytest.mark.parametrize("classes", [2, 3])

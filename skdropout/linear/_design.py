@@ -34,8 +34,10 @@ from ._gram_operator import GramOperator
 _GER = blas.get_blas_funcs("ger", (np.empty(0),))
 
 _OFFSET_RATIO = 100.0
-# the multiply-adds a column slice of a sparse X must save to pay for building the slice
-_SLICE_SAVING = 1 << 16
+# the multiply-adds a column slice of a sparse X must save to pay for building the slice: a
+# fixed part, and per entry that the slice copies (scipy's gather of the columns' stored
+# entries costs about two multiply-adds of a product per entry)
+_SLICE_SAVING, _SLICE_COPY = 1 << 16, 2
 # bytes of a dense X that _dense_moments reads per block (the block stays in the cache)
 _BLOCK_BYTES = 1 << 20
 # the largest number of entries the covariance updates keep (d x columns)
@@ -74,13 +76,16 @@ def slice_pays(X: Any, cols: np.ndarray) -> bool:
 
     Always for a dense X (the slice's copy costs less than the product it saves). For a
     sparse (CSC) X only when the product with all of X, the other columns' factors at 0,
-    would read more than ``_SLICE_SAVING`` entries beyond those of ``cols``: a slice is a new
-    sparse matrix, whose construction costs about that many multiply-adds.
+    would read more than ``_SLICE_SAVING + _SLICE_COPY * k`` entries beyond the ``k`` of
+    ``cols``: a slice is a new sparse matrix, whose construction costs about that many
+    multiply-adds (a fixed part and a copy of its ``k`` entries). A support that holds
+    most of the entries of a working set's columns is thus multiplied in place.
     """
     if not sp.issparse(X):
         return True
     ip = X.indptr
-    return X.nnz - int(np.sum(ip[cols + 1] - ip[cols])) > _SLICE_SAVING
+    kept = int(np.sum(ip[cols + 1] - ip[cols]))
+    return X.nnz - kept > _SLICE_SAVING + _SLICE_COPY * kept
 
 
 def _rank_one_update(A: np.ndarray, alpha: float, a: np.ndarray, b: np.ndarray) -> None:
@@ -232,7 +237,8 @@ class Design:
         off = self.x_offset[cols] if self._centre else np.zeros(cols.size)
         whole = cols.size == self.d and np.array_equal(cols, np.arange(self.d))
         return GramOperator(self.X if whole else self.X[:, cols], off,
-                            self.sw if self._weighted else None, self.col_sq_norms(cols))
+                            self.sw if self._weighted else None,
+                            self.col_sq_norms(None if whole else cols))
 
     def sparse_columns(self, cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
         """The columns ``cols`` of a sparse design without densifying them: per column the

@@ -38,6 +38,9 @@ class GramOperator:
     def __init__(self, block: Any, offset: np.ndarray, sw: np.ndarray | None,
                  diagonal: np.ndarray) -> None:
         self.block, self.offset, self.sw, self._diag = block, offset, sw, diagonal
+        # block' for the products (built at the first: a sparse transpose is a new matrix
+        # object, whose construction checks cost about as much as a small product)
+        self._block_t: Any = None
         self.n = block.shape[0]
         self.shape = (block.shape[1], block.shape[1])
         self.centred = bool(np.any(offset))
@@ -70,7 +73,9 @@ class GramOperator:
         T = self.rows(V)
         if self.sw is not None:
             T *= self.sw.reshape(-1, *(1,) * (T.ndim - 1))
-        out = np.asarray(self.block.T @ T)
+        if self._block_t is None:
+            self._block_t = self.block.T
+        out = np.asarray(self._block_t @ T)
         if self.centred:
             out = out - np.multiply.outer(self.offset, T.sum(axis=0))
         return out / self.n

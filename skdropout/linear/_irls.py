@@ -394,9 +394,10 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
             back = _reenter(G, c, w, cur, penalty, lam) if reentries < _MAX_REENTRIES else None
             if back is None:
                 return cur
+            back, residual = back
             reentries += 1
             # a nonzero start with the sign of the residual (scaled by the start: cur may be 0)
-            cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(c[back] - (G @ cur)[back])
+            cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(residual)
             fresh[back] = True
             continue
         cur[idx[drop]] = 0.0
@@ -564,15 +565,17 @@ def _best_crossing(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
 
 
 def _reenter(G: np.ndarray, c: np.ndarray, w: np.ndarray, cur: np.ndarray,
-             penalty: Penalty, lam: float) -> np.ndarray | None:
+             penalty: Penalty, lam: float) -> tuple[np.ndarray, np.ndarray] | None:
     """Positions at 0 in :func:`newton_on_support` whose optimality condition
-    ``|c_j - G_j cur| <= lam slope0_j`` fails, or None."""
+    ``|c_j - G_j cur| <= lam slope0_j`` fails, with their residuals ``c_j - G_j cur``, or
+    None."""
     gone = np.flatnonzero(cur == 0)
     if gone.size == 0:
         return None
     s0 = np.broadcast_to(penalty_slope0(penalty), w.shape)[gone]
-    viol = gone[np.abs(c[gone] - (G @ cur)[gone]) > lam * s0 * (1.0 + 1e-9)]
-    return viol if viol.size else None
+    residual = c[gone] - (G @ cur)[gone]
+    out = np.abs(residual) > lam * s0 * (1.0 + 1e-9)
+    return (gone[out], residual[out]) if out.any() else None
 
 
 class _WorkingSet:
@@ -936,23 +939,32 @@ def _extrapolate(ws: _WorkingSet, penalty: Penalty, lam: float, w_old: np.ndarra
 
 
 def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
-             tol: float) -> np.ndarray:
+             tol: float, greedy: bool = False) -> np.ndarray:
     """The warm start ``w`` (a solution at another lam, supported on W) moved to ``lam`` by
     :func:`newton_on_support` on its support: for l1 this is the exact piecewise-linear
     continuation ``w_S + (lam_old - lam) G_SS^-1 sign(w_S)`` up to the crossings, the step of
     the lasso homotopy. Kept only when it lowers eq. (1) at ``lam``; with it, far fewer zeros
     violate their optimality condition than at ``w`` itself, so the working set grows by the
     coordinates that enter the support rather than by all that the change of lam disturbs.
-    ``tol``: the polish's residual (:func:`newton_on_support`)."""
+    ``tol``: the polish's residual (:func:`newton_on_support`). With ``greedy`` the greedy
+    homotopy goes first (every coordinate that a full Newton step moves across 0 leaves at
+    once, and the zeros that then violate their condition re-enter: a solve per round
+    rather than per crossing, each a conjugate-gradient solve from scratch on the
+    matrix-free route), and the exact one where that does not lower eq. (1)."""
     if ws.G is None or ws.cols.size == 0:
         return w
-    moved = newton_on_support(ws.G, ws.c, w[ws.cols], penalty.restrict(ws.cols), lam,
-                              cache=ws.factor, tol=tol)
-    if moved is None:
-        return w
-    trial = w.copy()
-    trial[ws.cols] = moved
-    return trial if ws.objective(penalty, lam, trial) <= ws.objective(penalty, lam, w) else w
+    pen = penalty.restrict(ws.cols)
+    F = ws.objective(penalty, lam, w)
+    for first in ((True, False) if greedy else (False,)):
+        moved = newton_on_support(ws.G, ws.c, w[ws.cols], pen, lam, greedy=first,
+                                  cache=ws.factor, tol=tol)
+        if moved is None:
+            continue
+        trial = w.copy()
+        trial[ws.cols] = moved
+        if ws.objective(penalty, lam, trial) <= F:
+            return trial
+    return w
 
 
 class _PolishRetry:
@@ -984,7 +996,8 @@ class _PolishRetry:
 
 def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray | None = None,
          solver: str = "auto", max_iter: int = 1000, tol: float = 1e-6,
-         working_set: np.ndarray | None = None, polish_tol: float = 0.0) -> IRLSResult:
+         working_set: np.ndarray | None = None, polish_tol: float = 0.0,
+         greedy_predict: bool = False) -> IRLSResult:
     """Minimise eq. (1) with the squared loss by IRLS on the eta-trick form (eq. 6).
 
     Parameters
@@ -1013,6 +1026,12 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         polish may stop (default 0: at rounding level; :func:`newton_on_support`). A caller
         that needs the solution only to ``tol`` (an inexact Newton step) passes a fraction
         of it, which saves the polish's last conjugate-gradient steps.
+    greedy_predict : bool
+        With ``coef_init`` and a penalty with a working set: the warm start's move to
+        ``lam`` tries the greedy homotopy first (:func:`_predict`). A binary logistic
+        Newton step with a convex penalty sets it (:mod:`._logistic`: its model is convex,
+        so either start leads to the same minimum); a path of the regressors and the
+        class-by-class steps of a multinomial fit keep the exact homotopy.
 
     Returns
     -------
@@ -1049,7 +1068,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
         # (the path's predictor), then the zeros that violate the optimality condition there
         # enter before the first w-step
         w_start = w
-        w = _predict(ws, penalty, lam, w, polish_tol * scale)
+        w = _predict(ws, penalty, lam, w, polish_tol * scale, greedy_predict)
         polished = w is not w_start and ws.cols.size >= _REUSE_MIN
         r = ws.residual(w)  # from the working set's block: w lives on W
         res = kkt_residuals(design.gradient(w, r), w, penalty, lam) / scale

@@ -296,11 +296,14 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     whole = screened and warm and design.sparse
     # the step needs the model's minimiser only to inner_tol, so the polish stops at a
     # fraction of it rather than at rounding level; a non-convex penalty's polish follows
-    # its exact Newton steps (their crossings pick the local minimum)
+    # its exact Newton steps (their crossings pick the local minimum). A binary convex
+    # step's warm start moves to the new model by the greedy homotopy first (one CG solve
+    # per round of crossings on the matrix-free route, instead of one per crossing)
     res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
                max_iter=max_iter, tol=inner_tol,
                working_set=np.arange(problem.d) if whole else None,
-               polish_tol=_polish_fraction(problem, penalty) * inner_tol)
+               polish_tol=_polish_fraction(problem, penalty) * inner_tol,
+               greedy_predict=problem.binary and penalty.convex)
     b_new = design.intercept(res.coef) if problem.fit_intercept else 0.0
     return res.coef, b_new
 
@@ -725,6 +728,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     M = problem.margins(W, b)
     F = problem.loss(M) + lam * penalty_total(penalty, W)
     path, it, converged, inner_tol = [F], 0, False, math.inf
+    sub = sub_cols = None  # the problem restricted to the set, and the set
     while True:
         res = np.max(np.column_stack([kkt_residuals(G[:, k], W[:, k], penalty, lam)
                                       for k in range(W.shape[1])]), axis=1) / scale
@@ -762,7 +766,9 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cols = np.flatnonzero(~outside)  # the set, its violators and the support, sorted
         # an incomplete set is solved loosely: its solution moves when the violators enter
         inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
-        sub = problem.restrict(cols)
+        if sub is None or not np.array_equal(sub_cols, cols):
+            # a round without new features (the tight solve after a loose one) keeps it
+            sub, sub_cols = problem.restrict(cols), cols
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
                         max_iter=max_iter - it, screened=True, **{**options, "tol": inner_tol})
         it += inner.n_iter
