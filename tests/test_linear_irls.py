@@ -318,14 +318,25 @@ def test_newton_polish_reenters_a_dropped_coordinate(greedy):
     assert out[j] != 0.0
 
 
-def test_polish_line_search_picks_the_lowest_crossing_point():
+@pytest.mark.parametrize("operator", [False, True])
+def test_polish_line_search_picks_the_lowest_crossing_point(operator):
     # the candidates of the convex polish's line search, evaluated here by brute force: the
-    # cut chosen is the lowest of them, and no higher than the first crossing's point
+    # cut chosen is the lowest of them, and no higher than the first crossing's point; with
+    # the Gram matrix as a matrix-free operator of a sparse, centred and weighted design
+    # (the quadratic terms from the samples' values) too
+    from skdropout.linear._design import Design
     from skdropout.linear._irls import _best_crossing
 
     rng = np.random.default_rng(5)
     A = rng.standard_normal((40, 25))
     G, c = A.T @ A / 40, A.T @ rng.standard_normal(40) / 40
+    if operator:
+        X = sp.random(300, 25, density=0.05, format="csc", random_state=5)
+        design = Design(X, rng.standard_normal(300), rng.uniform(0.5, 2.0, 300), True)
+        G, c = design.gram_operator(np.arange(25)), design.xty()
+        u = design.sw  # (mean 1) the centred, weighted columns, densely
+        Xc = np.sqrt(u)[:, None] * (X.toarray() - u @ X.toarray() / 300)
+        Gd = Xc.T @ Xc / 300
     w, step = rng.standard_normal(25), rng.standard_normal(25)
     pen, lam = get_penalty("l1"), 0.3
     new = w - step
@@ -335,7 +346,7 @@ def test_polish_line_search_picks_the_lowest_crossing_point():
     def objective(t):
         p = w - t * step
         p[frac <= t] = 0.0
-        return 0.5 * p @ G @ p - c @ p + lam * np.abs(p).sum()
+        return 0.5 * p @ (Gd if operator else G) @ p - c @ p + lam * np.abs(p).sum()
 
     cuts = np.sort(frac[np.isfinite(frac)])
     values = [objective(t) for t in cuts]

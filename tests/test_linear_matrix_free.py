@@ -60,10 +60,14 @@ def test_gram_operator_equals_the_dense_gram_blocks(intercept, weighted, kind):
     pos = np.array([0, 4, 17, 50, 89])
     np.testing.assert_allclose(op.take(pos) @ v[pos], G[np.ix_(pos, pos)] @ v[pos],
                                atol=1e-14)
-    # the quadratic form from the samples' values (the polish's crossing line search)
-    np.testing.assert_allclose(op.quadratic(op.rows(V)), np.einsum("jk,jl,lk->k", V, G, V),
-                               rtol=1e-12)
-    np.testing.assert_allclose(op.quadratic(op.rows(v)), v @ G @ v, rtol=1e-12)
+    # the quadratic forms of the points of a line with a few coordinates taken off it (the
+    # polish's crossing line search), from the samples' values of its two ends
+    ts, D = np.sort(rng.uniform(0.0, 1.0, 5)), rng.standard_normal((pos.size, 5))
+    points = v[:, None] - ts[None, :] * V[:, 0, None]
+    points[pos] -= D
+    ends = op.rows(np.column_stack([v, V[:, 0]]))
+    np.testing.assert_allclose(op.line_quadratics(ends, ts, pos, D),
+                               np.einsum("jk,jl,lk->k", points, G, points), rtol=1e-12)
 
 
 def test_pcg_solves_positive_definite_systems_and_refuses_indefinite_ones():

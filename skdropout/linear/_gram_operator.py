@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._block_preconditioner import BlockJacobi
 
@@ -62,11 +63,40 @@ class GramOperator:
             T -= self.offset @ V  # one value per column of V, broadcast over the rows
         return T
 
-    def quadratic(self, R: np.ndarray) -> np.ndarray:
-        """``diag(V'GV) = sum_i sw_i R_ik^2 / n`` of the columns V from their
-        ``R = rows(V)`` (a value for a vector)."""
-        sq = R * R if self.sw is None else self.sw.reshape(-1, *(1,) * (R.ndim - 1)) * R * R
-        return sq.sum(axis=0) / self.n
+    def line_quadratics(self, ends: np.ndarray, ts: np.ndarray, pos: np.ndarray,
+                        D: np.ndarray) -> np.ndarray:
+        """``p_k'G p_k`` for the points ``p_k = w - t_k s - E D[:, k]`` of a line, where
+        ``E`` holds the columns ``pos`` of the identity (a few coordinates taken off the
+        line: the crossed ones of the polish's line search), from ``ends = rows([w, s])``.
+
+        With ``a, b`` the columns of ``ends`` and ``kappa_k = x_offset[pos]'D[:, k]``, the
+        samples' values are ``R_ik = a_i - t_k b_i + kappa_k - (X[:, pos] D)_ik``
+        (:meth:`rows`). On the rows that the stored entries of the columns ``pos`` touch
+        (a sparse X: a few) they are formed; on the others the last term is 0, and
+        ``sum_i sw_i R_ik^2`` there is the quadratic in ``t_k`` and ``kappa_k`` of the
+        weighted sums of ``a^2, ab, b^2, a, b, 1`` over those rows: ``O(n + |touched|
+        |ts|)`` work instead of the ``O(n |ts|)`` of :meth:`quadratic` of all of R."""
+        a, b = ends[:, 0], ends[:, 1]
+        kappa = self.offset[pos] @ D if self.centred else np.zeros(ts.size)
+        block = self.block[:, pos]
+        sw = np.ones(self.n) if self.sw is None else self.sw
+        if sp.issparse(block):  # (CSC) the touched rows, renumbered
+            touched, inverse = np.unique(block.indices, return_inverse=True)
+            block = type(block)((block.data, inverse.ravel(), block.indptr),
+                                shape=(touched.size, pos.size))
+        else:
+            touched = np.arange(self.n)
+        R = (a[touched, None] - b[touched, None] * ts[None, :] + kappa[None, :]
+             - np.asarray(block @ D))
+        inside = (sw[touched, None] * R * R).sum(axis=0)
+        rest = sw.copy()
+        rest[touched] = 0.0
+        ra, rb = rest * a, rest * b
+        saa, sab, sbb = float(ra @ a), float(ra @ b), float(rb @ b)
+        sa, sb, s1 = float(ra.sum()), float(rb.sum()), float(rest.sum())
+        outside = (saa - 2.0 * ts * sab + ts * ts * sbb + 2.0 * kappa * (sa - ts * sb)
+                   + kappa * kappa * s1)
+        return (inside + outside) / self.n
 
     def __matmul__(self, V: np.ndarray) -> np.ndarray:
         """``G V`` for a vector or a block of columns."""

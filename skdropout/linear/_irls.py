@@ -555,9 +555,7 @@ def _best_crossing(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray,
     if isinstance(G, GramOperator):
         crossed = np.flatnonzero(frac <= ts[-1])
         ends = G.rows(np.column_stack([w, step]))
-        R = (ends[:, :1] - ends[:, 1:] * ts[None, :]
-             - G.take(crossed).rows((line - points)[:, crossed].T))
-        quad = G.quadratic(R)
+        quad = G.line_quadratics(ends, ts, crossed, (line - points)[:, crossed].T)
     else:
         quad = np.einsum("jk,kj->k", G @ points.T, points)
     F = 0.5 * quad - points @ c + lam * np.sum(penalty.pointwise(points), axis=1)
