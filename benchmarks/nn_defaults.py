@@ -11,8 +11,8 @@ excepted from the density bar).
 With ``--mnist`` the same check on MNIST's LeNet-300-100 (60,000 training images, test on the
 10,000 test images), 20 epochs, default lr; goal: density < 0.9 at test error < 2.5 %.
 
-    OMP_NUM_THREADS=1 SKDROPOUT_NATIVE=0 python benchmarks/nn_defaults.py
-    OMP_NUM_THREADS=1 SKDROPOUT_NATIVE=0 SKDROPOUT_DATA=../shared/data \\
+    OMP_NUM_THREADS=1 python benchmarks/nn_defaults.py
+    OMP_NUM_THREADS=1 SKDROPOUT_DATA=../shared/data \\
         python benchmarks/nn_defaults.py --mnist --methods vardrop --csv out.csv
 
 ``--set name=value`` passes an estimator parameter to every method (e.g.
