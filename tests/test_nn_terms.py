@@ -14,11 +14,11 @@ import torch.nn.functional as F  # noqa: E402
 from skdropout.nn._hardconcrete import hardconcrete_gates, sigmoid_sum  # noqa: E402
 from skdropout.nn._penalty import (_dual_terms, _inverse_eta_hat,  # noqa: E402
                                    eta_trick_objective, fixed_eta_tikhonov, penalty_value)
-from skdropout.nn._terms import (_GROUPED_LOG_MIN, _NUMPY_UNIFORM_MIN,  # noqa: E402
-                                 _pcg64_from_torch, sum_log, uniform_like)
+from skdropout.nn._terms import _NUMPY_UNIFORM_MIN, _pcg64_from_torch, uniform_like  # noqa: E402
 from skdropout.nn._vardrop import (K1, K2, K3, local_reparameterisation,  # noqa: E402
                                    vardrop_kl_sum, vardrop_noise)
 from skdropout.penalties import get_penalty  # noqa: E402
+from skdropout.penalties._torch_ops import _GROUPED_LOG_MIN, sum_log  # noqa: E402
 from skdropout.penalties._xp import namespace  # noqa: E402
 
 D = torch.float64

@@ -15,10 +15,11 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from ..penalties import Penalty
+from ..penalties._torch_ops import scalar_like
 from ..penalties._xp import namespace
 from ._base import SparseLayer, check_number
 from ._spec import MethodSpec
-from ._terms import LOG2_E, ElementwiseTerm, affine, clip, scalar_like, zero_outside
+from ._terms import LOG2_E, ElementwiseTerm, affine, clip, zero_outside
 
 
 def check_penalty(penalty: Penalty, owner: str, needs_gradient: bool) -> Penalty:

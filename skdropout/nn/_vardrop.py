@@ -12,11 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..penalties._torch_ops import scalar_like, sum_log
 from ._base import SparseLayer, check_number
 from ._callbacks import StepRule
 from ._spec import MethodSpec
-from ._terms import (ElementwiseTerm, affine, clip, exp_of, first_order, scalar_like,
-                     sigmoid_slope, sum_log, zero_outside)
+from ._terms import (ElementwiseTerm, affine, clip, exp_of, first_order, sigmoid_slope,
+                     zero_outside)
 
 # Molchanov et al. (2017), eq. (14): the approximation of -KL for the log-uniform prior.
 K1, K2, K3 = 0.63576, 1.87320, 1.48695

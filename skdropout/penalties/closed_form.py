@@ -502,7 +502,7 @@ class LogSum(Penalty):
             return super()._dual_parts(xp, eta, scale, offset)
         import torch
 
-        from ..nn._terms import scalar_like, sum_log
+        from ._torch_ops import scalar_like, sum_log
 
         # with r = sqrt(eta + eps^2/4) + eps/2 = a + eps (a = eta / r, the root of
         # a (a + eps) = eta without cancellation), q = eps r = sqrt(eps^2 eta + eps^4/4)
