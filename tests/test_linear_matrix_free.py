@@ -19,7 +19,7 @@ from skdropout.linear import (IRLSClassifier, IRLSRegressor, _block_precondition
                              _logistic)
 from skdropout.linear._block_preconditioner import BlockJacobi
 from skdropout.linear._design import Design
-from skdropout.linear._gram_operator import pcg
+from skdropout.linear._gram_operator import GramOperator, pcg
 from skdropout.linear._multinomial_hessian import MultinomialHessian
 from skdropout.penalties import get_penalty
 
@@ -68,6 +68,10 @@ def test_gram_operator_equals_the_dense_gram_blocks(intercept, weighted, kind):
     ends = op.rows(np.column_stack([v, V[:, 0]]))
     np.testing.assert_allclose(op.line_quadratics(ends, ts, pos, D),
                                np.einsum("jk,jl,lk->k", points, G, points), rtol=1e-12)
+    if kind == "sparse":  # a CSR block gives the same (its indices are columns, not rows)
+        csr = GramOperator(op.block.tocsr(), op.offset, op.sw, op.diagonal())
+        np.testing.assert_allclose(csr.line_quadratics(ends, ts, pos, D),
+                                   op.line_quadratics(ends, ts, pos, D), rtol=1e-12)
 
 
 def test_pcg_solves_positive_definite_systems_and_refuses_indefinite_ones():

@@ -80,7 +80,8 @@ class GramOperator:
         kappa = self.offset[pos] @ D if self.centred else np.zeros(ts.size)
         block = self.block[:, pos]
         sw = np.ones(self.n) if self.sw is None else self.sw
-        if sp.issparse(block):  # (CSC) the touched rows, renumbered
+        if sp.issparse(block):  # the touched rows, renumbered (CSC: indices are rows)
+            block = block.tocsc()
             touched, inverse = np.unique(block.indices, return_inverse=True)
             block = type(block)((block.data, inverse.ravel(), block.indptr),
                                 shape=(touched.size, pos.size))
