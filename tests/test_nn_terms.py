@@ -144,8 +144,8 @@ def test_vardrop_noise_is_multiplicative_gaussian_noise_and_kl(gen):
     def analytic(w, la):
         return vardrop_noise(w, la, 0.3)
 
-    _assert_same(_seeded(_joined(analytic)), _seeded(_joined(plain)), w, la)
-    assert torch.autograd.gradcheck(_seeded(_joined(analytic)), (w.clone().requires_grad_(),
+    _assert_same(_seeded(_joined(_hc_analytic)), _seeded(_joined(_hc_plain)), w, la)
+    assert torch.autograd.gradcheck(_seeded(_joined(_hc_analytic)), (w.clone().requires_grad_(),
                                                               la.clone().requires_grad_()))
     # the noise: N(0, alpha) relative perturbations
     torch.manual_seed(0)
@@ -192,24 +192,32 @@ def test_uniform_like_float32_draws_are_numpys_float32_uniforms():
     assert other is not _pcg64_from_torch()
 
 
+HC = (2 / 3, -0.1, 1.1)  # Louizos et al.'s beta, gamma, zeta
+
+
+def _hc_plain(w, log_a):
+    """Hard concrete gates (eqs. 20-21) and 0.3 times the count of open gates, by plain
+    torch expressions (autograd differentiates them)."""
+    beta, gamma, zeta = HC
+    u = uniform_like(log_a).clamp(1e-6, 1.0 - 1e-6)
+    z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_a) / beta)
+    count = torch.sigmoid(log_a - beta * math.log(-gamma / zeta)).sum()
+    return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0), 0.3 * count
+
+
+def _hc_analytic(w, log_a):
+    return hardconcrete_gates(w, log_a, *HC, 0.3)
+
+
 @pytest.mark.parametrize("shape", [(6, 5), (64, 80)])  # torch's and numpy's uniforms
 def test_hardconcrete_gates_are_louizos_gates_and_count(gen, shape):
-    beta, gamma, zeta = 2 / 3, -0.1, 1.1
+    beta, gamma, zeta = HC
     w = torch.randn(*shape, dtype=D, generator=gen)
     log_a = torch.linspace(-4, 4, w.numel(), dtype=D).reshape(shape)
 
-    def plain(w, log_a):
-        u = uniform_like(log_a).clamp(1e-6, 1.0 - 1e-6)
-        z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_a) / beta)
-        count = torch.sigmoid(log_a - beta * math.log(-gamma / zeta)).sum()
-        return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0), 0.3 * count
-
-    def analytic(w, log_a):
-        return hardconcrete_gates(w, log_a, beta, gamma, zeta, 0.3)
-
-    _assert_same(_seeded(_joined(analytic)), _seeded(_joined(plain)), w, log_a)
+    _assert_same(_seeded(_joined(_hc_analytic)), _seeded(_joined(_hc_plain)), w, log_a)
     if w.numel() <= 100:  # finite differences: a few entries are enough
-        assert torch.autograd.gradcheck(_seeded(_joined(analytic)),
+        assert torch.autograd.gradcheck(_seeded(_joined(_hc_analytic)),
                                         (w.clone().requires_grad_(),
                                          log_a.clone().requires_grad_()))
     # P(s > 0) = sigmoid(log a - beta log(-gamma/zeta)) (the L0 term), by sampling
@@ -223,7 +231,6 @@ def test_hardconcrete_gates_are_louizos_gates_and_count(gen, shape):
 def test_hardconcrete_gates_gradients_of_one_input_and_a_scaled_count(gen):
     # the backward pass's other branches: only w (or only log a) needs a gradient, and the
     # count enters with a factor other than 1; against autograd of the plain gates
-    beta, gamma, zeta = 2 / 3, -0.1, 1.1
     w = torch.randn(6, 5, dtype=D, generator=gen)
     log_a = torch.linspace(-4, 4, 30, dtype=D).reshape(6, 5)
     g = torch.randn(6, 5, dtype=D, generator=gen)
@@ -233,18 +240,9 @@ def test_hardconcrete_gates_gradients_of_one_input_and_a_scaled_count(gen):
         out, count = fn(w, log_a)
         return (out * g).sum() + 2.5 * count
 
-    def plain(w, log_a):
-        u = uniform_like(log_a).clamp(1e-6, 1.0 - 1e-6)
-        z = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_a) / beta)
-        count = torch.sigmoid(log_a - beta * math.log(-gamma / zeta)).sum()
-        return w * torch.clamp(z * (zeta - gamma) + gamma, 0.0, 1.0), 0.3 * count
-
-    def analytic(w, log_a):
-        return hardconcrete_gates(w, log_a, beta, gamma, zeta, 0.3)
-
     for needs in ((True, False), (False, True), (True, True)):
         grads = []
-        for fn in (analytic, plain):
+        for fn in (_hc_analytic, _hc_plain):
             inputs = [x.clone().requires_grad_(r) for x, r in zip((w, log_a), needs)]
             loss(fn, *inputs).backward()
             grads.append([x.grad for x in inputs])
