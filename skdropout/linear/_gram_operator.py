@@ -56,8 +56,8 @@ class GramOperator:
 
     def rows(self, V: np.ndarray) -> np.ndarray:
         """``X[:, P] V - 1 x_offset'V``, the centred (unweighted) samples' values of a vector
-        or a block of columns V: ``V'GV`` is their weighted sum of squares
-        (:meth:`quadratic`)."""
+        or a block of columns V: ``V'GV`` is their weighted sum of squares over n
+        (:meth:`line_quadratics` for the points of a line)."""
         T = np.asarray(self.block @ V)  # a new array
         if self.centred:
             T -= self.offset @ V  # one value per column of V, broadcast over the rows
@@ -75,7 +75,7 @@ class GramOperator:
         (a sparse X: a few) they are formed; on the others the last term is 0, and
         ``sum_i sw_i R_ik^2`` there is the quadratic in ``t_k`` and ``kappa_k`` of the
         weighted sums of ``a^2, ab, b^2, a, b, 1`` over those rows: ``O(n + |touched|
-        |ts|)`` work instead of the ``O(n |ts|)`` of :meth:`quadratic` of all of R."""
+        |ts|)`` work instead of the ``O(n |ts|)`` of all of R."""
         a, b = ends[:, 0], ends[:, 1]
         kappa = self.offset[pos] @ D if self.centred else np.zeros(ts.size)
         block = self.block[:, pos]
