@@ -690,6 +690,7 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
         res = _newton(problem, penalty, lam, W, b, scale, coef_init is not None,
                       max_iter=max_iter, **options)
     else:
+        M = None
         if coef_init is not None or intercept_init is not None:
             M = problem.margins(W, b)
             if gradient is None:
@@ -697,7 +698,7 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
             else:  # the intercepts' part costs no product with X
                 G, g_b = gradient, problem.s @ problem.residual(M) / problem.total
         res = _screened(problem, penalty, lam, W, b, G, g_b, scale, max_iter, options,
-                        working_set)
+                        working_set, M)
     if K > 1 and problem.fit_intercept:
         res.intercept = res.intercept - res.intercept.mean()  # softmax: a common shift
     return res
@@ -705,19 +706,26 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
 
 def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
               b: np.ndarray, G: np.ndarray, g_b: np.ndarray, scale: float, max_iter: int,
-              options: dict, start: np.ndarray | None = None) -> LogisticResult:
+              options: dict, start: np.ndarray | None = None,
+              M: np.ndarray | None = None) -> LogisticResult:
     """:func:`_newton` on an outer working set of features (a penalty with a working set).
 
     The set starts with the nonzero rows of W and the features ``start`` (a path's strong
     set), or without ``start`` the ``_OUTER_WS`` (sparse X: ``_OUTER_WS_SPARSE``; binary
     with a convex penalty all of them if more, up to ``_FIRST_WS_ROWS * n``, where that
     many go to the matrix-free route) worst violators of the optimality condition at the
-    start (``G``, ``g_b``: the loss's negative gradient there); each round solves the
+    start (``G``, ``g_b``: the loss's negative gradient there, ``M``: the margins, when the
+    caller has them); each round solves the
     problem restricted to it (the other coefficients held at 0, so its F is the full F), computes the full
     gradient once, and, while a zero outside violates its condition by more than ``tol``,
     adds the worst violators (at most as many as the set holds, so it at most doubles).
     Every Newton step then works on the data of the set only (for a sparse X the inner IRLS
     starts with all of it, :func:`_newton_direction`), and the full X is read once per round.
+    For a sparse X each round's :func:`_newton` starts from the margins, gradient and
+    (first round) loss that the set's check computed at the same (W, b): the set's gradient
+    is the rows ``cols`` of the full one, each entry the same sum over a column's stored
+    entries in the same order (a dense X's BLAS products of other shapes round otherwise,
+    so its rounds compute their own).
     """
     d, tol = problem.d, options["tol"]
     smallest = _OUTER_WS_SPARSE if sp.issparse(problem.X) else _OUTER_WS
@@ -725,8 +733,9 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
                        and start is None)
     cols = np.zeros(0, dtype=np.intp)
     slope0 = np.broadcast_to(penalty_slope0(penalty), (d,))
-    M = problem.margins(W, b)
-    F = problem.loss(M) + lam * penalty_total(penalty, W)
+    M = problem.margins(W, b) if M is None else M
+    loss = problem.loss(M)  # None once M moves: the next round's _newton computes it
+    F = loss + lam * penalty_total(penalty, W)
     path, it, converged, inner_tol = [F], 0, False, math.inf
     sub = sub_cols = None  # the problem restricted to the set, and the set
     while True:
@@ -770,31 +779,43 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
             # a round without new features (the tight solve after a loose one) keeps it
             sub, sub_cols = problem.restrict(cols), cols
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
-                        max_iter=max_iter - it, screened=True, **{**options, "tol": inner_tol})
+                        max_iter=max_iter - it, screened=True,
+                        start=(M, loss, G[cols], g_b) if problem.sparse else None,
+                        **{**options, "tol": inner_tol})
         it += inner.n_iter
         path.extend(inner.objective_path[1:])
         W = np.zeros_like(W)
         W[cols], b = inner.coef, inner.intercept
         # W is 0 off cols: the margins come from the restricted columns
-        G, g_b = problem.neg_gradient(sub.margins(inner.coef, b))
+        M, loss = sub.margins(inner.coef, b), None
+        G, g_b = problem.neg_gradient(M)
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G)
 
 
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
-            tol: float, inner_max_iter: int, screened: bool = False) -> LogisticResult:
+            tol: float, inner_max_iter: int, screened: bool = False,
+            start: tuple[np.ndarray, float | None, np.ndarray, np.ndarray] | None = None
+            ) -> LogisticResult:
     """Damped penalised Newton steps from (W, b) on all the features of ``problem``
     (:func:`logistic_irls` without its outer working set); ``scale``: the unit of the KKT
     residual, ``warm_init``: W is a warm start (not zero), ``screened``: ``problem`` is
-    restricted to an outer working set (:func:`_newton_direction`)."""
+    restricted to an outer working set (:func:`_newton_direction`), ``start``: the margins
+    ``M = X W + b``, the loss at M (or None) and :meth:`LogisticProblem.neg_gradient` at M,
+    when the caller has them."""
     K = problem.n_columns
     screen = uses_working_set(penalty)
     shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
     revives = bool(np.all(np.asarray(shape.eta_hat(np.zeros(1))) > 0))
-    M = problem.margins(W, b)
-    F = problem.loss(M) + lam * penalty_total(penalty, W)
+    if start is None:
+        M = problem.margins(W, b)
+        loss = problem.loss(M)
+        G, g_b = problem.neg_gradient(M)  # kept at the current M
+    else:
+        M, loss, G, g_b = start
+        loss = problem.loss(M) if loss is None else loss
+    F = loss + lam * penalty_total(penalty, W)
     path = [F]
-    G, g_b = problem.neg_gradient(M)  # kept at the current M
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
     converged, it, stalls, best_kkt = False, 0, 0, kkt
     for it in range(1, max_iter + 1):
