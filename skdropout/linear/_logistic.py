@@ -214,10 +214,12 @@ class LogisticProblem:
         P, C = self.complements(M) if pc is None else pc
         return P * C
 
-    def neg_gradient(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def neg_gradient(self, M: np.ndarray,
+                     pc: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
         """``X'(s (Y - P))/S`` and its intercept part ``sum_i s_i (y_i - p_i)/S`` at the
-        margins ``M`` (:meth:`residual`)."""
-        R = self.s[:, None] * self.residual(M)
+        margins ``M`` (:meth:`residual`; ``pc``: ``complements(M)`` when the caller has it)."""
+        R = self.s[:, None] * self.residual(M, pc)
         G = np.asarray(self.X.T @ R) / self.total
         return G.reshape(self.d, -1), R.sum(axis=0) / self.total
 
@@ -274,7 +276,8 @@ def _kkt(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
 
 def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k: int,
                       M: np.ndarray, w: np.ndarray, b: float, warm: bool,
-                      tol: float, solver: str, max_iter: int, screened: bool
+                      tol: float, solver: str, max_iter: int, screened: bool,
+                      pc: tuple[np.ndarray, np.ndarray] | None = None
                       ) -> tuple[np.ndarray, float]:
     """The penalised Newton step of column k: the minimiser of the weighted least-squares
     expansion (module docstring) plus ``lam Omega``, by :func:`irls` from ``w`` (or from its
@@ -283,8 +286,9 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     IRLS of a sparse X takes as its working set from the start (one sparse Gram matrix per
     Newton step instead of one per growth round, or, above ``_irls._SPARSE_GRAM_MAX``
     columns, one matrix-free operator; a dense X keeps growing the inner set, whose dense
-    block and Gram matrix extend by the new columns only)."""
-    pc = problem.complements(M)
+    block and Gram matrix extend by the new columns only). ``pc``: ``problem.complements(M)``
+    when the caller has it."""
+    pc = problem.complements(M) if pc is None else pc
     h = np.maximum(problem.newton_weights(M, pc)[:, k], _H_MIN)
     z = M[:, k] + problem.residual(M, pc)[:, k] / h
     v = problem.s * h
@@ -807,10 +811,12 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     screen = uses_working_set(penalty)
     shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
     revives = bool(np.all(np.asarray(shape.eta_hat(np.zeros(1))) > 0))
+    pc = None  # the complements at the current M, where the gradient computed them
     if start is None:
         M = problem.margins(W, b)
         loss = problem.loss(M)
-        G, g_b = problem.neg_gradient(M)  # kept at the current M
+        pc = problem.complements(M)
+        G, g_b = problem.neg_gradient(M, pc)  # kept at the current M
     else:
         M, loss, G, g_b = start
         loss = problem.loss(M) if loss is None else loss
@@ -826,13 +832,14 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
             w_new, b_new = _newton_direction(problem, penalty, lam, k, M, W[:, k],
                                              float(b[k]), warm, forcing, solver,
-                                             inner_max_iter, screened)
+                                             inner_max_iter, screened, pc)
             step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
                                 -float(g_b[k]), w_new, b_new)
             if step is None:
                 continue
             W, b, M, F = step
-            G, g_b = problem.neg_gradient(M)
+            pc = problem.complements(M)
+            G, g_b = problem.neg_gradient(M, pc)
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
         if screen and K > 1 and moved and kkt > tol:
@@ -844,6 +851,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             kkt_p = _kkt(problem, penalty, lam, W_p, G_p, g_b_p) / scale
             if kkt_p < kkt or F_p < F:
                 W, b, F, M, kkt, G, g_b = W_p, b_p, F_p, M_p, kkt_p, G_p, g_b_p
+                pc = None
         rel = (F_prev - F) / max(abs(F), np.finfo(float).tiny)
         path.append(F)
         if kkt <= tol and (screen or rel <= tol):
