@@ -238,9 +238,9 @@ def test_sparse_first_working_set_holds_the_violators(penalty, slope0, divisor, 
         sets.append(np.asarray(cols))
         return restrict(self, cols)
 
-    def record_product(self, M):
+    def record_product(self, M, pc=None):
         products.append(self.d)
-        return neg_gradient(self, M)
+        return neg_gradient(self, M, pc)
 
     monkeypatch.setattr(_logistic.LogisticProblem, "restrict", record_set)
     monkeypatch.setattr(_logistic.LogisticProblem, "neg_gradient", record_product)

@@ -244,6 +244,37 @@ def test_kkt_check_adds_what_the_strong_rule_leaves_out(classes, monkeypatch):
     assert np.count_nonzero(np.any(path.coefs[..., -1] != 0, axis=0)) > 1
 
 
+@pytest.mark.parametrize("classes", [2, 3])
+def test_screened_rounds_reuse_the_checks_state_to_the_bit(classes, monkeypatch):
+    """A sparse screened fit's rounds start from the margins, loss and gradient rows that
+    the working set's check computed at the same (W, b) (no product, loss or margins of
+    their own): the path (every lam several rounds, the strong rule keeping only ``top``)
+    is bit for bit the one whose rounds recompute them."""
+    X, y = _wide(classes, sparse=True)
+    X = sp.csr_matrix(sp.hstack([X, X[:, ::-1] * 0.5]))  # 600 features: above _OUTER_WS_SPARSE
+    est = IRLSClassifier(tol=1e-8)
+    problem = est._problem(X, y, np.unique(y), np.ones(len(y)))
+    lams = geometric_grid(lambda: logistic_lam_max(problem, est._penalty(X.shape[1])), 8,
+                          0.02)
+    monkeypatch.setattr(_logistic_path, "_strong_set",
+                        lambda G, W, threshold, threshold_prev, top: np.array([top]))
+    newton, starts = _logistic._newton, []
+
+    def recorded(*args, start=None, **kwargs):
+        starts.append(start is not None)
+        return newton(*args, start=start, **kwargs)
+
+    monkeypatch.setattr(_logistic, "_newton", recorded)
+    reused = solve_logistic_path(est, problem, lams)
+    assert len(starts) > len(lams) and all(starts)
+    monkeypatch.setattr(_logistic, "_newton",
+                        lambda *args, start=None, **kwargs: newton(*args, **kwargs))
+    recomputed = solve_logistic_path(est, problem, lams)
+    np.testing.assert_array_equal(reused.coefs, recomputed.coefs)
+    np.testing.assert_array_equal(reused.intercepts, recomputed.intercepts)
+    assert np.count_nonzero(reused.coefs[..., -1]) > 1
+
+
 def _check_data():
     """The data of scikit-learn's sample-weight equivalence check (repeated rows and
     LeaveOneGroupOut folds), the case of the rounding limit below."""

@@ -704,3 +704,42 @@ def test_path_with_covariance_updates_equals_cold_fits():
         est = IRLSRegressor(lam=path.lams[k], tol=1e-10).fit(X, y)
         np.testing.assert_allclose(path.coefs[:, k], est.coef_, rtol=1e-7, atol=1e-9)
         np.testing.assert_array_equal(path.coefs[:, k] != 0, est.coef_ != 0)
+
+
+@pytest.mark.parametrize("name", ["l1", "mcp", "elasticnet", "lp"])
+def test_kkt_residuals_coordinate_by_coordinate(name):
+    """The KKT residual of each coordinate against its definition, one coordinate at a time:
+    ``|g_j - lam Omega'(w_j)|`` at a nonzero ``w_j`` (a non-separable Omega: ``d Omega /
+    d w_j`` at w), ``(|g_j| - lam slope0_j)_+`` at a zero
+    (0 where slope0 is infinite: penalty factor inf; 0 where the penalty has no slope0:
+    lp), without and (separable penalties) with a penalty factor of 0, 1 or 2 on the
+    nonzeros and 0, 1, 2 or inf on the zeros."""
+    from skdropout.linear._irls import kkt_residuals
+    from skdropout.penalties.factor import Factored
+
+    rng = np.random.default_rng(0)
+    d, lam = 40, 0.3
+    g = rng.standard_normal(d)
+    w = np.where(rng.random(d) < 0.3, rng.standard_normal(d), 0.0)
+    factor = np.resize([0.0, 1.0, 2.0, np.inf], d)
+    factor[(w != 0) & np.isinf(factor)] = 1.0
+    penalties = [get_penalty(name)]
+    if penalties[0].separable:
+        penalties.append(Factored(get_penalty(name), factor))
+    for penalty in penalties:
+        factored = isinstance(penalty, Factored)
+        res = kkt_residuals(g, w, penalty, lam)
+        for j in range(d):
+            one = Factored(get_penalty(name), factor[j:j + 1]) if factored \
+                else get_penalty(name)
+            if w[j] != 0:
+                # a non-separable Omega's gradient is the whole vector's
+                grad = one.grad(w[j:j + 1])[0] if one.separable else penalty.grad(w)[j]
+                expected = abs(g[j] - lam * float(grad))
+            else:
+                try:
+                    s0 = float(np.asarray(one.slope0).ravel()[0])
+                except NotImplementedError:
+                    s0 = np.inf  # no slope0: the zero is not checked
+                expected = 0.0 if np.isinf(s0) else max(abs(g[j]) - lam * s0, 0.0)
+            assert res[j] == pytest.approx(expected, rel=1e-12, abs=1e-15), (penalty.name, j)

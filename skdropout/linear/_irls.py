@@ -107,19 +107,21 @@ def kkt_residuals(g: np.ndarray, w: np.ndarray, penalty: Penalty, lam: float) ->
     Nonzero ``w_j``: ``|g_j - lam Omega'(w_j)|``; zero ``w_j``: ``(|g_j| - lam slope0)_+``
     (0 where slope0 is infinite or undefined)."""
     zero = w == 0
-    if penalty.separable:  # Omega'(0) = 0 by convention: evaluate it at the nonzeros only
-        nz = np.flatnonzero(~zero)
-        res = np.abs(g, dtype=np.float64)
-        res[nz] = np.abs(g[nz] - lam * penalty.restrict(nz).grad(w[nz]))
-    else:
-        res = np.abs(g - lam * penalty.grad(w))
+    # the zeros' residual on every coordinate (whole-array operations; the nonzeros' are
+    # written over it): most coordinates of a screened fit's check are zeros
     s0 = penalty_slope0(penalty)
     if s0 is None:
-        res[zero] = 0.0
+        res = np.zeros(w.shape)
     else:
-        s0 = np.broadcast_to(s0, w.shape)[zero]
         with np.errstate(invalid="ignore"):
-            res[zero] = np.where(np.isinf(s0), 0.0, np.maximum(np.abs(g[zero]) - lam * s0, 0.0))
+            res = np.maximum(np.abs(g, dtype=np.float64) - lam * s0, 0.0)
+        if np.any(np.isinf(s0)):
+            res = np.where(np.isinf(s0), 0.0, res)
+    if penalty.separable:  # Omega'(0) = 0 by convention: evaluate it at the nonzeros only
+        nz = np.flatnonzero(~zero)
+        res[nz] = np.abs(g[nz] - lam * penalty.restrict(nz).grad(w[nz]))
+    else:
+        res = np.where(zero, res, np.abs(g - lam * penalty.grad(w)))
     return res
 
 

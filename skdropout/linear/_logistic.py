@@ -214,10 +214,12 @@ class LogisticProblem:
         P, C = self.complements(M) if pc is None else pc
         return P * C
 
-    def neg_gradient(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def neg_gradient(self, M: np.ndarray,
+                     pc: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
         """``X'(s (Y - P))/S`` and its intercept part ``sum_i s_i (y_i - p_i)/S`` at the
-        margins ``M`` (:meth:`residual`)."""
-        R = self.s[:, None] * self.residual(M)
+        margins ``M`` (:meth:`residual`; ``pc``: ``complements(M)`` when the caller has it)."""
+        R = self.s[:, None] * self.residual(M, pc)
         G = np.asarray(self.X.T @ R) / self.total
         return G.reshape(self.d, -1), R.sum(axis=0) / self.total
 
@@ -274,7 +276,8 @@ def _kkt(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
 
 def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k: int,
                       M: np.ndarray, w: np.ndarray, b: float, warm: bool,
-                      tol: float, solver: str, max_iter: int, screened: bool
+                      tol: float, solver: str, max_iter: int, screened: bool,
+                      pc: tuple[np.ndarray, np.ndarray] | None = None
                       ) -> tuple[np.ndarray, float]:
     """The penalised Newton step of column k: the minimiser of the weighted least-squares
     expansion (module docstring) plus ``lam Omega``, by :func:`irls` from ``w`` (or from its
@@ -283,8 +286,9 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     IRLS of a sparse X takes as its working set from the start (one sparse Gram matrix per
     Newton step instead of one per growth round, or, above ``_irls._SPARSE_GRAM_MAX``
     columns, one matrix-free operator; a dense X keeps growing the inner set, whose dense
-    block and Gram matrix extend by the new columns only)."""
-    pc = problem.complements(M)
+    block and Gram matrix extend by the new columns only). ``pc``: ``problem.complements(M)``
+    when the caller has it."""
+    pc = problem.complements(M) if pc is None else pc
     h = np.maximum(problem.newton_weights(M, pc)[:, k], _H_MIN)
     z = M[:, k] + problem.residual(M, pc)[:, k] / h
     v = problem.s * h
@@ -690,6 +694,7 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
         res = _newton(problem, penalty, lam, W, b, scale, coef_init is not None,
                       max_iter=max_iter, **options)
     else:
+        M = None
         if coef_init is not None or intercept_init is not None:
             M = problem.margins(W, b)
             if gradient is None:
@@ -697,7 +702,7 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
             else:  # the intercepts' part costs no product with X
                 G, g_b = gradient, problem.s @ problem.residual(M) / problem.total
         res = _screened(problem, penalty, lam, W, b, G, g_b, scale, max_iter, options,
-                        working_set)
+                        working_set, M)
     if K > 1 and problem.fit_intercept:
         res.intercept = res.intercept - res.intercept.mean()  # softmax: a common shift
     return res
@@ -705,19 +710,26 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
 
 def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
               b: np.ndarray, G: np.ndarray, g_b: np.ndarray, scale: float, max_iter: int,
-              options: dict, start: np.ndarray | None = None) -> LogisticResult:
+              options: dict, start: np.ndarray | None = None,
+              M: np.ndarray | None = None) -> LogisticResult:
     """:func:`_newton` on an outer working set of features (a penalty with a working set).
 
     The set starts with the nonzero rows of W and the features ``start`` (a path's strong
     set), or without ``start`` the ``_OUTER_WS`` (sparse X: ``_OUTER_WS_SPARSE``; binary
     with a convex penalty all of them if more, up to ``_FIRST_WS_ROWS * n``, where that
     many go to the matrix-free route) worst violators of the optimality condition at the
-    start (``G``, ``g_b``: the loss's negative gradient there); each round solves the
+    start (``G``, ``g_b``: the loss's negative gradient there, ``M``: the margins, when the
+    caller has them); each round solves the
     problem restricted to it (the other coefficients held at 0, so its F is the full F), computes the full
     gradient once, and, while a zero outside violates its condition by more than ``tol``,
     adds the worst violators (at most as many as the set holds, so it at most doubles).
     Every Newton step then works on the data of the set only (for a sparse X the inner IRLS
     starts with all of it, :func:`_newton_direction`), and the full X is read once per round.
+    For a sparse X each round's :func:`_newton` starts from the margins, gradient and
+    (first round) loss that the set's check computed at the same (W, b): the set's gradient
+    is the rows ``cols`` of the full one, each entry the same sum over a column's stored
+    entries in the same order (a dense X's BLAS products of other shapes round otherwise,
+    so its rounds compute their own).
     """
     d, tol = problem.d, options["tol"]
     smallest = _OUTER_WS_SPARSE if sp.issparse(problem.X) else _OUTER_WS
@@ -725,8 +737,9 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
                        and start is None)
     cols = np.zeros(0, dtype=np.intp)
     slope0 = np.broadcast_to(penalty_slope0(penalty), (d,))
-    M = problem.margins(W, b)
-    F = problem.loss(M) + lam * penalty_total(penalty, W)
+    M = problem.margins(W, b) if M is None else M
+    loss = problem.loss(M)  # None once M moves: the next round's _newton computes it
+    F = loss + lam * penalty_total(penalty, W)
     path, it, converged, inner_tol = [F], 0, False, math.inf
     sub = sub_cols = None  # the problem restricted to the set, and the set
     while True:
@@ -770,31 +783,45 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
             # a round without new features (the tight solve after a loose one) keeps it
             sub, sub_cols = problem.restrict(cols), cols
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
-                        max_iter=max_iter - it, screened=True, **{**options, "tol": inner_tol})
+                        max_iter=max_iter - it, screened=True,
+                        start=(M, loss, G[cols], g_b) if problem.sparse else None,
+                        **{**options, "tol": inner_tol})
         it += inner.n_iter
         path.extend(inner.objective_path[1:])
         W = np.zeros_like(W)
         W[cols], b = inner.coef, inner.intercept
         # W is 0 off cols: the margins come from the restricted columns
-        G, g_b = problem.neg_gradient(sub.margins(inner.coef, b))
+        M, loss = sub.margins(inner.coef, b), None
+        G, g_b = problem.neg_gradient(M)
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G)
 
 
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
-            tol: float, inner_max_iter: int, screened: bool = False) -> LogisticResult:
+            tol: float, inner_max_iter: int, screened: bool = False,
+            start: tuple[np.ndarray, float | None, np.ndarray, np.ndarray] | None = None
+            ) -> LogisticResult:
     """Damped penalised Newton steps from (W, b) on all the features of ``problem``
     (:func:`logistic_irls` without its outer working set); ``scale``: the unit of the KKT
     residual, ``warm_init``: W is a warm start (not zero), ``screened``: ``problem`` is
-    restricted to an outer working set (:func:`_newton_direction`)."""
+    restricted to an outer working set (:func:`_newton_direction`), ``start``: the margins
+    ``M = X W + b``, the loss at M (or None) and :meth:`LogisticProblem.neg_gradient` at M,
+    when the caller has them."""
     K = problem.n_columns
     screen = uses_working_set(penalty)
     shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
     revives = bool(np.all(np.asarray(shape.eta_hat(np.zeros(1))) > 0))
-    M = problem.margins(W, b)
-    F = problem.loss(M) + lam * penalty_total(penalty, W)
+    pc = None  # the complements at the current M, where the gradient computed them
+    if start is None:
+        M = problem.margins(W, b)
+        loss = problem.loss(M)
+        pc = problem.complements(M)
+        G, g_b = problem.neg_gradient(M, pc)  # kept at the current M
+    else:
+        M, loss, G, g_b = start
+        loss = problem.loss(M) if loss is None else loss
+    F = loss + lam * penalty_total(penalty, W)
     path = [F]
-    G, g_b = problem.neg_gradient(M)  # kept at the current M
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
     converged, it, stalls, best_kkt = False, 0, 0, kkt
     for it in range(1, max_iter + 1):
@@ -805,13 +832,14 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
             w_new, b_new = _newton_direction(problem, penalty, lam, k, M, W[:, k],
                                              float(b[k]), warm, forcing, solver,
-                                             inner_max_iter, screened)
+                                             inner_max_iter, screened, pc)
             step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
                                 -float(g_b[k]), w_new, b_new)
             if step is None:
                 continue
             W, b, M, F = step
-            G, g_b = problem.neg_gradient(M)
+            pc = problem.complements(M)
+            G, g_b = problem.neg_gradient(M, pc)
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
         if screen and K > 1 and moved and kkt > tol:
@@ -823,6 +851,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             kkt_p = _kkt(problem, penalty, lam, W_p, G_p, g_b_p) / scale
             if kkt_p < kkt or F_p < F:
                 W, b, F, M, kkt, G, g_b = W_p, b_p, F_p, M_p, kkt_p, G_p, g_b_p
+                pc = None
         rel = (F_prev - F) / max(abs(F), np.finfo(float).tiny)
         path.append(F)
         if kkt <= tol and (screen or rel <= tol):
