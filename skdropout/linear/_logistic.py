@@ -719,12 +719,12 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     with a convex penalty all of them if more, up to ``_FIRST_WS_ROWS * n``, where that
     many go to the matrix-free route) worst violators of the optimality condition at the
     start (``G``, ``g_b``: the loss's negative gradient there, ``M``: the margins, when the
-    caller has them); each round solves the
-    problem restricted to it (the other coefficients held at 0, so its F is the full F), computes the full
-    gradient once, and, while a zero outside violates its condition by more than ``tol``,
-    adds the worst violators (at most as many as the set holds, so it at most doubles).
-    Every Newton step then works on the data of the set only (for a sparse X the inner IRLS
-    starts with all of it, :func:`_newton_direction`), and the full X is read once per round.
+    caller has them); each round solves the problem restricted to it (the other coefficients
+    held at 0, so its F is the full F), computes the full gradient once, and, while a zero
+    outside violates its condition by more than ``tol``, adds the worst violators (at most
+    as many as the set holds, so it at most doubles). Every Newton step then works on the
+    data of the set only (for a sparse X the inner IRLS starts with all of it,
+    :func:`_newton_direction`), and the full X is read once per round.
     For a sparse X each round's :func:`_newton` starts from the margins, gradient and
     (first round) loss that the set's check computed at the same (W, b): the set's gradient
     is the rows ``cols`` of the full one, each entry the same sum over a column's stored
