@@ -15,7 +15,6 @@ from skdropout.linear import IRLSClassifier, IRLSClassifierCV
 from skdropout.linear import _logistic, _logistic_path
 from skdropout.linear._logistic_path import logistic_lam_max, solve_logistic_path
 from skdropout.linear._path import geometric_grid
-from skdropout.penalties import get_penalty
 
 
 @parametrize_with_checks([IRLSClassifierCV(lams=4, eps=1e-2, cv=3, tol=1e-10)])

@@ -285,7 +285,7 @@ def run_table4(methods: Sequence[str] | None = None, epochs: int = 200, device: 
             write_text_atomic(self.path, _csv_text(_curve(net.history)))
 
     for method in todo:
-        spec, config = PAPER_TABLE4[method], configs[method]
+        config = configs[method]
         net = SparseNetClassifier(
             LeNet300100, method=method, optimizer=torch.optim.Adam, batch_size=batch_size,
             max_epochs=epochs, train_split=predefined_split(Dataset(X_va, y_va)),

@@ -596,7 +596,7 @@ class _WorkingSet:
     def add(self, new: np.ndarray, block: np.ndarray | None = None) -> None:
         """Append columns, extending the Gram matrix (and block) by the new parts only
         (``block``: ``X_s[:, new]`` if the caller has it)."""
-        d, n = self.design, self.design.n
+        d = self.design
         old = self.cols
         self.cols = np.concatenate([old, new]).astype(np.intp)
         self.kind = choose_solver(self.solver, d, self.cols.size)
