@@ -72,6 +72,23 @@ def test_gram_operator_equals_the_dense_gram_blocks(intercept, weighted, kind):
         csr = GramOperator(op.block.tocsr(), op.offset, op.sw, op.diagonal())
         np.testing.assert_allclose(csr.line_quadratics(ends, ts, pos, D),
                                    op.line_quadratics(ends, ts, pos, D), rtol=1e-12)
+    # a sub-operator that reads its parent's block in place (take's reuse: a CSC block whose
+    # other columns hold few entries), and one taken from it, equal the dense blocks
+    big = np.setdiff1d(np.arange(90), [3, 40])
+    inner = np.setdiff1d(np.arange(big.size), [0, 7, 60])
+    view = op.take(big, reuse=True)
+    assert (view._columns is not None) == (kind == "sparse")
+    for sub, at in ((view, big), (view.take(inner, reuse=True), big[inner])):
+        G_at = G[np.ix_(at, at)]
+        np.testing.assert_allclose(sub @ v[at], G_at @ v[at], atol=1e-14)
+        np.testing.assert_allclose(sub @ V[at], G_at @ V[at], atol=1e-14)
+        np.testing.assert_allclose(sub.diagonal(), np.diag(G_at), atol=1e-14)
+        sub_ends = sub.rows(np.column_stack([v[at], V[at, 0]]))
+        sub_points = v[at, None] - ts[None, :] * V[at, 0, None]
+        sub_points[pos[:4]] -= D[:4]
+        np.testing.assert_allclose(sub.line_quadratics(sub_ends, ts, pos[:4], D[:4]),
+                                   np.einsum("jk,jl,lk->k", sub_points, G_at, sub_points),
+                                   rtol=1e-12)
 
 
 def test_pcg_solves_positive_definite_systems_and_refuses_indefinite_ones():

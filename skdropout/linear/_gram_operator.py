@@ -20,45 +20,85 @@ import scipy.sparse as sp
 
 from ._block_preconditioner import BlockJacobi
 
+# a sub-operator taken with ``reuse`` reads its parent's block in place while the entries it
+# skips there are at most this fraction of those it keeps (:meth:`GramOperator.take`)
+_VIEW_SKIP = 0.5
+
 
 class GramOperator:
     """``X_s[:, P]'X_s[:, P]/n`` of the columns P of a design, applied without forming it.
 
     Parameters
     ----------
-    block : scipy.sparse matrix (CSC) or ndarray of shape (n_samples, |P|)
-        The raw (uncentred, unweighted) columns P of X.
+    block : scipy.sparse matrix (CSC) or ndarray of shape (n_samples, m)
+        Raw (uncentred, unweighted) columns of X: P itself, or (``columns``) columns among
+        which P lies.
     offset : ndarray of shape (|P|,)
         Their weighted means ``x_offset`` (0 without centring).
     sw : ndarray of shape (n_samples,) or None
         The normalised sample weights (None: all 1).
     diagonal : ndarray of shape (|P|,)
         ``diag(G)``, the columns' ``||X_s[:, j]||^2/n``.
+    columns : ndarray of int, optional
+        The positions of P among the columns of ``block`` (default: all of them, in order).
     """
 
     def __init__(self, block: Any, offset: np.ndarray, sw: np.ndarray | None,
-                 diagonal: np.ndarray) -> None:
+                 diagonal: np.ndarray, columns: np.ndarray | None = None) -> None:
         self.block, self.offset, self.sw, self._diag = block, offset, sw, diagonal
+        self._columns = columns
         # block' for the products (built at the first: a sparse transpose is a new matrix
-        # object, whose construction checks cost about as much as a small product)
+        # object, whose construction checks cost about as much as a small product), shared
+        # by the operators that read the same block (``_owner`` holds it; None: this one)
         self._block_t: Any = None
+        self._owner: GramOperator | None = None
         self.n = block.shape[0]
-        self.shape = (block.shape[1], block.shape[1])
+        self.shape = (diagonal.size, diagonal.size)
         self.centred = bool(np.any(offset))
 
     def diagonal(self) -> np.ndarray:
         """``diag(G)``."""
         return self._diag
 
-    def take(self, pos: np.ndarray) -> "GramOperator":
-        """The principal sub-operator on the positions ``pos`` of P."""
-        return GramOperator(self.block[:, pos], self.offset[pos], self.sw, self._diag[pos])
+    def take(self, pos: np.ndarray, reuse: bool = False) -> "GramOperator":
+        """The principal sub-operator on the positions ``pos`` of P: its columns copied out
+        of the block, or, with ``reuse`` and a CSC block whose entries outside ``pos`` are
+        at most ``_VIEW_SKIP`` times those of ``pos``, read in place (its products pass over
+        those other entries with factors 0 and equal a copy's to the sign of a zero). A
+        copy costs about two products' reads per entry and fresh memory; the polish's next
+        round after coordinates leave the support (a few products) reuses the last round's
+        columns."""
+        cols = self._in_block(pos)
+        if reuse and sp.issparse(self.block) and self.block.format == "csc":
+            kept = int(np.sum(self.block.indptr[cols + 1] - self.block.indptr[cols]))
+            if self.block.nnz - kept <= _VIEW_SKIP * kept:
+                view = GramOperator(self.block, self.offset[pos], self.sw, self._diag[pos],
+                                    cols)
+                view._owner = self if self._owner is None else self._owner
+                return view
+        return GramOperator(self.block[:, cols], self.offset[pos], self.sw, self._diag[pos])
+
+    def _in_block(self, pos: np.ndarray) -> np.ndarray:
+        """The block's columns of the positions ``pos`` of P."""
+        return pos if self._columns is None else self._columns[pos]
+
+    def _transposed(self) -> Any:
+        """``block'``, built once per block."""
+        owner = self if self._owner is None else self._owner
+        if owner._block_t is None:
+            owner._block_t = owner.block.T
+        return owner._block_t
 
     def rows(self, V: np.ndarray) -> np.ndarray:
         """``X[:, P] V - 1 x_offset'V``, the centred (unweighted) samples' values of a vector
         or a block of columns V: ``V'GV`` is their weighted sum of squares over n
         (:meth:`line_quadratics` for the points of a line)."""
-        T = np.asarray(self.block @ V)  # a new array
+        if self._columns is None:
+            T = np.asarray(self.block @ V)  # a new array
+        else:  # the block's other columns at 0
+            full = np.zeros((self.block.shape[1],) + V.shape[1:])
+            full[self._columns] = V
+            T = np.asarray(self.block @ full)
         if self.centred:
             T -= self.offset @ V  # one value per column of V, broadcast over the rows
         return T
@@ -78,7 +118,7 @@ class GramOperator:
         |ts|)`` work instead of the ``O(n |ts|)`` of all of R."""
         a, b = ends[:, 0], ends[:, 1]
         kappa = self.offset[pos] @ D if self.centred else np.zeros(ts.size)
-        block = self.block[:, pos]
+        block = self.block[:, self._in_block(pos)]
         sw = np.ones(self.n) if self.sw is None else self.sw
         if sp.issparse(block):  # the touched rows, renumbered (CSC: indices are rows)
             block = block.tocsc()
@@ -104,9 +144,9 @@ class GramOperator:
         T = self.rows(V)
         if self.sw is not None:
             T *= self.sw.reshape(-1, *(1,) * (T.ndim - 1))
-        if self._block_t is None:
-            self._block_t = self.block.T
-        out = np.asarray(self._block_t @ T)
+        out = np.asarray(self._transposed() @ T)
+        if self._columns is not None:
+            out = out[self._columns]
         if self.centred:
             out = out - np.multiply.outer(self.offset, T.sum(axis=0))
         return out / self.n

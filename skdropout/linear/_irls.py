@@ -315,14 +315,22 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
     first_size, reentries = np.count_nonzero(cur), 0
     fresh = np.zeros(cur.size, dtype=bool)  # re-entered, not yet moved off their entry value
     cache = FactorCache() if cache is None else cache
+    sub = last = None  # (an operator G) the last round's sub-operator; its support, if it shrank
     while True:
         idx = np.flatnonzero(cur)
         if idx.size == 0:
             return cur
         # G @ cur on all positions (cur is 0 off idx) instead of gathering G_SS every round:
         # with the reduced solver a round needs G_SS only when it factorises; an operator's
-        # products cost its columns' entries, so a round takes the support's sub-operator
-        sub = G.take(idx) if isinstance(G, GramOperator) else None
+        # products cost its columns' entries, so a round takes the support's sub-operator,
+        # after a round that dropped coordinates out of that round's columns (read in place
+        # where it skips few entries: GramOperator.take's reuse); the last round's operator
+        # and solver go first (one copy of a support's columns at a time)
+        if isinstance(G, GramOperator):
+            parent, pos = (sub, np.flatnonzero(cur[last])) if last is not None else (G, idx)
+            sub = L = None
+            sub = parent.take(pos, reuse=parent is not G)
+            parent = None
         cs, ws, full = c[idx], cur[idx], np.zeros(cur.size)
         cs_max, diag = np.abs(cs).max(), G.diagonal()[idx]
         pen = penalty.restrict(idx)
@@ -401,8 +409,10 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
             # a nonzero start with the sign of the residual (scaled by the start: cur may be 0)
             cur[back] = 1e-12 * np.max(np.abs(w)) * np.sign(residual)
             fresh[back] = True
+            last = None
             continue
         cur[idx[drop]] = 0.0
+        last = idx
 
 
 def _factor_solver(G: np.ndarray, lam: float, idx: np.ndarray, curv: np.ndarray,
