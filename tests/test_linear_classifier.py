@@ -326,9 +326,10 @@ def test_binary_newton_steps_polish_to_their_own_tolerance(monkeypatch):
 def test_binary_steps_above_the_step_gram_limit_go_matrix_free(monkeypatch):
     """A binary convex Newton step whose sparse outer working set has more than
     ``_logistic._STEP_GRAM_MAX`` columns solves its model matrix-free, without the set's
-    sparse Gram matrix (which would serve that step only); a smaller set, or any set with
-    the limit raised to ``_irls._SPARSE_GRAM_MAX``, builds it (and makes fewer products with
-    the sets' columns). Both routes end the warm-started path at tol=1e-10 without a
+    sparse Gram matrix (which would serve that step only); a smaller set, a set of more
+    than ``_FIRST_WS_ROWS * n`` columns (a nearly separable fit) or any set with the limit
+    raised to ``_irls._SPARSE_GRAM_MAX`` builds it (and makes fewer products with the sets'
+    columns). Both routes end the warm-started path at tol=1e-10 without a
     ConvergenceWarning, on the same supports and objectives (within 1e-9)."""
     from skdropout.linear import _design, _gram_operator
     from skdropout.linear._logistic_path import logistic_lam_max, solve_logistic_path
@@ -369,6 +370,11 @@ def test_binary_steps_above_the_step_gram_limit_go_matrix_free(monkeypatch):
     monkeypatch.setattr(_logistic, "_STEP_GRAM_MAX", 1000)
     gram, F_gram, largest_gram, products_gram = path()
     assert largest_free <= limit < largest_gram and products_gram < products_free
+    monkeypatch.setattr(_logistic, "_STEP_GRAM_MAX", limit)
+    monkeypatch.setattr(_logistic, "_FIRST_WS_ROWS", limit / len(y))  # nearly separable
+    _, F_near, largest_near, products_near = path()
+    assert largest_near == largest_gram and products_near == products_gram
+    np.testing.assert_array_equal(F_near, F_gram)
     np.testing.assert_array_equal(free.coefs != 0, gram.coefs != 0)
     np.testing.assert_allclose(F_free, F_gram, rtol=0, atol=1e-9)
 
