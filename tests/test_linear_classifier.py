@@ -323,6 +323,62 @@ def test_binary_newton_steps_polish_to_their_own_tolerance(monkeypatch):
     assert np.all(F_greedy - F_exact < 1e-8) and work_greedy < work
 
 
+def test_binary_steps_above_the_step_gram_limit_go_matrix_free(monkeypatch):
+    """A binary convex Newton step whose sparse outer working set has more than
+    ``_logistic._STEP_GRAM_MAX`` columns solves its model matrix-free, without the set's
+    sparse Gram matrix (which would serve that step only); a smaller set, a set of more
+    than ``_FIRST_WS_ROWS * n`` columns (a nearly separable fit) or any set with the limit
+    raised to ``_irls._SPARSE_GRAM_MAX`` builds it (and makes fewer products with the sets'
+    columns). Both routes end the warm-started path at tol=1e-10 without a
+    ConvergenceWarning, on the same supports and objectives (within 1e-9)."""
+    from skdropout.linear import _design, _gram_operator
+    from skdropout.linear._logistic_path import logistic_lam_max, solve_logistic_path
+    from skdropout.linear._path import geometric_grid
+
+    X, y = _zipf_text()
+    grams, products = [], []
+    cross, matmul = _design.Design.cross, _gram_operator.GramOperator.__matmul__
+
+    def counted_cross(self, rows, cols):
+        grams.append(self.d if rows is None else len(rows))
+        return cross(self, rows, cols)
+
+    def counted_matmul(self, V):
+        products.append(self.shape[0])
+        return matmul(self, V)
+
+    monkeypatch.setattr(_design.Design, "cross", counted_cross)
+    monkeypatch.setattr(_gram_operator.GramOperator, "__matmul__", counted_matmul)
+    est = IRLSClassifier(tol=1e-10)
+    problem = est._problem(X, y, np.unique(y), np.ones(len(y)))
+    pen = est._penalty(X.shape[1])
+    lams = geometric_grid(lambda: logistic_lam_max(problem, pen), 8, 0.03)
+
+    def path():
+        grams.clear()
+        products.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            out = solve_logistic_path(est, problem, lams)
+        F = [_logistic.objective(problem, pen, lam, out.coefs[..., k].T, out.intercepts[:, k])
+             for k, lam in enumerate(lams)]
+        return out, np.array(F), max(grams), len(products)
+
+    limit = _logistic._STEP_GRAM_MAX
+    free, F_free, largest_free, products_free = path()
+    assert limit < np.count_nonzero(free.coefs[..., -1]) < 1000  # sets above the limit
+    monkeypatch.setattr(_logistic, "_STEP_GRAM_MAX", 1000)
+    gram, F_gram, largest_gram, products_gram = path()
+    assert largest_free <= limit < largest_gram and products_gram < products_free
+    monkeypatch.setattr(_logistic, "_STEP_GRAM_MAX", limit)
+    monkeypatch.setattr(_logistic, "_FIRST_WS_ROWS", limit / len(y))  # nearly separable
+    _, F_near, largest_near, products_near = path()
+    assert largest_near == largest_gram and products_near == products_gram
+    np.testing.assert_array_equal(F_near, F_gram)
+    np.testing.assert_array_equal(free.coefs != 0, gram.coefs != 0)
+    np.testing.assert_allclose(F_free, F_gram, rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("name, params", [("mcp", {"a": 3.0}), ("scad", {"a": 3.7}),
                                           ("logsum", {"eps": 0.5})])

@@ -613,6 +613,41 @@ def test_sparse_design_columns_and_products_equal_the_dense_ones(intercept):
     np.testing.assert_allclose(sparse.col_sq_norms()[js], sparse.col_sq_norms(js), rtol=1e-14)
 
 
+def test_kept_residual_equals_a_pass_over_x_and_is_not_shared(monkeypatch):
+    """A design keeps its last residual ``y_s - X_s w`` with (a copy of) its w, so that eq.
+    (1) and the gradient at the same w cost one product with X: the kept one equals a new
+    pass bit for bit, another w (also the same array changed in place) gets its own, and
+    the copy that a solver updates in place (``_irls._enter``) leaves the kept one as it
+    was. irls on a sparse and on a dense design gives the same iterates without it."""
+    from skdropout.linear import _irls
+    from skdropout.linear._design import Design
+
+    sparse, dense = _weighted_sparse_design()
+    rng = np.random.default_rng(3)
+    w = np.zeros(sparse.d)
+    w[[1, 4, 9, 30]] = rng.standard_normal(4)
+    for design in (sparse, dense):
+        fresh = design.y - design.matvec(w)
+        r = design.residual(w)
+        np.testing.assert_array_equal(r, fresh)
+        assert design.residual_loss(w) == float(fresh @ fresh) / (2.0 * design.n)
+        r[:] = 0.0  # the caller's copy
+        np.testing.assert_array_equal(design.residual(w), fresh)
+        w[4] += 1.0  # the same array, another point
+        np.testing.assert_array_equal(design.residual(w), design.y - design.matvec(w))
+        w[4] -= 1.0
+    runs, y = [], rng.standard_normal(sparse.n)
+    for kept in (True, False):
+        if not kept:
+            monkeypatch.setattr(Design, "_residual", lambda self, v: self.y - self.matvec(v))
+        for X in (sparse.X, sparse.X.toarray()):
+            res = _irls.irls(Design(X, y, sparse.sw, True), get_penalty("l1"), 0.02, tol=1e-10)
+            runs.append((res.coef, res.objective_path, res.n_iter))
+    for (coef, path, it), (coef0, path0, it0) in zip(runs[:2], runs[2:]):
+        np.testing.assert_array_equal(coef, coef0)
+        assert path == path0 and it == it0
+
+
 @pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix])
 def test_sparse_column_norms_with_duplicate_entries(fmt):
     # a sparse X that stores one position twice (not in canonical form) has the column

@@ -143,6 +143,7 @@ class Design:
         self._xty: np.ndarray | None = None
         self._yy: float | None = None  # y_s'y_s / n (the Gram route's loss)
         self._grad_at: tuple[np.ndarray, np.ndarray] | None = None
+        self._res_at: tuple[np.ndarray, np.ndarray] | None = None
         # covariance updates (set by the path solver): gradients from X_s'X_s[:, S] / n
         self.covariance = False
         self._cov = np.empty((0, d))  # row p: column p of the kept X_s'X_s / n
@@ -318,9 +319,7 @@ class Design:
             v[self._cov_pos[kept]] = w[kept]
             g = self.xty() - v @ self._cov[:k]
         else:
-            if r is None:
-                r = self.y - self.matvec(w)
-            g = self.rmatvec(r) / self.n
+            g = self.rmatvec(self._residual(w) if r is None else r) / self.n
         self._grad_at = (w.copy(), g)
         return g
 
@@ -376,5 +375,20 @@ class Design:
         """The squared loss (3) from the residual, one pass over X on every route: to the
         rounding of the loss itself, where the Gram route's formula rounds at
         ``eps y_s'y_s/n`` (what a fit reports once, at its end)."""
-        r = self.y - self.matvec(w)
+        r = self._residual(w)
         return float(r @ r) / (2.0 * self.n)
+
+    def residual(self, w: np.ndarray) -> np.ndarray:
+        """``y_s - X_s w``, a new array (:meth:`_residual`)."""
+        return self._residual(w).copy()
+
+    def _residual(self, w: np.ndarray) -> np.ndarray:
+        """``y_s - X_s w``, read-only. The last result is kept with its ``w``: a solver
+        evaluates eq. (1) at a point and then its gradient there, or eq. (1) again, from the
+        same residual (one product with X instead of two or three)."""
+        if self._res_at is not None and np.array_equal(w, self._res_at[0]):
+            return self._res_at[1]
+        r = self.y - self.matvec(w)
+        r.flags.writeable = False
+        self._res_at = (w.copy(), r)
+        return r

@@ -681,7 +681,7 @@ class _WorkingSet:
             return self.design.y - self.XW @ w[self.cols]
         if self.design.gram_route:
             return None
-        return self.design.y - self.design.matvec(w)
+        return self.design.residual(w)
 
     def objective(self, penalty: Penalty, lam: float, w: np.ndarray) -> float:
         """Eq. (1) for a ``w`` supported in W."""

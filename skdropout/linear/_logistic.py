@@ -101,6 +101,16 @@ _CG_MAX_STEPS = 250
 # entries. Multinomial steps (their class-by-class steps and polish, not measured with it)
 # keep a tenth, non-convex penalties 0 (rounding level: exact steps)
 _POLISH_FRACTION, _POLISH_FRACTION_BINARY = 0.1, 1.0
+# the largest outer working set of a sparse X on which a binary convex Newton step builds
+# the sparse Gram matrix of the whole set (instead of _irls._SPARSE_GRAM_MAX columns); above
+# it, up to _FIRST_WS_ROWS * n columns, the step's inner IRLS goes matrix-free. That matrix
+# serves one step only (the next has other weights), while the step's inexact polish needs
+# a few products per solve: on the text problem of benchmarks/logistic_cv_speed.py the
+# products cost less than the matrix from about 200 columns, and more below. A set above
+# n/4 keeps the matrix: there the fit is nearly separable, and the inexact polish's
+# solutions, within tol, lie farther from the exact ones (the held-out log-losses of that
+# benchmark's 476-row sparse problem; benchmarks/results/README.md, logistic_cv_speed)
+_STEP_GRAM_MAX = 200
 
 
 @dataclass
@@ -285,9 +295,10 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     ``screened``: the features of ``problem`` are an outer working set, which the inner
     IRLS of a sparse X takes as its working set from the start (one sparse Gram matrix per
     Newton step instead of one per growth round, or, above ``_irls._SPARSE_GRAM_MAX``
-    columns, one matrix-free operator; a dense X keeps growing the inner set, whose dense
-    block and Gram matrix extend by the new columns only). ``pc``: ``problem.complements(M)``
-    when the caller has it."""
+    columns, and for a binary step with a convex penalty above ``_STEP_GRAM_MAX`` up to
+    ``_FIRST_WS_ROWS * n``, one matrix-free operator; a dense X keeps growing the inner
+    set, whose dense block and Gram matrix extend by the new columns only). ``pc``:
+    ``problem.complements(M)`` when the caller has it."""
     pc = problem.complements(M) if pc is None else pc
     h = np.maximum(problem.newton_weights(M, pc)[:, k], _H_MIN)
     z = M[:, k] + problem.residual(M, pc)[:, k] / h
@@ -298,12 +309,15 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     scale = float(np.max(np.abs(design.xty()))) if problem.d else 0.0
     inner_tol = max(tol * ratio / scale, 1e-14) if scale > 0 else 1e-14
     whole = screened and warm and design.sparse
+    matrix_free = (whole and solver == "auto" and problem.binary and penalty.convex
+                   and _STEP_GRAM_MAX < problem.d <= _FIRST_WS_ROWS * problem.n)
     # the step needs the model's minimiser only to inner_tol, so the polish stops at a
     # fraction of it rather than at rounding level; a non-convex penalty's polish follows
     # its exact Newton steps (their crossings pick the local minimum). A binary convex
     # step's warm start moves to the new model by the greedy homotopy first (one CG solve
     # per round of crossings on the matrix-free route, instead of one per crossing)
-    res = irls(design, penalty, lam * ratio, coef_init=w if warm else None, solver=solver,
+    res = irls(design, penalty, lam * ratio, coef_init=w if warm else None,
+               solver="cg" if matrix_free else solver,
                max_iter=max_iter, tol=inner_tol,
                working_set=np.arange(problem.d) if whole else None,
                polish_tol=_polish_fraction(problem, penalty) * inner_tol,
