@@ -19,7 +19,7 @@ from skdropout.linear import (IRLSClassifier, IRLSRegressor, _block_precondition
                              _logistic)
 from skdropout.linear._block_preconditioner import BlockJacobi
 from skdropout.linear._design import Design
-from skdropout.linear._gram_operator import GramOperator, pcg
+from skdropout.linear._gram_operator import ColumnSlices, GramOperator, pcg
 from skdropout.linear._multinomial_hessian import MultinomialHessian
 from skdropout.penalties import get_penalty
 
@@ -89,6 +89,73 @@ def test_gram_operator_equals_the_dense_gram_blocks(intercept, weighted, kind):
         np.testing.assert_allclose(sub.line_quadratics(sub_ends, ts, pos[:4], D[:4]),
                                    np.einsum("jk,jl,lk->k", sub_points, G_at, sub_points),
                                    rtol=1e-12)
+
+
+def test_column_slices_serve_the_sub_operators_of_other_weights_on_the_same_block():
+    """Operators on all of one X with other weights (a logistic round's Newton steps) share
+    the columns their sub-operators copy out of X: a later ``take`` of the kept columns
+    reads that copy, of a subset with few entries outside it reads it in place, and of
+    other columns copies them and keeps them; each equals its own fresh copy's products bit
+    for bit (to the sign of a zero) and the dense blocks of its own weights."""
+    X, y, rng = _text(n=120, d=300, density=0.05)
+    slices = ColumnSlices()
+    cols = np.sort(rng.choice(300, 90, replace=False))
+    first = Design(X, y, rng.uniform(0.2, 2.0, 120), True, slices).gram_operator(
+        np.arange(300)).take(cols)
+    assert slices.owner is first
+    sw = rng.uniform(0.2, 2.0, 120)
+    design = Design(X, y, sw, True, slices)
+    op, alone = design.gram_operator(np.arange(300)), Design(X, y, sw, True).gram_operator(
+        np.arange(300))
+    subset = np.setdiff1d(np.arange(90), [3, 40])
+    other = np.union1d(cols[subset], [c for c in range(300) if c not in cols][:5])
+    for at, reads in ((cols, "all"), (cols[subset], "in place"), (other, "copy")):
+        sub, fresh = op.take(at), alone.take(at)
+        assert (sub.block is first.block) == (reads != "copy")
+        assert (sub._columns is not None) == (reads == "in place")
+        if reads == "copy":
+            assert slices.owner is sub and np.array_equal(slices.cols, at)
+        G_at = design.cross(at, at)
+        for u in (rng.standard_normal(at.size), rng.standard_normal((at.size, 4))):
+            np.testing.assert_array_equal(sub @ u, fresh @ u)
+            np.testing.assert_allclose(sub @ u, G_at @ u, atol=1e-14)
+        np.testing.assert_array_equal(sub.diagonal(), fresh.diagonal())
+    # a dense X that the design centres in a copy (large column means) has columns that
+    # depend on the weights: its operators keep nothing
+    assert Design(X.toarray() + 100.0, y, sw, True, slices).slices is None
+
+
+@pytest.mark.parametrize("case", ["binary", "binary-noint-weighted", "multinomial"])
+def test_kept_column_slices_leave_the_logistic_fit_bit_for_bit_the_same(case, monkeypatch):
+    """The Newton steps of a screened round read the support columns that an earlier step
+    copied (:class:`ColumnSlices`): the fit is the same bit for bit as with a fresh copy at
+    every ``take`` of an operator on all of the round's X, and takes fewer copies."""
+    X, m, rng = _text(n=600, d=2500)
+    m = m + rng.logistic(scale=4.0 * m.std(), size=m.size)
+    classes = 3 if case == "multinomial" else 2
+    y = np.digitize(m, np.quantile(m, np.linspace(0, 1, classes + 1)[1:-1]))
+    sw = rng.uniform(0.3, 2.0, y.size) if "weighted" in case else None
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / y.size / 10
+    est = IRLSClassifier(lam=lam, tol=1e-8, fit_intercept="noint" not in case)
+    monkeypatch.setattr(_irls, "_SPARSE_GRAM_MAX", 0)  # every working set matrix-free
+    keep = ColumnSlices.keep
+    copies = []
+
+    def counted(self, cols, owner):
+        copies.append(cols.size)
+        keep(self, cols, owner)
+
+    monkeypatch.setattr(ColumnSlices, "keep", counted)
+    kept = _fit_copy(est, X, y, sw)
+    with_slices = len(copies)
+    copies.clear()
+    monkeypatch.setattr(ColumnSlices, "find", lambda self, cols: None)
+    fresh = _fit_copy(est, X, y, sw)
+    assert np.count_nonzero(kept.coef_) > 100
+    np.testing.assert_array_equal(kept.coef_, fresh.coef_)
+    np.testing.assert_array_equal(kept.intercept_, fresh.intercept_)
+    assert kept.n_iter_ == fresh.n_iter_
+    assert with_slices < len(copies), (with_slices, len(copies))
 
 
 def test_pcg_solves_positive_definite_systems_and_refuses_indefinite_ones():

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
-from ._gram_operator import GramOperator
+from ._gram_operator import ColumnSlices, GramOperator
 
 _GER = blas.get_blas_funcs("ger", (np.empty(0),))
 
@@ -114,10 +114,15 @@ class Design:
         Non-negative weights; they are rescaled to sum to ``n_samples``.
     fit_intercept : bool
         Whether to centre ``X`` and ``y`` (the unpenalised intercept is then eliminated).
+    slices : ColumnSlices, optional
+        The column copies of the operators on all of X (:meth:`gram_operator`), shared with
+        the other designs on the same X (a logistic round's Newton steps); not used where
+        the design centres X in a copy (below), whose columns depend on the weights.
     """
 
     def __init__(self, X: Any, y: np.ndarray, sample_weight: np.ndarray | None,
-                 fit_intercept: bool) -> None:
+                 fit_intercept: bool, slices: ColumnSlices | None = None) -> None:
+        self.slices = slices
         n, d = X.shape
         self.n, self.d = n, d
         self.sparse = sp.issparse(X)
@@ -157,6 +162,7 @@ class Design:
                 if self._weighted:
                     Xc *= self.sqrt_sw[:, None]
                 self.X, self._centre, self._weighted = Xc, False, False
+                self.slices = None  # its columns depend on sw: no copy serves another
             else:
                 self._sq = var
 
@@ -233,13 +239,15 @@ class Design:
     def gram_operator(self, cols: np.ndarray) -> GramOperator:
         """``X_s[:, cols]'X_s[:, cols] / n`` as a :class:`~._gram_operator.GramOperator`
         (the columns sliced once; for a dense X a copy of them; X itself when ``cols`` are
-        all its columns in order, as for the inner IRLS of a screened logistic fit)."""
+        all its columns in order, as for the inner IRLS of a screened logistic fit, whose
+        sub-operators then keep their copies in ``slices``)."""
         cols = np.asarray(cols)
         off = self.x_offset[cols] if self._centre else np.zeros(cols.size)
         whole = cols.size == self.d and np.array_equal(cols, np.arange(self.d))
         return GramOperator(self.X if whole else self.X[:, cols], off,
                             self.sw if self._weighted else None,
-                            self.col_sq_norms(None if whole else cols))
+                            self.col_sq_norms(None if whole else cols),
+                            slices=self.slices if whole else None)
 
     def sparse_columns(self, cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
         """The columns ``cols`` of a sparse design without densifying them: per column the

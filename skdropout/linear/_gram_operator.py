@@ -41,12 +41,16 @@ class GramOperator:
         ``diag(G)``, the columns' ``||X_s[:, j]||^2/n``.
     columns : ndarray of int, optional
         The positions of P among the columns of ``block`` (default: all of them, in order).
+    slices : ColumnSlices, optional
+        Where the sub-operators taken from this one (P all of the block's columns) keep
+        their copied columns, shared with the other operators on the same raw block.
     """
 
     def __init__(self, block: Any, offset: np.ndarray, sw: np.ndarray | None,
-                 diagonal: np.ndarray, columns: np.ndarray | None = None) -> None:
+                 diagonal: np.ndarray, columns: np.ndarray | None = None,
+                 slices: "ColumnSlices | None" = None) -> None:
         self.block, self.offset, self.sw, self._diag = block, offset, sw, diagonal
-        self._columns = columns
+        self._columns, self._slices = columns, slices
         # block' for the products (built at the first: a sparse transpose is a new matrix
         # object, whose construction checks cost about as much as a small product), shared
         # by the operators that read the same block (``_owner`` holds it; None: this one)
@@ -67,16 +71,32 @@ class GramOperator:
         those other entries with factors 0 and equal a copy's to the sign of a zero). A
         copy costs about two products' reads per entry and fresh memory; the polish's next
         round after coordinates leave the support (a few products) reuses the last round's
-        columns."""
+        columns. With ``slices`` the last copy is kept there, and a later ``take`` of the
+        same columns, or of a subset that it may read in place, reads it instead (the raw
+        columns do not depend on ``sw``: the operators of a round's Newton steps, each with
+        its own weights, share them)."""
         cols = self._in_block(pos)
+        if self._slices is not None:
+            kept = self._slices.find(cols)
+            if kept is not None:
+                owner, columns = kept
+                return self._sub(owner.block, pos, columns, owner)
         if reuse and sp.issparse(self.block) and self.block.format == "csc":
-            kept = int(np.sum(self.block.indptr[cols + 1] - self.block.indptr[cols]))
-            if self.block.nnz - kept <= _VIEW_SKIP * kept:
-                view = GramOperator(self.block, self.offset[pos], self.sw, self._diag[pos],
-                                    cols)
-                view._owner = self if self._owner is None else self._owner
-                return view
-        return GramOperator(self.block[:, cols], self.offset[pos], self.sw, self._diag[pos])
+            if _may_read(self.block, cols):
+                return self._sub(self.block, pos, cols,
+                                 self if self._owner is None else self._owner)
+        sub = GramOperator(self.block[:, cols], self.offset[pos], self.sw, self._diag[pos])
+        if self._slices is not None:
+            self._slices.keep(cols, sub)
+        return sub
+
+    def _sub(self, block: Any, pos: np.ndarray, columns: np.ndarray | None,
+             owner: "GramOperator") -> "GramOperator":
+        """The sub-operator on the positions ``pos`` of P that reads the columns
+        ``columns`` (None: all) of ``block``, whose transpose ``owner`` holds."""
+        sub = GramOperator(block, self.offset[pos], self.sw, self._diag[pos], columns)
+        sub._owner = owner
+        return sub
 
     def _in_block(self, pos: np.ndarray) -> np.ndarray:
         """The block's columns of the positions ``pos`` of P."""
@@ -150,6 +170,43 @@ class GramOperator:
         if self.centred:
             out = out - np.multiply.outer(self.offset, T.sum(axis=0))
         return out / self.n
+
+
+def _may_read(block: Any, cols: np.ndarray) -> bool:
+    """Whether a sub-operator on the columns ``cols`` of a CSC ``block`` reads it in place:
+    the entries it skips there are at most ``_VIEW_SKIP`` times those it keeps."""
+    kept = int(np.sum(block.indptr[cols + 1] - block.indptr[cols]))
+    return block.nnz - kept <= _VIEW_SKIP * kept
+
+
+class ColumnSlices:
+    """The last columns that :meth:`GramOperator.take` copied out of a raw block, with the
+    sub-operator that holds them, for the later sub-operators of operators on the same
+    block (a logistic round's Newton steps: :class:`~._logistic.LogisticProblem`)."""
+
+    def __init__(self) -> None:
+        self.cols: np.ndarray | None = None
+        self.owner: GramOperator | None = None
+
+    def keep(self, cols: np.ndarray, owner: GramOperator) -> None:
+        """Keep the copy ``owner.block`` of the block's columns ``cols`` (sorted)."""
+        self.cols, self.owner = cols, owner
+
+    def find(self, cols: np.ndarray) -> tuple[GramOperator, np.ndarray | None] | None:
+        """``(owner, columns)`` where the kept copy serves the block's sorted columns
+        ``cols``: all of it (``columns`` None) when they are the kept ones, or its
+        ``columns`` read in place (``_VIEW_SKIP``, a CSC copy); else None."""
+        if self.cols is None or not 0 < cols.size <= self.cols.size:
+            return None
+        if cols.size == self.cols.size:
+            return (self.owner, None) if np.array_equal(cols, self.cols) else None
+        at = np.searchsorted(self.cols, cols)  # nondecreasing: its last is its largest
+        if at[-1] >= self.cols.size or not np.array_equal(self.cols[at], cols):
+            return None
+        block = self.owner.block
+        if sp.issparse(block) and block.format == "csc" and _may_read(block, at):
+            return self.owner, at
+        return None
 
 
 def pcg(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,

@@ -52,7 +52,7 @@ from scipy.special import expit, softmax
 
 from ..penalties import Penalty
 from ._design import Design, slice_pays
-from ._gram_operator import pcg
+from ._gram_operator import ColumnSlices, pcg
 from ._irls import (choose_solver, irls, kkt_residuals, newton_cg_tolerance, penalty_slope0,
                     principal, uses_working_set)
 from ._multinomial_hessian import MultinomialHessian
@@ -152,6 +152,9 @@ class LogisticProblem:
         self.s, self.total = weight, float(total)
         self.fit_intercept = fit_intercept
         self.sparse = sp.issparse(X)  # read, with n, by _irls.choose_solver
+        # the support columns that the Newton steps' matrix-free operators copy out of X
+        # (their raw columns do not depend on the steps' weights)
+        self.slices = ColumnSlices()
         self._null_gradient: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
@@ -304,7 +307,7 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     z = M[:, k] + problem.residual(M, pc)[:, k] / h
     v = problem.s * h
     V = float(v.sum())
-    design = Design(problem.X, z, v, problem.fit_intercept)
+    design = Design(problem.X, z, v, problem.fit_intercept, problem.slices)
     ratio = problem.total / V
     scale = float(np.max(np.abs(design.xty()))) if problem.d else 0.0
     inner_tol = max(tol * ratio / scale, 1e-14) if scale > 0 else 1e-14
