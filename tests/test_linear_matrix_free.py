@@ -125,6 +125,28 @@ def test_column_slices_serve_the_sub_operators_of_other_weights_on_the_same_bloc
     assert Design(X.toarray() + 100.0, y, sw, True, slices).slices is None
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_designs_on_one_x_share_its_rows_form_for_their_gram_matrices(fit_intercept):
+    """The Gram matrices of designs with other weights on the same sparse X (a logistic
+    round's Newton steps) read X by rows from their shared :class:`ColumnSlices`, converted
+    once: each equals a lone design's bit for bit and the dense ``X_s'X_s/n``."""
+    X, y, rng = _text(n=150, d=120, density=0.05)
+    slices = ColumnSlices()
+    for sw in (rng.uniform(0.2, 2.0, 150), rng.uniform(0.2, 2.0, 150), None):
+        shared = Design(X, y, sw, fit_intercept, slices)
+        alone = Design(X, y, sw, fit_intercept)
+        G = shared.cross(None, None)
+        np.testing.assert_array_equal(G, alone.cross(None, None))
+        w = np.ones(150) if sw is None else sw * (150 / sw.sum())
+        Xd = X.toarray()
+        if fit_intercept:
+            Xd = Xd - (w @ Xd) / 150
+        np.testing.assert_allclose(G, (Xd * w[:, None]).T @ Xd / 150, rtol=1e-12, atol=1e-15)
+        rows = slices.by_rows(shared.X)
+        assert rows.format == "csr" and (rows != X).nnz == 0
+    assert slices.by_rows(X) is rows  # converted once
+
+
 @pytest.mark.parametrize("case", ["binary", "binary-noint-weighted", "multinomial"])
 def test_kept_column_slices_leave_the_logistic_fit_bit_for_bit_the_same(case, monkeypatch):
     """The Newton steps of a screened round read the support columns that an earlier step

@@ -226,9 +226,17 @@ class Design:
         Xr = self._cols(rows)
         Xc = Xr if same else self._cols(cols)
         if self.sparse:
-            scale = self.sw[Xr.indices] / self.n if self._weighted else 1.0 / self.n
-            Xr = sp.csc_matrix((Xr.data * scale, Xr.indices, Xr.indptr), shape=Xr.shape)
-            out = (Xr.T @ Xc).toarray()
+            if self._weighted:  # sw / n at each stored entry, times the entry, in one array
+                data = np.take(self.sw, Xr.indices)
+                data /= self.n
+                data *= Xr.data
+            else:
+                data = Xr.data * (1.0 / self.n)
+            Xr = sp.csc_matrix((data, Xr.indices, Xr.indptr), shape=Xr.shape)
+            # scipy's product takes its right factor by rows: the designs on the same X
+            # share that form (ColumnSlices.by_rows)
+            shared = same and rows is None and self.slices is not None
+            out = (Xr.T @ (self.slices.by_rows(Xc) if shared else Xc)).toarray()
         else:
             out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ Xc
             out *= 1.0 / self.n

@@ -182,11 +182,21 @@ def _may_read(block: Any, cols: np.ndarray) -> bool:
 class ColumnSlices:
     """The last columns that :meth:`GramOperator.take` copied out of a raw block, with the
     sub-operator that holds them, for the later sub-operators of operators on the same
-    block (a logistic round's Newton steps: :class:`~._logistic.LogisticProblem`)."""
+    block (a logistic round's Newton steps: :class:`~._logistic.LogisticProblem`), and the
+    block by rows (:meth:`by_rows`)."""
 
     def __init__(self) -> None:
         self.cols: np.ndarray | None = None
         self.owner: GramOperator | None = None
+        self._rows: Any = None
+
+    def by_rows(self, block: Any) -> Any:
+        """The raw block (a CSC matrix; every caller passes the same one) in CSR, converted
+        at the first call: the right factor of scipy's sparse products, which would convert
+        it at every product (the Gram matrix of each Newton step of a round)."""
+        if self._rows is None:
+            self._rows = block.tocsr()
+        return self._rows
 
     def keep(self, cols: np.ndarray, owner: GramOperator) -> None:
         """Keep the copy ``owner.block`` of the block's columns ``cols`` (sorted)."""
