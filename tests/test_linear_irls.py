@@ -529,6 +529,73 @@ def test_newton_polish_factorises_the_convex_part_once_per_support(monkeypatch):
     assert F(w) < F(w0)
 
 
+def test_newton_polish_tries_no_factor_of_a_hessian_with_a_non_positive_diagonal(monkeypatch):
+    # mcp on a column of small norm: G_jj - lam/a <= 0 at a coordinate of its concave part
+    # proves the Hessian indefinite, so the polish factorises only matrices with a positive
+    # diagonal (the convex part, here G on the support), and still ends at a stationary
+    # point below its start
+    from skdropout.linear import _irls
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((60, 8))
+    X[:, 3] *= 0.2
+    y = X @ np.r_[1.5, -1.0, 0.8, 0.2, np.zeros(4)] + 0.1 * rng.standard_normal(60)
+    G, c = X.T @ X / 60, X.T @ y / 60
+    pen, lam = get_penalty("mcp", a=3.0).with_lam(0.1), 0.1
+    assert G[3, 3] + lam * pen.curvature(np.array([0.2]))[0] <= 0
+    cholesky, attempted = _irls.cholesky, []
+
+    def recorded(H, *args, **kwargs):
+        attempted.append(np.diag(H).copy())
+        return cholesky(H, *args, **kwargs)
+
+    monkeypatch.setattr(_irls, "cholesky", recorded)
+    w0 = np.linalg.solve(G, c)
+    w = _irls.newton_on_support(G, c, w0, pen, lam)
+    assert attempted and all(np.all(diag > 0) for diag in attempted)
+    S = np.flatnonzero(w)
+    grad = G[np.ix_(S, S)] @ w[S] - c[S] + lam * pen.restrict(S).grad(w[S])
+    assert np.abs(grad).max() <= 1e-10 * np.abs(c).max()
+
+    def F(v):
+        return 0.5 * v @ G @ v - c @ v + lam * np.sum(pen.pointwise(v))
+
+    assert F(w) < F(w0)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_working_set_keeps_the_block_of_most_columns_and_extends_it_in_place(order):
+    # a dense working set of more than half of the columns (not all) keeps its block X_W
+    # (centred, weighted), and its Gram matrix and block grow by the new columns; checked
+    # against the centred, weighted columns formed here
+    from skdropout.linear._design import Design
+    from skdropout.linear._irls import _WorkingSet
+
+    rng = np.random.default_rng(6)
+    n, d = 50, 12
+    X = np.asarray(rng.standard_normal((n, d)) + 3.0, order=order)
+    sw = rng.uniform(0.5, 2.0, n)
+    design = Design(X, rng.standard_normal(n), sw, True)
+    u = sw * n / sw.sum()
+    Xs = np.sqrt(u)[:, None] * (X - u @ X / n)
+    cols = np.array([0, 2, 3, 5, 7, 8, 9])
+    ws = _WorkingSet(design, cols, "cholesky")
+    blocks = []
+    for new in (np.array([1, 11]), np.array([4]), np.array([6])):
+        assert ws.XW is not None and ws.XW.flags.f_contiguous
+        np.testing.assert_allclose(ws.XW, Xs[:, ws.cols], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ws.G, Xs[:, ws.cols].T @ Xs[:, ws.cols] / n, rtol=0,
+                                   atol=1e-12)
+        blocks.append(ws.XW)
+        ws.add(new)
+    np.testing.assert_allclose(ws.XW, Xs[:, ws.cols], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ws.G, Xs[:, ws.cols].T @ Xs[:, ws.cols] / n, rtol=0, atol=1e-12)
+    # the second and third extensions write into the array of the first (room for 2 x 9)
+    assert np.shares_memory(blocks[1], ws.XW) and np.shares_memory(blocks[2], ws.XW)
+    # all of X is not copied
+    assert _WorkingSet(design, np.arange(d), "cholesky").XW is None
+
+
 def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):
     from skdropout.linear._design import Design
 

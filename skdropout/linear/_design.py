@@ -268,8 +268,10 @@ class Design:
         """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns; a copy, centred and
         weighted in place)."""
         cols = np.asarray(cols)
+        # (a dense X's fancy index is a new array, laid out in Fortran order already: numpy's
+        # np.array(..., order="F") would copy it once more, slowly from a C-ordered X)
         B = (self.X[:, cols].toarray(order="F") if self.sparse
-             else np.array(self.X[:, cols], order="F"))
+             else np.asarray(self.X[:, cols], order="F"))
         if self._centre:
             B -= self.x_offset[cols]
         if self._weighted:
