@@ -607,6 +607,23 @@ def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):
     return Design(X, y, sw, intercept), Design(X.toarray(), y, sw, intercept)
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_dense_moments_by_blocks_of_either_axis(layout, weighted, monkeypatch):
+    """The weighted column means and second moments of a dense X, read by blocks of rows
+    (C order, strided) or of columns (Fortran order), several blocks per X."""
+    from skdropout.linear import _design
+
+    monkeypatch.setattr(_design, "_BLOCK_BYTES", 8 * 7 * 3)  # blocks of 3 columns or rows
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((21, 2 * 11))[:, ::2] if layout == "strided" else np.asarray(
+        rng.standard_normal((21, 11)) + 2.0, order=layout)
+    sw = rng.uniform(0.2, 3.0, 21) if weighted else np.ones(21)
+    first, second = _design._dense_moments(X, sw, weighted)
+    np.testing.assert_allclose(first, sw @ X / 21, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(second, sw @ X**2 / 21, rtol=1e-14, atol=1e-15)
+
+
 @pytest.mark.parametrize("layout", ["C", "F", "strided", "empty"])
 def test_rank_one_update_in_place(layout):
     """The centring of the Gram blocks, ``A += alpha a b'``, updates A itself in every

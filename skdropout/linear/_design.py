@@ -58,16 +58,28 @@ _GRAM_MIN_RATIO = 10
 def _dense_moments(X: np.ndarray, sw: np.ndarray,
                    weighted: bool) -> tuple[np.ndarray, np.ndarray]:
     """``sum_i sw_i X_ij / n`` and ``sum_i sw_i X_ij^2 / n`` in one pass over a dense X, by
-    blocks of rows small enough for the cache (the second product reads the block from
-    there: one read of X instead of two)."""
+    blocks small enough for the cache (the second product reads the block from there: one
+    read of X instead of two): blocks of rows, or of columns where X is in Fortran order
+    (a block of rows would gather each column's part with a stride). With weights the
+    second is a product of ``sw`` with the squares (BLAS), not a three-operand einsum."""
     n, d = X.shape
-    rows = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
     first, second = np.zeros(d), np.zeros(d)
+
+    def square(block: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return w @ (block * block) if weighted else np.einsum("ij,ij->j", block, block)
+
+    if X.flags.f_contiguous and not X.flags.c_contiguous:
+        cols = max(1, _BLOCK_BYTES // (8 * max(n, 1)))
+        for start in range(0, d, cols):
+            block = X[:, start:start + cols]
+            first[start:start + cols] = sw @ block
+            second[start:start + cols] = square(block, sw)
+        return first / n, second / n
+    rows = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
     for start in range(0, n, rows):
         block, w = X[start:start + rows], sw[start:start + rows]
         first += w @ block
-        second += (np.einsum("ij,ij,i->j", block, block, w) if weighted
-                   else np.einsum("ij,ij->j", block, block))
+        second += square(block, w)
     return first / n, second / n
 
 
@@ -229,6 +241,10 @@ class Design:
             scale = self.sw[Xr.indices] / self.n if self._weighted else 1.0 / self.n
             Xr = sp.csc_matrix((Xr.data * scale, Xr.indices, Xr.indptr), shape=Xr.shape)
             out = (Xr.T @ Xc).toarray()
+        elif same and self._weighted:  # one symmetric product (BLAS syrk, half the work)
+            S = Xr * self.sqrt_sw[:, None]
+            out = S.T @ S
+            out *= 1.0 / self.n
         else:
             out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ Xc
             out *= 1.0 / self.n

@@ -649,7 +649,11 @@ class _WorkingSet:
         have, miss = np.flatnonzero(loc >= 0), np.flatnonzero(loc < 0)
         if have.size == 0:
             self.XW = d.block(cols) if want_block else None
-            self.G = self.XW.T @ self.XW / n if self.XW is not None else d.cross(cols, cols)
+            if self.XW is None:
+                self.G = d.cross(cols, cols)
+            else:  # (scaled in place: no second array of its size)
+                self.G = self.XW.T @ self.XW
+                self.G /= n
             return
         _, G_old, XW_old = d.gram_cache
         if miss.size == 0:
@@ -682,7 +686,8 @@ class _WorkingSet:
                 self._room = room
             room[:, k:m] = d.block(new) if block is None else block
             XW = self.XW = room[:, :m]
-            side = XW.T @ XW[:, k:] / n        # [X_old'X_new; X_new'X_new] / n
+            side = XW.T @ XW[:, k:]            # [X_old'X_new; X_new'X_new] / n
+            side /= n
         else:
             side = d.cross(self.cols, new)
         G = np.empty((m, m))
