@@ -590,10 +590,15 @@ def test_working_set_keeps_the_block_of_most_columns_and_extends_it_in_place(ord
         ws.add(new)
     np.testing.assert_allclose(ws.XW, Xs[:, ws.cols], rtol=0, atol=1e-12)
     np.testing.assert_allclose(ws.G, Xs[:, ws.cols].T @ Xs[:, ws.cols] / n, rtol=0, atol=1e-12)
-    # the second and third extensions write into the array of the first (room for 2 x 9)
-    assert np.shares_memory(blocks[1], ws.XW) and np.shares_memory(blocks[2], ws.XW)
+    # the extensions write into the array of the first block (room for its 7 columns again,
+    # at most all 12)
+    assert all(np.shares_memory(block, ws.XW) for block in blocks)
     # all of X is not copied
     assert _WorkingSet(design, np.arange(d), "cholesky").XW is None
+    # a block with spare columns holds the same block in its first ones
+    roomy = design.block(cols, spare=3)
+    assert roomy.shape == (n, cols.size + 3) and roomy.flags.f_contiguous
+    np.testing.assert_array_equal(roomy[:, :cols.size], design.block(cols))
 
 
 def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):

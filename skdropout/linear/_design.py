@@ -280,19 +280,28 @@ class Design:
         off = self.x_offset[cols] if self._centre else np.zeros(cols.size)
         return list(zip(np.split(B.indices, split), np.split(data, split))), off, swx
 
-    def block(self, cols: np.ndarray) -> np.ndarray:
+    def block(self, cols: np.ndarray, spare: int = 0) -> np.ndarray:
         """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns; a copy, centred and
-        weighted in place)."""
+        weighted in place). With ``spare > 0`` (a dense X) the array has ``spare`` more
+        columns after these, not initialised: room for columns appended later."""
         cols = np.asarray(cols)
-        # (a dense X's fancy index is a new array, laid out in Fortran order already: numpy's
-        # np.array(..., order="F") would copy it once more, slowly from a C-ordered X)
-        B = (self.X[:, cols].toarray(order="F") if self.sparse
-             else np.asarray(self.X[:, cols], order="F"))
+        if spare and not self.sparse:
+            out = np.empty((self.n, cols.size + spare), order="F")
+            B = out[:, :cols.size]
+            if self.X.flags.f_contiguous:  # X's columns are the rows of X', copied in place
+                np.take(self.X.T, cols, axis=0, out=B.T, mode="clip")
+            else:
+                B[...] = self.X[:, cols]
+        else:
+            # (a dense X's fancy index is a new array, laid out in Fortran order already:
+            # np.array(..., order="F") would copy it once more, slowly from a C-ordered X)
+            B = out = (self.X[:, cols].toarray(order="F") if self.sparse
+                       else np.asarray(self.X[:, cols], order="F"))
         if self._centre:
             B -= self.x_offset[cols]
         if self._weighted:
             B *= self.sqrt_sw[:, None]
-        return B
+        return out
 
     def _weighted_sq(self, cols: np.ndarray | None = None) -> np.ndarray:
         """``sum_i sw_i X_ij^2 / n`` (raw, uncentred) for the columns ``cols`` (all: None)."""

@@ -604,7 +604,8 @@ class _WorkingSet:
         self.cols = np.zeros(0, dtype=np.intp)
         self.G: np.ndarray | GramOperator | None = None
         self.XW: np.ndarray | None = None
-        self._room: np.ndarray | None = None  # the array whose first columns are XW
+        # the array whose first columns are XW, with room for more (None: XW itself)
+        self._room: np.ndarray | None = None
         self.c = np.zeros(0)
         self.factor = FactorCache()  # the polish's, on the positions of G
         self.add(cols)
@@ -625,7 +626,6 @@ class _WorkingSet:
             return
         if not isinstance(self.G, np.ndarray) or self.G.shape[0] != old.size:
             self._build()
-            self._room = self.XW
         else:
             self._extend(old.size, new, block)
         d.gram_cache = (self.cols, self.G, self.XW)
@@ -636,6 +636,7 @@ class _WorkingSet:
         starts on the previous support, whose Gram matrix is known)."""
         d, n, cols = self.design, self.design.n, self.cols
         self.factor = FactorCache()
+        self._room = None  # (a new block below has room for more columns)
         # a dense W short of all the columns keeps its block: its Gram matrix is then one
         # symmetric product (the design's own product would copy and weight the columns
         # anyway), its extensions copy only the new columns, and the residuals of the
@@ -648,12 +649,15 @@ class _WorkingSet:
         loc = known[cols]
         have, miss = np.flatnonzero(loc >= 0), np.flatnonzero(loc < 0)
         if have.size == 0:
-            self.XW = d.block(cols) if want_block else None
-            if self.XW is None:
+            if not want_block:
+                self.XW = None
                 self.G = d.cross(cols, cols)
-            else:  # (scaled in place: no second array of its size)
-                self.G = self.XW.T @ self.XW
-                self.G /= n
+                return
+            # with room for as many columns again (at most all of X's): _extend appends
+            self._room = d.block(cols, spare=min(cols.size, d.d - cols.size))
+            self.XW = self._room[:, :cols.size]
+            self.G = self.XW.T @ self.XW
+            self.G /= n  # (in place: no second array of its size)
             return
         _, G_old, XW_old = d.gram_cache
         if miss.size == 0:
