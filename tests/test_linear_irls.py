@@ -563,6 +563,42 @@ def test_newton_polish_tries_no_factor_of_a_hessian_with_a_non_positive_diagonal
     assert F(w) < F(w0)
 
 
+def test_convex_part_of_an_indefinite_hessian_reuses_the_cached_factor(monkeypatch):
+    # the support sheds two coordinates of the last factorised one and a coordinate of its
+    # concave part has G_jj + lam Omega''_j <= 0: the Hessian is indefinite, and its convex
+    # part G_SS + lam diag(max(Omega'', 0)) is solved from the cached factor of the last
+    # support (no new factorisation of its size); the solves equal a direct solve
+    from skdropout.linear import _irls
+    from skdropout.linear._wstep import cholesky
+
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((150, 90))
+    A[:, 7] *= 0.1
+    G = A.T @ A / 150
+    lam = 0.2
+    p_idx = np.arange(80)
+    base = (cholesky(G[np.ix_(p_idx, p_idx)].copy()), p_idx, np.zeros(80), {})
+    cache = _irls.FactorCache()
+    cache.base = base
+    idx = np.setdiff1d(p_idx, [3, 50])
+    curv = np.zeros(idx.size)
+    curv[[5, 6, 20]] = -1.0  # coordinates 5, 7 and 22: 7's diagonal entry is below lam
+    assert np.any(G.diagonal()[idx] + lam * curv <= 0)
+    sizes = []
+
+    def recorded(H, *args, **kwargs):
+        sizes.append(H.shape[0])
+        return cholesky(H, *args, **kwargs)
+
+    monkeypatch.setattr(_irls, "cholesky", recorded)
+    solve, exact, convex = _irls._factor_solver(G, lam, idx, curv, G.diagonal()[idx], cache,
+                                                None)
+    assert not exact and convex[1] is solve
+    assert max(sizes) <= 2  # only the 2 x 2 system of the dropped coordinates
+    b = rng.standard_normal(idx.size)
+    np.testing.assert_allclose(solve(b), np.linalg.solve(G[np.ix_(idx, idx)], b), rtol=1e-9)
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_working_set_keeps_the_block_of_most_columns_and_extends_it_in_place(order):
     # a dense working set of more than half of the columns (not all) keeps its block X_W

@@ -421,34 +421,43 @@ def _factor_solver(G: np.ndarray, lam: float, idx: np.ndarray, curv: np.ndarray,
     """The polish's solver of ``H x = b`` for ``H = G_SS + lam diag(curv)`` on the support
     ``S = idx`` by Cholesky: from the cached factor (:func:`_reduced_solver`) or a new one
     (left in ``cache``); where H has none and ``curv`` has negative entries, the convex part
-    ``G_SS + lam diag(max(curv, 0))`` (its factor kept in ``convex = (max(curv, 0),
-    factor)`` while that is unchanged). Returns the solver (None when neither matrix is
-    positive definite), whether it is H's own, and ``convex``. ``diag``: ``G``'s diagonal
-    on S; an entry ``G_jj + lam curv_j <= 0`` proves H indefinite (Cholesky fails at that
-    pivot or before it: a pivot is that entry less a sum of squares), so then neither the
-    cached factor nor a new one is tried."""
-    definite = bool(np.all(diag + lam * curv > 0))
-    if definite:
-        L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
+    ``G_SS + lam diag(max(curv, 0))`` the same way (its solver kept in ``convex =
+    (max(curv, 0), solver)`` while that is unchanged). Returns the solver (None when neither
+    matrix is positive definite), whether it is H's own, and ``convex``. ``diag``: ``G``'s
+    diagonal on S; an entry ``G_jj + lam curv_j <= 0`` proves H indefinite (Cholesky fails
+    at that pivot or before it: a pivot is that entry less a sum of squares), so then
+    neither the cached factor nor a new one is tried."""
+    if np.all(diag + lam * curv > 0):
+        L = _cached_or_new(G, lam, idx, curv, cache)
         if L is not None:
             return L, True, convex
+    if not np.any(curv < 0):
+        return None, False, convex
+    # the convex part of the Hessian, which moves only with max(Omega'', 0): constant for
+    # logsum, whose Omega'' < 0 changes at every step
+    kept = np.maximum(curv, 0.0)
+    if convex is None or not np.array_equal(kept, convex[0]):
+        convex = (kept, _cached_or_new(G, lam, idx, kept, cache))
+    return convex[1], False, convex
+
+
+def _cached_or_new(G: np.ndarray, lam: float, idx: np.ndarray, curv: np.ndarray,
+                   cache: FactorCache) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A solver of ``(G_SS + lam diag(curv)) x = b`` for ``S = idx``: from the factor in
+    ``cache`` (:func:`_reduced_solver`, on the same curvature where the two supports
+    share coordinates), or from a new Cholesky factor, left in ``cache``; None where the
+    matrix is not positive definite."""
+    L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
+    if L is not None:
+        return L
     # idx is sorted: all positions take G as it is
     H = G.copy() if idx.size == G.shape[0] else principal(G, idx)
     H.flat[::H.shape[0] + 1] += lam * curv
-    # H is a copy, needed again only for the convex part of a negative curv
-    factor = cholesky(H, overwrite=not np.any(curv < 0)) if definite else None
-    if factor is not None:
-        cache.base = (factor, idx, curv, {})
-        return partial(cho_solve, factor), True, convex
-    if np.any(curv < 0):  # the convex part of the Hessian
-        # which moves only with max(Omega'', 0): constant for logsum, whose Omega'' < 0
-        # changes at every step
-        kept = np.maximum(curv, 0.0)
-        if convex is None or not np.array_equal(kept, convex[0]):
-            H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
-            convex = (kept, cholesky(H))
-        factor = convex[1]
-    return (None if factor is None else partial(cho_solve, factor)), False, convex
+    factor = cholesky(H, overwrite=True)
+    if factor is None:
+        return None
+    cache.base = (factor, idx, curv, {})
+    return partial(cho_solve, factor)
 
 
 def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarray,
