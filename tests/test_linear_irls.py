@@ -529,6 +529,114 @@ def test_newton_polish_factorises_the_convex_part_once_per_support(monkeypatch):
     assert F(w) < F(w0)
 
 
+def test_newton_polish_tries_no_factor_of_a_hessian_with_a_non_positive_diagonal(monkeypatch):
+    # mcp on a column of small norm: G_jj - lam/a <= 0 at a coordinate of its concave part
+    # proves the Hessian indefinite, so the polish factorises only matrices with a positive
+    # diagonal (the convex part, here G on the support), and still ends at a stationary
+    # point below its start
+    from skdropout.linear import _irls
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((60, 8))
+    X[:, 3] *= 0.2
+    y = X @ np.r_[1.5, -1.0, 0.8, 0.2, np.zeros(4)] + 0.1 * rng.standard_normal(60)
+    G, c = X.T @ X / 60, X.T @ y / 60
+    pen, lam = get_penalty("mcp", a=3.0).with_lam(0.1), 0.1
+    assert G[3, 3] + lam * pen.curvature(np.array([0.2]))[0] <= 0
+    cholesky, attempted = _irls.cholesky, []
+
+    def recorded(H, *args, **kwargs):
+        attempted.append(np.diag(H).copy())
+        return cholesky(H, *args, **kwargs)
+
+    monkeypatch.setattr(_irls, "cholesky", recorded)
+    w0 = np.linalg.solve(G, c)
+    w = _irls.newton_on_support(G, c, w0, pen, lam)
+    assert attempted and all(np.all(diag > 0) for diag in attempted)
+    S = np.flatnonzero(w)
+    grad = G[np.ix_(S, S)] @ w[S] - c[S] + lam * pen.restrict(S).grad(w[S])
+    assert np.abs(grad).max() <= 1e-10 * np.abs(c).max()
+
+    def F(v):
+        return 0.5 * v @ G @ v - c @ v + lam * np.sum(pen.pointwise(v))
+
+    assert F(w) < F(w0)
+
+
+def test_convex_part_of_an_indefinite_hessian_reuses_the_cached_factor(monkeypatch):
+    # the support sheds two coordinates of the last factorised one and a coordinate of its
+    # concave part has G_jj + lam Omega''_j <= 0: the Hessian is indefinite, and its convex
+    # part G_SS + lam diag(max(Omega'', 0)) is solved from the cached factor of the last
+    # support (no new factorisation of its size); the solves equal a direct solve
+    from skdropout.linear import _irls
+    from skdropout.linear._wstep import cholesky
+
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((150, 90))
+    A[:, 7] *= 0.1
+    G = A.T @ A / 150
+    lam = 0.2
+    p_idx = np.arange(80)
+    base = (cholesky(G[np.ix_(p_idx, p_idx)].copy()), p_idx, np.zeros(80), {})
+    cache = _irls.FactorCache()
+    cache.base = base
+    idx = np.setdiff1d(p_idx, [3, 50])
+    curv = np.zeros(idx.size)
+    curv[[5, 6, 20]] = -1.0  # coordinates 5, 7 and 22: 7's diagonal entry is below lam
+    assert np.any(G.diagonal()[idx] + lam * curv <= 0)
+    sizes = []
+
+    def recorded(H, *args, **kwargs):
+        sizes.append(H.shape[0])
+        return cholesky(H, *args, **kwargs)
+
+    monkeypatch.setattr(_irls, "cholesky", recorded)
+    solve, exact, convex = _irls._factor_solver(G, lam, idx, curv, G.diagonal()[idx], cache,
+                                                None)
+    assert not exact and convex[1] is solve
+    assert max(sizes) <= 2  # only the 2 x 2 system of the dropped coordinates
+    b = rng.standard_normal(idx.size)
+    np.testing.assert_allclose(solve(b), np.linalg.solve(G[np.ix_(idx, idx)], b), rtol=1e-9)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_working_set_keeps_the_block_of_most_columns_and_extends_it_in_place(order):
+    # a dense working set of more than half of the columns (not all) keeps its block X_W
+    # (centred, weighted), and its Gram matrix and block grow by the new columns; checked
+    # against the centred, weighted columns formed here
+    from skdropout.linear._design import Design
+    from skdropout.linear._irls import _WorkingSet
+
+    rng = np.random.default_rng(6)
+    n, d = 50, 12
+    X = np.asarray(rng.standard_normal((n, d)) + 3.0, order=order)
+    sw = rng.uniform(0.5, 2.0, n)
+    design = Design(X, rng.standard_normal(n), sw, True)
+    u = sw * n / sw.sum()
+    Xs = np.sqrt(u)[:, None] * (X - u @ X / n)
+    cols = np.array([0, 2, 3, 5, 7, 8, 9])
+    ws = _WorkingSet(design, cols, "cholesky")
+    blocks = []
+    for new in (np.array([1, 11]), np.array([4]), np.array([6])):
+        assert ws.XW is not None and ws.XW.flags.f_contiguous
+        np.testing.assert_allclose(ws.XW, Xs[:, ws.cols], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ws.G, Xs[:, ws.cols].T @ Xs[:, ws.cols] / n, rtol=0,
+                                   atol=1e-12)
+        blocks.append(ws.XW)
+        ws.add(new)
+    np.testing.assert_allclose(ws.XW, Xs[:, ws.cols], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ws.G, Xs[:, ws.cols].T @ Xs[:, ws.cols] / n, rtol=0, atol=1e-12)
+    # the extensions write into the array of the first block (room for its 7 columns again,
+    # at most all 12)
+    assert all(np.shares_memory(block, ws.XW) for block in blocks)
+    # all of X is not copied
+    assert _WorkingSet(design, np.arange(d), "cholesky").XW is None
+    # a block with spare columns holds the same block in its first ones
+    roomy = design.block(cols, spare=3)
+    assert roomy.shape == (n, cols.size + 3) and roomy.flags.f_contiguous
+    np.testing.assert_array_equal(roomy[:, :cols.size], design.block(cols))
+
+
 def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):
     from skdropout.linear._design import Design
 
@@ -538,6 +646,23 @@ def _weighted_sparse_design(seed=5, n=80, d=40, intercept=True):
     y = rng.standard_normal(n)
     sw = rng.uniform(0.2, 3.0, n)
     return Design(X, y, sw, intercept), Design(X.toarray(), y, sw, intercept)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_dense_moments_by_blocks_of_either_axis(layout, weighted, monkeypatch):
+    """The weighted column means and second moments of a dense X, read by blocks of rows
+    (C order, strided) or of columns (Fortran order), several blocks per X."""
+    from skdropout.linear import _design
+
+    monkeypatch.setattr(_design, "_BLOCK_BYTES", 8 * 7 * 3)  # blocks of 3 columns or rows
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((21, 2 * 11))[:, ::2] if layout == "strided" else np.asarray(
+        rng.standard_normal((21, 11)) + 2.0, order=layout)
+    sw = rng.uniform(0.2, 3.0, 21) if weighted else np.ones(21)
+    first, second = _design._dense_moments(X, sw, weighted)
+    np.testing.assert_allclose(first, sw @ X / 21, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(second, sw @ X**2 / 21, rtol=1e-14, atol=1e-15)
 
 
 @pytest.mark.parametrize("layout", ["C", "F", "strided", "empty"])

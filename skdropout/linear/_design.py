@@ -58,16 +58,28 @@ _GRAM_MIN_RATIO = 10
 def _dense_moments(X: np.ndarray, sw: np.ndarray,
                    weighted: bool) -> tuple[np.ndarray, np.ndarray]:
     """``sum_i sw_i X_ij / n`` and ``sum_i sw_i X_ij^2 / n`` in one pass over a dense X, by
-    blocks of rows small enough for the cache (the second product reads the block from
-    there: one read of X instead of two)."""
+    blocks small enough for the cache (the second product reads the block from there: one
+    read of X instead of two): blocks of rows, or of columns where X is in Fortran order
+    (a block of rows would gather each column's part with a stride). With weights the
+    second is a product of ``sw`` with the squares (BLAS), not a three-operand einsum."""
     n, d = X.shape
-    rows = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
     first, second = np.zeros(d), np.zeros(d)
+
+    def square(block: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return w @ (block * block) if weighted else np.einsum("ij,ij->j", block, block)
+
+    if X.flags.f_contiguous and not X.flags.c_contiguous:
+        cols = max(1, _BLOCK_BYTES // (8 * max(n, 1)))
+        for start in range(0, d, cols):
+            block = X[:, start:start + cols]
+            first[start:start + cols] = sw @ block
+            second[start:start + cols] = square(block, sw)
+        return first / n, second / n
+    rows = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
     for start in range(0, n, rows):
         block, w = X[start:start + rows], sw[start:start + rows]
         first += w @ block
-        second += (np.einsum("ij,ij,i->j", block, block, w) if weighted
-                   else np.einsum("ij,ij->j", block, block))
+        second += square(block, w)
     return first / n, second / n
 
 
@@ -237,6 +249,10 @@ class Design:
             # share that form (ColumnSlices.by_rows)
             shared = same and rows is None and self.slices is not None
             out = (Xr.T @ (self.slices.by_rows(Xc) if shared else Xc)).toarray()
+        elif same and self._weighted:  # one symmetric product (BLAS syrk, half the work)
+            S = Xr * self.sqrt_sw[:, None]
+            out = S.T @ S
+            out *= 1.0 / self.n
         else:
             out = (Xr * self.sw[:, None] if self._weighted else Xr).T @ Xc
             out *= 1.0 / self.n
@@ -272,17 +288,28 @@ class Design:
         off = self.x_offset[cols] if self._centre else np.zeros(cols.size)
         return list(zip(np.split(B.indices, split), np.split(data, split))), off, swx
 
-    def block(self, cols: np.ndarray) -> np.ndarray:
+    def block(self, cols: np.ndarray, spare: int = 0) -> np.ndarray:
         """Dense ``X_s[:, cols]`` in Fortran order (contiguous columns; a copy, centred and
-        weighted in place)."""
+        weighted in place). With ``spare > 0`` (a dense X) the array has ``spare`` more
+        columns after these, not initialised: room for columns appended later."""
         cols = np.asarray(cols)
-        B = (self.X[:, cols].toarray(order="F") if self.sparse
-             else np.array(self.X[:, cols], order="F"))
+        if spare and not self.sparse:
+            out = np.empty((self.n, cols.size + spare), order="F")
+            B = out[:, :cols.size]
+            if self.X.flags.f_contiguous:  # X's columns are the rows of X', copied in place
+                np.take(self.X.T, cols, axis=0, out=B.T, mode="clip")
+            else:
+                B[...] = self.X[:, cols]
+        else:
+            # (a dense X's fancy index is a new array, laid out in Fortran order already:
+            # np.array(..., order="F") would copy it once more, slowly from a C-ordered X)
+            B = out = (self.X[:, cols].toarray(order="F") if self.sparse
+                       else np.asarray(self.X[:, cols], order="F"))
         if self._centre:
             B -= self.x_offset[cols]
         if self._weighted:
             B *= self.sqrt_sw[:, None]
-        return B
+        return out
 
     def _weighted_sq(self, cols: np.ndarray | None = None) -> np.ndarray:
         """``sum_i sw_i X_ij^2 / n`` (raw, uncentred) for the columns ``cols`` (all: None)."""

@@ -357,7 +357,7 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
                     L = _cg_solver(sub, lam, curv, scale, level, penalty.convex)
                     exact = True
                 else:
-                    L, exact, convex = _factor_solver(G, lam, idx, curv, cache, convex)
+                    L, exact, convex = _factor_solver(G, lam, idx, curv, diag, cache, convex)
                 curv_of_L = curv
                 min_diag = (diag + lam * (curv if exact else np.maximum(curv, 0.0))).min()
             step = None if L is None else L(grad)
@@ -416,34 +416,48 @@ def newton_on_support(G: np.ndarray | GramOperator, c: np.ndarray, w: np.ndarray
 
 
 def _factor_solver(G: np.ndarray, lam: float, idx: np.ndarray, curv: np.ndarray,
-                   cache: FactorCache, convex: tuple | None
+                   diag: np.ndarray, cache: FactorCache, convex: tuple | None
                    ) -> tuple[Callable[[np.ndarray], np.ndarray] | None, bool, tuple | None]:
     """The polish's solver of ``H x = b`` for ``H = G_SS + lam diag(curv)`` on the support
     ``S = idx`` by Cholesky: from the cached factor (:func:`_reduced_solver`) or a new one
     (left in ``cache``); where H has none and ``curv`` has negative entries, the convex part
-    ``G_SS + lam diag(max(curv, 0))`` (its factor kept in ``convex = (max(curv, 0),
-    factor)`` while that is unchanged). Returns the solver (None when neither matrix is
-    positive definite), whether it is H's own, and ``convex``."""
+    ``G_SS + lam diag(max(curv, 0))`` the same way (its solver kept in ``convex =
+    (max(curv, 0), solver)`` while that is unchanged). Returns the solver (None when neither
+    matrix is positive definite), whether it is H's own, and ``convex``. ``diag``: ``G``'s
+    diagonal on S; an entry ``G_jj + lam curv_j <= 0`` proves H indefinite (Cholesky fails
+    at that pivot or before it: a pivot is that entry less a sum of squares), so then
+    neither the cached factor nor a new one is tried."""
+    if np.all(diag + lam * curv > 0):
+        L = _cached_or_new(G, lam, idx, curv, cache)
+        if L is not None:
+            return L, True, convex
+    if not np.any(curv < 0):
+        return None, False, convex
+    # the convex part of the Hessian, which moves only with max(Omega'', 0): constant for
+    # logsum, whose Omega'' < 0 changes at every step
+    kept = np.maximum(curv, 0.0)
+    if convex is None or not np.array_equal(kept, convex[0]):
+        convex = (kept, _cached_or_new(G, lam, idx, kept, cache))
+    return convex[1], False, convex
+
+
+def _cached_or_new(G: np.ndarray, lam: float, idx: np.ndarray, curv: np.ndarray,
+                   cache: FactorCache) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A solver of ``(G_SS + lam diag(curv)) x = b`` for ``S = idx``: from the factor in
+    ``cache`` (:func:`_reduced_solver`, on the same curvature where the two supports
+    share coordinates), or from a new Cholesky factor, left in ``cache``; None where the
+    matrix is not positive definite."""
     L, cache.base = _reduced_solver(G, lam, cache.base, idx, curv)
     if L is not None:
-        return L, True, convex
+        return L
     # idx is sorted: all positions take G as it is
     H = G.copy() if idx.size == G.shape[0] else principal(G, idx)
     H.flat[::H.shape[0] + 1] += lam * curv
-    # H is a copy, needed again only for the convex part of a negative curv
-    factor = cholesky(H, overwrite=not np.any(curv < 0))
-    if factor is not None:
-        cache.base = (factor, idx, curv, {})
-        return partial(cho_solve, factor), True, convex
-    if np.any(curv < 0):  # the convex part of the Hessian
-        # which moves only with max(Omega'', 0): constant for logsum, whose Omega'' < 0
-        # changes at every step
-        kept = np.maximum(curv, 0.0)
-        if convex is None or not np.array_equal(kept, convex[0]):
-            H.flat[::H.shape[0] + 1] -= lam * np.minimum(curv, 0.0)
-            convex = (kept, cholesky(H))
-        factor = convex[1]
-    return (None if factor is None else partial(cho_solve, factor)), False, convex
+    factor = cholesky(H, overwrite=True)
+    if factor is None:
+        return None
+    cache.base = (factor, idx, curv, {})
+    return partial(cho_solve, factor)
 
 
 def _reduced_solver(G: np.ndarray, lam: float, base: tuple | None, idx: np.ndarray,
@@ -599,6 +613,8 @@ class _WorkingSet:
         self.cols = np.zeros(0, dtype=np.intp)
         self.G: np.ndarray | GramOperator | None = None
         self.XW: np.ndarray | None = None
+        # the array whose first columns are XW, with room for more (None: XW itself)
+        self._room: np.ndarray | None = None
         self.c = np.zeros(0)
         self.factor = FactorCache()  # the polish's, on the positions of G
         self.add(cols)
@@ -624,20 +640,33 @@ class _WorkingSet:
         d.gram_cache = (self.cols, self.G, self.XW)
 
     def _build(self) -> None:
-        """G (and, for a true working set of a dense X, the block X_W) for all of W, copying
+        """G (and, for a dense X short of all its columns, the block X_W) for all of W, copying
         the parts that the design's last working set already holds (a path's next fit
         starts on the previous support, whose Gram matrix is known)."""
         d, n, cols = self.design, self.design.n, self.cols
         self.factor = FactorCache()
-        want_block = not d.sparse and not d.gram_route and 2 * cols.size <= d.d
+        self._room = None  # (a new block below has room for more columns)
+        # a dense W short of all the columns keeps its block: its Gram matrix is then one
+        # symmetric product (the design's own product would copy and weight the columns
+        # anyway), its extensions copy only the new columns, and the residuals of the
+        # objective are products with the block (the design's would copy the support's
+        # columns out of X each time); all of X is not copied (the design has it)
+        want_block = not d.sparse and not d.gram_route and cols.size < d.d
         known = np.full(d.d, -1, dtype=np.intp)
         if d.gram_cache is not None and (d.gram_cache[2] is not None or not want_block):
             known[d.gram_cache[0]] = np.arange(d.gram_cache[0].size)
         loc = known[cols]
         have, miss = np.flatnonzero(loc >= 0), np.flatnonzero(loc < 0)
         if have.size == 0:
-            self.XW = d.block(cols) if want_block else None
-            self.G = self.XW.T @ self.XW / n if self.XW is not None else d.cross(cols, cols)
+            if not want_block:
+                self.XW = None
+                self.G = d.cross(cols, cols)
+                return
+            # with room for as many columns again (at most all of X's): _extend appends
+            self._room = d.block(cols, spare=min(cols.size, d.d - cols.size))
+            self.XW = self._room[:, :cols.size]
+            self.G = self.XW.T @ self.XW
+            self.G /= n  # (in place: no second array of its size)
             return
         _, G_old, XW_old = d.gram_cache
         if miss.size == 0:
@@ -661,11 +690,17 @@ class _WorkingSet:
         """G (and X_W) extended by the columns ``new`` appended after the first ``k``."""
         d, n, m = self.design, self.design.n, self.cols.size
         if self.XW is not None:
-            XW = np.empty((n, m), order="F")
-            XW[:, :k] = self.XW
-            XW[:, k:] = d.block(new) if block is None else block
-            self.XW = XW
-            side = XW.T @ XW[:, k:] / n        # [X_old'X_new; X_new'X_new] / n
+            room = self._room
+            if room is None or room.shape[1] < m:
+                # the block lives in the first columns of room for twice its columns (at
+                # most all of X's): an extension then copies only the new columns
+                room = np.empty((n, min(2 * m, d.d)), order="F")
+                room[:, :k] = self.XW
+                self._room = room
+            room[:, k:m] = d.block(new) if block is None else block
+            XW = self.XW = room[:, :m]
+            side = XW.T @ XW[:, k:]            # [X_old'X_new; X_new'X_new] / n
+            side /= n
         else:
             side = d.cross(self.cols, new)
         G = np.empty((m, m))
