@@ -489,6 +489,19 @@ def test_newton_polish_with_a_kept_factorisation_finds_the_same_point(name, para
         w_kept[enter] = w_fresh[enter] = 1e-3 * np.sign(g[enter])
 
 
+def _assert_stationary_below_start(G, c, w, w0, pen, lam):
+    """``w`` is a stationary point of ``F(v) = v'Gv/2 - c'v + lam Omega(v)`` on its support
+    (gradient at most 1e-10 of ``max |c|``) with ``F(w) < F(w0)``."""
+    S = np.flatnonzero(w)
+    grad = G[np.ix_(S, S)] @ w[S] - c[S] + lam * pen.restrict(S).grad(w[S])
+    assert np.abs(grad).max() <= 1e-10 * np.abs(c).max()
+
+    def F(v):
+        return 0.5 * v @ G @ v - c @ v + lam * np.sum(pen.pointwise(v))
+
+    assert F(w) < F(w0)
+
+
 def test_newton_polish_factorises_the_convex_part_once_per_support(monkeypatch):
     # logsum with a small eps on two nearly collinear pairs of columns: the Hessian
     # G + lam diag(Omega'') is indefinite, so the convex part G + lam diag(max(Omega'', 0))
@@ -518,15 +531,8 @@ def test_newton_polish_factorises_the_convex_part_once_per_support(monkeypatch):
     for i, A in enumerate(factorised):
         for B in factorised[:i]:
             assert A.shape != B.shape or not np.allclose(A, B, rtol=1e-12, atol=0)
-    S = np.flatnonzero(w)
-    assert 0 < S.size < 6  # indefinite on all six: coordinates left the support
-    grad = G[np.ix_(S, S)] @ w[S] - c[S] + lam * pen.restrict(S).grad(w[S])
-    assert np.abs(grad).max() <= 1e-10 * np.abs(c).max()
-
-    def F(v):
-        return 0.5 * v @ G @ v - c @ v + lam * np.sum(pen.pointwise(v))
-
-    assert F(w) < F(w0)
+    assert 0 < np.count_nonzero(w) < 6  # indefinite on all six: coordinates left the support
+    _assert_stationary_below_start(G, c, w, w0, pen, lam)
 
 
 def test_newton_polish_tries_no_factor_of_a_hessian_with_a_non_positive_diagonal(monkeypatch):
@@ -553,14 +559,7 @@ def test_newton_polish_tries_no_factor_of_a_hessian_with_a_non_positive_diagonal
     w0 = np.linalg.solve(G, c)
     w = _irls.newton_on_support(G, c, w0, pen, lam)
     assert attempted and all(np.all(diag > 0) for diag in attempted)
-    S = np.flatnonzero(w)
-    grad = G[np.ix_(S, S)] @ w[S] - c[S] + lam * pen.restrict(S).grad(w[S])
-    assert np.abs(grad).max() <= 1e-10 * np.abs(c).max()
-
-    def F(v):
-        return 0.5 * v @ G @ v - c @ v + lam * np.sum(pen.pointwise(v))
-
-    assert F(w) < F(w0)
+    _assert_stationary_below_start(G, c, w, w0, pen, lam)
 
 
 def test_convex_part_of_an_indefinite_hessian_reuses_the_cached_factor(monkeypatch):
