@@ -261,6 +261,79 @@ def test_sparse_first_working_set_holds_the_violators(penalty, slope0, divisor, 
     np.testing.assert_array_equal(est.coef_ == 0, full.coef_ == 0)
 
 
+
+def _correlated(n=300, d=1500, k=30, seed=0):
+    """Columns AR(1) with correlation 0.8^|i-j| (standardised) and labels from a logistic
+    model on ``k`` of them: a design whose working-set rounds keep finding violators."""
+    rng = np.random.default_rng(seed)
+    X = signal.lfilter([np.sqrt(1 - 0.64)], [1.0, -0.8], rng.standard_normal((n, d)), axis=1)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    w = np.zeros(d)
+    w[rng.choice(d, k, replace=False)] = rng.standard_normal(k)
+    m = X @ w
+    return X, (rng.random(n) < expit(3.0 * m / m.std())).astype(int)
+
+
+def test_step_outweighs_check_compares_the_gram_matrix_with_the_gradient():
+    """Dense X: a Newton step on s columns outweighs the check of all d when s^2 >= d (its
+    Gram matrix's n s^2 multiply-adds against the gradient's n d). Sparse X with rows of
+    equally many set entries: when 2 nnz(X_S)^2 / n >= nnz(X), where nnz(X_S)^2 / n is the
+    count of products of entries that share a row, sum_i nnz_i(X_S)^2."""
+    X = np.ones((10, 400))
+    problem = _logistic.LogisticProblem(X, np.zeros((10, 1)), np.ones(10), 10.0, True)
+    assert _logistic.step_outweighs_check(problem, problem.restrict(np.arange(20)))
+    assert not _logistic.step_outweighs_check(problem, problem.restrict(np.arange(19)))
+    # 12 rows of 50 entries, 5 of them in the set's columns 0..59 (each row its own 5)
+    rows = np.repeat(np.arange(12), 50)
+    cols = (np.arange(12)[:, None] * 5 + np.r_[np.arange(5), 60 + np.arange(45)]).ravel()
+    Xs = sp.csr_matrix((np.ones(rows.size), (rows, cols % 600)), shape=(12, 600))
+    problem = _logistic.LogisticProblem(Xs, np.zeros((12, 1)), np.ones(12), 12.0, True)
+    sub = problem.restrict(np.arange(60))
+    pairs = sum(int(r.nnz) ** 2 for r in sp.csr_matrix(sub.X))
+    assert sub.X.nnz ** 2 / 12 == pairs == 300
+    assert Xs.nnz == 600 and 2 * pairs >= 600
+    assert _logistic.step_outweighs_check(problem, sub)
+    assert not _logistic.step_outweighs_check(problem, problem.restrict(np.arange(55)))
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet", "mcp"])
+def test_rounds_that_take_in_violators_take_one_newton_step_where_it_outweighs_the_check(
+        penalty, monkeypatch):
+    """With a convex penalty, a round of the outer working set that took in violators
+    takes one Newton step where that step costs more than the round's check of all the
+    features (:func:`_logistic.step_outweighs_check`; a dense X and sets of s^2 >= d here):
+    the fit ends at the solution of rounds solved to their tolerance (the same zeros,
+    coefficients to 1e-8) in fewer Newton steps. A non-convex penalty's rounds are not cut
+    (its fit is the same)."""
+    X, y = _correlated()
+    n = X.shape[0]
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 30
+    newton, calls = _logistic._newton, []
+
+    def recorded(problem, *args, max_iter, **kw):
+        res = newton(problem, *args, max_iter=max_iter, **kw)
+        if kw.get("screened"):
+            calls.append((max_iter, res.n_iter))
+        return res
+
+    monkeypatch.setattr(_logistic, "_newton", recorded)
+    est = IRLSClassifier(penalty=penalty, lam=lam, tol=1e-10).fit(X, y)
+    cut = [steps for max_iter, steps in calls if max_iter == 1]
+    monkeypatch.setattr(_logistic, "step_outweighs_check", lambda problem, sub: False)
+    calls.clear()
+    full = IRLSClassifier(penalty=penalty, lam=lam, tol=1e-10).fit(X, y)
+    assert all(max_iter > 1 for max_iter, _ in calls)
+    np.testing.assert_array_equal(est.coef_ == 0, full.coef_ == 0)
+    if penalty == "mcp":
+        assert not cut
+        np.testing.assert_array_equal(est.coef_, full.coef_)
+        return
+    assert len(cut) >= 2 and set(cut) == {1}
+    np.testing.assert_allclose(est.coef_, full.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(est.intercept_, full.intercept_, rtol=0, atol=1e-8)
+    assert 300 > np.count_nonzero(est.coef_) > 30
+    assert est.n_iter_ < full.n_iter_
+
 def test_binary_newton_steps_polish_to_their_own_tolerance(monkeypatch):
     """The matrix-free polish of a binary convex fit's Newton step stops at the step's own
     tolerance (not a tenth of it): the warm-started path on a text-like sparse X (polished

@@ -725,6 +725,21 @@ def logistic_irls(problem: LogisticProblem, penalty: Penalty, lam: float, *,
     return res
 
 
+def step_outweighs_check(problem: LogisticProblem, sub: LogisticProblem) -> bool:
+    """Whether a Newton step on the working set of ``sub`` costs more than a round's check
+    of every feature of ``problem``.
+
+    The step's largest item is the Gram matrix ``X_S' D X_S`` of its Hessian: ``n s^2``
+    multiply-adds for a dense X of ``s`` set columns, against the ``n d`` of the check's
+    gradient ``X'(y - p)``; for a sparse X about ``2 nnz(X_S)^2 / n`` (the products of the
+    entries that share a row, if the rows hold equally many; scipy's sparse product passes
+    over them twice), against ``nnz(X)``.
+    """
+    if problem.sparse:
+        return 2.0 * sub.X.nnz ** 2 / problem.n >= problem.X.nnz
+    return sub.d ** 2 >= problem.d
+
+
 def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
               b: np.ndarray, G: np.ndarray, g_b: np.ndarray, scale: float, max_iter: int,
               options: dict, start: np.ndarray | None = None,
@@ -737,11 +752,12 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     many go to the matrix-free route) worst violators of the optimality condition at the
     start (``G``, ``g_b``: the loss's negative gradient there, ``M``: the margins, when the
     caller has them); each round solves the problem restricted to it (the other coefficients
-    held at 0, so its F is the full F), computes the full gradient once, and, while a zero
-    outside violates its condition by more than ``tol``, adds the worst violators (at most
-    as many as the set holds, so it at most doubles). Every Newton step then works on the
-    data of the set only (for a sparse X the inner IRLS starts with all of it,
-    :func:`_newton_direction`), and the full X is read once per round.
+    held at 0, so its F is the full F; with a convex penalty, a round that adds violators
+    takes one Newton step where :func:`step_outweighs_check`), computes the full gradient
+    once, and, while a zero outside violates its condition by more than ``tol``, adds the
+    worst violators (at most as many as the set holds, so it at most doubles). Every Newton
+    step then works on the data of the set only (for a sparse X the inner IRLS starts with
+    all of it, :func:`_newton_direction`), and the full X is read once per round.
     For a sparse X each round's :func:`_newton` starts from the margins, gradient and
     (first round) loss that the set's check computed at the same (W, b): the set's gradient
     is the rows ``cols`` of the full one, each entry the same sum over a column's stored
@@ -781,12 +797,13 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cand = np.flatnonzero(outside & ~nonzero)
         count = max(min(n_viol, max(cols.size, smallest)),
                     2 * support.size - cols.size) if n_viol else 0
+        whole = False  # a first set of every violator, solved whole
         if n_viol and violators_first and not cols.size:
             # the first round of a sparse binary convex fit: every violator (_FIRST_WS_ROWS)
             first = min(int(np.count_nonzero(close[cand] > 1.0)),
                         int(_FIRST_WS_ROWS * problem.n))
             if choose_solver(options["solver"], problem, first) == "cg":
-                count = max(count, first)
+                count, whole = max(count, first), True
         if start is not None:  # the caller's first set
             add, start = start, None
         else:
@@ -799,8 +816,16 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         if sub is None or not np.array_equal(sub_cols, cols):
             # a round without new features (the tight solve after a loose one) keeps it
             sub, sub_cols = problem.restrict(cols), cols
+        # where a Newton step on the set costs more than the check after it, a round that
+        # took in violators gets one step: the next round's set holds the violators its
+        # solution moves for. Not for a non-convex penalty, whose iterates then take other
+        # paths, to other stationary points (and more steps) on the benchmarks' correlated
+        # designs
+        steps = max_iter - it
+        if n_viol and penalty.convex and not whole and step_outweighs_check(problem, sub):
+            steps = 1
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
-                        max_iter=max_iter - it, screened=True,
+                        max_iter=steps, screened=True,
                         start=(M, loss, G[cols], g_b) if problem.sparse else None,
                         **{**options, "tol": inner_tol})
         it += inner.n_iter
