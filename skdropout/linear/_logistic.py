@@ -752,12 +752,13 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     many go to the matrix-free route) worst violators of the optimality condition at the
     start (``G``, ``g_b``: the loss's negative gradient there, ``M``: the margins, when the
     caller has them); each round solves the problem restricted to it (the other coefficients
-    held at 0, so its F is the full F; with a convex penalty, a round that adds violators
-    takes one Newton step where :func:`step_outweighs_check`), computes the full gradient
-    once, and, while a zero outside violates its condition by more than ``tol``, adds the
-    worst violators (at most as many as the set holds, so it at most doubles). Every Newton
-    step then works on the data of the set only (for a sparse X the inner IRLS starts with
-    all of it, :func:`_newton_direction`), and the full X is read once per round.
+    held at 0, so its F is the full F; with a convex penalty and no ``start``, a round that
+    adds violators takes one Newton step where :func:`step_outweighs_check`), computes the
+    full gradient once, and, while a zero outside violates its condition by more than
+    ``tol``, adds the worst violators (at most as many as the set holds, so it at most
+    doubles). Every Newton step then works on the data of the set only (for a sparse X the
+    inner IRLS starts with all of it, :func:`_newton_direction`), and the full X is read
+    once per round.
     For a sparse X each round's :func:`_newton` starts from the margins, gradient and
     (first round) loss that the set's check computed at the same (W, b): the set's gradient
     is the rows ``cols`` of the full one, each entry the same sum over a column's stored
@@ -765,6 +766,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     so its rounds compute their own).
     """
     d, tol = problem.d, options["tol"]
+    cold = start is None  # no caller's first set (a path's fits have one)
     smallest = _OUTER_WS_SPARSE if sp.issparse(problem.X) else _OUTER_WS
     violators_first = (problem.binary and sp.issparse(problem.X) and penalty.convex
                        and start is None)
@@ -820,9 +822,11 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         # took in violators gets one step: the next round's set holds the violators its
         # solution moves for. Not for a non-convex penalty, whose iterates then take other
         # paths, to other stationary points (and more steps) on the benchmarks' correlated
-        # designs
+        # designs, nor for a path's fit: its warm start and strong set are close to the
+        # solution, and its rounds, cut, end a loose tol's fit further from it
         steps = max_iter - it
-        if n_viol and penalty.convex and not whole and step_outweighs_check(problem, sub):
+        if (cold and n_viol and penalty.convex and not whole
+                and step_outweighs_check(problem, sub)):
             steps = 1
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
                         max_iter=steps, screened=True,
