@@ -261,7 +261,6 @@ def test_sparse_first_working_set_holds_the_violators(penalty, slope0, divisor, 
     np.testing.assert_array_equal(est.coef_ == 0, full.coef_ == 0)
 
 
-
 def _correlated(n=300, d=1500, k=30, seed=0):
     """Columns AR(1) with correlation 0.8^|i-j| (standardised) and labels from a logistic
     model on ``k`` of them: a design whose working-set rounds keep finding violators."""
@@ -286,7 +285,7 @@ def test_step_outweighs_check_compares_the_gram_matrix_with_the_gradient():
     # 12 rows of 50 entries, 5 of them in the set's columns 0..59 (each row its own 5)
     rows = np.repeat(np.arange(12), 50)
     cols = (np.arange(12)[:, None] * 5 + np.r_[np.arange(5), 60 + np.arange(45)]).ravel()
-    Xs = sp.csr_matrix((np.ones(rows.size), (rows, cols % 600)), shape=(12, 600))
+    Xs = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(12, 600))
     problem = _logistic.LogisticProblem(Xs, np.zeros((12, 1)), np.ones(12), 12.0, True)
     sub = problem.restrict(np.arange(60))
     pairs = sum(int(r.nnz) ** 2 for r in sp.csr_matrix(sub.X))
@@ -362,6 +361,7 @@ def test_a_paths_fits_keep_their_rounds_whole(monkeypatch):
     calls.clear()
     IRLSClassifier(penalty="l1", lam=float(lams[-1]), tol=1e-3).fit(X, y)
     assert any(max_iter == 1 for max_iter, _ in calls)
+
 
 def test_binary_newton_steps_polish_to_their_own_tolerance(monkeypatch):
     """The matrix-free polish of a binary convex fit's Newton step stops at the step's own
