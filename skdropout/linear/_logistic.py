@@ -766,10 +766,10 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     so its rounds compute their own).
     """
     d, tol = problem.d, options["tol"]
-    cold = start is None  # no caller's first set (a path's fits have one)
+    # a convex fit without a caller's first set (a path's fits have one)
+    cold_convex = penalty.convex and start is None
     smallest = _OUTER_WS_SPARSE if sp.issparse(problem.X) else _OUTER_WS
-    violators_first = (problem.binary and sp.issparse(problem.X) and penalty.convex
-                       and start is None)
+    violators_first = problem.binary and sp.issparse(problem.X) and cold_convex
     cols = np.zeros(0, dtype=np.intp)
     slope0 = np.broadcast_to(penalty_slope0(penalty), (d,))
     M = problem.margins(W, b) if M is None else M
@@ -825,8 +825,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         # designs, nor for a path's fit: its warm start and strong set are close to the
         # solution, and its rounds, cut, end a loose tol's fit further from it
         steps = max_iter - it
-        if (cold and n_viol and penalty.convex and not whole
-                and step_outweighs_check(problem, sub)):
+        if cold_convex and n_viol and not whole and step_outweighs_check(problem, sub):
             steps = 1
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
                         max_iter=steps, screened=True,
