@@ -98,8 +98,15 @@ _CG_MAX_STEPS = 250
 # stops it at that tolerance itself: on the text problem of benchmarks/logistic_cv_speed.py
 # the CV path then takes about as many Newton steps, picks the same lam with held-out
 # log-losses as close to the reference, and the polish's products read a quarter fewer
-# entries. Multinomial steps (their class-by-class steps and polish, not measured with it)
-# keep a tenth, non-convex penalties 0 (rounding level: exact steps)
+# entries. So does a binary fit with a non-convex penalty: its polish to rounding level
+# costs a new CG solve at every Newton iteration on a support (logsum's curvature moves
+# with w) and, on supports of thousands of columns, near-singular solves, many times the
+# work of the step; which local minimum a non-convex fit ends in is decided by its
+# iterates either way, and on the text problems of benchmarks/logistic_speed.py the
+# inexact steps end in one about as often lower as higher (benchmarks/results/README.md,
+# logistic_speed footnote 14). Multinomial steps (their class-by-class steps and polish,
+# not measured with it) keep a tenth, and 0 (rounding level) with a non-convex penalty,
+# whose one measured fit (benchmarks/multinomial_speed.py, 5 classes) a tenth ended higher
 _POLISH_FRACTION, _POLISH_FRACTION_BINARY = 0.1, 1.0
 # the largest outer working set of a sparse X on which a binary convex Newton step builds
 # the sparse Gram matrix of the whole set (instead of _irls._SPARSE_GRAM_MAX columns); above
@@ -315,8 +322,7 @@ def _newton_direction(problem: LogisticProblem, penalty: Penalty, lam: float, k:
     matrix_free = (whole and solver == "auto" and problem.binary and penalty.convex
                    and _STEP_GRAM_MAX < problem.d <= _FIRST_WS_ROWS * problem.n)
     # the step needs the model's minimiser only to inner_tol, so the polish stops at a
-    # fraction of it rather than at rounding level; a non-convex penalty's polish follows
-    # its exact Newton steps (their crossings pick the local minimum). A binary convex
+    # fraction of it rather than at rounding level (_polish_fraction). A binary convex
     # step's warm start moves to the new model by the greedy homotopy first (one CG solve
     # per round of crossings on the matrix-free route, instead of one per crossing)
     res = irls(design, penalty, lam * ratio, coef_init=w if warm else None,
@@ -915,11 +921,11 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
 
 def _polish_fraction(problem: LogisticProblem, penalty: Penalty) -> float:
     """A Newton step's ``polish_tol`` for its inner IRLS, as a fraction of the step's own
-    ``tol`` (``_POLISH_FRACTION``; 0, rounding level, for a non-convex penalty, whose
-    polish follows exact Newton steps)."""
-    if not penalty.convex:
-        return 0.0
-    return _POLISH_FRACTION_BINARY if problem.binary else _POLISH_FRACTION
+    ``tol`` (``_POLISH_FRACTION_BINARY`` for a binary fit, ``_POLISH_FRACTION`` for a
+    multinomial one with a convex penalty, else 0: rounding level)."""
+    if problem.binary:
+        return _POLISH_FRACTION_BINARY
+    return _POLISH_FRACTION if penalty.convex else 0.0
 
 
 def _eta(penalty: Penalty, W: np.ndarray) -> np.ndarray:
