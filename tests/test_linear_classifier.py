@@ -265,7 +265,9 @@ def _correlated(n=300, d=1500, k=30, seed=0):
     """Columns AR(1) with correlation 0.8^|i-j| (standardised) and labels from a logistic
     model on ``k`` of them: a design whose working-set rounds keep finding violators."""
     rng = np.random.default_rng(seed)
-    X = signal.lfilter([np.sqrt(1 - 0.64)], [1.0, -0.8], rng.standard_normal((n, d)), axis=1)
+    Z = rng.standard_normal((n, d))
+    # started at the stationary scale, so that every pair of columns has that correlation
+    X, _ = signal.lfilter([0.6], [1.0, -0.8], Z, axis=1, zi=0.4 * Z[:, :1])
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     w = np.zeros(d)
     w[rng.choice(d, k, replace=False)] = rng.standard_normal(k)
@@ -687,15 +689,8 @@ def test_a_polish_that_does_not_settle_is_not_repeated_every_iteration(monkeypat
     # ends at the same point as when it polishes at every iteration
     from skdropout.linear import _irls
 
-    n, d = 200, 1000
-    rng = np.random.default_rng(2)
-    Z = rng.standard_normal((n, d))
-    X, _ = signal.lfilter([0.6], [1.0, -0.8], Z, axis=1, zi=0.4 * Z[:, :1])
-    X = (X - X.mean(0)) / X.std(0)
-    w = np.zeros(d)
-    w[rng.choice(d, 10, replace=False)] = rng.standard_normal(10)
-    m = X @ w
-    y = (rng.random(n) < expit(3.0 * m / m.std())).astype(int)
+    X, y = _correlated(n=200, d=1000, k=10, seed=2)
+    n = X.shape[0]
     lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 30
     newton, failed = _irls.newton_on_support, []
 

@@ -774,8 +774,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     d, tol = problem.d, options["tol"]
     # a convex fit without a caller's first set (a path's fits have one)
     cold_convex = penalty.convex and start is None
-    smallest = _OUTER_WS_SPARSE if sp.issparse(problem.X) else _OUTER_WS
-    violators_first = problem.binary and sp.issparse(problem.X) and cold_convex
+    smallest = _OUTER_WS_SPARSE if problem.sparse else _OUTER_WS
+    violators_first = problem.binary and problem.sparse and cold_convex
     cols = np.zeros(0, dtype=np.intp)
     slope0 = np.broadcast_to(penalty_slope0(penalty), (d,))
     M = problem.margins(W, b) if M is None else M
