@@ -525,6 +525,62 @@ def test_non_convex_penalties_reach_a_stationary_point(name, params, classes):
         assert f(start + 1e-3 * rng.standard_normal(start.size)) >= F - 1e-12
 
 
+@pytest.mark.parametrize("data, name, params", [
+    ("correlated", "scad", None), ("correlated", "logsum", {"eps": 1.0}),
+    ("text", "mcp", None)])
+def test_a_penalised_step_without_descent_falls_back_to_the_tangent_model(
+        data, name, params, monkeypatch):
+    """AR(1) columns and a text-like CSR problem at lam_max / 50, where the minimiser of the
+    penalised Newton model lies in another basin (the step starts uphill and no damping
+    lowers F; these fits stopped with a warning, KKT residual far above tol): the steps go
+    on with the tangent model and end at a point whose KKT conditions, by an independent
+    gradient, hold to the tolerance."""
+    X, y = (_correlated(150, 600, 10, seed=2 if name == "scad" else 0) if data == "correlated"
+            else _text(seed=1))
+    n = X.shape[0]
+    lam = float(np.max(np.abs(X.T @ (y - y.mean())))) / n / 50
+    tangents = []
+    tangent = _logistic._tangent
+    monkeypatch.setattr(_logistic, "_tangent", lambda *a: tangents.append(1) or tangent(*a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = IRLSClassifier(penalty=name, penalty_params=params, lam=lam).fit(X, y)
+    assert tangents
+    pen = get_penalty(name, **(params or {}))
+    pen = pen.with_lam(lam) if pen.uses_lam else pen
+    w = est.coef_[0]
+    m = np.asarray(X @ w).ravel() + est.intercept_[0]
+    r = expit(m) - y
+    grad = np.asarray(X.T @ r).ravel() / n
+    scale = float(np.max(np.abs(X.T @ (y - y.mean())))) / n  # at the intercept-only model
+    on = w != 0
+    assert np.max(np.abs(grad[on] + lam * pen.grad(w)[on])) <= 1e-6 * scale
+    assert np.max(np.abs(grad[~on])) <= lam * pen.slope0 + 1e-6 * scale
+    assert abs(r.sum()) / n <= 1e-6 * scale
+
+
+@pytest.mark.parametrize("name, params", [("logsum", {"eps": 1.0}), ("mcp", {"lam": 0.5}),
+                                          ("scad", {"lam": 0.5})])
+def test_the_tangent_penalty_has_the_penalty_s_directional_derivatives(name, params):
+    """The weighted l1 of :func:`_logistic._tangent` at w, against one-sided finite
+    differences of Omega at w along +e_j and -e_j (zeros and nonzeros, inside and beyond
+    the linear parts of mcp and scad); concave in |w|, Omega lies below its tangent."""
+    pen = get_penalty(name, **params)
+    w = np.array([0.0, 0.3, -0.7, 2.5, -4.0])
+    tangent = _logistic._tangent(pen, w)
+    h = 1e-7
+    for j in range(w.size):
+        for sign in (1.0, -1.0):
+            e = np.zeros(w.size)
+            e[j] = sign * h
+            fd = (pen.value(w + e) - pen.value(w)) / h
+            td = (tangent.value(w + e) - tangent.value(w)) / h
+            assert td == pytest.approx(fd, abs=1e-6)
+    u = np.random.default_rng(0).standard_normal((50, w.size)) * 3
+    for v in u:
+        assert pen.value(v) - pen.value(w) <= tangent.value(v) - tangent.value(w) + 1e-12
+
+
 def test_activation_penalty_is_refused():
     """standout penalises activations (z)_+ (0 for z < 0), not coefficients: refused by name."""
     X, y = _data(n=60, d=8, classes=2, seed=3)

@@ -27,7 +27,17 @@ Newton steps run on an outer working set of features: the problem restricted to 
 solved (loosely while violators remain outside), then one product ``X'(s (y - p))`` over
 all the features checks the zeros outside, and the violators and the zeros closest to
 violating enter (the set grows to about twice the support). Every Newton step thus reads
-only the columns of the set. For K > 2 a Newton polish on the support with the full
+only the columns of the set.
+
+With a non-convex penalty the penalised model (quadratic loss plus lam Omega) is itself
+non-convex, and its minimiser can lie in another basin, where the step from the current
+point starts uphill and no damping lowers F. After such a step a Newton iteration takes the
+tangent model instead (:func:`_tangent`): Omega replaced by its linearisation
+``sum_j Omega'(|w_j|) |w_j|`` at the current point (the local linear approximation of Zou and
+Li, 2008; ``slope0`` at the zeros), a weighted l1 whose model is convex and has F's
+directional derivatives at the current point, so its step descends. Each such step is
+followed by the Newton polish on the support below, with Omega's own curvature. For K > 2 a
+Newton polish on the support with the full
 multinomial Hessian (the class-by-class steps lack its cross-class blocks) follows each
 cycle; above the w-step's size rule (a sparse X with more than ``_irls._SPARSE_GRAM_MAX``
 support coefficients) it applies that Hessian by sparse products and solves by conjugate
@@ -51,6 +61,8 @@ import scipy.sparse as sp
 from scipy.special import expit, softmax
 
 from ..penalties import Penalty
+from ..penalties.closed_form import L1
+from ..penalties.factor import Factored
 from ._design import Design, slice_pays
 from ._gram_operator import ColumnSlices, pcg
 from ._irls import (choose_solver, irls, kkt_residuals, newton_cg_tolerance, penalty_slope0,
@@ -480,6 +492,8 @@ def _shared_features(problem: LogisticProblem, support: list[np.ndarray]
     the K intercepts (a common shift; first, when fitted), and the K coefficients of each
     feature in all K supports (shifted together)."""
     K = problem.n_columns
+    if K == 1:  # a binary loss changes along every direction of its one column
+        return []
     sizes = [idx.size + problem.fit_intercept for idx in support]  # the class blocks
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
     shifts = []
@@ -834,7 +848,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         if cold_convex and n_viol and not whole and step_outweighs_check(problem, sub):
             steps = 1
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
-                        max_iter=steps, screened=True,
+                        max_iter=steps, screened=True, fallback=n_viol == 0,
                         start=(M, loss, G[cols], g_b) if problem.sparse else None,
                         **{**options, "tol": inner_tol})
         it += inner.n_iter
@@ -849,15 +863,17 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
 
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
-            tol: float, inner_max_iter: int, screened: bool = False,
+            tol: float, inner_max_iter: int, screened: bool = False, fallback: bool = True,
             start: tuple[np.ndarray, float | None, np.ndarray, np.ndarray] | None = None
             ) -> LogisticResult:
     """Damped penalised Newton steps from (W, b) on all the features of ``problem``
     (:func:`logistic_irls` without its outer working set); ``scale``: the unit of the KKT
     residual, ``warm_init``: W is a warm start (not zero), ``screened``: ``problem`` is
-    restricted to an outer working set (:func:`_newton_direction`), ``start``: the margins
-    ``M = X W + b``, the loss at M (or None) and :meth:`LogisticProblem.neg_gradient` at M,
-    when the caller has them."""
+    restricted to an outer working set (:func:`_newton_direction`), ``fallback``: a step that
+    finds no descent falls back to the tangent model (module docstring; without it that
+    ends the iteration, as for a round of an outer working set that the violators outside
+    then grow), ``start``: the margins ``M = X W + b``, the loss at M (or None) and
+    :meth:`LogisticProblem.neg_gradient` at M, when the caller has them."""
     K = problem.n_columns
     screen = uses_working_set(penalty)
     shape = getattr(penalty, "base", penalty)  # a penalty factor does not change eta_hat(0)
@@ -875,17 +891,30 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     path = [F]
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
     converged, it, stalls, best_kkt = False, 0, 0, kkt
+    # the steps take the tangent model once a step of the penalised one found no descent
+    # (module docstring): where one step's model minimiser lies in another basin, the next
+    # steps' do too, and each would cost a solve before its failed line search
+    fallback, tangent = fallback and screen and not penalty.convex, False
     for it in range(1, max_iter + 1):
         F_prev, moved = F, False
         for k in range(K):
             # the first step of a penalty whose zeros are absorbing starts from least squares
             warm = screen or revives or it > 1 or warm_init
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
-            w_new, b_new = _newton_direction(problem, penalty, lam, k, M, W[:, k],
-                                             float(b[k]), warm, forcing, solver,
-                                             inner_max_iter, screened, pc)
-            step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
-                                -float(g_b[k]), w_new, b_new)
+            step = None
+            if not tangent:
+                w_new, b_new = _newton_direction(problem, penalty, lam, k, M, W[:, k],
+                                                 float(b[k]), warm, forcing, solver,
+                                                 inner_max_iter, screened, pc)
+                step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
+                                    -float(g_b[k]), w_new, b_new)
+            if step is None and fallback:
+                tangent = True
+                w_new, b_new = _newton_direction(problem, _tangent(penalty, W[:, k]), lam, k,
+                                                 M, W[:, k], float(b[k]), True, forcing,
+                                                 solver, inner_max_iter, screened, pc)
+                step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
+                                    -float(g_b[k]), w_new, b_new)
             if step is None:
                 continue
             W, b, M, F = step
@@ -893,7 +922,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             G, g_b = problem.neg_gradient(M, pc)
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
-        if screen and K > 1 and moved and kkt > tol:
+        if screen and (K > 1 or tangent) and moved and kkt > tol:
             # the polish needs the support's gradient only a tenth below the tolerance
             W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F, solver, scale=scale,
                                     level=0.1 * tol * scale)
@@ -926,6 +955,18 @@ def _polish_fraction(problem: LogisticProblem, penalty: Penalty) -> float:
     if problem.binary:
         return _POLISH_FRACTION_BINARY
     return _POLISH_FRACTION if penalty.convex else 0.0
+
+
+def _tangent(penalty: Penalty, w: np.ndarray) -> Penalty:
+    """The tangent (local linear approximation) of a separable ``penalty`` at ``w``: the
+    weighted l1 penalty ``sum_j v_j |u_j|`` with ``v_j = |Omega'(w_j)|`` at a nonzero ``w_j``
+    and ``v_j = slope0`` at a zero one, whose one-sided directional derivatives at ``w``
+    equal Omega's. For a penalty concave in ``|w|`` (logsum, mcp, scad) it majorises
+    ``Omega`` up to a constant."""
+    v = np.array(np.broadcast_to(penalty_slope0(penalty), w.shape), dtype=np.float64)
+    nz = np.flatnonzero(w)
+    v[nz] = np.abs(penalty.restrict(nz).grad(w[nz]))
+    return Factored(L1(), v)
 
 
 def _eta(penalty: Penalty, W: np.ndarray) -> np.ndarray:
