@@ -36,12 +36,13 @@ tangent model instead (:func:`_tangent`): Omega replaced by its linearisation
 ``sum_j Omega'(|w_j|) |w_j|`` at the current point (the local linear approximation of Zou and
 Li, 2008; ``slope0`` at the zeros), a weighted l1 whose model is convex and has F's
 directional derivatives at the current point, so its step descends. Each such step is
-followed by the Newton polish on the support below, with Omega's own curvature. For K > 2 a
-Newton polish on the support with the full
-multinomial Hessian (the class-by-class steps lack its cross-class blocks) follows each
-cycle; above the w-step's size rule (a sparse X with more than ``_irls._SPARSE_GRAM_MAX``
-support coefficients) it applies that Hessian by sparse products and solves by conjugate
-gradients, never forming its (sum of the class supports)^2 entries: inexact Newton steps
+followed by the Newton polish on the support (below), with Omega's own curvature.
+
+For K > 2 a Newton polish on the support with the full multinomial Hessian (the
+class-by-class steps lack its cross-class blocks) follows each cycle; above the w-step's
+size rule (a sparse X with more than ``_irls._SPARSE_GRAM_MAX`` support coefficients) it
+applies that Hessian by sparse products and solves by conjugate gradients, never forming
+its (sum of the class supports)^2 entries: inexact Newton steps
 (:func:`_polish_cg_tolerance`), at most ``_CG_MAX_STEPS`` CG steps per solve.
 
 Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
@@ -583,8 +584,8 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             scale: float = 1.0, level: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
     """Newton's method on the stationarity equations restricted to the support of W (and
     the intercepts), with the full multinomial Hessian that the class-by-class steps lack
-    (formed, or applied by products above the w-step's size rule: :func:`_loss_hessian`;
-    ``solver`` is the w-step's).
+    (binary: the loss Hessian, after a tangent step; formed, or applied by products above
+    the w-step's size rule: :func:`_loss_hessian`; ``solver`` is the w-step's).
 
     A coordinate that a step moves across 0 is set to 0 (it leaves the support); each step
     is halved until it lowers F (a full step may also leave F unchanged to rounding, where
@@ -891,10 +892,10 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     path = [F]
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
     converged, it, stalls, best_kkt = False, 0, 0, kkt
-    # the steps take the tangent model once a step of the penalised one found no descent
-    # (module docstring): where one step's model minimiser lies in another basin, the next
-    # steps' do too, and each would cost a solve before its failed line search
-    fallback, tangent = fallback and screen and not penalty.convex, False
+    # a column's steps take the tangent model once a step of the penalised one found no
+    # descent (module docstring): where one step's model minimiser lies in another basin,
+    # the next steps' do too, and each would cost a solve before its failed line search
+    fallback, tangent = fallback and screen and not penalty.convex, np.zeros(K, dtype=bool)
     for it in range(1, max_iter + 1):
         F_prev, moved = F, False
         for k in range(K):
@@ -902,14 +903,14 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             warm = screen or revives or it > 1 or warm_init
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
             step = None
-            if not tangent:
+            if not tangent[k]:
                 w_new, b_new = _newton_direction(problem, penalty, lam, k, M, W[:, k],
                                                  float(b[k]), warm, forcing, solver,
                                                  inner_max_iter, screened, pc)
                 step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
                                     -float(g_b[k]), w_new, b_new)
             if step is None and fallback:
-                tangent = True
+                tangent[k] = True
                 w_new, b_new = _newton_direction(problem, _tangent(penalty, W[:, k]), lam, k,
                                                  M, W[:, k], float(b[k]), True, forcing,
                                                  solver, inner_max_iter, screened, pc)
@@ -922,7 +923,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             G, g_b = problem.neg_gradient(M, pc)
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
-        if screen and (K > 1 or tangent) and moved and kkt > tol:
+        if screen and (K > 1 or tangent[0]) and moved and kkt > tol:
             # the polish needs the support's gradient only a tenth below the tolerance
             W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F, solver, scale=scale,
                                     level=0.1 * tol * scale)
