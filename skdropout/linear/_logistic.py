@@ -798,6 +798,9 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     F = loss + lam * penalty_total(penalty, W)
     path, it, converged, inner_tol = [F], 0, False, math.inf
     sub = sub_cols = None  # the problem restricted to the set, and the set
+    # whether the last round's steps could take the tangent model (:func:`_newton`): a
+    # round that took in violators ends at its first step without descent instead
+    tangent_tried = penalty.convex
     while True:
         res = np.max(np.column_stack([kkt_residuals(G[:, k], W[:, k], penalty, lam)
                                       for k in range(W.shape[1])]), axis=1) / scale
@@ -809,7 +812,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         outside = np.ones(d, dtype=bool)
         outside[cols] = False
         n_viol = int(np.count_nonzero(outside & (res > tol)))
-        if n_viol == 0 and inner_tol == tol:
+        if n_viol == 0 and inner_tol == tol and tangent_tried:
             break  # the restricted problem stopped short of tol: nothing new to add
         nonzero = np.any(W != 0, axis=1)
         support = np.flatnonzero(nonzero)
@@ -836,6 +839,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cols = np.flatnonzero(~outside)  # the set, its violators and the support, sorted
         # an incomplete set is solved loosely: its solution moves when the violators enter
         inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
+        tangent_tried = penalty.convex or n_viol == 0
         if sub is None or not np.array_equal(sub_cols, cols):
             # a round without new features (the tight solve after a loose one) keeps it
             sub, sub_cols = problem.restrict(cols), cols
@@ -849,7 +853,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         if cold_convex and n_viol and not whole and step_outweighs_check(problem, sub):
             steps = 1
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
-                        max_iter=steps, screened=True, fallback=n_viol == 0,
+                        max_iter=steps, screened=True, fallback=tangent_tried,
                         start=(M, loss, G[cols], g_b) if problem.sparse else None,
                         **{**options, "tol": inner_tol})
         it += inner.n_iter
