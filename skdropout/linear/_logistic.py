@@ -906,20 +906,20 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             # the first step of a penalty whose zeros are absorbing starts from least squares
             warm = screen or revives or it > 1 or warm_init
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
-            step = None
-            if not tangent[k]:
-                w_new, b_new = _newton_direction(problem, penalty, lam, k, M, W[:, k],
+
+            def damped(model: Penalty, warm: bool) -> tuple | None:
+                """The Newton step of column k on ``model``'s penalised expansion, damped
+                by the line search on F (None: no descent)."""
+                w_new, b_new = _newton_direction(problem, model, lam, k, M, W[:, k],
                                                  float(b[k]), warm, forcing, solver,
                                                  inner_max_iter, screened, pc)
-                step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
+                return _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
                                     -float(g_b[k]), w_new, b_new)
+
+            step = None if tangent[k] else damped(penalty, warm)
             if step is None and fallback:
                 tangent[k] = True
-                w_new, b_new = _newton_direction(problem, _tangent(penalty, W[:, k]), lam, k,
-                                                 M, W[:, k], float(b[k]), True, forcing,
-                                                 solver, inner_max_iter, screened, pc)
-                step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
-                                    -float(g_b[k]), w_new, b_new)
+                step = damped(_tangent(penalty, W[:, k]), True)
             if step is None:
                 continue
             W, b, M, F = step
