@@ -777,9 +777,11 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     adds violators takes one Newton step where :func:`step_outweighs_check`), computes the
     full gradient once, and, while a zero outside violates its condition by more than
     ``tol``, adds the worst violators (at most as many as the set holds, so it at most
-    doubles). Every Newton step then works on the data of the set only (for a sparse X the
-    inner IRLS starts with all of it, :func:`_newton_direction`), and the full X is read
-    once per round.
+    doubles). With a non-convex penalty a round that took in violators ends at its first
+    Newton step without descent, and where no violator remains outside after it, one round
+    with the tangent fallback (:func:`_newton`) runs before the fit stops. Every Newton
+    step works on the data of the set only (for a sparse X the inner IRLS starts with all
+    of it, :func:`_newton_direction`), and the full X is read once per round.
     For a sparse X each round's :func:`_newton` starts from the margins, gradient and
     (first round) loss that the set's check computed at the same (W, b): the set's gradient
     is the rows ``cols`` of the full one, each entry the same sum over a column's stored
