@@ -31,12 +31,13 @@ only the columns of the set.
 
 With a non-convex penalty the penalised model (quadratic loss plus lam Omega) is itself
 non-convex, and its minimiser can lie in another basin, where the step from the current
-point starts uphill and no damping lowers F. After such a step a Newton iteration takes the
-tangent model instead (:func:`_tangent`): Omega replaced by its linearisation
-``sum_j Omega'(|w_j|) |w_j|`` at the current point (the local linear approximation of Zou and
-Li, 2008; ``slope0`` at the zeros), a weighted l1 whose model is convex and has F's
-directional derivatives at the current point, so its step descends. Each such step is
-followed by the Newton polish on the support (below), with Omega's own curvature.
+point starts uphill and no damping lowers F. After a Newton cycle in which that holds for
+every class (binary: after such a step) the cycles take the tangent model instead
+(:func:`_tangent`): Omega replaced by its linearisation ``sum_j Omega'(|w_j|) |w_j|`` at
+the current point (the local linear approximation of Zou and Li, 2008; ``slope0`` at the
+zeros), a weighted l1 whose model is convex and has F's directional derivatives at the
+current point, so its step descends. Each such cycle is followed by the Newton polish on
+the support (below), with Omega's own curvature.
 
 For K > 2 a Newton polish on the support with the full multinomial Hessian (the
 class-by-class steps lack its cross-class blocks) follows each cycle; above the w-step's
@@ -777,9 +778,9 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     adds violators takes one Newton step where :func:`step_outweighs_check`), computes the
     full gradient once, and, while a zero outside violates its condition by more than
     ``tol``, adds the worst violators (at most as many as the set holds, so it at most
-    doubles). With a non-convex penalty a round that took in violators ends at its first
-    Newton step without descent, and where no violator remains outside after it, one round
-    with the tangent fallback (:func:`_newton`) runs before the fit stops. Every Newton
+    doubles). A round ends at its first Newton cycle without descent; where the fit would
+    then stop short of ``tol`` with no violator outside, a non-convex penalty's next round
+    runs on the tangent model (:func:`_newton`'s ``tangent``) instead. Every Newton
     step works on the data of the set only (for a sparse X the inner IRLS starts with all
     of it, :func:`_newton_direction`), and the full X is read once per round.
     For a sparse X each round's :func:`_newton` starts from the margins, gradient and
@@ -800,8 +801,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     F = loss + lam * penalty_total(penalty, W)
     path, it, converged, inner_tol = [F], 0, False, math.inf
     sub = sub_cols = None  # the problem restricted to the set, and the set
-    # whether the last round's steps could take the tangent model (:func:`_newton`): a
-    # round that took in violators ends at its first step without descent instead
+    # whether the last round ran on the tangent model (a convex penalty has none to try)
     tangent_tried = penalty.convex
     while True:
         res = np.max(np.column_stack([kkt_residuals(G[:, k], W[:, k], penalty, lam)
@@ -814,8 +814,11 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         outside = np.ones(d, dtype=bool)
         outside[cols] = False
         n_viol = int(np.count_nonzero(outside & (res > tol)))
-        if n_viol == 0 and inner_tol == tol and tangent_tried:
-            break  # the restricted problem stopped short of tol: nothing new to add
+        # the restricted problem stopped short of tol, and there is nothing new to add: the
+        # fit stops there, after a round on the tangent model
+        stalled = n_viol == 0 and inner_tol == tol
+        if stalled and tangent_tried:
+            break
         nonzero = np.any(W != 0, axis=1)
         support = np.flatnonzero(nonzero)
         # violators first, then the zeros closest to violating (|g_j| / (lam slope0_j)):
@@ -841,7 +844,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         cols = np.flatnonzero(~outside)  # the set, its violators and the support, sorted
         # an incomplete set is solved loosely: its solution moves when the violators enter
         inner_tol = tol if n_viol == 0 else max(tol, 0.1 * kkt)
-        tangent_tried = penalty.convex or n_viol == 0
+        tangent_tried = penalty.convex or stalled
         if sub is None or not np.array_equal(sub_cols, cols):
             # a round without new features (the tight solve after a loose one) keeps it
             sub, sub_cols = problem.restrict(cols), cols
@@ -855,7 +858,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         if cold_convex and n_viol and not whole and step_outweighs_check(problem, sub):
             steps = 1
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
-                        max_iter=steps, screened=True, fallback=tangent_tried,
+                        max_iter=steps, screened=True, fallback=False,
+                        tangent=stalled and not penalty.convex,
                         start=(M, loss, G[cols], g_b) if problem.sparse else None,
                         **{**options, "tol": inner_tol})
         it += inner.n_iter
@@ -871,15 +875,17 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
             tol: float, inner_max_iter: int, screened: bool = False, fallback: bool = True,
+            tangent: bool = False,
             start: tuple[np.ndarray, float | None, np.ndarray, np.ndarray] | None = None
             ) -> LogisticResult:
     """Damped penalised Newton steps from (W, b) on all the features of ``problem``
     (:func:`logistic_irls` without its outer working set); ``scale``: the unit of the KKT
     residual, ``warm_init``: W is a warm start (not zero), ``screened``: ``problem`` is
-    restricted to an outer working set (:func:`_newton_direction`), ``fallback``: a step that
-    finds no descent falls back to the tangent model (module docstring; without it that
-    ends the iteration, as for a round of an outer working set that the violators outside
-    then grow), ``start``: the margins ``M = X W + b``, the loss at M (or None) and
+    restricted to an outer working set (:func:`_newton_direction`), ``fallback``: a cycle
+    that finds no descent switches the steps to the tangent model of a non-convex penalty
+    (module docstring; without it such a cycle ends the iteration, as a round of
+    :func:`_screened` does), ``tangent``: the steps take the tangent model from the start,
+    ``start``: the margins ``M = X W + b``, the loss at M (or None) and
     :meth:`LogisticProblem.neg_gradient` at M, when the caller has them."""
     K = problem.n_columns
     screen = uses_working_set(penalty)
@@ -898,30 +904,23 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     path = [F]
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
     converged, it, stalls, best_kkt = False, 0, 0, kkt
-    # a column's steps take the tangent model once a step of the penalised one found no
-    # descent (module docstring): where one step's model minimiser lies in another basin,
-    # the next steps' do too, and each would cost a solve before its failed line search
-    fallback, tangent = fallback and screen and not penalty.convex, np.zeros(K, dtype=bool)
+    # the steps take the tangent model once a cycle of the penalised one found no descent
+    # (module docstring): where one step's model minimiser lies in another basin, the next
+    # steps' do too, and each would cost a solve before its failed line search. A class of
+    # a multinomial fit whose step finds none is skipped in its cycle, as long as others move
+    fallback = fallback and screen and not penalty.convex
     for it in range(1, max_iter + 1):
         F_prev, moved = F, False
         for k in range(K):
             # the first step of a penalty whose zeros are absorbing starts from least squares
             warm = screen or revives or it > 1 or warm_init
             forcing = max(0.1 * tol, min(0.1, kkt) * kkt) * scale
-
-            def damped(model: Penalty, warm: bool) -> tuple | None:
-                """The Newton step of column k on ``model``'s penalised expansion, damped
-                by the line search on F (None: no descent)."""
-                w_new, b_new = _newton_direction(problem, model, lam, k, M, W[:, k],
-                                                 float(b[k]), warm, forcing, solver,
-                                                 inner_max_iter, screened, pc)
-                return _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
-                                    -float(g_b[k]), w_new, b_new)
-
-            step = None if tangent[k] else damped(penalty, warm)
-            if step is None and fallback:
-                tangent[k] = True
-                step = damped(_tangent(penalty, W[:, k]), True)
+            model = _tangent(penalty, W[:, k]) if tangent else penalty
+            w_new, b_new = _newton_direction(problem, model, lam, k, M, W[:, k],
+                                             float(b[k]), warm, forcing, solver,
+                                             inner_max_iter, screened, pc)
+            step = _line_search(problem, penalty, lam, k, M, W, b, F, -G[:, k],
+                                -float(g_b[k]), w_new, b_new)
             if step is None:
                 continue
             W, b, M, F = step
@@ -929,7 +928,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
             G, g_b = problem.neg_gradient(M, pc)
             moved = True
         kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
-        if screen and (K > 1 or tangent[0]) and moved and kkt > tol:
+        if screen and (K > 1 or tangent) and moved and kkt > tol:
             # the polish needs the support's gradient only a tenth below the tolerance
             W_p, b_p, F_p = _polish(problem, penalty, lam, W, b, F, solver, scale=scale,
                                     level=0.1 * tol * scale)
@@ -944,6 +943,9 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         if kkt <= tol and (screen or rel <= tol):
             converged = True
             break
+        if not moved and fallback and not tangent:
+            tangent = True
+            continue
         # a cycle that lowers F by no more than its rounding and leaves the KKT residual no
         # smaller than its best made no visible progress (its accepted steps are halved to
         # where F cannot tell them apart): _PATIENCE of them in a row are a stall
