@@ -565,8 +565,9 @@ def test_a_penalised_step_without_descent_falls_back_to_the_tangent_model(
                                           ("scad", {"lam": 0.5})])
 def test_the_tangent_penalty_has_the_penalty_s_directional_derivatives(name, params):
     """The weighted l1 of :func:`_logistic._tangent` at w, against one-sided finite
-    differences of Omega at w along +e_j and -e_j (zeros and nonzeros, inside and beyond
-    the linear parts of mcp and scad); concave in |w|, Omega lies below its tangent."""
+    differences of Omega at w along +e_j and -e_j (a zero, and nonzeros in each piece of
+    mcp and scad: with lam 0.5 scad is linear to 0.5, quadratic to 1.85, then flat, mcp
+    flat beyond 1.5); concave in |w|, Omega lies below its tangent."""
     pen = get_penalty(name, **params)
     w = np.array([0.0, 0.3, -0.7, 2.5, -4.0])
     tangent = _logistic._tangent(pen, w)
