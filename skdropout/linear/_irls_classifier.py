@@ -48,10 +48,10 @@ class IRLSClassifier(LogisticClassifierMixin):
     features the Newton steps run on an outer working set of features that grows by the
     zeros violating their optimality condition (one product with all of X per round).
     With a non-convex penalty the penalised model can have its minimiser in another basin,
-    so that no damping of its step lowers F; the steps then take Omega's tangent at the
-    current point (the weighted l1 of the local linear approximation, a convex model with
-    F's directional derivatives, so its step descends), each followed by the Newton polish
-    on the support.
+    so that no damping of its step lowers F; where the fit would stop there short of
+    ``tol``, its steps go on with Omega's tangent at the current point (the weighted l1 of
+    the local linear approximation, a convex model with F's directional derivatives, so its
+    step descends), each followed by the Newton polish on the support.
 
     Parameters
     ----------

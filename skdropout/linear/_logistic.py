@@ -31,13 +31,14 @@ only the columns of the set.
 
 With a non-convex penalty the penalised model (quadratic loss plus lam Omega) is itself
 non-convex, and its minimiser can lie in another basin, where the step from the current
-point starts uphill and no damping lowers F. After a Newton cycle in which that holds for
-every class (binary: after such a step) the cycles take the tangent model instead
-(:func:`_tangent`): Omega replaced by its linearisation ``sum_j Omega'(|w_j|) |w_j|`` at
-the current point (the local linear approximation of Zou and Li, 2008; ``slope0`` at the
-zeros), a weighted l1 whose model is convex and has F's directional derivatives at the
-current point, so its step descends. Each such cycle is followed by the Newton polish on
-the support (below), with Omega's own curvature.
+point starts uphill and no damping lowers F. Where the fit would stop there short of
+``tol`` (a cycle in which that holds for every class, or a round of the outer working set
+below that ends so with no violator left outside), its steps go on with the tangent model
+instead (:func:`_tangent`): Omega replaced by its linearisation
+``sum_j Omega'(|w_j|) |w_j|`` at the current point (the local linear approximation of Zou
+and Li, 2008; ``slope0`` at the zeros), a weighted l1 whose model is convex and has F's
+directional derivatives at the current point, so its step descends. Each such cycle is
+followed by the Newton polish on the support (below), with Omega's own curvature.
 
 For K > 2 a Newton polish on the support with the full multinomial Hessian (the
 class-by-class steps lack its cross-class blocks) follows each cycle; above the w-step's
