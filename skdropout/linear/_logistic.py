@@ -802,7 +802,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     F = loss + lam * penalty_total(penalty, W)
     path, it, converged, inner_tol = [F], 0, False, math.inf
     sub = sub_cols = None  # the problem restricted to the set, and the set
-    # whether the last round ran on the tangent model (a convex penalty has none to try)
+    # whether the last round ran on the tangent model (a convex penalty has none to try, so
+    # its fit stops where it stalls, and a round on the tangent model is never asked of it)
     tangent_tried = penalty.convex
     while True:
         res = np.max(np.column_stack([kkt_residuals(G[:, k], W[:, k], penalty, lam)
@@ -860,7 +861,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
             steps = 1
         inner = _newton(sub, penalty.restrict(cols), lam, W[cols], b, scale, True,
                         max_iter=steps, screened=True, fallback=False,
-                        tangent=stalled and not penalty.convex,
+                        tangent=stalled,
                         start=(M, loss, G[cols], g_b) if problem.sparse else None,
                         **{**options, "tol": inner_tol})
         it += inner.n_iter
