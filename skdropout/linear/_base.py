@@ -22,6 +22,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_array, check_i
 
 from ..penalties import PENALTIES, Penalty, resolve_penalty
 from ..penalties.factor import Factored, check_penalty_factor
+from ._blas_pool import one_blas_pool
 from ._design import Design
 from ._irls import penalty_slope0
 
@@ -100,8 +101,10 @@ class EtaTrickBase(BaseEstimator):
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, name)
 
+    @one_blas_pool
     def _fit_guarded(self, fit: Any) -> Any:
-        """Validate the parameters and run ``fit``; on any error, forget the previous fit."""
+        """Validate the parameters and run ``fit`` (with one threaded BLAS pool); on any
+        error, forget the previous fit."""
         try:
             self._validate_params()
             return fit()

@@ -27,6 +27,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_classifier import IRLSClassifier
 from ._irls_regressor import IRLSRegressor
+from ._blas_pool import one_blas_pool
 from ._design import Design
 from ._path import geometric_grid, lam_grid, solve_path, start_policy
 from ._logistic_path import logistic_lam_max, solve_logistic_path
@@ -173,6 +174,7 @@ class _PathCV(BaseEstimator):
         tags.input_tags.sparse = base_tags.input_tags.sparse
         return tags
 
+    @one_blas_pool
     def fit(self, X: Any, y: Any, sample_weight: Any = None, groups: Any = None):
         """Cross-validate lam over the grid, then refit on all data at the chosen ``lam_``.
 

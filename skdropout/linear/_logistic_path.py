@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator
 from ..penalties import Penalty, get_penalty, resolve_penalty
 from ..penalties.factor import Factored
 from ._base import with_penalty_factor
+from ._blas_pool import one_blas_pool
 from ._irls import penalty_slope0
 from ._logistic import LogisticProblem, logistic_irls
 from ._path import PathResult, lam_from_gradient, start_policy
@@ -54,6 +55,7 @@ def _strong_set(G: np.ndarray, W: np.ndarray, threshold: np.ndarray,
     return np.flatnonzero(keep)
 
 
+@one_blas_pool
 def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
                         lams: np.ndarray) -> PathResult:
     """``estimator._solve`` (an :class:`~skdropout.linear.IRLSClassifier`'s one-lam solver)

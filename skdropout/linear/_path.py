@@ -17,6 +17,7 @@ from sklearn.utils.validation import _check_sample_weight
 from ..penalties import Penalty, resolve_penalty
 from ..penalties.factor import Factored
 from ._base import check_reweightable, with_penalty_factor
+from ._blas_pool import one_blas_pool
 from ._design import Design
 from ._irls import least_squares_start, uses_working_set
 from ._dropout_regressor import AdaptiveDropoutRegressor
@@ -176,6 +177,7 @@ def start_policy(estimator: BaseEstimator, penalty: Penalty) -> tuple[bool, bool
     return screened, screened or revives
 
 
+@one_blas_pool
 def solve_path(estimator: BaseEstimator, design: Design, lams: np.ndarray) -> PathResult:
     """The path over one centred design: ``estimator._solve`` (the one-lam solver of
     IRLSRegressor or AdaptiveDropoutRegressor, with that estimator's parameters) at each lam
@@ -353,6 +355,7 @@ def adaptive_dropout_path(X: Any, y: Any, *, penalty: str | Penalty = "l1",
                  penalty_params, lams, eps, fit_intercept, sample_weight, solver_params)
 
 
+@one_blas_pool
 def _path(estimator_class: type, name: str, X: Any, y: Any, penalty: Any,
           penalty_params: Any, lams: Any, eps: float, fit_intercept: bool,
           sample_weight: Any, solver_params: dict[str, Any]) -> PathResult:
