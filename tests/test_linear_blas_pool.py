@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
-from skdropout.linear import (AdaptiveDropoutRegressor, IRLSClassifier, IRLSClassifierCV,
-                              IRLSRegressor, IRLSRegressorCV, irls_path)
+from skdropout.linear import (AdaptiveDropoutClassifier, AdaptiveDropoutRegressor,
+                              AdaptiveDropoutRegressorCV, IRLSClassifier, IRLSClassifierCV,
+                              IRLSRegressor, IRLSRegressorCV, adaptive_dropout_path, irls_path)
 from skdropout.linear._blas_pool import pools_to_serialise
 from skdropout.penalties import LogSum
 
@@ -63,9 +64,15 @@ FITS = {
         penalty=_Recording(1.0), lam=0.05, random_state=0).fit(X, y),
     "IRLSRegressorCV": lambda X, y: IRLSRegressorCV(penalty=_Recording(1.0), lams=3,
                                                     cv=2).fit(X, y),
+    "AdaptiveDropoutRegressorCV": lambda X, y: AdaptiveDropoutRegressorCV(
+        penalty=_Recording(1.0), lams=3, cv=2, random_state=0).fit(X, y),
     "irls_path": lambda X, y: irls_path(X, y, penalty=_Recording(1.0), lams=3),
+    "adaptive_dropout_path": lambda X, y: adaptive_dropout_path(
+        X, y, penalty=_Recording(1.0), lams=3, random_state=0),
     "IRLSClassifier": lambda X, y: IRLSClassifier(penalty=_Recording(1.0),
                                                   lam=0.01).fit(X, y > 0),
+    "AdaptiveDropoutClassifier": lambda X, y: AdaptiveDropoutClassifier(
+        penalty=_Recording(1.0), lam=0.01, random_state=0).fit(X, y > 0),
     "IRLSClassifierCV": lambda X, y: IRLSClassifierCV(penalty=_Recording(1.0), lams=3,
                                                       cv=2).fit(X, y > 0),
 }
