@@ -28,11 +28,12 @@ import os
 import platform
 import time
 import warnings
-from typing import Any, Callable
+from typing import Any
 from unittest import mock
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -59,8 +60,9 @@ def _text(n: int, d: int, density: float, seed: int = 0) -> tuple[Any, np.ndarra
     return X, (np.asarray(X @ w).ravel() + rng.standard_normal(n) > 0).astype(int)
 
 
-def problems() -> dict[str, Callable[[], Any]]:
-    """Each row: a fit of a default-configured estimator, returning the fitted estimator."""
+def problems() -> dict[str, tuple[Any, Any, np.ndarray]]:
+    """Each row: an estimator at its defaults but for lam (and one capped ``max_iter``), and
+    the data it is fitted on."""
     Xr, yr = _regression()
     lr = _lam_max(Xr, yr)
     Xc, yc = make_classification(2000, 5000, n_informative=50, random_state=0)
@@ -69,40 +71,37 @@ def problems() -> dict[str, Callable[[], Any]]:
     lm = _lam_max(Xm, (ym == 0).astype(float))
     Xt, yt = _text(400, 1500, 0.02)
     lt = _lam_max(Xt, yt)
-    logsum = {"eps": 1.0}
+    logsum = {"penalty": "logsum", "penalty_params": {"eps": 1.0}}
+    regression, classif, multi, text = (Xr, yr), (Xc, yc), (Xm, ym), (Xt, yt)
     return {
         "IRLSRegressor logsum, 1000x5000, lam_max/20":
-            lambda: IRLSRegressor(penalty="logsum", penalty_params=logsum,
-                                  lam=lr / 20).fit(Xr, yr),
+            (IRLSRegressor(**logsum, lam=lr / 20), *regression),
         "AdaptiveDropoutRegressor logsum, 1000x5000, lam_max/20":
-            lambda: AdaptiveDropoutRegressor(penalty="logsum", penalty_params=logsum,
-                                             lam=lr / 20, random_state=0).fit(Xr, yr),
+            (AdaptiveDropoutRegressor(**logsum, lam=lr / 20, random_state=0), *regression),
         "IRLSRegressorCV l1, 1000x5000, 20 lams x 5 folds":
-            lambda: IRLSRegressorCV(penalty="l1", lams=20).fit(Xr, yr),
+            (IRLSRegressorCV(penalty="l1", lams=20), *regression),
         "IRLSClassifier l1, 2000x5000, lam_max/20":
-            lambda: IRLSClassifier(penalty="l1", lam=lc / 20).fit(Xc, yc),
+            (IRLSClassifier(penalty="l1", lam=lc / 20), *classif),
         "IRLSClassifier mcp, 2000x5000, lam_max/100":
-            lambda: IRLSClassifier(penalty="mcp", lam=lc / 100).fit(Xc, yc),
+            (IRLSClassifier(penalty="mcp", lam=lc / 100), *classif),
         "IRLSClassifier l1, 3 classes, 2000x2000, lam_max/20":
-            lambda: IRLSClassifier(penalty="l1", lam=lm / 20).fit(Xm, ym),
+            (IRLSClassifier(penalty="l1", lam=lm / 20), *multi),
         "IRLSClassifier logsum, CSR 400x1500 2%, lam_max/20":
-            lambda: IRLSClassifier(penalty="logsum", penalty_params=logsum,
-                                   lam=lt / 20).fit(Xt, yt),
+            (IRLSClassifier(**logsum, lam=lt / 20), *text),
         # its first 8 Newton steps (the whole fit takes 86, most of them a slow swap of two
         # collinear columns): rounds of a growing outer working set on a sparse X
         "IRLSClassifier logsum, CSR 400x1500 2%, lam_max/50, max_iter=8":
-            lambda: IRLSClassifier(penalty="logsum", penalty_params=logsum,
-                                   lam=lt / 50, max_iter=8).fit(Xt, yt),
+            (IRLSClassifier(**logsum, lam=lt / 50, max_iter=8), *text),
         "IRLSClassifierCV l1, 2000x5000, 10 lams x 5 folds":
-            lambda: IRLSClassifierCV(penalty="l1", lams=10).fit(Xc, yc),
+            (IRLSClassifierCV(penalty="l1", lams=10), *classif),
     }
 
 
-def _timed(fit: Callable[[], Any], repeat: int) -> tuple[float, np.ndarray]:
+def _timed(estimator: Any, X: Any, y: np.ndarray, repeat: int) -> tuple[float, np.ndarray]:
     best, coef = np.inf, None
     for _ in range(repeat):
         start = time.perf_counter()
-        est = fit()
+        est = clone(estimator).fit(X, y)
         best = min(best, time.perf_counter() - start)
         coef = np.ravel(est.coef_)
     return best, coef
@@ -111,11 +110,11 @@ def _timed(fit: Callable[[], Any], repeat: int) -> tuple[float, np.ndarray]:
 def run(repeat: int) -> list[dict[str, Any]]:
     rows = []
     for name, fit in problems().items():
-        t_shipped, c_shipped = _timed(fit, repeat)
+        t_shipped, c_shipped = _timed(*fit, repeat)
         with mock.patch("skdropout.linear._blas_pool.pools_to_serialise", lambda *a: []):
-            t_both, c_both = _timed(fit, repeat)
+            t_both, c_both = _timed(*fit, repeat)
         with threadpool_limits(limits=1, user_api="blas"):
-            t_one, c_one = _timed(fit, repeat)
+            t_one, c_one = _timed(*fit, repeat)
         scale = max(float(np.max(np.abs(c_one))), 1e-300)
         dcoef = max(float(np.max(np.abs(c - c_one))) for c in (c_shipped, c_both)) / scale
         rows.append({"fit": name, "shipped_s": t_shipped, "both_s": t_both, "one_s": t_one,
