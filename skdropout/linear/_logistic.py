@@ -40,6 +40,13 @@ and Li, 2008; ``slope0`` at the zeros), a weighted l1 whose model is convex and 
 directional derivatives at the current point, so its step descends. Each such cycle is
 followed by the Newton polish on the support (below), with Omega's own curvature.
 
+The eta-trick steps also cross a saddle of F slowly: where a feature that enters replaces a
+collinear one in the support, F curves down along the swap, and each step moves the
+entering coefficient by a factor near 1. After Newton cycles that lower F by almost
+nothing without a smaller KKT residual, a non-convex fit steps along the most negative
+curvature of F on the support (:func:`_negative_curvature_step`), and its Newton steps go
+on from there.
+
 For K > 2 a Newton polish on the support with the full multinomial Hessian (the
 class-by-class steps lack its cross-class blocks) follows each cycle; above the w-step's
 size rule (a sparse X with more than ``_irls._SPARSE_GRAM_MAX`` support coefficients) it
@@ -82,6 +89,17 @@ _MAX_HALVINGS = 40
 # stall repeats them up to max_iter
 _PATIENCE = 25
 _ROUNDING = 16 * np.finfo(np.float64).eps
+# Newton cycles in a row that lower F by at most _CRAWL relative without a new smallest KKT
+# residual before a non-convex fit steps along the support's most negative curvature
+# (:func:`_negative_curvature_step`): the eta-trick's steps cross a saddle that way, a
+# factor near 1 per step (a feature that enters to replace a collinear one), while a fit
+# that converges lowers F by more than _CRAWL in such cycles (of the 204 non-convex fits on
+# AR(1), text-like and count designs in benchmarks/results/README.md, only such a crawl
+# takes the step)
+_CRAWL_CYCLES, _CRAWL = 3, 1e-9
+# the largest support (coefficients and intercepts) whose dense Hessian's smallest
+# eigenvalue a crawling fit computes
+_NEGATIVE_CURVATURE_MAX = 1000
 _OUTER_WS = 100         # smallest outer working set (features) of a screened fit
 # a sparse X starts with four times as many: there a round's fixed costs (a product with all
 # of X, a new restricted problem, a Newton step and its polish) outweigh the sparse Gram
@@ -581,6 +599,52 @@ def _polish_cg_tolerance(g: np.ndarray, scale: float, level: float, convex: bool
     return tol
 
 
+def _support_gradient(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
+                      b: np.ndarray, support: list[np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """F's gradient on the support of W and the intercepts, in the order of
+    :func:`_hessian` (each class's support, then its intercept): the margins ``M``, the
+    gradient ``g``, its penalty part ``lam Omega'(w)``, the penalty's curvature
+    ``lam Omega''(w)`` (0 for an intercept) and the coefficients themselves."""
+    M = problem.margins(W, b)
+    R = problem.s[:, None] * problem.residual(M) / problem.total
+    g_b = R.sum(axis=0)
+    grad, pgrad, curv, x = [], [], [], []
+    for k in range(problem.n_columns):
+        idx = support[k]
+        pen = penalty.restrict(idx)
+        g_k = np.asarray(problem.X[:, idx].T @ R[:, k]).ravel()  # the support's gradient
+        pgrad.append(lam * pen.grad(W[idx, k]))
+        grad.append(-g_k)
+        curv.append(lam * pen.curvature(W[idx, k]))
+        x.append(W[idx, k])
+        if problem.fit_intercept:
+            grad.append(-g_b[k:k + 1])
+            pgrad.append(np.zeros(1))
+            curv.append(np.zeros(1))
+            x.append(b[k:k + 1])
+    pg = np.concatenate(pgrad)
+    return M, np.concatenate(grad) + pg, pg, np.concatenate(curv), np.concatenate(x)
+
+
+def _moved(problem: LogisticProblem, W: np.ndarray, b: np.ndarray,
+           support: list[np.ndarray], step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """W and b plus ``step`` (in :func:`_support_gradient`'s order), with every coefficient
+    that the step moves across 0 set to 0 (it leaves the support)."""
+    W_t, b_t = W.copy(), b.copy()
+    pos = 0
+    for k in range(problem.n_columns):
+        idx = support[k]
+        new = W[idx, k] + step[pos:pos + idx.size]
+        new[np.sign(new) != np.sign(W[idx, k])] = 0.0
+        W_t[idx, k] = new
+        pos += idx.size
+        if problem.fit_intercept:
+            b_t[k] = b[k] + step[pos]
+            pos += 1
+    return W_t, b_t
+
+
 def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, F: float, solver: str = "auto", max_steps: int = 30,
             scale: float = 1.0, level: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
@@ -601,25 +665,7 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     K = problem.n_columns
     for _ in range(max_steps):
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
-        M = problem.margins(W, b)
-        R = problem.s[:, None] * problem.residual(M) / problem.total
-        g_b = R.sum(axis=0)
-        grad, pgrad, curv, x = [], [], [], []
-        for k in range(K):
-            idx = support[k]
-            pen = penalty.restrict(idx)
-            g_k = np.asarray(problem.X[:, idx].T @ R[:, k]).ravel()  # the support's gradient
-            pgrad.append(lam * pen.grad(W[idx, k]))
-            grad.append(-g_k)
-            curv.append(lam * pen.curvature(W[idx, k]))
-            x.append(W[idx, k])
-            if problem.fit_intercept:
-                grad.append(-g_b[k:k + 1])
-                pgrad.append(np.zeros(1))
-                curv.append(np.zeros(1))
-                x.append(b[k:k + 1])
-        pg, c = np.concatenate(pgrad), np.concatenate(curv)
-        g = np.concatenate(grad) + pg
+        M, g, pg, c, x = _support_gradient(problem, penalty, lam, W, b, support)
         if g.size == 0:
             break
         H = _loss_hessian(problem, M, support, solver)
@@ -628,24 +674,14 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         # matrix-free step costs up to _CG_MAX_STEPS products, and that route stops at level
         if isinstance(H, MultinomialHessian) and np.abs(g).max() <= level:
             break
-        step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex,
+        step = _polish_step(problem, support, H, c, g, pg, x, penalty.convex,
                             _polish_cg_tolerance(g, scale, level, penalty.convex))
         if step is None:
             break
         best = None
         t = 1.0
         for _ in range(_MAX_HALVINGS):
-            W_t, b_t = W.copy(), b.copy()
-            pos = 0
-            for k in range(K):
-                idx = support[k]
-                new = W[idx, k] - t * step[pos:pos + idx.size]
-                new[np.sign(new) != np.sign(W[idx, k])] = 0.0
-                W_t[idx, k] = new
-                pos += idx.size
-                if problem.fit_intercept:
-                    b_t[k] = b[k] - t * step[pos]
-                    pos += 1
+            W_t, b_t = _moved(problem, W, b, support, -t * step)
             F_t = objective(problem, penalty, lam, W_t, b_t)
             # a full step near the solution changes F below its rounding: allow that much
             if F_t < F or (t == 1.0 and F_t <= F + _ROUNDING * abs(F)):
@@ -874,6 +910,47 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G)
 
 
+def _negative_curvature_step(problem: LogisticProblem, penalty: Penalty, lam: float,
+                             W: np.ndarray, b: np.ndarray, F: float
+                             ) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """A step along the most negative curvature of F on the support of W: ``v``, the
+    eigenvector of the smallest eigenvalue of the loss Hessian plus ``lam diag(Omega''(w))``
+    (:func:`_hessian`; intercepts included), signed so that ``g'v <= 0`` for F's gradient
+    ``g`` there, and the point ``(W, b) + t v`` with the lowest F for t doubling from
+    ``1e-4 max(1, max|W|)`` while F decreases (a coefficient moved across 0 is set to 0).
+
+    A non-convex penalty's eta-trick steps cross a saddle of F slowly: where a feature that
+    enters replaces a collinear one, F curves down along the swap while each column's own
+    curvature is positive, and each w-step moves the entering coefficient by a factor near
+    1 (its ridge weight ``lam / eta_hat(w)`` is large while ``|w|`` is small). To second
+    order F changes along ``v`` by ``g'v t + lambda_min t^2 / 2 < 0``. None where the
+    support holds more than ``_NEGATIVE_CURVATURE_MAX`` coefficients, the curvature is
+    nowhere negative beyond rounding, or no step lowers F."""
+    support = [np.flatnonzero(W[:, k]) for k in range(problem.n_columns)]
+    m = sum(idx.size + problem.fit_intercept for idx in support)
+    if not 0 < m <= _NEGATIVE_CURVATURE_MAX:
+        return None
+    M, g, _, c, _ = _support_gradient(problem, penalty, lam, W, b, support)
+    A = _hessian(problem, M, support)
+    A[np.diag_indices_from(A)] += c
+    values, vectors = la.eigh(A, subset_by_index=[0, 0], check_finite=False)
+    if not values[0] < -_ROUNDING * float(np.max(np.abs(np.diag(A)))):
+        return None
+    v = vectors[:, 0] if float(g @ vectors[:, 0]) <= 0 else -vectors[:, 0]
+    best = None
+    t = 1e-4 * max(1.0, float(np.max(np.abs(W))))
+    for _ in range(_MAX_HALVINGS):
+        W_t, b_t = _moved(problem, W, b, support, t * v)
+        F_t = objective(problem, penalty, lam, W_t, b_t)
+        if F_t >= (F if best is None else best[2]):
+            if best is not None:
+                break
+        else:
+            best = (W_t, b_t, F_t)
+        t *= 2.0
+    return best
+
+
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
             tol: float, inner_max_iter: int, screened: bool = False, fallback: bool = True,
@@ -905,7 +982,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     F = loss + lam * penalty_total(penalty, W)
     path = [F]
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
-    converged, it, stalls, best_kkt = False, 0, 0, kkt
+    converged, it, stalls, crawls, best_kkt = False, 0, 0, 0, kkt
     # the steps take the tangent model once a cycle of the penalised one found no descent
     # (module docstring): where one step's model minimiser lies in another basin, the next
     # steps' do too, and each would cost a solve before its failed line search. A class of
@@ -952,7 +1029,19 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         # smaller than its best made no visible progress (its accepted steps are halved to
         # where F cannot tell them apart): _PATIENCE of them in a row are a stall
         stalls = stalls + 1 if F_prev - F <= _ROUNDING * abs(F) and kkt >= best_kkt else 0
+        crawls = crawls + 1 if F_prev - F <= _CRAWL * abs(F) and kkt >= best_kkt else 0
         best_kkt = min(best_kkt, kkt)
+        if crawls >= _CRAWL_CYCLES and screen and not penalty.convex:
+            crawls = 0
+            escaped = _negative_curvature_step(problem, penalty, lam, W, b, F)
+            if escaped is not None:
+                W, b, F = escaped
+                M = problem.margins(W, b)
+                pc = problem.complements(M)
+                G, g_b = problem.neg_gradient(M, pc)
+                kkt = best_kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
+                path[-1] = F
+                continue
         if not moved or stalls >= _PATIENCE:  # no Newton step lowers F: stationary to rounding
             converged = kkt <= tol or (not screen and rel <= tol)
             break
