@@ -942,11 +942,10 @@ def _negative_curvature_step(problem: LogisticProblem, penalty: Penalty, lam: fl
     for _ in range(_MAX_HALVINGS):
         W_t, b_t = _moved(problem, W, b, support, t * v)
         F_t = objective(problem, penalty, lam, W_t, b_t)
-        if F_t >= (F if best is None else best[2]):
-            if best is not None:
-                break
-        else:
+        if F_t < (F if best is None else best[2]):
             best = (W_t, b_t, F_t)
+        elif best is not None:  # past the lowest point along v
+            break
         t *= 2.0
     return best
 
