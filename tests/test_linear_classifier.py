@@ -563,12 +563,15 @@ def test_a_penalised_step_without_descent_falls_back_to_the_tangent_model(
 
 def test_a_crawl_across_a_saddle_steps_along_negative_curvature(monkeypatch):
     """Word counts where, at lam_max/50, a feature enters to replace a collinear one: the
-    eta-trick steps cross the saddle between them by a factor near 1 per Newton step (86
-    steps without the negative-curvature step). With it the fit converges in a few dozen
-    steps, to a local minimum: the KKT conditions hold by an independent gradient, and the
-    Hessian of F on the support (loss plus lam Omega'', formed here from X) is positive
-    definite, so the fit did not stop at the saddle (where the entering coefficient is
-    about -5e-5 and F 2e-5 higher)."""
+    penalised model of a Newton step has a saddle between them, which the inner IRLS's
+    w-steps cross by a factor near 1 per iteration (86 Newton steps without the
+    negative-curvature step). With it the inner IRLS leaves the saddle and the fit
+    converges in a few dozen steps, to a local minimum: the
+    KKT conditions hold by an independent gradient, and the Hessian of F on the support
+    (loss plus lam Omega'', formed here from X) is positive definite, so the fit did not
+    stop at the saddle (where the entering coefficient is about -5e-5 and F 2e-5 higher)."""
+    from skdropout.linear import _irls
+
     n, d = 400, 1500
     rng = np.random.default_rng(0)
     X = sp.random(n, d, density=0.02, random_state=0, format="csr",
@@ -579,8 +582,8 @@ def test_a_crawl_across_a_saddle_steps_along_negative_curvature(monkeypatch):
     scale = float(np.max(np.abs(X.T @ (y - y.mean())))) / n
     lam = scale / 50
     steps = []
-    step = _logistic._negative_curvature_step
-    monkeypatch.setattr(_logistic, "_negative_curvature_step",
+    step = _irls._negative_curvature_step
+    monkeypatch.setattr(_irls, "_negative_curvature_step",
                         lambda *a: steps.append(1) or step(*a))
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)

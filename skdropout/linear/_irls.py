@@ -20,7 +20,10 @@ increases. Three additions make it fast and exact without changing what it solve
   would only re-weight the coordinates that entered since), and the Hessian factorisation
   of the last support serves the next one when that sheds or adds a few coordinates
   (:func:`_reduced_solver`), within the homotopy and from one call of the polish to the
-  next in a fit (:class:`FactorCache`).
+  next in a fit (:class:`FactorCache`). Where the polish does not settle because that
+  Hessian has a negative eigenvalue (a non-convex penalty near a saddle, which the w-steps
+  leave by a factor near 1 per iteration), w steps along its eigenvector instead
+  (:func:`_negative_curvature_step`).
 * **start**: ``eta = +inf`` on the initial working set, i.e. the least-squares solution on
   it (w = 0 would be a fixed point: eta_hat(0) = 0 for l1, lpp, logsum, ...). A warm start
   (the previous point of a path) is first moved to the new lam by the polish on its support
@@ -44,6 +47,7 @@ import scipy.linalg as la
 from scipy.sparse.linalg import LinearOperator, lsqr
 
 from ..penalties import Penalty
+from ._curvature import NEGATIVE_CURVATURE_MAX, descent_eigenvector, lowest_along
 from ._design import Design
 from ._gram_operator import GramOperator, pcg
 from ._wstep import cg_solve, cho_solve, cholesky, dual_solve, primal_solve
@@ -63,6 +67,12 @@ _MAX_CHORDS = 1         # Newton-polish steps in a row with an older Hessian fac
 _MAX_BREAKPOINTS = 64   # zero crossings the polish's line search compares
 _REUSE_MIN = 64         # smallest support (working set) on which factorisations are saved
 _MAX_POLISH_WAIT = 8    # most iterations irls waits to retry a polish that did not settle
+# iterations in a row that lower eq. (1) by at most _CRAWL relative before a non-convex fit
+# whose polish does not settle steps along negative curvature (:func:`_negative_curvature_step`):
+# near a saddle the w-steps lower it by 1e-7 to 1e-12 per iteration, while a fit on its way
+# lowers it by 1e-4 to 1 per iteration, and a step there moves it to another local minimum
+# (benchmarks/results/README.md, "IRLS leaves a saddle along negative curvature")
+_CRAWL_ITERATIONS, _CRAWL = 2, 1e-6
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 _TRTRS = la.get_lapack_funcs("trtrs", (np.empty(0),))
 
@@ -1012,6 +1022,45 @@ def _predict(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
     return w
 
 
+def _negative_curvature_step(ws: _WorkingSet, penalty: Penalty, lam: float, w: np.ndarray,
+                             F: float) -> tuple[np.ndarray, float] | None:
+    """A step along the most negative curvature of eq. (1) on the support S of w (in W):
+    ``v``, the eigenvector of the smallest eigenvalue of ``G_SS + lam diag(Omega''(w_S))``
+    signed so that ``g'v <= 0`` for the gradient ``g = G_SS w_S - c_S + lam Omega'(w_S)``
+    (:func:`~._curvature.descent_eigenvector`), and the point ``w + t v`` with the lowest
+    objective for t doubling from ``1e-4 max(1, max|w|)`` (a coefficient moved across 0 is
+    set to 0; :func:`~._curvature.lowest_along`). To second order the objective changes
+    along ``v`` by ``g'v t + lambda_min t^2 / 2 < 0``.
+
+    Where the Hessian is indefinite the polish's steps with its convex part creep, and so do
+    the w-steps (:class:`_PolishRetry`): an entering coefficient that replaces a collinear
+    one grows by a factor near 1 per iteration, its ridge weight ``lam / eta_hat(w_j)``
+    large while ``|w_j|`` is small. None where S holds more than
+    ``NEGATIVE_CURVATURE_MAX`` coordinates or W has no dense Gram matrix, the curvature is
+    nowhere negative beyond rounding, or no step lowers the objective."""
+    pos = np.flatnonzero(w[ws.cols])
+    if not 0 < pos.size <= NEGATIVE_CURVATURE_MAX:
+        return None
+    G = ws.gram(pos)
+    if not isinstance(G, np.ndarray):
+        return None
+    S, w_S = ws.cols[pos], w[ws.cols[pos]]
+    pen = penalty.restrict(S)
+    v = descent_eigenvector(G + np.diag(lam * pen.curvature(w_S)),
+                            G @ w_S - ws.c[pos] + lam * pen.grad(w_S))
+    if v is None:
+        return None
+
+    def point(t: float) -> tuple[np.ndarray, float]:
+        w_t = w.copy()
+        moved = w_S + t * v
+        moved[np.sign(moved) != np.sign(w_S)] = 0.0
+        w_t[S] = moved
+        return w_t, ws.objective(penalty, lam, w_t)
+
+    return lowest_along(point, F, 1e-4 * max(1.0, float(np.max(np.abs(w_S)))))
+
+
 class _PolishRetry:
     """When :func:`irls` tries the polish again after one that did not settle.
 
@@ -1021,7 +1070,8 @@ class _PolishRetry:
     towards a face of the orthant and run out of steps, two factorisations each. The w-steps
     move ``w`` (and its support, by a coordinate or two) as slowly, so after such a polish
     the next is tried only after 1, then 2, 4, ... (at most ``_MAX_POLISH_WAIT``)
-    iterations; once a polish is accepted, at every iteration again.
+    iterations; once a polish is accepted, at every iteration again, and so after a step
+    along negative curvature (:func:`_negative_curvature_step`), which leaves the saddle.
     """
 
     def __init__(self) -> None:
@@ -1124,6 +1174,8 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
     path = [F]
     converged, kkt, it = False, math.inf, 0
     retry = _PolishRetry()
+    crawls = 0  # iterations in a row that lowered F by at most _CRAWL relative
+    escaping = False  # the last polish that did not settle was followed by such a step
     for it in range(1, max_iter + 1):
         F_prev = F
         if not polished:
@@ -1175,11 +1227,19 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                 else:
                     if cand is None:  # the exact homotopy did not settle on this support
                         retry.failed()
+                        if not penalty.convex and (escaping or crawls >= _CRAWL_ITERATIONS):
+                            # w crawls near a saddle: leave it, and polish from there next
+                            escaped = _negative_curvature_step(ws, penalty, lam, w, F)
+                            escaping = escaped is not None
+                            if escaping:
+                                w, F = escaped
+                                retry.settled()
         r = ws.residual(w)
         g = design.gradient(w, r)
         res = kkt_residuals(g, w, penalty, lam) / scale
         kkt = float(res.max()) if d else 0.0
         rel = (F_prev - F) / max(abs(F), np.finfo(float).tiny)
+        crawls = crawls + 1 if rel <= _CRAWL else 0
         if kkt <= tol and (screen or rel <= tol):
             path.append(F)
             converged = True

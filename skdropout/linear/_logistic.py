@@ -73,6 +73,7 @@ from scipy.special import expit, softmax
 from ..penalties import Penalty
 from ..penalties.closed_form import L1
 from ..penalties.factor import Factored
+from ._curvature import NEGATIVE_CURVATURE_MAX, descent_eigenvector, lowest_along
 from ._design import Design, slice_pays
 from ._gram_operator import ColumnSlices, pcg
 from ._irls import (choose_solver, irls, kkt_residuals, newton_cg_tolerance, penalty_slope0,
@@ -97,9 +98,6 @@ _ROUNDING = 16 * np.finfo(np.float64).eps
 # AR(1), text-like and count designs in benchmarks/results/README.md, only such a crawl
 # takes the step)
 _CRAWL_CYCLES, _CRAWL = 3, 1e-9
-# the largest support (coefficients and intercepts) whose dense Hessian's smallest
-# eigenvalue a crawling fit computes
-_NEGATIVE_CURVATURE_MAX = 1000
 _OUTER_WS = 100         # smallest outer working set (features) of a screened fit
 # a sparse X starts with four times as many: there a round's fixed costs (a product with all
 # of X, a new restricted problem, a Newton step and its polish) outweigh the sparse Gram
@@ -924,30 +922,25 @@ def _negative_curvature_step(problem: LogisticProblem, penalty: Penalty, lam: fl
     curvature is positive, and each w-step moves the entering coefficient by a factor near
     1 (its ridge weight ``lam / eta_hat(w)`` is large while ``|w|`` is small). To second
     order F changes along ``v`` by ``g'v t + lambda_min t^2 / 2 < 0``. None where the
-    support holds more than ``_NEGATIVE_CURVATURE_MAX`` coefficients, the curvature is
+    support holds more than ``NEGATIVE_CURVATURE_MAX`` coefficients, the curvature is
     nowhere negative beyond rounding, or no step lowers F."""
     support = [np.flatnonzero(W[:, k]) for k in range(problem.n_columns)]
     m = sum(idx.size + problem.fit_intercept for idx in support)
-    if not 0 < m <= _NEGATIVE_CURVATURE_MAX:
+    if not 0 < m <= NEGATIVE_CURVATURE_MAX:
         return None
     M, g, _, c, _ = _support_gradient(problem, penalty, lam, W, b, support)
     A = _hessian(problem, M, support)
     A[np.diag_indices_from(A)] += c
-    values, vectors = la.eigh(A, subset_by_index=[0, 0], check_finite=False)
-    if not values[0] < -_ROUNDING * float(np.max(np.abs(np.diag(A)))):
+    v = descent_eigenvector(A, g)
+    if v is None:
         return None
-    v = vectors[:, 0] if float(g @ vectors[:, 0]) <= 0 else -vectors[:, 0]
-    best = None
-    t = 1e-4 * max(1.0, float(np.max(np.abs(W))))
-    for _ in range(_MAX_HALVINGS):
+
+    def point(t: float) -> tuple[tuple[np.ndarray, np.ndarray], float]:
         W_t, b_t = _moved(problem, W, b, support, t * v)
-        F_t = objective(problem, penalty, lam, W_t, b_t)
-        if F_t < (F if best is None else best[2]):
-            best = (W_t, b_t, F_t)
-        elif best is not None:  # past the lowest point along v
-            break
-        t *= 2.0
-    return best
+        return (W_t, b_t), objective(problem, penalty, lam, W_t, b_t)
+
+    best = lowest_along(point, F, 1e-4 * max(1.0, float(np.max(np.abs(W)))))
+    return None if best is None else (*best[0], best[1])
 
 
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
