@@ -1,7 +1,7 @@
 """Steps along negative curvature: how the solvers leave a saddle of a non-convex objective.
 
-The eta-trick's iterations (IRLS's w-steps, a logistic fit's Newton steps on the eta-trick
-model) lower F by a majoriser that is tight at the current point. Near a saddle of F -- a
+The eta-trick's iterations (IRLS's w-steps, on the squared loss or on the model of a
+logistic fit's Newton step) lower F by a majoriser that is tight at the current point. Near a saddle of F -- a
 point where the support Hessian ``H = Hessian of the loss + lam diag(Omega''(w))`` has a
 negative eigenvalue -- the majoriser is flat along the eigenvector, and they move away from
 the saddle by a factor near 1 per iteration. To second order F changes along a unit vector

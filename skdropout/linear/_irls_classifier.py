@@ -51,10 +51,9 @@ class IRLSClassifier(LogisticClassifierMixin):
     so that no damping of its step lowers F; where the fit would stop there short of
     ``tol``, its steps go on with Omega's tangent at the current point (the weighted l1 of
     the local linear approximation, a convex model with F's directional derivatives, so its
-    step descends), each followed by the Newton polish on the support. Where its Newton
-    cycles crawl (three in a row that lower F by at most 1e-9 relative without a smaller
-    KKT residual, as across the saddle of a swap between two collinear features), a
-    non-convex fit steps along the most negative curvature of F on its support.
+    step descends), each followed by the Newton polish on the support. Where a Newton
+    step's model has a saddle that its eta-trick iterations cross slowly (a swap between
+    two collinear features), they step along the model's most negative curvature.
 
     Parameters
     ----------

@@ -40,12 +40,11 @@ and Li, 2008; ``slope0`` at the zeros), a weighted l1 whose model is convex and 
 directional derivatives at the current point, so its step descends. Each such cycle is
 followed by the Newton polish on the support (below), with Omega's own curvature.
 
-The eta-trick steps also cross a saddle of F slowly: where a feature that enters replaces a
-collinear one in the support, F curves down along the swap, and each step moves the
-entering coefficient by a factor near 1. After Newton cycles that lower F by almost
-nothing without a smaller KKT residual, a non-convex fit steps along the most negative
-curvature of F on the support (:func:`_negative_curvature_step`), and its Newton steps go
-on from there.
+The eta-trick steps also cross a saddle of a penalised model slowly (where a feature that
+enters replaces a collinear one in the support, the model curves down along the swap, and
+each w-step moves the entering coefficient by a factor near 1): a Newton step's IRLS then
+steps along the most negative curvature of its model
+(:func:`~skdropout.linear._irls._negative_curvature_step`).
 
 For K > 2 a Newton polish on the support with the full multinomial Hessian (the
 class-by-class steps lack its cross-class blocks) follows each cycle; above the w-step's
@@ -73,7 +72,6 @@ from scipy.special import expit, softmax
 from ..penalties import Penalty
 from ..penalties.closed_form import L1
 from ..penalties.factor import Factored
-from ._curvature import NEGATIVE_CURVATURE_MAX, descent_eigenvector, lowest_along
 from ._design import Design, slice_pays
 from ._gram_operator import ColumnSlices, pcg
 from ._irls import (choose_solver, irls, kkt_residuals, newton_cg_tolerance, penalty_slope0,
@@ -90,14 +88,6 @@ _MAX_HALVINGS = 40
 # stall repeats them up to max_iter
 _PATIENCE = 25
 _ROUNDING = 16 * np.finfo(np.float64).eps
-# Newton cycles in a row that lower F by at most _CRAWL relative without a new smallest KKT
-# residual before a non-convex fit steps along the support's most negative curvature
-# (:func:`_negative_curvature_step`): the eta-trick's steps cross a saddle that way, a
-# factor near 1 per step (a feature that enters to replace a collinear one), while a fit
-# that converges lowers F by more than _CRAWL in such cycles (of the 204 non-convex fits on
-# AR(1), text-like and count designs in benchmarks/results/README.md, only such a crawl
-# takes the step)
-_CRAWL_CYCLES, _CRAWL = 3, 1e-9
 _OUTER_WS = 100         # smallest outer working set (features) of a screened fit
 # a sparse X starts with four times as many: there a round's fixed costs (a product with all
 # of X, a new restricted problem, a Newton step and its polish) outweigh the sparse Gram
@@ -908,41 +898,6 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G)
 
 
-def _negative_curvature_step(problem: LogisticProblem, penalty: Penalty, lam: float,
-                             W: np.ndarray, b: np.ndarray, F: float
-                             ) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """A step along the most negative curvature of F on the support of W: ``v``, the
-    eigenvector of the smallest eigenvalue of the loss Hessian plus ``lam diag(Omega''(w))``
-    (:func:`_hessian`; intercepts included), signed so that ``g'v <= 0`` for F's gradient
-    ``g`` there, and the point ``(W, b) + t v`` with the lowest F for t doubling from
-    ``1e-4 max(1, max|W|)`` while F decreases (a coefficient moved across 0 is set to 0).
-
-    A non-convex penalty's eta-trick steps cross a saddle of F slowly: where a feature that
-    enters replaces a collinear one, F curves down along the swap while each column's own
-    curvature is positive, and each w-step moves the entering coefficient by a factor near
-    1 (its ridge weight ``lam / eta_hat(w)`` is large while ``|w|`` is small). To second
-    order F changes along ``v`` by ``g'v t + lambda_min t^2 / 2 < 0``. None where the
-    support holds more than ``NEGATIVE_CURVATURE_MAX`` coefficients, the curvature is
-    nowhere negative beyond rounding, or no step lowers F."""
-    support = [np.flatnonzero(W[:, k]) for k in range(problem.n_columns)]
-    m = sum(idx.size + problem.fit_intercept for idx in support)
-    if not 0 < m <= NEGATIVE_CURVATURE_MAX:
-        return None
-    M, g, _, c, _ = _support_gradient(problem, penalty, lam, W, b, support)
-    A = _hessian(problem, M, support)
-    A[np.diag_indices_from(A)] += c
-    v = descent_eigenvector(A, g)
-    if v is None:
-        return None
-
-    def point(t: float) -> tuple[tuple[np.ndarray, np.ndarray], float]:
-        W_t, b_t = _moved(problem, W, b, support, t * v)
-        return (W_t, b_t), objective(problem, penalty, lam, W_t, b_t)
-
-    best = lowest_along(point, F, 1e-4 * max(1.0, float(np.max(np.abs(W)))))
-    return None if best is None else (*best[0], best[1])
-
-
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, scale: float, warm_init: bool, *, solver: str, max_iter: int,
             tol: float, inner_max_iter: int, screened: bool = False, fallback: bool = True,
@@ -974,7 +929,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     F = loss + lam * penalty_total(penalty, W)
     path = [F]
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
-    converged, it, stalls, crawls, best_kkt = False, 0, 0, 0, kkt
+    converged, it, stalls, best_kkt = False, 0, 0, kkt
     # the steps take the tangent model once a cycle of the penalised one found no descent
     # (module docstring): where one step's model minimiser lies in another basin, the next
     # steps' do too, and each would cost a solve before its failed line search. A class of
@@ -1021,19 +976,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         # smaller than its best made no visible progress (its accepted steps are halved to
         # where F cannot tell them apart): _PATIENCE of them in a row are a stall
         stalls = stalls + 1 if F_prev - F <= _ROUNDING * abs(F) and kkt >= best_kkt else 0
-        crawls = crawls + 1 if F_prev - F <= _CRAWL * abs(F) and kkt >= best_kkt else 0
         best_kkt = min(best_kkt, kkt)
-        if crawls >= _CRAWL_CYCLES and screen and not penalty.convex:
-            crawls = 0
-            escaped = _negative_curvature_step(problem, penalty, lam, W, b, F)
-            if escaped is not None:
-                W, b, F = escaped
-                M = problem.margins(W, b)
-                pc = problem.complements(M)
-                G, g_b = problem.neg_gradient(M, pc)
-                kkt = best_kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
-                path[-1] = F
-                continue
         if not moved or stalls >= _PATIENCE:  # no Newton step lowers F: stationary to rounding
             converged = kkt <= tol or (not screen and rel <= tol)
             break
