@@ -24,3 +24,16 @@ def _torch_threads():
         return
     torch.set_num_threads(1)
     yield
+
+
+@pytest.fixture
+def curvature_steps(monkeypatch):
+    """A list that records each step along negative curvature IRLS tries (its
+    ``_negative_curvature_step``, also inside a logistic fit's Newton steps)."""
+    from skdropout.linear import _irls
+
+    steps = []
+    step = _irls._negative_curvature_step
+    monkeypatch.setattr(_irls, "_negative_curvature_step",
+                        lambda *args: steps.append(1) or step(*args))
+    return steps

@@ -1,10 +1,10 @@
 """Steps along negative curvature: how the solvers leave a saddle of a non-convex objective.
 
 The eta-trick's iterations (IRLS's w-steps, on the squared loss or on the model of a
-logistic fit's Newton step) lower F by a majoriser that is tight at the current point. Near a saddle of F -- a
-point where the support Hessian ``H = Hessian of the loss + lam diag(Omega''(w))`` has a
-negative eigenvalue -- the majoriser is flat along the eigenvector, and they move away from
-the saddle by a factor near 1 per iteration. To second order F changes along a unit vector
+logistic fit's Newton step) lower F by a majoriser that is tight at the current point.
+Near a saddle of F -- a point where the support Hessian ``H = Hessian of the loss +
+lam diag(Omega''(w))`` has a negative eigenvalue -- they move away from the saddle by a
+factor near 1 per iteration. To second order F changes along a unit vector
 ``v`` by ``g'v t + v'Hv t^2 / 2``; with ``v`` the eigenvector of the smallest eigenvalue
 ``lambda_min < 0``, signed so that ``g'v <= 0``, that is ``g'v t + lambda_min t^2 / 2 < 0``
 for every ``t > 0``: a step along ``v`` descends, the further the more, until F's higher
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg as la
 
-# the largest support (coefficients, and intercepts where fitted) whose dense Hessian's
-# smallest eigenvalue a solver computes to leave a saddle
+# the largest support whose dense Hessian's smallest eigenvalue a solver computes to leave
+# a saddle
 NEGATIVE_CURVATURE_MAX = 1000
 # relative rounding of a Hessian's eigenvalues (to its largest diagonal entry)
 _ROUNDING = 16 * np.finfo(np.float64).eps
@@ -32,7 +32,8 @@ _MAX_DOUBLINGS = 40
 def descent_eigenvector(H: np.ndarray, g: np.ndarray) -> np.ndarray | None:
     """The unit eigenvector ``v`` of the smallest eigenvalue of the symmetric ``H``, signed so
     that ``g'v <= 0`` (``g``: F's gradient, so ``v`` descends to first order too); None where
-    that eigenvalue is not negative beyond rounding (``-_ROUNDING max|H_jj|``).
+    that eigenvalue is not negative beyond rounding (``-_ROUNDING max|H_jj|``) or ``H`` is
+    not finite.
 
     Parameters
     ----------
@@ -45,6 +46,8 @@ def descent_eigenvector(H: np.ndarray, g: np.ndarray) -> np.ndarray | None:
     -------
     ndarray of shape (m,) or None
     """
+    if not np.all(np.isfinite(H)):
+        return None
     values, vectors = la.eigh(H, subset_by_index=[0, 0], check_finite=False)
     if not values[0] < -_ROUNDING * float(np.max(np.abs(np.diag(H)))):
         return None

@@ -68,10 +68,11 @@ _MAX_BREAKPOINTS = 64   # zero crossings the polish's line search compares
 _REUSE_MIN = 64         # smallest support (working set) on which factorisations are saved
 _MAX_POLISH_WAIT = 8    # most iterations irls waits to retry a polish that did not settle
 # iterations in a row that lower eq. (1) by at most _CRAWL relative before a non-convex fit
-# whose polish does not settle steps along negative curvature (:func:`_negative_curvature_step`):
-# near a saddle the w-steps lower it by 1e-7 to 1e-12 per iteration, while a fit on its way
-# lowers it by 1e-4 to 1 per iteration, and a step there moves it to another local minimum
-# (benchmarks/results/README.md, "IRLS leaves a saddle along negative curvature")
+# whose polish does not settle steps along negative curvature
+# (:func:`_negative_curvature_step`): near a saddle the w-steps lower it by 1e-7 to 1e-12
+# per iteration, while a fit on its way lowers it by 1e-4 to 1 per iteration, and a step
+# there moves it to another local minimum (benchmarks/results/README.md, "IRLS leaves a
+# saddle along negative curvature")
 _CRAWL_ITERATIONS, _CRAWL = 2, 1e-6
 _DOT, _AXPY = la.blas.get_blas_funcs(("dot", "axpy"), (np.empty(0),))
 _TRTRS = la.get_lapack_funcs("trtrs", (np.empty(0),))
@@ -1175,7 +1176,8 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
     converged, kkt, it = False, math.inf, 0
     retry = _PolishRetry()
     crawls = 0  # iterations in a row that lowered F by at most _CRAWL relative
-    escaping = False  # the last polish that did not settle was followed by such a step
+    # since the last polish that settled, each that did not was followed by such a step
+    escaping = False
     for it in range(1, max_iter + 1):
         F_prev = F
         if not polished:
@@ -1223,6 +1225,7 @@ def irls(design: Design, penalty: Penalty, lam: float, *, coef_init: np.ndarray 
                         polished = F_pol < F and ws.cols.size >= _REUSE_MIN
                         w, F = w_pol, F_pol
                         retry.settled()
+                        escaping = False
                         break
                 else:
                     if cand is None:  # the exact homotopy did not settle on this support
