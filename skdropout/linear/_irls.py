@@ -1037,8 +1037,9 @@ def _negative_curvature_step(ws: _WorkingSet, penalty: Penalty, lam: float, w: n
     the w-steps (:class:`_PolishRetry`): an entering coefficient that replaces a collinear
     one grows by a factor near 1 per iteration, its ridge weight ``lam / eta_hat(w_j)``
     large while ``|w_j|`` is small. None where S holds more than
-    ``NEGATIVE_CURVATURE_MAX`` coordinates or W has no dense Gram matrix, the curvature is
-    nowhere negative beyond rounding, or no step lowers the objective."""
+    ``NEGATIVE_CURVATURE_MAX`` coordinates or W's Gram matrix is matrix-free (the
+    conjugate-gradient route), the curvature is nowhere negative beyond rounding, or no
+    step lowers the objective."""
     pos = np.flatnonzero(w[ws.cols])
     if not 0 < pos.size <= NEGATIVE_CURVATURE_MAX:
         return None
