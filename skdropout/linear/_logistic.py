@@ -587,52 +587,6 @@ def _polish_cg_tolerance(g: np.ndarray, scale: float, level: float, convex: bool
     return tol
 
 
-def _support_gradient(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
-                      b: np.ndarray, support: list[np.ndarray]
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """F's gradient on the support of W and the intercepts, in the order of
-    :func:`_hessian` (each class's support, then its intercept): the margins ``M``, the
-    gradient ``g``, its penalty part ``lam Omega'(w)``, the penalty's curvature
-    ``lam Omega''(w)`` (0 for an intercept) and the coefficients themselves."""
-    M = problem.margins(W, b)
-    R = problem.s[:, None] * problem.residual(M) / problem.total
-    g_b = R.sum(axis=0)
-    grad, pgrad, curv, x = [], [], [], []
-    for k in range(problem.n_columns):
-        idx = support[k]
-        pen = penalty.restrict(idx)
-        g_k = np.asarray(problem.X[:, idx].T @ R[:, k]).ravel()  # the support's gradient
-        pgrad.append(lam * pen.grad(W[idx, k]))
-        grad.append(-g_k)
-        curv.append(lam * pen.curvature(W[idx, k]))
-        x.append(W[idx, k])
-        if problem.fit_intercept:
-            grad.append(-g_b[k:k + 1])
-            pgrad.append(np.zeros(1))
-            curv.append(np.zeros(1))
-            x.append(b[k:k + 1])
-    pg = np.concatenate(pgrad)
-    return M, np.concatenate(grad) + pg, pg, np.concatenate(curv), np.concatenate(x)
-
-
-def _moved(problem: LogisticProblem, W: np.ndarray, b: np.ndarray,
-           support: list[np.ndarray], step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """W and b plus ``step`` (in :func:`_support_gradient`'s order), with every coefficient
-    that the step moves across 0 set to 0 (it leaves the support)."""
-    W_t, b_t = W.copy(), b.copy()
-    pos = 0
-    for k in range(problem.n_columns):
-        idx = support[k]
-        new = W[idx, k] + step[pos:pos + idx.size]
-        new[np.sign(new) != np.sign(W[idx, k])] = 0.0
-        W_t[idx, k] = new
-        pos += idx.size
-        if problem.fit_intercept:
-            b_t[k] = b[k] + step[pos]
-            pos += 1
-    return W_t, b_t
-
-
 def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
             b: np.ndarray, F: float, solver: str = "auto", max_steps: int = 30,
             scale: float = 1.0, level: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
@@ -653,7 +607,25 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     K = problem.n_columns
     for _ in range(max_steps):
         support = [np.flatnonzero(W[:, k]) for k in range(K)]
-        M, g, pg, c, x = _support_gradient(problem, penalty, lam, W, b, support)
+        M = problem.margins(W, b)
+        R = problem.s[:, None] * problem.residual(M) / problem.total
+        g_b = R.sum(axis=0)
+        grad, pgrad, curv, x = [], [], [], []
+        for k in range(K):
+            idx = support[k]
+            pen = penalty.restrict(idx)
+            g_k = np.asarray(problem.X[:, idx].T @ R[:, k]).ravel()  # the support's gradient
+            pgrad.append(lam * pen.grad(W[idx, k]))
+            grad.append(-g_k)
+            curv.append(lam * pen.curvature(W[idx, k]))
+            x.append(W[idx, k])
+            if problem.fit_intercept:
+                grad.append(-g_b[k:k + 1])
+                pgrad.append(np.zeros(1))
+                curv.append(np.zeros(1))
+                x.append(b[k:k + 1])
+        pg, c = np.concatenate(pgrad), np.concatenate(curv)
+        g = np.concatenate(grad) + pg
         if g.size == 0:
             break
         H = _loss_hessian(problem, M, support, solver)
@@ -662,14 +634,24 @@ def _polish(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         # matrix-free step costs up to _CG_MAX_STEPS products, and that route stops at level
         if isinstance(H, MultinomialHessian) and np.abs(g).max() <= level:
             break
-        step = _polish_step(problem, support, H, c, g, pg, x, penalty.convex,
+        step = _polish_step(problem, support, H, c, g, pg, np.concatenate(x), penalty.convex,
                             _polish_cg_tolerance(g, scale, level, penalty.convex))
         if step is None:
             break
         best = None
         t = 1.0
         for _ in range(_MAX_HALVINGS):
-            W_t, b_t = _moved(problem, W, b, support, -t * step)
+            W_t, b_t = W.copy(), b.copy()
+            pos = 0
+            for k in range(K):
+                idx = support[k]
+                new = W[idx, k] - t * step[pos:pos + idx.size]
+                new[np.sign(new) != np.sign(W[idx, k])] = 0.0
+                W_t[idx, k] = new
+                pos += idx.size
+                if problem.fit_intercept:
+                    b_t[k] = b[k] - t * step[pos]
+                    pos += 1
             F_t = objective(problem, penalty, lam, W_t, b_t)
             # a full step near the solution changes F below its rounding: allow that much
             if F_t < F or (t == 1.0 and F_t <= F + _ROUNDING * abs(F)):
