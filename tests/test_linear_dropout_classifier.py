@@ -205,6 +205,22 @@ def test_warns_with_the_residual_when_max_iter_is_too_small():
     assert np.isfinite(clf.objective_)
 
 
+def test_warns_where_its_model_separates_the_data_and_the_penalty_is_flat():
+    """40 samples of 100 Gaussian features, MCP at lam_max/5: the iteration settles at
+    margins of 11 and more with every coefficient beyond a lam, where F falls without end
+    along (t W, t b); it ended there as converged. It now warns (IRLSClassifier stops and
+    warns on the same data)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 100))
+    y = (X[:, :5] @ rng.standard_normal(5) + 0.5 * rng.standard_normal(40) > 0).astype(int)
+    lam = float(np.abs(X.T @ (y - y.mean())).max()) / 40 / 5
+    with pytest.warns(ConvergenceWarning, match="separates the training data"):
+        est = AdaptiveDropoutClassifier(penalty="mcp", lam=lam, random_state=0).fit(X, y)
+    assert np.all((2 * y - 1) * est.decision_function(X) > 0)
+    with pytest.warns(ConvergenceWarning, match="separates the training data"):
+        IRLSClassifier(penalty="mcp", lam=lam).fit(X, y)
+
+
 def test_non_separable_multinomial_and_bad_parameters_are_refused():
     X, y = _data(classes=3, n=60, d=8)
     with pytest.raises(ValueError, match="separable"):

@@ -18,6 +18,7 @@ from ._classifier_base import LogisticClassifierMixin
 from ._dropout import MASKS
 from ._dropout_logistic import LogisticDropoutResult, logistic_dropout
 from ._logistic import LogisticProblem
+from ._separation import flat_separation, separation_message
 
 
 class AdaptiveDropoutClassifier(LogisticClassifierMixin):
@@ -176,7 +177,8 @@ class AdaptiveDropoutClassifier(LogisticClassifierMixin):
                coef_init: np.ndarray | None, intercept_init: np.ndarray | None
                ) -> LogisticDropoutResult:
         """Adaptive dropout at one lam with this estimator's parameters: raises on a
-        non-finite solution, warns when it did not converge."""
+        non-finite solution, warns when it did not converge or ended where the objective
+        has no minimiser (:func:`~._separation.flat_separation`)."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         res = logistic_dropout(
             problem, penalty, lam, coef_init=coef_init, intercept_init=intercept_init,
@@ -184,7 +186,11 @@ class AdaptiveDropoutClassifier(LogisticClassifierMixin):
             learning_rate=None if self.learning_rate == "auto" else float(self.learning_rate),
             max_iter=self.max_iter, tol=self.tol, rng=np.random.default_rng(seed))
         self._check_result(res.coef, res.objective)
-        if not res.converged:
+        if flat_separation(problem, penalty, res.coef, problem.margins(res.coef, res.intercept)):
+            warnings.warn(separation_message(
+                f"AdaptiveDropoutClassifier stopped after {res.n_iter} epochs", lam,
+                res.objective, res.coef), ConvergenceWarning, stacklevel=4)
+        elif not res.converged:
             warnings.warn(
                 f"AdaptiveDropoutClassifier did not converge in {res.n_iter} epochs at "
                 f"lam={lam:.4g} (scaled KKT residual {res.kkt:.2e} > tol={self.tol:g}, step "

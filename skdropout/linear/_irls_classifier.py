@@ -15,6 +15,7 @@ from ._base import EtaTrickBase
 from ._classifier_base import LogisticClassifierMixin
 from ._irls import SOLVERS
 from ._logistic import LogisticProblem, LogisticResult, logistic_irls
+from ._separation import separation_message
 
 
 class IRLSClassifier(LogisticClassifierMixin):
@@ -54,6 +55,13 @@ class IRLSClassifier(LogisticClassifierMixin):
     step descends), each followed by the Newton polish on the support. Where a Newton
     step's model has a saddle that its eta-trick iterations cross slowly (a swap between
     two collinear features), they step along the model's most negative curvature.
+
+    A penalty that stops growing can leave F without a minimiser: where the model puts
+    every training sample on its own class's side and every nonzero coefficient lies where
+    Omega is flat (``eta_hat = inf``: mcp and scad beyond ``a lam``, a feature whose
+    ``penalty_factor`` is 0), F falls without end along ``(t W, t b)``, ``t > 1``. The fit
+    stops at the first Newton step that gets there and warns (``ConvergenceWarning``);
+    l1, elasticnet and logsum keep growing and keep a minimiser on separable data.
 
     Parameters
     ----------
@@ -162,7 +170,11 @@ class IRLSClassifier(LogisticClassifierMixin):
                             max_iter=self.max_iter, tol=self.tol, working_set=working_set,
                             gradient=gradient)
         self._check_result(res.coef, res.objective_path[-1])
-        if not res.converged:
+        if res.separated:
+            warnings.warn(separation_message(
+                f"IRLSClassifier stopped after {res.n_iter} Newton steps", lam,
+                res.objective_path[-1], res.coef), ConvergenceWarning, stacklevel=4)
+        elif not res.converged:
             # before max_iter the fit stops only where no Newton step lowers F
             how, advice = ((f"did not converge in {self.max_iter} Newton steps",
                             "increase max_iter") if res.n_iter >= self.max_iter else

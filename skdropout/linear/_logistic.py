@@ -77,6 +77,7 @@ from ._gram_operator import ColumnSlices, pcg
 from ._irls import (choose_solver, irls, kkt_residuals, newton_cg_tolerance, penalty_slope0,
                     principal, uses_working_set)
 from ._multinomial_hessian import MultinomialHessian
+from ._separation import flat_separation
 from ._wstep import cho_solve, cholesky
 
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
@@ -154,6 +155,8 @@ class LogisticResult:
     kkt: float = math.inf
     # X'(s (Y - P))/S at the solution on all the features (the next lam's strong rule)
     gradient: np.ndarray | None = None
+    # the fit stopped where F falls without end along (t W, t b), t > 1 (flat_separation)
+    separated: bool = False
 
 
 class LogisticProblem:
@@ -806,7 +809,7 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
     M = problem.margins(W, b) if M is None else M
     loss = problem.loss(M)  # None once M moves: the next round's _newton computes it
     F = loss + lam * penalty_total(penalty, W)
-    path, it, converged, inner_tol = [F], 0, False, math.inf
+    path, it, converged, inner_tol, separated = [F], 0, False, math.inf, False
     sub = sub_cols = None  # the problem restricted to the set, and the set
     # whether the last round ran on the tangent model (a convex penalty has none to try, so
     # its fit stops where it stalls, and a round on the tangent model is never asked of it)
@@ -816,8 +819,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
                                       for k in range(W.shape[1])]), axis=1) / scale
         kkt = max(float(res.max()),
                   float(np.max(np.abs(g_b))) / scale if problem.fit_intercept else 0.0)
-        if kkt <= tol or it >= max_iter:
-            converged = kkt <= tol
+        if kkt <= tol or it >= max_iter or separated:
+            converged = kkt <= tol and not separated
             break
         outside = np.ones(d, dtype=bool)
         outside[cols] = False
@@ -877,7 +880,8 @@ def _screened(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndar
         # W is 0 off cols: the margins come from the restricted columns
         M, loss = sub.margins(inner.coef, b), None
         G, g_b = problem.neg_gradient(M)
-    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G)
+        separated = inner.separated
+    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G, separated)
 
 
 def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarray,
@@ -911,7 +915,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
     F = loss + lam * penalty_total(penalty, W)
     path = [F]
     kkt = _kkt(problem, penalty, lam, W, G, g_b) / scale
-    converged, it, stalls, best_kkt = False, 0, 0, kkt
+    converged, separated, it, stalls, best_kkt = False, False, 0, 0, kkt
     # the steps take the tangent model once a cycle of the penalised one found no descent
     # (module docstring): where one step's model minimiser lies in another basin, the next
     # steps' do too, and each would cost a solve before its failed line search. A class of
@@ -948,6 +952,9 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
                 pc = None
         rel = (F_prev - F) / max(abs(F), np.finfo(float).tiny)
         path.append(F)
+        if moved and flat_separation(problem, penalty, W, M):
+            separated = True  # no minimiser ahead: the steps would only grow W
+            break
         if kkt <= tol and (screen or rel <= tol):
             converged = True
             break
@@ -962,7 +969,7 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         if not moved or stalls >= _PATIENCE:  # no Newton step lowers F: stationary to rounding
             converged = kkt <= tol or (not screen and rel <= tol)
             break
-    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G)
+    return LogisticResult(W, b, _eta(penalty, W), it, path, converged, kkt, G, separated)
 
 
 def _polish_fraction(problem: LogisticProblem, penalty: Penalty) -> float:
