@@ -298,3 +298,25 @@ def test_the_bottom_of_a_nearly_separable_path_reaches_tol_1e_10():
         IRLSClassifierCV(lams=4, cv=folds + [(np.arange(len(y) - 15),
                                               np.arange(len(y) - 15, len(y)))],
                          tol=1e-10).fit(X, y)
+
+
+def test_a_path_whose_fits_separate_where_the_penalty_is_flat_warns_once():
+    """MCP on 80 Gaussian samples of 300 features: below a lam the fits of every path stop
+    where the model separates the data with every coefficient flat (no minimiser). Each
+    path warns once, naming how many of its lams did so, instead of once per fit; the
+    paths' fits at those lams are the single fits' (which warn each)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 300))
+    y = (X[:, :5] @ rng.standard_normal(5) + 0.5 * rng.standard_normal(80) > 0).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cv = IRLSClassifierCV(penalty="mcp", lams=20, cv=3).fit(X, y)
+    paths = [str(w.message) for w in caught if "lams of a path" in str(w.message)]
+    assert 1 <= len(paths) <= 4  # the 3 folds' paths and the path on all the data
+    assert all(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert not [w for w in caught if "Newton steps at lam" in str(w.message)]
+    count = int(re.search(r"stopped at (\d+) of the 20 lams", paths[-1]).group(1))
+    assert 1 <= count <= 20
+    lam = float(cv.lams_[-1])
+    with pytest.warns(ConvergenceWarning, match="separates the training data"):
+        IRLSClassifier(penalty="mcp", lam=lam).fit(X, y)

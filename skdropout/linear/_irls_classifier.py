@@ -160,10 +160,12 @@ class IRLSClassifier(LogisticClassifierMixin):
 
     def _solve(self, problem: LogisticProblem, penalty: Penalty, lam: float,
                coef_init: np.ndarray | None, intercept_init: np.ndarray | None,
-               working_set: np.ndarray | None = None, gradient: np.ndarray | None = None
-               ) -> LogisticResult:
+               working_set: np.ndarray | None = None, gradient: np.ndarray | None = None,
+               warn_separation: bool = True) -> LogisticResult:
         """The solver at one lam with this estimator's parameters (fits and paths share it):
-        raises on a non-finite solution, warns when it did not converge. ``working_set``,
+        raises on a non-finite solution, warns when it did not converge or (unless
+        ``warn_separation`` is false: a path warns once for all its lams) stopped where F
+        has no minimiser (:func:`~._separation.flat_separation`). ``working_set``,
         ``gradient``: a screened path's (:func:`~._logistic.logistic_irls`)."""
         res = logistic_irls(problem, penalty, lam, coef_init=coef_init,
                             intercept_init=intercept_init, solver=self.solver,
@@ -171,6 +173,8 @@ class IRLSClassifier(LogisticClassifierMixin):
                             gradient=gradient)
         self._check_result(res.coef, res.objective_path[-1])
         if res.separated:
+            if not warn_separation:
+                return res
             warnings.warn(separation_message(
                 f"IRLSClassifier stopped after {res.n_iter} Newton steps", lam,
                 res.objective_path[-1], res.coef), ConvergenceWarning, stacklevel=4)

@@ -3,8 +3,11 @@ solutions on a decreasing grid (what IRLSClassifierCV runs per fold)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 
 from ..penalties import Penalty, get_penalty, resolve_penalty
 from ..penalties.factor import Factored
@@ -13,6 +16,7 @@ from ._blas_pool import one_blas_pool
 from ._irls import penalty_slope0
 from ._logistic import LogisticProblem, logistic_irls
 from ._path import PathResult, lam_from_gradient, start_policy
+from ._separation import path_separation_message
 
 
 def logistic_lam_max(problem: LogisticProblem, penalty: Penalty) -> float:
@@ -70,6 +74,9 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
     to the same tolerance; a lam costs one product with all of X per round (one or two),
     and its first round starts from the gradient that the last lam's fit ends with.
 
+    The fits that stop where F has no minimiser (:func:`~._separation.flat_separation`)
+    give one ``ConvergenceWarning`` for the whole path.
+
     Returns a :class:`~skdropout.linear._path.PathResult` whose ``coefs`` and ``etas`` have
     shape (n_columns, n_features, n_lams) and ``intercepts`` (n_columns, n_lams).
     """
@@ -86,6 +93,7 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
         top = int(np.argmax(np.max(np.abs(G), axis=1))) if d else 0
         scale = float(np.max(np.abs(G))) if G.size else 0.0
         threshold_prev = None
+    separated: list[float] = []  # the lams whose fits stopped with no minimiser ahead
     for k, lam in enumerate(lams):
         lam = float(lam)
         pen_k = penalty.with_lam(lam) if penalty.uses_lam else penalty
@@ -93,12 +101,18 @@ def solve_logistic_path(estimator: BaseEstimator, problem: LogisticProblem,
             threshold = lam * np.broadcast_to(penalty_slope0(pen_k), (d,))
             cols = _strong_set(G, W, threshold,
                                threshold if threshold_prev is None else threshold_prev, top)
-            res = estimator._solve(problem, pen_k, lam, W, b, working_set=cols, gradient=G)
+            res = estimator._solve(problem, pen_k, lam, W, b, working_set=cols, gradient=G,
+                                   warn_separation=False)
             G = res.gradient  # the next lam's strong rule
             threshold_prev = threshold
         else:
             res = estimator._solve(problem, pen_k, lam, W if warm and k else None,
-                                   b if warm else None)
+                                   b if warm else None, warn_separation=False)
+        if res.separated:
+            separated.append(lam)
         W, b = res.coef, res.intercept
         coefs[:, :, k], etas[:, :, k], intercepts[:, k] = W.T, res.eta.T, b
+    if separated:
+        warnings.warn(path_separation_message(separated, n_lams), ConvergenceWarning,
+                      stacklevel=3)
     return PathResult(np.asarray(lams, dtype=np.float64), coefs, intercepts, etas)

@@ -70,11 +70,21 @@ def flat_separation(problem: LogisticProblem, penalty: Penalty, W: np.ndarray,
     return bool(np.any(W))
 
 
+_NO_MINIMISER = ("its model separates the training data and every nonzero coefficient lies "
+                 "where the penalty is flat (eta_hat = inf), so the objective falls without "
+                 "end as the coefficients grow: it has no minimiser there")
+_ADVICE = "a penalty that keeps growing (l1, elasticnet, logsum)"
+
+
 def separation_message(stopped: str, lam: float, objective: float, coef: np.ndarray) -> str:
     """The warning of a fit that ended in :func:`flat_separation`; ``stopped`` says which
     estimator stopped where (e.g. "IRLSClassifier stopped after 12 Newton steps")."""
-    return (f"{stopped} at lam={lam:.4g}: its model separates the training data and every "
-            "nonzero coefficient lies where the penalty is flat (eta_hat = inf), so the "
-            "objective falls without end as the coefficients grow: it has no minimiser there "
-            f"(F={objective:.6g}, largest |coef| {float(np.max(np.abs(coef))):.3g}). Use a "
-            "larger lam, or a penalty that keeps growing (l1, elasticnet, logsum).")
+    return (f"{stopped} at lam={lam:.4g}: {_NO_MINIMISER} (F={objective:.6g}, largest |coef| "
+            f"{float(np.max(np.abs(coef))):.3g}). Use a larger lam, or {_ADVICE}.")
+
+
+def path_separation_message(lams: list[float], n_lams: int) -> str:
+    """The one warning of a regularisation path whose fits at ``lams`` (of ``n_lams``)
+    ended in :func:`flat_separation`."""
+    return (f"IRLSClassifier stopped at {len(lams)} of the {n_lams} lams of a path (the "
+            f"largest {max(lams):.4g}) where {_NO_MINIMISER}. Use larger lams, or {_ADVICE}.")
