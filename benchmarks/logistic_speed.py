@@ -35,7 +35,11 @@ peer stops above our lowest F and our loosest tol that reaches its F overshoots 
 F than needed), its row also gives a CAPPED ratio: our time to its F with ours stopped
 early by its Newton-step limit (the smallest ``max_iter`` whose fit at that tol reaches the
 peer's F; such a fit warns that it did not converge), over the peer's time. The ratio
-column and our row's ratio stay the ones defined above.
+column and our row's ratio stay the ones defined above. A row whose point separates the data
+with every nonzero coefficient where the penalty is flat (MCP and SCAD beyond ``a lam``) is
+marked SEPARATED: F falls without end along that point's ray ``(t w, t b)``, so the problem
+has no minimiser there and ``F_best`` is only the lowest point reached on the way
+(``skdropout.linear._separation``; IRLSClassifier stops at the first such point and warns).
 
 Problems (binary; lam = lam_max / divisor, ``lam_max = ||X'(y - ybar)||_inf / n``):
 
@@ -77,6 +81,7 @@ from _clock import CLOCKS, add_clock_argument
 
 from skdropout.linear import IRLSClassifier
 from skdropout.linear._logistic import LogisticProblem, objective
+from skdropout.linear._separation import flat_separation
 from skdropout.penalties import get_penalty
 
 TOLS = [1e-1, 1e-2, 1e-4, 1e-6, 1e-8, 1e-10]
@@ -186,14 +191,29 @@ def our_penalty(penalty: str, lam: float):
     return pen.with_lam(lam) if pen.uses_lam else pen
 
 
-def objective_of(X, y, est, penalty: str, lam: float) -> float:
-    """F of a fitted binary estimator (y in {0, 1}; the margin favours ``classes_[1]``)."""
+def _fitted(X, y, est):
+    """(problem, W, b) of a fitted binary estimator (y in {0, 1}; the margin favours
+    ``classes_[1]``)."""
     n = X.shape[0]
     y01 = (np.asarray(y) == est.classes_[1]).astype(float)
     problem = LogisticProblem(X, y01[:, None], np.ones(n), float(n), True)
     W = np.asarray(est.coef_, dtype=float).reshape(1, -1).T
     b = np.atleast_1d(np.asarray(getattr(est, "intercept_", 0.0), dtype=float))
+    return problem, W, b
+
+
+def objective_of(X, y, est, penalty: str, lam: float) -> float:
+    """F of a fitted binary estimator."""
+    problem, W, b = _fitted(X, y, est)
     return objective(problem, our_penalty(penalty, lam), lam, W, b)
+
+
+def separated_at(X, y, est, penalty: str, lam: float) -> bool:
+    """Whether a fitted binary estimator's model separates the data with every nonzero
+    coefficient where the penalty is flat (``flat_separation``): F falls without end along
+    its ray (t w, t b), so the problem has no minimiser there."""
+    problem, W, b = _fitted(X, y, est)
+    return flat_separation(problem, our_penalty(penalty, lam), W, problem.margins(W, b))
 
 
 def _fit_child(send, factory, X, y, lam, penalty, tol) -> None:
@@ -205,7 +225,8 @@ def _fit_child(send, factory, X, y, lam, penalty, tol) -> None:
     seconds = clock() - start
     limit = np.max(getattr(est, "n_iter_", 0)) >= getattr(est, "max_iter", np.inf)
     send.send((seconds, objective_of(X, y, est, penalty, lam),
-               int(np.count_nonzero(est.coef_)), bool(limit)))
+               int(np.count_nonzero(est.coef_)), bool(limit),
+               separated_at(X, y, est, penalty, lam)))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -217,8 +238,9 @@ def _cpu_seconds(pid: int) -> float:
 def fit(factory, X, y, lam, penalty, tol, cap):
     """One fit in a forked child process, killed once it has used ``cap`` seconds of the
     clock (CPU time of the child, or wall time): a peer's compiled loop cannot be
-    interrupted otherwise. Returns (seconds, F, nnz, at its iteration limit), or None when
-    killed; the seconds are the fit's own, timed inside the child."""
+    interrupted otherwise. Returns (seconds, F, nnz, at its iteration limit, separated where
+    the penalty is flat: :func:`separated_at`), or None when killed; the seconds are the
+    fit's own, timed inside the child."""
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_fit_child, args=(send, factory, X, y, lam, penalty, tol))
@@ -252,8 +274,8 @@ def sweep(factory, X, y, lam, penalty, cap) -> list[dict]:
             if len(out) > 1 and out[-2]["killed"]:
                 break
             continue
-        t, F, nnz, limit = res
-        out.append(dict(tol=tol, time=t, F=F, nnz=nnz, killed=False))
+        t, F, nnz, limit, separated = res
+        out.append(dict(tol=tol, time=t, F=F, nnz=nnz, killed=False, separated=separated))
         flat = [len(out) > i and out[-1 - i]["F"] - out[-i]["F"] <= 1e-10 * abs(F)
                 for i in (1, 2)]
         if limit or all(flat):
@@ -278,7 +300,7 @@ def capped(factory, X, y, lam, penalty, tol, target, cap, repeat) -> dict | None
         res = fit(stopped, X, y, lam, penalty, tol, cap)
         if res is None:
             return None
-        t, F, nnz, limit = res
+        t, F, nnz, limit, _ = res
         if F <= target * (1 + REL):
             t = min([t] + [fit(stopped, X, y, lam, penalty, tol, cap)[0]
                            for _ in range(repeat - 1 if t < 2 else 0)])
@@ -328,7 +350,8 @@ def run_group(name, X, y, divisor, penalty, repeat, cap, rows):
         row = dict(problem=f"{name} /{divisor:g}", penalty=penalty, solver=solver,
                    tol=best["tol"], time=best["time"], F=best["F"], F_best=f_best,
                    rel_gap=(best["F"] - f_best) / abs(f_best), nnz=best["nnz"],
-                   killed=fits[-1]["killed"], cap=cap, note="")
+                   killed=fits[-1]["killed"], cap=cap, note="",
+                   separated=bool(best.get("separated")))
         group.append(row)
         killed = [f"{e['tol']:.0e}" for e in fits if e["killed"]]
         if killed and f_min[solver] < np.inf:
@@ -369,7 +392,11 @@ def run_group(name, X, y, divisor, penalty, repeat, cap, rows):
         fastest = max(rated, key=lambda r: r["ratio"])
         group[0].update(ratio=fastest["ratio"], bound=bool(fastest.get("bound")))
     if f_min[ours] > f_best * (1 + REL):
-        group[0]["note"] = "ours stops above F_best (another stationary point)"
+        group[0]["note"] = "ours stops above F_best" + (
+            "" if group[0]["separated"] else " (another stationary point)")
+    for r in group:
+        if r["separated"]:
+            r["note"] = "; ".join(filter(None, [SEPARATED, r["note"]]))
     rows.extend(group)
     for r in group:
         print(fmt_row(r), flush=True)
@@ -384,6 +411,7 @@ def fmt_row(r) -> str:
             f"{'  (' + r['killed_at'] + ')' if r.get('killed_at') else ''}")
 
 
+SEPARATED = "SEPARATED (no minimiser along its ray)"
 HEADER = (f"{'problem':<14}{'pen':<11}{'solver':<20}{'tol':>8}{'time[s]':>9}{'ratio':>7}"
           f"{'F':>12}{'F/F_best-1':>11}{'nnz':>7}")
 LEGEND = ("# ratio: on our row, our time over the fastest peer's at equal objective (the goal: "
@@ -393,7 +421,11 @@ LEGEND = ("# ratio: on our row, our time over the fastest peer's at equal object
           "# CAPPED ratio (a note on a peer's row that stops above our F while our loosest tol "
           "reaching it overshoots it): our time to its F, ours stopped by the smallest max_iter "
           "(Newton steps) whose fit reaches it at that tol, over the peer's time; the ratio "
-          "column is not changed by it")
+          "column is not changed by it\n"
+          f"# {SEPARATED}: the row's point separates the data with every nonzero coefficient "
+          "where the penalty is flat (eta_hat = inf), so F falls without end along (t w, t b), "
+          "t > 1: the problem has no minimiser there, F_best is a point on the way, and the "
+          "ratios compare points on it (IRLSClassifier stops at the first such point and warns)")
 
 
 def write_table(title: str, parts: list[dict], out: str) -> None:
