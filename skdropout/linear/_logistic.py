@@ -53,6 +53,10 @@ applies that Hessian by sparse products and solves by conjugate gradients, never
 its (sum of the class supports)^2 entries: inexact Newton steps
 (:func:`_polish_cg_tolerance`), at most ``_CG_MAX_STEPS`` CG steps per solve.
 
+A fit stops, unconverged, after a cycle whose model separates the training data with every
+nonzero coefficient where the penalty is flat (``eta_hat = inf``): F then falls without end
+along ``(t W, t b)`` and has no minimiser there (:mod:`._separation`).
+
 Convergence is scale-free: the largest KKT residual ``|X_j'(s (y - p))/S - lam dOmega|``
 (and the intercept's gradient) divided by its value at the intercept-only model must fall
 below ``tol`` (for penalties without a working set also the relative decrease of F).
