@@ -191,29 +191,19 @@ def our_penalty(penalty: str, lam: float):
     return pen.with_lam(lam) if pen.uses_lam else pen
 
 
-def _fitted(X, y, est):
-    """(problem, W, b) of a fitted binary estimator (y in {0, 1}; the margin favours
-    ``classes_[1]``)."""
+def judged(X, y, est, penalty: str, lam: float) -> tuple[float, bool]:
+    """F of a fitted binary estimator (y in {0, 1}; the margin favours ``classes_[1]``), and
+    whether its model separates the data with every nonzero coefficient where the penalty
+    is flat (``flat_separation``: F falls without end along its ray (t w, t b), so the
+    problem has no minimiser there)."""
     n = X.shape[0]
     y01 = (np.asarray(y) == est.classes_[1]).astype(float)
     problem = LogisticProblem(X, y01[:, None], np.ones(n), float(n), True)
     W = np.asarray(est.coef_, dtype=float).reshape(1, -1).T
     b = np.atleast_1d(np.asarray(getattr(est, "intercept_", 0.0), dtype=float))
-    return problem, W, b
-
-
-def objective_of(X, y, est, penalty: str, lam: float) -> float:
-    """F of a fitted binary estimator."""
-    problem, W, b = _fitted(X, y, est)
-    return objective(problem, our_penalty(penalty, lam), lam, W, b)
-
-
-def separated_at(X, y, est, penalty: str, lam: float) -> bool:
-    """Whether a fitted binary estimator's model separates the data with every nonzero
-    coefficient where the penalty is flat (``flat_separation``): F falls without end along
-    its ray (t w, t b), so the problem has no minimiser there."""
-    problem, W, b = _fitted(X, y, est)
-    return flat_separation(problem, our_penalty(penalty, lam), W, problem.margins(W, b))
+    pen = our_penalty(penalty, lam)
+    return (objective(problem, pen, lam, W, b),
+            flat_separation(problem, pen, W, problem.margins(W, b)))
 
 
 def _fit_child(send, factory, X, y, lam, penalty, tol) -> None:
@@ -224,9 +214,8 @@ def _fit_child(send, factory, X, y, lam, penalty, tol) -> None:
         est.fit(X, y)
     seconds = clock() - start
     limit = np.max(getattr(est, "n_iter_", 0)) >= getattr(est, "max_iter", np.inf)
-    send.send((seconds, objective_of(X, y, est, penalty, lam),
-               int(np.count_nonzero(est.coef_)), bool(limit),
-               separated_at(X, y, est, penalty, lam)))
+    F, separated = judged(X, y, est, penalty, lam)
+    send.send((seconds, F, int(np.count_nonzero(est.coef_)), bool(limit), separated))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -239,7 +228,7 @@ def fit(factory, X, y, lam, penalty, tol, cap):
     """One fit in a forked child process, killed once it has used ``cap`` seconds of the
     clock (CPU time of the child, or wall time): a peer's compiled loop cannot be
     interrupted otherwise. Returns (seconds, F, nnz, at its iteration limit, separated where
-    the penalty is flat: :func:`separated_at`), or None when killed; the seconds are the
+    the penalty is flat: :func:`judged`), or None when killed; the seconds are the
     fit's own, timed inside the child."""
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)

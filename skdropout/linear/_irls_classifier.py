@@ -173,11 +173,10 @@ class IRLSClassifier(LogisticClassifierMixin):
                             gradient=gradient)
         self._check_result(res.coef, res.objective_path[-1])
         if res.separated:
-            if not warn_separation:
-                return res
-            warnings.warn(separation_message(
-                f"IRLSClassifier stopped after {res.n_iter} Newton steps", lam,
-                res.objective_path[-1], res.coef), ConvergenceWarning, stacklevel=4)
+            if warn_separation:
+                warnings.warn(separation_message(
+                    f"IRLSClassifier stopped after {res.n_iter} Newton steps", lam,
+                    res.objective_path[-1], res.coef), ConvergenceWarning, stacklevel=4)
         elif not res.converged:
             # before max_iter the fit stops only where no Newton step lowers F
             how, advice = ((f"did not converge in {self.max_iter} Newton steps",

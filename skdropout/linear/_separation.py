@@ -56,11 +56,11 @@ def flat_separation(problem: LogisticProblem, penalty: Penalty, W: np.ndarray,
         separates only samples of one class).
     """
     kept = problem.s > 0
+    Y, M = problem.Y[kept], M[kept]
     if problem.binary:
-        sides = (2.0 * problem.Y[kept, 0] - 1.0) * M[kept, 0]
+        sides = (2.0 * Y[:, 0] - 1.0) * M[:, 0]
     else:
-        own = np.sum(problem.Y[kept] * M[kept], axis=1)
-        sides = own - np.max(np.where(problem.Y[kept] > 0, -np.inf, M[kept]), axis=1)
+        sides = np.sum(Y * M, axis=1) - np.max(np.where(Y > 0, -np.inf, M), axis=1)
     if not np.all(sides > 0):
         return False
     for k in range(W.shape[1]):
