@@ -609,15 +609,18 @@ def test_a_multinomial_fit_that_separates_where_its_penalty_is_flat_warns():
     assert np.all(np.diff(F) < 0)
 
 
-def test_a_crawl_across_a_saddle_steps_along_negative_curvature(curvature_steps):
+def test_a_fit_near_a_saddle_converges_to_a_local_minimum():
     """Word counts where, at lam_max/50, a feature enters to replace a collinear one: the
-    penalised model of a Newton step has a saddle between them, which the inner IRLS's
-    w-steps cross by a factor near 1 per iteration (86 Newton steps without the
-    negative-curvature step). With it the inner IRLS leaves the saddle and the fit
-    converges in a few dozen steps, to a local minimum: the KKT conditions hold by an
-    independent gradient, and the Hessian of F on the support (loss plus lam Omega'',
-    formed here from X) is positive definite, so the fit did not stop at the saddle (where
-    the entering coefficient is about -5e-5 and F 2e-5 higher)."""
+    penalised model of a Newton step can have a saddle between them, which the inner
+    IRLS's w-steps cross by a factor near 1 per iteration (86 Newton steps without the
+    negative-curvature step, on the machine where this was measured). Whether the iterates
+    meet that saddle depends on the machine's rounding (on others they pass beside it, and
+    no step along negative curvature is taken; the regressor's crawl in test_linear_irls
+    takes one on every machine seen): on every machine the fit converges in a few dozen
+    steps, to a local minimum: the KKT conditions hold by an independent gradient, and the
+    Hessian of F on the support (loss plus lam Omega'', formed here from X) is positive
+    definite, so the fit did not stop at the saddle (where the entering coefficient is
+    about -5e-5 and F 2e-5 higher)."""
     n, d = 400, 1500
     rng = np.random.default_rng(0)
     X = sp.random(n, d, density=0.02, random_state=0, format="csr",
@@ -630,7 +633,7 @@ def test_a_crawl_across_a_saddle_steps_along_negative_curvature(curvature_steps)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         est = IRLSClassifier(penalty="logsum", penalty_params={"eps": 1.0}, lam=lam).fit(X, y)
-    assert curvature_steps and est.n_iter_ <= 30
+    assert est.n_iter_ <= 30
     pen = get_penalty("logsum", eps=1.0)
     w = est.coef_[0]
     p = expit(np.asarray(X @ w).ravel() + est.intercept_[0])

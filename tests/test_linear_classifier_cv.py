@@ -201,11 +201,12 @@ def test_a_stall_ends_by_the_patience_rule(rule, monkeypatch):
 
 
 def test_a_real_stall_at_rounding_level_ends_before_max_iter(monkeypatch):
-    """At a tolerance below the rounding of F (1e-15) the fits of the path stall at their
-    rounding level, wherever a machine's arithmetic puts it: each stops by the rounding rules
-    (no step lowers F, or ``_PATIENCE`` cycles without visible progress) before max_iter,
+    """At a tolerance below any residual the arithmetic reaches (1e-20: the scaled KKT
+    residuals of these fits end between 1e-17 and 1e-15, or higher, wherever a machine's
+    rounding puts them) the fits of the path stall: each stops by the rounding rules (no
+    step lowers F, or ``_PATIENCE`` cycles without visible progress) before max_iter,
     warns with the residual it reached, and that residual is the one of a solution."""
-    path, messages = _stalled_path(1e-15, monkeypatch, rule=True, stall=False)
+    path, messages = _stalled_path(1e-20, monkeypatch, rule=True, stall=False)
     assert messages
     for message in messages:
         steps = int(re.search(r"after (\d+) of", message).group(1))
