@@ -200,6 +200,26 @@ def test_a_stall_ends_by_the_patience_rule(rule, monkeypatch):
     assert [float(re.search(r"residual ([0-9.e+-]+) ", m).group(1)) for m in other] == residuals
 
 
+def test_a_residual_wandering_at_rounding_level_is_no_progress(monkeypatch):
+    """Cycles that leave F where it is while the KKT residual wanders at its rounding level,
+    each a little below the last (new smallest values by chance): no progress, so the
+    patience rule stops each fit before max_iter, as for a residual that stays put (each
+    new smallest value restarted the count, and the fits ran to max_iter)."""
+    kkt = _logistic._kkt
+    calls = []
+
+    def wandering(*args):
+        calls.append(1)
+        return kkt(*args) * 0.99 ** len(calls) + 1e-300
+
+    monkeypatch.setattr(_logistic, "_kkt", wandering)
+    _, messages = _stalled_path(1e-6, monkeypatch, rule=True, stall=True)
+    assert messages
+    for message in messages:
+        assert "none of which lowers" in message, message
+        assert int(re.search(r"after (\d+) of", message).group(1)) < 60
+
+
 def test_a_real_stall_at_rounding_level_ends_before_max_iter(monkeypatch):
     """At a tolerance below any residual the arithmetic reaches (1e-20: the scaled KKT
     residuals of these fits end between 1e-17 and 1e-15, or higher, wherever a machine's

@@ -87,12 +87,16 @@ from ._wstep import cho_solve, cholesky
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
-# Newton cycles in a row that lower F by no more than its rounding without a new smallest KKT
-# residual before a fit counts as stalled: such cycles can still end in a sudden drop of the
-# residual (a multinomial l1 fit of the tests reaches tol=1e-10 after 21 of them), while a
-# stall repeats them up to max_iter
+# Newton cycles in a row that lower F by no more than its rounding and the KKT residual by
+# no more than _PROGRESS before a fit counts as stalled: such cycles can still end in a
+# sudden drop of the residual (a multinomial l1 fit of the tests reaches tol=1e-10 after 21
+# of them), while a stall repeats them up to max_iter
 _PATIENCE = 25
 _ROUNDING = 16 * np.finfo(np.float64).eps
+# the factor by which such a cycle's KKT residual must fall below the smallest since F last
+# fell to count as progress: a residual at rounding level wanders within a factor of a few,
+# setting new smallest values by chance
+_PROGRESS = 0.5
 _OUTER_WS = 100         # smallest outer working set (features) of a screened fit
 # a sparse X starts with four times as many: there a round's fixed costs (a product with all
 # of X, a new restricted problem, a Newton step and its polish) outweigh the sparse Gram
@@ -965,11 +969,15 @@ def _newton(problem: LogisticProblem, penalty: Penalty, lam: float, W: np.ndarra
         if not moved and fallback and not tangent:
             tangent = True
             continue
-        # a cycle that lowers F by no more than its rounding and leaves the KKT residual no
-        # smaller than its best made no visible progress (its accepted steps are halved to
-        # where F cannot tell them apart): _PATIENCE of them in a row are a stall
-        stalls = stalls + 1 if F_prev - F <= _ROUNDING * abs(F) and kkt >= best_kkt else 0
-        best_kkt = min(best_kkt, kkt)
+        # a cycle that lowers F by no more than its rounding and leaves the KKT residual above
+        # _PROGRESS times the smallest of the cycles since F last fell made no visible
+        # progress (its accepted steps are halved to where F cannot tell them apart, and a
+        # residual at its own rounding level wanders, setting new smallest values by
+        # chance): _PATIENCE of them in a row are a stall
+        if F_prev - F <= _ROUNDING * abs(F) and kkt > _PROGRESS * best_kkt:
+            stalls, best_kkt = stalls + 1, min(best_kkt, kkt)
+        else:
+            stalls, best_kkt = 0, kkt
         if not moved or stalls >= _PATIENCE:  # no Newton step lowers F: stationary to rounding
             converged = kkt <= tol or (not screen and rel <= tol)
             break
