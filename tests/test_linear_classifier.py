@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdropout import IRLSClassifier as TopLevel
-from skdropout.linear import IRLSClassifier, _logistic
+from skdropout.linear import AdaptiveDropoutClassifier, IRLSClassifier, _logistic
 from skdropout.linear._design import Design
 from skdropout.linear._irls import irls
 from skdropout.penalties import PENALTIES, get_penalty
@@ -824,6 +824,26 @@ def test_bad_input_names_the_parameter_and_leaves_it_unfitted(params, data, matc
     est = IRLSClassifier(**params)
     with pytest.raises(ValueError, match=match):
         est.fit(X, y)
+    assert not hasattr(est, "coef_")
+
+
+@pytest.mark.parametrize("estimator", [IRLSClassifier, AdaptiveDropoutClassifier])
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("weights", ["sample_weight", "class_weight"])
+def test_a_class_without_weight_is_an_error_and_leaves_it_unfitted(estimator, classes,
+                                                                     weights):
+    """Weights that give class 0 none leave a fit no data for it, and the loss with an
+    intercept no minimiser (a binary fit ran its 100 Newton steps to a finite point of a
+    ray and advised more of them; a multinomial one stopped there silently)."""
+    X, y = _data(classes=classes)
+    zero = {"sample_weight": (y != 0).astype(float)} if weights == "sample_weight" else {}
+    params = ({"class_weight": {c: float(c != 0) for c in range(classes)}}
+              if weights == "class_weight" else {})
+    match = ("positive weight on one class only" if classes == 2
+             else r"no positive weight to the class\(es\) \[0\]")
+    est = estimator(lam=0.05, **params)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y, **zero)
     assert not hasattr(est, "coef_")
 
 

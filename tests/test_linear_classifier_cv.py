@@ -105,6 +105,22 @@ def test_bad_parameters_leave_it_unfitted(params):
     assert not hasattr(est, "coef_")
 
 
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_class_without_weight_is_an_error(classes):
+    """As for IRLSClassifier: weights that give a class none leave no data to learn it
+    from (and the loss with an intercept no minimiser), checked on all the data before any
+    path."""
+    X, y = _data(classes=classes)
+    est = IRLSClassifierCV(lams=5)
+    with pytest.raises(ValueError, match="sample_weight and class_weight"):
+        est.fit(X, y, sample_weight=(y != classes - 1).astype(float))
+    assert not hasattr(est, "coef_")
+    est = IRLSClassifierCV(lams=5, class_weight={c: float(c != 0) for c in range(classes)})
+    with pytest.raises(ValueError, match="sample_weight and class_weight"):
+        est.fit(X, y)
+    assert not hasattr(est, "lam_")
+
+
 def _wide(classes, sparse, seed=1):
     """A d >> n problem (80 x 300) whose path keeps a few of the features."""
     rng = np.random.default_rng(seed)

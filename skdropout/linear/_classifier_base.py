@@ -19,6 +19,40 @@ from ._base import EtaTrickBase
 from ._logistic import LogisticProblem
 
 
+def sample_weights(class_weight: Any, codes: np.ndarray, classes: np.ndarray,
+                   sample_weight: np.ndarray) -> np.ndarray:
+    """``s_i = sample_weight_i * class_weight[y_i]``, the weights of the loss (``codes``
+    index ``classes``; "balanced" weighs the classes present in ``codes``)."""
+    cw = np.ones(classes.size)
+    if class_weight is not None:
+        present = np.unique(codes)
+        cw[present] = compute_class_weight(class_weight, classes=classes[present],
+                                           y=classes[codes])
+    return sample_weight * cw[codes]
+
+
+def check_class_totals(weights: np.ndarray, codes: np.ndarray, classes: np.ndarray) -> None:
+    """Raise where the loss's weights (:func:`sample_weights`) give a class of the data no
+    positive total: a fit would have no data to learn that class from, and with an
+    intercept its loss has no minimiser (that class's intercept, or a binary fit's, moves
+    without end while the loss falls), so a solver would stop at an arbitrary point."""
+    totals = np.bincount(codes, weights=weights, minlength=classes.size)
+    empty = classes[~(totals > 0)].tolist()
+    if not empty:
+        return
+    kept = classes[totals > 0].tolist()
+    if len(kept) < 2:
+        which = f"one class only ({kept[0]!r})" if kept else "no class"
+        raise ValueError(f"sample_weight and class_weight leave positive weight on {which}: "
+                         "a classifier needs samples of at least 2 classes with positive "
+                         "weight (with an intercept the loss of one class has no minimiser: "
+                         "the intercept grows without end).")
+    raise ValueError(f"sample_weight and class_weight give no positive weight to the "
+                     f"class(es) {empty!r}: a fit has no data to learn them from (with an "
+                     "intercept the multinomial loss has no minimiser: their intercepts "
+                     "fall without end). Drop their samples, or give them positive weight.")
+
+
 class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
     """Base of the estimators that minimise eq. (1) with the logistic (K = 2) or
     multinomial (K > 2) loss; a subclass solves the problem in ``_solve`` and stores what
@@ -76,6 +110,8 @@ class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not sw.sum() > 0:
             raise ValueError("sample_weight must have a positive sum.")
+        check_class_totals(sample_weights(self.class_weight, codes, classes, sw), codes,
+                           classes)
         return self._problem(X, codes, classes, sw), self._penalty(X.shape[1]), classes
 
     def _problem(self, X: Any, codes: np.ndarray, classes: np.ndarray,
@@ -83,14 +119,10 @@ class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
         """The problem of validated data: ``codes`` index ``classes``; the class weights
         (computed on these codes for "balanced") multiply ``sample_weight``."""
         K = classes.size
-        cw = np.ones(K)
-        if self.class_weight is not None:
-            present = np.unique(codes)
-            cw[present] = compute_class_weight(self.class_weight, classes=classes[present],
-                                               y=classes[codes])
         Y = codes[:, None].astype(np.float64) if K == 2 else np.eye(K)[codes]
-        return LogisticProblem(X, Y, sample_weight * cw[codes], float(sample_weight.sum()),
-                               self.fit_intercept)
+        return LogisticProblem(X, Y, sample_weights(self.class_weight, codes, classes,
+                                                    sample_weight),
+                               float(sample_weight.sum()), self.fit_intercept)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The margins ``X @ coef_.T + intercept_``.

@@ -28,6 +28,7 @@ from ._dropout_regressor import AdaptiveDropoutRegressor
 from ._irls_classifier import IRLSClassifier
 from ._irls_regressor import IRLSRegressor
 from ._blas_pool import one_blas_pool
+from ._classifier_base import check_class_totals, sample_weights
 from ._design import Design
 from ._path import geometric_grid, lam_grid, solve_path, start_policy
 from ._logistic_path import logistic_lam_max, solve_logistic_path
@@ -692,6 +693,8 @@ class IRLSClassifierCV(ClassifierMixin, _PathCV):
                              f"{self.classes_[0]!r}.")
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
+        check_class_totals(sample_weights(self.class_weight, codes, self.classes_,
+                                          sample_weight), codes, self.classes_)
         return X, (codes, self.classes_), sample_weight
 
     def _grid(self, base: BaseEstimator, X: Any, target: tuple[np.ndarray, np.ndarray],

@@ -94,7 +94,8 @@ class AdaptiveDropoutClassifier(LogisticClassifierMixin):
     fit_intercept : bool, default=True
         Fit unpenalised, unmasked intercepts.
     class_weight : dict, "balanced" or None, default=None
-        Weights of the classes, multiplying ``sample_weight`` in the loss.
+        Weights of the classes, multiplying ``sample_weight`` in the loss; every class of
+        ``y`` must keep a positive total weight (as for :class:`IRLSClassifier`).
     warm_start : bool, default=False
         Start from the previous ``coef_`` and ``intercept_``.
     penalty_factor : array-like of shape (n_features,), default=None

@@ -77,7 +77,10 @@ class IRLSClassifier(LogisticClassifierMixin):
         Fit unpenalised intercepts.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying ``sample_weight`` in the loss (as in
-        scikit-learn; "balanced": ``n / (K * count(class))``).
+        scikit-learn; "balanced": ``n / (K * count(class))``). Every class of ``y`` must
+        keep a positive total weight (``sample_weight`` times ``class_weight``): a class
+        without one leaves nothing to learn it from, and with an intercept the loss has no
+        minimiser, so ``fit`` raises a ValueError.
     solver : {"auto", "cholesky", "woodbury", "cg"}, default="auto"
         The w-step solver of the inner IRLS (see :class:`IRLSRegressor`).
     max_iter : int, default=100
