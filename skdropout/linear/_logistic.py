@@ -87,15 +87,14 @@ from ._wstep import cho_solve, cholesky
 _H_MIN = 1e-10          # smallest Newton weight p(1 - p) (a margin of about 23)
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
-# Newton cycles in a row that lower F by no more than its rounding and the KKT residual by
-# no more than _PROGRESS before a fit counts as stalled: such cycles can still end in a
-# sudden drop of the residual (a multinomial l1 fit of the tests reaches tol=1e-10 after 21
-# of them), while a stall repeats them up to max_iter
+# Newton cycles in a row that lower F by no more than its rounding and leave the KKT
+# residual above _PROGRESS times its smallest since F last fell, before a fit counts as
+# stalled: such cycles can still end in a sudden drop of the residual (a multinomial l1 fit
+# of the tests reaches tol=1e-10 after 21 of them), while a stall repeats them up to max_iter
 _PATIENCE = 25
 _ROUNDING = 16 * np.finfo(np.float64).eps
-# the factor by which such a cycle's KKT residual must fall below the smallest since F last
-# fell to count as progress: a residual at rounding level wanders within a factor of a few,
-# setting new smallest values by chance
+# a residual at rounding level wanders within a factor of a few, setting new smallest
+# values by chance: progress is a fall below half the smallest
 _PROGRESS = 0.5
 _OUTER_WS = 100         # smallest outer working set (features) of a screened fit
 # a sparse X starts with four times as many: there a round's fixed costs (a product with all
