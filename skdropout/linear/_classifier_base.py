@@ -110,9 +110,9 @@ class LogisticClassifierMixin(ClassifierMixin, EtaTrickBase):
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not sw.sum() > 0:
             raise ValueError("sample_weight must have a positive sum.")
-        check_class_totals(sample_weights(self.class_weight, codes, classes, sw), codes,
-                           classes)
-        return self._problem(X, codes, classes, sw), self._penalty(X.shape[1]), classes
+        problem = self._problem(X, codes, classes, sw)
+        check_class_totals(problem.s, codes, classes)
+        return problem, self._penalty(X.shape[1]), classes
 
     def _problem(self, X: Any, codes: np.ndarray, classes: np.ndarray,
                  sample_weight: np.ndarray) -> LogisticProblem:
